@@ -1,0 +1,85 @@
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import { RialtoError } from './errors.js';
+import type { ApiKeyRecord, Store } from './store.js';
+
+const API_KEY_PREFIX = 'rialto_ak_';
+// 32 bytes = 256 bits from the CSPRNG: unguessable, so a fast hash is enough to store it.
+const API_KEY_RANDOM_BYTES = 32;
+const API_KEY_PATTERN =
+  /^rialto_ak_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
+
+/** A newly generated key: `apiKey` is shown to the caller once; only `record` is stored. */
+export interface GeneratedApiKey {
+  apiKey: string;
+  record: ApiKeyRecord;
+}
+
+/** Generates `rialto_ak_<org_id>_<random>` and the hash-only record to store. */
+export function generateApiKey(orgId: string, now: number): GeneratedApiKey {
+  const apiKey = `${API_KEY_PREFIX}${orgId}_${randomBytes(API_KEY_RANDOM_BYTES).toString('base64url')}`;
+  return {
+    apiKey,
+    record: { keyId: randomUUID(), orgId, hash: hashApiKey(apiKey), createdAt: now, revokedAt: null },
+  };
+}
+
+/** @returns the org id embedded in a well-formed key, otherwise `null`. */
+export function parseApiKey(apiKey: string): { orgId: string } | null {
+  const match = API_KEY_PATTERN.exec(apiKey);
+  return match ? { orgId: match[1] as string } : null;
+}
+
+export function hashApiKey(apiKey: string): string {
+  return createHash('sha256').update(apiKey).digest('hex');
+}
+
+export interface ApiKeyAuthenticatorOptions {
+  /** How long an org's active key hashes are reused before the store is asked again. */
+  cacheTtlSeconds: number;
+  maxCachedOrgs: number;
+}
+
+export interface ApiKeyAuthenticator {
+  /**
+   * @returns the org id the key belongs to.
+   * @throws RialtoError `missing_api_key` or `invalid_api_key`
+   */
+  authenticate(headerValue: string | undefined): Promise<string>;
+  /** Forgets cached keys of an org, so a revocation takes effect at once on this instance. */
+  forget(orgId: string): void;
+}
+
+/**
+ * Authenticates `X-API-Key` values. The org id in the key selects the org's active keys, and the
+ * key's hash is compared with each in constant time, so neither timing nor the store's index leak
+ * which bytes matched. Keys of other orgs are never consulted.
+ */
+export function createApiKeyAuthenticator(
+  store: Store,
+  options: ApiKeyAuthenticatorOptions,
+): ApiKeyAuthenticator {
+  const activeHashes = new LRUCache<string, Buffer[]>({
+    max: options.maxCachedOrgs,
+    ttl: options.cacheTtlSeconds * 1000,
+    fetchMethod: async (orgId) =>
+      (await store.listActiveApiKeys(orgId)).map((key) => Buffer.from(key.hash, 'hex')),
+  });
+
+  return {
+    async authenticate(headerValue) {
+      if (headerValue === undefined || headerValue === '') throw new RialtoError('missing_api_key');
+      const parsed = parseApiKey(headerValue);
+      if (!parsed) throw new RialtoError('invalid_api_key');
+      const candidate = createHash('sha256').update(headerValue).digest();
+      const hashes = (await activeHashes.fetch(parsed.orgId)) ?? [];
+      let matched = false;
+      for (const hash of hashes) matched = timingSafeEqual(hash, candidate) || matched;
+      if (!matched) throw new RialtoError('invalid_api_key');
+      return parsed.orgId;
+    },
+    forget(orgId) {
+      activeHashes.delete(orgId);
+    },
+  };
+}

@@ -1,0 +1,60 @@
+import type { ApiKeyAuthenticator } from './api-keys.js';
+import { RialtoError } from './errors.js';
+import { isPlainObject } from './internal/http.js';
+import type { TokenMinter, TokenResponse } from './mint-tokens.js';
+import type { Organizations } from './organizations.js';
+import { type ProvisionedUser, provisionUser } from './provision-user.js';
+import type { OrganizationRecord, Store } from './store.js';
+import { decodeIdToken, type IdTokenVerifier } from './verify-id-token.js';
+
+export interface TokenExchangeDependencies {
+  store: Store;
+  apiKeys: ApiKeyAuthenticator;
+  organizations: Organizations;
+  idTokens: IdTokenVerifier;
+  minter: TokenMinter;
+  maxTokenBytes: number;
+}
+
+export interface ExchangeResult {
+  tokens: TokenResponse;
+  org: OrganizationRecord;
+  provisioned: ProvisionedUser;
+}
+
+export interface TokenExchange {
+  /**
+   * Exchanges a partner IdP's ID token for this service's tokens. Checks run in a fixed order, so
+   * a request with several faults always gets the same error: API key, token shape, issuer,
+   * discovery, signature, times, audience, claims; only then is anything written.
+   * @param body the parsed JSON body, expected to be `{ token }`
+   */
+  exchange(apiKeyHeader: string | undefined, body: unknown): Promise<ExchangeResult>;
+}
+
+export function createTokenExchange(deps: TokenExchangeDependencies): TokenExchange {
+  const { store, apiKeys, organizations, idTokens, minter, maxTokenBytes } = deps;
+
+  async function organizationOf(iss: unknown, apiKeyOrgId: string): Promise<OrganizationRecord> {
+    if (typeof iss !== 'string' || iss.length === 0) {
+      throw new RialtoError('invalid_issuer', 'The token must contain an iss claim.');
+    }
+    const org = await organizations.findByIssuer(iss);
+    if (!org) throw new RialtoError('issuer_not_registered');
+    if (org.orgId !== apiKeyOrgId) throw new RialtoError('org_mismatch');
+    return org;
+  }
+
+  return {
+    async exchange(apiKeyHeader, body) {
+      const apiKeyOrgId = await apiKeys.authenticate(apiKeyHeader);
+      const token = isPlainObject(body) ? body.token : undefined;
+      const idToken = decodeIdToken(token, maxTokenBytes);
+      const org = await organizationOf(idToken.payload.iss, apiKeyOrgId);
+      const identity = await idTokens.verify(idToken, org);
+      const provisioned = await provisionUser(store, org, identity);
+      const tokens = await minter.mint(org, provisioned.user);
+      return { tokens, org, provisioned };
+    },
+  };
+}

@@ -1,0 +1,333 @@
+import { createApiKeyAuthenticator } from './api-keys.js';
+import { createDiscovery } from './discovery.js';
+import { RialtoError, toRialtoError } from './errors.js';
+import { createTokenExchange } from './exchange-token.js';
+import type { RequestLike, ResponseLike } from './http-types.js';
+import {
+  type AuthScheme,
+  bearerToken,
+  errorResponse,
+  header,
+  json,
+  jsonBody,
+  secretsEqual,
+} from './internal/http.js';
+import { createTokenMinter, type RialtoAccessTokenClaims } from './mint-tokens.js';
+import { type ResolvedRialtoExchangeOptions, type RialtoExchangeOptions, resolveOptions } from './options.js';
+import {
+  audienceUpdateSchema,
+  createOrganizations,
+  type OrganizationRegistration,
+  type Organizations,
+  type RegisteredOrganization,
+  registrationSchema,
+} from './organizations.js';
+import { createRemoteJwks } from './remote-jwks.js';
+import { createSigningKeys } from './signing-keys.js';
+import type { UserRecord } from './store.js';
+import { createAccessTokenVerifier, type VerifyAccessTokenOptions } from './verify-access-token.js';
+import { createIdTokenVerifier } from './verify-id-token.js';
+
+/** The exchange service: an HTTP-agnostic handler plus what host code needs beside it. */
+export interface RialtoExchange {
+  /**
+   * Answers a request addressed to one of the exchange's routes.
+   * @returns `null` when no route matches, so the host can pass the request on.
+   */
+  handle(request: RequestLike): Promise<ResponseLike | null>;
+  /** Whether `handle` answers this path (for some method); cheap, so bindings can pass other requests on. */
+  handlesPath(path: string): boolean;
+  /**
+   * Verifies an access token minted by this service, for guarding host routes.
+   * @throws RialtoError `invalid_access_token` or `insufficient_claims`
+   */
+  verifyAccessToken(token: string, options?: VerifyAccessTokenOptions): Promise<RialtoAccessTokenClaims>;
+  /**
+   * Verifies the request's `Authorization: Bearer` access token.
+   * @throws RialtoError `unauthorized` (no bearer token), `invalid_access_token` or `insufficient_claims`
+   */
+  authenticateBearer(
+    headers: RequestLike['headers'],
+    options?: VerifyAccessTokenOptions,
+  ): Promise<{ claims: RialtoAccessTokenClaims; token: string }>;
+  /** Turns any error into the JSON error response; unknown errors become `server_error`. */
+  errorResponse(error: unknown, scheme?: AuthScheme): ResponseLike;
+  /** Registers an organization from host code (scripts, seeding), as the admin route does. */
+  registerOrganization(input: OrganizationRegistration): Promise<RegisteredOrganization>;
+  readonly options: ResolvedRialtoExchangeOptions;
+}
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  scheme: AuthScheme;
+  run(request: RequestLike, params: string[]): Promise<ResponseLike>;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Builds the exchange: verifiers, caches and routes are created once here; per request only
+ * `handle` runs.
+ *
+ * @example
+ * const exchange = createRialtoExchange({ issuer: 'https://api.example.com', store: memoryStore() });
+ * const response = await exchange.handle({ method: 'GET', path: '/.well-known/jwks.json', headers: {} });
+ */
+export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchange {
+  const options = resolveOptions(input);
+  const { store, logger } = options;
+  const cacheLimits = { cacheTtlSeconds: options.lookupCacheTtlSeconds, maxCachedOrgs: 10_000 };
+  const fetchLimits = { timeoutMs: options.fetchTimeoutMs, maxResponseBytes: options.maxRemoteDocumentBytes };
+
+  const apiKeys = createApiKeyAuthenticator(store, cacheLimits);
+  const organizations: Organizations = createOrganizations(store, {
+    ...cacheLimits,
+    allowInsecureIssuers: options.allowInsecureIssuers,
+    defaultEmailLinking: options.defaultEmailLinking,
+  });
+  const signingKeys = createSigningKeys({
+    store,
+    accessTokenAlgorithm: options.accessTokenAlgorithm,
+    accessTokenKey: options.accessTokenKey,
+    refreshTokenSecret: options.refreshTokenSecret,
+    reloadIntervalSeconds: options.keyReloadIntervalSeconds,
+  });
+  const idTokens = createIdTokenVerifier({
+    discovery: createDiscovery({
+      ...fetchLimits,
+      cacheTtlSeconds: options.discoveryCacheTtlSeconds,
+      maxIssuers: 10_000,
+      allowInsecureIssuers: options.allowInsecureIssuers,
+    }),
+    remoteJwks: createRemoteJwks({
+      ...fetchLimits,
+      cacheTtlSeconds: options.discoveryCacheTtlSeconds,
+      refetchCooldownSeconds: options.unknownKidCooldownSeconds,
+      maxKeySets: 10_000,
+    }),
+    clockToleranceSeconds: options.clockToleranceSeconds,
+  });
+  const minter = createTokenMinter({
+    issuer: options.issuer,
+    store,
+    signingKeys,
+    accessTokenTtlSeconds: options.accessTokenTtlSeconds,
+    refreshTokenTtlSeconds: options.refreshTokenTtlSeconds,
+  });
+  const tokenExchange = createTokenExchange({
+    store,
+    apiKeys,
+    organizations,
+    idTokens,
+    minter,
+    maxTokenBytes: options.maxTokenBytes,
+  });
+  const accessTokens = createAccessTokenVerifier({
+    issuer: options.issuer,
+    signingKeys,
+    clockToleranceSeconds: options.clockToleranceSeconds,
+  });
+  const isAdminConfigured = options.adminToken !== undefined || options.authorizeAdmin !== undefined;
+
+  async function isAdmin(request: RequestLike): Promise<boolean> {
+    const token = bearerToken(request.headers);
+    if (options.adminToken !== undefined && token !== undefined && secretsEqual(token, options.adminToken))
+      return true;
+    return options.authorizeAdmin ? (await options.authorizeAdmin(request)) === true : false;
+  }
+
+  async function requireAdmin(request: RequestLike): Promise<void> {
+    if (!(await isAdmin(request))) throw new RialtoError('unauthorized', 'Admin credentials are required.');
+  }
+
+  async function authenticateBearer(
+    headers: RequestLike['headers'],
+    verifyOptions?: VerifyAccessTokenOptions,
+  ) {
+    const token = bearerToken(headers);
+    if (token === undefined) throw new RialtoError('unauthorized', 'A Bearer access token is required.');
+    return { claims: await accessTokens.verify(token, verifyOptions), token };
+  }
+
+  const routes: Route[] = [
+    {
+      method: 'POST',
+      pattern: /^\/identity\/auth\/exchange$/,
+      scheme: 'api_key',
+      async run(request) {
+        const body = jsonBody(request, 'invalid_token');
+        const result = await tokenExchange.exchange(header(request, 'x-api-key'), body);
+        return json(200, result.tokens);
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/identity\/users\/([^/]+)$/,
+      scheme: 'bearer',
+      async run(request, [userId]) {
+        const { claims } = await authenticateBearer(request.headers);
+        const user = UUID.test(userId as string)
+          ? await store.getUser(claims.org_id, userId as string)
+          : null;
+        if (!user) throw new RialtoError('not_found', 'No such user in your organization.');
+        return json(200, userJson(user));
+      },
+    },
+    {
+      method: 'PATCH',
+      pattern: /^\/identity\/auth\/idp\/([^/]+)$/,
+      scheme: 'api_key',
+      async run(request, [orgId]) {
+        if (header(request, 'x-api-key') !== undefined) {
+          if ((await apiKeys.authenticate(header(request, 'x-api-key'))) !== orgId)
+            throw new RialtoError('org_mismatch');
+        } else if (!(await isAdmin(request))) {
+          throw header(request, 'authorization') === undefined
+            ? new RialtoError('missing_api_key', 'The X-API-Key header or admin credentials are required.')
+            : new RialtoError('unauthorized', 'Admin credentials are not valid.');
+        }
+        const parsed = audienceUpdateSchema.safeParse(jsonBody(request, 'invalid_request'));
+        if (!parsed.success) throw invalidRequest(parsed.error.issues);
+        const org = UUID.test(orgId as string)
+          ? await organizations.setAudience(orgId as string, parsed.data.audience)
+          : null;
+        if (!org) throw new RialtoError('not_found', 'No such organization.');
+        return json(200, { org_id: org.orgId, audience: org.audience });
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/identity\/organizations$/,
+      scheme: 'bearer',
+      async run(request) {
+        if (!isAdminConfigured) throw new RialtoError('not_found');
+        await requireAdmin(request);
+        const parsed = registrationSchema.safeParse(jsonBody(request, 'invalid_request'));
+        if (!parsed.success) throw invalidRequest(parsed.error.issues);
+        const registered = await organizations.register(parsed.data);
+        logger.info(
+          { event: 'organization.registered', org_id: registered.organization.orgId },
+          'organization registered',
+        );
+        return json(201, organizationJson(registered));
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/\.well-known\/jwks\.json$/,
+      scheme: 'none',
+      async run() {
+        const keys = await signingKeys.load();
+        return json(200, keys.publicJwks, { 'cache-control': 'public, max-age=300' });
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/\.well-known\/openid-configuration$/,
+      scheme: 'none',
+      async run() {
+        return json(
+          200,
+          {
+            issuer: options.issuer,
+            jwks_uri: `${options.issuer}/.well-known/jwks.json`,
+            scopes_supported: ['openid', 'email', 'profile'],
+            access_token_signing_alg_values_supported: [options.accessTokenAlgorithm],
+          },
+          { 'cache-control': 'public, max-age=300' },
+        );
+      },
+    },
+  ];
+
+  function findRoutes(path: string): Array<{ route: Route; params: string[] }> {
+    const found: Array<{ route: Route; params: string[] }> = [];
+    for (const route of routes) {
+      const match = route.pattern.exec(path);
+      if (match) found.push({ route, params: match.slice(1).map(decodePathSegment) });
+    }
+    return found;
+  }
+
+  function respondWithError(error: unknown, scheme: AuthScheme = 'none'): ResponseLike {
+    const rialtoError = toRialtoError(error);
+    if (rialtoError.status >= 500) {
+      logger.error(
+        { err: rialtoError.cause ?? rialtoError, code: rialtoError.code },
+        'rialto-exchange request failed',
+      );
+    } else if (rialtoError.code === 'discovery_failed') {
+      logger.warn({ err: rialtoError.cause, code: rialtoError.code }, 'identity provider unreachable');
+    }
+    return errorResponse(rialtoError, scheme);
+  }
+
+  return {
+    options,
+    handlesPath(path) {
+      return routes.some((route) => route.pattern.test(path));
+    },
+    async handle(request) {
+      const candidates = findRoutes(request.path);
+      if (candidates.length === 0) return null;
+      const selected = candidates.find(({ route }) => route.method === request.method);
+      if (!selected) {
+        const allow = candidates.map(({ route }) => route.method).join(', ');
+        return respondWithError(new RialtoError('method_not_allowed', undefined, { headers: { allow } }));
+      }
+      try {
+        return await selected.route.run(request, selected.params);
+      } catch (error) {
+        return respondWithError(error, selected.route.scheme);
+      }
+    },
+    verifyAccessToken: (token, verifyOptions) => accessTokens.verify(token, verifyOptions),
+    authenticateBearer,
+    errorResponse: respondWithError,
+    registerOrganization: (registration) => organizations.register(registrationSchema.parse(registration)),
+  };
+}
+
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+function invalidRequest(issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): RialtoError {
+  const first = issues[0];
+  const where = first && first.path.length > 0 ? `${first.path.map(String).join('.')}: ` : '';
+  return new RialtoError('invalid_request', `${where}${first?.message ?? 'invalid body'}`);
+}
+
+function userJson(user: UserRecord) {
+  return {
+    user_id: user.userId,
+    org_id: user.orgId,
+    email: user.email,
+    onboarding_completed: user.onboardingCompleted,
+    kyc_completed: user.kycCompleted,
+    accredited: user.accredited,
+    accreditation_verified: user.accreditationVerified,
+    created_at: new Date(user.createdAt * 1000).toISOString(),
+    updated_at: new Date(user.updatedAt * 1000).toISOString(),
+  };
+}
+
+function organizationJson({ organization, apiKey, apiKeyId }: RegisteredOrganization) {
+  return {
+    org_id: organization.orgId,
+    name: organization.name,
+    issuer: organization.issuer,
+    audience: organization.audience,
+    client_ids: organization.clientIds,
+    allowed_algorithms: organization.allowedAlgorithms,
+    email_linking: organization.emailLinking,
+    api_key: apiKey,
+    api_key_id: apiKeyId,
+    created_at: new Date(organization.createdAt * 1000).toISOString(),
+  };
+}

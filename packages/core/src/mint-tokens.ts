@@ -1,0 +1,118 @@
+import { randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
+import { epochSeconds } from './internal/clock.js';
+import { REFRESH_TOKEN_ALGORITHM, type SigningKeys } from './signing-keys.js';
+import type { OrganizationRecord, Store, UserRecord } from './store.js';
+
+/** The body of a successful exchange or refresh. */
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  refresh_token: string;
+  refresh_expires_in: number;
+  scope: string;
+}
+
+/** Claims of the service's access tokens. */
+export interface RialtoAccessTokenClaims {
+  iss: string;
+  sub: string;
+  aud: string[];
+  iat: number;
+  exp: number;
+  jti: string;
+  scope: string;
+  org_id: string;
+  org_name: string;
+  user_id: string;
+  email: string;
+  onboarding_completed: boolean;
+  kyc_completed: boolean;
+  accredited: boolean;
+  accreditation_verified: boolean;
+}
+
+export interface TokenMinterOptions {
+  issuer: string;
+  store: Store;
+  signingKeys: SigningKeys;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+}
+
+export interface TokenMinter {
+  /**
+   * Signs an access token and a refresh token for the user and records the refresh token.
+   * @param familyId the refresh family to continue; a new one is started when omitted.
+   */
+  mint(org: OrganizationRecord, user: UserRecord, familyId?: string): Promise<TokenResponse>;
+}
+
+const BASE_SCOPES = 'openid email profile';
+// RFC 9068 media type: resource servers can tell an access token from any other JWT.
+export const ACCESS_TOKEN_TYPE = 'at+jwt';
+
+export function scopeFor(org: OrganizationRecord): string {
+  return [BASE_SCOPES, ...org.audience.map((audience) => `aud:${audience}`)].join(' ');
+}
+
+export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
+  const { issuer, store, signingKeys, accessTokenTtlSeconds, refreshTokenTtlSeconds } = options;
+
+  return {
+    async mint(org, user, familyId = randomUUID()) {
+      const keys = await signingKeys.load();
+      const now = epochSeconds();
+      const scope = scopeFor(org);
+      const claims: RialtoAccessTokenClaims = {
+        iss: issuer,
+        sub: user.userId,
+        aud: org.audience,
+        iat: now,
+        exp: now + accessTokenTtlSeconds,
+        jti: randomUUID(),
+        scope,
+        org_id: org.orgId,
+        org_name: org.name,
+        user_id: user.userId,
+        email: user.email,
+        onboarding_completed: user.onboardingCompleted,
+        kyc_completed: user.kycCompleted,
+        accredited: user.accredited,
+        accreditation_verified: user.accreditationVerified,
+      };
+      const refreshJti = randomUUID();
+      const refreshExpiresAt = now + refreshTokenTtlSeconds;
+      const [accessToken, refreshToken] = await Promise.all([
+        new SignJWT({ ...claims })
+          .setProtectedHeader({ alg: keys.access.alg, kid: keys.access.kid, typ: ACCESS_TOKEN_TYPE })
+          .sign(keys.access.key),
+        new SignJWT({ fid: familyId, org_id: org.orgId })
+          .setProtectedHeader({ alg: REFRESH_TOKEN_ALGORITHM, kid: keys.refresh.kid, typ: 'JWT' })
+          .setIssuer(issuer)
+          .setSubject(user.userId)
+          .setAudience(issuer)
+          .setJti(refreshJti)
+          .setIssuedAt(now)
+          .setExpirationTime(refreshExpiresAt)
+          .sign(keys.refresh.secret),
+        store.saveRefreshToken({
+          jti: refreshJti,
+          familyId,
+          orgId: org.orgId,
+          userId: user.userId,
+          expiresAt: refreshExpiresAt,
+        }),
+      ]);
+      return {
+        access_token: accessToken,
+        token_type: 'Bearer',
+        expires_in: accessTokenTtlSeconds,
+        refresh_token: refreshToken,
+        refresh_expires_in: refreshTokenTtlSeconds,
+        scope,
+      };
+    },
+  };
+}

@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import { z } from 'zod';
+import { generateApiKey } from './api-keys.js';
+import { isAllowedRemoteUrl } from './discovery.js';
+import { RialtoError } from './errors.js';
+import { epochSeconds } from './internal/clock.js';
+import type { EmailLinkingPolicy, OrganizationRecord, Store } from './store.js';
+import { ASYMMETRIC_ALGORITHMS } from './verify-id-token.js';
+
+/** Every access token names this audience, whatever else an org adds. */
+export const REQUIRED_AUDIENCE = 'identity';
+
+const audienceSchema = z
+  .array(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, 'must be 1-64 letters, digits, ".", "_", ":" or "-"'),
+  )
+  .max(32);
+
+/** Body of `POST /identity/organizations`. */
+export const registrationSchema = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  issuer: z.string().max(2048),
+  audience: audienceSchema.optional(),
+  client_ids: z.array(z.string().min(1).max(256)).max(32).optional(),
+  allowed_algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS)).min(1).optional(),
+  email_linking: z.enum(['verified', 'unless_unverified', 'never']).optional(),
+});
+
+/** Body of `PATCH /identity/auth/idp/:org_id`. */
+export const audienceUpdateSchema = z.strictObject({ audience: audienceSchema });
+
+export type OrganizationRegistration = z.infer<typeof registrationSchema>;
+
+export interface RegisteredOrganization {
+  organization: OrganizationRecord;
+  /** Shown once; only its hash is stored. */
+  apiKey: string;
+  apiKeyId: string;
+}
+
+export interface OrganizationsOptions {
+  allowInsecureIssuers: boolean;
+  defaultEmailLinking: EmailLinkingPolicy;
+  cacheTtlSeconds: number;
+  maxCachedOrgs: number;
+}
+
+export interface Organizations {
+  /**
+   * Registers an organization and issues its first API key.
+   * @throws RialtoError `invalid_request` or `conflict` (issuer already registered)
+   */
+  register(input: OrganizationRegistration): Promise<RegisteredOrganization>;
+  /** @returns the org registered for a token's `iss`, tolerating one trailing-slash difference. */
+  findByIssuer(iss: string): Promise<OrganizationRecord | null>;
+  get(orgId: string): Promise<OrganizationRecord | null>;
+  /** Replaces the audience list, keeping `identity`. @returns `null` when the org does not exist. */
+  setAudience(orgId: string, audience: string[]): Promise<OrganizationRecord | null>;
+}
+
+/** Removes one trailing slash: Auth0 issuers end in `/`, most others do not, and both name one IdP. */
+export function normalizeIssuer(issuer: string): string {
+  return issuer.endsWith('/') ? issuer.slice(0, -1) : issuer;
+}
+
+/** Deduplicates, keeping order, with `identity` always first. */
+export function normalizeAudience(audience: readonly string[]): string[] {
+  return [...new Set([REQUIRED_AUDIENCE, ...audience])];
+}
+
+export function createOrganizations(store: Store, options: OrganizationsOptions): Organizations {
+  // Hot lookups stay in process briefly; null results are cached too, so unknown issuers cannot
+  // be used to hammer the store.
+  const byIssuer = new LRUCache<string, { org: OrganizationRecord | null }>({
+    max: options.maxCachedOrgs,
+    ttl: options.cacheTtlSeconds * 1000,
+    fetchMethod: async (issuer) => ({ org: await store.findOrganizationByIssuer(issuer) }),
+  });
+  const byId = new LRUCache<string, { org: OrganizationRecord | null }>({
+    max: options.maxCachedOrgs,
+    ttl: options.cacheTtlSeconds * 1000,
+    fetchMethod: async (orgId) => ({ org: await store.getOrganization(orgId) }),
+  });
+
+  function forget(org: OrganizationRecord) {
+    byIssuer.delete(org.issuer);
+    byId.delete(org.orgId);
+  }
+
+  return {
+    async register(input) {
+      const issuer = normalizeIssuer(input.issuer);
+      if (!URL.canParse(issuer) || !isAllowedRemoteUrl(new URL(issuer), options.allowInsecureIssuers)) {
+        throw new RialtoError(
+          'invalid_request',
+          options.allowInsecureIssuers
+            ? 'The issuer must be an absolute http or https URL.'
+            : 'The issuer must be an absolute https URL.',
+        );
+      }
+      const now = epochSeconds();
+      const orgId = randomUUID();
+      const organization: OrganizationRecord = {
+        orgId,
+        name: input.name,
+        issuer,
+        audience: normalizeAudience(input.audience ?? []),
+        clientIds: [...new Set(input.client_ids ?? [])],
+        allowedAlgorithms: input.allowed_algorithms ?? [...ASYMMETRIC_ALGORITHMS],
+        emailLinking: input.email_linking ?? options.defaultEmailLinking,
+        createdAt: now,
+        updatedAt: now,
+      };
+      const { apiKey, record } = generateApiKey(orgId, now);
+      if ((await store.createOrganization(organization, record)) === 'issuer_taken') {
+        throw new RialtoError('conflict', 'An organization is already registered for this issuer.');
+      }
+      forget(organization);
+      return { organization, apiKey, apiKeyId: record.keyId };
+    },
+
+    async findByIssuer(iss) {
+      return (await byIssuer.fetch(normalizeIssuer(iss)))?.org ?? null;
+    },
+
+    async get(orgId) {
+      return (await byId.fetch(orgId))?.org ?? null;
+    },
+
+    async setAudience(orgId, audience) {
+      const updated = await store.updateOrganization(
+        orgId,
+        { audience: normalizeAudience(audience) },
+        epochSeconds(),
+      );
+      if (updated) forget(updated);
+      return updated;
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+import { RialtoError } from './errors.js';
+import { epochSeconds } from './internal/clock.js';
+import type { OrganizationRecord, Store, UserRecord } from './store.js';
+import type { VerifiedIdentity } from './verify-id-token.js';
+
+/** Trim, lower-case, Unicode NFC: one mailbox, one key, however the IdP spelled it. */
+export function normalizeEmail(email: string): string {
+  return email.trim().normalize('NFC').toLowerCase();
+}
+
+/** Whether the org's policy lets this identity be linked to an existing user by email. */
+export function mayLinkByEmail(org: OrganizationRecord, identity: VerifiedIdentity): boolean {
+  switch (org.emailLinking) {
+    case 'verified':
+      return identity.emailVerified === true;
+    case 'unless_unverified':
+      return identity.emailVerified !== false;
+    case 'never':
+      return false;
+  }
+}
+
+export interface ProvisionedUser {
+  user: UserRecord;
+  created: boolean;
+}
+
+/**
+ * Finds the org's user for a verified identity, or links or creates one, in one atomic store call.
+ * @throws RialtoError `account_conflict` when a user has the email and the policy forbids linking
+ */
+export async function provisionUser(
+  store: Store,
+  org: OrganizationRecord,
+  identity: VerifiedIdentity,
+): Promise<ProvisionedUser> {
+  const result = await store.findOrCreateUser({
+    orgId: org.orgId,
+    iss: identity.iss,
+    sub: identity.sub,
+    email: normalizeEmail(identity.email),
+    mayLinkByEmail: mayLinkByEmail(org, identity),
+    newUserId: randomUUID(),
+    now: epochSeconds(),
+  });
+  if (result.outcome === 'conflict') {
+    throw new RialtoError(
+      'account_conflict',
+      "A user with this email already exists and the organization's policy does not allow linking this identity to it.",
+    );
+  }
+  return { user: result.user, created: result.outcome === 'created' };
+}

@@ -1,0 +1,68 @@
+import { errors as joseErrors, jwtVerify } from 'jose';
+import { RialtoError } from './errors.js';
+import { ACCESS_TOKEN_TYPE, type RialtoAccessTokenClaims } from './mint-tokens.js';
+import type { SigningKeys } from './signing-keys.js';
+import { ASYMMETRIC_ALGORITHMS } from './verify-id-token.js';
+
+export interface AccessTokenVerifierOptions {
+  issuer: string;
+  signingKeys: SigningKeys;
+  clockToleranceSeconds: number;
+}
+
+export interface VerifyAccessTokenOptions {
+  /** When set, the token's `aud` must include this audience. */
+  audience?: string;
+  /** Claims that must be present with exactly these values, e.g. `{ kyc_completed: true }`. */
+  claims?: Partial<Record<keyof RialtoAccessTokenClaims, string | number | boolean>>;
+}
+
+export interface AccessTokenVerifier {
+  /**
+   * Verifies one of this service's access tokens.
+   * @throws RialtoError `invalid_access_token` (bad, expired, foreign) or `insufficient_claims`
+   */
+  verify(token: string, options?: VerifyAccessTokenOptions): Promise<RialtoAccessTokenClaims>;
+}
+
+export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): AccessTokenVerifier {
+  const { issuer, signingKeys, clockToleranceSeconds } = options;
+  const algorithms = [...ASYMMETRIC_ALGORITHMS];
+
+  return {
+    async verify(token, verifyOptions = {}) {
+      const keys = await signingKeys.load();
+      let claims: RialtoAccessTokenClaims;
+      try {
+        const verified = await jwtVerify(token, keys.verifyAccessTokenKey, {
+          issuer,
+          typ: ACCESS_TOKEN_TYPE,
+          algorithms,
+          clockTolerance: clockToleranceSeconds,
+          requiredClaims: ['sub', 'exp', 'org_id', 'user_id'],
+          ...(verifyOptions.audience === undefined ? {} : { audience: verifyOptions.audience }),
+        });
+        claims = verified.payload as unknown as RialtoAccessTokenClaims;
+      } catch (error) {
+        throw new RialtoError('invalid_access_token', describeFailure(error), { cause: error });
+      }
+      for (const [name, expected] of Object.entries(verifyOptions.claims ?? {})) {
+        if (claims[name as keyof RialtoAccessTokenClaims] !== expected) {
+          throw new RialtoError(
+            'insufficient_claims',
+            `The access token's ${name} claim must be ${JSON.stringify(expected)}.`,
+          );
+        }
+      }
+      return claims;
+    },
+  };
+}
+
+function describeFailure(error: unknown): string {
+  if (error instanceof joseErrors.JWTExpired) return 'The access token has expired.';
+  if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'aud') {
+    return 'The access token was not issued for this audience.';
+  }
+  return 'The access token is malformed or was not issued by this service.';
+}

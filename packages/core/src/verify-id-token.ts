@@ -1,0 +1,201 @@
+import { decodeJwt, decodeProtectedHeader, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
+import type { Discovery } from './discovery.js';
+import { RialtoError } from './errors.js';
+import { RemoteDocumentError } from './internal/bounded-fetch.js';
+import { epochSeconds } from './internal/clock.js';
+import type { RemoteJwks } from './remote-jwks.js';
+import type { OrganizationRecord } from './store.js';
+
+/** Algorithms an organization may allow: asymmetric only, so an IdP's public key can never act as an HMAC secret. */
+export const ASYMMETRIC_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+] as const;
+
+/** The claims of an ID token that has not been verified yet: use only to decide whom to ask. */
+export interface UnverifiedIdToken {
+  token: string;
+  payload: JWTPayload;
+}
+
+/** What a verified ID token says about the user. */
+export interface VerifiedIdentity {
+  iss: string;
+  sub: string;
+  /** As found in `email`, `preferred_username` or `upn`; not yet normalized. */
+  email: string;
+  /** `email_verified` when the IdP sent a boolean, otherwise `undefined`. */
+  emailVerified: boolean | undefined;
+}
+
+export interface IdTokenVerifierOptions {
+  discovery: Discovery;
+  remoteJwks: RemoteJwks;
+  clockToleranceSeconds: number;
+}
+
+const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+/**
+ * Checks that a value is a compact JWS with a JSON-object header and payload, without trusting it.
+ * @throws RialtoError `invalid_token`
+ */
+export function decodeIdToken(token: unknown, maxTokenBytes: number): UnverifiedIdToken {
+  if (typeof token !== 'string' || token.length === 0) {
+    throw new RialtoError('invalid_token', 'The request body must contain a "token" string.');
+  }
+  if (token.length > maxTokenBytes) {
+    throw new RialtoError('invalid_token', `The token must not be longer than ${maxTokenBytes} bytes.`);
+  }
+  if (!JWS_COMPACT.test(token)) {
+    throw new RialtoError('invalid_token', 'The token must be a JWT: three dot-separated base64url parts.');
+  }
+  try {
+    decodeProtectedHeader(token);
+    return { token, payload: decodeJwt(token) };
+  } catch (error) {
+    throw new RialtoError(
+      'invalid_token',
+      'The token must be a JWT with a JSON header and JSON object payload.',
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+/** Verifies ID tokens against the registered issuer of an organization. */
+export interface IdTokenVerifier {
+  /**
+   * Runs discovery, signature, time, audience and claim checks, in that order.
+   * @throws RialtoError `discovery_failed`, `invalid_issuer`, `invalid_signature`, `token_expired`,
+   *   `invalid_token` or `invalid_audience`
+   */
+  verify(idToken: UnverifiedIdToken, org: OrganizationRecord): Promise<VerifiedIdentity>;
+}
+
+export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenVerifier {
+  const { discovery, remoteJwks, clockToleranceSeconds } = options;
+
+  async function fetchMetadata(org: OrganizationRecord) {
+    try {
+      return await discovery.getMetadata(org.issuer);
+    } catch (error) {
+      throw discoveryFailed(error);
+    }
+  }
+
+  async function verifySignatureAndTimes(token: string, org: OrganizationRecord, jwksUri: URL) {
+    const verifyOptions = { algorithms: org.allowedAlgorithms, clockTolerance: clockToleranceSeconds };
+    let getKey = await remoteJwks.getKeySet(jwksUri).catch((error) => {
+      throw discoveryFailed(error);
+    });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return (await jwtVerify(token, getKey, verifyOptions)).payload;
+      } catch (error) {
+        if (attempt === 0 && error instanceof joseErrors.JWKSNoMatchingKey) {
+          const refreshed = await remoteJwks.refreshAfterUnknownKid(jwksUri).catch((fetchError) => {
+            throw discoveryFailed(fetchError);
+          });
+          if (refreshed) {
+            getKey = refreshed;
+            continue;
+          }
+        }
+        throw verificationFailure(error);
+      }
+    }
+  }
+
+  return {
+    async verify(idToken, org) {
+      const metadata = await fetchMetadata(org);
+      if (metadata.issuer !== idToken.payload.iss) {
+        throw new RialtoError(
+          'invalid_issuer',
+          "The token issuer does not match the issuer's OpenID configuration.",
+        );
+      }
+      const payload = await verifySignatureAndTimes(idToken.token, org, metadata.jwksUri);
+      if (typeof payload.iat === 'number' && payload.iat > epochSeconds() + clockToleranceSeconds) {
+        throw new RialtoError('invalid_token', 'The token was issued in the future.');
+      }
+      if (org.clientIds.length > 0 && !namesClient(payload, org.clientIds)) {
+        throw new RialtoError('invalid_audience');
+      }
+      return readIdentity(payload);
+    },
+  };
+}
+
+function namesClient(payload: JWTPayload, clientIds: string[]): boolean {
+  const audiences =
+    typeof payload.aud === 'string' ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : [];
+  return (
+    audiences.some((aud) => clientIds.includes(aud)) ||
+    (typeof payload.azp === 'string' && clientIds.includes(payload.azp))
+  );
+}
+
+const EMAIL_CLAIMS = ['email', 'preferred_username', 'upn'] as const;
+const LOOKS_LIKE_EMAIL = /^[^\s@]+@[^\s@]+$/;
+
+function readIdentity(payload: JWTPayload): VerifiedIdentity {
+  if (typeof payload.sub !== 'string' || payload.sub.length === 0) {
+    throw new RialtoError('invalid_token', 'The token must contain a sub claim.');
+  }
+  const email = EMAIL_CLAIMS.map((claim) => payload[claim]).find(
+    (value): value is string => typeof value === 'string' && LOOKS_LIKE_EMAIL.test(value.trim()),
+  );
+  if (email === undefined) {
+    const hint =
+      payload.token_use === 'access'
+        ? ' This is a Cognito access token (token_use "access"); send the ID token instead.'
+        : '';
+    throw new RialtoError(
+      'invalid_token',
+      `The token must contain an email in email, preferred_username or upn.${hint}`,
+    );
+  }
+  return {
+    iss: payload.iss as string,
+    sub: payload.sub,
+    email,
+    emailVerified: typeof payload.email_verified === 'boolean' ? payload.email_verified : undefined,
+  };
+}
+
+function discoveryFailed(error: unknown): RialtoError {
+  if (error instanceof RialtoError) return error;
+  return new RialtoError('discovery_failed', undefined, { cause: error });
+}
+
+function verificationFailure(error: unknown): RialtoError {
+  if (error instanceof RemoteDocumentError) return discoveryFailed(error);
+  if (error instanceof joseErrors.JWTExpired)
+    return new RialtoError('token_expired', undefined, { cause: error });
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    const problem = error.reason === 'check_failed' ? 'not satisfied' : 'malformed';
+    return new RialtoError('invalid_token', `The token's "${error.claim}" claim is ${problem}.`, {
+      cause: error,
+    });
+  }
+  if (error instanceof joseErrors.JWTInvalid) {
+    return new RialtoError('invalid_token', 'The token payload is not a valid JWT claims set.', {
+      cause: error,
+    });
+  }
+  // Every other failure (unknown kid, disallowed alg, bad signature, unusable header) is a token
+  // this issuer's keys do not vouch for.
+  return new RialtoError('invalid_signature', undefined, { cause: error });
+}

@@ -1,0 +1,6 @@
+export type { RialtoAccessTokenClaims, RialtoErrorCode } from '@rialto-exchange/core';
+export { RialtoError } from '@rialto-exchange/core';
+export type { RequireRialtoTokenOptions, RialtoAuth } from './require-rialto-token.js';
+export { requireRialtoToken } from './require-rialto-token.js';
+export type { RialtoExchangeExpressOptions, RialtoExchangeRouter } from './router.js';
+export { rialtoExchange } from './router.js';

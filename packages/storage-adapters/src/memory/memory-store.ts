@@ -1,0 +1,169 @@
+import type {
+  ApiKeyRecord,
+  FindOrCreateUserInput,
+  FindOrCreateUserResult,
+  OrganizationPatch,
+  OrganizationRecord,
+  RefreshTokenRecord,
+  SigningKeyRecord,
+  SigningKeyUse,
+  Store,
+  UserRecord,
+} from '@rialto-exchange/core';
+
+/**
+ * A Store kept in this process's memory: for tests and single-process development.
+ *
+ * Every method runs to completion without yielding, so each is atomic by construction. Nothing
+ * survives a restart and nothing is shared between processes; use `sqlStore()` or `redisStore()`
+ * when either matters. Expired refresh tokens are dropped lazily.
+ *
+ * @example
+ * app.use(rialtoExchange({ store: memoryStore() }));
+ */
+export function memoryStore(): Store {
+  const organizations = new Map<string, OrganizationRecord>();
+  const orgIdByIssuer = new Map<string, string>();
+  const apiKeys = new Map<string, ApiKeyRecord[]>();
+  const users = new Map<string, UserRecord>();
+  const userIdByIdentity = new Map<string, string>();
+  const userIdByEmail = new Map<string, string>();
+  const refreshTokens = new Map<string, RefreshTokenRecord>();
+  const familyRevokedAt = new Map<string, number>();
+  let savesSinceSweep = 0;
+  const signingKeys: SigningKeyRecord[] = [];
+
+  const copy = <T>(value: T): T => structuredClone(value);
+  const identityKey = (orgId: string, iss: string, sub: string) => JSON.stringify([orgId, iss, sub]);
+  const emailKey = (orgId: string, email: string) => JSON.stringify([orgId, email]);
+
+  // Unconsumed tokens and old revocations would otherwise accumulate for the life of the process.
+  function sweep(now: number) {
+    for (const [jti, record] of refreshTokens) if (record.expiresAt <= now) refreshTokens.delete(jti);
+    for (const [familyId, revokedAt] of familyRevokedAt) {
+      if (revokedAt + FAMILY_REVOCATION_MEMORY_SECONDS <= now) familyRevokedAt.delete(familyId);
+    }
+  }
+
+  return {
+    async createOrganization(org, firstKey) {
+      if (orgIdByIssuer.has(org.issuer)) return 'issuer_taken';
+      organizations.set(org.orgId, copy(org));
+      orgIdByIssuer.set(org.issuer, org.orgId);
+      apiKeys.set(org.orgId, [copy(firstKey)]);
+      return 'created';
+    },
+
+    async getOrganization(orgId) {
+      const org = organizations.get(orgId);
+      return org ? copy(org) : null;
+    },
+
+    async findOrganizationByIssuer(issuer) {
+      const orgId = orgIdByIssuer.get(issuer);
+      return orgId === undefined ? null : copy(organizations.get(orgId) ?? null);
+    },
+
+    async updateOrganization(orgId: string, patch: OrganizationPatch, now: number) {
+      const org = organizations.get(orgId);
+      if (!org) return null;
+      const updated = { ...org, ...copy(patch), updatedAt: now };
+      organizations.set(orgId, updated);
+      return copy(updated);
+    },
+
+    async addApiKey(key) {
+      const keys = apiKeys.get(key.orgId) ?? [];
+      keys.push(copy(key));
+      apiKeys.set(key.orgId, keys);
+    },
+
+    async listActiveApiKeys(orgId) {
+      return (apiKeys.get(orgId) ?? []).filter((key) => key.revokedAt === null).map(copy);
+    },
+
+    async revokeApiKey(orgId, keyId, now) {
+      const key = apiKeys.get(orgId)?.find((candidate) => candidate.keyId === keyId);
+      if (!key || key.revokedAt !== null) return false;
+      key.revokedAt = now;
+      return true;
+    },
+
+    async findOrCreateUser(input: FindOrCreateUserInput): Promise<FindOrCreateUserResult> {
+      const byIdentity = identityKey(input.orgId, input.iss, input.sub);
+      const linkedUserId = userIdByIdentity.get(byIdentity);
+      if (linkedUserId !== undefined) {
+        return { outcome: 'existing', user: copy(users.get(linkedUserId) as UserRecord) };
+      }
+      const byEmail = emailKey(input.orgId, input.email);
+      const sameEmailUserId = userIdByEmail.get(byEmail);
+      if (sameEmailUserId !== undefined) {
+        if (!input.mayLinkByEmail) return { outcome: 'conflict' };
+        userIdByIdentity.set(byIdentity, sameEmailUserId);
+        return { outcome: 'linked', user: copy(users.get(sameEmailUserId) as UserRecord) };
+      }
+      const user: UserRecord = {
+        userId: input.newUserId,
+        orgId: input.orgId,
+        email: input.email,
+        onboardingCompleted: false,
+        kycCompleted: false,
+        accredited: false,
+        accreditationVerified: false,
+        createdAt: input.now,
+        updatedAt: input.now,
+      };
+      users.set(user.userId, user);
+      userIdByEmail.set(byEmail, user.userId);
+      userIdByIdentity.set(byIdentity, user.userId);
+      return { outcome: 'created', user: copy(user) };
+    },
+
+    async getUser(orgId, userId) {
+      const user = users.get(userId);
+      return user && user.orgId === orgId ? copy(user) : null;
+    },
+
+    async saveRefreshToken(record) {
+      refreshTokens.set(record.jti, copy(record));
+      if (++savesSinceSweep >= SWEEP_EVERY_SAVES) {
+        savesSinceSweep = 0;
+        sweep(Math.floor(Date.now() / 1000));
+      }
+    },
+
+    async consumeRefreshToken(jti, now) {
+      const record = refreshTokens.get(jti);
+      if (!record) return null;
+      refreshTokens.delete(jti);
+      if (record.expiresAt <= now || familyRevokedAt.has(record.familyId)) return null;
+      return record;
+    },
+
+    async revokeRefreshTokenFamily(familyId, now) {
+      familyRevokedAt.set(familyId, now);
+      for (const [jti, record] of refreshTokens) {
+        if (record.familyId === familyId) refreshTokens.delete(jti);
+      }
+    },
+
+    async ensureSigningKey(candidate) {
+      const existing = newestFirst(signingKeys, candidate.use)[0];
+      if (existing) return copy(existing);
+      signingKeys.push(copy(candidate));
+      return copy(candidate);
+    },
+
+    async listSigningKeys(use: SigningKeyUse) {
+      return newestFirst(signingKeys, use).map(copy);
+    },
+  };
+}
+
+const SWEEP_EVERY_SAVES = 1000;
+// Longer than any refresh token lives, so a token saved just after its family was revoked is still refused.
+const FAMILY_REVOCATION_MEMORY_SECONDS = 86_400;
+
+function newestFirst(keys: SigningKeyRecord[], use: SigningKeyUse): SigningKeyRecord[] {
+  return keys.filter((key) => key.use === use).sort((a, b) => b.createdAt - a.createdAt);
+}
