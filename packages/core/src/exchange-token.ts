@@ -1,6 +1,7 @@
 import type { ApiKeyAuthenticator } from './api-keys.js';
 import { RialtoError } from './errors.js';
-import { isPlainObject } from './internal/http.js';
+import type { RequestLike } from './http-types.js';
+import { isPlainObject, parseJsonBody } from './internal/http.js';
 import type { TokenMinter, TokenResponse } from './mint-tokens.js';
 import type { Organizations } from './organizations.js';
 import { type ProvisionedUser, provisionUser } from './provision-user.js';
@@ -27,9 +28,9 @@ export interface TokenExchange {
    * Exchanges a partner IdP's ID token for this service's tokens. Checks run in a fixed order, so
    * a request with several faults always gets the same error: API key, token shape, issuer,
    * discovery, signature, times, audience, claims; only then is anything written.
-   * @param body the parsed JSON body, expected to be `{ token }`
+   * @param body the request body, expected to be the JSON `{ token }`
    */
-  exchange(apiKeyHeader: string | undefined, body: unknown): Promise<ExchangeResult>;
+  exchange(apiKeyHeader: string | undefined, body: RequestLike['body']): Promise<ExchangeResult>;
 }
 
 export function createTokenExchange(deps: TokenExchangeDependencies): TokenExchange {
@@ -46,8 +47,9 @@ export function createTokenExchange(deps: TokenExchangeDependencies): TokenExcha
   }
 
   return {
-    async exchange(apiKeyHeader, body) {
+    async exchange(apiKeyHeader, rawBody) {
       const apiKeyOrgId = await apiKeys.authenticate(apiKeyHeader);
+      const body = parseJsonBody(rawBody, 'invalid_token');
       const token = isPlainObject(body) ? body.token : undefined;
       const idToken = decodeIdToken(token, maxTokenBytes);
       const org = await organizationOf(idToken.payload.iss, apiKeyOrgId);

@@ -9,7 +9,7 @@ import {
   errorResponse,
   header,
   json,
-  jsonBody,
+  parseJsonBody,
   secretsEqual,
 } from './internal/http.js';
 import { createTokenMinter, type RialtoAccessTokenClaims } from './mint-tokens.js';
@@ -156,8 +156,7 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
       pattern: /^\/identity\/auth\/exchange$/,
       scheme: 'api_key',
       async run(request) {
-        const body = jsonBody(request, 'invalid_token');
-        const result = await tokenExchange.exchange(header(request, 'x-api-key'), body);
+        const result = await tokenExchange.exchange(header(request, 'x-api-key'), request.body);
         return json(200, result.tokens);
       },
     },
@@ -187,7 +186,7 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
             ? new RialtoError('missing_api_key', 'The X-API-Key header or admin credentials are required.')
             : new RialtoError('unauthorized', 'Admin credentials are not valid.');
         }
-        const parsed = audienceUpdateSchema.safeParse(jsonBody(request, 'invalid_request'));
+        const parsed = audienceUpdateSchema.safeParse(parseJsonBody(request.body, 'invalid_request'));
         if (!parsed.success) throw invalidRequest(parsed.error.issues);
         const org = UUID.test(orgId as string)
           ? await organizations.setAudience(orgId as string, parsed.data.audience)
@@ -203,7 +202,7 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
       async run(request) {
         if (!isAdminConfigured) throw new RialtoError('not_found');
         await requireAdmin(request);
-        const parsed = registrationSchema.safeParse(jsonBody(request, 'invalid_request'));
+        const parsed = registrationSchema.safeParse(parseJsonBody(request.body, 'invalid_request'));
         if (!parsed.success) throw invalidRequest(parsed.error.issues);
         const registered = await organizations.register(parsed.data);
         logger.info(

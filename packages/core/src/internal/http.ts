@@ -51,8 +51,10 @@ export function bearerToken(headers: RequestLike['headers']): string | undefined
  * parsed is taken as is.
  * @throws RialtoError with `errorCode` when the body is not JSON
  */
-export function jsonBody(request: RequestLike, errorCode: 'invalid_request' | 'invalid_token'): unknown {
-  const { body } = request;
+export function parseJsonBody(
+  body: RequestLike['body'],
+  errorCode: 'invalid_request' | 'invalid_token',
+): unknown {
   if (body === undefined || body === null) return undefined;
   const text = typeof body === 'string' ? body : Buffer.isBuffer(body) ? body.toString('utf8') : undefined;
   if (text === undefined) return body;
