@@ -146,7 +146,7 @@ export interface Store {
   /** Stores another key for an existing organization. */
   addApiKey(key: ApiKeyRecord): Promise<void>;
 
-  /** @returns the organization's keys that are not revoked, oldest first; `[]` when there are none. */
+  /** @returns the organization's keys that are not revoked, oldest `createdAt` first; `[]` when there are none. */
   listActiveApiKeys(orgId: string): Promise<ApiKeyRecord[]>;
 
   /**
@@ -187,6 +187,13 @@ export interface Store {
    */
   ensureSigningKey(candidate: SigningKeyRecord): Promise<SigningKeyRecord>;
 
-  /** @returns every stored key for `use`, newest first. */
+  /**
+   * Stores another key for `record.use`, e.g. when rotating: once its `createdAt` is the latest, it is
+   * the key `ensureSigningKey` returns and `listSigningKeys` lists first. When a key with this `kid` is
+   * already stored for that use, the stored one is left unchanged.
+   */
+  addSigningKey(record: SigningKeyRecord): Promise<void>;
+
+  /** @returns every stored key for `use`, newest `createdAt` first; `[]` when there are none. */
   listSigningKeys(use: SigningKeyUse): Promise<SigningKeyRecord[]>;
 }

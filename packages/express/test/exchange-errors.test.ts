@@ -1,5 +1,6 @@
 import { createServer } from 'node:net';
-import { StoreUnavailableError } from '@rialto-exchange/core';
+import { inspect } from 'node:util';
+import { type Logger, StoreUnavailableError } from '@rialto-exchange/core';
 import { exportJWK, generateKeyPair } from 'jose';
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -346,11 +347,20 @@ describe('exchange when the store fails', () => {
   });
   afterAll(() => idp.close());
 
+  const logged: string[] = [];
+  const logger = Object.fromEntries(
+    (['debug', 'info', 'warn', 'error'] as const).map((level) => [
+      level,
+      (object: object, message?: string) =>
+        logged.push(`${level} ${message} ${inspect(object, { depth: 10 })}`),
+    ]),
+  ) as unknown as Logger;
+
   async function appWithFailingUsers(
     failure: Error,
   ): Promise<{ t: TestApp; apiKey: string; store: RecordingStore }> {
     const store = recordingStore();
-    const t = createTestApp({ store });
+    const t = createTestApp({ store, logger });
     const { apiKey } = await registerOrganization(t.app, { name: 'Acme', issuer: idp.issuer });
     store.findOrCreateUser = async () => {
       throw failure;
@@ -371,6 +381,19 @@ describe('exchange when the store fails', () => {
     const response = await exchange(t.app, apiKey, { token: await idp.sign(idTokenClaims(idp.issuer)) });
     expectFailsWith(response, 500, 'server_error', /^An unexpected error occurred\.$/);
     expect(JSON.stringify(response.body)).not.toMatch(/internals|db-7/);
+  });
+
+  it('logs the cause of a server error for operators, without the token or the API key', async () => {
+    logged.length = 0;
+    const { t, apiKey } = await appWithFailingUsers(new Error('disk on fire'));
+    const token = await idp.sign(idTokenClaims(idp.issuer));
+    await exchange(t.app, apiKey, { token });
+    const errors = logged.filter((line) => line.startsWith('error'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^error rialto-exchange request failed .*disk on fire/s);
+    for (const secret of [token, token.split('.')[2] as string, apiKey, apiKey.slice(-43)]) {
+      expect(logged.join('\n')).not.toContain(secret);
+    }
   });
 });
 
