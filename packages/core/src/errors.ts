@@ -15,6 +15,7 @@ const ERROR_TABLE = {
   org_mismatch: [403, "The API key belongs to a different organization than the token's issuer."],
   account_conflict: [409, 'A user with this email exists and the identity cannot be linked to it.'],
   invalid_request: [400, 'The request is malformed.'],
+  invalid_grant: [400, 'The refresh token is invalid, expired, revoked or already used.'],
   unauthorized: [401, 'Authentication is required.'],
   invalid_access_token: [
     401,
@@ -26,6 +27,7 @@ const ERROR_TABLE = {
   conflict: [409, 'The resource already exists.'],
   request_too_large: [413, 'The request body is too large.'],
   unsupported_media_type: [415, 'The request body must be JSON.'],
+  rate_limited: [429, 'Too many requests. Retry after the time in the Retry-After header.'],
   server_error: [500, 'An unexpected error occurred.'],
   temporarily_unavailable: [503, 'The service is temporarily unavailable. Retry later.'],
 } as const satisfies Record<string, readonly [number, string]>;

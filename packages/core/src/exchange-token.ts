@@ -8,6 +8,12 @@ import { type ProvisionedUser, provisionUser } from './provision-user.js';
 import type { OrganizationRecord, Store } from './store.js';
 import { decodeIdToken, type IdTokenVerifier } from './verify-id-token.js';
 
+/** What an exchange established before it finished or failed, for audit events. */
+export interface ExchangeProgress {
+  orgId?: string;
+  issuer?: string;
+}
+
 export interface TokenExchangeDependencies {
   store: Store;
   apiKeys: ApiKeyAuthenticator;
@@ -15,6 +21,8 @@ export interface TokenExchangeDependencies {
   idTokens: IdTokenVerifier;
   minter: TokenMinter;
   maxTokenBytes: number;
+  /** Called once the API key is authenticated; throws `rate_limited` when the org is over its limit. */
+  admitOrganization(orgId: string): void;
 }
 
 export interface ExchangeResult {
@@ -30,11 +38,15 @@ export interface TokenExchange {
    * discovery, signature, times, audience, claims; only then is anything written.
    * @param body the request body, expected to be the JSON `{ token }`
    */
-  exchange(apiKeyHeader: string | undefined, body: RequestLike['body']): Promise<ExchangeResult>;
+  exchange(
+    apiKeyHeader: string | undefined,
+    body: RequestLike['body'],
+    progress?: ExchangeProgress,
+  ): Promise<ExchangeResult>;
 }
 
 export function createTokenExchange(deps: TokenExchangeDependencies): TokenExchange {
-  const { store, apiKeys, organizations, idTokens, minter, maxTokenBytes } = deps;
+  const { store, apiKeys, organizations, idTokens, minter, maxTokenBytes, admitOrganization } = deps;
 
   async function organizationOf(iss: unknown, apiKeyOrgId: string): Promise<OrganizationRecord> {
     if (typeof iss !== 'string' || iss.length === 0) {
@@ -47,12 +59,15 @@ export function createTokenExchange(deps: TokenExchangeDependencies): TokenExcha
   }
 
   return {
-    async exchange(apiKeyHeader, rawBody) {
+    async exchange(apiKeyHeader, rawBody, progress = {}) {
       const apiKeyOrgId = await apiKeys.authenticate(apiKeyHeader);
+      progress.orgId = apiKeyOrgId;
+      admitOrganization(apiKeyOrgId);
       const body = parseJsonBody(rawBody, 'invalid_token');
       const token = isPlainObject(body) ? body.token : undefined;
       const idToken = decodeIdToken(token, maxTokenBytes);
       const org = await organizationOf(idToken.payload.iss, apiKeyOrgId);
+      progress.issuer = org.issuer;
       const identity = await idTokens.verify(idToken, org);
       const provisioned = await provisionUser(store, org, identity);
       const tokens = await minter.mint(org, provisioned.user);

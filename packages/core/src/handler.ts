@@ -1,8 +1,10 @@
-import { createApiKeyAuthenticator } from './api-keys.js';
+import { createApiKeyAuthenticator, generateApiKey } from './api-keys.js';
 import { createDiscovery } from './discovery.js';
 import { RialtoError, toRialtoError } from './errors.js';
-import { createTokenExchange } from './exchange-token.js';
+import { createEvents, type RialtoEvents } from './events.js';
+import { createTokenExchange, type ExchangeProgress } from './exchange-token.js';
 import type { RequestLike, ResponseLike } from './http-types.js';
+import { epochSeconds } from './internal/clock.js';
 import {
   type AuthScheme,
   bearerToken,
@@ -22,6 +24,8 @@ import {
   type RegisteredOrganization,
   registrationSchema,
 } from './organizations.js';
+import { createRateLimiter, type RateLimit, type RateLimiter } from './rate-limit.js';
+import { createRefreshTokens } from './refresh-tokens.js';
 import { createRemoteJwks } from './remote-jwks.js';
 import { createSigningKeys } from './signing-keys.js';
 import type { UserRecord } from './store.js';
@@ -52,6 +56,8 @@ export interface RialtoExchange {
   ): Promise<{ claims: RialtoAccessTokenClaims; token: string }>;
   /** Turns any error into the JSON error response; unknown errors become `server_error`. */
   errorResponse(error: unknown, scheme?: AuthScheme): ResponseLike;
+  /** Subscribe to audit events: `exchange.on('exchange.failed', ({ code, orgId }) => …)`. */
+  on: RialtoEvents['on'];
   /** Registers an organization from host code (scripts, seeding), as the admin route does. */
   registerOrganization(input: OrganizationRegistration): Promise<RegisteredOrganization>;
   readonly options: ResolvedRialtoExchangeOptions;
@@ -80,7 +86,10 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
   const cacheLimits = { cacheTtlSeconds: options.lookupCacheTtlSeconds, maxCachedOrgs: 10_000 };
   const fetchLimits = { timeoutMs: options.fetchTimeoutMs, maxResponseBytes: options.maxRemoteDocumentBytes };
 
+  const events = createEvents(logger);
   const apiKeys = createApiKeyAuthenticator(store, cacheLimits);
+  const ipLimiter = limiterFor(options.rateLimit.perIp);
+  const orgLimiter = limiterFor(options.rateLimit.perOrganization);
   const organizations: Organizations = createOrganizations(store, {
     ...cacheLimits,
     allowInsecureIssuers: options.allowInsecureIssuers,
@@ -122,6 +131,16 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
     idTokens,
     minter,
     maxTokenBytes: options.maxTokenBytes,
+    admitOrganization: (orgId) => admit(orgLimiter, orgId, 'this organization'),
+  });
+  const refreshTokens = createRefreshTokens({
+    issuer: options.issuer,
+    store,
+    signingKeys,
+    organizations,
+    minter,
+    events,
+    clockToleranceSeconds: options.clockToleranceSeconds,
   });
   const accessTokens = createAccessTokenVerifier({
     issuer: options.issuer,
@@ -129,6 +148,10 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
     clockToleranceSeconds: options.clockToleranceSeconds,
   });
   const isAdminConfigured = options.adminToken !== undefined || options.authorizeAdmin !== undefined;
+
+  function admitClient(request: RequestLike): void {
+    if (request.ip !== undefined) admit(ipLimiter, request.ip, 'this client address');
+  }
 
   async function isAdmin(request: RequestLike): Promise<boolean> {
     const token = bearerToken(request.headers);
@@ -156,8 +179,47 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
       pattern: /^\/identity\/auth\/exchange$/,
       scheme: 'api_key',
       async run(request) {
-        const result = await tokenExchange.exchange(header(request, 'x-api-key'), request.body);
-        return json(200, result.tokens);
+        admitClient(request);
+        const progress: ExchangeProgress = {};
+        try {
+          const { tokens, org, provisioned } = await tokenExchange.exchange(
+            header(request, 'x-api-key'),
+            request.body,
+            progress,
+          );
+          const { userId } = provisioned.user;
+          if (provisioned.created) events.emit('user.created', { orgId: org.orgId, userId });
+          events.emit('exchange.succeeded', {
+            orgId: org.orgId,
+            userId,
+            issuer: org.issuer,
+            userCreated: provisioned.created,
+          });
+          return json(200, tokens);
+        } catch (error) {
+          const { code, status } = toRialtoError(error);
+          events.emit('exchange.failed', { code, status, ...progress });
+          throw error;
+        }
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/identity\/auth\/refresh$/,
+      scheme: 'none',
+      async run(request) {
+        admitClient(request);
+        return json(200, await refreshTokens.refresh(request.body));
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/identity\/auth\/revoke$/,
+      scheme: 'none',
+      async run(request) {
+        admitClient(request);
+        await refreshTokens.revoke(request.body);
+        return json(200, {});
       },
     },
     {
@@ -192,6 +254,7 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
           ? await organizations.setAudience(orgId as string, parsed.data.audience)
           : null;
         if (!org) throw new RialtoError('not_found', 'No such organization.');
+        events.emit('organization.audience_updated', { orgId: org.orgId, audience: org.audience });
         return json(200, { org_id: org.orgId, audience: org.audience });
       },
     },
@@ -204,12 +267,47 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
         await requireAdmin(request);
         const parsed = registrationSchema.safeParse(parseJsonBody(request.body, 'invalid_request'));
         if (!parsed.success) throw invalidRequest(parsed.error.issues);
-        const registered = await organizations.register(parsed.data);
-        logger.info(
-          { event: 'organization.registered', org_id: registered.organization.orgId },
-          'organization registered',
-        );
+        const registered = await registerOrganization(parsed.data);
         return json(201, organizationJson(registered));
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/identity\/organizations\/([^/]+)\/api-keys$/,
+      scheme: 'bearer',
+      async run(request, [orgId]) {
+        if (!isAdminConfigured) throw new RialtoError('not_found');
+        await requireAdmin(request);
+        const org = UUID.test(orgId as string) ? await organizations.get(orgId as string) : null;
+        if (!org) throw new RialtoError('not_found', 'No such organization.');
+        const now = epochSeconds();
+        const { apiKey, record } = generateApiKey(org.orgId, now);
+        await store.addApiKey(record);
+        apiKeys.forget(org.orgId);
+        events.emit('api_key.created', { orgId: org.orgId, keyId: record.keyId });
+        return json(201, {
+          org_id: org.orgId,
+          api_key: apiKey,
+          api_key_id: record.keyId,
+          created_at: new Date(now * 1000).toISOString(),
+        });
+      },
+    },
+    {
+      method: 'DELETE',
+      pattern: /^\/identity\/organizations\/([^/]+)\/api-keys\/([^/]+)$/,
+      scheme: 'bearer',
+      async run(request, [orgId, keyId]) {
+        if (!isAdminConfigured) throw new RialtoError('not_found');
+        await requireAdmin(request);
+        const revoked =
+          UUID.test(orgId as string) && UUID.test(keyId as string)
+            ? await store.revokeApiKey(orgId as string, keyId as string, epochSeconds())
+            : false;
+        if (!revoked) throw new RialtoError('not_found', 'No such active API key in this organization.');
+        apiKeys.forget(orgId as string);
+        events.emit('api_key.revoked', { orgId: orgId as string, keyId: keyId as string });
+        return json(200, { org_id: orgId, api_key_id: keyId, revoked: true });
       },
     },
     {
@@ -239,6 +337,16 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
       },
     },
   ];
+
+  async function registerOrganization(
+    registration: OrganizationRegistration,
+  ): Promise<RegisteredOrganization> {
+    const registered = await organizations.register(registration);
+    const { orgId, name, issuer } = registered.organization;
+    events.emit('organization.created', { orgId, name, issuer });
+    events.emit('api_key.created', { orgId, keyId: registered.apiKeyId });
+    return registered;
+  }
 
   function findRoutes(path: string): Array<{ route: Route; params: string[] }> {
     const found: Array<{ route: Route; params: string[] }> = [];
@@ -284,8 +392,22 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
     verifyAccessToken: (token, verifyOptions) => accessTokens.verify(token, verifyOptions),
     authenticateBearer,
     errorResponse: respondWithError,
-    registerOrganization: (registration) => organizations.register(registrationSchema.parse(registration)),
+    on: events.on,
+    registerOrganization: (registration) => registerOrganization(registrationSchema.parse(registration)),
   };
+}
+
+function limiterFor(rate: RateLimit | false): RateLimiter | undefined {
+  return rate === false ? undefined : createRateLimiter(rate);
+}
+
+function admit(limiter: RateLimiter | undefined, key: string, who: string): void {
+  const retryAfterSeconds = limiter?.take(key) ?? 0;
+  if (retryAfterSeconds > 0) {
+    throw new RialtoError('rate_limited', `Too many requests from ${who}. Retry in ${retryAfterSeconds} s.`, {
+      headers: { 'retry-after': String(retryAfterSeconds) },
+    });
+  }
 }
 
 function decodePathSegment(segment: string): string {

@@ -8,6 +8,11 @@ export interface RequestLike {
   headers: Record<string, string | string[] | undefined>;
   /** The raw body text, or a value a host body parser already produced, or `undefined`. */
   body?: unknown;
+  /**
+   * The client's address, for per-IP rate limits. Bindings pass what the framework resolved
+   * (Express: `req.ip`, which honours `trust proxy`); never a raw `X-Forwarded-For`.
+   */
+  ip?: string;
 }
 
 /** A response as the core handler produces it; `body` is serialized as JSON. */

@@ -1,6 +1,7 @@
 import type { JWK } from 'jose';
 import type { RequestLike } from './http-types.js';
 import type { Logger } from './logger.js';
+import type { RateLimit } from './rate-limit.js';
 import type { AccessTokenAlgorithm } from './signing-keys.js';
 import type { EmailLinkingPolicy, Store } from './store.js';
 
@@ -16,6 +17,17 @@ export const DEFAULT_LOOKUP_CACHE_TTL_SECONDS = 5; // bound on how stale org and
 export const DEFAULT_MAX_CACHED_ENTRIES = 10_000;
 export const DEFAULT_KEY_RELOAD_INTERVAL_SECONDS = 60;
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+// Generous: a partner backend sends all its users' exchanges from a few addresses.
+export const DEFAULT_RATE_LIMIT_PER_IP: RateLimit = { limit: 1200, windowSeconds: 60 };
+export const DEFAULT_RATE_LIMIT_PER_ORGANIZATION: RateLimit = { limit: 1200, windowSeconds: 60 };
+
+/** Per-instance request limits on the exchange, refresh and revoke routes. */
+export interface RateLimitOptions {
+  /** Every request from one client address, counted before authentication. @default 1200 per 60 s */
+  perIp?: RateLimit | false;
+  /** Authenticated exchanges of one organization. @default 1200 per 60 s */
+  perOrganization?: RateLimit | false;
+}
 
 /** Options of `createRialtoExchange` (and of `rialtoExchange` in the Express binding). */
 export interface RialtoExchangeOptions {
@@ -68,6 +80,12 @@ export interface RialtoExchangeOptions {
   defaultEmailLinking?: EmailLinkingPolicy;
   /** Receives warnings and server errors (pino-compatible). Tokens and keys are never logged. @default silent */
   logger?: Logger;
+  /**
+   * Request limits, answered with 429 `rate_limited` and `Retry-After`; `false` turns them off.
+   * Limits are kept per instance.
+   * @default { perIp: 1200 per 60 s, perOrganization: 1200 per 60 s }
+   */
+  rateLimit?: RateLimitOptions | false;
 }
 
 export type ResolvedRialtoExchangeOptions = Required<
@@ -75,6 +93,7 @@ export type ResolvedRialtoExchangeOptions = Required<
 > &
   Pick<RialtoExchangeOptions, 'accessTokenKey' | 'refreshTokenSecret' | 'adminToken' | 'authorizeAdmin'> & {
     keyReloadIntervalSeconds: number;
+    rateLimit: { perIp: RateLimit | false; perOrganization: RateLimit | false };
   };
 
 const SILENT_LOGGER: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -157,6 +176,7 @@ export function resolveOptions(input: RialtoExchangeOptions): ResolvedRialtoExch
     defaultEmailLinking: input.defaultEmailLinking ?? 'unless_unverified',
     logger: input.logger ?? SILENT_LOGGER,
     keyReloadIntervalSeconds: DEFAULT_KEY_RELOAD_INTERVAL_SECONDS,
+    rateLimit: resolveRateLimits(input.rateLimit),
   };
   if (!['RS256', 'PS256', 'ES256', 'EdDSA'].includes(resolved.accessTokenAlgorithm)) {
     throw new TypeError(
@@ -164,6 +184,31 @@ export function resolveOptions(input: RialtoExchangeOptions): ResolvedRialtoExch
     );
   }
   return resolved;
+}
+
+function resolveRateLimits(input: RateLimitOptions | false | undefined) {
+  if (input === false) return { perIp: false as const, perOrganization: false as const };
+  return {
+    perIp: resolveRateLimit('rateLimit.perIp', input?.perIp, DEFAULT_RATE_LIMIT_PER_IP),
+    perOrganization: resolveRateLimit(
+      'rateLimit.perOrganization',
+      input?.perOrganization,
+      DEFAULT_RATE_LIMIT_PER_ORGANIZATION,
+    ),
+  };
+}
+
+function resolveRateLimit(
+  name: string,
+  input: RateLimit | false | undefined,
+  fallback: RateLimit,
+): RateLimit | false {
+  if (input === false) return false;
+  if (input === undefined) return fallback;
+  return {
+    limit: positive(`${name}.limit`, input.limit, 0),
+    windowSeconds: positive(`${name}.windowSeconds`, input.windowSeconds, 0),
+  };
 }
 
 export function isLoopback(hostname: string): boolean {

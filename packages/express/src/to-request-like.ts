@@ -3,7 +3,7 @@ import type { Request, Response } from 'express';
 
 /** Maps an Express request to the core's plain request; `path` is relative to the mount point. */
 export function toRequestLike(req: Request, body: unknown): RequestLike {
-  return { method: req.method, path: req.path, headers: req.headers, body };
+  return { method: req.method, path: req.path, headers: req.headers, body, ip: req.ip };
 }
 
 /** Writes a core response. */

@@ -1,0 +1,67 @@
+import type { RialtoErrorCode } from './errors.js';
+import type { Logger } from './logger.js';
+import type { SigningKeyUse } from './store.js';
+
+/**
+ * Audit events and their payloads. Payloads never contain tokens, API keys or secrets, so
+ * handlers may forward them to any log or SIEM as they are.
+ */
+export interface RialtoEventMap {
+  'exchange.succeeded': { orgId: string; userId: string; issuer: string; userCreated: boolean };
+  /** `orgId` and `issuer` are present when the request got far enough to establish them. */
+  'exchange.failed': { code: RialtoErrorCode; status: number; orgId?: string; issuer?: string };
+  'user.created': { orgId: string; userId: string };
+  'refresh.succeeded': { orgId: string; userId: string; familyId: string };
+  /** A consumed refresh token was presented again; its whole family has been revoked. */
+  'refresh.reuse_detected': { orgId: string; userId: string; familyId: string };
+  'refresh.revoked': { orgId: string; userId: string; familyId: string };
+  'organization.created': { orgId: string; name: string; issuer: string };
+  'organization.audience_updated': { orgId: string; audience: string[] };
+  'api_key.created': { orgId: string; keyId: string };
+  'api_key.revoked': { orgId: string; keyId: string };
+  'signing_key.rotated': { use: SigningKeyUse; kid: string };
+}
+
+export type RialtoEventType = keyof RialtoEventMap;
+export type RialtoEventHandler<T extends RialtoEventType> = (
+  payload: RialtoEventMap[T],
+) => void | Promise<void>;
+
+export interface RialtoEvents {
+  /**
+   * Subscribes to an event. A throwing or rejecting handler is logged and never affects the
+   * request that emitted the event.
+   * @returns a function that unsubscribes
+   */
+  on<T extends RialtoEventType>(type: T, handler: RialtoEventHandler<T>): () => void;
+  emit<T extends RialtoEventType>(type: T, payload: RialtoEventMap[T]): void;
+}
+
+export function createEvents(logger: Logger): RialtoEvents {
+  const handlers = new Map<RialtoEventType, Set<RialtoEventHandler<never>>>();
+
+  function report(type: RialtoEventType, error: unknown) {
+    logger.error({ err: error, event: type }, 'rialto-exchange event handler failed');
+  }
+
+  return {
+    on(type, handler) {
+      const set = handlers.get(type) ?? new Set();
+      set.add(handler as RialtoEventHandler<never>);
+      handlers.set(type, set);
+      return () => set.delete(handler as RialtoEventHandler<never>);
+    },
+    emit(type, payload) {
+      const set = handlers.get(type);
+      if (!set) return;
+      for (const handler of set) {
+        try {
+          const result = (handler as RialtoEventHandler<typeof type>)(payload);
+          if (result instanceof Promise) result.catch((error: unknown) => report(type, error));
+        } catch (error) {
+          report(type, error);
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,126 @@
+import { errors as joseErrors, jwtVerify } from 'jose';
+import { RialtoError } from './errors.js';
+import type { RialtoEvents } from './events.js';
+import type { RequestLike } from './http-types.js';
+import { epochSeconds } from './internal/clock.js';
+import { isPlainObject, parseJsonBody } from './internal/http.js';
+import type { TokenMinter, TokenResponse } from './mint-tokens.js';
+import type { Organizations } from './organizations.js';
+import { REFRESH_TOKEN_ALGORITHM, type SigningKeys } from './signing-keys.js';
+import type { Store } from './store.js';
+
+export interface RefreshTokensOptions {
+  issuer: string;
+  store: Store;
+  signingKeys: SigningKeys;
+  organizations: Organizations;
+  minter: TokenMinter;
+  events: RialtoEvents;
+  clockToleranceSeconds: number;
+}
+
+interface RefreshClaims {
+  jti: string;
+  sub: string;
+  fid: string;
+  org_id: string;
+}
+
+export interface RefreshTokens {
+  /**
+   * Trades a refresh token for a new pair. Each refresh token works once: presenting a used one
+   * again revokes its whole family (RFC 9700 §4.14.2), so a stolen token dies with the original.
+   * The new access token carries the user's current flags.
+   * @throws RialtoError `invalid_request` (no `refresh_token`) or `invalid_grant`
+   */
+  refresh(body: RequestLike['body']): Promise<TokenResponse>;
+  /**
+   * Revokes the family of a refresh token. As RFC 7009 §2.2 asks, an unknown or invalid token is
+   * not an error: the caller learns nothing about which tokens exist.
+   * @throws RialtoError `invalid_request` (no `refresh_token`)
+   */
+  revoke(body: RequestLike['body']): Promise<void>;
+}
+
+export function createRefreshTokens(options: RefreshTokensOptions): RefreshTokens {
+  const { issuer, store, signingKeys, organizations, minter, events, clockToleranceSeconds } = options;
+
+  function readToken(body: RequestLike['body']): string {
+    const parsed = parseJsonBody(body, 'invalid_request');
+    const token = isPlainObject(parsed) ? parsed.refresh_token : undefined;
+    if (typeof token !== 'string' || token.length === 0) {
+      throw new RialtoError('invalid_request', 'The request body must contain a "refresh_token" string.');
+    }
+    return token;
+  }
+
+  async function verify(token: string, { allowExpired }: { allowExpired: boolean }): Promise<RefreshClaims> {
+    const keys = await signingKeys.load();
+    try {
+      const { payload } = await jwtVerify(
+        token,
+        (header) => {
+          const secret = header.kid === undefined ? undefined : keys.refreshSecretsByKid.get(header.kid);
+          if (!secret) throw new joseErrors.JWKSNoMatchingKey();
+          return secret;
+        },
+        {
+          issuer,
+          audience: issuer,
+          algorithms: [REFRESH_TOKEN_ALGORITHM],
+          clockTolerance: allowExpired ? Number.MAX_SAFE_INTEGER : clockToleranceSeconds,
+          requiredClaims: ['jti', 'sub', 'exp'],
+        },
+      );
+      if (typeof payload.fid !== 'string' || typeof payload.org_id !== 'string')
+        throw new joseErrors.JWTInvalid();
+      return payload as unknown as RefreshClaims;
+    } catch (error) {
+      const description =
+        error instanceof joseErrors.JWTExpired
+          ? 'The refresh token has expired.'
+          : 'The refresh token is not valid.';
+      throw new RialtoError('invalid_grant', description, { cause: error });
+    }
+  }
+
+  return {
+    async refresh(body) {
+      const claims = await verify(readToken(body), { allowExpired: false });
+      const now = epochSeconds();
+      const record = await store.consumeRefreshToken(claims.jti, now);
+      const audit = { orgId: claims.org_id, userId: claims.sub, familyId: claims.fid };
+      if (!record) {
+        // A genuine, unexpired token the store no longer holds was used before (or its family was
+        // revoked): treat it as stolen and end every session descended from it.
+        await store.revokeRefreshTokenFamily(claims.fid, now);
+        events.emit('refresh.reuse_detected', audit);
+        throw new RialtoError(
+          'invalid_grant',
+          'The refresh token was already used; its session has been revoked.',
+        );
+      }
+      const [org, user] = await Promise.all([
+        organizations.get(record.orgId),
+        store.getUser(record.orgId, record.userId),
+      ]);
+      if (!org || !user)
+        throw new RialtoError('invalid_grant', 'The user of this refresh token no longer exists.');
+      const tokens = await minter.mint(org, user, record.familyId);
+      events.emit('refresh.succeeded', audit);
+      return tokens;
+    },
+
+    async revoke(body) {
+      const token = readToken(body);
+      let claims: RefreshClaims;
+      try {
+        claims = await verify(token, { allowExpired: true });
+      } catch {
+        return;
+      }
+      await store.revokeRefreshTokenFamily(claims.fid, epochSeconds());
+      events.emit('refresh.revoked', { orgId: claims.org_id, userId: claims.sub, familyId: claims.fid });
+    },
+  };
+}
