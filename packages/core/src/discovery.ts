@@ -1,5 +1,6 @@
-import { LRUCache } from 'lru-cache';
-import { type BoundedFetchLimits, fetchJsonObject, RemoteDocumentError } from './internal/bounded-fetch.js';
+import { RemoteDocumentError } from './internal/bounded-fetch.js';
+import { ResilientCache } from './internal/resilient-cache.js';
+import type { RemoteDocuments } from './remote-documents.js';
 
 /** The parts of an issuer's OpenID configuration that verification uses. */
 export interface IssuerMetadata {
@@ -7,12 +8,20 @@ export interface IssuerMetadata {
   jwksUri: URL;
 }
 
-export interface DiscoveryOptions extends BoundedFetchLimits {
+export interface RemoteCachePolicy {
   /** How long a fetched document is reused. */
   cacheTtlSeconds: number;
-  /** How many issuers' documents are kept. */
-  maxIssuers: number;
-  /** Accept `http:` issuer and JWKS URLs (loopback development only). */
+  /** How long past that a document is still used while the IdP cannot be reached. */
+  staleIfErrorSeconds: number;
+  /** How long a failed fetch is remembered before the IdP is asked again. */
+  failureBackoffSeconds: number;
+  /** How many documents are kept. */
+  maxEntries: number;
+}
+
+export interface DiscoveryOptions extends RemoteCachePolicy {
+  documents: RemoteDocuments;
+  /** Accept `http:` JWKS URLs (loopback development only). */
   allowInsecureIssuers: boolean;
 }
 
@@ -30,22 +39,22 @@ export interface Discovery {
  * organization, so nothing is ever fetched from a URL an attacker chose.
  */
 export function createDiscovery(options: DiscoveryOptions): Discovery {
-  const cache = new LRUCache<string, IssuerMetadata>({
-    max: options.maxIssuers,
-    ttl: options.cacheTtlSeconds * 1000,
-    fetchMethod: async (issuer) => {
+  const cache = new ResilientCache<IssuerMetadata>({
+    ...cachePolicyMs(options),
+    load: async (issuer) => {
       const url = new URL(`${issuer}/.well-known/openid-configuration`);
-      const document = await fetchJsonObject(url, options);
-      return parseMetadata(document, url, options.allowInsecureIssuers);
+      return parseMetadata(await options.documents.get(url), url, options.allowInsecureIssuers);
     },
   });
+  return { getMetadata: (registeredIssuer) => cache.get(registeredIssuer) };
+}
 
+export function cachePolicyMs(policy: RemoteCachePolicy) {
   return {
-    async getMetadata(registeredIssuer) {
-      const metadata = await cache.fetch(registeredIssuer);
-      if (!metadata) throw new RemoteDocumentError(`no metadata for ${registeredIssuer}`);
-      return metadata;
-    },
+    ttlMs: policy.cacheTtlSeconds * 1000,
+    staleIfErrorMs: policy.staleIfErrorSeconds * 1000,
+    failureBackoffMs: policy.failureBackoffSeconds * 1000,
+    max: policy.maxEntries,
   };
 }
 

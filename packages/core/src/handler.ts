@@ -26,6 +26,7 @@ import {
 } from './organizations.js';
 import { createRateLimiter, type RateLimit, type RateLimiter } from './rate-limit.js';
 import { createRefreshTokens } from './refresh-tokens.js';
+import { createRemoteDocuments } from './remote-documents.js';
 import { createRemoteJwks } from './remote-jwks.js';
 import { createSigningKeys } from './signing-keys.js';
 import type { UserRecord } from './store.js';
@@ -102,18 +103,27 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
     refreshTokenSecret: options.refreshTokenSecret,
     reloadIntervalSeconds: options.keyReloadIntervalSeconds,
   });
+  const remoteCachePolicy = {
+    cacheTtlSeconds: options.discoveryCacheTtlSeconds,
+    staleIfErrorSeconds: options.staleIfErrorSeconds,
+    failureBackoffSeconds: options.remoteFailureBackoffSeconds,
+    maxEntries: 10_000,
+  };
+  const documents = createRemoteDocuments({
+    ...fetchLimits,
+    sharedCache: options.sharedDocumentCache,
+    sharedTtlMs: options.discoveryCacheTtlSeconds * 1000,
+  });
   const idTokens = createIdTokenVerifier({
     discovery: createDiscovery({
-      ...fetchLimits,
-      cacheTtlSeconds: options.discoveryCacheTtlSeconds,
-      maxIssuers: 10_000,
+      ...remoteCachePolicy,
+      documents,
       allowInsecureIssuers: options.allowInsecureIssuers,
     }),
     remoteJwks: createRemoteJwks({
-      ...fetchLimits,
-      cacheTtlSeconds: options.discoveryCacheTtlSeconds,
+      ...remoteCachePolicy,
+      documents,
       refetchCooldownSeconds: options.unknownKidCooldownSeconds,
-      maxKeySets: 10_000,
     }),
     clockToleranceSeconds: options.clockToleranceSeconds,
   });

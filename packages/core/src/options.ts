@@ -2,6 +2,7 @@ import type { JWK } from 'jose';
 import type { RequestLike } from './http-types.js';
 import type { Logger } from './logger.js';
 import type { RateLimit } from './rate-limit.js';
+import type { SharedDocumentCache } from './remote-documents.js';
 import type { AccessTokenAlgorithm } from './signing-keys.js';
 import type { EmailLinkingPolicy, Store } from './store.js';
 
@@ -12,6 +13,8 @@ export const DEFAULT_FETCH_TIMEOUT_MS = 5000; // a slow IdP must not hold exchan
 export const DEFAULT_MAX_REMOTE_DOCUMENT_BYTES = 512 * 1024; // real JWKS are a few KB
 export const DEFAULT_DISCOVERY_CACHE_TTL_SECONDS = 600; // IdPs announce key rotation well ahead
 export const DEFAULT_UNKNOWN_KID_COOLDOWN_SECONDS = 30; // bounds fetches caused by forged kids
+export const DEFAULT_STALE_IF_ERROR_SECONDS = 3600; // rides out an IdP outage without trusting old keys forever
+export const DEFAULT_REMOTE_FAILURE_BACKOFF_SECONDS = 5; // an unreachable IdP is not asked again on every request
 export const DEFAULT_MAX_TOKEN_BYTES = 16 * 1024; // large Azure AD tokens are ~8 KB
 export const DEFAULT_LOOKUP_CACHE_TTL_SECONDS = 5; // bound on how stale org and API-key lookups can be
 export const DEFAULT_MAX_CACHED_ENTRIES = 10_000;
@@ -67,6 +70,19 @@ export interface RialtoExchangeOptions {
   discoveryCacheTtlSeconds?: number;
   /** Least time between JWKS refetches caused by an unknown `kid`, per issuer. @default 30 */
   unknownKidCooldownSeconds?: number;
+  /**
+   * How long past `discoveryCacheTtlSeconds` cached discovery documents and keys are still used
+   * while the IdP cannot be reached. @default 3600
+   */
+  staleIfErrorSeconds?: number;
+  /** After a failed discovery or JWKS fetch, how long the failure is reused before asking again. @default 5 */
+  remoteFailureBackoffSeconds?: number;
+  /**
+   * A cache shared by all instances (any Keyv instance fits) for discovery documents and JWKS, so
+   * a fleet fetches each IdP's documents once instead of once per instance. Only public documents
+   * are put in it. @default none
+   */
+  sharedDocumentCache?: SharedDocumentCache;
   /** Longest ID token accepted. @default 16384 */
   maxTokenBytes?: number;
   /**
@@ -88,10 +104,15 @@ export interface RialtoExchangeOptions {
   rateLimit?: RateLimitOptions | false;
 }
 
-export type ResolvedRialtoExchangeOptions = Required<
-  Omit<RialtoExchangeOptions, 'accessTokenKey' | 'refreshTokenSecret' | 'adminToken' | 'authorizeAdmin'>
-> &
-  Pick<RialtoExchangeOptions, 'accessTokenKey' | 'refreshTokenSecret' | 'adminToken' | 'authorizeAdmin'> & {
+type OptionalWithoutDefault =
+  | 'accessTokenKey'
+  | 'refreshTokenSecret'
+  | 'adminToken'
+  | 'authorizeAdmin'
+  | 'sharedDocumentCache';
+
+export type ResolvedRialtoExchangeOptions = Required<Omit<RialtoExchangeOptions, OptionalWithoutDefault>> &
+  Pick<RialtoExchangeOptions, OptionalWithoutDefault> & {
     keyReloadIntervalSeconds: number;
     rateLimit: { perIp: RateLimit | false; perOrganization: RateLimit | false };
   };
@@ -166,6 +187,17 @@ export function resolveOptions(input: RialtoExchangeOptions): ResolvedRialtoExch
       input.unknownKidCooldownSeconds,
       DEFAULT_UNKNOWN_KID_COOLDOWN_SECONDS,
     ),
+    staleIfErrorSeconds: nonNegative(
+      'staleIfErrorSeconds',
+      input.staleIfErrorSeconds,
+      DEFAULT_STALE_IF_ERROR_SECONDS,
+    ),
+    remoteFailureBackoffSeconds: nonNegative(
+      'remoteFailureBackoffSeconds',
+      input.remoteFailureBackoffSeconds,
+      DEFAULT_REMOTE_FAILURE_BACKOFF_SECONDS,
+    ),
+    sharedDocumentCache: input.sharedDocumentCache,
     maxTokenBytes: positive('maxTokenBytes', input.maxTokenBytes, DEFAULT_MAX_TOKEN_BYTES),
     lookupCacheTtlSeconds: positive(
       'lookupCacheTtlSeconds',

@@ -1,19 +1,13 @@
 import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
-import { LRUCache } from 'lru-cache';
-import { type BoundedFetchLimits, fetchJsonObject, RemoteDocumentError } from './internal/bounded-fetch.js';
+import { cachePolicyMs, type RemoteCachePolicy } from './discovery.js';
+import { RemoteDocumentError } from './internal/bounded-fetch.js';
+import { ResilientCache } from './internal/resilient-cache.js';
+import type { RemoteDocuments } from './remote-documents.js';
 
-export interface RemoteJwksOptions extends BoundedFetchLimits {
-  /** How long a fetched key set is reused. */
-  cacheTtlSeconds: number;
+export interface RemoteJwksOptions extends RemoteCachePolicy {
+  documents: RemoteDocuments;
   /** The least time between two fetches of one key set caused by an unknown `kid`. */
   refetchCooldownSeconds: number;
-  /** How many key sets are kept. */
-  maxKeySets: number;
-}
-
-interface CachedKeySet {
-  getKey: JWTVerifyGetKey;
-  fetchedAtMs: number;
 }
 
 export interface RemoteJwks {
@@ -30,30 +24,23 @@ export interface RemoteJwks {
   refreshAfterUnknownKid(jwksUri: URL): Promise<JWTVerifyGetKey | null>;
 }
 
-/** Caches issuers' JSON Web Key Sets, with jose importing each key once per fetched set. */
+/** Caches issuers' JSON Web Key Sets; jose imports each key once per fetched set. */
 export function createRemoteJwks(options: RemoteJwksOptions): RemoteJwks {
-  const cache = new LRUCache<string, CachedKeySet>({
-    max: options.maxKeySets,
-    ttl: options.cacheTtlSeconds * 1000,
-    fetchMethod: async (href) => {
-      const document = await fetchJsonObject(new URL(href), options);
+  const cache = new ResilientCache<JWTVerifyGetKey>({
+    ...cachePolicyMs(options),
+    load: async (href, forced) => {
+      const document = await options.documents.get(new URL(href), { fresh: forced });
       if (!Array.isArray(document.keys)) throw new RemoteDocumentError(`${href} is not a JSON Web Key Set`);
-      return { getKey: createLocalJWKSet(document as unknown as JSONWebKeySet), fetchedAtMs: Date.now() };
+      return createLocalJWKSet(document as unknown as JSONWebKeySet);
     },
   });
 
-  async function load(jwksUri: URL, forceRefresh: boolean): Promise<JWTVerifyGetKey> {
-    const cached = await cache.fetch(jwksUri.href, { forceRefresh });
-    if (!cached) throw new RemoteDocumentError(`no key set for ${jwksUri.href}`);
-    return cached.getKey;
-  }
-
   return {
-    getKeySet: (jwksUri) => load(jwksUri, false),
+    getKeySet: (jwksUri) => cache.get(jwksUri.href),
     async refreshAfterUnknownKid(jwksUri) {
-      const cached = cache.peek(jwksUri.href);
-      if (cached && Date.now() - cached.fetchedAtMs < options.refetchCooldownSeconds * 1000) return null;
-      return load(jwksUri, true);
+      const age = cache.ageMs(jwksUri.href);
+      if (age !== undefined && age < options.refetchCooldownSeconds * 1000) return null;
+      return cache.get(jwksUri.href, { forceReload: true });
     },
   };
 }
