@@ -126,6 +126,7 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
       refetchCooldownSeconds: options.unknownKidCooldownSeconds,
     }),
     clockToleranceSeconds: options.clockToleranceSeconds,
+    maxLifetimeSeconds: options.maxIdTokenLifetimeSeconds,
   });
   const minter = createTokenMinter({
     issuer: options.issuer,

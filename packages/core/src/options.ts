@@ -16,6 +16,7 @@ export const DEFAULT_UNKNOWN_KID_COOLDOWN_SECONDS = 30; // bounds fetches caused
 export const DEFAULT_STALE_IF_ERROR_SECONDS = 3600; // rides out an IdP outage without trusting old keys forever
 export const DEFAULT_REMOTE_FAILURE_BACKOFF_SECONDS = 5; // an unreachable IdP is not asked again on every request
 export const DEFAULT_MAX_TOKEN_BYTES = 16 * 1024; // large Azure AD tokens are ~8 KB
+export const DEFAULT_MAX_ID_TOKEN_LIFETIME_SECONDS = 86_400; // the longest ID-token lifetime common IdPs allow
 export const DEFAULT_LOOKUP_CACHE_TTL_SECONDS = 5; // bound on how stale org and API-key lookups can be
 export const DEFAULT_MAX_CACHED_ENTRIES = 10_000;
 export const DEFAULT_KEY_RELOAD_INTERVAL_SECONDS = 60;
@@ -85,6 +86,8 @@ export interface RialtoExchangeOptions {
   sharedDocumentCache?: SharedDocumentCache;
   /** Longest ID token accepted. @default 16384 */
   maxTokenBytes?: number;
+  /** ID tokens whose `exp` lies further ahead than this are refused. @default 86400 */
+  maxIdTokenLifetimeSeconds?: number;
   /**
    * How long organizations and API-key hashes are cached in process. A key revoked on another
    * instance stops working here within this bound. @default 5
@@ -198,6 +201,11 @@ export function resolveOptions(input: RialtoExchangeOptions): ResolvedRialtoExch
       DEFAULT_REMOTE_FAILURE_BACKOFF_SECONDS,
     ),
     sharedDocumentCache: input.sharedDocumentCache,
+    maxIdTokenLifetimeSeconds: positive(
+      'maxIdTokenLifetimeSeconds',
+      input.maxIdTokenLifetimeSeconds,
+      DEFAULT_MAX_ID_TOKEN_LIFETIME_SECONDS,
+    ),
     maxTokenBytes: positive('maxTokenBytes', input.maxTokenBytes, DEFAULT_MAX_TOKEN_BYTES),
     lookupCacheTtlSeconds: positive(
       'lookupCacheTtlSeconds',

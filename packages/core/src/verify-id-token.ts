@@ -41,6 +41,8 @@ export interface IdTokenVerifierOptions {
   discovery: Discovery;
   remoteJwks: RemoteJwks;
   clockToleranceSeconds: number;
+  /** Tokens whose `exp` is further away than this are refused: ID tokens are meant to be short-lived. */
+  maxLifetimeSeconds: number;
 }
 
 const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
@@ -58,6 +60,10 @@ export function decodeIdToken(token: unknown, maxTokenBytes: number): Unverified
   }
   if (!JWS_COMPACT.test(token)) {
     throw new RialtoError('invalid_token', 'The token must be a JWT: three dot-separated base64url parts.');
+  }
+  if (!token.split('.').every(isCanonicalBase64url)) {
+    // One signed token must have one spelling, or replay checks keyed on the string can be dodged.
+    throw new RialtoError('invalid_token', 'The token must use canonical base64url encoding.');
   }
   try {
     decodeProtectedHeader(token);
@@ -84,7 +90,7 @@ export interface IdTokenVerifier {
 }
 
 export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenVerifier {
-  const { discovery, remoteJwks, clockToleranceSeconds } = options;
+  const { discovery, remoteJwks, clockToleranceSeconds, maxLifetimeSeconds } = options;
 
   async function fetchMetadata(org: OrganizationRecord) {
     try {
@@ -127,8 +133,12 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
         );
       }
       const payload = await verifySignatureAndTimes(idToken.token, org, metadata.jwksUri);
-      if (typeof payload.iat === 'number' && payload.iat > epochSeconds() + clockToleranceSeconds) {
+      const now = epochSeconds();
+      if (typeof payload.iat === 'number' && payload.iat > now + clockToleranceSeconds) {
         throw new RialtoError('invalid_token', 'The token was issued in the future.');
+      }
+      if (typeof payload.exp === 'number' && payload.exp > now + maxLifetimeSeconds) {
+        throw new RialtoError('invalid_token', 'The token expires too far in the future to be an ID token.');
       }
       if (org.clientIds.length > 0 && !namesClient(payload, org.clientIds)) {
         throw new RialtoError('invalid_audience');
@@ -180,6 +190,10 @@ function discoveryFailed(error: unknown): RialtoError {
   return new RialtoError('discovery_failed', undefined, { cause: error });
 }
 
+function isCanonicalBase64url(segment: string): boolean {
+  return Buffer.from(segment, 'base64url').toString('base64url') === segment;
+}
+
 function verificationFailure(error: unknown): RialtoError {
   if (error instanceof RemoteDocumentError) return discoveryFailed(error);
   if (error instanceof joseErrors.JWTExpired)
@@ -189,6 +203,15 @@ function verificationFailure(error: unknown): RialtoError {
     return new RialtoError('invalid_token', `The token's "${error.claim}" claim is ${problem}.`, {
       cause: error,
     });
+  }
+  if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JOSENotSupported) {
+    return new RialtoError(
+      'invalid_token',
+      'The token header uses JWS features this service does not accept.',
+      {
+        cause: error,
+      },
+    );
   }
   if (error instanceof joseErrors.JWTInvalid) {
     return new RialtoError('invalid_token', 'The token payload is not a valid JWT claims set.', {

@@ -1,3 +1,4 @@
+import { createPrivateKey, sign as cryptoSign, type JsonWebKey } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -116,6 +117,8 @@ export interface LocalIssuer {
   /** Extra keys published in the JWKS, e.g. to test key rotation. */
   extraPublicKeys: JWK[];
   sign(claims: JWTPayload, options?: SignOptions): Promise<string>;
+  /** Signs exactly the given header and payload bytes with RS256, for tokens jose refuses to build. */
+  signRaw(header: Record<string, unknown>, payload: string): string;
   close(): Promise<void>;
 }
 
@@ -135,6 +138,10 @@ export async function startLocalIssuer(options: { trailingSlash?: boolean } = {}
   const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
   const kid = `kid-${Math.random().toString(36).slice(2, 10)}`;
   const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
+  const privateKeyObject = createPrivateKey({
+    key: (await exportJWK(privateKey)) as JsonWebKey,
+    format: 'jwk',
+  });
   const sockets = new Set<import('node:net').Socket>();
   const state = {
     counts: { discovery: 0, jwks: 0, other: 0 },
@@ -192,6 +199,11 @@ export async function startLocalIssuer(options: { trailingSlash?: boolean } = {}
       return new SignJWT(claims)
         .setProtectedHeader({ alg, kid: signOptions.kid ?? kid, typ: 'JWT', ...signOptions.header })
         .sign(signOptions.key ?? privateKey);
+    },
+    signRaw(header: Record<string, unknown>, payload: string) {
+      const signingInput = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(payload).toString('base64url')}`;
+      const signature = cryptoSign('sha256', Buffer.from(signingInput), privateKeyObject);
+      return `${signingInput}.${signature.toString('base64url')}`;
     },
     async close() {
       for (const socket of sockets) socket.destroy();
