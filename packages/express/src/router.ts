@@ -1,6 +1,7 @@
 import { createRialtoExchange, type RialtoExchange, type RialtoExchangeOptions } from '@rialto-exchange/core';
 import { memoryStore } from '@rialto-exchange/storage-adapters';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { optionsFromEnvironment } from './environment.js';
 import { readBody } from './read-body.js';
 import { sendResponseLike, toRequestLike } from './to-request-like.js';
 
@@ -21,17 +22,20 @@ let mostRecentExchange: RialtoExchange | undefined;
  * through untouched, so the host's own routes keep working beside it.
  *
  * With no `store`, users and keys live in memory and are lost on restart: fine for trying it out,
- * wrong for production, and a warning says so once at start-up.
+ * wrong for production, and a warning says so once at start-up. `RIALTO_ISSUER`,
+ * `RIALTO_ADMIN_TOKEN`, `RIALTO_ACCESS_TOKEN_KEY` and `RIALTO_REFRESH_TOKEN_SECRET` fill the
+ * options of the same meaning when they are not passed.
  *
  * @example
  * app.use(rialtoExchange({ issuer: 'https://api.example.com', store: redisStore({ url: process.env.REDIS_URL }) }));
  */
-export function rialtoExchange(options: RialtoExchangeExpressOptions = {}): RialtoExchangeRouter {
+export function rialtoExchange(explicit: RialtoExchangeExpressOptions = {}): RialtoExchangeRouter {
+  const options = { ...optionsFromEnvironment(), ...withoutUndefined(explicit) };
   const isDevelopmentSetup = options.store === undefined || options.issuer === undefined;
   const exchange = createRialtoExchange({
     ...options,
     store: options.store ?? memoryStore(),
-    issuer: options.issuer ?? process.env.RIALTO_ISSUER ?? DEVELOPMENT_ISSUER,
+    issuer: options.issuer ?? DEVELOPMENT_ISSUER,
   });
   if (isDevelopmentSetup) warnDevelopmentSetup(exchange, options);
   mostRecentExchange = exchange;
@@ -52,6 +56,10 @@ export function rialtoExchange(options: RialtoExchangeExpressOptions = {}): Rial
     }
   };
   return Object.assign(middleware, { exchange });
+}
+
+function withoutUndefined<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
 }
 
 /** The exchange created last in this process, used by `requireRialtoToken()` when none is passed. */

@@ -1,0 +1,31 @@
+import type { RialtoExchangeOptions } from '@rialto-exchange/core';
+
+/**
+ * Options a deployment can set through the environment instead of code, so keys and tokens come
+ * from the platform's secret store rather than source:
+ *
+ * - `RIALTO_ISSUER`: the issuer URL
+ * - `RIALTO_ADMIN_TOKEN`: the admin bearer token
+ * - `RIALTO_ACCESS_TOKEN_KEY`: the access-token private key, as PKCS#8 PEM or a JWK in JSON
+ * - `RIALTO_REFRESH_TOKEN_SECRET`: the refresh-token HMAC secret (at least 32 bytes)
+ *
+ * Options passed in code win over the environment.
+ */
+export function optionsFromEnvironment(env: NodeJS.ProcessEnv = process.env): Partial<RialtoExchangeOptions> {
+  const options: Partial<RialtoExchangeOptions> = {};
+  if (env.RIALTO_ISSUER) options.issuer = env.RIALTO_ISSUER;
+  if (env.RIALTO_ADMIN_TOKEN) options.adminToken = env.RIALTO_ADMIN_TOKEN;
+  if (env.RIALTO_REFRESH_TOKEN_SECRET) options.refreshTokenSecret = env.RIALTO_REFRESH_TOKEN_SECRET;
+  const key = env.RIALTO_ACCESS_TOKEN_KEY?.trim();
+  if (key) options.accessTokenKey = key.startsWith('{') ? parseJwk(key) : key;
+  return options;
+}
+
+function parseJwk(text: string): NonNullable<RialtoExchangeOptions['accessTokenKey']> {
+  try {
+    return JSON.parse(text);
+  } catch {
+    // Never echo the value: it is a private key.
+    throw new TypeError('rialtoExchange: RIALTO_ACCESS_TOKEN_KEY starts with "{" but is not valid JSON');
+  }
+}
