@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createApiKeyAuthenticator, generateApiKey, hashApiKey, parseApiKey } from './api-keys.js';
+import { createApiKeys, generateApiKey, hashApiKey, parseApiKey } from './api-keys.js';
 import { RialtoError } from './errors.js';
+import { createEvents } from './events.js';
 import type { ApiKeyRecord, Store } from './store.js';
 
-/** Only what the authenticator reads; a counter shows when it goes back to the store. */
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Only what the API keys service reads; a counter shows when it goes back to the store. */
 function keyStore(records: ApiKeyRecord[]) {
   const calls: string[] = [];
   const store = {
@@ -12,7 +15,13 @@ function keyStore(records: ApiKeyRecord[]) {
       calls.push(orgId);
       return records.filter((record) => record.orgId === orgId && record.revokedAt === null);
     },
-  } as Pick<Store, 'listActiveApiKeys'> as Store;
+    async revokeApiKey(orgId: string, keyId: string, now: number) {
+      const record = records.find((candidate) => candidate.orgId === orgId && candidate.keyId === keyId);
+      if (!record || record.revokedAt !== null) return false;
+      record.revokedAt = now;
+      return true;
+    },
+  } as Pick<Store, 'listActiveApiKeys' | 'revokeApiKey'> as Store;
   return { store, calls };
 }
 
@@ -65,17 +74,17 @@ describe('API keys', () => {
     const orgId = randomUUID();
     const { apiKey, record } = generateApiKey(orgId, 0);
     const { store } = keyStore([record]);
-    const authenticator = createApiKeyAuthenticator(store, { cacheTtlSeconds: 5, maxCachedOrgs: 10 });
-    await expect(authenticator.authenticate(apiKey)).resolves.toBe(orgId);
+    const apiKeys = createApiKeys(store, createEvents(silent), { cacheTtlSeconds: 5, maxCachedOrgs: 10 });
+    await expect(apiKeys.authenticate(apiKey)).resolves.toBe(orgId);
   });
 
   it('distinguishes a missing key from a wrong one', async () => {
     const { store } = keyStore([]);
-    const authenticator = createApiKeyAuthenticator(store, { cacheTtlSeconds: 5, maxCachedOrgs: 10 });
-    expect(await codeOf(authenticator.authenticate(undefined))).toBe('missing_api_key');
-    expect(await codeOf(authenticator.authenticate(''))).toBe('missing_api_key');
-    expect(await codeOf(authenticator.authenticate('garbage'))).toBe('invalid_api_key');
-    expect(await codeOf(authenticator.authenticate(generateApiKey(randomUUID(), 0).apiKey))).toBe(
+    const apiKeys = createApiKeys(store, createEvents(silent), { cacheTtlSeconds: 5, maxCachedOrgs: 10 });
+    expect(await codeOf(apiKeys.authenticate(undefined))).toBe('missing_api_key');
+    expect(await codeOf(apiKeys.authenticate(''))).toBe('missing_api_key');
+    expect(await codeOf(apiKeys.authenticate('garbage'))).toBe('invalid_api_key');
+    expect(await codeOf(apiKeys.authenticate(generateApiKey(randomUUID(), 0).apiKey))).toBe(
       'invalid_api_key',
     );
   });
@@ -85,21 +94,21 @@ describe('API keys', () => {
     const victimKey = generateApiKey(victim, 0);
     const attackerKey = generateApiKey(attacker, 0);
     const { store } = keyStore([victimKey.record, attackerKey.record]);
-    const authenticator = createApiKeyAuthenticator(store, { cacheTtlSeconds: 5, maxCachedOrgs: 10 });
+    const apiKeys = createApiKeys(store, createEvents(silent), { cacheTtlSeconds: 5, maxCachedOrgs: 10 });
     const forged = attackerKey.apiKey.replace(attacker, victim);
-    expect(await codeOf(authenticator.authenticate(forged))).toBe('invalid_api_key');
+    expect(await codeOf(apiKeys.authenticate(forged))).toBe('invalid_api_key');
   });
 
-  it('asks the store once per org within the cache TTL, and again after forget()', async () => {
+  it('asks the store once per org within the cache TTL, and again after a revocation', async () => {
     const orgId = randomUUID();
     const { apiKey, record } = generateApiKey(orgId, 0);
     const { store, calls } = keyStore([record]);
-    const authenticator = createApiKeyAuthenticator(store, { cacheTtlSeconds: 5, maxCachedOrgs: 10 });
-    await Promise.all(Array.from({ length: 10 }, () => authenticator.authenticate(apiKey)));
+    const apiKeys = createApiKeys(store, createEvents(silent), { cacheTtlSeconds: 5, maxCachedOrgs: 10 });
+    await Promise.all(Array.from({ length: 10 }, () => apiKeys.authenticate(apiKey)));
     expect(calls).toEqual([orgId]);
-    record.revokedAt = 1;
-    authenticator.forget(orgId);
-    expect(await codeOf(authenticator.authenticate(apiKey))).toBe('invalid_api_key');
+    expect(await apiKeys.revoke(orgId, record.keyId)).toBe(true);
+    expect(await apiKeys.revoke(orgId, record.keyId)).toBe(false);
+    expect(await codeOf(apiKeys.authenticate(apiKey))).toBe('invalid_api_key');
     expect(calls).toEqual([orgId, orgId]);
   });
 });

@@ -1,6 +1,8 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { RialtoError } from './errors.js';
+import type { RialtoEvents } from './events.js';
+import { epochSeconds } from './internal/clock.js';
 import type { ApiKeyRecord, Store } from './store.js';
 
 const API_KEY_PREFIX = 'rialto_ak_';
@@ -34,31 +36,33 @@ export function hashApiKey(apiKey: string): string {
   return createHash('sha256').update(apiKey).digest('hex');
 }
 
-export interface ApiKeyAuthenticatorOptions {
+export interface ApiKeysOptions {
   /** How long an org's active key hashes are reused before the store is asked again. */
   cacheTtlSeconds: number;
   maxCachedOrgs: number;
 }
 
-export interface ApiKeyAuthenticator {
+export interface ApiKeys {
   /**
    * @returns the org id the key belongs to.
    * @throws RialtoError `missing_api_key` or `invalid_api_key`
    */
   authenticate(headerValue: string | undefined): Promise<string>;
-  /** Forgets cached keys of an org, so a revocation takes effect at once on this instance. */
-  forget(orgId: string): void;
+  /** Issues another key for an existing org (rotation). The key is in the result only. */
+  issue(orgId: string): Promise<GeneratedApiKey>;
+  /**
+   * Revokes a key; it stops working on this instance at once and on others within the cache TTL.
+   * @returns `false` when the org has no such active key
+   */
+  revoke(orgId: string, keyId: string): Promise<boolean>;
 }
 
 /**
- * Authenticates `X-API-Key` values. The org id in the key selects the org's active keys, and the
- * key's hash is compared with each in constant time, so neither timing nor the store's index leak
- * which bytes matched. Keys of other orgs are never consulted.
+ * API keys of organizations. Authentication takes the org id embedded in the key, loads that
+ * org's active key hashes and compares the key's hash with each in constant time, so neither
+ * timing nor the store's index leak which bytes matched, and other orgs' keys are never consulted.
  */
-export function createApiKeyAuthenticator(
-  store: Store,
-  options: ApiKeyAuthenticatorOptions,
-): ApiKeyAuthenticator {
+export function createApiKeys(store: Store, events: RialtoEvents, options: ApiKeysOptions): ApiKeys {
   const activeHashes = new LRUCache<string, Buffer[]>({
     max: options.maxCachedOrgs,
     ttl: options.cacheTtlSeconds * 1000,
@@ -78,8 +82,20 @@ export function createApiKeyAuthenticator(
       if (!matched) throw new RialtoError('invalid_api_key');
       return parsed.orgId;
     },
-    forget(orgId) {
+
+    async issue(orgId) {
+      const generated = generateApiKey(orgId, epochSeconds());
+      await store.addApiKey(generated.record);
       activeHashes.delete(orgId);
+      events.emit('api_key.created', { orgId, keyId: generated.record.keyId });
+      return generated;
+    },
+
+    async revoke(orgId, keyId) {
+      const revoked = await store.revokeApiKey(orgId, keyId, epochSeconds());
+      activeHashes.delete(orgId);
+      if (revoked) events.emit('api_key.revoked', { orgId, keyId });
+      return revoked;
     },
   };
 }

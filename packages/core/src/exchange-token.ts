@@ -1,4 +1,4 @@
-import type { ApiKeyAuthenticator } from './api-keys.js';
+import type { ApiKeys } from './api-keys.js';
 import { RialtoError } from './errors.js';
 import type { RequestLike } from './http-types.js';
 import { isPlainObject, parseJsonBody } from './internal/http.js';
@@ -16,7 +16,7 @@ export interface ExchangeProgress {
 
 export interface TokenExchangeDependencies {
   store: Store;
-  apiKeys: ApiKeyAuthenticator;
+  apiKeys: ApiKeys;
   organizations: Organizations;
   idTokens: IdTokenVerifier;
   minter: TokenMinter;

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { generateApiKey } from './api-keys.js';
 import { isAllowedRemoteUrl } from './discovery.js';
 import { RialtoError } from './errors.js';
+import type { RialtoEvents } from './events.js';
 import { epochSeconds } from './internal/clock.js';
 import type { EmailLinkingPolicy, OrganizationRecord, Store } from './store.js';
 import { ASYMMETRIC_ALGORITHMS } from './verify-id-token.js';
@@ -71,7 +72,11 @@ export function normalizeAudience(audience: readonly string[]): string[] {
   return [...new Set([REQUIRED_AUDIENCE, ...audience])];
 }
 
-export function createOrganizations(store: Store, options: OrganizationsOptions): Organizations {
+export function createOrganizations(
+  store: Store,
+  events: RialtoEvents,
+  options: OrganizationsOptions,
+): Organizations {
   // Hot lookups stay in process briefly; null results are cached too, so unknown issuers cannot
   // be used to hammer the store.
   const byIssuer = new LRUCache<string, { org: OrganizationRecord | null }>({
@@ -119,6 +124,8 @@ export function createOrganizations(store: Store, options: OrganizationsOptions)
         throw new RialtoError('conflict', 'An organization is already registered for this issuer.');
       }
       forget(organization);
+      events.emit('organization.created', { orgId, name: organization.name, issuer });
+      events.emit('api_key.created', { orgId, keyId: record.keyId });
       return { organization, apiKey, apiKeyId: record.keyId };
     },
 
@@ -136,7 +143,10 @@ export function createOrganizations(store: Store, options: OrganizationsOptions)
         { audience: normalizeAudience(audience) },
         epochSeconds(),
       );
-      if (updated) forget(updated);
+      if (updated) {
+        forget(updated);
+        events.emit('organization.audience_updated', { orgId, audience: updated.audience });
+      }
       return updated;
     },
   };

@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { RialtoError } from './errors.js';
 
 export interface RateLimit {
   /** Requests allowed per window; also the burst size. */
@@ -43,4 +44,22 @@ export function createRateLimiter(rate: RateLimit, maxKeys = 100_000): RateLimit
       return 0;
     },
   };
+}
+
+/** A limiter for `rate`, or none when that limit is turned off. */
+export function limiterFor(rate: RateLimit | false): RateLimiter | undefined {
+  return rate === false ? undefined : createRateLimiter(rate);
+}
+
+/**
+ * Spends one request of `key`'s budget.
+ * @throws RialtoError `rate_limited` with `Retry-After` when the budget is spent
+ */
+export function enforceRateLimit(limiter: RateLimiter | undefined, key: string, who: string): void {
+  const retryAfterSeconds = limiter?.take(key) ?? 0;
+  if (retryAfterSeconds > 0) {
+    throw new RialtoError('rate_limited', `Too many requests from ${who}. Retry in ${retryAfterSeconds} s.`, {
+      headers: { 'retry-after': String(retryAfterSeconds) },
+    });
+  }
 }

@@ -1,5 +1,7 @@
 import { errors as joseErrors, jwtVerify } from 'jose';
 import { RialtoError } from './errors.js';
+import type { RequestLike } from './http-types.js';
+import { bearerToken } from './internal/http.js';
 import { ACCESS_TOKEN_TYPE, type RialtoAccessTokenClaims } from './mint-tokens.js';
 import type { SigningKeys } from './signing-keys.js';
 import { ASYMMETRIC_ALGORITHMS } from './verify-id-token.js';
@@ -23,38 +25,56 @@ export interface AccessTokenVerifier {
    * @throws RialtoError `invalid_access_token` (bad, expired, foreign) or `insufficient_claims`
    */
   verify(token: string, options?: VerifyAccessTokenOptions): Promise<RialtoAccessTokenClaims>;
+  /**
+   * Verifies the `Authorization: Bearer` access token of a request.
+   * @throws RialtoError `unauthorized` (no bearer token), `invalid_access_token` or `insufficient_claims`
+   */
+  authenticate(
+    headers: RequestLike['headers'],
+    options?: VerifyAccessTokenOptions,
+  ): Promise<{ claims: RialtoAccessTokenClaims; token: string }>;
 }
 
 export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): AccessTokenVerifier {
   const { issuer, signingKeys, clockToleranceSeconds } = options;
   const algorithms = [...ASYMMETRIC_ALGORITHMS];
 
+  async function verify(
+    token: string,
+    verifyOptions: VerifyAccessTokenOptions = {},
+  ): Promise<RialtoAccessTokenClaims> {
+    const keys = await signingKeys.load();
+    let claims: RialtoAccessTokenClaims;
+    try {
+      const verified = await jwtVerify(token, keys.verifyAccessTokenKey, {
+        issuer,
+        typ: ACCESS_TOKEN_TYPE,
+        algorithms,
+        clockTolerance: clockToleranceSeconds,
+        requiredClaims: ['sub', 'exp', 'org_id', 'user_id'],
+        ...(verifyOptions.audience === undefined ? {} : { audience: verifyOptions.audience }),
+      });
+      claims = verified.payload as unknown as RialtoAccessTokenClaims;
+    } catch (error) {
+      throw new RialtoError('invalid_access_token', describeFailure(error), { cause: error });
+    }
+    for (const [name, expected] of Object.entries(verifyOptions.claims ?? {})) {
+      if (claims[name as keyof RialtoAccessTokenClaims] !== expected) {
+        throw new RialtoError(
+          'insufficient_claims',
+          `The access token's ${name} claim must be ${JSON.stringify(expected)}.`,
+        );
+      }
+    }
+    return claims;
+  }
+
   return {
-    async verify(token, verifyOptions = {}) {
-      const keys = await signingKeys.load();
-      let claims: RialtoAccessTokenClaims;
-      try {
-        const verified = await jwtVerify(token, keys.verifyAccessTokenKey, {
-          issuer,
-          typ: ACCESS_TOKEN_TYPE,
-          algorithms,
-          clockTolerance: clockToleranceSeconds,
-          requiredClaims: ['sub', 'exp', 'org_id', 'user_id'],
-          ...(verifyOptions.audience === undefined ? {} : { audience: verifyOptions.audience }),
-        });
-        claims = verified.payload as unknown as RialtoAccessTokenClaims;
-      } catch (error) {
-        throw new RialtoError('invalid_access_token', describeFailure(error), { cause: error });
-      }
-      for (const [name, expected] of Object.entries(verifyOptions.claims ?? {})) {
-        if (claims[name as keyof RialtoAccessTokenClaims] !== expected) {
-          throw new RialtoError(
-            'insufficient_claims',
-            `The access token's ${name} claim must be ${JSON.stringify(expected)}.`,
-          );
-        }
-      }
-      return claims;
+    verify,
+    async authenticate(headers, verifyOptions) {
+      const token = bearerToken(headers);
+      if (token === undefined) throw new RialtoError('unauthorized', 'A Bearer access token is required.');
+      return { claims: await verify(token, verifyOptions), token };
     },
   };
 }

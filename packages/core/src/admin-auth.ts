@@ -1,0 +1,36 @@
+import { RialtoError } from './errors.js';
+import type { RequestLike } from './http-types.js';
+import { bearerToken, secretsEqual } from './internal/http.js';
+
+export interface AdminAuthOptions {
+  adminToken?: string;
+  authorizeAdmin?: (request: RequestLike) => boolean | Promise<boolean>;
+}
+
+export interface AdminAuth {
+  /** With neither `adminToken` nor `authorizeAdmin`, admin routes do not exist (404). */
+  readonly isConfigured: boolean;
+  isAdmin(request: RequestLike): Promise<boolean>;
+  /** @throws RialtoError `not_found` when unconfigured, `unauthorized` when the caller is not admin */
+  require(request: RequestLike): Promise<void>;
+}
+
+export function createAdminAuth(options: AdminAuthOptions): AdminAuth {
+  const { adminToken, authorizeAdmin } = options;
+  const isConfigured = adminToken !== undefined || authorizeAdmin !== undefined;
+
+  async function isAdmin(request: RequestLike): Promise<boolean> {
+    const token = bearerToken(request.headers);
+    if (adminToken !== undefined && token !== undefined && secretsEqual(token, adminToken)) return true;
+    return authorizeAdmin ? (await authorizeAdmin(request)) === true : false;
+  }
+
+  return {
+    isConfigured,
+    isAdmin,
+    async require(request) {
+      if (!isConfigured) throw new RialtoError('not_found');
+      if (!(await isAdmin(request))) throw new RialtoError('unauthorized', 'Admin credentials are required.');
+    },
+  };
+}

@@ -1,0 +1,65 @@
+import type { z } from 'zod';
+import { RialtoError } from '../errors.js';
+import type { RequestLike, ResponseLike } from '../http-types.js';
+import { type AuthScheme, parseJsonBody } from './http.js';
+
+export interface Route {
+  method: string;
+  pattern: RegExp;
+  /** How the route authenticates; decides the `WWW-Authenticate` challenge of its 401s. */
+  scheme: AuthScheme;
+  run(request: RequestLike, params: string[]): Promise<ResponseLike>;
+}
+
+export interface RouteMatch {
+  route: Route;
+  params: string[];
+}
+
+export interface RouteTable {
+  /** Whether some route serves this path, whatever the method. */
+  handlesPath(path: string): boolean;
+  /** Routes whose pattern matches the path, with their decoded path parameters. */
+  match(path: string): RouteMatch[];
+}
+
+export function createRouteTable(routes: Route[]): RouteTable {
+  return {
+    handlesPath: (path) => routes.some((route) => route.pattern.test(path)),
+    match(path) {
+      const found: RouteMatch[] = [];
+      for (const route of routes) {
+        const match = route.pattern.exec(path);
+        if (match) found.push({ route, params: match.slice(1).map(decodePathSegment) });
+      }
+      return found;
+    },
+  };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Ids in paths are UUIDs; anything else cannot name a record, so it need not reach the store. */
+export function isUuid(value: string | undefined): value is string {
+  return value !== undefined && UUID.test(value);
+}
+
+/**
+ * Parses and validates a JSON body.
+ * @throws RialtoError `invalid_request` naming the first offending field
+ */
+export function parseBody<T>(schema: z.ZodType<T>, request: RequestLike): T {
+  const parsed = schema.safeParse(parseJsonBody(request.body, 'invalid_request'));
+  if (parsed.success) return parsed.data;
+  const first = parsed.error.issues[0];
+  const where = first && first.path.length > 0 ? `${first.path.map(String).join('.')}: ` : '';
+  throw new RialtoError('invalid_request', `${where}${first?.message ?? 'invalid body'}`);
+}
+
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}

@@ -1,0 +1,69 @@
+import { RialtoError } from '../errors.js';
+import { header, json } from '../internal/http.js';
+import { isUuid, parseBody, type Route } from '../internal/route.js';
+import { audienceUpdateSchema, registrationSchema } from '../organizations.js';
+import type { Services } from '../services.js';
+import { isoTime, registeredOrganizationJson } from '../wire-format.js';
+
+/** Organization registration, API key rotation, and audience updates. */
+export function adminRoutes({ adminAuth, apiKeys, organizations }: Services): Route[] {
+  return [
+    {
+      method: 'POST',
+      pattern: /^\/identity\/organizations$/,
+      scheme: 'bearer',
+      async run(request) {
+        await adminAuth.require(request);
+        const registered = await organizations.register(parseBody(registrationSchema, request));
+        return json(201, registeredOrganizationJson(registered));
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/identity\/organizations\/([^/]+)\/api-keys$/,
+      scheme: 'bearer',
+      async run(request, [orgId]) {
+        await adminAuth.require(request);
+        const org = isUuid(orgId) ? await organizations.get(orgId) : null;
+        if (!org) throw new RialtoError('not_found', 'No such organization.');
+        const { apiKey, record } = await apiKeys.issue(org.orgId);
+        return json(201, {
+          org_id: org.orgId,
+          api_key: apiKey,
+          api_key_id: record.keyId,
+          created_at: isoTime(record.createdAt),
+        });
+      },
+    },
+    {
+      method: 'DELETE',
+      pattern: /^\/identity\/organizations\/([^/]+)\/api-keys\/([^/]+)$/,
+      scheme: 'bearer',
+      async run(request, [orgId, keyId]) {
+        await adminAuth.require(request);
+        const revoked = isUuid(orgId) && isUuid(keyId) && (await apiKeys.revoke(orgId, keyId));
+        if (!revoked) throw new RialtoError('not_found', 'No such active API key in this organization.');
+        return json(200, { org_id: orgId, api_key_id: keyId, revoked: true });
+      },
+    },
+    {
+      method: 'PATCH',
+      pattern: /^\/identity\/auth\/idp\/([^/]+)$/,
+      scheme: 'api_key',
+      async run(request, [orgId]) {
+        const apiKey = header(request, 'x-api-key');
+        if (apiKey !== undefined) {
+          if ((await apiKeys.authenticate(apiKey)) !== orgId) throw new RialtoError('org_mismatch');
+        } else if (!(await adminAuth.isAdmin(request))) {
+          throw header(request, 'authorization') === undefined
+            ? new RialtoError('missing_api_key', 'The X-API-Key header or admin credentials are required.')
+            : new RialtoError('unauthorized', 'Admin credentials are not valid.');
+        }
+        const { audience } = parseBody(audienceUpdateSchema, request);
+        const org = isUuid(orgId) ? await organizations.setAudience(orgId, audience) : null;
+        if (!org) throw new RialtoError('not_found', 'No such organization.');
+        return json(200, { org_id: org.orgId, audience: org.audience });
+      },
+    },
+  ];
+}

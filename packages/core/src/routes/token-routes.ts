@@ -1,0 +1,61 @@
+import { toRialtoError } from '../errors.js';
+import type { ExchangeProgress } from '../exchange-token.js';
+import type { RequestLike } from '../http-types.js';
+import { header, json } from '../internal/http.js';
+import type { Route } from '../internal/route.js';
+import { enforceRateLimit } from '../rate-limit.js';
+import type { Services } from '../services.js';
+
+/** `POST /identity/auth/exchange`, `/refresh` and `/revoke`. */
+export function tokenRoutes({ tokenExchange, refreshTokens, events, ipLimiter }: Services): Route[] {
+  function admitClient(request: RequestLike): void {
+    if (request.ip !== undefined) enforceRateLimit(ipLimiter, request.ip, 'this client address');
+  }
+
+  return [
+    {
+      method: 'POST',
+      pattern: /^\/identity\/auth\/exchange$/,
+      scheme: 'api_key',
+      async run(request) {
+        admitClient(request);
+        const progress: ExchangeProgress = {};
+        try {
+          const { tokens, org, provisioned } = await tokenExchange.exchange(
+            header(request, 'x-api-key'),
+            request.body,
+            progress,
+          );
+          const { userId } = provisioned.user;
+          const userCreated = provisioned.created;
+          if (userCreated) events.emit('user.created', { orgId: org.orgId, userId });
+          events.emit('exchange.succeeded', { orgId: org.orgId, userId, issuer: org.issuer, userCreated });
+          return json(200, tokens);
+        } catch (error) {
+          const { code, status } = toRialtoError(error);
+          events.emit('exchange.failed', { code, status, ...progress });
+          throw error;
+        }
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/identity\/auth\/refresh$/,
+      scheme: 'none',
+      async run(request) {
+        admitClient(request);
+        return json(200, await refreshTokens.refresh(request.body));
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/identity\/auth\/revoke$/,
+      scheme: 'none',
+      async run(request) {
+        admitClient(request);
+        await refreshTokens.revoke(request.body);
+        return json(200, {});
+      },
+    },
+  ];
+}

@@ -1,0 +1,122 @@
+import { type AdminAuth, createAdminAuth } from './admin-auth.js';
+import { type ApiKeys, createApiKeys } from './api-keys.js';
+import { createDiscovery } from './discovery.js';
+import { createEvents, type RialtoEvents } from './events.js';
+import { createTokenExchange, type TokenExchange } from './exchange-token.js';
+import { createTokenMinter } from './mint-tokens.js';
+import type { ResolvedRialtoExchangeOptions } from './options.js';
+import { createOrganizations, type Organizations } from './organizations.js';
+import { enforceRateLimit, limiterFor, type RateLimiter } from './rate-limit.js';
+import { createRefreshTokens, type RefreshTokens } from './refresh-tokens.js';
+import { createRemoteDocuments } from './remote-documents.js';
+import { createRemoteJwks } from './remote-jwks.js';
+import { createSigningKeys, type SigningKeys } from './signing-keys.js';
+import { type AccessTokenVerifier, createAccessTokenVerifier } from './verify-access-token.js';
+import { createIdTokenVerifier } from './verify-id-token.js';
+
+/** Everything the routes use, built once per exchange. */
+export interface Services {
+  options: ResolvedRialtoExchangeOptions;
+  events: RialtoEvents;
+  adminAuth: AdminAuth;
+  apiKeys: ApiKeys;
+  organizations: Organizations;
+  signingKeys: SigningKeys;
+  tokenExchange: TokenExchange;
+  refreshTokens: RefreshTokens;
+  accessTokens: AccessTokenVerifier;
+  /** Per-address limit for unauthenticated routes; `undefined` when turned off. */
+  ipLimiter: RateLimiter | undefined;
+}
+
+// Bounds on the in-process caches: far above real fleets, low enough to cap memory under attack.
+const MAX_CACHED_ORGS = 10_000;
+const MAX_CACHED_REMOTE_DOCUMENTS = 10_000;
+
+export function createServices(options: ResolvedRialtoExchangeOptions): Services {
+  const { store } = options;
+  const events = createEvents(options.logger);
+  const cacheLimits = { cacheTtlSeconds: options.lookupCacheTtlSeconds, maxCachedOrgs: MAX_CACHED_ORGS };
+  const apiKeys = createApiKeys(store, events, cacheLimits);
+  const organizations = createOrganizations(store, events, {
+    ...cacheLimits,
+    allowInsecureIssuers: options.allowInsecureIssuers,
+    defaultEmailLinking: options.defaultEmailLinking,
+  });
+  const signingKeys = createSigningKeys({
+    store,
+    accessTokenAlgorithm: options.accessTokenAlgorithm,
+    accessTokenKey: options.accessTokenKey,
+    refreshTokenSecret: options.refreshTokenSecret,
+    reloadIntervalSeconds: options.keyReloadIntervalSeconds,
+  });
+
+  const remoteCachePolicy = {
+    cacheTtlSeconds: options.discoveryCacheTtlSeconds,
+    staleIfErrorSeconds: options.staleIfErrorSeconds,
+    failureBackoffSeconds: options.remoteFailureBackoffSeconds,
+    maxEntries: MAX_CACHED_REMOTE_DOCUMENTS,
+  };
+  const documents = createRemoteDocuments({
+    timeoutMs: options.fetchTimeoutMs,
+    maxResponseBytes: options.maxRemoteDocumentBytes,
+    sharedCache: options.sharedDocumentCache,
+    sharedTtlMs: options.discoveryCacheTtlSeconds * 1000,
+  });
+  const idTokens = createIdTokenVerifier({
+    discovery: createDiscovery({
+      ...remoteCachePolicy,
+      documents,
+      allowInsecureIssuers: options.allowInsecureIssuers,
+    }),
+    remoteJwks: createRemoteJwks({
+      ...remoteCachePolicy,
+      documents,
+      refetchCooldownSeconds: options.unknownKidCooldownSeconds,
+    }),
+    clockToleranceSeconds: options.clockToleranceSeconds,
+    maxLifetimeSeconds: options.maxIdTokenLifetimeSeconds,
+  });
+
+  const minter = createTokenMinter({
+    issuer: options.issuer,
+    store,
+    signingKeys,
+    accessTokenTtlSeconds: options.accessTokenTtlSeconds,
+    refreshTokenTtlSeconds: options.refreshTokenTtlSeconds,
+  });
+  const orgLimiter = limiterFor(options.rateLimit.perOrganization);
+
+  return {
+    options,
+    events,
+    adminAuth: createAdminAuth(options),
+    apiKeys,
+    organizations,
+    signingKeys,
+    tokenExchange: createTokenExchange({
+      store,
+      apiKeys,
+      organizations,
+      idTokens,
+      minter,
+      maxTokenBytes: options.maxTokenBytes,
+      admitOrganization: (orgId) => enforceRateLimit(orgLimiter, orgId, 'this organization'),
+    }),
+    refreshTokens: createRefreshTokens({
+      issuer: options.issuer,
+      store,
+      signingKeys,
+      organizations,
+      minter,
+      events,
+      clockToleranceSeconds: options.clockToleranceSeconds,
+    }),
+    accessTokens: createAccessTokenVerifier({
+      issuer: options.issuer,
+      signingKeys,
+      clockToleranceSeconds: options.clockToleranceSeconds,
+    }),
+    ipLimiter: limiterFor(options.rateLimit.perIp),
+  };
+}
