@@ -1,1 +1,13 @@
+export type { KeyvLike, KeyvStoreOptions } from './keyv/keyv-store.js';
+export { keyvStore } from './keyv/keyv-store.js';
 export { memoryStore } from './memory/memory-store.js';
+export type {
+  RedisCommandClient,
+  RedisConnection,
+  RedisStore,
+  RedisStoreOptions,
+} from './redis/redis-store.js';
+export { redisStore } from './redis/redis-store.js';
+export type { SqlConnection } from './sql/sql-dialect.js';
+export type { SqlStore, SqlStoreOptions, SqlStoreSettings } from './sql/sql-store.js';
+export { sqlStore } from './sql/sql-store.js';

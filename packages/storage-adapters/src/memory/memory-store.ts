@@ -10,6 +10,8 @@ import type {
   Store,
   UserRecord,
 } from '@rialto-exchange/core';
+import { newestSigningKeysFirst, oldestKeysFirst } from '../internal/ordering.js';
+import { epochSeconds, FAMILY_REVOCATION_MIN_SECONDS } from '../internal/retention.js';
 
 /**
  * A Store kept in this process's memory: for tests and single-process development.
@@ -41,7 +43,7 @@ export function memoryStore(): Store {
   function sweep(now: number) {
     for (const [jti, record] of refreshTokens) if (record.expiresAt <= now) refreshTokens.delete(jti);
     for (const [familyId, revokedAt] of familyRevokedAt) {
-      if (revokedAt + FAMILY_REVOCATION_MEMORY_SECONDS <= now) familyRevokedAt.delete(familyId);
+      if (revokedAt + FAMILY_REVOCATION_MIN_SECONDS <= now) familyRevokedAt.delete(familyId);
     }
   }
 
@@ -67,7 +69,8 @@ export function memoryStore(): Store {
     async updateOrganization(orgId: string, patch: OrganizationPatch, now: number) {
       const org = organizations.get(orgId);
       if (!org) return null;
-      const updated = { ...org, ...copy(patch), updatedAt: now };
+      const defined = Object.entries(patch).filter(([, value]) => value !== undefined);
+      const updated = { ...org, ...copy(Object.fromEntries(defined)), updatedAt: now };
       organizations.set(orgId, updated);
       return copy(updated);
     },
@@ -79,7 +82,7 @@ export function memoryStore(): Store {
     },
 
     async listActiveApiKeys(orgId) {
-      return (apiKeys.get(orgId) ?? []).filter((key) => key.revokedAt === null).map(copy);
+      return oldestKeysFirst((apiKeys.get(orgId) ?? []).filter((key) => key.revokedAt === null)).map(copy);
     },
 
     async revokeApiKey(orgId, keyId, now) {
@@ -125,10 +128,12 @@ export function memoryStore(): Store {
     },
 
     async saveRefreshToken(record) {
+      // Refused at consumption anyway; not storing it means the revocation need not outlive it.
+      if (familyRevokedAt.has(record.familyId)) return;
       refreshTokens.set(record.jti, copy(record));
       if (++savesSinceSweep >= SWEEP_EVERY_SAVES) {
         savesSinceSweep = 0;
-        sweep(Math.floor(Date.now() / 1000));
+        sweep(epochSeconds());
       }
     },
 
@@ -136,6 +141,7 @@ export function memoryStore(): Store {
       const record = refreshTokens.get(jti);
       if (!record) return null;
       refreshTokens.delete(jti);
+      // Already removed from the map, so handing out this object shares nothing with the store.
       if (record.expiresAt <= now || familyRevokedAt.has(record.familyId)) return null;
       return record;
     },
@@ -148,22 +154,21 @@ export function memoryStore(): Store {
     },
 
     async ensureSigningKey(candidate) {
-      const existing = newestFirst(signingKeys, candidate.use)[0];
+      const existing = newestSigningKeysFirst(signingKeys, candidate.use)[0];
       if (existing) return copy(existing);
       signingKeys.push(copy(candidate));
       return copy(candidate);
     },
 
+    async addSigningKey(record) {
+      if (signingKeys.some((key) => key.use === record.use && key.kid === record.kid)) return;
+      signingKeys.push(copy(record));
+    },
+
     async listSigningKeys(use: SigningKeyUse) {
-      return newestFirst(signingKeys, use).map(copy);
+      return newestSigningKeysFirst(signingKeys, use).map(copy);
     },
   };
 }
 
 const SWEEP_EVERY_SAVES = 1000;
-// Longer than any refresh token lives, so a token saved just after its family was revoked is still refused.
-const FAMILY_REVOCATION_MEMORY_SECONDS = 86_400;
-
-function newestFirst(keys: SigningKeyRecord[], use: SigningKeyUse): SigningKeyRecord[] {
-  return keys.filter((key) => key.use === use).sort((a, b) => b.createdAt - a.createdAt);
-}

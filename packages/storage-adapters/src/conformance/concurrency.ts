@@ -1,0 +1,138 @@
+import { randomUUID } from 'node:crypto';
+import type { FindOrCreateUserResult } from '@rialto-exchange/core';
+import { describe, expect } from 'vitest';
+import type { SuiteContext } from './context.js';
+import { apiKey, identity, nowSeconds, organization, refreshToken, signingKey } from './fixtures.js';
+
+const USER_CALLS = 50;
+const CONSUME_CALLS = 20;
+const SMALL_RACE_CALLS = 10;
+
+function times<T>(count: number, make: (index: number) => T): T[] {
+  return Array.from({ length: count }, (_, index) => make(index));
+}
+
+function outcomes(results: FindOrCreateUserResult[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const { outcome } of results) counts[outcome] = (counts[outcome] ?? 0) + 1;
+  return counts;
+}
+
+function userIds(results: FindOrCreateUserResult[]): Set<string> {
+  return new Set(results.flatMap((result) => (result.outcome === 'conflict' ? [] : [result.user.userId])));
+}
+
+/** Cases that start many calls at once on one store, as several instances would on one backend. */
+export function describeConcurrency({ freshStore, itGuarantees }: SuiteContext): void {
+  describe('concurrency', () => {
+    itGuarantees(
+      'concurrentCreateOrganization',
+      `${SMALL_RACE_CALLS} parallel createOrganization calls for one issuer: exactly one is created, with only its key`,
+      async () => {
+        const store = await freshStore();
+        const issuer = `https://idp-${randomUUID()}.example.com`;
+        const orgs = times(SMALL_RACE_CALLS, () => organization({ issuer }));
+
+        const results = await Promise.all(
+          orgs.map((org) => store.createOrganization(org, apiKey(org.orgId))),
+        );
+
+        expect(results.filter((result) => result === 'created')).toHaveLength(1);
+        const winner = orgs[results.indexOf('created')] ?? expect.unreachable();
+        expect(await store.findOrganizationByIssuer(issuer)).toEqual(winner);
+        for (const org of orgs.filter((candidate) => candidate !== winner)) {
+          expect(await store.getOrganization(org.orgId)).toBeNull();
+          expect(await store.listActiveApiKeys(org.orgId)).toEqual([]);
+        }
+      },
+    );
+
+    itGuarantees(
+      'concurrentAddApiKey',
+      `${SMALL_RACE_CALLS} parallel addApiKey calls for one organization: every key is kept`,
+      async () => {
+        const store = await freshStore();
+        const org = organization();
+        const first = apiKey(org.orgId);
+        await store.createOrganization(org, first);
+        const keys = times(SMALL_RACE_CALLS, (index) =>
+          apiKey(org.orgId, { createdAt: first.createdAt + index + 1 }),
+        );
+
+        await Promise.all(keys.map((key) => store.addApiKey(key)));
+
+        expect(await store.listActiveApiKeys(org.orgId)).toEqual([first, ...keys]);
+      },
+    );
+
+    itGuarantees(
+      'concurrentFindOrCreate',
+      `${USER_CALLS} parallel findOrCreateUser calls for one identity: exactly one created, one user`,
+      async () => {
+        const store = await freshStore();
+        const org = organization();
+        await store.createOrganization(org, apiKey(org.orgId));
+        const first = identity(org.orgId, { mayLinkByEmail: false });
+
+        const results = await Promise.all(
+          times(USER_CALLS, () => store.findOrCreateUser({ ...first, newUserId: randomUUID() })),
+        );
+
+        expect(outcomes(results)).toEqual({ created: 1, existing: USER_CALLS - 1 });
+        expect(userIds(results).size).toBe(1);
+      },
+    );
+
+    itGuarantees(
+      'concurrentEmailLinking',
+      `${USER_CALLS} parallel findOrCreateUser calls for one email, each with its own sub: one user, every identity linked to it`,
+      async () => {
+        const store = await freshStore();
+        const org = organization();
+        await store.createOrganization(org, apiKey(org.orgId));
+        const inputs = times(USER_CALLS, () => identity(org.orgId, { mayLinkByEmail: true }));
+
+        const results = await Promise.all(inputs.map((input) => store.findOrCreateUser(input)));
+
+        expect(outcomes(results)).toEqual({ created: 1, linked: USER_CALLS - 1 });
+        const ids = userIds(results);
+        expect(ids.size).toBe(1);
+        const again = await Promise.all(inputs.map((input) => store.findOrCreateUser(input)));
+        expect(outcomes(again)).toEqual({ existing: USER_CALLS });
+        expect(userIds(again)).toEqual(ids);
+      },
+    );
+
+    itGuarantees(
+      'concurrentConsume',
+      `${CONSUME_CALLS} parallel consumeRefreshToken calls for one jti: exactly one gets the record`,
+      async () => {
+        const store = await freshStore();
+        const token = refreshToken();
+        await store.saveRefreshToken(token);
+
+        const results = await Promise.all(
+          times(CONSUME_CALLS, () => store.consumeRefreshToken(token.jti, nowSeconds())),
+        );
+
+        expect(results.filter((result) => result !== null)).toEqual([token]);
+      },
+    );
+
+    itGuarantees(
+      'concurrentEnsureSigningKey',
+      `${SMALL_RACE_CALLS} parallel ensureSigningKey calls with different candidates: all get the same key, which is the only one stored`,
+      async () => {
+        const store = await freshStore();
+        const candidates = times(SMALL_RACE_CALLS, () => signingKey('access_token'));
+
+        const results = await Promise.all(candidates.map((candidate) => store.ensureSigningKey(candidate)));
+
+        const kids = new Set(results.map((result) => result.kid));
+        expect(kids.size).toBe(1);
+        expect(candidates.map((candidate) => candidate.kid)).toContain(results[0]?.kid);
+        expect(await store.listSigningKeys('access_token')).toEqual([results[0]]);
+      },
+    );
+  });
+}

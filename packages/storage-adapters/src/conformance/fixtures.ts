@@ -1,0 +1,83 @@
+import { randomUUID } from 'node:crypto';
+import type {
+  ApiKeyRecord,
+  FindOrCreateUserInput,
+  OrganizationRecord,
+  RefreshTokenRecord,
+  SigningKeyRecord,
+  SigningKeyUse,
+} from '@rialto-exchange/core';
+
+export function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+export function organization(overrides: Partial<OrganizationRecord> = {}): OrganizationRecord {
+  const orgId = overrides.orgId ?? randomUUID();
+  return {
+    orgId,
+    name: `Org ${orgId.slice(0, 8)}`,
+    issuer: `https://idp-${orgId}.example.com`,
+    audience: ['identity', 'primary-issuance'],
+    clientIds: [],
+    allowedAlgorithms: ['RS256', 'ES256'],
+    emailLinking: 'verified',
+    createdAt: 1_700_000_000,
+    updatedAt: 1_700_000_000,
+    ...overrides,
+  };
+}
+
+export function apiKey(orgId: string, overrides: Partial<ApiKeyRecord> = {}): ApiKeyRecord {
+  return {
+    keyId: randomUUID(),
+    orgId,
+    hash: randomUUID().replaceAll('-', '').repeat(2),
+    createdAt: 1_700_000_000,
+    revokedAt: null,
+    ...overrides,
+  };
+}
+
+export function identity(
+  orgId: string,
+  overrides: Partial<FindOrCreateUserInput> = {},
+): FindOrCreateUserInput {
+  return {
+    orgId,
+    iss: 'https://idp.example.com',
+    sub: `sub-${randomUUID()}`,
+    email: 'ada@example.com',
+    mayLinkByEmail: true,
+    newUserId: randomUUID(),
+    now: 1_700_000_000,
+    ...overrides,
+  };
+}
+
+/** A token valid for half an hour of wall-clock time, so stores that expire keys by TTL keep it. */
+export function refreshToken(overrides: Partial<RefreshTokenRecord> = {}): RefreshTokenRecord {
+  return {
+    jti: randomUUID(),
+    familyId: randomUUID(),
+    orgId: randomUUID(),
+    userId: randomUUID(),
+    expiresAt: nowSeconds() + 1800,
+    ...overrides,
+  };
+}
+
+export function signingKey(use: SigningKeyUse, overrides: Partial<SigningKeyRecord> = {}): SigningKeyRecord {
+  const kid = overrides.kid ?? randomUUID();
+  return {
+    kid,
+    use,
+    alg: use === 'access_token' ? 'ES256' : 'HS256',
+    privateJwk:
+      use === 'access_token'
+        ? { kty: 'EC', crv: 'P-256', x: `x-${kid}`, y: `y-${kid}`, d: `d-${kid}` }
+        : { kty: 'oct', k: `k-${kid}` },
+    createdAt: 1_700_000_000,
+    ...overrides,
+  };
+}

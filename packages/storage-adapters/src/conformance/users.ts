@@ -1,0 +1,128 @@
+import type { FindOrCreateUserInput, Store, UserRecord } from '@rialto-exchange/core';
+import { describe, expect, it } from 'vitest';
+import type { SuiteContext } from './context.js';
+import { apiKey, identity, organization } from './fixtures.js';
+
+export function describeUsers({ freshStore }: SuiteContext): void {
+  describe('users and identity links', () => {
+    async function storeWithOrg() {
+      const store = await freshStore();
+      const org = organization();
+      await store.createOrganization(org, apiKey(org.orgId));
+      return { store, orgId: org.orgId };
+    }
+
+    async function createUser(store: Store, input: FindOrCreateUserInput): Promise<UserRecord> {
+      const result = await store.findOrCreateUser(input);
+      if (result.outcome !== 'created') expect.unreachable(`expected a new user, got ${result.outcome}`);
+      return result.user;
+    }
+
+    it('findOrCreateUser creates a user with every flag false, linked to the identity', async () => {
+      const { store, orgId } = await storeWithOrg();
+      const input = identity(orgId);
+      const expected = {
+        userId: input.newUserId,
+        orgId,
+        email: input.email,
+        onboardingCompleted: false,
+        kycCompleted: false,
+        accredited: false,
+        accreditationVerified: false,
+        createdAt: input.now,
+        updatedAt: input.now,
+      };
+
+      expect(await store.findOrCreateUser(input)).toEqual({ outcome: 'created', user: expected });
+      expect(await store.getUser(orgId, input.newUserId)).toEqual(expected);
+    });
+
+    it('findOrCreateUser returns existing for a linked identity, whatever email or newUserId is passed', async () => {
+      const { store, orgId } = await storeWithOrg();
+      const input = identity(orgId);
+      const user = await createUser(store, input);
+      const again = identity(orgId, { sub: input.sub, email: 'renamed@example.com', now: input.now + 60 });
+
+      expect(await store.findOrCreateUser(again)).toEqual({ outcome: 'existing', user });
+      expect(await store.getUser(orgId, again.newUserId)).toBeNull();
+    });
+
+    it('findOrCreateUser links a new identity to the user with the same email when mayLinkByEmail', async () => {
+      const { store, orgId } = await storeWithOrg();
+      const user = await createUser(store, identity(orgId, { iss: 'https://a.example.com' }));
+      const other = identity(orgId, { iss: 'https://b.example.com', mayLinkByEmail: true });
+
+      expect(await store.findOrCreateUser(other)).toEqual({ outcome: 'linked', user });
+      expect(await store.findOrCreateUser({ ...other, mayLinkByEmail: false })).toEqual({
+        outcome: 'existing',
+        user,
+      });
+      expect(await store.getUser(orgId, other.newUserId)).toBeNull();
+    });
+
+    it('findOrCreateUser returns conflict and writes nothing when the email is taken and linking is refused', async () => {
+      const { store, orgId } = await storeWithOrg();
+      const user = await createUser(store, identity(orgId));
+      const refused = identity(orgId, { mayLinkByEmail: false });
+
+      expect(await store.findOrCreateUser(refused)).toEqual({ outcome: 'conflict' });
+      expect(await store.getUser(orgId, refused.newUserId)).toBeNull();
+      // Had the refused identity been linked anyway, this would answer `existing`.
+      expect(await store.findOrCreateUser({ ...refused, mayLinkByEmail: true })).toEqual({
+        outcome: 'linked',
+        user,
+      });
+    });
+
+    it('an identity is (org, iss, sub): the same sub at another issuer is another identity', async () => {
+      const { store, orgId } = await storeWithOrg();
+      const first = identity(orgId, { iss: 'https://a.example.com', email: 'a@example.com' });
+      await createUser(store, first);
+      const sameSub = identity(orgId, {
+        iss: 'https://b.example.com',
+        sub: first.sub,
+        email: 'b@example.com',
+      });
+
+      expect((await store.findOrCreateUser(sameSub)).outcome).toBe('created');
+    });
+
+    it('users never match across organizations: the same iss, sub and email in two orgs are two users', async () => {
+      const { store, orgId } = await storeWithOrg();
+      const other = organization();
+      await store.createOrganization(other, apiKey(other.orgId));
+      const input = identity(orgId, { mayLinkByEmail: true });
+      const inOtherOrg = { ...input, orgId: other.orgId, newUserId: identity(other.orgId).newUserId };
+
+      const first = await createUser(store, input);
+      const second = await createUser(store, inOtherOrg);
+
+      expect(second).toEqual({ ...first, userId: inOtherOrg.newUserId, orgId: other.orgId });
+      expect(await store.getUser(orgId, first.userId)).toEqual(first);
+    });
+
+    it("getUser returns null for an unknown user and for another organization's user", async () => {
+      const { store, orgId } = await storeWithOrg();
+      const other = organization();
+      await store.createOrganization(other, apiKey(other.orgId));
+      const input = identity(orgId);
+      await createUser(store, input);
+
+      expect(await store.getUser(orgId, identity(orgId).newUserId)).toBeNull();
+      expect(await store.getUser(other.orgId, input.newUserId)).toBeNull();
+    });
+
+    it('users are copied in and out: mutating a returned record never changes the store', async () => {
+      const { store, orgId } = await storeWithOrg();
+      const input = identity(orgId);
+      const created = await createUser(store, input);
+      const snapshot = structuredClone(created);
+
+      created.kycCompleted = true;
+      const read = (await store.getUser(orgId, input.newUserId)) ?? expect.unreachable();
+      read.email = 'mutated@example.com';
+
+      expect(await store.getUser(orgId, input.newUserId)).toEqual(snapshot);
+    });
+  });
+}

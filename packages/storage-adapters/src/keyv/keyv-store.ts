@@ -1,0 +1,262 @@
+import type {
+  ApiKeyRecord,
+  OrganizationRecord,
+  RefreshTokenRecord,
+  SigningKeyRecord,
+  SigningKeyUse,
+  Store,
+  UserRecord,
+} from '@rialto-exchange/core';
+import { StoreUnavailableError } from '@rialto-exchange/core';
+import { withDeadline } from '../internal/deadline.js';
+import { newestSigningKeysFirst, oldestKeysFirst } from '../internal/ordering.js';
+import {
+  EXPIRY_MARGIN_SECONDS,
+  FAMILY_REVOCATION_MIN_SECONDS,
+  secondsToKeep,
+} from '../internal/retention.js';
+
+/**
+ * The part of a Keyv 5 instance the store uses, so the store's types do not depend on `keyv`.
+ *
+ * @example
+ * const keyv: KeyvLike = new Keyv({ store: new KeyvRedis(url, { throwOnErrors: true }), throwOnErrors: true });
+ */
+export interface KeyvLike {
+  get(key: string): Promise<unknown>;
+  /** `ttl` in milliseconds. */
+  set(key: string, value: unknown, ttl?: number): Promise<boolean>;
+  /** Must resolve `true` only when it removed the key, as Keyv's adapters for Redis and its in-memory Map do. */
+  delete(key: string): Promise<boolean>;
+  readonly throwOnErrors: boolean;
+  readonly store?: unknown;
+}
+
+/**
+ * Settings of `keyvStore()`.
+ *
+ * @example
+ * keyvStore(keyv, { timeoutMs: 2_000 });
+ */
+export interface KeyvStoreOptions {
+  /**
+   * How long any Keyv call may take before the operation fails with `StoreUnavailableError`.
+   * @default 5000
+   */
+  timeoutMs?: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 5_000;
+
+/**
+ * A Store over any Keyv 5 instance (`@keyv/redis`, `@keyv/postgres`, `@keyv/mongo`, ...), for
+ * hosts that already run a Keyv backend. Prefer `redisStore()` or `sqlStore()` when several
+ * instances share the backend: Keyv offers get, set and delete, but no compare-and-set and no
+ * multi-key transaction, so this store cannot give these guarantees under concurrency:
+ *
+ * - Two `createOrganization` calls racing for one issuer can both succeed.
+ * - Racing `addApiKey`/`revokeApiKey`, `updateOrganization` or `addSigningKey` calls on one record
+ *   each read, modify and write it, so one change can be lost, a key revocation included.
+ * - Racing first exchanges of one person (`findOrCreateUser`, same identity or same email) can
+ *   create two users.
+ * - Instances starting together on an empty backend can each store their own signing key
+ *   (`ensureSigningKey`), so tokens minted by one do not verify on another until they reload keys.
+ * - A write interrupted by an outage can leave part of it behind. Writes are ordered so that what
+ *   remains is harmless: an organization is reachable by issuer only once its key is stored, and a
+ *   user by email only once its identity link is.
+ *
+ * What it does guarantee: every single-caller behaviour of the Store contract; a refresh token is
+ * single-use even under concurrency, as long as the adapter's `delete()` reports whether it removed
+ * the key (Keyv's Redis adapter and its in-memory Map do); revoked families stay refused while any
+ * of their tokens can live, and their markers expire after that.
+ *
+ * The Keyv instance must be created with `throwOnErrors: true`, and so must its adapter where it
+ * has the option (`@keyv/redis` does): Keyv otherwise reports a backend failure as a missing key,
+ * which would let an outage pass for "no such user" and create one. The factory refuses an
+ * instance configured that way.
+ *
+ * @example
+ * import { createKeyv } from '@keyv/redis';
+ *
+ * const keyv = createKeyv(process.env.REDIS_URL, { namespace: 'rialto', throwOnErrors: true });
+ * app.use(rialtoExchange({ issuer: 'https://api.example.com', store: keyvStore(keyv) }));
+ */
+export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions = {}): Store {
+  if (keyv?.throwOnErrors !== true) {
+    throw new TypeError('keyvStore: create the Keyv instance with `throwOnErrors: true`');
+  }
+  if ((keyv.store as { throwOnErrors?: unknown } | undefined)?.throwOnErrors === false) {
+    throw new TypeError(
+      'keyvStore: create the Keyv adapter with `throwOnErrors: true` (e.g. `new KeyvRedis(url, { throwOnErrors: true })`)',
+    );
+  }
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
+    throw new TypeError('keyvStore: `timeoutMs` must be a positive number');
+
+  async function call<T>(pending: Promise<T>): Promise<T> {
+    try {
+      return await withDeadline(
+        pending,
+        timeoutMs,
+        () => new Error(`Keyv did not answer within ${timeoutMs} ms`),
+      );
+    } catch (error) {
+      throw new StoreUnavailableError('The Keyv backend is unreachable or failed to answer in time.', {
+        cause: error,
+      });
+    }
+  }
+  const get = <T>(key: string) => call(keyv.get(key)) as Promise<T | undefined>;
+  const set = (key: string, value: unknown, ttlSeconds?: number) =>
+    call(keyv.set(key, value, ttlSeconds === undefined ? undefined : ttlSeconds * 1000));
+  const remove = (key: string) => call(keyv.delete(key));
+
+  const key = {
+    organization: (orgId: string) => `org:${orgId}`,
+    issuer: (issuer: string) => `issuer:${issuer}`,
+    apiKeys: (orgId: string) => `api-keys:${orgId}`,
+    user: (userId: string) => `user:${userId}`,
+    // JSON arrays keep composite keys unambiguous whatever characters the parts contain.
+    identity: (orgId: string, iss: string, sub: string) => `identity:${JSON.stringify([orgId, iss, sub])}`,
+    email: (orgId: string, email: string) => `email:${JSON.stringify([orgId, email])}`,
+    refreshToken: (jti: string) => `refresh:${jti}`,
+    familyExpiry: (familyId: string) => `family-expiry:${familyId}`,
+    familyRevoked: (familyId: string) => `family-revoked:${familyId}`,
+    signingKeys: (use: SigningKeyUse) => `signing-keys:${use}`,
+  };
+
+  async function userOf(userId: string): Promise<UserRecord> {
+    const user = await get<UserRecord>(key.user(userId));
+    if (!user) throw new Error('keyvStore: an identity or email index points to a missing user');
+    return user;
+  }
+
+  return {
+    async createOrganization(org, firstKey) {
+      if ((await get(key.issuer(org.issuer))) !== undefined) return 'issuer_taken';
+      await set(key.organization(org.orgId), org);
+      await set(key.apiKeys(org.orgId), [firstKey]);
+      await set(key.issuer(org.issuer), org.orgId);
+      return 'created';
+    },
+
+    async getOrganization(orgId) {
+      return (await get<OrganizationRecord>(key.organization(orgId))) ?? null;
+    },
+
+    async findOrganizationByIssuer(issuer) {
+      const orgId = await get<string>(key.issuer(issuer));
+      return orgId === undefined ? null : ((await get<OrganizationRecord>(key.organization(orgId))) ?? null);
+    },
+
+    async updateOrganization(orgId, patch, now) {
+      const org = await get<OrganizationRecord>(key.organization(orgId));
+      if (!org) return null;
+      const defined = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined));
+      const updated: OrganizationRecord = { ...org, ...defined, updatedAt: now };
+      await set(key.organization(orgId), updated);
+      return updated;
+    },
+
+    async addApiKey(record) {
+      const keys = (await get<ApiKeyRecord[]>(key.apiKeys(record.orgId))) ?? [];
+      await set(key.apiKeys(record.orgId), [...keys, record]);
+    },
+
+    async listActiveApiKeys(orgId) {
+      const keys = (await get<ApiKeyRecord[]>(key.apiKeys(orgId))) ?? [];
+      return oldestKeysFirst(keys.filter((record) => record.revokedAt === null));
+    },
+
+    async revokeApiKey(orgId, keyId, now) {
+      const keys = (await get<ApiKeyRecord[]>(key.apiKeys(orgId))) ?? [];
+      const target = keys.find((record) => record.keyId === keyId);
+      if (!target || target.revokedAt !== null) return false;
+      target.revokedAt = now;
+      await set(key.apiKeys(orgId), keys);
+      return true;
+    },
+
+    async findOrCreateUser(input) {
+      const identityKey = key.identity(input.orgId, input.iss, input.sub);
+      const linkedId = await get<string>(identityKey);
+      if (linkedId !== undefined) return { outcome: 'existing', user: await userOf(linkedId) };
+
+      const sameEmailId = await get<string>(key.email(input.orgId, input.email));
+      if (sameEmailId !== undefined) {
+        if (!input.mayLinkByEmail) return { outcome: 'conflict' };
+        await set(identityKey, sameEmailId);
+        return { outcome: 'linked', user: await userOf(sameEmailId) };
+      }
+
+      const user: UserRecord = {
+        userId: input.newUserId,
+        orgId: input.orgId,
+        email: input.email,
+        onboardingCompleted: false,
+        kycCompleted: false,
+        accredited: false,
+        accreditationVerified: false,
+        createdAt: input.now,
+        updatedAt: input.now,
+      };
+      // User, then identity, then email: cut short, a retry of the same identity still finds its
+      // user, and nobody else is refused or linked because of a half-created one.
+      await set(key.user(user.userId), user);
+      await set(identityKey, user.userId);
+      await set(key.email(input.orgId, input.email), user.userId);
+      return { outcome: 'created', user };
+    },
+
+    async getUser(orgId, userId) {
+      const user = await get<UserRecord>(key.user(userId));
+      return user && user.orgId === orgId ? user : null;
+    },
+
+    async saveRefreshToken(record) {
+      if ((await get(key.familyRevoked(record.familyId))) !== undefined) return;
+      const ttlSeconds = secondsToKeep(record.expiresAt);
+      await set(key.refreshToken(record.jti), record, ttlSeconds);
+      // Revocation cannot list a family's tokens here, so it remembers the family for as long as
+      // the longest-lived of them instead.
+      const latest = (await get<number>(key.familyExpiry(record.familyId))) ?? 0;
+      if (record.expiresAt > latest) {
+        await set(key.familyExpiry(record.familyId), record.expiresAt, ttlSeconds);
+      }
+    },
+
+    async consumeRefreshToken(jti, now) {
+      const record = await get<RefreshTokenRecord>(key.refreshToken(jti));
+      // Only the caller whose delete removed the key may use the token.
+      if (!record || !(await remove(key.refreshToken(jti)))) return null;
+      if (record.expiresAt <= now) return null;
+      if ((await get(key.familyRevoked(record.familyId))) !== undefined) return null;
+      return record;
+    },
+
+    async revokeRefreshTokenFamily(familyId, now) {
+      const latest = (await get<number>(key.familyExpiry(familyId))) ?? now;
+      const ttlSeconds = Math.max(FAMILY_REVOCATION_MIN_SECONDS, latest - now + EXPIRY_MARGIN_SECONDS);
+      await set(key.familyRevoked(familyId), now, ttlSeconds);
+    },
+
+    async ensureSigningKey(candidate) {
+      const stored = (await get<SigningKeyRecord[]>(key.signingKeys(candidate.use))) ?? [];
+      const newest = newestSigningKeysFirst(stored)[0];
+      if (newest) return newest;
+      await set(key.signingKeys(candidate.use), [candidate]);
+      return candidate;
+    },
+
+    async addSigningKey(record) {
+      const stored = (await get<SigningKeyRecord[]>(key.signingKeys(record.use))) ?? [];
+      if (stored.some((existing) => existing.kid === record.kid)) return;
+      await set(key.signingKeys(record.use), [...stored, record]);
+    },
+
+    async listSigningKeys(use) {
+      return newestSigningKeysFirst((await get<SigningKeyRecord[]>(key.signingKeys(use))) ?? []);
+    },
+  };
+}

@@ -1,0 +1,453 @@
+import type {
+  ApiKeyRecord,
+  FindOrCreateUserResult,
+  OrganizationRecord,
+  RefreshTokenRecord,
+  SigningKeyRecord,
+  SigningKeyUse,
+  Store,
+  UserRecord,
+} from '@rialto-exchange/core';
+import { StoreUnavailableError } from '@rialto-exchange/core';
+import { withDeadline } from '../internal/deadline.js';
+import { newestSigningKeysFirst, oldestKeysFirst } from '../internal/ordering.js';
+import { FAMILY_REVOCATION_MIN_SECONDS, secondsToKeep } from '../internal/retention.js';
+import { isNoScriptReply, toStoreError } from './redis-errors.js';
+import {
+  ADD_API_KEY,
+  CONSUME_REFRESH_TOKEN,
+  CREATE_ORGANIZATION,
+  ENSURE_SIGNING_KEY,
+  FIND_OR_CREATE_USER,
+  FIND_ORGANIZATION_BY_ISSUER,
+  LIST_API_KEYS,
+  type LuaScript,
+  READ_ORGANIZATION,
+  REVOKE_API_KEY,
+  REVOKE_REFRESH_TOKEN_FAMILY,
+  SAVE_REFRESH_TOKEN,
+  UPDATE_ORGANIZATION,
+} from './scripts.js';
+
+/**
+ * The part of a node-redis v5 client (`createClient()` from `redis` or `@redis/client`) the store
+ * uses, so the store's types do not depend on the `redis` package. Replies are read in their RESP2
+ * and RESP3 forms alike. Cluster clients do not fit: the store needs one primary.
+ *
+ * @example
+ * const client: RedisCommandClient = await createClient({ url }).connect();
+ */
+export interface RedisCommandClient {
+  sendCommand(args: readonly string[], options?: { timeout?: number }): Promise<unknown>;
+}
+
+/**
+ * Where the store's data lives: a URL to connect to, or a connected client of the host's.
+ *
+ * @example
+ * redisStore({ url: 'rediss://user:secret@redis.internal:6380/0' });
+ */
+export type RedisConnection =
+  /** `redis://` or `rediss://` URL; the store creates, connects (on first use) and closes the client. */
+  | { url: string }
+  /** A node-redis v5 client the host created and connected; the store never closes it. */
+  | { client: RedisCommandClient };
+
+/**
+ * Settings of `redisStore()`; every one has a default.
+ *
+ * @example
+ * redisStore({ url }, { keyPrefix: 'exchange:', commandTimeoutMs: 2_000 });
+ */
+export interface RedisStoreOptions {
+  /**
+   * Prepended to every key, so several deployments (or tests) can share one database.
+   * @default 'rialto:'
+   */
+  keyPrefix?: string;
+  /**
+   * How long the first call waits for the connection the store opens from `url` before failing
+   * with `StoreUnavailableError`. Ignored with `client`.
+   * @default 5000
+   */
+  connectTimeoutMs?: number;
+  /**
+   * How long any command may wait for its reply, including time spent queued in a host client that
+   * buffers commands while offline; then the call fails with `StoreUnavailableError`.
+   * @default 5000
+   */
+  commandTimeoutMs?: number;
+}
+
+/**
+ * A Redis-backed store, as returned by `redisStore()`.
+ *
+ * @example
+ * const store: RedisStore = redisStore({ url: process.env.REDIS_URL });
+ * process.once('SIGTERM', () => store.close());
+ */
+export interface RedisStore extends Store {
+  /** Closes the connection the store opened from `url`; a client passed in stays open. */
+  close(): Promise<void>;
+}
+
+const DEFAULT_KEY_PREFIX = 'rialto:';
+// Long enough for a TLS handshake to a managed Redis in another zone; short enough that a request
+// hitting an outage gets its 503 while the client is still waiting.
+const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
+const MAX_RECONNECT_DELAY_MS = 2_000;
+
+const ORGANIZATION_FIELDS = [
+  'orgId',
+  'name',
+  'issuer',
+  'audience',
+  'clientIds',
+  'allowedAlgorithms',
+  'emailLinking',
+  'createdAt',
+  'updatedAt',
+] as const satisfies readonly (keyof OrganizationRecord)[];
+
+/**
+ * A Store on Redis (standalone or a Sentinel-managed primary; not Cluster), shared safely by any
+ * number of instances.
+ *
+ * Atomicity comes from Redis itself, never from read-then-write in this process: every multi-key
+ * write and every check-then-write (issuer uniqueness, find-or-create of users, single-use refresh
+ * tokens, ensure of signing keys) is one Lua script, which Redis runs without interleaving and which
+ * a dropped connection cannot cut in half. Refresh tokens expire with their `expiresAt` (plus a
+ * minute for clock skew); a family revocation is remembered for a day, and the family's existing
+ * tokens are deleted at once.
+ *
+ * With `url`, the store connects on first use with `disableOfflineQueue`, so while Redis is down
+ * every call fails at once with `StoreUnavailableError` (answered as 503) instead of queueing, and
+ * reconnects in the background with capped backoff: no restart is needed once Redis is back. With
+ * `client`, the host owns the connection; `commandTimeoutMs` still bounds every call. Needs Redis 6
+ * or later, and the `redis` package (v5) when `url` is used.
+ *
+ * @example
+ * import { redisStore } from '@rialto-exchange/storage-adapters';
+ *
+ * app.use(rialtoExchange({ issuer: 'https://api.example.com', store: redisStore({ url: process.env.REDIS_URL }) }));
+ *
+ * @example
+ * // Sharing the host's client; the host connects it and closes it.
+ * const client = await createClient({ url: process.env.REDIS_URL, disableOfflineQueue: true }).connect();
+ * const store = redisStore({ client }, { keyPrefix: 'exchange:' });
+ */
+export function redisStore(connection: RedisConnection, options: RedisStoreOptions = {}): RedisStore {
+  const prefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
+  if (typeof prefix !== 'string') throw new TypeError('redisStore: `keyPrefix` must be a string');
+  const connectTimeoutMs = positiveOption(
+    'connectTimeoutMs',
+    options.connectTimeoutMs,
+    DEFAULT_CONNECT_TIMEOUT_MS,
+  );
+  const commandTimeoutMs = positiveOption(
+    'commandTimeoutMs',
+    options.commandTimeoutMs,
+    DEFAULT_COMMAND_TIMEOUT_MS,
+  );
+  const connector = createConnector(connection, connectTimeoutMs);
+
+  const key = {
+    organization: (orgId: string) => `${prefix}org:${orgId}`,
+    issuer: (issuer: string) => `${prefix}issuer:${issuer}`,
+    apiKeys: (orgId: string) => `${prefix}api-keys:${orgId}`,
+    revokedApiKeys: (orgId: string) => `${prefix}api-keys-revoked:${orgId}`,
+    user: (userId: string) => `${prefix}user:${userId}`,
+    // JSON arrays keep composite keys unambiguous whatever characters the parts contain.
+    identity: (orgId: string, iss: string, sub: string) =>
+      `${prefix}identity:${JSON.stringify([orgId, iss, sub])}`,
+    email: (orgId: string, email: string) => `${prefix}email:${JSON.stringify([orgId, email])}`,
+    refreshToken: (jti: string) => `${prefix}refresh:${jti}`,
+    family: (familyId: string) => `${prefix}family:${familyId}`,
+    familyRevoked: (familyId: string) => `${prefix}family-revoked:${familyId}`,
+    signingKeys: (use: SigningKeyUse) => `${prefix}signing-keys:${use}`,
+  };
+
+  function request(client: RedisCommandClient, args: string[]): Promise<unknown> {
+    // node-redis's own `timeout` only covers the time a command waits to be written (it then drops
+    // the command, so a call that failed is not run later); the deadline covers waiting for the reply.
+    return withDeadline(
+      client.sendCommand(args, { timeout: commandTimeoutMs }),
+      commandTimeoutMs,
+      () => new Error(`Redis did not reply within ${commandTimeoutMs} ms`),
+    );
+  }
+
+  async function send(args: string[]): Promise<unknown> {
+    const client = await connector.ready();
+    try {
+      return await request(client, args);
+    } catch (error) {
+      throw toStoreError(error);
+    }
+  }
+
+  async function run(script: LuaScript, keys: string[], args: string[]): Promise<unknown> {
+    const tail = [String(keys.length), ...keys, ...args];
+    const client = await connector.ready();
+    try {
+      try {
+        return await request(client, ['EVALSHA', script.sha1, ...tail]);
+      } catch (error) {
+        // First use of the script on this server (or after SCRIPT FLUSH / a restart): EVAL caches it.
+        if (!isNoScriptReply(error)) throw error;
+        return await request(client, ['EVAL', script.source, ...tail]);
+      }
+    } catch (error) {
+      throw toStoreError(error);
+    }
+  }
+
+  function apiKeyArgs(record: ApiKeyRecord): string[] {
+    const { revokedAt, ...stored } = record;
+    return [record.keyId, JSON.stringify(stored), revokedAt === null ? '' : String(revokedAt)];
+  }
+
+  return {
+    async createOrganization(org, firstKey) {
+      const reply = await run(
+        CREATE_ORGANIZATION,
+        [
+          key.issuer(org.issuer),
+          key.organization(org.orgId),
+          key.apiKeys(org.orgId),
+          key.revokedApiKeys(org.orgId),
+        ],
+        [org.orgId, ...apiKeyArgs(firstKey), ...organizationPairs(org)],
+      );
+      return reply === 'issuer_taken' ? 'issuer_taken' : 'created';
+    },
+
+    async getOrganization(orgId) {
+      return organizationFromPairs(await run(READ_ORGANIZATION, [key.organization(orgId)], []));
+    },
+
+    async findOrganizationByIssuer(issuer) {
+      return organizationFromPairs(
+        await run(FIND_ORGANIZATION_BY_ISSUER, [key.issuer(issuer)], [key.organization('')]),
+      );
+    },
+
+    async updateOrganization(orgId, patch, now) {
+      return organizationFromPairs(
+        await run(
+          UPDATE_ORGANIZATION,
+          [key.organization(orgId)],
+          organizationPairs({ ...patch, updatedAt: now }),
+        ),
+      );
+    },
+
+    async addApiKey(record) {
+      await run(
+        ADD_API_KEY,
+        [key.apiKeys(record.orgId), key.revokedApiKeys(record.orgId)],
+        apiKeyArgs(record),
+      );
+    },
+
+    async listActiveApiKeys(orgId) {
+      const [stored, revoked] = (await run(
+        LIST_API_KEYS,
+        [key.apiKeys(orgId), key.revokedApiKeys(orgId)],
+        [],
+      )) as [string[], string[]];
+      const revokedIds = new Set(revoked);
+      return oldestKeysFirst(
+        stored
+          .map((json): ApiKeyRecord => ({ ...JSON.parse(json), revokedAt: null }))
+          .filter((record) => !revokedIds.has(record.keyId)),
+      );
+    },
+
+    async revokeApiKey(orgId, keyId, now) {
+      const reply = await run(
+        REVOKE_API_KEY,
+        [key.apiKeys(orgId), key.revokedApiKeys(orgId)],
+        [keyId, String(now)],
+      );
+      return reply === 1;
+    },
+
+    async findOrCreateUser(input): Promise<FindOrCreateUserResult> {
+      const created: UserRecord = {
+        userId: input.newUserId,
+        orgId: input.orgId,
+        email: input.email,
+        onboardingCompleted: false,
+        kycCompleted: false,
+        accredited: false,
+        accreditationVerified: false,
+        createdAt: input.now,
+        updatedAt: input.now,
+      };
+      const [outcome, json] = (await run(
+        FIND_OR_CREATE_USER,
+        [
+          key.identity(input.orgId, input.iss, input.sub),
+          key.email(input.orgId, input.email),
+          key.user(created.userId),
+        ],
+        [key.user(''), input.mayLinkByEmail ? '1' : '0', created.userId, JSON.stringify(created)],
+      )) as [FindOrCreateUserResult['outcome'], string | null | undefined];
+      if (outcome === 'conflict') return { outcome };
+      if (typeof json !== 'string')
+        throw new Error(`redisStore: an identity or email index points to a missing user`);
+      return { outcome, user: JSON.parse(json) };
+    },
+
+    async getUser(orgId, userId) {
+      const json = await send(['GET', key.user(userId)]);
+      if (typeof json !== 'string') return null;
+      const user: UserRecord = JSON.parse(json);
+      return user.orgId === orgId ? user : null;
+    },
+
+    async saveRefreshToken(record) {
+      await run(
+        SAVE_REFRESH_TOKEN,
+        [key.refreshToken(record.jti), key.family(record.familyId), key.familyRevoked(record.familyId)],
+        [record.jti, JSON.stringify(record), String(secondsToKeep(record.expiresAt))],
+      );
+    },
+
+    async consumeRefreshToken(jti, now) {
+      const [json] = (await run(
+        CONSUME_REFRESH_TOKEN,
+        [key.refreshToken(jti)],
+        [String(now), key.family(''), key.familyRevoked('')],
+      )) as [string?];
+      return json === undefined ? null : (JSON.parse(json) as RefreshTokenRecord);
+    },
+
+    async revokeRefreshTokenFamily(familyId, now) {
+      await run(
+        REVOKE_REFRESH_TOKEN_FAMILY,
+        [key.family(familyId), key.familyRevoked(familyId)],
+        [String(now), String(FAMILY_REVOCATION_MIN_SECONDS), key.refreshToken('')],
+      );
+    },
+
+    async ensureSigningKey(candidate) {
+      const stored = (await run(
+        ENSURE_SIGNING_KEY,
+        [key.signingKeys(candidate.use)],
+        [candidate.kid, JSON.stringify(candidate)],
+      )) as string[];
+      return newestSigningKeysFirst(stored.map((json) => JSON.parse(json)))[0] as SigningKeyRecord;
+    },
+
+    async addSigningKey(record) {
+      await send(['HSETNX', key.signingKeys(record.use), record.kid, JSON.stringify(record)]);
+    },
+
+    async listSigningKeys(use) {
+      const stored = (await send(['HVALS', key.signingKeys(use)])) as string[];
+      return newestSigningKeysFirst(stored.map((json) => JSON.parse(json)));
+    },
+
+    close: () => connector.close(),
+  };
+}
+
+function positiveOption(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0)
+    throw new TypeError(`redisStore: \`${name}\` must be a positive number`);
+  return value;
+}
+
+/** Each field is stored JSON-encoded in its own hash field, so a patch is one HSET of the changed fields. */
+function organizationPairs(fields: Partial<OrganizationRecord>): string[] {
+  return ORGANIZATION_FIELDS.flatMap((field) =>
+    fields[field] === undefined ? [] : [field, JSON.stringify(fields[field])],
+  );
+}
+
+function organizationFromPairs(reply: unknown): OrganizationRecord | null {
+  const pairs = reply as string[];
+  if (pairs.length === 0) return null;
+  const stored = new Map<string, unknown>();
+  for (let index = 0; index < pairs.length; index += 2) {
+    stored.set(pairs[index] as string, JSON.parse(pairs[index + 1] as string));
+  }
+  return Object.fromEntries(
+    ORGANIZATION_FIELDS.map((field) => [field, stored.get(field)]),
+  ) as unknown as OrganizationRecord;
+}
+
+interface Connector {
+  ready(): Promise<RedisCommandClient>;
+  close(): Promise<void>;
+}
+
+interface OwnedClient extends RedisCommandClient {
+  connect(): Promise<unknown>;
+  close(): Promise<unknown>;
+  readonly isOpen: boolean;
+  on(event: 'error', listener: (error: unknown) => void): unknown;
+}
+
+function createConnector(connection: RedisConnection, connectTimeoutMs: number): Connector {
+  if ('client' in connection) {
+    if (typeof connection.client?.sendCommand !== 'function') {
+      throw new TypeError(
+        'redisStore: `client` must be a node-redis v5 client (createClient() from `redis`)',
+      );
+    }
+    const { client } = connection;
+    return { ready: async () => client, close: async () => {} };
+  }
+  const { url } = connection;
+  if (typeof url !== 'string' || !URL.canParse(url) || !/^rediss?:$/.test(new URL(url).protocol)) {
+    throw new TypeError(
+      'redisStore: pass `{ url }` with a redis:// or rediss:// URL, or `{ client }` with a node-redis client',
+    );
+  }
+
+  let client: OwnedClient | undefined;
+  let connected: Promise<OwnedClient> | undefined;
+  let isClosed = false;
+
+  async function open(): Promise<OwnedClient> {
+    const { createClient } = await import('redis').catch((error: unknown) => {
+      throw new Error('redisStore: `{ url }` needs the `redis` package (v5) installed', { cause: error });
+    });
+    if (isClosed) throw new StoreUnavailableError('The Redis store has been closed.');
+    const created: OwnedClient = createClient({
+      url,
+      // Fail calls at once while disconnected rather than queueing them behind an outage.
+      disableOfflineQueue: true,
+      socket: {
+        connectTimeout: connectTimeoutMs,
+        reconnectStrategy: (retries: number) => Math.min(2 ** retries * 50, MAX_RECONNECT_DELAY_MS),
+      },
+    });
+    // node-redis reports every failed (re)connection attempt here, and an 'error' event without a
+    // listener would crash the process. The calls those failures affect reject on their own.
+    created.on('error', () => {});
+    client = created;
+    await created.connect();
+    return created;
+  }
+
+  return {
+    ready() {
+      connected ??= open();
+      return withDeadline(
+        connected,
+        connectTimeoutMs,
+        () => new StoreUnavailableError(`Redis did not accept a connection within ${connectTimeoutMs} ms.`),
+      );
+    },
+    async close() {
+      isClosed = true;
+      if (client?.isOpen) await client.close();
+    },
+  };
+}

@@ -1,0 +1,201 @@
+import { type Kysely, sql } from 'kysely';
+import { epochSeconds } from '../internal/retention.js';
+import type { Database } from './schema.js';
+
+export type SqlDialect = 'postgres' | 'mysql' | 'sqlite';
+
+interface Migration {
+  version: number;
+  up(db: Kysely<Database>, context: MigrationContext): Promise<void>;
+}
+
+interface MigrationContext {
+  dialect: SqlDialect;
+  /** Index names are not table names, so the prefix plugin leaves them alone. */
+  indexName(name: string): string;
+}
+
+/**
+ * Applied in order, each at most once per table prefix. A released version is never edited: a
+ * schema change is a new entry. Statements are idempotent (IF NOT EXISTS, duplicate index ignored)
+ * because MySQL commits DDL one statement at a time, so a crash can leave a migration half applied.
+ */
+const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    async up(db, { dialect, indexName }) {
+      // MySQL compares text case- and accent-insensitively by default; ids, hashes and JWKs must
+      // match byte for byte.
+      const table = (name: keyof Database) => {
+        const builder = db.schema.createTable(name).ifNotExists();
+        return dialect === 'mysql'
+          ? builder.modifyEnd(sql`default character set utf8mb4 collate utf8mb4_bin`)
+          : builder;
+      };
+      const id = 'varchar(64)' as const;
+      const sha256 = 'char(64)' as const;
+      const token = 'varchar(128)' as const;
+
+      await table('organizations')
+        .addColumn('org_id', id, (column) => column.primaryKey())
+        .addColumn('issuer', 'text', (column) => column.notNull())
+        .addColumn('issuer_key', sha256, (column) => column.notNull().unique())
+        .addColumn('name', 'text', (column) => column.notNull())
+        .addColumn('audience', 'text', (column) => column.notNull())
+        .addColumn('client_ids', 'text', (column) => column.notNull())
+        .addColumn('allowed_algorithms', 'text', (column) => column.notNull())
+        .addColumn('email_linking', 'varchar(32)', (column) => column.notNull())
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .addColumn('updated_at', 'bigint', (column) => column.notNull())
+        .execute();
+
+      await table('api_keys')
+        .addColumn('key_id', id, (column) => column.primaryKey())
+        .addColumn('org_id', id, (column) => column.notNull())
+        .addColumn('hash', 'varchar(128)', (column) => column.notNull())
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .addColumn('revoked_at', 'bigint')
+        .execute();
+      await createIndex(db, dialect, indexName('api_keys_org_idx'), 'api_keys', ['org_id', 'created_at']);
+
+      await table('users')
+        .addColumn('user_id', id, (column) => column.primaryKey())
+        .addColumn('org_id', id, (column) => column.notNull())
+        .addColumn('email', 'text', (column) => column.notNull())
+        .addColumn('email_key', sha256, (column) => column.notNull().unique())
+        .addColumn('onboarding_completed', 'boolean', (column) => column.notNull())
+        .addColumn('kyc_completed', 'boolean', (column) => column.notNull())
+        .addColumn('accredited', 'boolean', (column) => column.notNull())
+        .addColumn('accreditation_verified', 'boolean', (column) => column.notNull())
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .addColumn('updated_at', 'bigint', (column) => column.notNull())
+        .execute();
+
+      await table('identities')
+        .addColumn('identity_key', sha256, (column) => column.primaryKey())
+        .addColumn('org_id', id, (column) => column.notNull())
+        .addColumn('iss', 'text', (column) => column.notNull())
+        .addColumn('sub', 'text', (column) => column.notNull())
+        .addColumn('user_id', id, (column) => column.notNull())
+        .addColumn('linked_at', 'bigint', (column) => column.notNull())
+        .execute();
+
+      await table('refresh_tokens')
+        .addColumn('jti', token, (column) => column.primaryKey())
+        .addColumn('family_id', token, (column) => column.notNull())
+        .addColumn('org_id', id, (column) => column.notNull())
+        .addColumn('user_id', id, (column) => column.notNull())
+        .addColumn('expires_at', 'bigint', (column) => column.notNull())
+        .execute();
+      await createIndex(db, dialect, indexName('refresh_tokens_family_idx'), 'refresh_tokens', ['family_id']);
+      await createIndex(db, dialect, indexName('refresh_tokens_expiry_idx'), 'refresh_tokens', [
+        'expires_at',
+      ]);
+
+      await table('revoked_token_families')
+        .addColumn('family_id', token, (column) => column.primaryKey())
+        .addColumn('revoked_at', 'bigint', (column) => column.notNull())
+        .execute();
+
+      await table('signing_keys')
+        .addColumn('key_use', 'varchar(32)', (column) => column.notNull())
+        .addColumn('kid', token, (column) => column.notNull())
+        .addColumn('alg', 'varchar(16)', (column) => column.notNull())
+        .addColumn('private_jwk', 'text', (column) => column.notNull())
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .addColumn('ensure_slot', 'varchar(32)', (column) => column.unique())
+        .addPrimaryKeyConstraint(indexName('signing_keys_pk'), ['key_use', 'kid'])
+        .execute();
+    },
+  },
+];
+
+const MYSQL_DUPLICATE_KEY_NAME = 1061;
+
+// MySQL has no CREATE INDEX IF NOT EXISTS (MariaDB does), so an existing index is tolerated instead.
+async function createIndex(
+  db: Kysely<Database>,
+  dialect: SqlDialect,
+  name: string,
+  table: keyof Database,
+  columns: string[],
+): Promise<void> {
+  const builder = db.schema.createIndex(name).on(table).columns(columns);
+  if (dialect !== 'mysql') return builder.ifNotExists().execute();
+  try {
+    await builder.execute();
+  } catch (error) {
+    if ((error as { errno?: unknown }).errno !== MYSQL_DUPLICATE_KEY_NAME) throw error;
+  }
+}
+
+// How long a starting instance waits for another one's migration before giving up.
+const MIGRATION_LOCK_TIMEOUT_SECONDS = 60;
+
+/**
+ * Brings the schema under `tablePrefix` to the latest version. Safe when several instances start
+ * at once: PostgreSQL holds a transaction-scoped advisory lock (and applies everything in that one
+ * transaction), MySQL a named lock, SQLite its single write lock (BEGIN IMMEDIATE); whoever gets it
+ * second finds the work done.
+ */
+export async function runMigrations(
+  db: Kysely<Database>,
+  dialect: SqlDialect,
+  tablePrefix: string,
+): Promise<void> {
+  const lockName = `rialto-exchange:migrate:${tablePrefix}`;
+  const context: MigrationContext = { dialect, indexName: (name) => `${tablePrefix}${name}` };
+
+  await db.connection().execute(async (connection) => {
+    if (dialect === 'mysql') {
+      const [acquired] = (
+        await sql<{
+          acquired: number | null;
+        }>`select get_lock(${lockName}, ${MIGRATION_LOCK_TIMEOUT_SECONDS}) as acquired`.execute(connection)
+      ).rows;
+      if (acquired?.acquired !== 1)
+        throw new Error(`sqlStore: timed out waiting for the migration lock ${lockName}`);
+      try {
+        await applyPending(connection, context);
+      } finally {
+        await sql`select release_lock(${lockName})`.execute(connection);
+      }
+      return;
+    }
+    await sql.raw(dialect === 'sqlite' ? 'begin immediate' : 'begin').execute(connection);
+    try {
+      if (dialect === 'postgres') {
+        await sql`select pg_advisory_xact_lock(hashtext(${lockName}))`.execute(connection);
+      }
+      await applyPending(connection, context);
+      await sql.raw('commit').execute(connection);
+    } catch (error) {
+      // If the connection is gone, so is the transaction; the original error is the one to report.
+      await sql
+        .raw('rollback')
+        .execute(connection)
+        .catch(() => {});
+      throw error;
+    }
+  });
+}
+
+async function applyPending(db: Kysely<Database>, context: MigrationContext): Promise<void> {
+  await db.schema
+    .createTable('migrations')
+    .ifNotExists()
+    .addColumn('version', 'integer', (column) => column.primaryKey())
+    .addColumn('applied_at', 'bigint', (column) => column.notNull())
+    .execute();
+  const applied = new Set(
+    (await db.selectFrom('migrations').select('version').execute()).map((row) => Number(row.version)),
+  );
+  for (const migration of MIGRATIONS) {
+    if (applied.has(migration.version)) continue;
+    await migration.up(db, context);
+    await db
+      .insertInto('migrations')
+      .values({ version: migration.version, applied_at: epochSeconds() })
+      .execute();
+  }
+}

@@ -1,0 +1,97 @@
+import type { ColumnType } from 'kysely';
+
+/** Epoch seconds in a BIGINT column: `pg` reads int8 as a string, the other drivers as a number. */
+type EpochSeconds = ColumnType<number | string, number, number>;
+type NullableEpochSeconds = ColumnType<number | string | null, number | null, number | null>;
+/** BOOLEAN reads as `true`/`false` on PostgreSQL and `1`/`0` on MySQL and SQLite; written as 0/1. */
+type Flag = ColumnType<boolean | number, number, number>;
+
+/**
+ * The tables as queries name them; `TablePrefixPlugin` adds the configured prefix. Lookups on
+ * unbounded text (issuer URLs, `(iss, sub)` pairs, emails) go through SHA-256 `*_key` columns:
+ * MySQL caps index keys at 3072 bytes and PostgreSQL at about 2700, and a hash compares exactly,
+ * whatever the column collation would do with case or accents.
+ */
+export interface Database {
+  migrations: {
+    version: number;
+    applied_at: EpochSeconds;
+  };
+  organizations: {
+    org_id: string;
+    issuer: string;
+    issuer_key: string;
+    name: string;
+    /** JSON arrays. */
+    audience: string;
+    client_ids: string;
+    allowed_algorithms: string;
+    email_linking: string;
+    created_at: EpochSeconds;
+    updated_at: EpochSeconds;
+  };
+  api_keys: {
+    key_id: string;
+    org_id: string;
+    hash: string;
+    created_at: EpochSeconds;
+    revoked_at: NullableEpochSeconds;
+  };
+  users: {
+    user_id: string;
+    org_id: string;
+    email: string;
+    email_key: string;
+    onboarding_completed: Flag;
+    kyc_completed: Flag;
+    accredited: Flag;
+    accreditation_verified: Flag;
+    created_at: EpochSeconds;
+    updated_at: EpochSeconds;
+  };
+  identities: {
+    identity_key: string;
+    org_id: string;
+    iss: string;
+    sub: string;
+    user_id: string;
+    linked_at: EpochSeconds;
+  };
+  refresh_tokens: {
+    jti: string;
+    family_id: string;
+    org_id: string;
+    user_id: string;
+    expires_at: EpochSeconds;
+  };
+  revoked_token_families: {
+    family_id: string;
+    revoked_at: EpochSeconds;
+  };
+  signing_keys: {
+    key_use: string;
+    kid: string;
+    alg: string;
+    /** The private JWK as JSON. */
+    private_jwk: string;
+    created_at: EpochSeconds;
+    /**
+     * `key_use` for the key `ensureSigningKey` stored, NULL for keys added later. Its unique index
+     * lets exactly one of several concurrent first-start candidates in; NULLs never collide.
+     */
+    ensure_slot: ColumnType<string | null, string | null, never>;
+  };
+}
+
+export type TableName = keyof Database;
+
+export const TABLES: readonly TableName[] = [
+  'migrations',
+  'organizations',
+  'api_keys',
+  'users',
+  'identities',
+  'refresh_tokens',
+  'revoked_token_families',
+  'signing_keys',
+];

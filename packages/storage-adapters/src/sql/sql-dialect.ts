@@ -1,0 +1,113 @@
+import {
+  type Dialect,
+  MysqlDialect,
+  type MysqlPool,
+  PostgresDialect,
+  type PostgresPool,
+  type SqliteDatabase,
+  SqliteDialect,
+} from 'kysely';
+
+/**
+ * How to reach the database: a connection string or file the store opens, or the host's own pool.
+ *
+ * @example
+ * sqlStore({ dialect: 'postgres', pool: new pg.Pool({ connectionString: process.env.DATABASE_URL }) });
+ */
+export type SqlConnection =
+  /** A `postgres://` URL; the store opens a `pg` pool and closes it on `close()`. */
+  | { dialect: 'postgres'; connectionString: string }
+  /**
+   * The host's `pg` `Pool`; the store never ends it. Give its clients an `'error'` listener
+   * (`pool.on('connect', (client) => client.on('error', log))`): pg emits one when a connection dies
+   * during a query, and an unheard `'error'` event crashes the process.
+   */
+  | { dialect: 'postgres'; pool: PostgresPool }
+  /** A `mysql://` URL; the store opens a `mysql2` pool and closes it on `close()`. */
+  | { dialect: 'mysql'; connectionString: string }
+  /** The host's `mysql2` pool from `createPool()` (the callback API, not `mysql2/promise`); never ended by the store. */
+  | { dialect: 'mysql'; pool: MysqlPool }
+  /** A file path; the store opens it with `better-sqlite3` in WAL mode and closes it on `close()`. */
+  | { dialect: 'sqlite'; filename: string }
+  /** The host's `better-sqlite3` `Database`; the store never closes it. */
+  | { dialect: 'sqlite'; database: SqliteDatabase };
+
+// How long SQLite waits for another process's write lock before failing with SQLITE_BUSY.
+const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+
+export interface ResolvedDialect {
+  dialect: Dialect;
+  /** Whether the store opened the connection and so must close it. */
+  isOwned: boolean;
+}
+
+export function resolveDialect(connection: SqlConnection, connectTimeoutMs: number): ResolvedDialect {
+  switch (connection.dialect) {
+    case 'postgres': {
+      if ('pool' in connection)
+        return { dialect: new PostgresDialect({ pool: connection.pool }), isOwned: false };
+      const connectionString = requireString(connection.connectionString, 'connectionString');
+      const pool = async () => {
+        const { default: pg } = await importDriver(() => import('pg'), 'pg', 'postgres');
+        const created = new pg.Pool({
+          connectionString,
+          connectionTimeoutMillis: connectTimeoutMs,
+          keepAlive: true,
+        });
+        // A connection that dies emits 'error': pg-pool re-emits it for idle connections, and a
+        // checked-out client emits it with no listener attached. Unheard, either crashes the process;
+        // the query in flight (or the next one) rejects with the same error anyway.
+        created.on('error', () => {});
+        created.on('connect', (client) => client.on('error', () => {}));
+        return created;
+      };
+      return { dialect: new PostgresDialect({ pool }), isOwned: true };
+    }
+    case 'mysql': {
+      if ('pool' in connection)
+        return { dialect: new MysqlDialect({ pool: connection.pool }), isOwned: false };
+      const uri = requireString(connection.connectionString, 'connectionString');
+      const pool = async () => {
+        const mysql = await importDriver(() => import('mysql2'), 'mysql2', 'mysql');
+        return mysql.createPool({ uri, connectTimeout: connectTimeoutMs, enableKeepAlive: true });
+      };
+      return { dialect: new MysqlDialect({ pool }), isOwned: true };
+    }
+    case 'sqlite': {
+      if ('database' in connection) {
+        return { dialect: new SqliteDialect({ database: connection.database }), isOwned: false };
+      }
+      const filename = requireString(connection.filename, 'filename');
+      const database = async () => {
+        const { default: Sqlite } = await importDriver(
+          () => import('better-sqlite3'),
+          'better-sqlite3',
+          'sqlite',
+        );
+        const opened = new Sqlite(filename, { timeout: SQLITE_BUSY_TIMEOUT_MS });
+        // Readers never block the writer, and other processes can read while one instance writes.
+        opened.pragma('journal_mode = WAL');
+        return opened;
+      };
+      return { dialect: new SqliteDialect({ database }), isOwned: true };
+    }
+    default:
+      throw new TypeError("sqlStore: `dialect` must be 'postgres', 'mysql' or 'sqlite'");
+  }
+}
+
+function requireString(value: unknown, name: string): string {
+  if (typeof value !== 'string' || value === '')
+    throw new TypeError(`sqlStore: \`${name}\` must be a non-empty string`);
+  return value;
+}
+
+async function importDriver<T>(load: () => Promise<T>, name: string, dialect: string): Promise<T> {
+  try {
+    return await load();
+  } catch (error) {
+    throw new Error(`sqlStore: the '${dialect}' dialect needs the \`${name}\` package installed`, {
+      cause: error,
+    });
+  }
+}

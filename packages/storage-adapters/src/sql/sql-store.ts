@@ -1,0 +1,583 @@
+import { createHash } from 'node:crypto';
+import type {
+  ApiKeyRecord,
+  FindOrCreateUserResult,
+  OrganizationRecord,
+  RefreshTokenRecord,
+  SigningKeyRecord,
+  SigningKeyUse,
+  Store,
+  UserRecord,
+} from '@rialto-exchange/core';
+import { Kysely, type Selectable, type Transaction } from 'kysely';
+import { EXPIRY_MARGIN_SECONDS, epochSeconds, FAMILY_REVOCATION_MIN_SECONDS } from '../internal/retention.js';
+import { runMigrations } from './migrations.js';
+import type { Database } from './schema.js';
+import { resolveDialect, type SqlConnection } from './sql-dialect.js';
+import { isRetryableConflict, isUniqueViolation, toStoreError } from './sql-errors.js';
+import { TablePrefixPlugin } from './table-prefix-plugin.js';
+
+/**
+ * Settings of `sqlStore()` that apply to every dialect; every one has a default.
+ *
+ * @example
+ * sqlStore({ dialect: 'postgres', connectionString, tablePrefix: 'exchange_', autoMigrate: false });
+ */
+export interface SqlStoreSettings {
+  /**
+   * Prepended to every table and index name, so several deployments (or tests) can share one
+   * database. Lower-case letters, digits and `_`, at most 30 characters, to stay within the
+   * identifier limits of PostgreSQL (63) and MySQL (64).
+   * @default 'rialto_'
+   */
+  tablePrefix?: string;
+  /**
+   * Run pending migrations before the first operation. Turn it off to run `migrate()` from a
+   * release step instead, with a database user that may alter the schema.
+   * @default true
+   */
+  autoMigrate?: boolean;
+  /**
+   * How long to wait for a new connection (and, with PostgreSQL, for a free one in the pool) before
+   * failing with `StoreUnavailableError`. Ignored when the host passes its own pool or database.
+   * @default 5000
+   */
+  connectTimeoutMs?: number;
+}
+
+/**
+ * Which database to use and how to reach it, plus the store's settings.
+ *
+ * @example
+ * const options: SqlStoreOptions = { dialect: 'sqlite', filename: './rialto.db', tablePrefix: 'rialto_' };
+ */
+export type SqlStoreOptions = SqlConnection & SqlStoreSettings;
+
+/**
+ * A SQL-backed store, as returned by `sqlStore()`.
+ *
+ * @example
+ * const store: SqlStore = sqlStore({ dialect: 'postgres', connectionString, autoMigrate: false });
+ * await store.migrate();
+ */
+export interface SqlStore extends Store {
+  /**
+   * Creates or upgrades the store's tables to the latest schema version. Idempotent, and safe when
+   * several instances call it at once (they take a database lock in turn).
+   */
+  migrate(): Promise<void>;
+  /** Closes the pool or file the store opened; a pool or database passed in stays open. */
+  close(): Promise<void>;
+}
+
+const DEFAULT_TABLE_PREFIX = 'rialto_';
+const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+const TABLE_PREFIX_PATTERN = /^([a-z][a-z0-9_]{0,29})?$/;
+// A unique violation or deadlock means another writer committed first; the next attempt reads its
+// row. More attempts than this means something other than a race is going on.
+const MAX_WRITE_ATTEMPTS = 5;
+// Expired tokens and stale revocations are deleted after this many saves by one instance.
+const SWEEP_EVERY_SAVES = 1_000;
+
+/**
+ * A Store on PostgreSQL, MySQL/MariaDB or SQLite, through Kysely and the dialect's usual driver
+ * (`pg`, `mysql2`, `better-sqlite3`, installed by the host). Safe for any number of instances on
+ * one PostgreSQL or MySQL database; SQLite suits a single host.
+ *
+ * Atomicity comes from the database: UNIQUE constraints decide every race (issuer, identity,
+ * email, the first signing key) and the loser re-reads the winner's row; multi-row writes
+ * (organization and its first key, user and identity link) are one transaction, so a connection
+ * lost halfway leaves nothing; a refresh token is consumed by the DELETE that removes it, and only
+ * the caller whose DELETE removed the row gets the record.
+ *
+ * Tables are created by versioned migrations on first use (or by `migrate()`), under a lock so
+ * that instances starting together do not collide. Connection failures (refused, reset, timed out,
+ * pool exhausted, server shutting down, SQLite locked past its busy timeout) reject with
+ * `StoreUnavailableError`; the pool reconnects on the next call.
+ *
+ * @example
+ * import { sqlStore } from '@rialto-exchange/storage-adapters';
+ *
+ * const store = sqlStore({ dialect: 'postgres', connectionString: process.env.DATABASE_URL });
+ * app.use(rialtoExchange({ issuer: 'https://api.example.com', store }));
+ *
+ * @example
+ * // The host's pool, and migrations run by the deploy pipeline rather than at startup.
+ * const store = sqlStore({ dialect: 'mysql', pool: mysql2.createPool(process.env.MYSQL_URL), autoMigrate: false });
+ * await store.migrate();
+ *
+ * @example
+ * const store = sqlStore({ dialect: 'sqlite', filename: './rialto.db' });
+ */
+export function sqlStore(options: SqlStoreOptions): SqlStore {
+  const tablePrefix = options.tablePrefix ?? DEFAULT_TABLE_PREFIX;
+  if (typeof tablePrefix !== 'string' || !TABLE_PREFIX_PATTERN.test(tablePrefix)) {
+    throw new TypeError(
+      'sqlStore: `tablePrefix` must be lower-case letters, digits and underscores, starting with a letter, at most 30 characters',
+    );
+  }
+  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  if (!Number.isFinite(connectTimeoutMs) || connectTimeoutMs <= 0) {
+    throw new TypeError('sqlStore: `connectTimeoutMs` must be a positive number');
+  }
+  const { dialect, isOwned } = resolveDialect(options, connectTimeoutMs);
+  const db = new Kysely<Database>({ dialect, plugins: [new TablePrefixPlugin(tablePrefix)] });
+
+  let migrated: Promise<void> | undefined;
+  function migrate(): Promise<void> {
+    migrated ??= runMigrations(db, options.dialect, tablePrefix).catch((error: unknown) => {
+      // Let the next call try again, e.g. once the database is reachable.
+      migrated = undefined;
+      throw error;
+    });
+    return migrated;
+  }
+
+  async function guarded<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      if (options.autoMigrate !== false) await migrate();
+      return await operation();
+    } catch (error) {
+      throw toStoreError(error);
+    }
+  }
+
+  /** Runs `attempt` again, from its first read, each time it loses a race that `isLostRace` recognizes. */
+  async function withRetries<T>(
+    isLostRace: (error: unknown) => boolean,
+    attempt: () => Promise<T>,
+  ): Promise<T> {
+    for (let attempts = 1; ; attempts++) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (attempts >= MAX_WRITE_ATTEMPTS || !isLostRace(error)) throw error;
+      }
+    }
+  }
+
+  async function readOrganization(
+    where: { orgId: string } | { issuer: string },
+  ): Promise<OrganizationRecord | null> {
+    const query = db.selectFrom('organizations').selectAll();
+    const row = await ('orgId' in where
+      ? query.where('org_id', '=', where.orgId)
+      : query.where('issuer_key', '=', sha256(where.issuer))
+    ).executeTakeFirst();
+    return row ? toOrganization(row) : null;
+  }
+
+  async function findUserByIdentity(orgId: string, iss: string, sub: string): Promise<UserRecord | null> {
+    const row = await db
+      .selectFrom('identities')
+      .innerJoin('users', 'users.user_id', 'identities.user_id')
+      .selectAll('users')
+      .where('identities.identity_key', '=', identityKey(orgId, iss, sub))
+      .executeTakeFirst();
+    return row ? toUser(row) : null;
+  }
+
+  async function newestSigningKey(use: SigningKeyUse): Promise<SigningKeyRecord | undefined> {
+    const row = await db
+      .selectFrom('signing_keys')
+      .selectAll()
+      .where('key_use', '=', use)
+      .orderBy('created_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row && toSigningKey(row);
+  }
+
+  let savesSinceSweep = 0;
+  async function sweep(now: number): Promise<void> {
+    await db
+      .deleteFrom('refresh_tokens')
+      .where('expires_at', '<', now - EXPIRY_MARGIN_SECONDS)
+      .execute();
+    // A revocation is kept while any token of its family remains, however long that token lives.
+    await db
+      .deleteFrom('revoked_token_families')
+      .where('revoked_at', '<', now - FAMILY_REVOCATION_MIN_SECONDS)
+      .where(({ exists, not, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('refresh_tokens')
+              .select('refresh_tokens.jti')
+              .whereRef('refresh_tokens.family_id', '=', 'revoked_token_families.family_id'),
+          ),
+        ),
+      )
+      .execute();
+  }
+
+  return {
+    createOrganization: (org, firstKey) =>
+      guarded(() =>
+        withRetries(isRetryableConflict, async () => {
+          try {
+            await db.transaction().execute(async (trx) => {
+              await trx.insertInto('organizations').values(fromOrganization(org)).execute();
+              await insertApiKey(trx, firstKey);
+            });
+            return 'created';
+          } catch (error) {
+            // The violated constraint is not reported the same way by every driver; asking is portable.
+            if (isUniqueViolation(error) && (await readOrganization({ issuer: org.issuer })))
+              return 'issuer_taken';
+            throw error;
+          }
+        }),
+      ),
+
+    getOrganization: (orgId) => guarded(() => readOrganization({ orgId })),
+
+    findOrganizationByIssuer: (issuer) => guarded(() => readOrganization({ issuer })),
+
+    updateOrganization: (orgId, patch, now) =>
+      guarded(async () => {
+        await db
+          .updateTable('organizations')
+          .set({
+            ...(patch.name === undefined ? {} : { name: patch.name }),
+            ...(patch.audience === undefined ? {} : { audience: JSON.stringify(patch.audience) }),
+            ...(patch.clientIds === undefined ? {} : { client_ids: JSON.stringify(patch.clientIds) }),
+            ...(patch.allowedAlgorithms === undefined
+              ? {}
+              : { allowed_algorithms: JSON.stringify(patch.allowedAlgorithms) }),
+            ...(patch.emailLinking === undefined ? {} : { email_linking: patch.emailLinking }),
+            updated_at: now,
+          })
+          .where('org_id', '=', orgId)
+          .execute();
+        // Read back rather than count rows: MySQL counts only rows whose values changed, unless the
+        // host's pool asked for found rows.
+        return readOrganization({ orgId });
+      }),
+
+    addApiKey: (key) => guarded(() => insertApiKey(db, key)),
+
+    listActiveApiKeys: (orgId) =>
+      guarded(async () => {
+        const rows = await db
+          .selectFrom('api_keys')
+          .selectAll()
+          .where('org_id', '=', orgId)
+          .where('revoked_at', 'is', null)
+          .orderBy('created_at')
+          .orderBy('key_id')
+          .execute();
+        return rows.map(toApiKey);
+      }),
+
+    revokeApiKey: (orgId, keyId, now) =>
+      guarded(async () => {
+        const { numUpdatedRows } = await db
+          .updateTable('api_keys')
+          .set({ revoked_at: now })
+          .where('org_id', '=', orgId)
+          .where('key_id', '=', keyId)
+          .where('revoked_at', 'is', null)
+          .executeTakeFirst();
+        return numUpdatedRows === 1n;
+      }),
+
+    findOrCreateUser: (input) =>
+      guarded(() =>
+        withRetries<FindOrCreateUserResult>(isLostUserRace, async () => {
+          const existing = await findUserByIdentity(input.orgId, input.iss, input.sub);
+          if (existing) return { outcome: 'existing', user: existing };
+
+          const identity = {
+            identity_key: identityKey(input.orgId, input.iss, input.sub),
+            org_id: input.orgId,
+            iss: input.iss,
+            sub: input.sub,
+            linked_at: input.now,
+          };
+          const sameEmail = await db
+            .selectFrom('users')
+            .selectAll()
+            .where('email_key', '=', emailKey(input.orgId, input.email))
+            .executeTakeFirst();
+          if (sameEmail) {
+            if (!input.mayLinkByEmail) {
+              // The user may have been created together with this very identity since the first read.
+              const linked = await findUserByIdentity(input.orgId, input.iss, input.sub);
+              return linked ? { outcome: 'existing', user: linked } : { outcome: 'conflict' };
+            }
+            // A unique violation here means a concurrent call linked this identity: retry finds it.
+            await db
+              .insertInto('identities')
+              .values({ ...identity, user_id: sameEmail.user_id })
+              .execute();
+            return { outcome: 'linked', user: toUser(sameEmail) };
+          }
+
+          const user: UserRecord = {
+            userId: input.newUserId,
+            orgId: input.orgId,
+            email: input.email,
+            onboardingCompleted: false,
+            kycCompleted: false,
+            accredited: false,
+            accreditationVerified: false,
+            createdAt: input.now,
+            updatedAt: input.now,
+          };
+          // A unique violation on the email or the identity means a concurrent call created the
+          // user first; the transaction rolls back whole and the retry finds that user.
+          await db.transaction().execute(async (trx) => {
+            await trx.insertInto('users').values(fromUser(user)).execute();
+            await trx
+              .insertInto('identities')
+              .values({ ...identity, user_id: user.userId })
+              .execute();
+          });
+          return { outcome: 'created', user };
+        }),
+      ),
+
+    getUser: (orgId, userId) =>
+      guarded(async () => {
+        const row = await db
+          .selectFrom('users')
+          .selectAll()
+          .where('user_id', '=', userId)
+          .where('org_id', '=', orgId)
+          .executeTakeFirst();
+        return row ? toUser(row) : null;
+      }),
+
+    saveRefreshToken: (record) =>
+      guarded(async () => {
+        await db
+          .insertInto('refresh_tokens')
+          .values({
+            jti: record.jti,
+            family_id: record.familyId,
+            org_id: record.orgId,
+            user_id: record.userId,
+            expires_at: record.expiresAt,
+          })
+          .execute();
+        if (++savesSinceSweep >= SWEEP_EVERY_SAVES) {
+          savesSinceSweep = 0;
+          // Housekeeping only: nothing depends on it finishing, and the next sweep retries.
+          sweep(epochSeconds()).catch(() => {});
+        }
+      }),
+
+    consumeRefreshToken: (jti, now) =>
+      guarded(async () => {
+        const row = await db
+          .selectFrom('refresh_tokens')
+          .selectAll()
+          .where('jti', '=', jti)
+          .executeTakeFirst();
+        if (!row) return null;
+        // Rows are never updated, so what was read is what is deleted, and only one DELETE removes it.
+        // (MySQL has no DELETE ... RETURNING.)
+        const { numDeletedRows } = await db
+          .deleteFrom('refresh_tokens')
+          .where('jti', '=', jti)
+          .executeTakeFirst();
+        if (numDeletedRows !== 1n || Number(row.expires_at) <= now) return null;
+        // Checked after the DELETE, so a revocation that lands in between is seen too.
+        const revoked = await db
+          .selectFrom('revoked_token_families')
+          .select('family_id')
+          .where('family_id', '=', row.family_id)
+          .executeTakeFirst();
+        if (revoked) return null;
+        return {
+          jti: row.jti,
+          familyId: row.family_id,
+          orgId: row.org_id,
+          userId: row.user_id,
+          expiresAt: Number(row.expires_at),
+        } satisfies RefreshTokenRecord;
+      }),
+
+    revokeRefreshTokenFamily: (familyId, now) =>
+      guarded(async () => {
+        // The marker first: if the DELETE never runs, the remaining tokens are refused anyway.
+        try {
+          await db
+            .insertInto('revoked_token_families')
+            .values({ family_id: familyId, revoked_at: now })
+            .execute();
+        } catch (error) {
+          if (!isUniqueViolation(error)) throw error;
+        }
+        await db.deleteFrom('refresh_tokens').where('family_id', '=', familyId).execute();
+      }),
+
+    ensureSigningKey: (candidate) =>
+      guarded(async () => {
+        const stored = await newestSigningKey(candidate.use);
+        if (stored) return stored;
+        try {
+          await db
+            .insertInto('signing_keys')
+            .values({ ...fromSigningKey(candidate), ensure_slot: candidate.use })
+            .execute();
+        } catch (error) {
+          if (!isUniqueViolation(error)) throw error;
+        }
+        return (await newestSigningKey(candidate.use)) as SigningKeyRecord;
+      }),
+
+    addSigningKey: (record) =>
+      guarded(async () => {
+        try {
+          await db.insertInto('signing_keys').values(fromSigningKey(record)).execute();
+        } catch (error) {
+          if (!isUniqueViolation(error)) throw error;
+        }
+      }),
+
+    listSigningKeys: (use) =>
+      guarded(async () => {
+        const rows = await db
+          .selectFrom('signing_keys')
+          .selectAll()
+          .where('key_use', '=', use)
+          .orderBy('created_at', 'desc')
+          .orderBy('kid')
+          .execute();
+        return rows.map(toSigningKey);
+      }),
+
+    migrate: () =>
+      migrate().catch((error: unknown) => {
+        throw toStoreError(error);
+      }),
+
+    async close() {
+      if (isOwned) await db.destroy();
+    },
+  };
+}
+
+// A unique violation on the email or the identity: a concurrent call created or linked first. A
+// deadlock: MySQL aborted one of two such calls. Either way the next attempt reads the winner's rows.
+function isLostUserRace(error: unknown): boolean {
+  return isUniqueViolation(error) || isRetryableConflict(error);
+}
+
+function sha256(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}
+
+// JSON arrays keep composite keys unambiguous whatever characters the parts contain.
+function identityKey(orgId: string, iss: string, sub: string): string {
+  return sha256(JSON.stringify([orgId, iss, sub]));
+}
+
+function emailKey(orgId: string, email: string): string {
+  return sha256(JSON.stringify([orgId, email]));
+}
+
+async function insertApiKey(db: Kysely<Database> | Transaction<Database>, key: ApiKeyRecord): Promise<void> {
+  await db
+    .insertInto('api_keys')
+    .values({
+      key_id: key.keyId,
+      org_id: key.orgId,
+      hash: key.hash,
+      created_at: key.createdAt,
+      revoked_at: key.revokedAt,
+    })
+    .execute();
+}
+
+function fromOrganization(org: OrganizationRecord) {
+  return {
+    org_id: org.orgId,
+    issuer: org.issuer,
+    issuer_key: sha256(org.issuer),
+    name: org.name,
+    audience: JSON.stringify(org.audience),
+    client_ids: JSON.stringify(org.clientIds),
+    allowed_algorithms: JSON.stringify(org.allowedAlgorithms),
+    email_linking: org.emailLinking,
+    created_at: org.createdAt,
+    updated_at: org.updatedAt,
+  };
+}
+
+function toOrganization(row: Selectable<Database['organizations']>): OrganizationRecord {
+  return {
+    orgId: row.org_id,
+    name: row.name,
+    issuer: row.issuer,
+    audience: JSON.parse(row.audience),
+    clientIds: JSON.parse(row.client_ids),
+    allowedAlgorithms: JSON.parse(row.allowed_algorithms),
+    emailLinking: row.email_linking as OrganizationRecord['emailLinking'],
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+function toApiKey(row: Selectable<Database['api_keys']>): ApiKeyRecord {
+  return {
+    keyId: row.key_id,
+    orgId: row.org_id,
+    hash: row.hash,
+    createdAt: Number(row.created_at),
+    revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
+  };
+}
+
+// better-sqlite3 cannot bind booleans; 0 and 1 are valid input for every dialect's BOOLEAN.
+const flag = (value: boolean) => (value ? 1 : 0);
+
+function fromUser(user: UserRecord) {
+  return {
+    user_id: user.userId,
+    org_id: user.orgId,
+    email: user.email,
+    email_key: emailKey(user.orgId, user.email),
+    onboarding_completed: flag(user.onboardingCompleted),
+    kyc_completed: flag(user.kycCompleted),
+    accredited: flag(user.accredited),
+    accreditation_verified: flag(user.accreditationVerified),
+    created_at: user.createdAt,
+    updated_at: user.updatedAt,
+  };
+}
+
+function toUser(row: Selectable<Database['users']>): UserRecord {
+  return {
+    userId: row.user_id,
+    orgId: row.org_id,
+    email: row.email,
+    onboardingCompleted: Boolean(row.onboarding_completed),
+    kycCompleted: Boolean(row.kyc_completed),
+    accredited: Boolean(row.accredited),
+    accreditationVerified: Boolean(row.accreditation_verified),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+function fromSigningKey(key: SigningKeyRecord) {
+  return {
+    key_use: key.use,
+    kid: key.kid,
+    alg: key.alg,
+    private_jwk: JSON.stringify(key.privateJwk),
+    created_at: key.createdAt,
+  };
+}
+
+function toSigningKey(row: Selectable<Database['signing_keys']>): SigningKeyRecord {
+  return {
+    kid: row.kid,
+    use: row.key_use as SigningKeyUse,
+    alg: row.alg,
+    privateJwk: JSON.parse(row.private_jwk),
+    createdAt: Number(row.created_at),
+  };
+}

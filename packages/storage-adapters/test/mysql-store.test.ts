@@ -1,0 +1,100 @@
+import { StoreUnavailableError } from '@rialto-exchange/core';
+import { type SqlStore, sqlStore } from '@rialto-exchange/storage-adapters';
+import { createPool } from 'mysql2';
+import mysql from 'mysql2/promise';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { apiKey, organization } from '../src/conformance/fixtures.js';
+import { eventually, within } from './deadline.js';
+import { isServiceUp, MYSQL_URL } from './services.js';
+import { tablesOf, uniqueTablePrefix } from './sql-tables.js';
+import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+
+const CONNECT_TIMEOUT_MS = 500;
+// Scheduling slack on a loaded 2-core machine; far below what a hanging call would take.
+const MARGIN_MS = 1_000;
+const RECOVERY_MS = 5_000;
+
+if (await isServiceUp('MariaDB/MySQL', MYSQL_URL)) {
+  let admin: mysql.Pool;
+  beforeAll(() => {
+    admin = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 2 });
+  });
+  afterAll(() => admin.end());
+
+  function dropTables(tablePrefix: string) {
+    return admin.query(`drop table if exists ${tablesOf(tablePrefix).join(', ')}`);
+  }
+
+  function storeAt(url: string, tablePrefix = uniqueTablePrefix()): SqlStore {
+    const store = sqlStore({
+      dialect: 'mysql',
+      connectionString: url,
+      tablePrefix,
+      connectTimeoutMs: CONNECT_TIMEOUT_MS,
+    });
+    onTestFinished(async () => {
+      await store.close();
+      await dropTables(tablePrefix);
+    });
+    return store;
+  }
+
+  describe('sqlStore (MySQL/MariaDB) when the network fails', () => {
+    let proxy: TcpProxy;
+    beforeEach(async () => {
+      proxy = await startTcpProxy(MYSQL_URL);
+    });
+    afterEach(() => proxy.close());
+
+    it('rejects with StoreUnavailableError while connections are refused, then recovers by itself', async () => {
+      const store = storeAt(proxy.url);
+      const org = organization();
+      await store.createOrganization(org, apiKey(org.orgId));
+
+      proxy.refuse();
+      const during = organization();
+      await expect(
+        within(CONNECT_TIMEOUT_MS + MARGIN_MS, store.createOrganization(during, apiKey(during.orgId))),
+      ).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(
+        within(CONNECT_TIMEOUT_MS + MARGIN_MS, store.getOrganization(org.orgId)),
+      ).rejects.toBeInstanceOf(StoreUnavailableError);
+
+      proxy.restore();
+      expect(await eventually(RECOVERY_MS, () => store.getOrganization(org.orgId))).toEqual(org);
+      expect(await store.getOrganization(during.orgId)).toBeNull();
+    });
+  });
+
+  describe('sqlStore (MySQL/MariaDB)', () => {
+    it('migrates once when several instances start at once, and migrate() is idempotent', async () => {
+      const tablePrefix = uniqueTablePrefix();
+      const stores = Array.from({ length: 4 }, () => storeAt(MYSQL_URL, tablePrefix));
+
+      await Promise.all(stores.map((store) => store.migrate()));
+      await stores[0]?.migrate();
+
+      const [rows] = await admin.query(`select version from ${tablePrefix}migrations`);
+      expect(rows).toEqual([{ version: 1 }]);
+      const org = organization();
+      expect(await stores[1]?.createOrganization(org, apiKey(org.orgId))).toBe('created');
+      expect(await stores[2]?.getOrganization(org.orgId)).toEqual(org);
+    });
+
+    it("uses the host's pool and leaves it open on close()", async () => {
+      const tablePrefix = uniqueTablePrefix();
+      const pool = createPool({ uri: MYSQL_URL, connectionLimit: 2 });
+      onTestFinished(async () => {
+        await pool.promise().end();
+        await dropTables(tablePrefix);
+      });
+      const store = sqlStore({ dialect: 'mysql', pool, tablePrefix });
+      const org = organization();
+
+      await store.createOrganization(org, apiKey(org.orgId));
+      await store.close();
+
+      expect(await store.getOrganization(org.orgId)).toEqual(org);
+    });
+  });
+}

@@ -1,0 +1,152 @@
+import { StoreUnavailableError } from '@rialto-exchange/core';
+import { type SqlStore, sqlStore } from '@rialto-exchange/storage-adapters';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { apiKey, organization } from '../src/conformance/fixtures.js';
+import { eventually, within } from './deadline.js';
+import { isServiceUp, POSTGRES_URL } from './services.js';
+import { tablesOf, uniqueTablePrefix } from './sql-tables.js';
+import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+
+const CONNECT_TIMEOUT_MS = 500;
+// Scheduling slack on a loaded 2-core machine; far below what a hanging call would take.
+const MARGIN_MS = 1_000;
+const RECOVERY_MS = 5_000;
+
+if (await isServiceUp('PostgreSQL', POSTGRES_URL)) {
+  let admin: pg.Pool;
+  beforeAll(() => {
+    admin = new pg.Pool({ connectionString: POSTGRES_URL, max: 3 });
+  });
+  afterAll(() => admin.end());
+
+  function storeAt(url: string, tablePrefix = uniqueTablePrefix()): SqlStore {
+    const store = sqlStore({
+      dialect: 'postgres',
+      connectionString: url,
+      tablePrefix,
+      connectTimeoutMs: CONNECT_TIMEOUT_MS,
+    });
+    onTestFinished(async () => {
+      await store.close();
+      await admin.query(`drop table if exists ${tablesOf(tablePrefix).join(', ')}`);
+    });
+    return store;
+  }
+
+  describe('sqlStore (PostgreSQL) when the network fails', () => {
+    let proxy: TcpProxy;
+    beforeEach(async () => {
+      proxy = await startTcpProxy(POSTGRES_URL);
+    });
+    afterEach(() => proxy.close());
+
+    it('rejects with StoreUnavailableError while connections are refused, then recovers by itself', async () => {
+      const store = storeAt(proxy.url);
+      const org = organization();
+      await store.createOrganization(org, apiKey(org.orgId));
+
+      proxy.refuse();
+      const during = organization();
+      await expect(
+        within(CONNECT_TIMEOUT_MS + MARGIN_MS, store.createOrganization(during, apiKey(during.orgId))),
+      ).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(
+        within(CONNECT_TIMEOUT_MS + MARGIN_MS, store.getOrganization(org.orgId)),
+      ).rejects.toBeInstanceOf(StoreUnavailableError);
+
+      proxy.restore();
+      expect(await eventually(RECOVERY_MS, () => store.getOrganization(org.orgId))).toEqual(org);
+      expect(await store.getOrganization(during.orgId)).toBeNull();
+    });
+
+    it('fails within connectTimeoutMs when the server never answers, then migrates and works once it does', async () => {
+      proxy.stall();
+      const store = storeAt(proxy.url);
+      const org = organization();
+
+      await expect(
+        within(CONNECT_TIMEOUT_MS + MARGIN_MS, store.getOrganization(org.orgId)),
+      ).rejects.toBeInstanceOf(StoreUnavailableError);
+
+      proxy.restore();
+      await eventually(RECOVERY_MS, () => store.createOrganization(org, apiKey(org.orgId)));
+      expect(await store.getOrganization(org.orgId)).toEqual(org);
+    });
+
+    it('a connection lost in the middle of createOrganization leaves neither the organization nor its key', async () => {
+      const tablePrefix = uniqueTablePrefix();
+      const store = storeAt(proxy.url, tablePrefix);
+      await store.migrate();
+      const org = organization();
+      const key = apiKey(org.orgId);
+
+      // Hold the key table so the store's transaction stops after inserting the organization.
+      const blocker = await admin.connect();
+      // Destroyed rather than pooled, so a failing test cannot leave the lock held.
+      onTestFinished(() => blocker.release(true));
+      await blocker.query('begin');
+      await blocker.query(`lock table ${tablePrefix}api_keys in access exclusive mode`);
+      const pending = store.createOrganization(org, key);
+      const [waiting] = await eventually(RECOVERY_MS, async () => {
+        const { rows } = await admin.query<{ pid: number }>(
+          `select pid from pg_stat_activity where wait_event_type = 'Lock' and query like $1`,
+          [`%${tablePrefix}api_keys%`],
+        );
+        if (rows.length === 0) throw new Error('the store has not reached the key insert yet');
+        return rows;
+      });
+      const outcome = pending.catch((error: unknown) => error);
+
+      proxy.refuse();
+      expect(await within(MARGIN_MS, outcome)).toBeInstanceOf(StoreUnavailableError);
+      await blocker.query('commit');
+      // The server notices the lost client when it next reads from it, and rolls the transaction back.
+      await eventually(RECOVERY_MS, async () => {
+        const { rowCount } = await admin.query('select 1 from pg_stat_activity where pid = $1', [
+          waiting?.pid,
+        ]);
+        if (rowCount !== 0) throw new Error('the interrupted backend is still running');
+      });
+
+      const orgs = await admin.query(`select 1 from ${tablePrefix}organizations where org_id = $1`, [
+        org.orgId,
+      ]);
+      const keys = await admin.query(`select 1 from ${tablePrefix}api_keys where key_id = $1`, [key.keyId]);
+      expect([orgs.rowCount, keys.rowCount]).toEqual([0, 0]);
+      proxy.restore();
+      expect(await eventually(RECOVERY_MS, () => store.createOrganization(org, key))).toBe('created');
+    });
+  });
+
+  describe('sqlStore (PostgreSQL)', () => {
+    it('migrates once when several instances start at once, and migrate() is idempotent', async () => {
+      const tablePrefix = uniqueTablePrefix();
+      const stores = Array.from({ length: 4 }, () => storeAt(POSTGRES_URL, tablePrefix));
+
+      await Promise.all(stores.map((store) => store.migrate()));
+      await stores[0]?.migrate();
+
+      const { rows } = await admin.query(`select version from ${tablePrefix}migrations`);
+      expect(rows).toEqual([{ version: 1 }]);
+      const org = organization();
+      expect(await stores[1]?.createOrganization(org, apiKey(org.orgId))).toBe('created');
+      expect(await stores[2]?.getOrganization(org.orgId)).toEqual(org);
+    });
+
+    it("uses the host's pool and leaves it open on close()", async () => {
+      const tablePrefix = uniqueTablePrefix();
+      onTestFinished(async () => {
+        await admin.query(`drop table if exists ${tablesOf(tablePrefix).join(', ')}`);
+      });
+      const store = sqlStore({ dialect: 'postgres', pool: admin, tablePrefix });
+      const org = organization();
+
+      await store.createOrganization(org, apiKey(org.orgId));
+      await store.close();
+
+      expect((await admin.query('select 1 as one')).rows).toEqual([{ one: 1 }]);
+      expect(await store.getOrganization(org.orgId)).toEqual(org);
+    });
+  });
+}

@@ -1,0 +1,142 @@
+import { StoreUnavailableError } from '@rialto-exchange/core';
+import { type RedisStore, redisStore } from '@rialto-exchange/storage-adapters';
+import { createClient } from 'redis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { apiKey, nowSeconds, organization, refreshToken } from '../src/conformance/fixtures.js';
+import { eventually, within } from './deadline.js';
+import { deleteKeys, type RedisAdminClient, uniqueKeyPrefix } from './redis-keys.js';
+import { isServiceUp, REDIS_URL } from './services.js';
+import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+
+const TIMEOUT_MS = 500;
+// Scheduling slack on a loaded 2-core machine; far below what a queued or hanging call would take.
+const MARGIN_MS = 1_000;
+// The reconnect backoff is capped at 2 s, so a restored Redis is picked up well within this.
+const RECOVERY_MS = 5_000;
+
+if (await isServiceUp('Redis', REDIS_URL)) {
+  let admin: RedisAdminClient;
+  beforeAll(async () => {
+    admin = await createClient({ url: REDIS_URL }).connect();
+  });
+  afterAll(() => admin.close());
+
+  function storeAt(url: string, commandTimeoutMs = TIMEOUT_MS): { store: RedisStore; keyPrefix: string } {
+    const keyPrefix = uniqueKeyPrefix();
+    const store = redisStore({ url }, { keyPrefix, connectTimeoutMs: TIMEOUT_MS, commandTimeoutMs });
+    onTestFinished(async () => {
+      await store.close();
+      await deleteKeys(admin, keyPrefix);
+    });
+    return { store, keyPrefix };
+  }
+
+  describe('redisStore when the network fails', () => {
+    let proxy: TcpProxy;
+    beforeEach(async () => {
+      proxy = await startTcpProxy(REDIS_URL);
+    });
+    afterEach(() => proxy.close());
+
+    it('rejects with StoreUnavailableError at once while connections are refused, then recovers by itself', async () => {
+      // A command timeout far beyond the deadline: only refusing offline commands can pass in time.
+      const { store } = storeAt(proxy.url, 30_000);
+      const org = organization();
+      await store.createOrganization(org, apiKey(org.orgId));
+
+      proxy.refuse();
+      const during = organization();
+      await expect(
+        within(MARGIN_MS, store.createOrganization(during, apiKey(during.orgId))),
+      ).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(within(MARGIN_MS, store.getOrganization(org.orgId))).rejects.toBeInstanceOf(
+        StoreUnavailableError,
+      );
+
+      proxy.restore();
+      expect(await eventually(RECOVERY_MS, () => store.getOrganization(org.orgId))).toEqual(org);
+      expect(await store.getOrganization(during.orgId)).toBeNull();
+      expect(await store.listActiveApiKeys(during.orgId)).toEqual([]);
+    });
+
+    it('rejects with StoreUnavailableError within commandTimeoutMs when the network stalls, leaving all or nothing written', async () => {
+      const { store } = storeAt(proxy.url);
+      const org = organization();
+      await store.createOrganization(org, apiKey(org.orgId));
+
+      proxy.stall();
+      const during = organization();
+      const duringKey = apiKey(during.orgId);
+      await expect(
+        within(TIMEOUT_MS + MARGIN_MS, store.createOrganization(during, duringKey)),
+      ).rejects.toBeInstanceOf(StoreUnavailableError);
+
+      proxy.restore();
+      expect(await eventually(RECOVERY_MS, () => store.getOrganization(org.orgId))).toEqual(org);
+      // The stalled script may still have reached Redis once the network came back, but only whole.
+      const written = await store.getOrganization(during.orgId);
+      expect(await store.listActiveApiKeys(during.orgId)).toEqual(written === null ? [] : [duringKey]);
+    });
+
+    it('fails the first call within connectTimeoutMs when Redis is unreachable at start, then connects by itself', async () => {
+      proxy.refuse();
+      const { store } = storeAt(proxy.url);
+      const org = organization();
+
+      await expect(within(TIMEOUT_MS + MARGIN_MS, store.getOrganization(org.orgId))).rejects.toBeInstanceOf(
+        StoreUnavailableError,
+      );
+
+      proxy.restore();
+      await eventually(RECOVERY_MS, () => store.createOrganization(org, apiKey(org.orgId)));
+      expect(await store.getOrganization(org.orgId)).toEqual(org);
+    });
+  });
+
+  describe('redisStore', () => {
+    it('keeps a refresh token a minute past its expiry and a family revocation for at least a day', async () => {
+      const { store, keyPrefix } = storeAt(REDIS_URL);
+      const token = refreshToken({ expiresAt: nowSeconds() + 1800 });
+      await store.saveRefreshToken(token);
+      await store.revokeRefreshTokenFamily(refreshToken().familyId, nowSeconds());
+
+      const tokenTtl = await admin.ttl(`${keyPrefix}refresh:${token.jti}`);
+      expect(tokenTtl).toBeGreaterThan(1800);
+      expect(tokenTtl).toBeLessThanOrEqual(1860);
+      const [marker] = await admin.keys(`${keyPrefix}family-revoked:*`);
+      expect(await admin.ttl(marker ?? expect.unreachable())).toBeGreaterThanOrEqual(86_400 - 5);
+    });
+
+    it('sends its scripts again after Redis forgot them (SCRIPT FLUSH, restart)', async () => {
+      const { store } = storeAt(REDIS_URL);
+      const org = organization();
+      await store.createOrganization(org, apiKey(org.orgId));
+
+      await admin.scriptFlush();
+
+      expect(await store.getOrganization(org.orgId)).toEqual(org);
+    });
+
+    it("uses the host's client and leaves it open on close()", async () => {
+      const client = await createClient({ url: REDIS_URL }).connect();
+      onTestFinished(() => client.close());
+      const keyPrefix = uniqueKeyPrefix();
+      onTestFinished(() => deleteKeys(admin, keyPrefix));
+      const store = redisStore({ client }, { keyPrefix });
+      const org = organization();
+
+      await store.createOrganization(org, apiKey(org.orgId));
+      await store.close();
+
+      expect(client.isReady).toBe(true);
+      expect(await store.getOrganization(org.orgId)).toEqual(org);
+    });
+
+    it('rejects a missing connection or a bad option with a TypeError naming it', () => {
+      expect(() => redisStore({ url: '' })).toThrow(/`\{ url \}`/);
+      expect(() => redisStore({ client: {} as never })).toThrow(/`client`/);
+      expect(() => redisStore({ url: REDIS_URL }, { commandTimeoutMs: 0 })).toThrow(/`commandTimeoutMs`/);
+      expect(() => redisStore({ url: REDIS_URL }, { keyPrefix: 1 as never })).toThrow(/`keyPrefix`/);
+    });
+  });
+}
