@@ -10,6 +10,7 @@ try {
   console.error(`no vitest report at ${path}: the run did not complete`);
   process.exit(1);
 }
-const failed = report.numFailedTests + (report.numFailedTestSuites > 0 && report.numFailedTests === 0 ? 1 : 0);
+const failed =
+  report.numFailedTests + (report.numFailedTestSuites > 0 && report.numFailedTests === 0 ? 1 : 0);
 const skipped = report.numPendingTests + report.numTodoTests;
 console.log(`tests: ${report.numPassedTests} passed, ${failed} failed, ${skipped} skipped`);

@@ -57,7 +57,7 @@ describe('the exchange mounted under /auth in an existing app', () => {
       const userId = decodeJwt(tokens.body.access_token).user_id as string;
       const orgId = registration.body.org_id as string;
       const user = await store.getUser(orgId, userId);
-      expect(user?.kycCompleted).toBe(false);
+      expect(user?.kycStatus).toBe('not_started');
 
       expect((await request(app).get('/auth/.well-known/jwks.json')).body.keys).toHaveLength(1);
       expect((await request(app).get('/.well-known/jwks.json')).status).toBe(404);

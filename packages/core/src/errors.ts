@@ -14,6 +14,7 @@ const ERROR_TABLE = {
   issuer_not_registered: [403, 'The token issuer is not registered with any organization.'],
   org_mismatch: [403, "The API key belongs to a different organization than the token's issuer."],
   account_conflict: [409, 'A user with this email exists and the identity cannot be linked to it.'],
+  invalid_transition: [409, "The requested status change is not allowed from the user's current status."],
   invalid_request: [400, 'The request is malformed.'],
   invalid_grant: [400, 'The refresh token is invalid, expired, revoked or already used.'],
   unauthorized: [401, 'Authentication is required.'],

@@ -11,6 +11,8 @@ export interface RialtoEventMap {
   /** `orgId` and `issuer` are present when the request got far enough to establish them. */
   'exchange.failed': { code: RialtoErrorCode; status: number; orgId?: string; issuer?: string };
   'user.created': { orgId: string; userId: string };
+  /** A user's verification state changed; `eventTypes` are the webhook events it emitted. */
+  'user.updated': { orgId: string; userId: string; eventTypes: string[] };
   'refresh.succeeded': { orgId: string; userId: string; familyId: string };
   /** A consumed refresh token was presented again; its whole family has been revoked. */
   'refresh.reuse_detected': { orgId: string; userId: string; familyId: string };

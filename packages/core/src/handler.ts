@@ -1,6 +1,8 @@
+import type { GeneratedApiKey } from './api-keys.js';
 import { RialtoError, toRialtoError } from './errors.js';
 import type { RialtoEvents } from './events.js';
 import type { RequestLike, ResponseLike } from './http-types.js';
+import { epochSeconds } from './internal/clock.js';
 import { type AuthScheme, errorResponse } from './internal/http.js';
 import { createRouteTable } from './internal/route.js';
 import type { RialtoAccessTokenClaims } from './mint-tokens.js';
@@ -13,9 +15,15 @@ import {
 import { adminRoutes } from './routes/admin-routes.js';
 import { tokenRoutes } from './routes/token-routes.js';
 import { userRoutes } from './routes/user-routes.js';
+import { webhookRoutes } from './routes/webhook-routes.js';
 import { wellKnownRoutes } from './routes/well-known-routes.js';
 import { createServices } from './services.js';
+import type { RotatedKey } from './signing-keys.js';
+import type { SigningKeyUse } from './store.js';
+import type { Users } from './users.js';
 import type { VerifyAccessTokenOptions } from './verify-access-token.js';
+import type { DeliveryRunSummary } from './webhooks/delivery-worker.js';
+import { webhookEvent } from './webhooks/event-catalogue.js';
 
 /** The exchange service: an HTTP-agnostic handler plus what host code needs beside it. */
 export interface RialtoExchange {
@@ -43,9 +51,53 @@ export interface RialtoExchange {
   errorResponse(error: unknown, scheme?: AuthScheme): ResponseLike;
   /** Subscribe to audit events: `exchange.on('exchange.failed', ({ code, orgId }) => …)`. */
   on: RialtoEvents['on'];
+  /** Changes users' verification state from host code, as `PATCH /identity/users/:user_id` does. */
+  readonly users: Users;
+  /** Durable, org-scoped webhook events (distinct from the in-process audit events of `on`). */
+  readonly events: WebhookEventEmitter;
+  readonly webhooks: {
+    /**
+     * One delivery-worker pass: attempts every due delivery. For hosts running their own worker
+     * (`webhooks: { worker: false }`) and for tests with a controllable clock.
+     * @param options.now epoch seconds deciding what is due; defaults to the clock
+     */
+    runDueDeliveries(options?: { now?: number }): Promise<DeliveryRunSummary>;
+    /** Starts the background delivery worker (unless `webhooks.worker` is `false`); the Express binding calls it. */
+    startWorker(): void;
+  };
+  /** Stops the background delivery worker and waits for a pass in progress. */
+  close(): Promise<void>;
   /** Registers an organization from host code (scripts, seeding), as the admin route does. */
   registerOrganization(input: OrganizationRegistration): Promise<RegisteredOrganization>;
+  /**
+   * Adds a new signing key (or refresh secret) to the store. It is published in the JWKS at once and
+   * signs after `signingKeyPrepublishSeconds`; the key it replaces verifies until its tokens expire.
+   * Other instances pick the new key up within a minute.
+   * @throws TypeError when the host supplies that kind of key through options
+   */
+  rotateSigningKey(use?: SigningKeyUse): Promise<RotatedKey>;
+  /** Issues another API key for an organization, as the admin route does; the key is shown only here. */
+  issueApiKey(orgId: string): Promise<GeneratedApiKey>;
+  /** Revokes an API key, as the admin route does. @returns `false` when the org has no such active key */
+  revokeApiKey(orgId: string, keyId: string): Promise<boolean>;
   readonly options: ResolvedRialtoExchangeOptions;
+}
+
+/** Emits host-defined webhook events beside the built-in ones. */
+export interface WebhookEventEmitter {
+  /**
+   * Makes a type known, so subscriptions may name it and `emit` accepts it.
+   * @throws TypeError when the name is not dotted lower-case segments
+   */
+  register(type: string): void;
+  /**
+   * Records an event for the org's subscribers in the outbox; delivery follows asynchronously.
+   * @throws TypeError when `type` was not registered (a host bug, not a request error)
+   * @example
+   * exchange.events.register('subscription.created');
+   * await exchange.events.emit('subscription.created', orgId, { subscription_id: id, amount: '100.00' });
+   */
+  emit(type: string, orgId: string, data: unknown): Promise<void>;
 }
 
 /**
@@ -65,6 +117,7 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
     ...userRoutes(services),
     ...adminRoutes(services),
     ...wellKnownRoutes(services),
+    ...webhookRoutes(services),
   ]);
 
   function respondWithError(error: unknown, scheme: AuthScheme = 'none'): ResponseLike {
@@ -101,7 +154,32 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
     authenticateBearer: services.accessTokens.authenticate,
     errorResponse: respondWithError,
     on: services.events.on,
+    users: services.users,
+    events: {
+      register: services.eventCatalogue.register,
+      async emit(type, orgId, data) {
+        if (!services.eventCatalogue.has(type)) {
+          throw new TypeError(
+            `events.emit: "${type}" is not a registered event type; call events.register() first`,
+          );
+        }
+        await options.store.enqueueWebhookEvents([webhookEvent(type, orgId, data, epochSeconds())]);
+      },
+    },
+    webhooks: {
+      runDueDeliveries: services.deliveryWorker.runDueDeliveries,
+      startWorker: services.deliveryWorker.start,
+    },
+    close: services.deliveryWorker.stop,
     registerOrganization: (registration) =>
       services.organizations.register(registrationSchema.parse(registration)),
+    issueApiKey: services.apiKeys.issue,
+    revokeApiKey: services.apiKeys.revoke,
+    async rotateSigningKey(use = 'access_token') {
+      const rotated = await services.signingKeys.rotate(use);
+      services.events.emit('signing_key.rotated', { use, kid: rotated.kid });
+      logger.info({ event: 'signing_key.rotated', use, kid: rotated.kid }, 'signing key rotated');
+      return rotated;
+    },
   };
 }

@@ -1,7 +1,8 @@
+export type { GeneratedApiKey } from './api-keys.js';
 export { generateApiKey, hashApiKey, parseApiKey } from './api-keys.js';
 export type { ErrorBody, RialtoErrorCode, RialtoErrorOptions } from './errors.js';
 export { errorBody, RialtoError, StoreUnavailableError, toRialtoError } from './errors.js';
-export type { RialtoExchange } from './handler.js';
+export type { RialtoExchange, WebhookEventEmitter } from './handler.js';
 export { createRialtoExchange } from './handler.js';
 export type { RequestLike, ResponseLike } from './http-types.js';
 export type { Logger } from './logger.js';
@@ -11,19 +12,40 @@ export { DEFAULT_MAX_BODY_BYTES, resolveOptions } from './options.js';
 export type { OrganizationRegistration, RegisteredOrganization } from './organizations.js';
 export { normalizeIssuer, REQUIRED_AUDIENCE } from './organizations.js';
 export { normalizeEmail } from './provision-user.js';
-export type { AccessTokenAlgorithm } from './signing-keys.js';
+export type { AccessTokenAlgorithm, HostKeys, RotatedKey } from './signing-keys.js';
 export type {
+  AccreditationStatus,
   ApiKeyRecord,
+  ClaimWebhookDeliveriesInput,
+  CompleteWebhookAttemptInput,
   EmailLinkingPolicy,
   FindOrCreateUserInput,
   FindOrCreateUserResult,
+  KycStatus,
   OrganizationPatch,
   OrganizationRecord,
   RefreshTokenRecord,
   SigningKeyRecord,
   SigningKeyUse,
   Store,
+  UpdateUserVerificationInput,
+  UpdateUserVerificationResult,
   UserRecord,
+  UserVerification,
+  WebhookAttemptRecord,
+  WebhookDeliveryRecord,
+  WebhookDeliveryStatus,
+  WebhookEventRecord,
+  WebhookSubscriptionPatch,
+  WebhookSubscriptionRecord,
 } from './store.js';
+export type { Users, UserVerificationPatch, VerificationFlags } from './users.js';
+export { verificationFlags } from './users.js';
 export type { VerifyAccessTokenOptions } from './verify-access-token.js';
 export { ASYMMETRIC_ALGORITHMS } from './verify-id-token.js';
+export type { DeliveryRunSummary } from './webhooks/delivery-worker.js';
+export { BUILT_IN_WEBHOOK_EVENT_TYPES } from './webhooks/event-catalogue.js';
+export type { WebhookOptions } from './webhooks/webhook-options.js';
+export { DEFAULT_RETRY_SCHEDULE_SECONDS } from './webhooks/webhook-options.js';
+export type { VerifyWebhookOptions, WebhookHeaders } from './webhooks/webhook-signature.js';
+export { verifyWebhook, WebhookVerificationError } from './webhooks/webhook-signature.js';

@@ -3,6 +3,7 @@ import { SignJWT } from 'jose';
 import { epochSeconds } from './internal/clock.js';
 import { REFRESH_TOKEN_ALGORITHM, type SigningKeys } from './signing-keys.js';
 import type { OrganizationRecord, Store, UserRecord } from './store.js';
+import { verificationFlags } from './users.js';
 
 /** The body of a successful exchange or refresh. */
 export interface TokenResponse {
@@ -57,6 +58,16 @@ export function scopeFor(org: OrganizationRecord): string {
   return [BASE_SCOPES, ...org.audience.map((audience) => `aud:${audience}`)].join(' ');
 }
 
+function verificationClaims(user: UserRecord) {
+  const flags = verificationFlags(user);
+  return {
+    onboarding_completed: flags.onboardingCompleted,
+    kyc_completed: flags.kycCompleted,
+    accredited: flags.accredited,
+    accreditation_verified: flags.accreditationVerified,
+  };
+}
+
 export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
   const { issuer, store, signingKeys, accessTokenTtlSeconds, refreshTokenTtlSeconds } = options;
 
@@ -77,10 +88,7 @@ export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
         org_name: org.name,
         user_id: user.userId,
         email: user.email,
-        onboarding_completed: user.onboardingCompleted,
-        kyc_completed: user.kycCompleted,
-        accredited: user.accredited,
-        accreditation_verified: user.accreditationVerified,
+        ...verificationClaims(user),
       };
       const refreshJti = randomUUID();
       const refreshExpiresAt = now + refreshTokenTtlSeconds;

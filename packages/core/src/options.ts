@@ -3,8 +3,13 @@ import type { RequestLike } from './http-types.js';
 import type { Logger } from './logger.js';
 import type { RateLimit } from './rate-limit.js';
 import type { SharedDocumentCache } from './remote-documents.js';
-import type { AccessTokenAlgorithm } from './signing-keys.js';
+import type { AccessTokenAlgorithm, HostKeys } from './signing-keys.js';
 import type { EmailLinkingPolicy, Store } from './store.js';
+import {
+  type ResolvedWebhookOptions,
+  resolveWebhookOptions,
+  type WebhookOptions,
+} from './webhooks/webhook-options.js';
 
 export const DEFAULT_ACCESS_TOKEN_TTL_SECONDS = 300; // short-lived by design: flags refresh with the token
 export const DEFAULT_REFRESH_TOKEN_TTL_SECONDS = 1800; // after that, the partner exchanges a fresh ID token
@@ -48,10 +53,21 @@ export interface RialtoExchangeOptions {
   refreshTokenTtlSeconds?: number;
   /** @default 'RS256' */
   accessTokenAlgorithm?: AccessTokenAlgorithm;
-  /** A private key (JWK or PKCS#8 PEM) to sign access tokens with, instead of one generated and kept in the store. */
-  accessTokenKey?: JWK | string;
-  /** An HMAC secret of at least 32 bytes for refresh tokens, instead of one generated and kept in the store. */
-  refreshTokenSecret?: string;
+  /**
+   * A private key (JWK or PKCS#8 PEM) to sign access tokens with, instead of keys generated and kept
+   * in the store. Given several, the first signs and the others stay in the JWKS (rotate by prepending).
+   */
+  accessTokenKey?: HostKeys<JWK | string>;
+  /**
+   * An HMAC secret of at least 32 bytes for refresh tokens, instead of secrets kept in the store.
+   * Given several, the first signs and the others still verify.
+   */
+  refreshTokenSecret?: HostKeys<string>;
+  /**
+   * How long a key added by `rotateSigningKey()` is published before it signs, so that every
+   * instance (reloading keys every 60 s) and every resource server knows it first. @default 60
+   */
+  signingKeyPrepublishSeconds?: number;
   /** A bearer token that grants the admin routes. Compared in constant time. */
   adminToken?: string;
   /** Decides whether a request may use the admin routes; consulted when `adminToken` does not match. */
@@ -105,6 +121,8 @@ export interface RialtoExchangeOptions {
    * @default { perIp: 1200 per 60 s, perOrganization: 1200 per 60 s }
    */
   rateLimit?: RateLimitOptions | false;
+  /** Webhook destinations, delivery timeout, retry schedule and the background worker. */
+  webhooks?: WebhookOptions;
 }
 
 type OptionalWithoutDefault =
@@ -114,10 +132,13 @@ type OptionalWithoutDefault =
   | 'authorizeAdmin'
   | 'sharedDocumentCache';
 
-export type ResolvedRialtoExchangeOptions = Required<Omit<RialtoExchangeOptions, OptionalWithoutDefault>> &
+export type ResolvedRialtoExchangeOptions = Required<
+  Omit<RialtoExchangeOptions, OptionalWithoutDefault | 'webhooks'>
+> &
   Pick<RialtoExchangeOptions, OptionalWithoutDefault> & {
     keyReloadIntervalSeconds: number;
     rateLimit: { perIp: RateLimit | false; perOrganization: RateLimit | false };
+    webhooks: ResolvedWebhookOptions;
   };
 
 const SILENT_LOGGER: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -144,7 +165,10 @@ export function resolveOptions(input: RialtoExchangeOptions): ResolvedRialtoExch
       'createRialtoExchange: `issuer` must be an https URL (http is allowed on localhost only)',
     );
   }
-  if (input.refreshTokenSecret !== undefined && Buffer.byteLength(input.refreshTokenSecret) < 32) {
+  if (
+    input.refreshTokenSecret !== undefined &&
+    [input.refreshTokenSecret].flat().some((secret) => Buffer.byteLength(secret) < 32)
+  ) {
     throw new TypeError('createRialtoExchange: `refreshTokenSecret` must be at least 32 bytes');
   }
   if (input.adminToken !== undefined && input.adminToken.length < 16) {
@@ -216,7 +240,13 @@ export function resolveOptions(input: RialtoExchangeOptions): ResolvedRialtoExch
     defaultEmailLinking: input.defaultEmailLinking ?? 'unless_unverified',
     logger: input.logger ?? SILENT_LOGGER,
     keyReloadIntervalSeconds: DEFAULT_KEY_RELOAD_INTERVAL_SECONDS,
+    signingKeyPrepublishSeconds: nonNegative(
+      'signingKeyPrepublishSeconds',
+      input.signingKeyPrepublishSeconds,
+      DEFAULT_KEY_RELOAD_INTERVAL_SECONDS,
+    ),
     rateLimit: resolveRateLimits(input.rateLimit),
+    webhooks: resolveWebhookOptions(input.webhooks),
   };
   if (!['RS256', 'PS256', 'ES256', 'EdDSA'].includes(resolved.accessTokenAlgorithm)) {
     throw new TypeError(

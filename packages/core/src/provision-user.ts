@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { RialtoError } from './errors.js';
 import { epochSeconds } from './internal/clock.js';
 import type { OrganizationRecord, Store, UserRecord } from './store.js';
+import { INITIAL_VERIFICATION, userEvent } from './users.js';
 import type { VerifiedIdentity } from './verify-id-token.js';
 
 /** Trim, lower-case, Unicode NFC: one mailbox, one key, however the IdP spelled it. */
@@ -35,14 +36,26 @@ export async function provisionUser(
   org: OrganizationRecord,
   identity: VerifiedIdentity,
 ): Promise<ProvisionedUser> {
+  const now = epochSeconds();
+  const email = normalizeEmail(identity.email);
+  const newUser: UserRecord = {
+    userId: randomUUID(),
+    orgId: org.orgId,
+    email,
+    ...INITIAL_VERIFICATION,
+    createdAt: now,
+    updatedAt: now,
+  };
   const result = await store.findOrCreateUser({
     orgId: org.orgId,
     iss: identity.iss,
     sub: identity.sub,
-    email: normalizeEmail(identity.email),
+    email,
     mayLinkByEmail: mayLinkByEmail(org, identity),
-    newUserId: randomUUID(),
-    now: epochSeconds(),
+    newUserId: newUser.userId,
+    now,
+    // Recorded with the user itself, so a created user always has its webhook and a failed create none.
+    eventsIfCreated: [userEvent('user.created', newUser, now)],
   });
   if (result.outcome === 'conflict') {
     throw new RialtoError(

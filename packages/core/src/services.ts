@@ -11,8 +11,12 @@ import { createRefreshTokens, type RefreshTokens } from './refresh-tokens.js';
 import { createRemoteDocuments } from './remote-documents.js';
 import { createRemoteJwks } from './remote-jwks.js';
 import { createSigningKeys, type SigningKeys } from './signing-keys.js';
+import { createUsers, type Users } from './users.js';
 import { type AccessTokenVerifier, createAccessTokenVerifier } from './verify-access-token.js';
 import { createIdTokenVerifier } from './verify-id-token.js';
+import { createDeliveryWorker, type DeliveryWorker } from './webhooks/delivery-worker.js';
+import { createEventCatalogue, type EventCatalogue } from './webhooks/event-catalogue.js';
+import { createWebhookSubscriptions, type WebhookSubscriptions } from './webhooks/webhook-subscriptions.js';
 
 /** Everything the routes use, built once per exchange. */
 export interface Services {
@@ -25,6 +29,10 @@ export interface Services {
   tokenExchange: TokenExchange;
   refreshTokens: RefreshTokens;
   accessTokens: AccessTokenVerifier;
+  users: Users;
+  eventCatalogue: EventCatalogue;
+  webhookSubscriptions: WebhookSubscriptions;
+  deliveryWorker: DeliveryWorker;
   /** Per-address limit for unauthenticated routes; `undefined` when turned off. */
   ipLimiter: RateLimiter | undefined;
 }
@@ -49,6 +57,10 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
     accessTokenKey: options.accessTokenKey,
     refreshTokenSecret: options.refreshTokenSecret,
     reloadIntervalSeconds: options.keyReloadIntervalSeconds,
+    prepublishSeconds: options.signingKeyPrepublishSeconds,
+    accessTokenTtlSeconds: options.accessTokenTtlSeconds,
+    refreshTokenTtlSeconds: options.refreshTokenTtlSeconds,
+    clockToleranceSeconds: options.clockToleranceSeconds,
   });
 
   const remoteCachePolicy = {
@@ -86,6 +98,7 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
     refreshTokenTtlSeconds: options.refreshTokenTtlSeconds,
   });
   const orgLimiter = limiterFor(options.rateLimit.perOrganization);
+  const eventCatalogue = createEventCatalogue();
 
   return {
     options,
@@ -118,5 +131,9 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
       clockToleranceSeconds: options.clockToleranceSeconds,
     }),
     ipLimiter: limiterFor(options.rateLimit.perIp),
+    users: createUsers(store, events),
+    eventCatalogue,
+    webhookSubscriptions: createWebhookSubscriptions(store, eventCatalogue, options.webhooks),
+    deliveryWorker: createDeliveryWorker({ store, options: options.webhooks, logger: options.logger }),
   };
 }

@@ -12,7 +12,7 @@ import {
 } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { epochSeconds } from './internal/clock.js';
-import type { SigningKeyRecord, Store } from './store.js';
+import type { SigningKeyRecord, SigningKeyUse, Store } from './store.js';
 
 /** Algorithms the service can sign its access tokens with. */
 export type AccessTokenAlgorithm = 'RS256' | 'PS256' | 'ES256' | 'EdDSA';
@@ -22,15 +22,27 @@ export const REFRESH_TOKEN_ALGORITHM = 'HS256';
 const REFRESH_SECRET_BYTES = 32;
 const PRIVATE_JWK_MEMBERS = new Set(['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k']);
 
+/** One key or several: the first signs, the others only verify (host-driven rotation). */
+export type HostKeys<T> = T | T[];
+
 export interface SigningKeysOptions {
   store: Store;
   accessTokenAlgorithm: AccessTokenAlgorithm;
-  /** Host-supplied access-token private key (JWK object or PKCS#8 PEM) instead of a stored one. */
-  accessTokenKey?: JWK | string;
-  /** Host-supplied refresh-token HMAC secret (at least 32 bytes) instead of a stored one. */
-  refreshTokenSecret?: string;
+  /** Host-supplied access-token private keys (JWK or PKCS#8 PEM) instead of stored ones. */
+  accessTokenKey?: HostKeys<JWK | string>;
+  /** Host-supplied refresh-token HMAC secrets (at least 32 bytes) instead of stored ones. */
+  refreshTokenSecret?: HostKeys<string>;
   /** How often keys are reloaded from the store, to pick up rotations made by other instances. */
   reloadIntervalSeconds: number;
+  /**
+   * How long a rotated-in key is published before it signs, so every instance and every resource
+   * server's JWKS cache can know it before the first token signed with it arrives.
+   */
+  prepublishSeconds: number;
+  /** How long retired keys stay verifiable: the lifetime of the tokens they signed, plus leeway. */
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  clockToleranceSeconds: number;
 }
 
 export interface LoadedKeys {
@@ -39,12 +51,26 @@ export interface LoadedKeys {
   /** Public keys that verify this service's access tokens, as served at `/.well-known/jwks.json`. */
   publicJwks: JSONWebKeySet;
   verifyAccessTokenKey: JWTVerifyGetKey;
+  /** Every refresh secret that may still verify a live refresh token, by kid. */
   refreshSecretsByKid: ReadonlyMap<string, Uint8Array>;
+}
+
+export interface RotatedKey {
+  use: SigningKeyUse;
+  kid: string;
+  /** When the new key starts signing (epoch seconds); until then it is only published. */
+  activatesAt: number;
 }
 
 export interface SigningKeys {
   /** Keys, loaded from the store (creating them on first use) or from host options. */
   load(): Promise<LoadedKeys>;
+  /**
+   * Adds a new key for `use` to the store. It is published at once, signs after the prepublish
+   * delay, and the key it replaces keeps verifying until every token it signed has expired.
+   * @throws TypeError when the host supplies that kind of key itself
+   */
+  rotate(use: SigningKeyUse): Promise<RotatedKey>;
 }
 
 /**
@@ -70,41 +96,113 @@ export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
       if (!keys) throw new Error('signing keys could not be loaded');
       return keys;
     },
+
+    async rotate(use) {
+      if (use === 'access_token' ? options.accessTokenKey : options.refreshTokenSecret) {
+        throw new TypeError(`rotateSigningKey: ${use} keys are supplied by the host; rotate them there`);
+      }
+      const generated =
+        use === 'access_token'
+          ? await generateAccessKey(options.accessTokenAlgorithm)
+          : await generateRefreshSecret();
+      // Keys are ordered by createdAt alone, so the new key must be strictly the newest.
+      const [newest] = await options.store.listSigningKeys(use);
+      const record = { ...generated, createdAt: Math.max(generated.createdAt, (newest?.createdAt ?? 0) + 1) };
+      await options.store.addSigningKey(record);
+      cache.delete('keys');
+      return { use, kid: record.kid, activatesAt: record.createdAt + options.prepublishSeconds };
+    },
   };
 }
 
 async function loadKeys(options: SigningKeysOptions): Promise<LoadedKeys> {
-  const accessRecords = options.accessTokenKey
-    ? [await recordFromHostKey(options.accessTokenKey, options.accessTokenAlgorithm)]
-    : await storedKeys(options.store, 'access_token', () => generateAccessKey(options.accessTokenAlgorithm));
-  const refreshRecords = options.refreshTokenSecret
-    ? [await recordFromHostSecret(options.refreshTokenSecret)]
-    : await storedKeys(options.store, 'refresh_token', generateRefreshSecret);
+  const now = epochSeconds();
+  const access = options.accessTokenKey
+    ? hostKeySchedule(
+        await Promise.all(
+          asArray(options.accessTokenKey).map((key) => recordFromHostKey(key, options.accessTokenAlgorithm)),
+        ),
+      )
+    : keySchedule(
+        await storedKeys(options.store, 'access_token', () =>
+          generateAccessKey(options.accessTokenAlgorithm),
+        ),
+        now,
+        options.prepublishSeconds,
+        options.accessTokenTtlSeconds + options.clockToleranceSeconds,
+      );
+  const refresh = options.refreshTokenSecret
+    ? hostKeySchedule(await Promise.all(asArray(options.refreshTokenSecret).map(recordFromHostSecret)))
+    : keySchedule(
+        await storedKeys(options.store, 'refresh_token', generateRefreshSecret),
+        now,
+        options.prepublishSeconds,
+        options.refreshTokenTtlSeconds + options.clockToleranceSeconds,
+      );
 
-  const current = accessRecords[0] as SigningKeyRecord;
-  const publicJwks: JSONWebKeySet = { keys: accessRecords.map(publicJwkOf) };
-  const refreshSecretsByKid = new Map(
-    refreshRecords.map((record) => [record.kid, Buffer.from(record.privateJwk.k as string, 'base64url')]),
-  );
-  const currentRefresh = refreshRecords[0] as SigningKeyRecord;
+  const publicJwks: JSONWebKeySet = { keys: access.verifying.map(publicJwkOf) };
+  const refreshSecretsByKid = new Map(refresh.verifying.map((record) => [record.kid, secretOf(record)]));
   return {
-    access: { kid: current.kid, alg: current.alg, key: await importJWK(current.privateJwk, current.alg) },
-    refresh: { kid: currentRefresh.kid, secret: refreshSecretsByKid.get(currentRefresh.kid) as Uint8Array },
+    access: {
+      kid: access.signing.kid,
+      alg: access.signing.alg,
+      key: await importJWK(access.signing.privateJwk, access.signing.alg),
+    },
+    refresh: { kid: refresh.signing.kid, secret: secretOf(refresh.signing) },
     publicJwks,
     verifyAccessTokenKey: createLocalJWKSet(publicJwks),
     refreshSecretsByKid,
   };
 }
 
+interface KeySchedule {
+  signing: SigningKeyRecord;
+  /** Keys whose signatures are accepted: the signing key, pre-published ones, and retired ones still in use. */
+  verifying: SigningKeyRecord[];
+}
+
+/**
+ * Picks the signing key among stored ones (newest first): the newest whose prepublish delay has
+ * passed, or the oldest when none has (the very first key signs at once). A key retires when its
+ * successor activates and stays verifiable for `retiredLifetimeSeconds` after that.
+ */
+export function keySchedule(
+  newestFirst: SigningKeyRecord[],
+  now: number,
+  prepublishSeconds: number,
+  retiredLifetimeSeconds: number,
+): KeySchedule {
+  const signingIndex = newestFirst.findIndex((record) => record.createdAt + prepublishSeconds <= now);
+  const index = signingIndex === -1 ? newestFirst.length - 1 : signingIndex;
+  const verifying = newestFirst.filter((_, i) => {
+    if (i <= index) return true;
+    const retiredAt = (newestFirst[i - 1] as SigningKeyRecord).createdAt + prepublishSeconds;
+    return retiredAt + retiredLifetimeSeconds > now;
+  });
+  return { signing: newestFirst[index] as SigningKeyRecord, verifying };
+}
+
+function hostKeySchedule(records: SigningKeyRecord[]): KeySchedule {
+  return { signing: records[0] as SigningKeyRecord, verifying: records };
+}
+
 async function storedKeys(
   store: Store,
-  use: SigningKeyRecord['use'],
+  use: SigningKeyUse,
   generate: () => Promise<SigningKeyRecord>,
 ): Promise<SigningKeyRecord[]> {
   const existing = await store.listSigningKeys(use);
   if (existing.length > 0) return existing;
   await store.ensureSigningKey(await generate());
   return store.listSigningKeys(use);
+}
+
+function asArray<T>(value: HostKeys<T>): T[] {
+  return Array.isArray(value) ? value : [value];
+}
+
+function secretOf(record: SigningKeyRecord): Uint8Array {
+  return Buffer.from(record.privateJwk.k as string, 'base64url');
 }
 
 async function generateAccessKey(alg: AccessTokenAlgorithm): Promise<SigningKeyRecord> {

@@ -55,16 +55,35 @@ export interface ApiKeyRecord {
   revokedAt: number | null;
 }
 
-export interface UserRecord {
+/**
+ * Where a user stands in KYC. `not_started` until a session is created; `approved` and `denied`
+ * end a session; `resubmission_requested` sends the user back to submit their data again.
+ */
+export type KycStatus =
+  | 'not_started'
+  | 'session_created'
+  | 'pii_submitted'
+  | 'processing'
+  | 'resubmission_requested'
+  | 'approved'
+  | 'denied';
+
+/** Where a user stands in investor accreditation. */
+export type AccreditationStatus = 'not_submitted' | 'submitted' | 'verified' | 'rejected';
+
+/** The verification state of a user; the boolean token claims are derived from it. */
+export interface UserVerification {
+  onboardingCompleted: boolean;
+  kycStatus: KycStatus;
+  accreditationStatus: AccreditationStatus;
+}
+
+export interface UserRecord extends UserVerification {
   /** UUID. */
   userId: string;
   orgId: string;
   /** Normalized: trimmed, lower-cased, Unicode NFC. Unique within an org. */
   email: string;
-  onboardingCompleted: boolean;
-  kycCompleted: boolean;
-  accredited: boolean;
-  accreditationVerified: boolean;
   createdAt: number;
   updatedAt: number;
 }
@@ -81,6 +100,11 @@ export interface FindOrCreateUserInput {
   /** The id to give the user if one is created. */
   newUserId: string;
   now: number;
+  /**
+   * Webhook events to record, as `enqueueWebhookEvents` does, in the same atomic operation, only
+   * when this call creates the user (e.g. `user.created`). Ignored for `existing`, `linked` and `conflict`.
+   */
+  eventsIfCreated?: WebhookEventRecord[];
 }
 
 export type FindOrCreateUserResult =
@@ -102,6 +126,115 @@ export interface RefreshTokenRecord {
   expiresAt: number;
 }
 
+export interface UpdateUserVerificationInput {
+  orgId: string;
+  userId: string;
+  /** The state the caller read and validated the change against. */
+  expected: UserVerification;
+  next: UserVerification;
+  now: number;
+  /** Webhook events caused by the change, recorded (and fanned out) in the same atomic operation. */
+  events: WebhookEventRecord[];
+}
+
+export type UpdateUserVerificationResult =
+  /** The user was in `expected`; it is now in `next`, with `updatedAt` = `now`, and the events are recorded. */
+  | { outcome: 'updated'; user: UserRecord }
+  /** The user's state differs from `expected` (a concurrent change): nothing was written. */
+  | { outcome: 'stale'; user: UserRecord }
+  /** No such user in `orgId`: nothing was written. */
+  | { outcome: 'not_found' };
+
+/** An org's subscription to webhook event types. */
+export interface WebhookSubscriptionRecord {
+  /** UUID. */
+  subscriptionId: string;
+  orgId: string;
+  /** Validated https URL (or http / private when the host allows it). */
+  url: string;
+  description: string | null;
+  /** Event types delivered; `*` stands for every type. */
+  eventTypes: string[];
+  /** The `whsec_…` signing secret. Stores keep it as they keep any other secret. */
+  secret: string;
+  /** Set when the receiver answered 410 Gone; a disabled subscription gets no new deliveries. */
+  disabledAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** The fields of a subscription that can change after creation. */
+export type WebhookSubscriptionPatch = Partial<
+  Pick<WebhookSubscriptionRecord, 'eventTypes' | 'secret' | 'disabledAt'>
+>;
+
+/** One event, before fan-out to the org's subscriptions. */
+export interface WebhookEventRecord {
+  /** UUID; sent as `webhook-id`, the same for every subscriber and every retry. */
+  eventId: string;
+  orgId: string;
+  type: string;
+  /** The exact JSON body to send, so every attempt carries the same bytes. */
+  payload: string;
+  createdAt: number;
+}
+
+/** `pending` until an attempt succeeds (`succeeded`) or retries run out or the subscription is gone (`failed`). */
+export type WebhookDeliveryStatus = 'pending' | 'succeeded' | 'failed';
+
+/** What one attempt to deliver observed. */
+export interface WebhookAttemptRecord {
+  attemptedAt: number;
+  durationMs: number;
+  /** The receiver's HTTP status, or `null` when none was received (timeout, refused, DNS). */
+  responseStatus: number | null;
+  /** Why no response was received, or `null`. */
+  error: string | null;
+  /** At most the first 256 bytes of the response body, or `null`. */
+  responseExcerpt: string | null;
+}
+
+/** One event on its way to one subscription: the outbox row the delivery worker claims. */
+export interface WebhookDeliveryRecord {
+  /** UUID. */
+  deliveryId: string;
+  subscriptionId: string;
+  orgId: string;
+  eventId: string;
+  eventType: string;
+  payload: string;
+  status: WebhookDeliveryStatus;
+  /** When the next attempt is due; `null` once the delivery is finished. */
+  nextAttemptAt: number | null;
+  /** Set while a worker holds the delivery; another worker may claim it once `leaseExpiresAt` has passed. */
+  leaseToken: string | null;
+  leaseExpiresAt: number | null;
+  /** Every attempt so far, oldest first. */
+  attempts: WebhookAttemptRecord[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ClaimWebhookDeliveriesInput {
+  now: number;
+  /** Most deliveries to claim in one call. */
+  limit: number;
+  /** The claimed deliveries are held until `now + leaseSeconds`. */
+  leaseSeconds: number;
+  /** Unique per call; completing an attempt must present it. */
+  leaseToken: string;
+}
+
+export interface CompleteWebhookAttemptInput {
+  deliveryId: string;
+  leaseToken: string;
+  attempt: WebhookAttemptRecord;
+  status: WebhookDeliveryStatus;
+  /** When to try again (`status: 'pending'`), otherwise `null`. */
+  nextAttemptAt: number | null;
+  now: number;
+}
+
 /** What a signing key is for: RS/PS/ES/EdDSA access tokens, or the HMAC secret of refresh tokens. */
 export type SigningKeyUse = 'access_token' | 'refresh_token';
 
@@ -116,7 +249,8 @@ export interface SigningKeyRecord {
 }
 
 /**
- * Persistence for organizations, API keys, users, refresh tokens and signing keys.
+ * Persistence for organizations, API keys, users, refresh tokens, signing keys, webhook
+ * subscriptions and the webhook outbox.
  *
  * Implementations must be safe for concurrent use by several processes sharing one backend.
  */
@@ -166,6 +300,77 @@ export interface Store {
 
   /** @returns the user if it belongs to `orgId`, otherwise `null` (also for another org's user). */
   getUser(orgId: string, userId: string): Promise<UserRecord | null>;
+
+  /** @returns the user whatever its organization, or `null`; for admin routes only. */
+  getUserById(userId: string): Promise<UserRecord | null>;
+
+  /**
+   * Compare-and-set of a user's verification state, together with the events it causes, atomically:
+   * either the state changes and every event is recorded (fanned out as `enqueueWebhookEvents`
+   * does), or nothing is written. Of concurrent calls with the same `expected`, exactly one gets
+   * `updated`; the others get `stale` with the current user.
+   */
+  updateUserVerification(input: UpdateUserVerificationInput): Promise<UpdateUserVerificationResult>;
+
+  /** Stores a new webhook subscription. */
+  createWebhookSubscription(record: WebhookSubscriptionRecord): Promise<void>;
+
+  /** @returns the subscription if it belongs to `orgId`, otherwise `null` (also for another org's). */
+  getWebhookSubscription(orgId: string, subscriptionId: string): Promise<WebhookSubscriptionRecord | null>;
+
+  /** @returns the org's subscriptions, oldest `createdAt` first; `[]` when there are none. */
+  listWebhookSubscriptions(orgId: string): Promise<WebhookSubscriptionRecord[]>;
+
+  /**
+   * Applies `patch` and sets `updatedAt`.
+   * @returns the updated subscription, or `null` when `orgId` has no such subscription.
+   */
+  updateWebhookSubscription(
+    orgId: string,
+    subscriptionId: string,
+    patch: WebhookSubscriptionPatch,
+    now: number,
+  ): Promise<WebhookSubscriptionRecord | null>;
+
+  /**
+   * Deletes a subscription. Its pending deliveries stay in the outbox; the worker marks them
+   * `failed` when it finds the subscription gone.
+   * @returns `false` when `orgId` has no such subscription.
+   */
+  deleteWebhookSubscription(orgId: string, subscriptionId: string): Promise<boolean>;
+
+  /**
+   * Records events in the outbox, fanned out at write time: one `pending` delivery, due at the
+   * event's `createdAt`, per subscription of the event's org that is not disabled and lists the
+   * event's type or `*`. An event no subscription matches leaves nothing behind. All deliveries of
+   * one call are written atomically.
+   */
+  enqueueWebhookEvents(events: WebhookEventRecord[]): Promise<void>;
+
+  /** Stores one delivery as given, e.g. a test ping already leased by the caller that sends it at once. */
+  addWebhookDelivery(record: WebhookDeliveryRecord): Promise<void>;
+
+  /**
+   * Claims up to `limit` `pending` deliveries whose `nextAttemptAt` has come and that no worker
+   * holds (no lease, or an expired one), earliest due first, atomically: concurrent callers never
+   * get the same delivery while its lease runs.
+   * @returns the claimed deliveries, with `leaseToken` and `leaseExpiresAt` set; `[]` when none is due.
+   */
+  claimWebhookDeliveries(input: ClaimWebhookDeliveriesInput): Promise<WebhookDeliveryRecord[]>;
+
+  /**
+   * Appends an attempt to a delivery, sets its status and next due time and releases the lease, if
+   * `leaseToken` still holds it.
+   * @returns `false`, writing nothing, when the delivery is unknown or its lease was lost to another worker.
+   */
+  completeWebhookAttempt(input: CompleteWebhookAttemptInput): Promise<boolean>;
+
+  /** @returns the subscription's most recent deliveries, newest `createdAt` first, at most `limit`; `[]` when none. */
+  listWebhookDeliveries(
+    orgId: string,
+    subscriptionId: string,
+    limit: number,
+  ): Promise<WebhookDeliveryRecord[]>;
 
   /** Records an issued refresh token. It may be dropped by the store after `expiresAt`. */
   saveRefreshToken(record: RefreshTokenRecord): Promise<void>;

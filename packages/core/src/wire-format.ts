@@ -1,17 +1,21 @@
 import type { RegisteredOrganization } from './organizations.js';
-import type { UserRecord } from './store.js';
+import type { UserRecord, WebhookDeliveryRecord, WebhookSubscriptionRecord } from './store.js';
+import { verificationFlags } from './users.js';
 
 /** Records as the HTTP API shows them: snake_case, ISO 8601 timestamps. */
 
 export function userJson(user: UserRecord) {
+  const flags = verificationFlags(user);
   return {
     user_id: user.userId,
     org_id: user.orgId,
     email: user.email,
-    onboarding_completed: user.onboardingCompleted,
-    kyc_completed: user.kycCompleted,
-    accredited: user.accredited,
-    accreditation_verified: user.accreditationVerified,
+    onboarding_completed: flags.onboardingCompleted,
+    kyc_completed: flags.kycCompleted,
+    accredited: flags.accredited,
+    accreditation_verified: flags.accreditationVerified,
+    kyc_status: user.kycStatus,
+    accreditation_status: user.accreditationStatus,
     created_at: isoTime(user.createdAt),
     updated_at: isoTime(user.updatedAt),
   };
@@ -34,4 +38,34 @@ export function registeredOrganizationJson({ organization, apiKey, apiKeyId }: R
 
 export function isoTime(epochSeconds: number): string {
   return new Date(epochSeconds * 1000).toISOString();
+}
+
+/** A subscription as listed: never with its secret, which is shown only at creation and rotation. */
+export function webhookSubscriptionJson(subscription: WebhookSubscriptionRecord) {
+  return {
+    id: subscription.subscriptionId,
+    url: subscription.url,
+    description: subscription.description,
+    eventTypes: subscription.eventTypes,
+    disabled: subscription.disabledAt !== null,
+    created_at: isoTime(subscription.createdAt),
+  };
+}
+
+export function webhookDeliveryJson(delivery: WebhookDeliveryRecord) {
+  return {
+    id: delivery.deliveryId,
+    event_id: delivery.eventId,
+    event_type: delivery.eventType,
+    status: delivery.status,
+    next_attempt_at: delivery.nextAttemptAt === null ? null : isoTime(delivery.nextAttemptAt),
+    attempts: delivery.attempts.map((attempt) => ({
+      attempted_at: isoTime(attempt.attemptedAt),
+      response_status: attempt.responseStatus,
+      duration_ms: attempt.durationMs,
+      error: attempt.error,
+      response_excerpt: attempt.responseExcerpt,
+    })),
+    created_at: isoTime(delivery.createdAt),
+  };
 }

@@ -1,6 +1,11 @@
-import { createRialtoExchange, type RialtoExchange, type RialtoExchangeOptions } from '@rialto-exchange/core';
-import { memoryStore } from '@rialto-exchange/storage-adapters';
+import {
+  createRialtoExchange,
+  type RialtoExchange,
+  type RialtoExchangeOptions,
+  type Store,
+} from '@rialto-exchange/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { developmentStore } from './development-store.js';
 import { optionsFromEnvironment } from './environment.js';
 import { readBody } from './read-body.js';
 import { sendResponseLike, toRequestLike } from './to-request-like.js';
@@ -10,8 +15,10 @@ export interface RialtoExchangeExpressOptions extends Partial<RialtoExchangeOpti
 
 /** The middleware `rialtoExchange()` returns; mount it with `app.use()` like any router. */
 export interface RialtoExchangeRouter extends RequestHandler {
-  /** The core service behind the routes: verify tokens or register organizations from host code. */
+  /** The core service behind the routes: verify tokens, rotate keys or register organizations from host code. */
   readonly exchange: RialtoExchange;
+  /** Stops the background webhook delivery worker, e.g. on shutdown; pending deliveries stay in the store. */
+  close(): Promise<void>;
 }
 
 const DEVELOPMENT_ISSUER = 'http://localhost:3000';
@@ -21,24 +28,31 @@ let mostRecentExchange: RialtoExchange | undefined;
  * Mounts the identity token exchange in an Express 4 or 5 app. Requests to other paths pass
  * through untouched, so the host's own routes keep working beside it.
  *
- * With no `store`, users and keys live in memory and are lost on restart: fine for trying it out,
- * wrong for production, and a warning says so once at start-up. `RIALTO_ISSUER`,
- * `RIALTO_ADMIN_TOKEN`, `RIALTO_ACCESS_TOKEN_KEY` and `RIALTO_REFRESH_TOKEN_SECRET` fill the
- * options of the same meaning when they are not passed.
+ * With no `store`, data lives in SQLite at `./.rialto/rialto.db` (memory if `better-sqlite3` is
+ * not installed): fine for trying it out, wrong for production, and a warning says so at start-up.
+ * `RIALTO_ISSUER`, `RIALTO_ADMIN_TOKEN`, `RIALTO_ACCESS_TOKEN_KEY` and
+ * `RIALTO_REFRESH_TOKEN_SECRET` fill the options of the same meaning when they are not passed.
  *
  * @example
  * app.use(rialtoExchange({ issuer: 'https://api.example.com', store: redisStore({ url: process.env.REDIS_URL }) }));
  */
 export function rialtoExchange(explicit: RialtoExchangeExpressOptions = {}): RialtoExchangeRouter {
   const options = { ...optionsFromEnvironment(), ...withoutUndefined(explicit) };
-  const isDevelopmentSetup = options.store === undefined || options.issuer === undefined;
+  const fallbackStore = options.store === undefined ? developmentStore() : undefined;
   const exchange = createRialtoExchange({
     ...options,
-    store: options.store ?? memoryStore(),
+    store: options.store ?? (fallbackStore?.store as Store),
     issuer: options.issuer ?? DEVELOPMENT_ISSUER,
   });
-  if (isDevelopmentSetup) warnDevelopmentSetup(exchange, options);
+  if (fallbackStore || options.issuer === undefined) {
+    warnDevelopmentDefaults([
+      fallbackStore ? `\`store\` (using ${fallbackStore.description})` : undefined,
+      options.issuer === undefined ? `\`issuer\` (using ${DEVELOPMENT_ISSUER})` : undefined,
+    ]);
+  }
   mostRecentExchange = exchange;
+  // Off with `webhooks: { worker: false }`; its timer is unref'd, so it never holds the process open.
+  exchange.webhooks.startWorker();
   const maxBodyBytes = exchange.options.maxBodyBytes;
 
   const middleware = async function rialtoExchangeRouter(req: Request, res: Response, next: NextFunction) {
@@ -55,11 +69,7 @@ export function rialtoExchange(explicit: RialtoExchangeExpressOptions = {}): Ria
       sendResponseLike(res, exchange.errorResponse(error));
     }
   };
-  return Object.assign(middleware, { exchange });
-}
-
-function withoutUndefined<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
+  return Object.assign(middleware, { exchange, close: exchange.close });
 }
 
 /** The exchange created last in this process, used by `requireRialtoToken()` when none is passed. */
@@ -67,15 +77,14 @@ export function defaultExchange(): RialtoExchange | undefined {
   return mostRecentExchange;
 }
 
-function warnDevelopmentSetup(exchange: RialtoExchange, options: RialtoExchangeExpressOptions): void {
-  const missing = [
-    options.store === undefined
-      ? '`store` (using an in-memory store: everything is lost on restart)'
-      : undefined,
-    options.issuer === undefined ? `\`issuer\` (using ${exchange.options.issuer})` : undefined,
-  ].filter(Boolean);
+// Explicit `undefined` (e.g. `{ store: config.store }`) must not hide a value from the environment.
+function withoutUndefined<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
+function warnDevelopmentDefaults(defaults: Array<string | undefined>): void {
   process.emitWarning(
-    `rialtoExchange() is running with development defaults, not fit for production. Set ${missing.join(' and ')}.`,
+    `rialtoExchange() is running with development defaults, not fit for production. Set ${defaults.filter(Boolean).join(' and ')}.`,
     { code: 'RIALTO_DEVELOPMENT_DEFAULTS' },
   );
 }

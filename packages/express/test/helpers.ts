@@ -28,6 +28,12 @@ const WRITE_METHODS = [
   'saveRefreshToken',
   'consumeRefreshToken',
   'revokeRefreshTokenFamily',
+  'updateUserVerification',
+  'createWebhookSubscription',
+  'updateWebhookSubscription',
+  'deleteWebhookSubscription',
+  'enqueueWebhookEvents',
+  'addWebhookDelivery',
 ] as const;
 
 export interface RecordingStore extends Store {

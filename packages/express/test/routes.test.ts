@@ -250,6 +250,8 @@ describe('GET /identity/users/:user_id', () => {
       kyc_completed: false,
       accredited: false,
       accreditation_verified: false,
+      kyc_status: 'not_started',
+      accreditation_status: 'not_submitted',
       created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       updated_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     });

@@ -11,3 +11,5 @@ export { redisStore } from './redis/redis-store.js';
 export type { SqlConnection } from './sql/sql-dialect.js';
 export type { SqlStore, SqlStoreOptions, SqlStoreSettings } from './sql/sql-store.js';
 export { sqlStore } from './sql/sql-store.js';
+export type { ClosableStore, StoreFromUrlOptions } from './store-from-url.js';
+export { storeFromUrl } from './store-from-url.js';

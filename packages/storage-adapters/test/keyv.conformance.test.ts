@@ -29,6 +29,8 @@ if (await isServiceUp('Redis (for Keyv)', REDIS_URL)) {
         concurrentFindOrCreate: NO_COMPARE_AND_SET,
         concurrentEmailLinking: NO_COMPARE_AND_SET,
         concurrentEnsureSigningKey: NO_COMPARE_AND_SET,
+        concurrentUserVerification: NO_COMPARE_AND_SET,
+        concurrentWebhookClaim: NO_COMPARE_AND_SET,
       },
     },
   );

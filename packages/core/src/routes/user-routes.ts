@@ -1,11 +1,12 @@
 import { RialtoError } from '../errors.js';
-import { json } from '../internal/http.js';
-import { isUuid, type Route } from '../internal/route.js';
+import { header, json } from '../internal/http.js';
+import { isUuid, parseBody, type Route } from '../internal/route.js';
 import type { Services } from '../services.js';
+import { userPatchSchema } from '../users.js';
 import { userJson } from '../wire-format.js';
 
-/** `GET /identity/users/:user_id`, scoped to the access token's organization. */
-export function userRoutes({ accessTokens, options }: Services): Route[] {
+/** `GET` and `PATCH /identity/users/:user_id`, scoped to the caller's organization. */
+export function userRoutes({ accessTokens, apiKeys, adminAuth, users, options }: Services): Route[] {
   return [
     {
       method: 'GET',
@@ -17,6 +18,31 @@ export function userRoutes({ accessTokens, options }: Services): Route[] {
         const user = isUuid(userId) ? await options.store.getUser(claims.org_id, userId) : null;
         if (!user) throw new RialtoError('not_found', 'No such user in your organization.');
         return json(200, userJson(user));
+      },
+    },
+    {
+      method: 'PATCH',
+      pattern: /^\/identity\/users\/([^/]+)$/,
+      scheme: 'api_key',
+      async run(request, [userId]) {
+        // The org's API key acts within its org; admin credentials act on any user.
+        const apiKey = header(request, 'x-api-key');
+        let orgId: string | undefined;
+        if (apiKey !== undefined) {
+          orgId = await apiKeys.authenticate(apiKey);
+        } else if (!(await adminAuth.isAdmin(request))) {
+          throw header(request, 'authorization') === undefined
+            ? new RialtoError('missing_api_key', 'The X-API-Key header or admin credentials are required.')
+            : new RialtoError('unauthorized', 'Admin credentials are not valid.');
+        }
+        const patch = parseBody(userPatchSchema, request);
+        const user = !isUuid(userId)
+          ? null
+          : orgId === undefined
+            ? await options.store.getUserById(userId)
+            : await options.store.getUser(orgId, userId);
+        if (!user) throw new RialtoError('not_found', 'No such user in your organization.');
+        return json(200, userJson(await users.update(user.orgId, user.userId, patch)));
       },
     },
   ];

@@ -6,6 +6,8 @@ import type {
   RefreshTokenRecord,
   SigningKeyRecord,
   SigningKeyUse,
+  WebhookEventRecord,
+  WebhookSubscriptionRecord,
 } from '@rialto-exchange/core';
 
 export function nowSeconds(): number {
@@ -78,6 +80,43 @@ export function signingKey(use: SigningKeyUse, overrides: Partial<SigningKeyReco
         ? { kty: 'EC', crv: 'P-256', x: `x-${kid}`, y: `y-${kid}`, d: `d-${kid}` }
         : { kty: 'oct', k: `k-${kid}` },
     createdAt: 1_700_000_000,
+    ...overrides,
+  };
+}
+
+export function subscription(
+  orgId: string,
+  overrides: Partial<WebhookSubscriptionRecord> = {},
+): WebhookSubscriptionRecord {
+  const subscriptionId = overrides.subscriptionId ?? randomUUID();
+  return {
+    subscriptionId,
+    orgId,
+    url: `https://hooks.example.com/${subscriptionId}`,
+    description: null,
+    eventTypes: ['*'],
+    secret: `whsec_${Buffer.from(subscriptionId).toString('base64')}`,
+    disabledAt: null,
+    createdAt: 1_700_000_000,
+    updatedAt: 1_700_000_000,
+    ...overrides,
+  };
+}
+
+/** An event created now (wall clock), so stores that expire old deliveries keep it. */
+export function webhookEvent(
+  orgId: string,
+  type: string,
+  overrides: Partial<WebhookEventRecord> = {},
+): WebhookEventRecord {
+  const eventId = overrides.eventId ?? randomUUID();
+  const createdAt = overrides.createdAt ?? nowSeconds();
+  return {
+    eventId,
+    orgId,
+    type,
+    payload: JSON.stringify({ id: eventId, type, org_id: orgId, data: { n: 1 } }),
+    createdAt,
     ...overrides,
   };
 }

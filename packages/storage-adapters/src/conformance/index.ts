@@ -3,10 +3,12 @@ import { describeApiKeys } from './api-keys.js';
 import { describeConcurrency } from './concurrency.js';
 import { createSuiteContext } from './context.js';
 import { describeOrganizations } from './organizations.js';
+import { describeOutbox } from './outbox.js';
 import { describeRefreshTokens } from './refresh-tokens.js';
 import { describeSigningKeys } from './signing-keys.js';
 import type { ConformanceGuarantee, MakeStore, StoreConformanceOptions } from './types.js';
 import { describeUsers } from './users.js';
+import { describeWebhookSubscriptions } from './webhooks.js';
 
 export type { ConformanceGuarantee, MakeStore, StoreConformanceOptions, StoreUnderTest } from './types.js';
 
@@ -17,12 +19,15 @@ const GUARANTEES: ReadonlySet<string> = new Set<ConformanceGuarantee>([
   'concurrentEmailLinking',
   'concurrentConsume',
   'concurrentEnsureSigningKey',
+  'concurrentUserVerification',
+  'concurrentWebhookClaim',
 ]);
 
 /**
  * Declares the vitest suite every `Store` must pass: each method's contract, copy semantics, and
  * races that several instances sharing one backend would run (50 first exchanges of one person at
- * once, 20 uses of one refresh token, 10 instances starting on an empty store, ...).
+ * once, 20 uses of one refresh token, 10 instances starting on an empty store, 2 delivery workers
+ * claiming from one outbox, ...).
  *
  * Call it at the top level of a test file. `makeStore` is called once per test and must return a
  * store that shares nothing with the others (its own key prefix, table prefix, schema or file) so
@@ -74,6 +79,8 @@ export function runStoreConformance(
     describeUsers(context);
     describeRefreshTokens(context);
     describeSigningKeys(context);
+    describeWebhookSubscriptions(context);
+    describeOutbox(context);
     describeConcurrency(context);
   });
 }

@@ -19,7 +19,11 @@ export type ConformanceGuarantee =
   /** Concurrent `consumeRefreshToken` calls for one token: exactly one gets the record. */
   | 'concurrentConsume'
   /** Concurrent `ensureSigningKey` calls on an empty store: all get the same key back. */
-  | 'concurrentEnsureSigningKey';
+  | 'concurrentEnsureSigningKey'
+  /** Concurrent `updateUserVerification` calls from one state: exactly one is applied. */
+  | 'concurrentUserVerification'
+  /** Concurrent `claimWebhookDeliveries` calls: no delivery is handed to two callers. */
+  | 'concurrentWebhookClaim';
 
 /**
  * A store under test and how to dispose of what was created for it.

@@ -18,17 +18,16 @@ export function describeUsers({ freshStore }: SuiteContext): void {
       return result.user;
     }
 
-    it('findOrCreateUser creates a user with every flag false, linked to the identity', async () => {
+    it('findOrCreateUser creates a user with no verification step done, linked to the identity', async () => {
       const { store, orgId } = await storeWithOrg();
       const input = identity(orgId);
-      const expected = {
+      const expected: UserRecord = {
         userId: input.newUserId,
         orgId,
         email: input.email,
         onboardingCompleted: false,
-        kycCompleted: false,
-        accredited: false,
-        accreditationVerified: false,
+        kycStatus: 'not_started',
+        accreditationStatus: 'not_submitted',
         createdAt: input.now,
         updatedAt: input.now,
       };
@@ -118,7 +117,7 @@ export function describeUsers({ freshStore }: SuiteContext): void {
       const created = await createUser(store, input);
       const snapshot = structuredClone(created);
 
-      created.kycCompleted = true;
+      created.kycStatus = 'approved';
       const read = (await store.getUser(orgId, input.newUserId)) ?? expect.unreachable();
       read.email = 'mutated@example.com';
 

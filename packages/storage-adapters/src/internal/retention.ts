@@ -19,3 +19,6 @@ export function epochSeconds(): number {
 export function secondsToKeep(expiresAt: number): number {
   return Math.max(1, expiresAt - epochSeconds() + EXPIRY_MARGIN_SECONDS);
 }
+
+/** How long finished webhook deliveries stay listable: the delivery log looks back this far. */
+export const DELIVERY_RETENTION_SECONDS = 30 * 86_400;

@@ -6,11 +6,16 @@ import type {
   SigningKeyUse,
   Store,
   UserRecord,
+  WebhookDeliveryRecord,
+  WebhookEventRecord,
+  WebhookSubscriptionRecord,
 } from '@rialto-exchange/core';
 import { StoreUnavailableError } from '@rialto-exchange/core';
 import { withDeadline } from '../internal/deadline.js';
 import { newestSigningKeysFirst, oldestKeysFirst } from '../internal/ordering.js';
+import { byDueTime, deliveriesFor, isClaimable, newestDeliveriesFirst, newUser } from '../internal/outbox.js';
 import {
+  DELIVERY_RETENTION_SECONDS,
   EXPIRY_MARGIN_SECONDS,
   FAMILY_REVOCATION_MIN_SECONDS,
   secondsToKeep,
@@ -61,6 +66,9 @@ const DEFAULT_TIMEOUT_MS = 5_000;
  *   create two users.
  * - Instances starting together on an empty backend can each store their own signing key
  *   (`ensureSigningKey`), so tokens minted by one do not verify on another until they reload keys.
+ * - Webhook outbox: two workers claiming at once can both take one delivery, so it can be sent
+ *   twice; events recorded at the same time can lose one another's place in the due list, and a
+ *   user's verification change and its events are separate writes (the user first).
  * - A write interrupted by an outage can leave part of it behind. Writes are ordered so that what
  *   remains is harmless: an organization is reachable by issuer only once its key is stored, and a
  *   user by email only once its identity link is.
@@ -124,7 +132,43 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions = {}): Store
     familyExpiry: (familyId: string) => `family-expiry:${familyId}`,
     familyRevoked: (familyId: string) => `family-revoked:${familyId}`,
     signingKeys: (use: SigningKeyUse) => `signing-keys:${use}`,
+    subscriptions: (orgId: string) => `webhook-subs:${orgId}`,
+    delivery: (deliveryId: string) => `webhook-delivery:${deliveryId}`,
+    dueDeliveries: 'webhook-due',
+    subscriptionDeliveries: (subscriptionId: string) => `webhook-sub-deliveries:${subscriptionId}`,
   };
+
+  const subscriptionsOf = async (orgId: string) =>
+    (await get<WebhookSubscriptionRecord[]>(key.subscriptions(orgId))) ?? [];
+
+  async function saveDelivery(delivery: WebhookDeliveryRecord): Promise<void> {
+    const isFinished = delivery.status !== 'pending';
+    await set(
+      key.delivery(delivery.deliveryId),
+      delivery,
+      isFinished ? DELIVERY_RETENTION_SECONDS : undefined,
+    );
+  }
+
+  async function addDeliveries(deliveries: readonly WebhookDeliveryRecord[]): Promise<void> {
+    if (deliveries.length === 0) return;
+    for (const delivery of deliveries) await saveDelivery(delivery);
+    const due = (await get<string[]>(key.dueDeliveries)) ?? [];
+    await set(key.dueDeliveries, [...due, ...deliveries.map((delivery) => delivery.deliveryId)]);
+    for (const delivery of deliveries) {
+      const listKey = key.subscriptionDeliveries(delivery.subscriptionId);
+      const listed = (await get<string[]>(listKey)) ?? [];
+      await set(listKey, [...listed, delivery.deliveryId].slice(-MAX_LISTED_DELIVERIES));
+    }
+  }
+
+  async function enqueue(events: readonly WebhookEventRecord[]): Promise<void> {
+    const orgIds = [...new Set(events.map((event) => event.orgId))];
+    const byOrg = new Map(
+      await Promise.all(orgIds.map(async (orgId) => [orgId, await subscriptionsOf(orgId)] as const)),
+    );
+    await addDeliveries(deliveriesFor(events, (orgId) => byOrg.get(orgId) ?? []));
+  }
 
   async function userOf(userId: string): Promise<UserRecord> {
     const user = await get<UserRecord>(key.user(userId));
@@ -190,23 +234,125 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions = {}): Store
         return { outcome: 'linked', user: await userOf(sameEmailId) };
       }
 
-      const user: UserRecord = {
-        userId: input.newUserId,
-        orgId: input.orgId,
-        email: input.email,
-        onboardingCompleted: false,
-        kycCompleted: false,
-        accredited: false,
-        accreditationVerified: false,
-        createdAt: input.now,
-        updatedAt: input.now,
-      };
+      const user = newUser(input);
       // User, then identity, then email: cut short, a retry of the same identity still finds its
       // user, and nobody else is refused or linked because of a half-created one.
       await set(key.user(user.userId), user);
       await set(identityKey, user.userId);
       await set(key.email(input.orgId, input.email), user.userId);
+      await enqueue(input.eventsIfCreated ?? []);
       return { outcome: 'created', user };
+    },
+
+    async getUserById(userId) {
+      return (await get<UserRecord>(key.user(userId))) ?? null;
+    },
+
+    async updateUserVerification(input) {
+      const user = await get<UserRecord>(key.user(input.userId));
+      if (!user || user.orgId !== input.orgId) return { outcome: 'not_found' };
+      const { expected } = input;
+      if (
+        user.onboardingCompleted !== expected.onboardingCompleted ||
+        user.kycStatus !== expected.kycStatus ||
+        user.accreditationStatus !== expected.accreditationStatus
+      ) {
+        return { outcome: 'stale', user };
+      }
+      const updated: UserRecord = { ...user, ...input.next, updatedAt: input.now };
+      await set(key.user(input.userId), updated);
+      await enqueue(input.events);
+      return { outcome: 'updated', user: updated };
+    },
+
+    async createWebhookSubscription(record) {
+      await set(key.subscriptions(record.orgId), [...(await subscriptionsOf(record.orgId)), record]);
+    },
+
+    async getWebhookSubscription(orgId, subscriptionId) {
+      return (
+        (await subscriptionsOf(orgId)).find((record) => record.subscriptionId === subscriptionId) ?? null
+      );
+    },
+
+    async listWebhookSubscriptions(orgId) {
+      return (await subscriptionsOf(orgId)).sort((a, b) => a.createdAt - b.createdAt);
+    },
+
+    async updateWebhookSubscription(orgId, subscriptionId, patch, now) {
+      const stored = await subscriptionsOf(orgId);
+      const index = stored.findIndex((record) => record.subscriptionId === subscriptionId);
+      const current = stored[index];
+      if (!current) return null;
+      const defined = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined));
+      const updated: WebhookSubscriptionRecord = { ...current, ...defined, updatedAt: now };
+      stored[index] = updated;
+      await set(key.subscriptions(orgId), stored);
+      return updated;
+    },
+
+    async deleteWebhookSubscription(orgId, subscriptionId) {
+      const stored = await subscriptionsOf(orgId);
+      const kept = stored.filter((record) => record.subscriptionId !== subscriptionId);
+      if (kept.length === stored.length) return false;
+      await set(key.subscriptions(orgId), kept);
+      return true;
+    },
+
+    enqueueWebhookEvents: enqueue,
+
+    async addWebhookDelivery(record) {
+      await addDeliveries([record]);
+    },
+
+    async claimWebhookDeliveries({ now, limit, leaseSeconds, leaseToken }) {
+      const due = (await get<string[]>(key.dueDeliveries)) ?? [];
+      const pending: WebhookDeliveryRecord[] = [];
+      const finished = new Set<string>();
+      for (const deliveryId of due) {
+        const delivery = await get<WebhookDeliveryRecord>(key.delivery(deliveryId));
+        if (delivery?.status !== 'pending') finished.add(deliveryId);
+        else if (isClaimable(delivery, now)) pending.push(delivery);
+      }
+      if (finished.size > 0) {
+        const latest = (await get<string[]>(key.dueDeliveries)) ?? [];
+        await set(
+          key.dueDeliveries,
+          latest.filter((deliveryId) => !finished.has(deliveryId)),
+        );
+      }
+      const claimed = pending
+        .sort(byDueTime)
+        .slice(0, limit)
+        .map((delivery) => ({ ...delivery, leaseToken, leaseExpiresAt: now + leaseSeconds }));
+      for (const delivery of claimed) await saveDelivery(delivery);
+      return claimed;
+    },
+
+    async completeWebhookAttempt(input) {
+      const delivery = await get<WebhookDeliveryRecord>(key.delivery(input.deliveryId));
+      if (!delivery || delivery.leaseToken !== input.leaseToken) return false;
+      await saveDelivery({
+        ...delivery,
+        status: input.status,
+        nextAttemptAt: input.nextAttemptAt,
+        leaseToken: null,
+        leaseExpiresAt: null,
+        attempts: [...delivery.attempts, input.attempt],
+        updatedAt: input.now,
+      });
+      return true;
+    },
+
+    async listWebhookDeliveries(orgId, subscriptionId, limit) {
+      const ids = (await get<string[]>(key.subscriptionDeliveries(subscriptionId))) ?? [];
+      const found = await Promise.all(
+        ids.map((deliveryId) => get<WebhookDeliveryRecord>(key.delivery(deliveryId))),
+      );
+      return found
+        .filter((delivery): delivery is WebhookDeliveryRecord => delivery?.orgId === orgId)
+        .sort(newestDeliveriesFirst)
+        .slice(0, limit);
     },
 
     async getUser(orgId, userId) {
@@ -260,3 +406,6 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions = {}): Store
     },
   };
 }
+
+// The per-subscription delivery list keeps this many ids; it is read and rewritten whole.
+const MAX_LISTED_DELIVERIES = 100;

@@ -9,8 +9,11 @@ import type {
   SigningKeyUse,
   Store,
   UserRecord,
+  WebhookDeliveryRecord,
+  WebhookSubscriptionRecord,
 } from '@rialto-exchange/core';
 import { newestSigningKeysFirst, oldestKeysFirst } from '../internal/ordering.js';
+import { byDueTime, deliveriesFor, isClaimable, newestDeliveriesFirst, newUser } from '../internal/outbox.js';
 import { epochSeconds, FAMILY_REVOCATION_MIN_SECONDS } from '../internal/retention.js';
 
 /**
@@ -34,6 +37,8 @@ export function memoryStore(): Store {
   const familyRevokedAt = new Map<string, number>();
   let savesSinceSweep = 0;
   const signingKeys: SigningKeyRecord[] = [];
+  const subscriptions = new Map<string, WebhookSubscriptionRecord>();
+  const deliveries = new Map<string, WebhookDeliveryRecord>();
 
   const copy = <T>(value: T): T => structuredClone(value);
   const identityKey = (orgId: string, iss: string, sub: string) => JSON.stringify([orgId, iss, sub]);
@@ -45,6 +50,14 @@ export function memoryStore(): Store {
     for (const [familyId, revokedAt] of familyRevokedAt) {
       if (revokedAt + FAMILY_REVOCATION_MIN_SECONDS <= now) familyRevokedAt.delete(familyId);
     }
+  }
+
+  const subscriptionsOf = (orgId: string) =>
+    [...subscriptions.values()].filter((subscription) => subscription.orgId === orgId);
+
+  function enqueue(events: FindOrCreateUserInput['eventsIfCreated'] = []) {
+    for (const delivery of deliveriesFor(events, subscriptionsOf))
+      deliveries.set(delivery.deliveryId, delivery);
   }
 
   return {
@@ -105,18 +118,9 @@ export function memoryStore(): Store {
         userIdByIdentity.set(byIdentity, sameEmailUserId);
         return { outcome: 'linked', user: copy(users.get(sameEmailUserId) as UserRecord) };
       }
-      const user: UserRecord = {
-        userId: input.newUserId,
-        orgId: input.orgId,
-        email: input.email,
-        onboardingCompleted: false,
-        kycCompleted: false,
-        accredited: false,
-        accreditationVerified: false,
-        createdAt: input.now,
-        updatedAt: input.now,
-      };
+      const user = newUser(input);
       users.set(user.userId, user);
+      enqueue(input.eventsIfCreated);
       userIdByEmail.set(byEmail, user.userId);
       userIdByIdentity.set(byIdentity, user.userId);
       return { outcome: 'created', user: copy(user) };
@@ -125,6 +129,98 @@ export function memoryStore(): Store {
     async getUser(orgId, userId) {
       const user = users.get(userId);
       return user && user.orgId === orgId ? copy(user) : null;
+    },
+
+    async getUserById(userId) {
+      const user = users.get(userId);
+      return user ? copy(user) : null;
+    },
+
+    async updateUserVerification(input) {
+      const user = users.get(input.userId);
+      if (!user || user.orgId !== input.orgId) return { outcome: 'not_found' };
+      const { expected } = input;
+      if (
+        user.onboardingCompleted !== expected.onboardingCompleted ||
+        user.kycStatus !== expected.kycStatus ||
+        user.accreditationStatus !== expected.accreditationStatus
+      ) {
+        return { outcome: 'stale', user: copy(user) };
+      }
+      const updated: UserRecord = { ...user, ...copy(input.next), updatedAt: input.now };
+      users.set(user.userId, updated);
+      enqueue(input.events);
+      return { outcome: 'updated', user: copy(updated) };
+    },
+
+    async createWebhookSubscription(record) {
+      subscriptions.set(record.subscriptionId, copy(record));
+    },
+
+    async getWebhookSubscription(orgId, subscriptionId) {
+      const subscription = subscriptions.get(subscriptionId);
+      return subscription && subscription.orgId === orgId ? copy(subscription) : null;
+    },
+
+    async listWebhookSubscriptions(orgId) {
+      return subscriptionsOf(orgId)
+        .sort((a, b) => a.createdAt - b.createdAt)
+        .map(copy);
+    },
+
+    async updateWebhookSubscription(orgId, subscriptionId, patch, now) {
+      const subscription = subscriptions.get(subscriptionId);
+      if (!subscription || subscription.orgId !== orgId) return null;
+      const defined = Object.entries(patch).filter(([, value]) => value !== undefined);
+      const updated = { ...subscription, ...copy(Object.fromEntries(defined)), updatedAt: now };
+      subscriptions.set(subscriptionId, updated);
+      return copy(updated);
+    },
+
+    async deleteWebhookSubscription(orgId, subscriptionId) {
+      const subscription = subscriptions.get(subscriptionId);
+      if (!subscription || subscription.orgId !== orgId) return false;
+      return subscriptions.delete(subscriptionId);
+    },
+
+    async enqueueWebhookEvents(events) {
+      enqueue(events);
+    },
+
+    async addWebhookDelivery(record) {
+      deliveries.set(record.deliveryId, copy(record));
+    },
+
+    async claimWebhookDeliveries({ now, limit, leaseSeconds, leaseToken }) {
+      const due = [...deliveries.values()].filter((delivery) => isClaimable(delivery, now)).sort(byDueTime);
+      return due.slice(0, limit).map((delivery) => {
+        delivery.leaseToken = leaseToken;
+        delivery.leaseExpiresAt = now + leaseSeconds;
+        return copy(delivery);
+      });
+    },
+
+    async completeWebhookAttempt(input) {
+      const delivery = deliveries.get(input.deliveryId);
+      if (!delivery || delivery.leaseToken !== input.leaseToken) return false;
+      deliveries.set(input.deliveryId, {
+        ...delivery,
+        status: input.status,
+        nextAttemptAt: input.nextAttemptAt,
+        leaseToken: null,
+        leaseExpiresAt: null,
+        attempts: [...delivery.attempts, copy(input.attempt)],
+        updatedAt: input.now,
+      });
+      return true;
+    },
+
+    async listWebhookDeliveries(orgId, subscriptionId, limit) {
+      return [...deliveries.values()]
+        .filter((delivery) => delivery.orgId === orgId && delivery.subscriptionId === subscriptionId)
+        .sort(newestDeliveriesFirst)
+        .slice(0, limit)
+        .map(copy);
     },
 
     async saveRefreshToken(record) {

@@ -7,26 +7,44 @@ import type {
   SigningKeyUse,
   Store,
   UserRecord,
+  WebhookDeliveryRecord,
+  WebhookEventRecord,
+  WebhookSubscriptionRecord,
 } from '@rialto-exchange/core';
 import { StoreUnavailableError } from '@rialto-exchange/core';
 import { withDeadline } from '../internal/deadline.js';
 import { newestSigningKeysFirst, oldestKeysFirst } from '../internal/ordering.js';
-import { FAMILY_REVOCATION_MIN_SECONDS, secondsToKeep } from '../internal/retention.js';
+import { deliveriesFor, newUser } from '../internal/outbox.js';
+import {
+  DELIVERY_RETENTION_SECONDS,
+  epochSeconds,
+  FAMILY_REVOCATION_MIN_SECONDS,
+  secondsToKeep,
+} from '../internal/retention.js';
 import { isNoScriptReply, toStoreError } from './redis-errors.js';
 import {
   ADD_API_KEY,
+  ADD_DELIVERY,
+  CLAIM_DELIVERIES,
+  COMPLETE_DELIVERY,
   CONSUME_REFRESH_TOKEN,
   CREATE_ORGANIZATION,
+  DELETE_SUBSCRIPTION,
+  ENQUEUE_WEBHOOK_EVENTS,
   ENSURE_SIGNING_KEY,
   FIND_OR_CREATE_USER,
   FIND_ORGANIZATION_BY_ISSUER,
   LIST_API_KEYS,
+  LIST_DELIVERIES,
   type LuaScript,
   READ_ORGANIZATION,
+  READ_SUBSCRIPTIONS,
   REVOKE_API_KEY,
   REVOKE_REFRESH_TOKEN_FAMILY,
   SAVE_REFRESH_TOKEN,
   UPDATE_ORGANIZATION,
+  UPDATE_USER_VERIFICATION,
+  WRITE_SUBSCRIPTION,
 } from './scripts.js';
 
 /**
@@ -166,6 +184,12 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
     family: (familyId: string) => `${prefix}family:${familyId}`,
     familyRevoked: (familyId: string) => `${prefix}family-revoked:${familyId}`,
     signingKeys: (use: SigningKeyUse) => `${prefix}signing-keys:${use}`,
+    subscriptions: (orgId: string) => `${prefix}webhook-subs:${orgId}`,
+    subscriptionsVersion: (orgId: string) => `${prefix}webhook-subs-version:${orgId}`,
+    delivery: (deliveryId: string) => `${prefix}webhook-delivery:${deliveryId}`,
+    dueDeliveries: `${prefix}webhook-due`,
+    deliveryLeases: `${prefix}webhook-leases`,
+    subscriptionDeliveries: (subscriptionId: string) => `${prefix}webhook-sub-deliveries:${subscriptionId}`,
   };
 
   function request(client: RedisCommandClient, args: string[]): Promise<unknown> {
@@ -206,6 +230,73 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
   function apiKeyArgs(record: ApiKeyRecord): string[] {
     const { revokedAt, ...stored } = record;
     return [record.keyId, JSON.stringify(stored), revokedAt === null ? '' : String(revokedAt)];
+  }
+
+  /** The deliveries of `events` and the outbox ARGV that writes them if no subscription changed meanwhile. */
+  async function outboxArgs(events: readonly WebhookEventRecord[]): Promise<string[]> {
+    const orgIds = [...new Set(events.map((event) => event.orgId))];
+    const snapshots = await Promise.all(
+      orgIds.map(async (orgId) => {
+        const [version, stored] = (await run(
+          READ_SUBSCRIPTIONS,
+          [key.subscriptions(orgId), key.subscriptionsVersion(orgId)],
+          [],
+        )) as [string, string[]];
+        return {
+          orgId,
+          version,
+          subscriptions: stored.map((json) => JSON.parse(json) as WebhookSubscriptionRecord),
+        };
+      }),
+    );
+    const deliveries = deliveriesFor(
+      events,
+      (orgId) => snapshots.find((snapshot) => snapshot.orgId === orgId)?.subscriptions ?? [],
+    );
+    return [
+      String(snapshots.length),
+      ...snapshots.flatMap(({ orgId, version }) => [key.subscriptionsVersion(orgId), version]),
+      key.delivery(''),
+      key.dueDeliveries,
+      key.subscriptionDeliveries(''),
+      String(deliveries.length),
+      ...deliveries.flatMap((delivery) => [
+        delivery.deliveryId,
+        delivery.subscriptionId,
+        JSON.stringify(delivery),
+        String(delivery.nextAttemptAt),
+      ]),
+    ];
+  }
+
+  /** Runs a script that ends in the outbox again while it answers 'retry' (a subscription changed). */
+  async function withOutbox<T>(
+    events: readonly WebhookEventRecord[],
+    attempt: (outbox: string[]) => Promise<T | 'retry'>,
+    { isLazy = false } = {},
+  ): Promise<T> {
+    for (let attempts = 1; ; attempts++) {
+      const outbox = isLazy && attempts === 1 ? [...UNPREPARED_OUTBOX] : await outboxArgs(events);
+      const result = await attempt(outbox);
+      if (result !== 'retry') return result;
+      if (attempts >= MAX_OUTBOX_ATTEMPTS) {
+        throw new Error('redisStore: subscriptions kept changing while recording webhook events');
+      }
+    }
+  }
+
+  async function writeSubscription(
+    orgId: string,
+    subscriptionId: string,
+    expected: string,
+    record: WebhookSubscriptionRecord,
+  ): Promise<boolean> {
+    const reply = await run(
+      WRITE_SUBSCRIPTION,
+      [key.subscriptions(orgId), key.subscriptionsVersion(orgId)],
+      [subscriptionId, expected, JSON.stringify(record)],
+    );
+    return reply === 1;
   }
 
   return {
@@ -275,26 +366,32 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
     },
 
     async findOrCreateUser(input): Promise<FindOrCreateUserResult> {
-      const created: UserRecord = {
-        userId: input.newUserId,
-        orgId: input.orgId,
-        email: input.email,
-        onboardingCompleted: false,
-        kycCompleted: false,
-        accredited: false,
-        accreditationVerified: false,
-        createdAt: input.now,
-        updatedAt: input.now,
-      };
-      const [outcome, json] = (await run(
-        FIND_OR_CREATE_USER,
-        [
-          key.identity(input.orgId, input.iss, input.sub),
-          key.email(input.orgId, input.email),
-          key.user(created.userId),
-        ],
-        [key.user(''), input.mayLinkByEmail ? '1' : '0', created.userId, JSON.stringify(created)],
-      )) as [FindOrCreateUserResult['outcome'], string | null | undefined];
+      const created = newUser(input);
+      const [outcome, json] = await withOutbox(
+        input.eventsIfCreated ?? [],
+        async (outbox) => {
+          const reply = (await run(
+            FIND_OR_CREATE_USER,
+            [
+              key.identity(input.orgId, input.iss, input.sub),
+              key.email(input.orgId, input.email),
+              key.user(created.userId),
+            ],
+            [
+              key.user(''),
+              input.mayLinkByEmail ? '1' : '0',
+              created.userId,
+              JSON.stringify(created),
+              ...outbox,
+            ],
+          )) as [FindOrCreateUserResult['outcome'] | 'retry', string | null | undefined];
+          return reply[0] === 'retry'
+            ? 'retry'
+            : (reply as [FindOrCreateUserResult['outcome'], string | null | undefined]);
+          // Most calls find an existing user and need no deliveries: try without the snapshot first.
+        },
+        { isLazy: true },
+      );
       if (outcome === 'conflict') return { outcome };
       if (typeof json !== 'string')
         throw new Error(`redisStore: an identity or email index points to a missing user`);
@@ -306,6 +403,149 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
       if (typeof json !== 'string') return null;
       const user: UserRecord = JSON.parse(json);
       return user.orgId === orgId ? user : null;
+    },
+
+    async getUserById(userId) {
+      const json = await send(['GET', key.user(userId)]);
+      return typeof json === 'string' ? (JSON.parse(json) as UserRecord) : null;
+    },
+
+    async updateUserVerification(input) {
+      const { expected, next } = input;
+      const [outcome, json] = await withOutbox(input.events, async (outbox) => {
+        const reply = (await run(
+          UPDATE_USER_VERIFICATION,
+          [key.user(input.userId)],
+          [
+            input.orgId,
+            expected.onboardingCompleted ? '1' : '0',
+            expected.kycStatus,
+            expected.accreditationStatus,
+            next.onboardingCompleted ? '1' : '0',
+            next.kycStatus,
+            next.accreditationStatus,
+            String(input.now),
+            ...outbox,
+          ],
+        )) as ['updated' | 'stale' | 'not_found' | 'retry', string?];
+        return reply[0] === 'retry' ? 'retry' : reply;
+      });
+      if (outcome === 'not_found') return { outcome };
+      return { outcome: outcome as 'updated' | 'stale', user: JSON.parse(json as string) as UserRecord };
+    },
+
+    async createWebhookSubscription(record) {
+      await writeSubscription(record.orgId, record.subscriptionId, '', record);
+    },
+
+    async getWebhookSubscription(orgId, subscriptionId) {
+      const json = await send(['HGET', key.subscriptions(orgId), subscriptionId]);
+      return typeof json === 'string' ? (JSON.parse(json) as WebhookSubscriptionRecord) : null;
+    },
+
+    async listWebhookSubscriptions(orgId) {
+      const stored = (await send(['HVALS', key.subscriptions(orgId)])) as string[];
+      return stored
+        .map((json) => JSON.parse(json) as WebhookSubscriptionRecord)
+        .sort((a, b) => a.createdAt - b.createdAt || a.subscriptionId.localeCompare(b.subscriptionId));
+    },
+
+    async updateWebhookSubscription(orgId, subscriptionId, patch, now) {
+      for (let attempts = 1; attempts <= MAX_OUTBOX_ATTEMPTS; attempts++) {
+        const json = await send(['HGET', key.subscriptions(orgId), subscriptionId]);
+        if (typeof json !== 'string') return null;
+        const defined = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined));
+        const updated: WebhookSubscriptionRecord = { ...JSON.parse(json), ...defined, updatedAt: now };
+        if (await writeSubscription(orgId, subscriptionId, json, updated)) return updated;
+      }
+      throw new Error('redisStore: a webhook subscription kept changing while being updated');
+    },
+
+    async deleteWebhookSubscription(orgId, subscriptionId) {
+      const reply = await run(
+        DELETE_SUBSCRIPTION,
+        [key.subscriptions(orgId), key.subscriptionsVersion(orgId)],
+        [subscriptionId],
+      );
+      return reply === 1;
+    },
+
+    async enqueueWebhookEvents(events) {
+      if (events.length === 0) return;
+      await withOutbox(events, async (outbox) => {
+        const reply = await run(ENQUEUE_WEBHOOK_EVENTS, [], outbox);
+        return reply === 'retry' ? 'retry' : undefined;
+      });
+    },
+
+    async addWebhookDelivery(record) {
+      const { leaseToken, leaseExpiresAt } = record;
+      const claimableAt = leaseToken !== null ? leaseExpiresAt : record.nextAttemptAt;
+      await run(
+        ADD_DELIVERY,
+        [
+          key.delivery(record.deliveryId),
+          key.dueDeliveries,
+          key.deliveryLeases,
+          key.subscriptionDeliveries(record.subscriptionId),
+        ],
+        [
+          record.deliveryId,
+          JSON.stringify(withoutLease(record)),
+          leaseToken ?? '',
+          record.status === 'pending' && claimableAt !== null ? String(claimableAt) : '',
+          String(record.createdAt),
+        ],
+      );
+    },
+
+    async claimWebhookDeliveries({ now, limit, leaseSeconds, leaseToken }) {
+      const leaseExpiresAt = now + leaseSeconds;
+      const claimed = (await run(
+        CLAIM_DELIVERIES,
+        [key.dueDeliveries, key.deliveryLeases],
+        [String(now), String(limit), String(leaseExpiresAt), leaseToken, key.delivery('')],
+      )) as string[];
+      return claimed.map(
+        (json): WebhookDeliveryRecord => ({ ...JSON.parse(json), leaseToken, leaseExpiresAt }),
+      );
+    },
+
+    async completeWebhookAttempt(input) {
+      const json = await send(['GET', key.delivery(input.deliveryId)]);
+      if (typeof json !== 'string') return false;
+      // Only the lease holder writes the record while its lease holds, so what was read is current.
+      const current: WebhookDeliveryRecord = JSON.parse(json);
+      const updated: WebhookDeliveryRecord = {
+        ...current,
+        status: input.status,
+        nextAttemptAt: input.nextAttemptAt,
+        attempts: [...current.attempts, input.attempt],
+        updatedAt: input.now,
+      };
+      const reply = await run(
+        COMPLETE_DELIVERY,
+        [key.delivery(input.deliveryId), key.dueDeliveries, key.deliveryLeases],
+        [
+          input.deliveryId,
+          input.leaseToken,
+          JSON.stringify(updated),
+          input.status === 'pending' && input.nextAttemptAt !== null ? String(input.nextAttemptAt) : '',
+          String(DELIVERY_RETENTION_SECONDS),
+        ],
+      );
+      return reply === 1;
+    },
+
+    async listWebhookDeliveries(orgId, subscriptionId, limit) {
+      const stored = (await run(
+        LIST_DELIVERIES,
+        [key.subscriptionDeliveries(subscriptionId)],
+        [String(limit), key.delivery(''), String(epochSeconds() - DELIVERY_RETENTION_SECONDS)],
+      )) as string[];
+      return stored
+        .map((json) => JSON.parse(json) as WebhookDeliveryRecord)
+        .filter((delivery) => delivery.orgId === orgId);
     },
 
     async saveRefreshToken(record) {
@@ -353,6 +593,17 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
 
     close: () => connector.close(),
   };
+}
+
+// Outbox ARGV telling a script that deliveries were not computed: it answers 'retry' if it needs them.
+const UNPREPARED_OUTBOX = ['-1'];
+
+// Subscriptions change rarely; losing this many races in a row means something else is wrong.
+const MAX_OUTBOX_ATTEMPTS = 5;
+
+/** Leases live in their own hash, so a claim never rewrites the delivery's JSON. */
+function withoutLease(record: WebhookDeliveryRecord): WebhookDeliveryRecord {
+  return { ...record, leaseToken: null, leaseExpiresAt: null };
 }
 
 function positiveOption(name: string, value: number | undefined, fallback: number): number {

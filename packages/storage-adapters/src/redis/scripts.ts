@@ -65,23 +65,6 @@ if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
 return redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2])
 `);
 
-// KEYS: identity link, email index, new user record.
-// ARGV: user key prefix, '1' when linking by email is allowed, new userId, new user JSON.
-export const FIND_OR_CREATE_USER = lua(`
-local userId = redis.call('GET', KEYS[1])
-if userId then return { 'existing', redis.call('GET', ARGV[1] .. userId) } end
-userId = redis.call('GET', KEYS[2])
-if userId then
-  if ARGV[2] ~= '1' then return { 'conflict' } end
-  redis.call('SET', KEYS[1], userId)
-  return { 'linked', redis.call('GET', ARGV[1] .. userId) }
-end
-redis.call('SET', KEYS[3], ARGV[4])
-redis.call('SET', KEYS[2], ARGV[3])
-redis.call('SET', KEYS[1], ARGV[3])
-return { 'created', ARGV[4] }
-`);
-
 // KEYS: token, the family's token set, the family's revocation marker.
 // ARGV: jti, record JSON, seconds to keep the token.
 // A family revoked before this save never gets the token at all; the set of a family's tokens
@@ -123,4 +106,167 @@ return 1
 export const ENSURE_SIGNING_KEY = lua(`
 if redis.call('HLEN', KEYS[1]) == 0 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
 return redis.call('HVALS', KEYS[1])
+`);
+
+/*
+ * The webhook outbox. Fan-out is computed in the store's process from a snapshot of the org's
+ * subscriptions taken with their version counter (READ_SUBSCRIPTIONS); the script that writes the
+ * change and its deliveries first checks that no subscription of those orgs changed since, and
+ * answers 'retry' otherwise, so the deliveries always match the subscriptions at the time of the write.
+ *
+ * Outbox ARGV layout, from index `at`: n, then n (version key, expected version) pairs, then the
+ * delivery key prefix, the due set, the per-subscription list prefix, the delivery count, and per
+ * delivery: id, subscriptionId, JSON, due time. n = -1 stands for "not prepared": the script answers
+ * 'retry' if it would need the deliveries, so the common path (an existing user) skips the snapshot.
+ */
+const OUTBOX_FUNCTIONS = `
+local function outbox_current(at)
+  local n = tonumber(ARGV[at])
+  if n < 0 then return false end
+  for i = 1, n do
+    if (redis.call('GET', ARGV[at + 2 * i - 1]) or '0') ~= ARGV[at + 2 * i] then return false end
+  end
+  return true
+end
+local function outbox_write(at)
+  local base = at + 2 * tonumber(ARGV[at]) + 1
+  local deliveryPrefix, dueKey, listPrefix = ARGV[base], ARGV[base + 1], ARGV[base + 2]
+  for i = 0, tonumber(ARGV[base + 3]) - 1 do
+    local j = base + 4 + i * 4
+    redis.call('SET', deliveryPrefix .. ARGV[j], ARGV[j + 2])
+    redis.call('ZADD', dueKey, ARGV[j + 3], ARGV[j])
+    redis.call('ZADD', listPrefix .. ARGV[j + 1], ARGV[j + 3], ARGV[j])
+  end
+end
+`;
+
+// KEYS: identity link, email index, new user record.
+// ARGV: user key prefix, '1' when linking by email is allowed, new userId, new user JSON, outbox from 5.
+// Deliveries are written only on the create path, with the user.
+export const FIND_OR_CREATE_USER = lua(`${OUTBOX_FUNCTIONS}
+local userId = redis.call('GET', KEYS[1])
+if userId then return { 'existing', redis.call('GET', ARGV[1] .. userId) } end
+userId = redis.call('GET', KEYS[2])
+if userId then
+  if ARGV[2] ~= '1' then return { 'conflict' } end
+  redis.call('SET', KEYS[1], userId)
+  return { 'linked', redis.call('GET', ARGV[1] .. userId) }
+end
+if not outbox_current(5) then return { 'retry' } end
+redis.call('SET', KEYS[3], ARGV[4])
+redis.call('SET', KEYS[2], ARGV[3])
+redis.call('SET', KEYS[1], ARGV[3])
+outbox_write(5)
+return { 'created', ARGV[4] }
+`);
+
+// KEYS: user record. ARGV: orgId, expected onboardingCompleted ('1'/'0'), expected kycStatus,
+// expected accreditationStatus, next onboardingCompleted, next kycStatus, next accreditationStatus,
+// now, outbox from 9. The record holds only scalars, so re-encoding it with cjson is lossless.
+export const UPDATE_USER_VERIFICATION = lua(`${OUTBOX_FUNCTIONS}
+local json = redis.call('GET', KEYS[1])
+if not json then return { 'not_found' } end
+local user = cjson.decode(json)
+if user.orgId ~= ARGV[1] then return { 'not_found' } end
+local onboarding = user.onboardingCompleted and '1' or '0'
+if onboarding ~= ARGV[2] or user.kycStatus ~= ARGV[3] or user.accreditationStatus ~= ARGV[4] then
+  return { 'stale', json }
+end
+if not outbox_current(9) then return { 'retry' } end
+user.onboardingCompleted = ARGV[5] == '1'
+user.kycStatus = ARGV[6]
+user.accreditationStatus = ARGV[7]
+user.updatedAt = tonumber(ARGV[8])
+local updated = cjson.encode(user)
+redis.call('SET', KEYS[1], updated)
+outbox_write(9)
+return { 'updated', updated }
+`);
+
+// ARGV: outbox from 1.
+export const ENQUEUE_WEBHOOK_EVENTS = lua(`${OUTBOX_FUNCTIONS}
+if not outbox_current(1) then return 'retry' end
+outbox_write(1)
+return 'ok'
+`);
+
+// KEYS: the org's subscription hash, its version counter.
+export const READ_SUBSCRIPTIONS = lua(`
+return { redis.call('GET', KEYS[2]) or '0', redis.call('HVALS', KEYS[1]) }
+`);
+
+// KEYS: the org's subscription hash, its version counter. ARGV: id, expected JSON ('' to create), new JSON.
+// A compare-and-set on the whole record, so concurrent patches (rotation, new types) are never lost.
+export const WRITE_SUBSCRIPTION = lua(`
+local current = redis.call('HGET', KEYS[1], ARGV[1]) or ''
+if current ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('INCR', KEYS[2])
+return 1
+`);
+
+// KEYS: the org's subscription hash, its version counter. ARGV: id.
+export const DELETE_SUBSCRIPTION = lua(`
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('INCR', KEYS[2])
+return 1
+`);
+
+// KEYS: delivery, due set, lease hash, the subscription's delivery list.
+// ARGV: id, JSON, lease token ('' for none), due time (the lease expiry when leased), createdAt.
+export const ADD_DELIVERY = lua(`
+redis.call('SET', KEYS[1], ARGV[2])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[3], ARGV[1], ARGV[3]) end
+if ARGV[4] ~= '' then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1]) end
+redis.call('ZADD', KEYS[4], ARGV[5], ARGV[1])
+return 1
+`);
+
+// KEYS: due set, lease hash. ARGV: now, limit, lease expiry, lease token, delivery key prefix.
+// The due set scores a pending delivery by when it may next be claimed: its due time, or its lease
+// expiry while leased. Claiming moves the score to the lease expiry, so no other caller sees it
+// until then; finished deliveries leave the set.
+export const CLAIM_DELIVERIES = lua(`
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local claimed = {}
+for _, id in ipairs(ids) do
+  local json = redis.call('GET', ARGV[5] .. id)
+  if json then
+    redis.call('ZADD', KEYS[1], ARGV[3], id)
+    redis.call('HSET', KEYS[2], id, ARGV[4])
+    table.insert(claimed, json)
+  else
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('HDEL', KEYS[2], id)
+  end
+end
+return claimed
+`);
+
+// KEYS: delivery, due set, lease hash. ARGV: id, lease token, new JSON, next due time ('' when finished),
+// seconds to keep a finished delivery.
+export const COMPLETE_DELIVERY = lua(`
+if redis.call('HGET', KEYS[3], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[3], ARGV[1])
+if ARGV[4] == '' then
+  redis.call('SET', KEYS[1], ARGV[3], 'EX', tonumber(ARGV[5]))
+  redis.call('ZREM', KEYS[2], ARGV[1])
+else
+  redis.call('SET', KEYS[1], ARGV[3])
+  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+end
+return 1
+`);
+
+// KEYS: the subscription's delivery list. ARGV: limit, delivery key prefix, retention cutoff.
+// Finished deliveries expire a retention period after they finish, so every id younger than the
+// cutoff still has its record; older ids are dropped here.
+export const LIST_DELIVERIES = lua(`
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
+local found = {}
+for _, id in ipairs(redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)) do
+  local json = redis.call('GET', ARGV[2] .. id)
+  if json then table.insert(found, json) end
+end
+return found
 `);

@@ -108,9 +108,101 @@ const MIGRATIONS: readonly Migration[] = [
         .execute();
     },
   },
+  {
+    version: 2,
+    // Verification statuses on users (the flags become derived from them) and the webhook outbox.
+    async up(db, { dialect, indexName }) {
+      const table = (name: keyof Database) => {
+        const builder = db.schema.createTable(name).ifNotExists();
+        return dialect === 'mysql'
+          ? builder.modifyEnd(sql`default character set utf8mb4 collate utf8mb4_bin`)
+          : builder;
+      };
+      const id = 'varchar(64)' as const;
+
+      await addColumn(db, dialect, 'users', 'kyc_status', "'not_started'");
+      await addColumn(db, dialect, 'users', 'accreditation_status', "'not_submitted'");
+      await db.updateTable('users').set({ kyc_status: 'approved' }).where('kyc_completed', '=', 1).execute();
+      await db
+        .updateTable('users')
+        .set({ accreditation_status: 'submitted' })
+        .where('accredited', '=', 1)
+        .execute();
+      await db
+        .updateTable('users')
+        .set({ accreditation_status: 'verified' })
+        .where('accreditation_verified', '=', 1)
+        .execute();
+
+      await table('webhook_subscriptions')
+        .addColumn('subscription_id', id, (column) => column.primaryKey())
+        .addColumn('org_id', id, (column) => column.notNull())
+        .addColumn('url', 'text', (column) => column.notNull())
+        .addColumn('description', 'text')
+        .addColumn('event_types', 'text', (column) => column.notNull())
+        .addColumn('secret', 'text', (column) => column.notNull())
+        .addColumn('disabled_at', 'bigint')
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .addColumn('updated_at', 'bigint', (column) => column.notNull())
+        .execute();
+      await createIndex(db, dialect, indexName('webhook_subscriptions_org_idx'), 'webhook_subscriptions', [
+        'org_id',
+        'created_at',
+      ]);
+
+      await table('webhook_deliveries')
+        .addColumn('delivery_id', id, (column) => column.primaryKey())
+        .addColumn('subscription_id', id, (column) => column.notNull())
+        .addColumn('org_id', id, (column) => column.notNull())
+        .addColumn('event_id', id, (column) => column.notNull())
+        .addColumn('event_type', 'varchar(100)', (column) => column.notNull())
+        .addColumn('payload', 'text', (column) => column.notNull())
+        .addColumn('status', 'varchar(16)', (column) => column.notNull())
+        .addColumn('next_attempt_at', 'bigint')
+        .addColumn('lease_token', id)
+        .addColumn('lease_expires_at', 'bigint')
+        .addColumn('attempts', 'text', (column) => column.notNull())
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .addColumn('updated_at', 'bigint', (column) => column.notNull())
+        .execute();
+      // The worker's claim query: pending rows by due time.
+      await createIndex(db, dialect, indexName('webhook_deliveries_due_idx'), 'webhook_deliveries', [
+        'status',
+        'next_attempt_at',
+      ]);
+      await createIndex(db, dialect, indexName('webhook_deliveries_lease_idx'), 'webhook_deliveries', [
+        'lease_token',
+      ]);
+      await createIndex(db, dialect, indexName('webhook_deliveries_subscription_idx'), 'webhook_deliveries', [
+        'subscription_id',
+        'created_at',
+      ]);
+    },
+  },
 ];
 
 const MYSQL_DUPLICATE_KEY_NAME = 1061;
+const MYSQL_DUPLICATE_COLUMN_NAME = 1060;
+
+// MySQL has no ADD COLUMN IF NOT EXISTS, and commits DDL one statement at a time: a migration cut
+// short and run again finds the column there. PostgreSQL and SQLite migrate in one transaction.
+async function addColumn(
+  db: Kysely<Database>,
+  dialect: SqlDialect,
+  table: keyof Database,
+  column: string,
+  defaultLiteral: string,
+): Promise<void> {
+  try {
+    await db.schema
+      .alterTable(table)
+      .addColumn(column, 'varchar(32)', (builder) => builder.notNull().defaultTo(sql.raw(defaultLiteral)))
+      .execute();
+  } catch (error) {
+    if (dialect !== 'mysql' || (error as { errno?: unknown }).errno !== MYSQL_DUPLICATE_COLUMN_NAME)
+      throw error;
+  }
+}
 
 // MySQL has no CREATE INDEX IF NOT EXISTS (MariaDB does), so an existing index is tolerated instead.
 async function createIndex(

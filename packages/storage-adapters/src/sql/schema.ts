@@ -46,6 +46,9 @@ export interface Database {
     kyc_completed: Flag;
     accredited: Flag;
     accreditation_verified: Flag;
+    /** Since migration 2; the three flags above are kept in step, derived from these. */
+    kyc_status: string;
+    accreditation_status: string;
     created_at: EpochSeconds;
     updated_at: EpochSeconds;
   };
@@ -81,6 +84,34 @@ export interface Database {
      */
     ensure_slot: ColumnType<string | null, string | null, never>;
   };
+  webhook_subscriptions: {
+    subscription_id: string;
+    org_id: string;
+    url: string;
+    description: string | null;
+    /** JSON array. */
+    event_types: string;
+    secret: string;
+    disabled_at: NullableEpochSeconds;
+    created_at: EpochSeconds;
+    updated_at: EpochSeconds;
+  };
+  webhook_deliveries: {
+    delivery_id: string;
+    subscription_id: string;
+    org_id: string;
+    event_id: string;
+    event_type: string;
+    payload: string;
+    status: string;
+    next_attempt_at: NullableEpochSeconds;
+    lease_token: string | null;
+    lease_expires_at: NullableEpochSeconds;
+    /** JSON array of attempts: at most one more than the retry schedule has entries. */
+    attempts: string;
+    created_at: EpochSeconds;
+    updated_at: EpochSeconds;
+  };
 }
 
 export type TableName = keyof Database;
@@ -94,4 +125,6 @@ export const TABLES: readonly TableName[] = [
   'refresh_tokens',
   'revoked_token_families',
   'signing_keys',
+  'webhook_subscriptions',
+  'webhook_deliveries',
 ];

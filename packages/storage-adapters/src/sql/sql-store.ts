@@ -8,8 +8,15 @@ import type {
   SigningKeyUse,
   Store,
   UserRecord,
+  UserVerification,
+  WebhookDeliveryRecord,
+  WebhookEventRecord,
+  WebhookSubscriptionPatch,
+  WebhookSubscriptionRecord,
 } from '@rialto-exchange/core';
+import { verificationFlags } from '@rialto-exchange/core';
 import { Kysely, type Selectable, type Transaction } from 'kysely';
+import { deliveriesFor, newUser } from '../internal/outbox.js';
 import { EXPIRY_MARGIN_SECONDS, epochSeconds, FAMILY_REVOCATION_MIN_SECONDS } from '../internal/retention.js';
 import { runMigrations } from './migrations.js';
 import type { Database } from './schema.js';
@@ -188,6 +195,44 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
     return row && toSigningKey(row);
   }
 
+  async function readUser(orgId: string, userId: string): Promise<UserRecord | null> {
+    const row = await db
+      .selectFrom('users')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .where('org_id', '=', orgId)
+      .executeTakeFirst();
+    return row ? toUser(row) : null;
+  }
+
+  async function readSubscription(
+    orgId: string,
+    subscriptionId: string,
+  ): Promise<WebhookSubscriptionRecord | null> {
+    const row = await db
+      .selectFrom('webhook_subscriptions')
+      .selectAll()
+      .where('subscription_id', '=', subscriptionId)
+      .where('org_id', '=', orgId)
+      .executeTakeFirst();
+    return row ? toSubscription(row) : null;
+  }
+
+  /** Fan-out inside the caller's transaction: the deliveries commit with the change that caused them. */
+  async function insertDeliveries(
+    trx: Transaction<Database>,
+    events: readonly WebhookEventRecord[],
+  ): Promise<void> {
+    if (events.length === 0) return;
+    const orgIds = [...new Set(events.map((event) => event.orgId))];
+    const subscriptions = (
+      await trx.selectFrom('webhook_subscriptions').selectAll().where('org_id', 'in', orgIds).execute()
+    ).map(toSubscription);
+    const deliveries = deliveriesFor(events, (orgId) => subscriptions.filter((sub) => sub.orgId === orgId));
+    if (deliveries.length > 0)
+      await trx.insertInto('webhook_deliveries').values(deliveries.map(fromDelivery)).execute();
+  }
+
   let savesSinceSweep = 0;
   async function sweep(now: number): Promise<void> {
     await db
@@ -313,17 +358,7 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
             return { outcome: 'linked', user: toUser(sameEmail) };
           }
 
-          const user: UserRecord = {
-            userId: input.newUserId,
-            orgId: input.orgId,
-            email: input.email,
-            onboardingCompleted: false,
-            kycCompleted: false,
-            accredited: false,
-            accreditationVerified: false,
-            createdAt: input.now,
-            updatedAt: input.now,
-          };
+          const user = newUser(input);
           // A unique violation on the email or the identity means a concurrent call created the
           // user first; the transaction rolls back whole and the retry finds that user.
           await db.transaction().execute(async (trx) => {
@@ -332,20 +367,171 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
               .insertInto('identities')
               .values({ ...identity, user_id: user.userId })
               .execute();
+            await insertDeliveries(trx, input.eventsIfCreated ?? []);
           });
           return { outcome: 'created', user };
         }),
       ),
 
-    getUser: (orgId, userId) =>
+    getUser: (orgId, userId) => guarded(() => readUser(orgId, userId)),
+
+    getUserById: (userId) =>
       guarded(async () => {
-        const row = await db
-          .selectFrom('users')
+        const row = await db.selectFrom('users').selectAll().where('user_id', '=', userId).executeTakeFirst();
+        return row ? toUser(row) : null;
+      }),
+
+    updateUserVerification: (input) =>
+      guarded(() =>
+        withRetries(isRetryableConflict, async () => {
+          const { expected, next } = input;
+          // The WHERE on the expected state is the compare-and-set: of racing updates, one matches.
+          const isUpdated = await db.transaction().execute(async (trx) => {
+            const { numUpdatedRows } = await trx
+              .updateTable('users')
+              .set({ ...verificationColumns(next), updated_at: input.now })
+              .where('user_id', '=', input.userId)
+              .where('org_id', '=', input.orgId)
+              .where('onboarding_completed', '=', flag(expected.onboardingCompleted))
+              .where('kyc_status', '=', expected.kycStatus)
+              .where('accreditation_status', '=', expected.accreditationStatus)
+              .executeTakeFirst();
+            if (numUpdatedRows !== 1n) return false;
+            await insertDeliveries(trx, input.events);
+            return true;
+          });
+          const user = await readUser(input.orgId, input.userId);
+          if (!user) return { outcome: 'not_found' } as const;
+          if (!isUpdated) return { outcome: 'stale', user } as const;
+          // What this call wrote, even if a later change has landed since.
+          return { outcome: 'updated', user: { ...user, ...next, updatedAt: input.now } } as const;
+        }),
+      ),
+
+    createWebhookSubscription: (record) =>
+      guarded(async () => {
+        await db.insertInto('webhook_subscriptions').values(fromSubscription(record)).execute();
+      }),
+
+    getWebhookSubscription: (orgId, subscriptionId) => guarded(() => readSubscription(orgId, subscriptionId)),
+
+    listWebhookSubscriptions: (orgId) =>
+      guarded(async () => {
+        const rows = await db
+          .selectFrom('webhook_subscriptions')
           .selectAll()
-          .where('user_id', '=', userId)
+          .where('org_id', '=', orgId)
+          .orderBy('created_at')
+          .orderBy('subscription_id')
+          .execute();
+        return rows.map(toSubscription);
+      }),
+
+    updateWebhookSubscription: (orgId, subscriptionId, patch, now) =>
+      guarded(async () => {
+        await db
+          .updateTable('webhook_subscriptions')
+          .set({ ...subscriptionColumns(patch), updated_at: now })
+          .where('subscription_id', '=', subscriptionId)
+          .where('org_id', '=', orgId)
+          .execute();
+        return readSubscription(orgId, subscriptionId);
+      }),
+
+    deleteWebhookSubscription: (orgId, subscriptionId) =>
+      guarded(async () => {
+        const { numDeletedRows } = await db
+          .deleteFrom('webhook_subscriptions')
+          .where('subscription_id', '=', subscriptionId)
           .where('org_id', '=', orgId)
           .executeTakeFirst();
-        return row ? toUser(row) : null;
+        return numDeletedRows === 1n;
+      }),
+
+    enqueueWebhookEvents: (events) =>
+      guarded(() =>
+        withRetries(isRetryableConflict, () =>
+          db.transaction().execute((trx) => insertDeliveries(trx, events)),
+        ),
+      ),
+
+    addWebhookDelivery: (record) =>
+      guarded(async () => {
+        await db.insertInto('webhook_deliveries').values(fromDelivery(record)).execute();
+      }),
+
+    claimWebhookDeliveries: ({ now, limit, leaseSeconds, leaseToken }) =>
+      guarded(async () => {
+        const candidates = await db
+          .selectFrom('webhook_deliveries')
+          .select('delivery_id')
+          .where('status', '=', 'pending')
+          .where('next_attempt_at', '<=', now)
+          .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<=', now)]))
+          .orderBy('next_attempt_at')
+          .orderBy('delivery_id')
+          .limit(limit)
+          .execute();
+        // Each row is taken by a conditional UPDATE, which the database applies to the latest
+        // committed row: of workers racing for one delivery, exactly one sees its WHERE still hold.
+        for (const { delivery_id } of candidates) {
+          await db
+            .updateTable('webhook_deliveries')
+            .set({ lease_token: leaseToken, lease_expires_at: now + leaseSeconds })
+            .where('delivery_id', '=', delivery_id)
+            .where('status', '=', 'pending')
+            .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<=', now)]))
+            .execute();
+        }
+        if (candidates.length === 0) return [];
+        const rows = await db
+          .selectFrom('webhook_deliveries')
+          .selectAll()
+          .where('lease_token', '=', leaseToken)
+          .orderBy('next_attempt_at')
+          .orderBy('delivery_id')
+          .execute();
+        return rows.map(toDelivery);
+      }),
+
+    completeWebhookAttempt: (input) =>
+      guarded(async () => {
+        const row = await db
+          .selectFrom('webhook_deliveries')
+          .select('attempts')
+          .where('delivery_id', '=', input.deliveryId)
+          .where('lease_token', '=', input.leaseToken)
+          .executeTakeFirst();
+        if (!row) return false;
+        // Only the lease holder writes while the lease token matches, so the attempts read are current.
+        const { numUpdatedRows } = await db
+          .updateTable('webhook_deliveries')
+          .set({
+            status: input.status,
+            next_attempt_at: input.nextAttemptAt,
+            lease_token: null,
+            lease_expires_at: null,
+            attempts: JSON.stringify([...JSON.parse(row.attempts), input.attempt]),
+            updated_at: input.now,
+          })
+          .where('delivery_id', '=', input.deliveryId)
+          .where('lease_token', '=', input.leaseToken)
+          .executeTakeFirst();
+        return numUpdatedRows === 1n;
+      }),
+
+    listWebhookDeliveries: (orgId, subscriptionId, limit) =>
+      guarded(async () => {
+        const rows = await db
+          .selectFrom('webhook_deliveries')
+          .selectAll()
+          .where('org_id', '=', orgId)
+          .where('subscription_id', '=', subscriptionId)
+          .orderBy('created_at', 'desc')
+          .orderBy('delivery_id', 'desc')
+          .limit(limit)
+          .execute();
+        return rows.map(toDelivery);
       }),
 
     saveRefreshToken: (record) =>
@@ -533,16 +719,26 @@ function toApiKey(row: Selectable<Database['api_keys']>): ApiKeyRecord {
 // better-sqlite3 cannot bind booleans; 0 and 1 are valid input for every dialect's BOOLEAN.
 const flag = (value: boolean) => (value ? 1 : 0);
 
+/** The statuses, and the migration-1 flag columns kept in step so that they never disagree. */
+function verificationColumns(state: UserVerification) {
+  const flags = verificationFlags(state);
+  return {
+    onboarding_completed: flag(state.onboardingCompleted),
+    kyc_status: state.kycStatus,
+    accreditation_status: state.accreditationStatus,
+    kyc_completed: flag(flags.kycCompleted),
+    accredited: flag(flags.accredited),
+    accreditation_verified: flag(flags.accreditationVerified),
+  };
+}
+
 function fromUser(user: UserRecord) {
   return {
     user_id: user.userId,
     org_id: user.orgId,
     email: user.email,
     email_key: emailKey(user.orgId, user.email),
-    onboarding_completed: flag(user.onboardingCompleted),
-    kyc_completed: flag(user.kycCompleted),
-    accredited: flag(user.accredited),
-    accreditation_verified: flag(user.accreditationVerified),
+    ...verificationColumns(user),
     created_at: user.createdAt,
     updated_at: user.updatedAt,
   };
@@ -554,9 +750,8 @@ function toUser(row: Selectable<Database['users']>): UserRecord {
     orgId: row.org_id,
     email: row.email,
     onboardingCompleted: Boolean(row.onboarding_completed),
-    kycCompleted: Boolean(row.kyc_completed),
-    accredited: Boolean(row.accredited),
-    accreditationVerified: Boolean(row.accreditation_verified),
+    kycStatus: row.kyc_status as UserRecord['kycStatus'],
+    accreditationStatus: row.accreditation_status as UserRecord['accreditationStatus'],
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };
@@ -579,5 +774,79 @@ function toSigningKey(row: Selectable<Database['signing_keys']>): SigningKeyReco
     alg: row.alg,
     privateJwk: JSON.parse(row.private_jwk),
     createdAt: Number(row.created_at),
+  };
+}
+
+function fromSubscription(record: WebhookSubscriptionRecord) {
+  return {
+    subscription_id: record.subscriptionId,
+    org_id: record.orgId,
+    url: record.url,
+    description: record.description,
+    event_types: JSON.stringify(record.eventTypes),
+    secret: record.secret,
+    disabled_at: record.disabledAt,
+    created_at: record.createdAt,
+    updated_at: record.updatedAt,
+  };
+}
+
+function subscriptionColumns(patch: WebhookSubscriptionPatch) {
+  return {
+    ...(patch.eventTypes === undefined ? {} : { event_types: JSON.stringify(patch.eventTypes) }),
+    ...(patch.secret === undefined ? {} : { secret: patch.secret }),
+    ...(patch.disabledAt === undefined ? {} : { disabled_at: patch.disabledAt }),
+  };
+}
+
+function toSubscription(row: Selectable<Database['webhook_subscriptions']>): WebhookSubscriptionRecord {
+  return {
+    subscriptionId: row.subscription_id,
+    orgId: row.org_id,
+    url: row.url,
+    description: row.description,
+    eventTypes: JSON.parse(row.event_types),
+    secret: row.secret,
+    disabledAt: row.disabled_at === null ? null : Number(row.disabled_at),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+function fromDelivery(record: WebhookDeliveryRecord) {
+  return {
+    delivery_id: record.deliveryId,
+    subscription_id: record.subscriptionId,
+    org_id: record.orgId,
+    event_id: record.eventId,
+    event_type: record.eventType,
+    payload: record.payload,
+    status: record.status,
+    next_attempt_at: record.nextAttemptAt,
+    lease_token: record.leaseToken,
+    lease_expires_at: record.leaseExpiresAt,
+    attempts: JSON.stringify(record.attempts),
+    created_at: record.createdAt,
+    updated_at: record.updatedAt,
+  };
+}
+
+const nullableNumber = (value: number | string | null) => (value === null ? null : Number(value));
+
+function toDelivery(row: Selectable<Database['webhook_deliveries']>): WebhookDeliveryRecord {
+  return {
+    deliveryId: row.delivery_id,
+    subscriptionId: row.subscription_id,
+    orgId: row.org_id,
+    eventId: row.event_id,
+    eventType: row.event_type,
+    payload: row.payload,
+    status: row.status as WebhookDeliveryRecord['status'],
+    nextAttemptAt: nullableNumber(row.next_attempt_at),
+    leaseToken: row.lease_token,
+    leaseExpiresAt: nullableNumber(row.lease_expires_at),
+    attempts: JSON.parse(row.attempts),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
   };
 }

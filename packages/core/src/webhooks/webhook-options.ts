@@ -1,0 +1,76 @@
+/** Svix's schedule: after the first attempt, retries 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h later (~27 h in all). */
+export const DEFAULT_RETRY_SCHEDULE_SECONDS: readonly number[] = [5, 300, 1800, 7200, 18_000, 36_000, 36_000];
+export const DEFAULT_DELIVERY_TIMEOUT_MS = 10_000; // a receiver should acknowledge and work asynchronously
+export const DEFAULT_WORKER_INTERVAL_MS = 5_000; // the first retry is due 5 s after a failure
+export const DEFAULT_DELIVERY_BATCH_SIZE = 20; // sent in parallel, so a pass takes about one timeout at most
+// A lease outlives the slowest send of a batch by a wide margin, so a live worker never loses it.
+const LEASE_MARGIN_SECONDS = 30;
+
+/** Webhook delivery settings of `createRialtoExchange` / `rialtoExchange`. */
+export interface WebhookOptions {
+  /** Allow `http:` subscriber URLs. For local development and tests only. @default false */
+  allowInsecureUrls?: boolean;
+  /**
+   * Allow subscriber URLs on loopback, private, link-local and other non-public addresses. Off, such
+   * URLs are refused at registration and again at connect time (so DNS rebinding cannot reach them).
+   * For local development and tests only. @default false
+   */
+  allowPrivateAddresses?: boolean;
+  /** Deadline of one delivery attempt, from connect to response. @default 10000 */
+  timeoutMs?: number;
+  /**
+   * Seconds to wait before each retry; their count is the number of retries. A random ±10% is
+   * added so receivers recovering from an outage are not hit by every retry at once.
+   * @default [5, 300, 1800, 7200, 18000, 36000, 36000]
+   */
+  retryScheduleSeconds?: readonly number[];
+  /** Deliveries claimed and sent in parallel per worker pass. @default 20 */
+  batchSize?: number;
+  /**
+   * The background delivery worker the Express binding starts: how often it looks for due
+   * deliveries, or `false` to run none (then call `exchange.webhooks.runDueDeliveries()` yourself).
+   * @default { intervalMs: 5000 }
+   */
+  worker?: false | { intervalMs?: number };
+}
+
+export interface ResolvedWebhookOptions {
+  allowInsecureUrls: boolean;
+  allowPrivateAddresses: boolean;
+  timeoutMs: number;
+  retryScheduleSeconds: readonly number[];
+  batchSize: number;
+  leaseSeconds: number;
+  /** `false` when no background worker should run. */
+  workerIntervalMs: number | false;
+}
+
+export function resolveWebhookOptions(input: WebhookOptions = {}): ResolvedWebhookOptions {
+  const timeoutMs = positive('timeoutMs', input.timeoutMs, DEFAULT_DELIVERY_TIMEOUT_MS);
+  const schedule = input.retryScheduleSeconds ?? DEFAULT_RETRY_SCHEDULE_SECONDS;
+  if (!Array.isArray(schedule) || schedule.some((delay) => !Number.isFinite(delay) || delay <= 0)) {
+    throw new TypeError(
+      'createRialtoExchange: `webhooks.retryScheduleSeconds` must be an array of positive numbers',
+    );
+  }
+  return {
+    allowInsecureUrls: input.allowInsecureUrls ?? false,
+    allowPrivateAddresses: input.allowPrivateAddresses ?? false,
+    timeoutMs,
+    retryScheduleSeconds: [...schedule],
+    batchSize: Math.floor(positive('batchSize', input.batchSize, DEFAULT_DELIVERY_BATCH_SIZE)),
+    leaseSeconds: Math.ceil(timeoutMs / 1000) + LEASE_MARGIN_SECONDS,
+    workerIntervalMs:
+      input.worker === false
+        ? false
+        : positive('worker.intervalMs', input.worker?.intervalMs, DEFAULT_WORKER_INTERVAL_MS),
+  };
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new TypeError(`createRialtoExchange: \`webhooks.${name}\` must be a positive number`);
+  }
+  return value;
+}

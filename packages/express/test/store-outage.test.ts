@@ -1,0 +1,71 @@
+import { decodeJwt } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type DisposableStore,
+  disposableStore,
+  SERVICE_OF,
+} from '../../storage-adapters/test/disposable-stores.js';
+import { isServiceUp, POSTGRES_URL, REDIS_URL } from '../../storage-adapters/test/services.js';
+import { startTcpProxy, type TcpProxy } from '../../storage-adapters/test/tcp-proxy.js';
+import {
+  createTestApp,
+  exchange,
+  expectFailsWith,
+  idTokenClaims,
+  type LocalIssuer,
+  recordingStore,
+  registerOrganization,
+  startLocalIssuer,
+} from './helpers.js';
+
+const TIMEOUT_MS = 1000;
+
+describe.each(['redis', 'postgres'] as const)('an exchange when %s goes away mid-run', async (kind) => {
+  if (!(await isServiceUp(...(SERVICE_OF[kind] as [string, string])))) return;
+
+  let idp: LocalIssuer;
+  let proxy: TcpProxy;
+  let backing: DisposableStore;
+
+  beforeAll(async () => {
+    idp = await startLocalIssuer();
+    proxy = await startTcpProxy(kind === 'redis' ? REDIS_URL : POSTGRES_URL);
+    backing = disposableStore(kind, { via: proxy.url, timeoutMs: TIMEOUT_MS });
+  });
+  afterAll(async () => {
+    proxy.restore();
+    await backing.dispose();
+    await proxy.close();
+    await idp.close();
+  });
+
+  it('answers 503 fast while the backend is unreachable, writes no user, and recovers by itself', async () => {
+    const t = createTestApp({ store: recordingStore(backing.store), rateLimit: false });
+    const { apiKey } = await registerOrganization(t.app, { name: 'Acme', issuer: idp.issuer });
+    const outcomes: Array<{ userId: string; userCreated: boolean }> = [];
+    t.router.exchange.on(
+      'exchange.succeeded',
+      ({ userId, userCreated }) => void outcomes.push({ userId, userCreated }),
+    );
+    const tokenFor = (sub: string) =>
+      idp.sign(idTokenClaims(idp.issuer, { sub, email: `${sub}@example.com` }));
+    expect((await exchange(t.app, apiKey, { token: await tokenFor('before') })).status).toBe(200);
+
+    proxy.refuse();
+    const started = Date.now();
+    const during = await exchange(t.app, apiKey, { token: await tokenFor('during') });
+    expectFailsWith(during, 503, 'temporarily_unavailable');
+    expect(Date.now() - started).toBeLessThan(TIMEOUT_MS * 5);
+
+    proxy.restore();
+    let after = await exchange(t.app, apiKey, { token: await tokenFor('during') });
+    for (let attempt = 0; after.status !== 200 && attempt < 20; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      after = await exchange(t.app, apiKey, { token: await tokenFor('during') });
+    }
+    expect(after.status).toBe(200);
+    // The failed attempt left nothing behind: the first success is the exchange that created the user.
+    const userId = decodeJwt(after.body.access_token).user_id as string;
+    expect(outcomes.filter((outcome) => outcome.userId === userId)).toEqual([{ userId, userCreated: true }]);
+  });
+});

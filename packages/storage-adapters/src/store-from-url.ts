@@ -1,0 +1,63 @@
+import type { Store } from '@rialto-exchange/core';
+import { memoryStore } from './memory/memory-store.js';
+import { redisStore } from './redis/redis-store.js';
+import { sqlStore } from './sql/sql-store.js';
+
+/** A store opened from a URL; `close()` releases the connections it opened. */
+export interface ClosableStore extends Store {
+  close(): Promise<void>;
+}
+
+export interface StoreFromUrlOptions {
+  /** Key prefix for Redis. @default 'rialto:' */
+  keyPrefix?: string;
+  /** Table prefix for SQL databases. @default 'rialto_' */
+  tablePrefix?: string;
+}
+
+/**
+ * Opens the store a URL names, so deployments choose storage by configuration alone:
+ *
+ * | URL | store |
+ * |---|---|
+ * | `memory:` | `memoryStore()` |
+ * | `sqlite:./data/rialto.db`, `sqlite:/abs/path.db` | `sqlStore({ dialect: 'sqlite' })` |
+ * | `redis://…`, `rediss://…` | `redisStore()` |
+ * | `postgres://…`, `postgresql://…` | `sqlStore({ dialect: 'postgres' })` |
+ * | `mysql://…`, `mariadb://…` | `sqlStore({ dialect: 'mysql' })` |
+ *
+ * @throws TypeError for any other URL; the message never repeats the URL, which may hold a password.
+ * @example
+ * app.use(rialtoExchange({ store: storeFromUrl(process.env.RIALTO_STORE ?? 'sqlite:./rialto.db') }));
+ */
+export function storeFromUrl(url: string, options: StoreFromUrlOptions = {}): ClosableStore {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
+  const sqlSettings = options.tablePrefix === undefined ? {} : { tablePrefix: options.tablePrefix };
+  switch (scheme) {
+    case 'memory':
+      return Object.assign(memoryStore(), { close: async () => {} });
+    case 'sqlite':
+      return sqlStore({
+        dialect: 'sqlite',
+        filename: url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, ''),
+        ...sqlSettings,
+      });
+    case 'redis':
+    case 'rediss':
+      return redisStore({ url }, options.keyPrefix === undefined ? {} : { keyPrefix: options.keyPrefix });
+    case 'postgres':
+    case 'postgresql':
+      return sqlStore({ dialect: 'postgres', connectionString: url, ...sqlSettings });
+    case 'mysql':
+    case 'mariadb':
+      return sqlStore({
+        dialect: 'mysql',
+        connectionString: url.replace(/^mariadb:/i, 'mysql:'),
+        ...sqlSettings,
+      });
+    default:
+      throw new TypeError(
+        'storeFromUrl: the URL must start with memory:, sqlite:, redis://, rediss://, postgres://, mysql:// or mariadb://',
+      );
+  }
+}
