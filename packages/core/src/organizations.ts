@@ -82,11 +82,15 @@ export function createOrganizations(
   const byIssuer = new LRUCache<string, { org: OrganizationRecord | null }>({
     max: options.maxCachedOrgs,
     ttl: options.cacheTtlSeconds * 1000,
+    // Compare against the clock directly instead of arming a timer per lookup.
+    ttlResolution: 0,
     fetchMethod: async (issuer) => ({ org: await store.findOrganizationByIssuer(issuer) }),
   });
   const byId = new LRUCache<string, { org: OrganizationRecord | null }>({
     max: options.maxCachedOrgs,
     ttl: options.cacheTtlSeconds * 1000,
+    // Compare against the clock directly instead of arming a timer per lookup.
+    ttlResolution: 0,
     fetchMethod: async (orgId) => ({ org: await store.getOrganization(orgId) }),
   });
 

@@ -1,5 +1,6 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, webcrypto } from 'node:crypto';
 import {
+  type CryptoKey,
   calculateJwkThumbprint,
   createLocalJWKSet,
   exportJWK,
@@ -47,12 +48,12 @@ export interface SigningKeysOptions {
 
 export interface LoadedKeys {
   access: { kid: string; alg: string; key: Awaited<ReturnType<typeof importJWK>> };
-  refresh: { kid: string; secret: Uint8Array };
+  refresh: { kid: string; secret: CryptoKey };
   /** Public keys that verify this service's access tokens, as served at `/.well-known/jwks.json`. */
   publicJwks: JSONWebKeySet;
   verifyAccessTokenKey: JWTVerifyGetKey;
   /** Every refresh secret that may still verify a live refresh token, by kid. */
-  refreshSecretsByKid: ReadonlyMap<string, Uint8Array>;
+  refreshSecretsByKid: ReadonlyMap<string, CryptoKey>;
 }
 
 export interface RotatedKey {
@@ -82,6 +83,7 @@ export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
   const cache = new LRUCache<'keys', LoadedKeys>({
     max: 1,
     ttl: options.reloadIntervalSeconds * 1000,
+    ttlResolution: 0,
     // Serve the previous keys while a reload is in flight or after it failed: a store hiccup must
     // not stop token signing that needs no store write.
     allowStale: true,
@@ -141,14 +143,19 @@ async function loadKeys(options: SigningKeysOptions): Promise<LoadedKeys> {
       );
 
   const publicJwks: JSONWebKeySet = { keys: access.verifying.map(publicJwkOf) };
-  const refreshSecretsByKid = new Map(refresh.verifying.map((record) => [record.kid, secretOf(record)]));
+  // Imported once: jose would otherwise import a raw secret on every sign and verify.
+  const refreshSecretsByKid = new Map(
+    await Promise.all(
+      refresh.verifying.map(async (record) => [record.kid, await hmacKeyOf(record)] as const),
+    ),
+  );
   return {
     access: {
       kid: access.signing.kid,
       alg: access.signing.alg,
       key: await importJWK(access.signing.privateJwk, access.signing.alg),
     },
-    refresh: { kid: refresh.signing.kid, secret: secretOf(refresh.signing) },
+    refresh: { kid: refresh.signing.kid, secret: refreshSecretsByKid.get(refresh.signing.kid) as CryptoKey },
     publicJwks,
     verifyAccessTokenKey: createLocalJWKSet(publicJwks),
     refreshSecretsByKid,
@@ -201,8 +208,12 @@ function asArray<T>(value: HostKeys<T>): T[] {
   return Array.isArray(value) ? value : [value];
 }
 
-function secretOf(record: SigningKeyRecord): Uint8Array {
-  return Buffer.from(record.privateJwk.k as string, 'base64url');
+function hmacKeyOf(record: SigningKeyRecord): Promise<CryptoKey> {
+  const secret = Buffer.from(record.privateJwk.k as string, 'base64url');
+  return webcrypto.subtle.importKey('raw', secret, { name: 'HMAC', hash: 'SHA-256' }, false, [
+    'sign',
+    'verify',
+  ]) as Promise<CryptoKey>;
 }
 
 async function generateAccessKey(alg: AccessTokenAlgorithm): Promise<SigningKeyRecord> {

@@ -8,7 +8,19 @@ export function toRequestLike(req: Request, body: unknown): RequestLike {
 
 /** Writes a core response. */
 export function sendResponseLike(res: Response, response: ResponseLike): void {
+  const payload = JSON.stringify(response.body);
+  if (response.headers['cache-control'] === 'no-store') {
+    // Uncacheable answers (tokens, errors) skip res.json's ETag hashing and freshness checks: on the
+    // exchange's hot path that is measurable work with nothing to gain.
+    res.writeHead(response.status, {
+      ...response.headers,
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(payload),
+    });
+    res.end(payload);
+    return;
+  }
   res.status(response.status);
   for (const [name, value] of Object.entries(response.headers)) res.setHeader(name, value);
-  res.json(response.body);
+  res.type('application/json').send(payload);
 }

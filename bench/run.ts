@@ -1,0 +1,407 @@
+/**
+ * `pnpm bench`: loads real exchanges against the floor, a hand-written implementation and
+ * rialto-exchange on each store, one target process at a time, and reports throughput, latency,
+ * cold start and memory. Exits non-zero when any target answered an error or a non-2xx, failed its
+ * sample check, or (rialto) fetched discovery/JWKS more than once under a cold herd.
+ *
+ * Environment:
+ *   BENCH_DURATION_SECONDS  seconds of load per target (default 10; 3 with BENCH_QUICK=1)
+ *   BENCH_ROUNDS            rounds the load is split into, interleaved across targets (default 5; 3 quick)
+ *   BENCH_QUICK=1           smoke run: short load, results to bench/results/quick.json only
+ *   BENCH_ONLY=a,b          run only these targets (names as in the table)
+ *   BENCH_DIAGNOSTICS=1     also run the diagnostic rows (floor-express, rialto-core)
+ *   BENCH_PROFILE=a,b       run these targets under `node --cpu-prof` (profiles in bench/results/profiles)
+ *   BENCH_CONNECTIONS       concurrent connections (default 50)
+ *   BENCH_USERS             distinct users in the token pool (default 1000, at least 1000)
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { checkTarget } from './lib/check.js';
+import { type ColdIssuer, measureColdStart } from './lib/cold.js';
+import { type LocalIdp, startIdp } from './lib/idp.js';
+import { runLoad } from './lib/load.js';
+import { type BenchOrg, ENV_ISSUERS, ENV_JWKS_URI, ENV_ORG, ENV_STORE } from './lib/protocol.js';
+import {
+  finishRow,
+  type Goal,
+  type Results,
+  type Round,
+  type Row,
+  summary,
+  updateReadme,
+} from './lib/report.js';
+import { type RunningTarget, startTarget } from './lib/target.js';
+import { ADAPTER_EXPORT, adapterExists, POSTGRES_URL, REDIS_URL, type StoreKind } from './targets/stores.js';
+
+const quick = process.env.BENCH_QUICK === '1';
+const durationSeconds = Number(process.env.BENCH_DURATION_SECONDS ?? (quick ? 3 : 10));
+const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? (quick ? 3 : 5)));
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const users = Math.max(1000, Number(process.env.BENCH_USERS ?? 1000));
+const only = listEnv('BENCH_ONLY');
+const profiled = listEnv('BENCH_PROFILE');
+const diagnostics = process.env.BENCH_DIAGNOSTICS === '1';
+const COLD_HERD = 100;
+const WARM_SAMPLES = 20;
+
+const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
+const RESULTS_DIR = `${BENCH_DIR}results`;
+const PROFILE_DIR = `${RESULTS_DIR}/profiles`;
+
+interface TargetSpec {
+  name: string;
+  script: string;
+  /** `given`: the driver hands it an org and the JWKS URL; `registers`: it registers the issuers itself. */
+  orgs: 'given' | 'registers';
+  store?: StoreKind;
+  goals: Goal[];
+  /** Diagnostic rows run only with BENCH_DIAGNOSTICS=1 or when named in BENCH_ONLY. */
+  diagnostic?: boolean;
+}
+
+const TARGETS: TargetSpec[] = [
+  { name: 'floor', script: 'floor.ts', orgs: 'given', goals: [] },
+  { name: 'floor-express', script: 'floor-express.ts', orgs: 'given', goals: [], diagnostic: true },
+  { name: 'naive', script: 'naive.ts', orgs: 'given', goals: [] },
+  { name: 'rialto-core', script: 'rialto-core.ts', orgs: 'registers', goals: [], diagnostic: true },
+  {
+    name: 'rialto-memory',
+    script: 'rialto.ts',
+    orgs: 'registers',
+    store: 'memory',
+    goals: [
+      { of: 'floor', min: 0.85 },
+      { of: 'naive', min: 1.2 },
+    ],
+  },
+  {
+    name: 'rialto-redis',
+    script: 'rialto.ts',
+    orgs: 'registers',
+    store: 'redis',
+    goals: [{ of: 'floor', min: 0.65 }],
+  },
+  {
+    name: 'rialto-postgres',
+    script: 'rialto.ts',
+    orgs: 'registers',
+    store: 'postgres',
+    goals: [{ of: 'floor', min: 0.65 }],
+  },
+  {
+    name: 'rialto-sqlite',
+    script: 'rialto.ts',
+    orgs: 'registers',
+    store: 'sqlite',
+    goals: [{ of: 'floor', min: 0.65 }],
+  },
+];
+
+function listEnv(name: string): string[] | undefined {
+  const value = process.env[name];
+  return value ? value.split(',').map((item) => item.trim()) : undefined;
+}
+
+function log(message: string): void {
+  process.stdout.write(`${message}\n`);
+}
+
+function command(): string {
+  const set = [
+    'BENCH_QUICK',
+    'BENCH_DURATION_SECONDS',
+    'BENCH_ROUNDS',
+    'BENCH_ONLY',
+    'BENCH_DIAGNOSTICS',
+    'BENCH_PROFILE',
+    'BENCH_CONNECTIONS',
+    'BENCH_USERS',
+  ]
+    .filter((name) => process.env[name] !== undefined)
+    .map((name) => `${name}=${process.env[name]}`);
+  return [...set, 'pnpm bench'].join(' ');
+}
+
+async function isListening(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect({ host: hostname, port: Number(port), timeout: 2000 });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Why a store row cannot run here, or `undefined` when it can. */
+async function skipReason(store: StoreKind | undefined): Promise<string | undefined> {
+  if (store === undefined || store === 'memory') return undefined;
+  if (!adapterExists(store)) {
+    return `@rialto-exchange/storage-adapters does not export ${ADAPTER_EXPORT[store]} yet`;
+  }
+  if (store === 'redis' && !(await isListening(REDIS_URL))) return `Redis is not reachable at ${REDIS_URL}`;
+  if (store === 'postgres' && !(await isListening(POSTGRES_URL))) {
+    return `PostgreSQL is not reachable at ${new URL(POSTGRES_URL).host}`;
+  }
+  return undefined;
+}
+
+async function signPool(idp: LocalIdp, count: number, offset = 0): Promise<string[]> {
+  const tokens: string[] = [];
+  for (let start = 0; start < count; start += 100) {
+    const batch = Array.from({ length: Math.min(100, count - start) }, (_, i) =>
+      idp.idToken(offset + start + i),
+    );
+    tokens.push(...(await Promise.all(batch)));
+  }
+  return tokens;
+}
+
+/** CPU time all cores spent busy since boot, in milliseconds. */
+function systemBusyMs(): number {
+  return os.cpus().reduce((sum, { times }) => sum + times.user + times.nice + times.sys + times.irq, 0);
+}
+
+function generatedOrg(issuer: string): BenchOrg {
+  const orgId = randomUUID();
+  return { issuer, orgId, apiKey: `rialto_ak_${orgId}_${randomBytes(32).toString('base64url')}` };
+}
+
+function orgFor(target: RunningTarget, issuer: string): BenchOrg {
+  const org = target.orgs.find((candidate) => candidate.issuer === issuer);
+  if (!org) throw new Error(`${target.description} did not register ${issuer}`);
+  return org;
+}
+
+interface Active {
+  spec: TargetSpec;
+  row: Row;
+  target: RunningTarget;
+  org: BenchOrg;
+}
+
+interface Launched {
+  spec: TargetSpec;
+  row: Row;
+  /** IdPs only this target registers, for its cold-start measurement. */
+  coldIdps: LocalIdp[];
+  target?: RunningTarget;
+  failure?: string;
+}
+
+/** Starts a target's process (all are started at once; each loads its modules while others do). */
+async function launch(spec: TargetSpec, idp: LocalIdp): Promise<Launched> {
+  const row: Row = { name: spec.name, description: '', status: 'ok', goals: spec.goals, problems: [] };
+  const skip = await skipReason(spec.store);
+  if (skip !== undefined) return { spec, row: { ...row, status: 'skipped', reason: skip }, coldIdps: [] };
+  const coldIdps: LocalIdp[] = [];
+  try {
+    const registers = spec.orgs === 'registers';
+    if (registers) coldIdps.push(await startIdp('cold-first'), await startIdp('cold-herd'));
+    const env: Record<string, string> = registers
+      ? { [ENV_ISSUERS]: JSON.stringify([idp.issuer, ...coldIdps.map((cold) => cold.issuer)]) }
+      : { [ENV_ORG]: JSON.stringify(generatedOrg(idp.issuer)), [ENV_JWKS_URI]: idp.jwksUri };
+    if (spec.store !== undefined) env[ENV_STORE] = spec.store;
+    const profile = profiled?.includes(spec.name);
+    // One directory per target: node writes a profile per thread (tsx's loader runs in a worker),
+    // and the main thread's is the largest.
+    const profileDir = `${PROFILE_DIR}/${spec.name}`;
+    if (profile) {
+      rmSync(profileDir, { recursive: true, force: true });
+      mkdirSync(profileDir, { recursive: true });
+      row.profile = `bench/results/profiles/${spec.name}/`;
+    }
+    const target = await startTarget({
+      script: spec.script,
+      env,
+      nodeFlags: profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+    });
+    return { spec, row, coldIdps, target };
+  } catch (error) {
+    return { spec, row, coldIdps, failure: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+/**
+ * Makes sure a started target deserves to be measured: sample check, cold start (for targets
+ * that register issuers), then a warm-up of one exchange per user of the pool.
+ * @returns the row, and the target while it stays in the run.
+ */
+async function prepare(
+  launched: Launched,
+  idp: LocalIdp,
+  tokens: string[],
+  bodies: string[],
+): Promise<{ row: Row; active?: Active }> {
+  const { spec, row, coldIdps, target } = launched;
+  if (row.status === 'skipped') {
+    log(`\n== ${spec.name}: SKIPPED, ${row.reason}`);
+    return { row };
+  }
+  log(`\n== ${spec.name}`);
+  const [coldFirst, coldHerd] = coldIdps;
+  try {
+    if (!target) throw new Error(launched.failure ?? 'the target did not start');
+    row.description = target.description;
+    row.startMs = target.startMs;
+    log(`   ${target.description}; ready in ${target.startMs.toFixed(0)} ms on ${target.url}`);
+    const org = orgFor(target, idp.issuer);
+
+    row.problems.push(...(await checkTarget(target.url, org, idp, tokens)));
+    if (row.problems.length > 0) {
+      log(`   sample check FAILED:\n     - ${row.problems.join('\n     - ')}`);
+      await target.stop();
+      return { row: { ...row, status: 'failed', reason: 'sample check failed' } };
+    }
+    log('   sample check passed (shape, claims, find-or-create, forged signature and wrong key refused)');
+
+    if (coldFirst && coldHerd) {
+      const cold = (coldIdp: LocalIdp, pool: string[]): ColdIssuer => ({
+        idp: coldIdp,
+        org: orgFor(target as RunningTarget, coldIdp.issuer),
+        tokens: pool,
+      });
+      row.cold = await measureColdStart(
+        target.url,
+        { idp, org, tokens: tokens.slice(10, 10 + WARM_SAMPLES) },
+        cold(coldFirst, await signPool(coldFirst, 1)),
+        cold(coldHerd, await signPool(coldHerd, COLD_HERD)),
+      );
+      const { firstExchangeMs, warmExchangeMs, herd } = row.cold;
+      log(
+        `   cold start: first exchange for a new issuer ${firstExchangeMs.toFixed(1)} ms (warm: ${warmExchangeMs.toFixed(1)} ms); herd of ${herd.requests}: ${herd.ok} × 200, ${herd.discoveryFetches} discovery + ${herd.jwksFetches} JWKS fetch(es)`,
+      );
+      if (!row.cold.passed)
+        row.problems.push('cold start: the herd must cause exactly 1 discovery + 1 JWKS fetch');
+    }
+
+    row.warmup = await runLoad({
+      url: target.url,
+      apiKey: org.apiKey,
+      bodies,
+      connections,
+      amount: bodies.length,
+    });
+    const { warmup } = row;
+    log(`   warm-up: ${warmup.requests} exchanges, ${warmup.errors} errors, ${warmup.non2xx} non-2xx`);
+    if (warmup.errors > 0 || warmup.non2xx > 0) {
+      row.problems.push(
+        `warm-up: ${warmup.errors} errors, ${warmup.non2xx} non-2xx (${JSON.stringify(warmup.statusCodes)})`,
+      );
+    }
+    const stats = await target.stats();
+    row.memory = { before: stats.memory, after: stats.memory };
+    return { row, active: { spec, row, target, org } };
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    log(`   FAILED: ${reason}`);
+    await target?.stop();
+    return { row: { ...row, status: 'failed', reason, problems: [...row.problems, reason] } };
+  } finally {
+    for (const cold of coldIdps) await cold.close();
+  }
+}
+
+/** One round of load on one target, with the CPU it and everything else on the machine used. */
+async function measureRound(active: Active, bodies: string[], seconds: number): Promise<Round> {
+  const system = systemBusyMs();
+  const driver = process.cpuUsage();
+  const before = await active.target.stats();
+  const load = await runLoad({
+    url: active.target.url,
+    apiKey: active.org.apiKey,
+    bodies,
+    connections,
+    durationSeconds: seconds,
+  });
+  const after = await active.target.stats();
+  const driverUsed = process.cpuUsage(driver);
+  const targetMs = (after.cpuMicros - before.cpuMicros) / 1000;
+  const driverMs = (driverUsed.user + driverUsed.system) / 1000;
+  return {
+    load,
+    targetCpuMs: targetMs,
+    driverCpuMs: driverMs,
+    otherCpuMs: Math.max(0, systemBusyMs() - system - targetMs - driverMs),
+  };
+}
+
+async function main(): Promise<number> {
+  const cpus = os.cpus();
+  const machine = {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+    totalMemoryGiB: Math.round(os.totalmem() / 2 ** 30),
+  };
+  const settings = { command: command(), durationSeconds, rounds, connections, users, quick };
+  log(`rialto-exchange bench: ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}`);
+  log(`${connections} connections, ${durationSeconds} s per target, ${users} users`);
+
+  const idp = await startIdp('partner');
+  const tokens = await signPool(idp, users);
+  const bodies = tokens.map((token) => JSON.stringify({ token }));
+  log(`partner IdP on ${idp.issuer}; ${tokens.length} ID tokens signed`);
+
+  const rows: Row[] = [];
+  const active: Active[] = [];
+  try {
+    const specs = TARGETS.filter((spec) =>
+      only ? only.includes(spec.name) : !spec.diagnostic || diagnostics,
+    );
+    const launched = await Promise.all(specs.map((spec) => launch(spec, idp)));
+    for (const entry of launched) {
+      const prepared = await prepare(entry, idp, tokens, bodies);
+      rows.push(prepared.row);
+      if (prepared.active) active.push(prepared.active);
+    }
+
+    // Interleaved rounds: every target gets the same share of each stretch of time, so a change
+    // in what else the machine is doing moves all rows alike instead of skewing their ratios.
+    const seconds = durationSeconds / rounds;
+    log(`\n${rounds} rounds of ${seconds} s per target, interleaved:`);
+    for (let round = 0; round < rounds; round++) {
+      const order = [...active.slice(round % active.length), ...active.slice(0, round % active.length)];
+      const line: string[] = [];
+      for (const entry of order) {
+        const result = await measureRound(entry, bodies, seconds);
+        entry.row.rounds = [...(entry.row.rounds ?? []), result];
+        line.push(`${entry.spec.name} ${result.load.requestsPerSecond.toFixed(0)}/s`);
+      }
+      log(`   round ${round + 1}: ${line.join(', ')}`);
+    }
+    for (const entry of active) {
+      const { row } = entry;
+      if (row.memory) row.memory.after = (await entry.target.stats()).memory;
+      finishRow(row);
+    }
+  } finally {
+    for (const entry of active) await entry.target.stop();
+    await idp.close();
+  }
+
+  const failed = rows.some((row) => row.status === 'failed');
+  const results: Results = { date: new Date().toISOString(), machine, settings, rows, failed };
+  log(`\n${summary(results)}`);
+
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const complete = !quick && !only && !profiled && !diagnostics;
+  const file = complete ? 'latest.json' : 'quick.json';
+  writeFileSync(`${RESULTS_DIR}/${file}`, `${JSON.stringify(results, null, 2)}\n`);
+  if (complete) updateReadme(`${BENCH_DIR}README.md`, results);
+  log(`\nresults written to bench/results/${file}${complete ? ' and bench/README.md' : ''}`);
+  for (const row of rows.filter((candidate) => candidate.profile)) log(`profile: ${row.profile}`);
+  if (failed) log('\nFAILED: a target answered errors or non-2xx, or failed its checks (see above)');
+  return failed ? 1 : 0;
+}
+
+process.exitCode = await main();

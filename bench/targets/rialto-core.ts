@@ -1,0 +1,49 @@
+/**
+ * Diagnostic row: `createRialtoExchange().handle()` from @rialto-exchange/core on bare `node:http`
+ * with a memory store, without Express or the Express binding. Between it and the floor lies the
+ * core's own cost; between it and rialto-memory, Express's and the binding's.
+ */
+import { createServer, type IncomingMessage } from 'node:http';
+import { createRialtoExchange } from '@rialto-exchange/core';
+import { memoryStore } from '@rialto-exchange/storage-adapters';
+import { type BenchOrg, ENV_ISSUERS, ORG_NAME, readJsonEnv, SERVICE_ISSUER } from '../lib/protocol.js';
+import { serveUntilStopped } from './lifecycle.js';
+
+const UNREACHABLE = { limit: 1_000_000_000, windowSeconds: 1 };
+const exchange = createRialtoExchange({
+  issuer: SERVICE_ISSUER,
+  store: memoryStore(),
+  allowInsecureIssuers: true,
+  rateLimit: { perIp: UNREACHABLE, perOrganization: UNREACHABLE },
+});
+const orgs: BenchOrg[] = [];
+for (const issuer of readJsonEnv<string[]>(ENV_ISSUERS)) {
+  const { organization, apiKey } = await exchange.registerOrganization({ name: ORG_NAME, issuer });
+  orgs.push({ issuer, orgId: organization.orgId, apiKey });
+}
+
+async function readText(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const server = createServer(async (req, res) => {
+  const path = (req.url ?? '/').split('?')[0] as string;
+  const headers = req.headers as Record<string, string | string[] | undefined>;
+  const request = { method: req.method ?? 'GET', path, headers, ip: req.socket.remoteAddress };
+  const response = await exchange
+    .handle({ ...request, body: await readText(req) })
+    .catch((error: unknown) => exchange.errorResponse(error));
+  if (response === null) {
+    res.writeHead(404).end();
+    return;
+  }
+  res.writeHead(response.status, { ...response.headers, 'content-type': 'application/json; charset=utf-8' });
+  res.end(JSON.stringify(response.body));
+});
+
+await serveUntilStopped(server, {
+  orgs,
+  description: 'node:http + createRialtoExchange().handle(), memoryStore()',
+});
