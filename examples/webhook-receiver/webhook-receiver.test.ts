@@ -58,6 +58,8 @@ async function setup(nowSeconds = () => Math.floor(Date.now() / 1000)) {
     description: null,
     eventTypes: ['*'],
     secret,
+    previousSecret: null,
+    previousSecretExpiresAt: null,
     disabledAt: null,
     createdAt: now,
     updatedAt: now,

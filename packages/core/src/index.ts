@@ -39,8 +39,9 @@ export type {
   WebhookSubscriptionPatch,
   WebhookSubscriptionRecord,
 } from './store.js';
-export type { Users, UserVerificationPatch, VerificationFlags } from './users.js';
-export { verificationFlags } from './users.js';
+export type { Users, UserVerificationPatch } from './users.js';
+export type { VerificationFlags } from './verification-flags.js';
+export { verificationFlags } from './verification-flags.js';
 export type { VerifyAccessTokenOptions } from './verify-access-token.js';
 export { ASYMMETRIC_ALGORITHMS } from './verify-id-token.js';
 export type { DeliveryRunSummary } from './webhooks/delivery-worker.js';

@@ -3,7 +3,7 @@ import { SignJWT } from 'jose';
 import { epochSeconds } from './internal/clock.js';
 import { REFRESH_TOKEN_ALGORITHM, type SigningKeys } from './signing-keys.js';
 import type { OrganizationRecord, Store, UserRecord } from './store.js';
-import { verificationFlags } from './users.js';
+import { verificationFlags } from './verification-flags.js';
 
 /** The body of a successful exchange or refresh. */
 export interface TokenResponse {

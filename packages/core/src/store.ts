@@ -157,6 +157,9 @@ export interface WebhookSubscriptionRecord {
   eventTypes: string[];
   /** The `whsec_…` signing secret. Stores keep it as they keep any other secret. */
   secret: string;
+  /** The secret replaced by the last rotation; deliveries are signed with it too until `previousSecretExpiresAt`. */
+  previousSecret: string | null;
+  previousSecretExpiresAt: number | null;
   /** Set when the receiver answered 410 Gone; a disabled subscription gets no new deliveries. */
   disabledAt: number | null;
   createdAt: number;
@@ -165,7 +168,10 @@ export interface WebhookSubscriptionRecord {
 
 /** The fields of a subscription that can change after creation. */
 export type WebhookSubscriptionPatch = Partial<
-  Pick<WebhookSubscriptionRecord, 'eventTypes' | 'secret' | 'disabledAt'>
+  Pick<
+    WebhookSubscriptionRecord,
+    'eventTypes' | 'secret' | 'previousSecret' | 'previousSecretExpiresAt' | 'disabledAt'
+  >
 >;
 
 /** One event, before fan-out to the org's subscriptions. */

@@ -10,6 +10,7 @@ import type {
   UserVerification,
   WebhookEventRecord,
 } from './store.js';
+import { verificationFlags } from './verification-flags.js';
 import { webhookEvent } from './webhooks/event-catalogue.js';
 import { userJson } from './wire-format.js';
 
@@ -69,23 +70,6 @@ const ACCREDITATION_EVENTS: Record<AccreditationStatus, string | undefined> = {
   verified: 'accreditation.verified',
   rejected: 'accreditation.rejected',
 };
-
-/** The boolean claims of access tokens and user JSON, derived from the statuses. */
-export interface VerificationFlags {
-  onboardingCompleted: boolean;
-  kycCompleted: boolean;
-  accredited: boolean;
-  accreditationVerified: boolean;
-}
-
-export function verificationFlags(user: UserVerification): VerificationFlags {
-  return {
-    onboardingCompleted: user.onboardingCompleted,
-    kycCompleted: user.kycStatus === 'approved',
-    accredited: user.accreditationStatus === 'submitted' || user.accreditationStatus === 'verified',
-    accreditationVerified: user.accreditationStatus === 'verified',
-  };
-}
 
 /** The state of a user created by a first exchange. */
 export const INITIAL_VERIFICATION: UserVerification = {

@@ -1,6 +1,6 @@
 import type { RegisteredOrganization } from './organizations.js';
 import type { UserRecord, WebhookDeliveryRecord, WebhookSubscriptionRecord } from './store.js';
-import { verificationFlags } from './users.js';
+import { verificationFlags } from './verification-flags.js';
 
 /** Records as the HTTP API shows them: snake_case, ISO 8601 timestamps. */
 

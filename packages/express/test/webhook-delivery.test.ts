@@ -1,7 +1,7 @@
 import { memoryStore } from '@rialto-exchange/storage-adapters';
 import { Webhook } from 'standardwebhooks';
 import request from 'supertest';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   createTestApp,
   exchange,
@@ -263,6 +263,23 @@ describe('webhook delivery', () => {
       response_status: null,
       error: 'destination refused: localhost resolves to a non-public address',
     });
+  });
+});
+
+describe('background worker', () => {
+  it('delivers on its own timer until close() stops it', async () => {
+    const partner = await partnerApp(idp, { webhooks: { worker: { intervalMs: 20 } } });
+    const hooks = await receiver();
+    await createWebhook(partner, { url: hooks.url, eventTypes: ['*'] });
+
+    await patchUser(partner, { kyc_status: 'session_created' });
+    await vi.waitFor(() => expect(hooks.received).toHaveLength(1), { timeout: 5_000, interval: 20 });
+
+    await partner.t.router.close();
+    await patchUser(partner, { kyc_status: 'pii_submitted' });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(hooks.received).toHaveLength(1);
+    expect(await run(partner)).toMatchObject({ succeeded: 1 });
   });
 });
 

@@ -2,10 +2,10 @@ import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Store } from '@rialto-exchange/core';
+import { decodeJwt } from 'jose';
 import request from 'supertest';
 import { expect } from 'vitest';
 import {
-  ADMIN_TOKEN,
   createTestApp,
   exchange,
   idTokenClaims,
@@ -95,9 +95,7 @@ export async function partnerApp(
   const token = await idp.sign(idTokenClaims(idp.issuer, { sub, email: `${sub}@example.com` }));
   const response = await exchange(t.app, apiKey, { token });
   expect(response.status).toBe(200);
-  const userId = JSON.parse(
-    Buffer.from(response.body.access_token.split('.')[1], 'base64url').toString(),
-  ).user_id;
+  const userId = decodeJwt(response.body.access_token).user_id as string;
   return {
     t,
     orgId,
@@ -132,5 +130,3 @@ export function patchUser(partner: Partner, body: unknown, userId = partner.user
     .set('x-api-key', partner.apiKey)
     .send(body as object);
 }
-
-export { ADMIN_TOKEN };

@@ -173,29 +173,40 @@ describe('managing subscriptions', () => {
     expectFailsWith(refused, 400, 'invalid_request', /^eventTypes: unknown event type "nope\.nope"\.$/);
   });
 
-  it('rotates the secret: later deliveries verify with the new secret only', async () => {
+  it('rotates the secret: deliveries verify with the new secret, and with the old one only for a day', async () => {
     const partner = await partnerApp(idp);
     const { id, secret: oldSecret } = await createWebhook(partner, { url: receiver.url, eventTypes: ['*'] });
+    const ping = async () => {
+      const before = receiver.received.length;
+      const response = await request(partner.t.app)
+        .post(`/notifications/webhooks/${id}/test`)
+        .set('authorization', bearer(partner));
+      expect(response.status).toBe(200);
+      const delivery = receiver.received[before] ?? expect.unreachable();
+      return { body: delivery.body, headers: delivery.headers as Record<string, string> };
+    };
 
     const rotated = await request(partner.t.app)
       .post(`/notifications/webhooks/${id}/rotate-secret`)
       .set('authorization', bearer(partner));
     expect(rotated.status).toBe(200);
     expect(rotated.body).toEqual({ id, signing_secret: expect.stringMatching(/^whsec_/) });
-    expect(rotated.body.signing_secret).not.toBe(oldSecret);
+    const newSecret: string = rotated.body.signing_secret;
+    expect(newSecret).not.toBe(oldSecret);
 
-    const before = receiver.received.length;
-    expect(
-      (
-        await request(partner.t.app)
-          .post(`/notifications/webhooks/${id}/test`)
-          .set('authorization', bearer(partner))
-      ).status,
-    ).toBe(200);
-    const delivery = receiver.received[before] ?? expect.unreachable();
-    const headers = delivery.headers as Record<string, string>;
-    expect(() => new Webhook(rotated.body.signing_secret).verify(delivery.body, headers)).not.toThrow();
-    expect(() => new Webhook(oldSecret).verify(delivery.body, headers)).toThrow();
+    const during = await ping();
+    expect(during.headers['webhook-signature']?.split(' ')).toHaveLength(2);
+    expect(() => new Webhook(newSecret).verify(during.body, during.headers)).not.toThrow();
+    expect(() => new Webhook(oldSecret).verify(during.body, during.headers)).not.toThrow();
+
+    const { previousSecretExpiresAt } =
+      (await partner.t.store.getWebhookSubscription(partner.orgId, id)) ?? {};
+    expect((previousSecretExpiresAt ?? 0) - Math.floor(Date.now() / 1000)).toBeGreaterThan(86_000);
+    // A day later the old secret no longer signs.
+    await partner.t.store.updateWebhookSubscription(partner.orgId, id, { previousSecretExpiresAt: 1 }, 1);
+    const after = await ping();
+    expect(() => new Webhook(newSecret).verify(after.body, after.headers)).not.toThrow();
+    expect(() => new Webhook(oldSecret).verify(after.body, after.headers)).toThrow();
   });
 
   it('deletes a subscription; deleting it again is not_found 404', async () => {

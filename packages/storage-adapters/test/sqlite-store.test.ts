@@ -18,6 +18,43 @@ function temporaryDatabase(): Sqlite.Database {
 }
 
 describe('sqlStore (SQLite)', () => {
+  it('migration 2 derives the verification statuses of users written under version 1 from their flags', async () => {
+    const database = temporaryDatabase();
+    await sqlStore({ dialect: 'sqlite', database }).migrate();
+    // Back to the version-1 schema, with users as version 1 wrote them.
+    database.exec(`
+      drop table rialto_webhook_subscriptions;
+      drop table rialto_webhook_deliveries;
+      alter table rialto_users drop column kyc_status;
+      alter table rialto_users drop column accreditation_status;
+      delete from rialto_migrations where version = 2;
+    `);
+    const insert = database.prepare(
+      `insert into rialto_users values (?, 'org', ?, ?, 0, ?, ?, ?, 1700000000, 1700000000)`,
+    );
+    const flags = { kyc: [1, 0, 0], accredited: [1, 1, 0], verified: [1, 0, 0] };
+    for (const [index, userId] of ['both', 'submitted', 'none'].entries()) {
+      insert.run(
+        userId,
+        `${userId}@example.com`,
+        userId,
+        flags.kyc[index],
+        flags.accredited[index],
+        flags.verified[index],
+      );
+    }
+
+    const store = sqlStore({ dialect: 'sqlite', database });
+    const statuses = async (userId: string) => {
+      const user = (await store.getUser('org', userId)) ?? expect.unreachable();
+      return [user.kycStatus, user.accreditationStatus];
+    };
+
+    expect(await statuses('both')).toEqual(['approved', 'verified']);
+    expect(await statuses('submitted')).toEqual(['not_started', 'submitted']);
+    expect(await statuses('none')).toEqual(['not_started', 'not_submitted']);
+  });
+
   it("uses the host's database, under the table prefix, and leaves it open on close()", async () => {
     const database = temporaryDatabase();
     const store = sqlStore({ dialect: 'sqlite', database, tablePrefix: 'exchange_' });

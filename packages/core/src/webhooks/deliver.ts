@@ -46,7 +46,7 @@ export function postWebhook(post: WebhookPost): Promise<WebhookPostResult> {
   } catch (error) {
     return Promise.resolve({
       responseStatus: null,
-      error: describe(error),
+      error: failureReason(error),
       responseExcerpt: null,
       durationMs: 0,
     });
@@ -85,7 +85,7 @@ export function postWebhook(post: WebhookPost): Promise<WebhookPostResult> {
       post.timeoutMs,
     );
     req.on('error', (error) =>
-      finish({ responseStatus: null, error: describe(error), responseExcerpt: null }),
+      finish({ responseStatus: null, error: failureReason(error), responseExcerpt: null }),
     );
     req.on('response', (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
@@ -111,7 +111,7 @@ export function postWebhook(post: WebhookPost): Promise<WebhookPostResult> {
   });
 }
 
-function describe(error: unknown): string {
+function failureReason(error: unknown): string {
   if (error instanceof DestinationRefusedError) return `destination refused: ${error.message}`;
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string') return `connection failed: ${code}`;

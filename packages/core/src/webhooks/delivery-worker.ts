@@ -11,7 +11,7 @@ import type {
 } from '../store.js';
 import { postWebhook, type WebhookPostResult } from './deliver.js';
 import type { ResolvedWebhookOptions } from './webhook-options.js';
-import { signWebhook } from './webhook-signature.js';
+import { signWebhook, type WebhookHeaders } from './webhook-signature.js';
 
 /** What one worker pass did. */
 export interface DeliveryRunSummary {
@@ -57,6 +57,24 @@ export interface DeliveryWorkerOptions {
 // ±10%: spreads retries of many deliveries that failed together (a receiver outage).
 const JITTER_RATIO = 0.1;
 
+/**
+ * Standard Webhooks headers; within the overlap after a rotation, `webhook-signature` lists a
+ * signature with each secret (space-separated), and a receiver accepts either.
+ */
+function signatureHeaders(
+  delivery: WebhookDeliveryRecord,
+  subscription: WebhookSubscriptionRecord,
+  nowSeconds: number,
+): WebhookHeaders {
+  const sign = (secret: string) =>
+    signWebhook({ id: delivery.eventId, timestampSeconds: nowSeconds, payload: delivery.payload, secret });
+  const headers = sign(subscription.secret);
+  const { previousSecret, previousSecretExpiresAt } = subscription;
+  if (!previousSecret || (previousSecretExpiresAt ?? 0) <= nowSeconds) return headers;
+  const previous = sign(previousSecret)['webhook-signature'];
+  return { ...headers, 'webhook-signature': `${headers['webhook-signature']} ${previous}` };
+}
+
 export function createDeliveryWorker({
   store,
   options,
@@ -93,12 +111,7 @@ export function createDeliveryWorker({
     }
     const result = await postWebhook({
       url: subscription.url,
-      headers: signWebhook({
-        id: delivery.eventId,
-        timestampSeconds: epochSeconds(),
-        payload: delivery.payload,
-        secret: subscription.secret,
-      }),
+      headers: signatureHeaders(delivery, subscription, epochSeconds()),
       payload: delivery.payload,
       timeoutMs: options.timeoutMs,
       policy,

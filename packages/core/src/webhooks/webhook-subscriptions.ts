@@ -15,6 +15,9 @@ import { generateWebhookSecret } from './webhook-signature.js';
 // Fan-out happens at write time, one row per subscription: a cap keeps one event's cost bounded.
 export const MAX_SUBSCRIPTIONS_PER_ORG = 20;
 const MAX_EVENT_TYPES = 100;
+// After a rotation, deliveries carry a signature with the old secret too for a day (as Svix does),
+// so receivers can switch secrets without rejecting deliveries in between.
+export const SECRET_ROTATION_OVERLAP_SECONDS = 86_400;
 
 const eventTypesSchema = z.array(z.string().min(1).max(100)).min(1).max(MAX_EVENT_TYPES);
 
@@ -56,7 +59,8 @@ export interface WebhookSubscriptions {
     eventTypes: string[],
   ): Promise<WebhookSubscriptionRecord>;
   /**
-   * Replaces the signing secret; deliveries from now on are signed with the new one only.
+   * Replaces the signing secret. For the next 24 h deliveries carry a second signature made with
+   * the old secret, so a receiver still holding it keeps verifying until it switches.
    * @throws RialtoError `not_found`
    */
   rotateSecret(orgId: string, subscriptionId: string): Promise<SubscriptionWithSecret>;
@@ -112,6 +116,8 @@ export function createWebhookSubscriptions(
         description: input.description || null,
         eventTypes,
         secret,
+        previousSecret: null,
+        previousSecretExpiresAt: null,
         disabledAt: null,
         createdAt: now,
         updatedAt: now,
@@ -142,12 +148,19 @@ export function createWebhookSubscriptions(
     },
 
     async rotateSecret(orgId, subscriptionId) {
+      const current = await store.getWebhookSubscription(orgId, subscriptionId);
+      if (!current) throw notFound();
       const secret = generateWebhookSecret();
+      const now = epochSeconds();
       const updated = await store.updateWebhookSubscription(
         orgId,
         subscriptionId,
-        { secret },
-        epochSeconds(),
+        {
+          secret,
+          previousSecret: current.secret,
+          previousSecretExpiresAt: now + SECRET_ROTATION_OVERLAP_SECONDS,
+        },
+        now,
       );
       if (!updated) throw notFound();
       return { subscription: updated, secret };

@@ -96,6 +96,8 @@ export function subscription(
     description: null,
     eventTypes: ['*'],
     secret: `whsec_${Buffer.from(subscriptionId).toString('base64')}`,
+    previousSecret: null,
+    previousSecretExpiresAt: null,
     disabledAt: null,
     createdAt: 1_700_000_000,
     updatedAt: 1_700_000_000,

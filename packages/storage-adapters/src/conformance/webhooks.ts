@@ -40,7 +40,13 @@ export function describeWebhookSubscriptions({ freshStore, itGuarantees }: Suite
       const stored = subscription(orgId);
       await store.createWebhookSubscription(stored);
 
-      const patch = { eventTypes: ['user.created'], secret: 'whsec_bmV3', disabledAt: 1_700_000_500 };
+      const patch = {
+        eventTypes: ['user.created'],
+        secret: 'whsec_bmV3',
+        previousSecret: stored.secret,
+        previousSecretExpiresAt: 1_700_086_900,
+        disabledAt: 1_700_000_500,
+      };
       const expected = { ...stored, ...patch, updatedAt: 1_700_000_500 };
       expect(
         await store.updateWebhookSubscription(orgId, stored.subscriptionId, patch, 1_700_000_500),

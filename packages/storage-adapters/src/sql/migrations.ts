@@ -141,6 +141,8 @@ const MIGRATIONS: readonly Migration[] = [
         .addColumn('description', 'text')
         .addColumn('event_types', 'text', (column) => column.notNull())
         .addColumn('secret', 'text', (column) => column.notNull())
+        .addColumn('previous_secret', 'text')
+        .addColumn('previous_secret_expires_at', 'bigint')
         .addColumn('disabled_at', 'bigint')
         .addColumn('created_at', 'bigint', (column) => column.notNull())
         .addColumn('updated_at', 'bigint', (column) => column.notNull())

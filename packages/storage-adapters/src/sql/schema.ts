@@ -92,6 +92,8 @@ export interface Database {
     /** JSON array. */
     event_types: string;
     secret: string;
+    previous_secret: string | null;
+    previous_secret_expires_at: NullableEpochSeconds;
     disabled_at: NullableEpochSeconds;
     created_at: EpochSeconds;
     updated_at: EpochSeconds;

@@ -480,6 +480,8 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
             .set({ lease_token: leaseToken, lease_expires_at: now + leaseSeconds })
             .where('delivery_id', '=', delivery_id)
             .where('status', '=', 'pending')
+            // Re-checked: since the SELECT, another worker may have attempted it and rescheduled it.
+            .where('next_attempt_at', '<=', now)
             .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<=', now)]))
             .execute();
         }
@@ -777,6 +779,8 @@ function toSigningKey(row: Selectable<Database['signing_keys']>): SigningKeyReco
   };
 }
 
+const nullableNumber = (value: number | string | null) => (value === null ? null : Number(value));
+
 function fromSubscription(record: WebhookSubscriptionRecord) {
   return {
     subscription_id: record.subscriptionId,
@@ -785,6 +789,8 @@ function fromSubscription(record: WebhookSubscriptionRecord) {
     description: record.description,
     event_types: JSON.stringify(record.eventTypes),
     secret: record.secret,
+    previous_secret: record.previousSecret,
+    previous_secret_expires_at: record.previousSecretExpiresAt,
     disabled_at: record.disabledAt,
     created_at: record.createdAt,
     updated_at: record.updatedAt,
@@ -795,6 +801,10 @@ function subscriptionColumns(patch: WebhookSubscriptionPatch) {
   return {
     ...(patch.eventTypes === undefined ? {} : { event_types: JSON.stringify(patch.eventTypes) }),
     ...(patch.secret === undefined ? {} : { secret: patch.secret }),
+    ...(patch.previousSecret === undefined ? {} : { previous_secret: patch.previousSecret }),
+    ...(patch.previousSecretExpiresAt === undefined
+      ? {}
+      : { previous_secret_expires_at: patch.previousSecretExpiresAt }),
     ...(patch.disabledAt === undefined ? {} : { disabled_at: patch.disabledAt }),
   };
 }
@@ -807,7 +817,9 @@ function toSubscription(row: Selectable<Database['webhook_subscriptions']>): Web
     description: row.description,
     eventTypes: JSON.parse(row.event_types),
     secret: row.secret,
-    disabledAt: row.disabled_at === null ? null : Number(row.disabled_at),
+    previousSecret: row.previous_secret,
+    previousSecretExpiresAt: nullableNumber(row.previous_secret_expires_at),
+    disabledAt: nullableNumber(row.disabled_at),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };
@@ -830,8 +842,6 @@ function fromDelivery(record: WebhookDeliveryRecord) {
     updated_at: record.updatedAt,
   };
 }
-
-const nullableNumber = (value: number | string | null) => (value === null ? null : Number(value));
 
 function toDelivery(row: Selectable<Database['webhook_deliveries']>): WebhookDeliveryRecord {
   return {
