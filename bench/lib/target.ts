@@ -10,8 +10,8 @@ export interface RunningTarget extends ReadyMessage {
   url: string;
   /** Milliseconds from spawn to the ready line (module loading, key generation, org registration). */
   startMs: number;
-  /** Memory and CPU time of the target process. */
-  stats(): Promise<TargetStats>;
+  /** Memory and CPU time of the target process; `'gc-stats'` collects garbage first (needs --expose-gc). */
+  stats(request?: 'stats' | 'gc-stats'): Promise<TargetStats>;
   stop(): Promise<void>;
 }
 
@@ -42,7 +42,7 @@ export async function startTarget({ script, env, nodeFlags = [] }: TargetLaunch)
     ...ready,
     url: `http://127.0.0.1:${ready.port}`,
     startMs,
-    async stats() {
+    async stats(request = 'stats') {
       const reply = new Promise<TargetStats>((resolve) => {
         const onMessage = (message: unknown) => {
           if (typeof message === 'object' && message !== null && 'stats' in message) {
@@ -52,7 +52,7 @@ export async function startTarget({ script, env, nodeFlags = [] }: TargetLaunch)
         };
         child.on('message', onMessage);
       });
-      child.send('stats');
+      child.send(request);
       return reply;
     },
     async stop() {

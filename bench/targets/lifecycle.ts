@@ -34,7 +34,9 @@ export async function serveUntilStopped(
   process.on('disconnect', stop);
   process.on('message', (message) => {
     if (message === 'stop') void stop();
-    else if (message === 'stats') {
+    else if (message === 'stats' || message === 'gc-stats') {
+      // 'gc-stats' (bench/memory.ts, target started with --expose-gc): collect first, so heap used is live data.
+      if (message === 'gc-stats') (globalThis as { gc?: () => void }).gc?.();
       const { rss, heapUsed, external } = process.memoryUsage();
       const { user, system } = process.cpuUsage();
       const stats: TargetStats = { memory: { rss, heapUsed, external }, cpuMicros: user + system };

@@ -45,7 +45,8 @@ export function adapterExists(kind: StoreKind): boolean {
 export async function makeStore(kind: StoreKind): Promise<BenchStore> {
   const factory = adapter(kind);
   if (!factory) throw new Error(`@rialto-exchange/storage-adapters does not export ${ADAPTER_EXPORT[kind]}`);
-  const unique = randomUUID().slice(0, 8);
+  // BENCH_STORE_UNIQUE lets a driver that seeds the store itself (bench/scale.ts) know the prefix.
+  const unique = process.env.BENCH_STORE_UNIQUE ?? randomUUID().slice(0, 8);
   switch (kind) {
     case 'memory':
       return { store: factory(), description: 'memoryStore()', cleanup: async () => {} };
