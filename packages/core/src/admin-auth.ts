@@ -1,6 +1,7 @@
+import type { ApiKeys } from './api-keys.js';
 import { RialtoError } from './errors.js';
 import type { RequestLike } from './http-types.js';
-import { bearerToken, secretsEqual } from './internal/http.js';
+import { bearerToken, header, secretsEqual } from './internal/http.js';
 
 export interface AdminAuthOptions {
   adminToken?: string;
@@ -33,4 +34,22 @@ export function createAdminAuth(options: AdminAuthOptions): AdminAuth {
       if (!(await isAdmin(request))) throw new RialtoError('unauthorized', 'Admin credentials are required.');
     },
   };
+}
+
+/**
+ * Authenticates a route that an organization's API key or an admin may call.
+ * @returns the org id when an API key authenticated the request, `undefined` for an admin
+ * @throws RialtoError `missing_api_key`, `invalid_api_key` or `unauthorized`
+ */
+export async function authenticateApiKeyOrAdmin(
+  request: RequestLike,
+  apiKeys: ApiKeys,
+  adminAuth: AdminAuth,
+): Promise<string | undefined> {
+  const apiKey = header(request, 'x-api-key');
+  if (apiKey !== undefined) return apiKeys.authenticate(apiKey);
+  if (await adminAuth.isAdmin(request)) return undefined;
+  throw header(request, 'authorization') === undefined
+    ? new RialtoError('missing_api_key', 'The X-API-Key header or admin credentials are required.')
+    : new RialtoError('unauthorized', 'Admin credentials are not valid.');
 }

@@ -1,5 +1,6 @@
+import { authenticateApiKeyOrAdmin } from '../admin-auth.js';
 import { RialtoError } from '../errors.js';
-import { header, json } from '../internal/http.js';
+import { json } from '../internal/http.js';
 import { isUuid, parseBody, type Route } from '../internal/route.js';
 import { audienceUpdateSchema, registrationSchema } from '../organizations.js';
 import type { Services } from '../services.js';
@@ -51,14 +52,8 @@ export function adminRoutes({ adminAuth, apiKeys, organizations }: Services): Ro
       pattern: /^\/identity\/auth\/idp\/([^/]+)$/,
       scheme: 'api_key',
       async run(request, [orgId]) {
-        const apiKey = header(request, 'x-api-key');
-        if (apiKey !== undefined) {
-          if ((await apiKeys.authenticate(apiKey)) !== orgId) throw new RialtoError('org_mismatch');
-        } else if (!(await adminAuth.isAdmin(request))) {
-          throw header(request, 'authorization') === undefined
-            ? new RialtoError('missing_api_key', 'The X-API-Key header or admin credentials are required.')
-            : new RialtoError('unauthorized', 'Admin credentials are not valid.');
-        }
+        const keyOrgId = await authenticateApiKeyOrAdmin(request, apiKeys, adminAuth);
+        if (keyOrgId !== undefined && keyOrgId !== orgId) throw new RialtoError('org_mismatch');
         const { audience } = parseBody(audienceUpdateSchema, request);
         const org = isUuid(orgId) ? await organizations.setAudience(orgId, audience) : null;
         if (!org) throw new RialtoError('not_found', 'No such organization.');

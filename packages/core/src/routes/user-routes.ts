@@ -1,5 +1,6 @@
+import { authenticateApiKeyOrAdmin } from '../admin-auth.js';
 import { RialtoError } from '../errors.js';
-import { header, json } from '../internal/http.js';
+import { json } from '../internal/http.js';
 import { isUuid, parseBody, type Route } from '../internal/route.js';
 import type { Services } from '../services.js';
 import { userPatchSchema } from '../users.js';
@@ -26,15 +27,7 @@ export function userRoutes({ accessTokens, apiKeys, adminAuth, users, options }:
       scheme: 'api_key',
       async run(request, [userId]) {
         // The org's API key acts within its org; admin credentials act on any user.
-        const apiKey = header(request, 'x-api-key');
-        let orgId: string | undefined;
-        if (apiKey !== undefined) {
-          orgId = await apiKeys.authenticate(apiKey);
-        } else if (!(await adminAuth.isAdmin(request))) {
-          throw header(request, 'authorization') === undefined
-            ? new RialtoError('missing_api_key', 'The X-API-Key header or admin credentials are required.')
-            : new RialtoError('unauthorized', 'Admin credentials are not valid.');
-        }
+        const orgId = await authenticateApiKeyOrAdmin(request, apiKeys, adminAuth);
         const patch = parseBody(userPatchSchema, request);
         const user = !isUuid(userId)
           ? null

@@ -1,4 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { epochSeconds } from '../internal/clock.js';
 
 const SECRET_PREFIX = 'whsec_';
 // 32 bytes: the HMAC-SHA256 block-size-safe key length the Standard Webhooks spec recommends.
@@ -89,7 +90,7 @@ export function verifyWebhook(
       'The webhook-timestamp header must be epoch seconds.',
     );
   }
-  const now = options.nowSeconds ?? Math.floor(Date.now() / 1000);
+  const now = options.nowSeconds ?? epochSeconds();
   const tolerance = options.toleranceSeconds ?? DEFAULT_WEBHOOK_TOLERANCE_SECONDS;
   if (Math.abs(now - Number(timestamp)) > tolerance) {
     throw new WebhookVerificationError(
