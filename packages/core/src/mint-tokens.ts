@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { SignJWT } from 'jose';
+import { CompactSign } from 'jose';
 import { epochSeconds } from './internal/clock.js';
-import { REFRESH_TOKEN_ALGORITHM, type SigningKeys } from './signing-keys.js';
+import { signHs256Jwt } from './internal/hs256.js';
+import type { SigningKeys } from './signing-keys.js';
 import type { OrganizationRecord, Store, UserRecord } from './store.js';
 import { verificationFlags } from './verification-flags.js';
 
@@ -51,6 +52,7 @@ export interface TokenMinter {
 }
 
 const BASE_SCOPES = 'openid email profile';
+const encoder = new TextEncoder();
 // RFC 9068 media type: resource servers can tell an access token from any other JWT.
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
 
@@ -92,19 +94,26 @@ export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
       };
       const refreshJti = randomUUID();
       const refreshExpiresAt = now + refreshTokenTtlSeconds;
-      const [accessToken, refreshToken] = await Promise.all([
-        new SignJWT({ ...claims })
+      const refreshToken = signHs256Jwt(
+        { kid: keys.refresh.kid, typ: 'JWT' },
+        {
+          fid: familyId,
+          org_id: org.orgId,
+          iss: issuer,
+          sub: user.userId,
+          aud: issuer,
+          jti: refreshJti,
+          iat: now,
+          exp: refreshExpiresAt,
+        },
+        keys.refresh.signingSecret,
+      );
+      // CompactSign rather than SignJWT: the claims are built above from typed values, and SignJWT
+      // would deep-copy and re-check them on every exchange.
+      const [accessToken] = await Promise.all([
+        new CompactSign(encoder.encode(JSON.stringify(claims)))
           .setProtectedHeader({ alg: keys.access.alg, kid: keys.access.kid, typ: ACCESS_TOKEN_TYPE })
           .sign(keys.access.key),
-        new SignJWT({ fid: familyId, org_id: org.orgId })
-          .setProtectedHeader({ alg: REFRESH_TOKEN_ALGORITHM, kid: keys.refresh.kid, typ: 'JWT' })
-          .setIssuer(issuer)
-          .setSubject(user.userId)
-          .setAudience(issuer)
-          .setJti(refreshJti)
-          .setIssuedAt(now)
-          .setExpirationTime(refreshExpiresAt)
-          .sign(keys.refresh.secret),
         store.saveRefreshToken({
           jti: refreshJti,
           familyId,

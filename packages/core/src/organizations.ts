@@ -134,11 +134,13 @@ export function createOrganizations(
     },
 
     async findByIssuer(iss) {
-      return (await byIssuer.fetch(normalizeIssuer(iss)))?.org ?? null;
+      const issuer = normalizeIssuer(iss);
+      // A fresh hit is answered from get(): fetch() costs a promise chain per call even on a hit.
+      return (byIssuer.get(issuer) ?? (await byIssuer.fetch(issuer)))?.org ?? null;
     },
 
     async get(orgId) {
-      return (await byId.fetch(orgId))?.org ?? null;
+      return (byId.get(orgId) ?? (await byId.fetch(orgId)))?.org ?? null;
     },
 
     async setAudience(orgId, audience) {

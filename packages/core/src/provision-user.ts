@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { RialtoError } from './errors.js';
 import { epochSeconds } from './internal/clock.js';
-import type { OrganizationRecord, Store, UserRecord } from './store.js';
+import type { OrganizationRecord, Store, UserRecord, WebhookEventRecord } from './store.js';
 import { INITIAL_VERIFICATION, userEvent } from './users.js';
 import type { VerifiedIdentity } from './verify-id-token.js';
 
@@ -46,6 +46,7 @@ export async function provisionUser(
     createdAt: now,
     updatedAt: now,
   };
+  let createdEvents: WebhookEventRecord[] | undefined;
   const result = await store.findOrCreateUser({
     orgId: org.orgId,
     iss: identity.iss,
@@ -54,8 +55,13 @@ export async function provisionUser(
     mayLinkByEmail: mayLinkByEmail(org, identity),
     newUserId: newUser.userId,
     now,
-    // Recorded with the user itself, so a created user always has its webhook and a failed create none.
-    eventsIfCreated: [userEvent('user.created', newUser, now)],
+    // Recorded with the user itself, so a created user always has its webhook and a failed create
+    // none. Built on first read: nearly every exchange is a returning user, and a store reads it
+    // only when it creates one.
+    get eventsIfCreated() {
+      createdEvents ??= [userEvent('user.created', newUser, now)];
+      return createdEvents;
+    },
   });
   if (result.outcome === 'conflict') {
     throw new RialtoError(

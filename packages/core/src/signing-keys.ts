@@ -1,4 +1,4 @@
-import { randomBytes, webcrypto } from 'node:crypto';
+import { createSecretKey, type KeyObject, randomBytes, webcrypto } from 'node:crypto';
 import {
   type CryptoKey,
   calculateJwkThumbprint,
@@ -48,7 +48,8 @@ export interface SigningKeysOptions {
 
 export interface LoadedKeys {
   access: { kid: string; alg: string; key: Awaited<ReturnType<typeof importJWK>> };
-  refresh: { kid: string; secret: CryptoKey };
+  /** `secret` verifies with jose; `signingSecret` is the same bytes for signing in-thread (internal/hs256.ts). */
+  refresh: { kid: string; secret: CryptoKey; signingSecret: KeyObject };
   /** Public keys that verify this service's access tokens, as served at `/.well-known/jwks.json`. */
   publicJwks: JSONWebKeySet;
   verifyAccessTokenKey: JWTVerifyGetKey;
@@ -94,7 +95,9 @@ export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
 
   return {
     async load() {
-      const keys = await cache.fetch('keys');
+      // Fresh keys come from get(); past their TTL, fetch() reloads them (serving the old ones meanwhile).
+      const keys =
+        cache.get('keys', { allowStale: false, noDeleteOnStaleGet: true }) ?? (await cache.fetch('keys'));
       if (!keys) throw new Error('signing keys could not be loaded');
       return keys;
     },
@@ -155,7 +158,11 @@ async function loadKeys(options: SigningKeysOptions): Promise<LoadedKeys> {
       alg: access.signing.alg,
       key: await importJWK(access.signing.privateJwk, access.signing.alg),
     },
-    refresh: { kid: refresh.signing.kid, secret: refreshSecretsByKid.get(refresh.signing.kid) as CryptoKey },
+    refresh: {
+      kid: refresh.signing.kid,
+      secret: refreshSecretsByKid.get(refresh.signing.kid) as CryptoKey,
+      signingSecret: createSecretKey(rawSecretOf(refresh.signing)),
+    },
     publicJwks,
     verifyAccessTokenKey: createLocalJWKSet(publicJwks),
     refreshSecretsByKid,
@@ -208,9 +215,12 @@ function asArray<T>(value: HostKeys<T>): T[] {
   return Array.isArray(value) ? value : [value];
 }
 
+function rawSecretOf(record: SigningKeyRecord): Buffer {
+  return Buffer.from(record.privateJwk.k as string, 'base64url');
+}
+
 function hmacKeyOf(record: SigningKeyRecord): Promise<CryptoKey> {
-  const secret = Buffer.from(record.privateJwk.k as string, 'base64url');
-  return webcrypto.subtle.importKey('raw', secret, { name: 'HMAC', hash: 'SHA-256' }, false, [
+  return webcrypto.subtle.importKey('raw', rawSecretOf(record), { name: 'HMAC', hash: 'SHA-256' }, false, [
     'sign',
     'verify',
   ]) as Promise<CryptoKey>;

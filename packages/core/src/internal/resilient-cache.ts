@@ -42,8 +42,11 @@ export class ResilientCache<T> {
 
   get(key: string, { forceReload = false } = {}): Promise<T> {
     const now = Date.now();
-    const entry = this.#entries.get(key) ?? { loadedAtMs: 0 };
-    this.#entries.set(key, entry);
+    let entry = this.#entries.get(key);
+    if (entry === undefined) {
+      entry = { loadedAtMs: 0 };
+      this.#entries.set(key, entry);
+    }
     if (entry.value !== undefined && !forceReload && now - entry.loadedAtMs < this.#options.ttlMs) {
       return Promise.resolve(entry.value);
     }
