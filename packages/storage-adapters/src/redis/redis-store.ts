@@ -271,12 +271,12 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
 
   /** Runs a script that ends in the outbox again while it answers 'retry' (a subscription changed). */
   async function withOutbox<T>(
-    events: readonly WebhookEventRecord[],
+    events: () => readonly WebhookEventRecord[],
     attempt: (outbox: string[]) => Promise<T | 'retry'>,
     { isLazy = false } = {},
   ): Promise<T> {
     for (let attempts = 1; ; attempts++) {
-      const outbox = isLazy && attempts === 1 ? [...UNPREPARED_OUTBOX] : await outboxArgs(events);
+      const outbox = isLazy && attempts === 1 ? [...UNPREPARED_OUTBOX] : await outboxArgs(events());
       const result = await attempt(outbox);
       if (result !== 'retry') return result;
       if (attempts >= MAX_OUTBOX_ATTEMPTS) {
@@ -368,7 +368,8 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
     async findOrCreateUser(input): Promise<FindOrCreateUserResult> {
       const created = newUser(input);
       const [outcome, json] = await withOutbox(
-        input.eventsIfCreated ?? [],
+        // Read only if the first attempt asks for a retry: the events may be built on demand.
+        () => input.eventsIfCreated ?? [],
         async (outbox) => {
           const reply = (await run(
             FIND_OR_CREATE_USER,
@@ -412,24 +413,27 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
 
     async updateUserVerification(input) {
       const { expected, next } = input;
-      const [outcome, json] = await withOutbox(input.events, async (outbox) => {
-        const reply = (await run(
-          UPDATE_USER_VERIFICATION,
-          [key.user(input.userId)],
-          [
-            input.orgId,
-            expected.onboardingCompleted ? '1' : '0',
-            expected.kycStatus,
-            expected.accreditationStatus,
-            next.onboardingCompleted ? '1' : '0',
-            next.kycStatus,
-            next.accreditationStatus,
-            String(input.now),
-            ...outbox,
-          ],
-        )) as ['updated' | 'stale' | 'not_found' | 'retry', string?];
-        return reply[0] === 'retry' ? 'retry' : reply;
-      });
+      const [outcome, json] = await withOutbox(
+        () => input.events,
+        async (outbox) => {
+          const reply = (await run(
+            UPDATE_USER_VERIFICATION,
+            [key.user(input.userId)],
+            [
+              input.orgId,
+              expected.onboardingCompleted ? '1' : '0',
+              expected.kycStatus,
+              expected.accreditationStatus,
+              next.onboardingCompleted ? '1' : '0',
+              next.kycStatus,
+              next.accreditationStatus,
+              String(input.now),
+              ...outbox,
+            ],
+          )) as ['updated' | 'stale' | 'not_found' | 'retry', string?];
+          return reply[0] === 'retry' ? 'retry' : reply;
+        },
+      );
       if (outcome === 'not_found') return { outcome };
       return { outcome: outcome as 'updated' | 'stale', user: JSON.parse(json as string) as UserRecord };
     },
@@ -472,10 +476,13 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
 
     async enqueueWebhookEvents(events) {
       if (events.length === 0) return;
-      await withOutbox(events, async (outbox) => {
-        const reply = await run(ENQUEUE_WEBHOOK_EVENTS, [], outbox);
-        return reply === 'retry' ? 'retry' : undefined;
-      });
+      await withOutbox(
+        () => events,
+        async (outbox) => {
+          const reply = await run(ENQUEUE_WEBHOOK_EVENTS, [], outbox);
+          return reply === 'retry' ? 'retry' : undefined;
+        },
+      );
     },
 
     async addWebhookDelivery(record) {
