@@ -61,6 +61,33 @@ export function describeRefreshTokens({ freshStore }: SuiteContext): void {
       expect(await store.consumeRefreshToken(token.jti, nowSeconds())).toBeNull();
     });
 
+    it('many concurrent saves are each stored once and consumable once', async () => {
+      const store = await freshStore();
+      const tokens = Array.from({ length: 250 }, () => refreshToken());
+      await Promise.all(tokens.map((token) => store.saveRefreshToken(token)));
+
+      const consumed = await Promise.all(
+        tokens.map((token) => store.consumeRefreshToken(token.jti, nowSeconds())),
+      );
+      expect(consumed).toEqual(tokens);
+      const again = await Promise.all(
+        tokens.map((token) => store.consumeRefreshToken(token.jti, nowSeconds())),
+      );
+      expect(again.every((record) => record === null)).toBe(true);
+    });
+
+    it('refresh tokens are copied in at the call: mutating the record before the save settles changes nothing', async () => {
+      const store = await freshStore();
+      const token = refreshToken();
+      const snapshot = structuredClone(token);
+      const saved = store.saveRefreshToken(token);
+      token.userId = 'mutated';
+      token.expiresAt = 0;
+      await saved;
+
+      expect(await store.consumeRefreshToken(snapshot.jti, nowSeconds())).toEqual(snapshot);
+    });
+
     it('refresh tokens are copied in: mutating a saved record never changes the store', async () => {
       const store = await freshStore();
       const token = refreshToken();

@@ -360,7 +360,9 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions = {}): Store
       return user && user.orgId === orgId ? user : null;
     },
 
-    async saveRefreshToken(record) {
+    async saveRefreshToken(saved) {
+      // Copied before the first await: the caller may reuse its object once this call returns.
+      const record = { ...saved };
       if ((await get(key.familyRevoked(record.familyId))) !== undefined) return;
       const ttlSeconds = secondsToKeep(record.expiresAt);
       await set(key.refreshToken(record.jti), record, ttlSeconds);

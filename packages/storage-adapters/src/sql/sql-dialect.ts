@@ -75,7 +75,10 @@ export function resolveDialect(connection: SqlConnection, connectTimeoutMs: numb
     }
     case 'sqlite': {
       if ('database' in connection) {
-        return { dialect: new SqliteDialect({ database: connection.database }), isOwned: false };
+        return {
+          dialect: new SqliteDialect({ database: reusingStatements(connection.database) }),
+          isOwned: false,
+        };
       }
       const filename = requireString(connection.filename, 'filename');
       const database = async () => {
@@ -87,13 +90,38 @@ export function resolveDialect(connection: SqlConnection, connectTimeoutMs: numb
         const opened = new Sqlite(filename, { timeout: SQLITE_BUSY_TIMEOUT_MS });
         // Readers never block the writer, and other processes can read while one instance writes.
         opened.pragma('journal_mode = WAL');
-        return opened;
+        return reusingStatements(opened);
       };
       return { dialect: new SqliteDialect({ database }), isOwned: true };
     }
     default:
       throw new TypeError("sqlStore: `dialect` must be 'postgres', 'mysql' or 'sqlite'");
   }
+}
+
+// Distinct SQL texts come from this package's queries, so the cache stays small; the bound is a backstop.
+const MAX_CACHED_STATEMENTS = 500;
+
+/**
+ * Kysely prepares every query it runs, and preparing costs better-sqlite3 more than running a
+ * simple indexed statement. The store's statements repeat, so each SQL text is prepared once.
+ * Reuse is safe because better-sqlite3 runs a statement to completion synchronously (the store
+ * never streams, the one case where a statement stays busy).
+ */
+function reusingStatements(database: SqliteDatabase): SqliteDatabase {
+  const statements = new Map<string, ReturnType<SqliteDatabase['prepare']>>();
+  return {
+    close: () => database.close(),
+    prepare(sql) {
+      let statement = statements.get(sql);
+      if (statement === undefined) {
+        statement = database.prepare(sql);
+        if (statements.size >= MAX_CACHED_STATEMENTS) statements.clear();
+        statements.set(sql, statement);
+      }
+      return statement;
+    },
+  };
 }
 
 function requireString(value: unknown, name: string): string {

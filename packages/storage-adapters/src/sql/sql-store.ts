@@ -15,9 +15,10 @@ import type {
   WebhookSubscriptionRecord,
 } from '@rialto-exchange/core';
 import { verificationFlags } from '@rialto-exchange/core';
-import { Kysely, type Selectable, type Transaction } from 'kysely';
+import { type Insertable, Kysely, type Selectable, type Transaction } from 'kysely';
 import { deliveriesFor, newUser } from '../internal/outbox.js';
 import { EXPIRY_MARGIN_SECONDS, epochSeconds, FAMILY_REVOCATION_MIN_SECONDS } from '../internal/retention.js';
+import { createWriteBatcher } from '../internal/write-batcher.js';
 import { runMigrations } from './migrations.js';
 import type { Database } from './schema.js';
 import { resolveDialect, type SqlConnection } from './sql-dialect.js';
@@ -85,6 +86,10 @@ const TABLE_PREFIX_PATTERN = /^([a-z][a-z0-9_]{0,29})?$/;
 const MAX_WRITE_ATTEMPTS = 5;
 // Expired tokens and stale revocations are deleted after this many saves by one instance.
 const SWEEP_EVERY_SAVES = 1_000;
+type RefreshTokenRow = Insertable<Database['refresh_tokens']>;
+
+// 5 parameters a row: far below every dialect's limit on parameters in one statement.
+const MAX_REFRESH_TOKENS_PER_INSERT = 100;
 
 /**
  * A Store on PostgreSQL, MySQL/MariaDB or SQLite, through Kysely and the dialect's usual driver
@@ -186,6 +191,22 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
     .insertInto('refresh_tokens')
     .values({ jti: '', family_id: '', org_id: '', user_id: '', expires_at: 0 })
     .compile();
+
+  // Every exchange saves a refresh token. Saves that arrive together go out as one INSERT: one
+  // round trip and one commit, so one fsync, for all of them. A multi-row INSERT is atomic, so a
+  // failed batch fails each save in it and stores none.
+  const insertRefreshTokenRows = createWriteBatcher<RefreshTokenRow>(async (rows) => {
+    const [only] = rows;
+    if (rows.length === 1 && only) {
+      const { jti, family_id, org_id, user_id, expires_at } = only;
+      await db.executeQuery({
+        ...insertRefreshTokenStatement,
+        parameters: [jti, family_id, org_id, user_id, expires_at],
+      });
+      return;
+    }
+    await db.insertInto('refresh_tokens').values(rows).execute();
+  }, MAX_REFRESH_TOKENS_PER_INSERT);
 
   async function findUserByIdentity(orgId: string, iss: string, sub: string): Promise<UserRecord | null> {
     const statement: typeof userByIdentityStatement = {
@@ -549,18 +570,24 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
         return rows.map(toDelivery);
       }),
 
-    saveRefreshToken: (record) =>
-      guarded(async () => {
-        await db.executeQuery({
-          ...insertRefreshTokenStatement,
-          parameters: [record.jti, record.familyId, record.orgId, record.userId, record.expiresAt],
-        });
+    saveRefreshToken(record) {
+      // The row is built at the call: the caller may reuse its object before the batch goes out.
+      const row: RefreshTokenRow = {
+        jti: record.jti,
+        family_id: record.familyId,
+        org_id: record.orgId,
+        user_id: record.userId,
+        expires_at: record.expiresAt,
+      };
+      return guarded(async () => {
+        await insertRefreshTokenRows(row);
         if (++savesSinceSweep >= SWEEP_EVERY_SAVES) {
           savesSinceSweep = 0;
           // Housekeeping only: nothing depends on it finishing, and the next sweep retries.
           sweep(epochSeconds()).catch(() => {});
         }
-      }),
+      });
+    },
 
     consumeRefreshToken: (jti, now) =>
       guarded(async () => {
