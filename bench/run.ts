@@ -325,10 +325,12 @@ async function measureRound(active: Active, bodies: string[], seconds: number): 
   const after = await active.target.stats();
   const driverUsed = process.cpuUsage(driver);
   const targetMs = (after.cpuMicros - before.cpuMicros) / 1000;
+  const mainThreadMs = (after.mainThreadMicros - before.mainThreadMicros) / 1000;
   const driverMs = (driverUsed.user + driverUsed.system) / 1000;
   return {
     load,
     targetCpuMs: targetMs,
+    mainThreadMs,
     driverCpuMs: driverMs,
     otherCpuMs: Math.max(0, systemBusyMs() - system - targetMs - driverMs),
   };

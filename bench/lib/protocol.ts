@@ -45,6 +45,8 @@ export interface TargetStats {
   memory: MemoryReport;
   /** CPU time of the whole process (main thread and libuv pool, where WebCrypto signs), microseconds. */
   cpuMicros: number;
+  /** Time the main thread spent running JavaScript and native callbacks (event-loop utilization), microseconds. */
+  mainThreadMicros: number;
 }
 
 /** Env: JSON array of issuers the target serves (rialto registers them itself). */

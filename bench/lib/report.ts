@@ -27,7 +27,14 @@ export interface Row {
   cold?: ColdStartResult;
   memory?: { before: MemoryReport; after: MemoryReport };
   /** CPU during the measured load. Cores are CPU seconds per wall second. */
-  cpu?: { targetMicrosPerRequest: number; targetCores: number; driverCores: number; otherCores: number };
+  cpu?: {
+    targetMicrosPerRequest: number;
+    /** The part of it spent on the main thread; the rest ran on the libuv pool (WebCrypto, hashing). */
+    mainThreadMicrosPerRequest: number;
+    targetCores: number;
+    driverCores: number;
+    otherCores: number;
+  };
   /** Where the row's CPU profile went, with BENCH_PROFILE. */
   profile?: string;
   /**
@@ -41,6 +48,8 @@ export interface Round {
   load: LoadResult;
   /** CPU time during the round: the target process, the driver (autocannon and the IdP), everything else. */
   targetCpuMs: number;
+  /** Of targetCpuMs, the target's main thread (event-loop busy time). */
+  mainThreadMs: number;
   driverCpuMs: number;
   otherCpuMs: number;
 }
@@ -133,6 +142,7 @@ export function finishRow(row: Row): void {
   const wallMs = durationSeconds * 1000;
   row.cpu = {
     targetMicrosPerRequest: (sum((round) => round.targetCpuMs) * 1000) / Math.max(1, requests),
+    mainThreadMicrosPerRequest: (sum((round) => round.mainThreadMs) * 1000) / Math.max(1, requests),
     targetCores: sum((round) => round.targetCpuMs) / wallMs,
     driverCores: sum((round) => round.driverCpuMs) / wallMs,
     otherCores: sum((round) => round.otherCpuMs) / wallMs,
@@ -167,21 +177,21 @@ function goalText(rows: Row[], row: Row): string {
 /** The results table, as Markdown (it reads fine in a terminal too). */
 export function resultsTable(rows: Row[]): string {
   const lines = [
-    '| target | req/s | p50 ms | p99 ms | errors | non-2xx | × floor | CPU µs/req | goal |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---|',
+    '| target | req/s | p50 ms | p99 ms | errors | non-2xx | × floor | CPU µs/req | main thread µs/req | goal |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const row of rows) {
     if (row.status === 'skipped' || !row.load) {
       const state = row.status === 'skipped' ? 'skipped' : 'FAILED';
       lines.push(
-        `| ${row.name} | – | – | – | – | – | – | – | ${state}: ${row.reason ?? row.problems.join('; ')} |`,
+        `| ${row.name} | – | – | – | – | – | – | – | – | ${state}: ${row.reason ?? row.problems.join('; ')} |`,
       );
       continue;
     }
     const { load } = row;
     const vsFloor = ratio(rows, row, 'floor');
     lines.push(
-      `| ${row.name} | ${fixed(load.requestsPerSecond, 0)} | ${fixed(load.latencyMs.p50, 0)} | ${fixed(load.latencyMs.p99, 0)} | ${load.errors} | ${load.non2xx} | ${vsFloor === undefined ? '–' : fixed(vsFloor, 2)} | ${row.cpu ? fixed(row.cpu.targetMicrosPerRequest, 0) : '–'} | ${row.status === 'failed' ? `FAILED: ${row.reason ?? ''}` : goalText(rows, row) || '–'} |`,
+      `| ${row.name} | ${fixed(load.requestsPerSecond, 0)} | ${fixed(load.latencyMs.p50, 0)} | ${fixed(load.latencyMs.p99, 0)} | ${load.errors} | ${load.non2xx} | ${vsFloor === undefined ? '–' : fixed(vsFloor, 2)} | ${row.cpu ? fixed(row.cpu.targetMicrosPerRequest, 0) : '–'} | ${row.cpu ? fixed(row.cpu.mainThreadMicrosPerRequest, 0) : '–'} | ${row.status === 'failed' ? `FAILED: ${row.reason ?? ''}` : goalText(rows, row) || '–'} |`,
     );
   }
   return lines.join('\n');

@@ -39,7 +39,11 @@ export async function serveUntilStopped(
       if (message === 'gc-stats') (globalThis as { gc?: () => void }).gc?.();
       const { rss, heapUsed, external } = process.memoryUsage();
       const { user, system } = process.cpuUsage();
-      const stats: TargetStats = { memory: { rss, heapUsed, external }, cpuMicros: user + system };
+      const stats: TargetStats = {
+        memory: { rss, heapUsed, external },
+        cpuMicros: user + system,
+        mainThreadMicros: performance.eventLoopUtilization().active * 1000,
+      };
       process.send?.({ stats });
     }
   });
