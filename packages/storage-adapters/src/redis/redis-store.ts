@@ -169,6 +169,9 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
     DEFAULT_COMMAND_TIMEOUT_MS,
   );
   const connector = createConnector(connection, connectTimeoutMs);
+  // node-redis arms an AbortSignal.timeout per command for this, which costs more than the command's
+  // own work on the client: only pay it where a command can wait unwritten.
+  const writeTimeout = connector.queuesUnwrittenCommands ? { timeout: commandTimeoutMs } : undefined;
 
   const key = {
     organization: (orgId: string) => `${prefix}org:${orgId}`,
@@ -196,7 +199,7 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
     // node-redis's own `timeout` only covers the time a command waits to be written (it then drops
     // the command, so a call that failed is not run later); the deadline covers waiting for the reply.
     return withDeadline(
-      client.sendCommand(args, { timeout: commandTimeoutMs }),
+      client.sendCommand(args, writeTimeout),
       commandTimeoutMs,
       () => new Error(`Redis did not reply within ${commandTimeoutMs} ms`),
     );
@@ -641,6 +644,12 @@ function organizationFromPairs(reply: unknown): OrganizationRecord | null {
 
 interface Connector {
   ready(): Promise<RedisCommandClient>;
+  /**
+   * Whether a command can wait in the client to be written, as in node-redis's offline queue: then
+   * it needs node-redis's own `timeout`, which drops it unwritten, so a call already reported as
+   * failed never runs later. A client with the offline queue disabled fails such a call at once.
+   */
+  queuesUnwrittenCommands: boolean;
   close(): Promise<void>;
 }
 
@@ -659,7 +668,12 @@ function createConnector(connection: RedisConnection, connectTimeoutMs: number):
       );
     }
     const { client } = connection;
-    return { ready: async () => client, close: async () => {} };
+    const options = (client as { options?: { disableOfflineQueue?: boolean } }).options;
+    return {
+      ready: async () => client,
+      queuesUnwrittenCommands: options?.disableOfflineQueue !== true,
+      close: async () => {},
+    };
   }
   const { url } = connection;
   if (typeof url !== 'string' || !URL.canParse(url) || !/^rediss?:$/.test(new URL(url).protocol)) {
@@ -670,6 +684,8 @@ function createConnector(connection: RedisConnection, connectTimeoutMs: number):
 
   let client: OwnedClient | undefined;
   let connected: Promise<OwnedClient> | undefined;
+  // Once connected, node-redis reconnects by itself: later calls skip the connect deadline.
+  let isConnected = false;
   let isClosed = false;
 
   async function open(): Promise<OwnedClient> {
@@ -691,11 +707,14 @@ function createConnector(connection: RedisConnection, connectTimeoutMs: number):
     created.on('error', () => {});
     client = created;
     await created.connect();
+    isConnected = true;
     return created;
   }
 
   return {
+    queuesUnwrittenCommands: false,
     ready() {
+      if (isConnected && client) return Promise.resolve(client);
       connected ??= open();
       return withDeadline(
         connected,
