@@ -21,6 +21,7 @@ import {
   FAMILY_REVOCATION_MIN_SECONDS,
   secondsToKeep,
 } from '../internal/retention.js';
+import { createWriteBatcher } from '../internal/write-batcher.js';
 import { isNoScriptReply, toStoreError } from './redis-errors.js';
 import {
   ADD_API_KEY,
@@ -41,7 +42,7 @@ import {
   READ_SUBSCRIPTIONS,
   REVOKE_API_KEY,
   REVOKE_REFRESH_TOKEN_FAMILY,
-  SAVE_REFRESH_TOKEN,
+  SAVE_REFRESH_TOKENS,
   UPDATE_ORGANIZATION,
   UPDATE_USER_VERIFICATION,
   WRITE_SUBSCRIPTION,
@@ -115,6 +116,8 @@ const DEFAULT_KEY_PREFIX = 'rialto:';
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
 const MAX_RECONNECT_DELAY_MS = 2_000;
+// Saves batched into one script call; each carries 3 keys and 3 arguments.
+const MAX_REFRESH_TOKENS_PER_CALL = 100;
 
 const ORGANIZATION_FIELDS = [
   'orgId',
@@ -229,6 +232,15 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
       throw toStoreError(error);
     }
   }
+
+  // Every exchange saves a refresh token: saves that arrive together go out as one script call.
+  const saveRefreshTokens = createWriteBatcher<{ keys: string[]; args: string[] }>(async (saves) => {
+    await run(
+      SAVE_REFRESH_TOKENS,
+      saves.flatMap((save) => save.keys),
+      saves.flatMap((save) => save.args),
+    );
+  }, MAX_REFRESH_TOKENS_PER_CALL);
 
   function apiKeyArgs(record: ApiKeyRecord): string[] {
     const { revokedAt, ...stored } = record;
@@ -558,12 +570,12 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
         .filter((delivery) => delivery.orgId === orgId);
     },
 
-    async saveRefreshToken(record) {
-      await run(
-        SAVE_REFRESH_TOKEN,
-        [key.refreshToken(record.jti), key.family(record.familyId), key.familyRevoked(record.familyId)],
-        [record.jti, JSON.stringify(record), String(secondsToKeep(record.expiresAt))],
-      );
+    saveRefreshToken(record) {
+      // Serialized at the call: the caller may reuse its object before the batch goes out.
+      return saveRefreshTokens({
+        keys: [key.refreshToken(record.jti), key.family(record.familyId), key.familyRevoked(record.familyId)],
+        args: [record.jti, JSON.stringify(record), String(secondsToKeep(record.expiresAt))],
+      });
     },
 
     async consumeRefreshToken(jti, now) {

@@ -65,16 +65,20 @@ if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
 return redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2])
 `);
 
+// Saves one or more tokens (the store batches concurrent saves). For each token, in order:
 // KEYS: token, the family's token set, the family's revocation marker.
 // ARGV: jti, record JSON, seconds to keep the token.
 // A family revoked before this save never gets the token at all; the set of a family's tokens
 // lives as long as its longest-lived token so that revocation can find every one.
-export const SAVE_REFRESH_TOKEN = lua(`
-if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
-local ttl = tonumber(ARGV[3])
-redis.call('SET', KEYS[1], ARGV[2], 'EX', ttl)
-redis.call('SADD', KEYS[2], ARGV[1])
-if redis.call('TTL', KEYS[2]) < ttl then redis.call('EXPIRE', KEYS[2], ttl) end
+export const SAVE_REFRESH_TOKENS = lua(`
+for i = 1, #KEYS, 3 do
+  if redis.call('EXISTS', KEYS[i + 2]) == 0 then
+    local ttl = tonumber(ARGV[i + 2])
+    redis.call('SET', KEYS[i], ARGV[i + 1], 'EX', ttl)
+    redis.call('SADD', KEYS[i + 1], ARGV[i])
+    if redis.call('TTL', KEYS[i + 1]) < ttl then redis.call('EXPIRE', KEYS[i + 1], ttl) end
+  end
+end
 return 1
 `);
 
