@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { FindOrCreateUserInput, Store, UserRecord } from '@rialto-exchange/core';
 import { describe, expect, it } from 'vitest';
 import type { SuiteContext } from './context.js';
@@ -44,6 +45,26 @@ export function describeUsers({ freshStore }: SuiteContext): void {
 
       expect(await store.findOrCreateUser(again)).toEqual({ outcome: 'existing', user });
       expect(await store.getUser(orgId, again.newUserId)).toBeNull();
+    });
+
+    it('concurrent findOrCreateUser calls for many identities each get their own user', async () => {
+      const { store, orgId } = await storeWithOrg();
+      const known = Array.from({ length: 40 }, (_, i) =>
+        identity(orgId, { email: `known-${i}@example.com` }),
+      );
+      const users = await Promise.all(known.map((input) => createUser(store, input)));
+      const unknown = Array.from({ length: 10 }, (_, i) =>
+        identity(orgId, { email: `new-${i}@example.com` }),
+      );
+
+      const [again, fresh] = await Promise.all([
+        Promise.all(known.map((input) => store.findOrCreateUser({ ...input, newUserId: randomUUID() }))),
+        Promise.all(unknown.map((input) => store.findOrCreateUser(input))),
+      ]);
+      expect(again).toEqual(users.map((user) => ({ outcome: 'existing', user })));
+      expect(fresh.map((result) => result.outcome === 'created' && result.user.userId)).toEqual(
+        unknown.map((input) => input.newUserId),
+      );
     });
 
     it('findOrCreateUser links a new identity to the user with the same email when mayLinkByEmail', async () => {

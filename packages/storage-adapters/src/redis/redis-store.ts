@@ -12,6 +12,7 @@ import type {
   WebhookSubscriptionRecord,
 } from '@rialto-exchange/core';
 import { StoreUnavailableError } from '@rialto-exchange/core';
+import { createBatcher } from '../internal/batcher.js';
 import { withDeadline } from '../internal/deadline.js';
 import { newestSigningKeysFirst, oldestKeysFirst } from '../internal/ordering.js';
 import { deliveriesFor, newUser } from '../internal/outbox.js';
@@ -21,7 +22,6 @@ import {
   FAMILY_REVOCATION_MIN_SECONDS,
   secondsToKeep,
 } from '../internal/retention.js';
-import { createWriteBatcher } from '../internal/write-batcher.js';
 import { isNoScriptReply, toStoreError } from './redis-errors.js';
 import {
   ADD_API_KEY,
@@ -234,12 +234,13 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
   }
 
   // Every exchange saves a refresh token: saves that arrive together go out as one script call.
-  const saveRefreshTokens = createWriteBatcher<{ keys: string[]; args: string[] }>(async (saves) => {
+  const saveRefreshTokens = createBatcher<{ keys: string[]; args: string[] }>(async (saves) => {
     await run(
       SAVE_REFRESH_TOKENS,
       saves.flatMap((save) => save.keys),
       saves.flatMap((save) => save.args),
     );
+    return undefined;
   }, MAX_REFRESH_TOKENS_PER_CALL);
 
   function apiKeyArgs(record: ApiKeyRecord): string[] {

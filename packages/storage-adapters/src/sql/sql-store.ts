@@ -16,9 +16,9 @@ import type {
 } from '@rialto-exchange/core';
 import { verificationFlags } from '@rialto-exchange/core';
 import { type Insertable, Kysely, type Selectable, type Transaction } from 'kysely';
+import { createBatcher } from '../internal/batcher.js';
 import { deliveriesFor, newUser } from '../internal/outbox.js';
 import { EXPIRY_MARGIN_SECONDS, epochSeconds, FAMILY_REVOCATION_MIN_SECONDS } from '../internal/retention.js';
-import { createWriteBatcher } from '../internal/write-batcher.js';
 import { runMigrations } from './migrations.js';
 import type { Database } from './schema.js';
 import { resolveDialect, type SqlConnection } from './sql-dialect.js';
@@ -88,8 +88,8 @@ const MAX_WRITE_ATTEMPTS = 5;
 const SWEEP_EVERY_SAVES = 1_000;
 type RefreshTokenRow = Insertable<Database['refresh_tokens']>;
 
-// 5 parameters a row: far below every dialect's limit on parameters in one statement.
-const MAX_REFRESH_TOKENS_PER_INSERT = 100;
+// Rows per batched statement (5 parameters each at most): far below every dialect's parameter limit.
+const MAX_BATCH = 100;
 
 /**
  * A Store on PostgreSQL, MySQL/MariaDB or SQLite, through Kysely and the dialect's usual driver
@@ -181,12 +181,13 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
 
   // Every exchange runs these two statements. Building and compiling a Kysely query costs more CPU
   // than the database round-trip, so they are compiled once and only their parameters change.
-  const userByIdentityStatement = db
-    .selectFrom('identities')
-    .innerJoin('users', 'users.user_id', 'identities.user_id')
-    .selectAll('users')
-    .where('identities.identity_key', '=', '')
-    .compile();
+  const usersByIdentity = () =>
+    db
+      .selectFrom('identities')
+      .innerJoin('users', 'users.user_id', 'identities.user_id')
+      .selectAll('users')
+      .select('identities.identity_key');
+  const userByIdentityStatement = usersByIdentity().where('identities.identity_key', '=', '').compile();
   const insertRefreshTokenStatement = db
     .insertInto('refresh_tokens')
     .values({ jti: '', family_id: '', org_id: '', user_id: '', expires_at: 0 })
@@ -195,7 +196,7 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
   // Every exchange saves a refresh token. Saves that arrive together go out as one INSERT: one
   // round trip and one commit, so one fsync, for all of them. A multi-row INSERT is atomic, so a
   // failed batch fails each save in it and stores none.
-  const insertRefreshTokenRows = createWriteBatcher<RefreshTokenRow>(async (rows) => {
+  const insertRefreshTokenRows = createBatcher<RefreshTokenRow>(async (rows) => {
     const [only] = rows;
     if (rows.length === 1 && only) {
       const { jti, family_id, org_id, user_id, expires_at } = only;
@@ -203,19 +204,31 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
         ...insertRefreshTokenStatement,
         parameters: [jti, family_id, org_id, user_id, expires_at],
       });
-      return;
+    } else {
+      await db.insertInto('refresh_tokens').values(rows).execute();
     }
-    await db.insertInto('refresh_tokens').values(rows).execute();
-  }, MAX_REFRESH_TOKENS_PER_INSERT);
+    return undefined;
+  }, MAX_BATCH);
 
-  async function findUserByIdentity(orgId: string, iss: string, sub: string): Promise<UserRecord | null> {
-    const statement: typeof userByIdentityStatement = {
-      ...userByIdentityStatement,
-      parameters: [identityKey(orgId, iss, sub)],
-    };
-    const { rows } = await db.executeQuery(statement);
-    const row = rows[0];
-    return row ? toUser(row) : null;
+  // Every exchange also looks its user up by identity: lookups that arrive together are one SELECT.
+  const findUsersByIdentityKey = createBatcher<string, UserRecord | null>(async (keys) => {
+    const [only] = keys;
+    const single: typeof userByIdentityStatement = { ...userByIdentityStatement, parameters: [only] };
+    const rows =
+      keys.length === 1
+        ? (await db.executeQuery(single)).rows
+        : await usersByIdentity()
+            .where('identities.identity_key', 'in', [...new Set(keys)])
+            .execute();
+    const rowsByKey = new Map(rows.map((row) => [row.identity_key, row]));
+    return keys.map((key) => {
+      const row = rowsByKey.get(key);
+      return row ? toUser(row) : null;
+    });
+  }, MAX_BATCH);
+
+  function findUserByIdentity(orgId: string, iss: string, sub: string): Promise<UserRecord | null> {
+    return findUsersByIdentityKey(identityKey(orgId, iss, sub));
   }
 
   async function newestSigningKey(use: SigningKeyUse): Promise<SigningKeyRecord | undefined> {
