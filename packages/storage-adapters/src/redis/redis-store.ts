@@ -35,6 +35,7 @@ import {
   ENSURE_SIGNING_KEY,
   FIND_OR_CREATE_USER,
   FIND_ORGANIZATION_BY_ISSUER,
+  FIND_USERS_BY_IDENTITY,
   LIST_API_KEYS,
   LIST_DELIVERIES,
   type LuaScript,
@@ -116,8 +117,8 @@ const DEFAULT_KEY_PREFIX = 'rialto:';
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
 const MAX_RECONNECT_DELAY_MS = 2_000;
-// Saves batched into one script call; each carries 3 keys and 3 arguments.
-const MAX_REFRESH_TOKENS_PER_CALL = 100;
+// Calls batched into one script call (each brings at most 3 keys and 3 arguments).
+const MAX_BATCH = 100;
 
 const ORGANIZATION_FIELDS = [
   'orgId',
@@ -241,7 +242,14 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
       saves.flatMap((save) => save.args),
     );
     return undefined;
-  }, MAX_REFRESH_TOKENS_PER_CALL);
+  }, MAX_BATCH);
+
+  // Nearly every exchange is a returning user: lookups that arrive together go out as one read-only
+  // script call, and only identities it does not find take the find-or-create script.
+  const findUserByIdentity = createBatcher<string, string | null>(async (identityKeys) => {
+    const users = (await run(FIND_USERS_BY_IDENTITY, identityKeys, [key.user('')])) as unknown[];
+    return identityKeys.map((_, i) => (typeof users[i] === 'string' ? (users[i] as string) : null));
+  }, MAX_BATCH);
 
   function apiKeyArgs(record: ApiKeyRecord): string[] {
     const { revokedAt, ...stored } = record;
@@ -382,6 +390,8 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
     },
 
     async findOrCreateUser(input): Promise<FindOrCreateUserResult> {
+      const linked = await findUserByIdentity(key.identity(input.orgId, input.iss, input.sub));
+      if (linked !== null) return { outcome: 'existing', user: JSON.parse(linked) };
       const created = newUser(input);
       const [outcome, json] = await withOutbox(
         // Read only if the first attempt asks for a retry: the events may be built on demand.

@@ -144,6 +144,18 @@ local function outbox_write(at)
 end
 `;
 
+// KEYS: identity links. ARGV: user key prefix.
+// The user record of each linked identity, or nil: the read-only first step of findOrCreateUser,
+// for many identities at once (the store batches concurrent lookups).
+export const FIND_USERS_BY_IDENTITY = lua(`
+local users = {}
+for i = 1, #KEYS do
+  local userId = redis.call('GET', KEYS[i])
+  users[i] = userId and redis.call('GET', ARGV[1] .. userId) or false
+end
+return users
+`);
+
 // KEYS: identity link, email index, new user record.
 // ARGV: user key prefix, '1' when linking by email is allowed, new userId, new user JSON, outbox from 5.
 // Deliveries are written only on the create path, with the user.
