@@ -57,6 +57,8 @@ export const ENV_ORG = 'BENCH_ORG';
 export const ENV_JWKS_URI = 'BENCH_JWKS_URI';
 /** Env: which store the rialto target uses: memory, redis, postgres or sqlite. */
 export const ENV_STORE = 'BENCH_STORE';
+/** Env: refresh-token lifetime for the rialto target (bench/memory.ts shortens it); the library's default otherwise. */
+export const ENV_REFRESH_TTL_SECONDS = 'BENCH_REFRESH_TTL_SECONDS';
 
 export function readJsonEnv<T>(name: string): T {
   const value = process.env[name];

@@ -10,6 +10,7 @@ import express from 'express';
 import {
   type BenchOrg,
   ENV_ISSUERS,
+  ENV_REFRESH_TTL_SECONDS,
   ENV_STORE,
   ORG_NAME,
   readJsonEnv,
@@ -37,6 +38,9 @@ const router = rialtoExchange({
   allowInsecureIssuers: true,
   logger,
   rateLimit: { perIp: UNREACHABLE, perOrganization: UNREACHABLE },
+  ...(process.env[ENV_REFRESH_TTL_SECONDS]
+    ? { refreshTokenTtlSeconds: Number(process.env[ENV_REFRESH_TTL_SECONDS]) }
+    : {}),
 });
 const app = express();
 app.use(router);
