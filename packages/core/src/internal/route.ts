@@ -24,14 +24,23 @@ export interface RouteTable {
 }
 
 export function createRouteTable(routes: Route[]): RouteTable {
+  // The hot paths (`/identity/auth/exchange`, `/refresh`) match routes without parameters, whose
+  // patterns are anchored literals: their matches are worked out once. Each such pattern matches one
+  // path, so the map holds at most one entry per route.
+  const literalMatches = new Map<string, RouteMatch[]>();
+
   return {
-    handlesPath: (path) => routes.some((route) => route.pattern.test(path)),
+    handlesPath: (path) => literalMatches.has(path) || routes.some((route) => route.pattern.test(path)),
     match(path) {
+      const known = literalMatches.get(path);
+      if (known) return known;
       const found: RouteMatch[] = [];
       for (const route of routes) {
         const match = route.pattern.exec(path);
         if (match) found.push({ route, params: match.slice(1).map(decodePathSegment) });
       }
+      if (found.length > 0 && found.every(({ params }) => params.length === 0))
+        literalMatches.set(path, found);
       return found;
     },
   };
