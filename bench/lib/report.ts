@@ -67,6 +67,8 @@ export interface Settings {
   durationSeconds: number;
   rounds: number;
   connections: number;
+  /** Unmeasured load per target after the warm-up, so the JIT has settled before the rounds. */
+  settleSeconds: number;
   users: number;
   quick: boolean;
 }
@@ -237,7 +239,7 @@ export function machineText(machine: Machine, settings: Settings): string {
   return [
     `- machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.totalMemoryGiB} GiB, ${machine.platform}, Node ${machine.node}`,
     `- command: \`${settings.command}\``,
-    `- load: autocannon, ${settings.connections} connections, ${settings.durationSeconds} s per target in ${settings.rounds} interleaved rounds, after a warm-up of one exchange per user; ${settings.users} distinct users`,
+    `- load: autocannon, ${settings.connections} connections, ${settings.durationSeconds} s per target in ${settings.rounds} interleaved rounds, after a warm-up of one exchange per user and ${settings.settleSeconds} s of unmeasured load; ${settings.users} distinct users`,
   ].join('\n');
 }
 

@@ -1,5 +1,5 @@
 /**
- * Diagnostic row: the floor's work (floor-work.ts) as an Express 5 route. Its distance from the
+ * Context row: the floor's work (floor-work.ts) as an Express 5 route. Its distance from the
  * floor is what Express itself costs per exchange, which any Express-mounted implementation pays.
  */
 import { createServer } from 'node:http';

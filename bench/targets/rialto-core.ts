@@ -1,5 +1,5 @@
 /**
- * Diagnostic row: `createRialtoExchange().handle()` from @rialto-exchange/core on bare `node:http`
+ * Context row: `createRialtoExchange().handle()` from @rialto-exchange/core on bare `node:http`
  * with a memory store, without Express or the Express binding. Between it and the floor lies the
  * core's own cost; between it and rialto-memory, Express's and the binding's.
  */
