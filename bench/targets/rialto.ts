@@ -54,5 +54,9 @@ for (const issuer of readJsonEnv<string[]>(ENV_ISSUERS)) {
 await serveUntilStopped(
   createServer(app),
   { orgs, description: `Express 5 + rialtoExchange(), ${description}` },
-  cleanup,
+  async () => {
+    // The webhook worker first: a pass running against a closed store would only log failures.
+    await router.close();
+    await cleanup();
+  },
 );
