@@ -86,10 +86,10 @@ const TABLE_PREFIX_PATTERN = /^([a-z][a-z0-9_]{0,29})?$/;
 const MAX_WRITE_ATTEMPTS = 5;
 // Expired tokens and stale revocations are deleted after this many saves by one instance.
 const SWEEP_EVERY_SAVES = 1_000;
-type RefreshTokenRow = Insertable<Database['refresh_tokens']>;
-
 // Rows per batched statement (5 parameters each at most): far below every dialect's parameter limit.
 const MAX_BATCH = 100;
+
+type RefreshTokenRow = Insertable<Database['refresh_tokens']>;
 
 /**
  * A Store on PostgreSQL, MySQL/MariaDB or SQLite, through Kysely and the dialect's usual driver
@@ -179,8 +179,9 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
     return row ? toOrganization(row) : null;
   }
 
-  // Every exchange runs these two statements. Building and compiling a Kysely query costs more CPU
-  // than the database round-trip, so they are compiled once and only their parameters change.
+  // A batch of one (each exchange, on a quiet service) runs these two statements. Building and
+  // compiling a Kysely query costs more CPU than the database round trip, so they are compiled once
+  // and only their parameters change.
   const usersByIdentity = () =>
     db
       .selectFrom('identities')
@@ -212,8 +213,7 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
 
   // Every exchange also looks its user up by identity: lookups that arrive together are one SELECT.
   const findUsersByIdentityKey = createBatcher<string, UserRecord | null>(async (keys) => {
-    const [only] = keys;
-    const single: typeof userByIdentityStatement = { ...userByIdentityStatement, parameters: [only] };
+    const single: typeof userByIdentityStatement = { ...userByIdentityStatement, parameters: keys };
     const rows =
       keys.length === 1
         ? (await db.executeQuery(single)).rows
