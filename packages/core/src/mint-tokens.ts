@@ -106,7 +106,7 @@ export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
           iat: now,
           exp: refreshExpiresAt,
         },
-        keys.refresh.signingSecret,
+        keys.refresh.secret,
       );
       // CompactSign rather than SignJWT: the claims are built above from typed values, and SignJWT
       // would deep-copy and re-check them on every exchange.

@@ -48,8 +48,8 @@ export interface SigningKeysOptions {
 
 export interface LoadedKeys {
   access: { kid: string; alg: string; key: Awaited<ReturnType<typeof importJWK>> };
-  /** `secret` verifies with jose; `signingSecret` is the same bytes for signing in-thread (internal/hs256.ts). */
-  refresh: { kid: string; secret: CryptoKey; signingSecret: KeyObject };
+  /** Signs refresh tokens in-thread (internal/hs256.ts); `refreshSecretsByKid` verifies them with jose. */
+  refresh: { kid: string; secret: KeyObject };
   /** Public keys that verify this service's access tokens, as served at `/.well-known/jwks.json`. */
   publicJwks: JSONWebKeySet;
   verifyAccessTokenKey: JWTVerifyGetKey;
@@ -146,7 +146,7 @@ async function loadKeys(options: SigningKeysOptions): Promise<LoadedKeys> {
       );
 
   const publicJwks: JSONWebKeySet = { keys: access.verifying.map(publicJwkOf) };
-  // Imported once: jose would otherwise import a raw secret on every sign and verify.
+  // Imported once: jose would otherwise import a raw secret on every verification.
   const refreshSecretsByKid = new Map(
     await Promise.all(
       refresh.verifying.map(async (record) => [record.kid, await hmacKeyOf(record)] as const),
@@ -158,11 +158,7 @@ async function loadKeys(options: SigningKeysOptions): Promise<LoadedKeys> {
       alg: access.signing.alg,
       key: await importJWK(access.signing.privateJwk, access.signing.alg),
     },
-    refresh: {
-      kid: refresh.signing.kid,
-      secret: refreshSecretsByKid.get(refresh.signing.kid) as CryptoKey,
-      signingSecret: createSecretKey(rawSecretOf(refresh.signing)),
-    },
+    refresh: { kid: refresh.signing.kid, secret: createSecretKey(rawSecretOf(refresh.signing)) },
     publicJwks,
     verifyAccessTokenKey: createLocalJWKSet(publicJwks),
     refreshSecretsByKid,
@@ -221,7 +217,6 @@ function rawSecretOf(record: SigningKeyRecord): Buffer {
 
 function hmacKeyOf(record: SigningKeyRecord): Promise<CryptoKey> {
   return webcrypto.subtle.importKey('raw', rawSecretOf(record), { name: 'HMAC', hash: 'SHA-256' }, false, [
-    'sign',
     'verify',
   ]) as Promise<CryptoKey>;
 }
