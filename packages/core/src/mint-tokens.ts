@@ -4,7 +4,7 @@ import { epochSeconds } from './internal/clock.js';
 import { signHs256Jwt } from './internal/hs256.js';
 import type { SigningKeys } from './signing-keys.js';
 import type { OrganizationRecord, Store, UserRecord } from './store.js';
-import { verificationFlags } from './verification-flags.js';
+import { verificationFlagsJson } from './wire-format.js';
 
 /** The body of a successful exchange or refresh. */
 export interface TokenResponse {
@@ -60,16 +60,6 @@ export function scopeFor(org: OrganizationRecord): string {
   return [BASE_SCOPES, ...org.audience.map((audience) => `aud:${audience}`)].join(' ');
 }
 
-function verificationClaims(user: UserRecord) {
-  const flags = verificationFlags(user);
-  return {
-    onboarding_completed: flags.onboardingCompleted,
-    kyc_completed: flags.kycCompleted,
-    accredited: flags.accredited,
-    accreditation_verified: flags.accreditationVerified,
-  };
-}
-
 export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
   const { issuer, store, signingKeys, accessTokenTtlSeconds, refreshTokenTtlSeconds } = options;
 
@@ -90,7 +80,7 @@ export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
         org_name: org.name,
         user_id: user.userId,
         email: user.email,
-        ...verificationClaims(user),
+        ...verificationFlagsJson(user),
       };
       const refreshJti = randomUUID();
       const refreshExpiresAt = now + refreshTokenTtlSeconds;

@@ -4,16 +4,23 @@ import { verificationFlags } from './verification-flags.js';
 
 /** Records as the HTTP API shows them: snake_case, ISO 8601 timestamps. */
 
-export function userJson(user: UserRecord) {
+/** The verification flags as the API and the access-token claims both name them. */
+export function verificationFlagsJson(user: UserRecord) {
   const flags = verificationFlags(user);
   return {
-    user_id: user.userId,
-    org_id: user.orgId,
-    email: user.email,
     onboarding_completed: flags.onboardingCompleted,
     kyc_completed: flags.kycCompleted,
     accredited: flags.accredited,
     accreditation_verified: flags.accreditationVerified,
+  };
+}
+
+export function userJson(user: UserRecord) {
+  return {
+    user_id: user.userId,
+    org_id: user.orgId,
+    email: user.email,
+    ...verificationFlagsJson(user),
     kyc_status: user.kycStatus,
     accreditation_status: user.accreditationStatus,
     created_at: isoTime(user.createdAt),
