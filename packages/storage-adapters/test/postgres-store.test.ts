@@ -5,13 +5,14 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTes
 import { apiKey, organization } from '../src/conformance/fixtures.js';
 import { eventually, within } from './deadline.js';
 import { isServiceUp, POSTGRES_URL } from './services.js';
+import {
+  CONNECT_TIMEOUT_MS,
+  expectRefusedConnectionsToFailThenRecover,
+  MARGIN_MS,
+  RECOVERY_MS,
+} from './sql-network-failures.js';
 import { tablesOf, uniqueTablePrefix } from './sql-tables.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
-
-const CONNECT_TIMEOUT_MS = 500;
-// Scheduling slack on a loaded 2-core machine; far below what a hanging call would take.
-const MARGIN_MS = 1_000;
-const RECOVERY_MS = 5_000;
 
 if (await isServiceUp('PostgreSQL', POSTGRES_URL)) {
   let admin: pg.Pool;
@@ -42,22 +43,7 @@ if (await isServiceUp('PostgreSQL', POSTGRES_URL)) {
     afterEach(() => proxy.close());
 
     it('rejects with StoreUnavailableError while connections are refused, then recovers by itself', async () => {
-      const store = storeAt(proxy.url);
-      const org = organization();
-      await store.createOrganization(org, apiKey(org.orgId));
-
-      proxy.refuse();
-      const during = organization();
-      await expect(
-        within(CONNECT_TIMEOUT_MS + MARGIN_MS, store.createOrganization(during, apiKey(during.orgId))),
-      ).rejects.toBeInstanceOf(StoreUnavailableError);
-      await expect(
-        within(CONNECT_TIMEOUT_MS + MARGIN_MS, store.getOrganization(org.orgId)),
-      ).rejects.toBeInstanceOf(StoreUnavailableError);
-
-      proxy.restore();
-      expect(await eventually(RECOVERY_MS, () => store.getOrganization(org.orgId))).toEqual(org);
-      expect(await store.getOrganization(during.orgId)).toBeNull();
+      await expectRefusedConnectionsToFailThenRecover(storeAt(proxy.url), proxy);
     });
 
     it('fails within connectTimeoutMs when the server never answers, then migrates and works once it does', async () => {

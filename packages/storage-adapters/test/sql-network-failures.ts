@@ -1,0 +1,39 @@
+import { StoreUnavailableError } from '@rialto-exchange/core';
+import type { SqlStore } from '@rialto-exchange/storage-adapters';
+import { expect } from 'vitest';
+import { apiKey, organization } from '../src/conformance/fixtures.js';
+import { eventually, within } from './deadline.js';
+import type { TcpProxy } from './tcp-proxy.js';
+
+/** `connectTimeoutMs` of the stores these tests open through a proxy. */
+export const CONNECT_TIMEOUT_MS = 500;
+// Scheduling slack on a loaded 2-core machine; far below what a hanging call would take.
+export const MARGIN_MS = 1_000;
+export const RECOVERY_MS = 5_000;
+
+/**
+ * The outage every SQL dialect must survive: while `proxy` refuses connections, writes and reads
+ * fail with StoreUnavailableError within the connect timeout and the failed write leaves nothing;
+ * once it accepts them again, the store recovers without being reopened.
+ * @param store a store opened through `proxy`, with `connectTimeoutMs: CONNECT_TIMEOUT_MS`
+ */
+export async function expectRefusedConnectionsToFailThenRecover(
+  store: SqlStore,
+  proxy: TcpProxy,
+): Promise<void> {
+  const org = organization();
+  await store.createOrganization(org, apiKey(org.orgId));
+
+  proxy.refuse();
+  const during = organization();
+  await expect(
+    within(CONNECT_TIMEOUT_MS + MARGIN_MS, store.createOrganization(during, apiKey(during.orgId))),
+  ).rejects.toBeInstanceOf(StoreUnavailableError);
+  await expect(
+    within(CONNECT_TIMEOUT_MS + MARGIN_MS, store.getOrganization(org.orgId)),
+  ).rejects.toBeInstanceOf(StoreUnavailableError);
+
+  proxy.restore();
+  expect(await eventually(RECOVERY_MS, () => store.getOrganization(org.orgId))).toEqual(org);
+  expect(await store.getOrganization(during.orgId)).toBeNull();
+}
