@@ -42,6 +42,97 @@ describe('resolveOptions', () => {
     expect(() => resolveOptions(input as never)).toThrow(message);
   });
 
+  it.each([
+    [
+      { adminTokne: 'a'.repeat(16) },
+      'createRialtoExchange: unknown option `adminTokne`; did you mean `adminToken`?',
+    ],
+    [{ accessTokenTTLSeconds: 60 }, 'did you mean `accessTokenTtlSeconds`?'],
+    [{ rateLimit: { perIpp: false } }, 'unknown option `perIpp`; did you mean `perIp`? (in `rateLimit`)'],
+    [
+      { webhooks: { worker: { every: 5 } } },
+      'unknown option `every`; expected one of `intervalMs` (in `webhooks.worker`)',
+    ],
+    [{ completelyUnrelated: true }, 'createRialtoExchange: unknown option `completelyUnrelated`'],
+  ])('refuses the unknown option in %j, naming the closest valid one', (extra, message) => {
+    const input = { store, issuer: 'https://a.example', ...extra };
+    expect(() => resolveOptions(input as never)).toThrow(TypeError);
+    expect(() => resolveOptions(input as never)).toThrow(message);
+  });
+
+  // Before the schema, a rate limit without `limit` resolved to 0 and every request got 429 with
+  // `Retry-After: Infinity`.
+  it.each([
+    [
+      { rateLimit: { perIp: { windowSeconds: 60 } } },
+      'createRialtoExchange: `rateLimit.perIp.limit` is required',
+    ],
+    [
+      { rateLimit: { perOrganization: { limit: 10 } } },
+      'createRialtoExchange: `rateLimit.perOrganization.windowSeconds` is required',
+    ],
+    [
+      { rateLimit: { perIp: { limit: 0.5, windowSeconds: 60 } } },
+      '`rateLimit.perIp.limit` must be a whole number of at least 1',
+    ],
+    [{ rateLimit: { perIp: 'off' } }, '`rateLimit.perIp` must be false or { limit, windowSeconds }'],
+    [{ rateLimit: true }, '`rateLimit` must be false or { perIp, perOrganization }'],
+    [{ webhooks: { worker: { intervalMs: 0 } } }, '`webhooks.worker.intervalMs` must be a positive number'],
+    [
+      { webhooks: { retryScheduleSeconds: [5, -1] } },
+      '`webhooks.retryScheduleSeconds[1]` must be a positive number',
+    ],
+    [
+      { accessTokenKey: [] },
+      '`accessTokenKey` must be a PKCS#8 PEM string or a private JWK, or a non-empty array',
+    ],
+    [{ refreshTokenSecret: ['s'.repeat(32), 'short'] }, '`refreshTokenSecret[1]` must be at least 32 bytes'],
+    [{ logger: console.log }, '`logger` must be a pino-compatible logger'],
+    [{ allowInsecureIssuers: 'yes' }, '`allowInsecureIssuers` must be true or false'],
+    [
+      { defaultEmailLinking: 'always' },
+      '`defaultEmailLinking` must be one of verified, unless_unverified, never',
+    ],
+  ])('refuses %j with a TypeError naming the option path', (extra, message) => {
+    const input = { store, issuer: 'https://a.example', ...extra };
+    expect(() => resolveOptions(input as never)).toThrow(TypeError);
+    expect(() => resolveOptions(input as never)).toThrow(message);
+  });
+
+  it('never echoes a rejected secret', () => {
+    const secret = 'not-long-enough-secret';
+    expect(() => resolveOptions({ store, issuer: 'https://a.example', refreshTokenSecret: secret })).toThrow(
+      /`refreshTokenSecret` must be at least 32 bytes/,
+    );
+    expect(() =>
+      resolveOptions({ store, issuer: 'https://a.example', refreshTokenSecret: secret }),
+    ).not.toThrow(new RegExp(secret));
+  });
+
+  it('refuses options that are not an object', () => {
+    expect(() => resolveOptions(undefined as never)).toThrow(
+      'createRialtoExchange: options must be an object',
+    );
+  });
+
+  it('resolves rate limits: defaults, false for both, false for one, a full override', () => {
+    const resolve = (rateLimit: unknown) =>
+      resolveOptions({ store, issuer: 'https://a.example', rateLimit } as never).rateLimit;
+    expect(resolve(undefined)).toEqual({
+      perIp: { limit: 1200, windowSeconds: 60 },
+      perOrganization: { limit: 1200, windowSeconds: 60 },
+    });
+    expect(resolve(false)).toEqual({ perIp: false, perOrganization: false });
+    expect(resolve({ perIp: false })).toEqual({
+      perIp: false,
+      perOrganization: { limit: 1200, windowSeconds: 60 },
+    });
+    expect(resolve({ perOrganization: { limit: 2, windowSeconds: 1 } }).perOrganization).toEqual({
+      limit: 2,
+      windowSeconds: 1,
+    });
+  });
+
   it('accepts http on loopback for development', () => {
     expect(resolveOptions({ store, issuer: 'http://127.0.0.1:3000' }).issuer).toBe('http://127.0.0.1:3000');
     expect(resolveOptions({ store, issuer: 'http://localhost:3000' }).issuer).toBe('http://localhost:3000');

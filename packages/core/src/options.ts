@@ -1,5 +1,16 @@
 import type { JWK } from 'jose';
+import { z } from 'zod';
 import type { RequestLike } from './http-types.js';
+import {
+  implementation,
+  nonNegativeNumber,
+  oneOrMore,
+  orFalse,
+  parseOptions,
+  positiveNumber,
+  strictOptions,
+  wholeNumberAtLeastOne,
+} from './internal/option-schema.js';
 import type { Logger } from './logger.js';
 import type { RateLimit } from './rate-limit.js';
 import type { SharedDocumentCache } from './remote-documents.js';
@@ -7,8 +18,8 @@ import type { AccessTokenAlgorithm, HostKeys } from './signing-keys.js';
 import type { EmailLinkingPolicy, Store } from './store.js';
 import {
   type ResolvedWebhookOptions,
-  resolveWebhookOptions,
   type WebhookOptions,
+  webhookOptionsSchema,
 } from './webhooks/webhook-options.js';
 
 export const DEFAULT_ACCESS_TOKEN_TTL_SECONDS = 300; // short-lived by design: flags refresh with the token
@@ -143,159 +154,135 @@ export type ResolvedRialtoExchangeOptions = Required<
 
 const SILENT_LOGGER: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
+const ACCESS_TOKEN_ALGORITHMS = [
+  'RS256',
+  'PS256',
+  'ES256',
+  'EdDSA',
+] as const satisfies readonly AccessTokenAlgorithm[];
+const EMAIL_LINKING_POLICIES = [
+  'verified',
+  'unless_unverified',
+  'never',
+] as const satisfies readonly EmailLinkingPolicy[];
+
+const rateLimitSchema = (fallback: RateLimit) =>
+  orFalse(
+    strictOptions({ limit: wholeNumberAtLeastOne(), windowSeconds: positiveNumber() }),
+    '{ limit, windowSeconds }',
+  ).default(fallback);
+
+const rateLimitOptionsSchema = z
+  .union(
+    [
+      z.literal(false).transform(() => ({ perIp: false as const, perOrganization: false as const })),
+      strictOptions({
+        perIp: rateLimitSchema(DEFAULT_RATE_LIMIT_PER_IP),
+        perOrganization: rateLimitSchema(DEFAULT_RATE_LIMIT_PER_ORGANIZATION),
+      }),
+    ],
+    { error: 'must be false or { perIp, perOrganization }' },
+  )
+  .prefault({});
+
+const issuerSchema = z
+  .string({ error: 'must be an absolute URL, e.g. "https://api.example.com"' })
+  .refine((issuer) => URL.canParse(issuer), {
+    error: 'must be an absolute URL, e.g. "https://api.example.com"',
+    abort: true,
+  })
+  .refine(
+    (issuer) => {
+      const url = new URL(issuer);
+      return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url.hostname));
+    },
+    { error: 'must be an https URL (http is allowed on localhost only)' },
+  )
+  .transform((issuer) => issuer.replace(/\/$/, ''));
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null;
+const hasMethods = (value: unknown, names: readonly string[]) =>
+  isObject(value) && names.every((name) => typeof value[name] === 'function');
+
+/**
+ * One entry per option of {@link RialtoExchangeOptions}: its check and its default. The type
+ * below makes a missing or extra entry a compile error, so an option cannot go unvalidated.
+ */
+const optionSchemas = {
+  store: implementation<Store>(
+    isObject,
+    'a Store, e.g. memoryStore() or sqlStore(...) from @rialto-exchange/storage-adapters',
+  ),
+  issuer: issuerSchema,
+  accessTokenTtlSeconds: positiveNumber().default(DEFAULT_ACCESS_TOKEN_TTL_SECONDS),
+  refreshTokenTtlSeconds: positiveNumber().default(DEFAULT_REFRESH_TOKEN_TTL_SECONDS),
+  accessTokenAlgorithm: z
+    .enum(ACCESS_TOKEN_ALGORITHMS, { error: `must be one of ${ACCESS_TOKEN_ALGORITHMS.join(', ')}` })
+    .default('RS256'),
+  accessTokenKey: oneOrMore(
+    implementation<JWK | string>(
+      (value) =>
+        (typeof value === 'string' && value.trim() !== '') ||
+        (isObject(value) && typeof value.kty === 'string'),
+      'a PKCS#8 PEM string or a private JWK',
+    ),
+    'a PKCS#8 PEM string or a private JWK',
+  ).optional(),
+  refreshTokenSecret: oneOrMore(
+    z
+      .string({ error: 'must be a string of at least 32 bytes' })
+      .refine((secret) => Buffer.byteLength(secret) >= 32, { error: 'must be at least 32 bytes' }),
+    'a secret of at least 32 bytes',
+  ).optional(),
+  signingKeyPrepublishSeconds: nonNegativeNumber().default(DEFAULT_KEY_RELOAD_INTERVAL_SECONDS),
+  adminToken: z
+    .string({ error: 'must be a string of at least 16 characters' })
+    .min(16, { error: 'must be at least 16 characters' })
+    .optional(),
+  authorizeAdmin: implementation<NonNullable<RialtoExchangeOptions['authorizeAdmin']>>(
+    (value) => typeof value === 'function',
+    'a function (request) => boolean | Promise<boolean>',
+  ).optional(),
+  allowInsecureIssuers: z.boolean({ error: 'must be true or false' }).default(false),
+  clockToleranceSeconds: nonNegativeNumber().default(DEFAULT_CLOCK_TOLERANCE_SECONDS),
+  fetchTimeoutMs: positiveNumber().default(DEFAULT_FETCH_TIMEOUT_MS),
+  maxRemoteDocumentBytes: positiveNumber().default(DEFAULT_MAX_REMOTE_DOCUMENT_BYTES),
+  discoveryCacheTtlSeconds: positiveNumber().default(DEFAULT_DISCOVERY_CACHE_TTL_SECONDS),
+  unknownKidCooldownSeconds: nonNegativeNumber().default(DEFAULT_UNKNOWN_KID_COOLDOWN_SECONDS),
+  staleIfErrorSeconds: nonNegativeNumber().default(DEFAULT_STALE_IF_ERROR_SECONDS),
+  remoteFailureBackoffSeconds: nonNegativeNumber().default(DEFAULT_REMOTE_FAILURE_BACKOFF_SECONDS),
+  sharedDocumentCache: implementation<SharedDocumentCache>(
+    (value) => hasMethods(value, ['get', 'set']),
+    'an object with get(key) and set(key, value, ttlMs), e.g. a Keyv instance',
+  ).optional(),
+  maxTokenBytes: positiveNumber().default(DEFAULT_MAX_TOKEN_BYTES),
+  maxIdTokenLifetimeSeconds: positiveNumber().default(DEFAULT_MAX_ID_TOKEN_LIFETIME_SECONDS),
+  lookupCacheTtlSeconds: positiveNumber().default(DEFAULT_LOOKUP_CACHE_TTL_SECONDS),
+  maxBodyBytes: positiveNumber().default(DEFAULT_MAX_BODY_BYTES),
+  defaultEmailLinking: z
+    .enum(EMAIL_LINKING_POLICIES, { error: `must be one of ${EMAIL_LINKING_POLICIES.join(', ')}` })
+    .default('unless_unverified'),
+  logger: implementation<Logger>(
+    (value) => hasMethods(value, ['debug', 'info', 'warn', 'error']),
+    'a pino-compatible logger with debug, info, warn and error methods',
+  ).default(SILENT_LOGGER),
+  rateLimit: rateLimitOptionsSchema,
+  webhooks: webhookOptionsSchema,
+} satisfies { [Name in keyof Required<RialtoExchangeOptions>]: z.ZodType };
+
+const rialtoExchangeOptionsSchema = strictOptions(optionSchemas);
+
 /**
  * Fills every default and rejects misconfiguration with a TypeError naming the option: a wrong
  * option is the host developer's bug and must fail at start-up, not on a partner's request.
+ * Unknown options are refused with the closest valid name, so a typo cannot silently drop a setting.
  */
 export function resolveOptions(input: RialtoExchangeOptions): ResolvedRialtoExchangeOptions {
-  if (!input || typeof input !== 'object') throw new TypeError('createRialtoExchange: options are required');
-  if (!input.store) throw new TypeError('createRialtoExchange: `store` is required');
-  const allowInsecureIssuers = input.allowInsecureIssuers ?? false;
-  if (typeof input.issuer !== 'string' || !URL.canParse(input.issuer)) {
-    throw new TypeError(
-      'createRialtoExchange: `issuer` must be an absolute URL, e.g. "https://api.example.com"',
-    );
-  }
-  const issuerUrl = new URL(input.issuer);
-  if (
-    issuerUrl.protocol !== 'https:' &&
-    !(issuerUrl.protocol === 'http:' && isLoopback(issuerUrl.hostname))
-  ) {
-    throw new TypeError(
-      'createRialtoExchange: `issuer` must be an https URL (http is allowed on localhost only)',
-    );
-  }
-  if (
-    input.refreshTokenSecret !== undefined &&
-    [input.refreshTokenSecret].flat().some((secret) => Buffer.byteLength(secret) < 32)
-  ) {
-    throw new TypeError('createRialtoExchange: `refreshTokenSecret` must be at least 32 bytes');
-  }
-  if (input.adminToken !== undefined && input.adminToken.length < 16) {
-    throw new TypeError('createRialtoExchange: `adminToken` must be at least 16 characters');
-  }
-  const resolved: ResolvedRialtoExchangeOptions = {
-    store: input.store,
-    issuer: input.issuer.replace(/\/$/, ''),
-    accessTokenTtlSeconds: positive(
-      'accessTokenTtlSeconds',
-      input.accessTokenTtlSeconds,
-      DEFAULT_ACCESS_TOKEN_TTL_SECONDS,
-    ),
-    refreshTokenTtlSeconds: positive(
-      'refreshTokenTtlSeconds',
-      input.refreshTokenTtlSeconds,
-      DEFAULT_REFRESH_TOKEN_TTL_SECONDS,
-    ),
-    accessTokenAlgorithm: input.accessTokenAlgorithm ?? 'RS256',
-    accessTokenKey: input.accessTokenKey,
-    refreshTokenSecret: input.refreshTokenSecret,
-    adminToken: input.adminToken,
-    authorizeAdmin: input.authorizeAdmin,
-    allowInsecureIssuers,
-    clockToleranceSeconds: nonNegative(
-      'clockToleranceSeconds',
-      input.clockToleranceSeconds,
-      DEFAULT_CLOCK_TOLERANCE_SECONDS,
-    ),
-    fetchTimeoutMs: positive('fetchTimeoutMs', input.fetchTimeoutMs, DEFAULT_FETCH_TIMEOUT_MS),
-    maxRemoteDocumentBytes: positive(
-      'maxRemoteDocumentBytes',
-      input.maxRemoteDocumentBytes,
-      DEFAULT_MAX_REMOTE_DOCUMENT_BYTES,
-    ),
-    discoveryCacheTtlSeconds: positive(
-      'discoveryCacheTtlSeconds',
-      input.discoveryCacheTtlSeconds,
-      DEFAULT_DISCOVERY_CACHE_TTL_SECONDS,
-    ),
-    unknownKidCooldownSeconds: nonNegative(
-      'unknownKidCooldownSeconds',
-      input.unknownKidCooldownSeconds,
-      DEFAULT_UNKNOWN_KID_COOLDOWN_SECONDS,
-    ),
-    staleIfErrorSeconds: nonNegative(
-      'staleIfErrorSeconds',
-      input.staleIfErrorSeconds,
-      DEFAULT_STALE_IF_ERROR_SECONDS,
-    ),
-    remoteFailureBackoffSeconds: nonNegative(
-      'remoteFailureBackoffSeconds',
-      input.remoteFailureBackoffSeconds,
-      DEFAULT_REMOTE_FAILURE_BACKOFF_SECONDS,
-    ),
-    sharedDocumentCache: input.sharedDocumentCache,
-    maxIdTokenLifetimeSeconds: positive(
-      'maxIdTokenLifetimeSeconds',
-      input.maxIdTokenLifetimeSeconds,
-      DEFAULT_MAX_ID_TOKEN_LIFETIME_SECONDS,
-    ),
-    maxTokenBytes: positive('maxTokenBytes', input.maxTokenBytes, DEFAULT_MAX_TOKEN_BYTES),
-    lookupCacheTtlSeconds: positive(
-      'lookupCacheTtlSeconds',
-      input.lookupCacheTtlSeconds,
-      DEFAULT_LOOKUP_CACHE_TTL_SECONDS,
-    ),
-    maxBodyBytes: positive('maxBodyBytes', input.maxBodyBytes, DEFAULT_MAX_BODY_BYTES),
-    defaultEmailLinking: input.defaultEmailLinking ?? 'unless_unverified',
-    logger: input.logger ?? SILENT_LOGGER,
-    keyReloadIntervalSeconds: DEFAULT_KEY_RELOAD_INTERVAL_SECONDS,
-    signingKeyPrepublishSeconds: nonNegative(
-      'signingKeyPrepublishSeconds',
-      input.signingKeyPrepublishSeconds,
-      DEFAULT_KEY_RELOAD_INTERVAL_SECONDS,
-    ),
-    rateLimit: resolveRateLimits(input.rateLimit),
-    webhooks: resolveWebhookOptions(input.webhooks),
-  };
-  if (!['RS256', 'PS256', 'ES256', 'EdDSA'].includes(resolved.accessTokenAlgorithm)) {
-    throw new TypeError(
-      'createRialtoExchange: `accessTokenAlgorithm` must be one of RS256, PS256, ES256, EdDSA',
-    );
-  }
-  return resolved;
-}
-
-function resolveRateLimits(input: RateLimitOptions | false | undefined) {
-  if (input === false) return { perIp: false as const, perOrganization: false as const };
-  return {
-    perIp: resolveRateLimit('rateLimit.perIp', input?.perIp, DEFAULT_RATE_LIMIT_PER_IP),
-    perOrganization: resolveRateLimit(
-      'rateLimit.perOrganization',
-      input?.perOrganization,
-      DEFAULT_RATE_LIMIT_PER_ORGANIZATION,
-    ),
-  };
-}
-
-function resolveRateLimit(
-  name: string,
-  input: RateLimit | false | undefined,
-  fallback: RateLimit,
-): RateLimit | false {
-  if (input === false) return false;
-  if (input === undefined) return fallback;
-  return {
-    limit: positive(`${name}.limit`, input.limit, 0),
-    windowSeconds: positive(`${name}.windowSeconds`, input.windowSeconds, 0),
-  };
+  const options = parseOptions(rialtoExchangeOptionsSchema, input, 'createRialtoExchange');
+  return { ...options, keyReloadIntervalSeconds: DEFAULT_KEY_RELOAD_INTERVAL_SECONDS };
 }
 
 export function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(hostname);
-}
-
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0)
-    throw new TypeError(`createRialtoExchange: \`${name}\` must be a positive number`);
-  return value;
-}
-
-function nonNegative(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value < 0) {
-    throw new TypeError(`createRialtoExchange: \`${name}\` must be zero or a positive number`);
-  }
-  return value;
 }

@@ -86,4 +86,18 @@ describe('rate limits', () => {
     );
     expect(new Set(responses.map((response) => response.status))).toEqual(new Set([401]));
   });
+
+  // A rate limit missing `limit` used to resolve to 0: every request answered 429 with
+  // `Retry-After: Infinity`. Now rialtoExchange() refuses it before serving anything.
+  it('refuses a rate limit without `limit` at start-up, naming the option', () => {
+    expect(() => createTestApp({ rateLimit: { perIp: { windowSeconds: 60 } } as never })).toThrow(
+      new TypeError('createRialtoExchange: `rateLimit.perIp.limit` is required'),
+    );
+  });
+
+  it('refuses a misspelt option at start-up with the closest valid name', () => {
+    expect(() => createTestApp({ adminTokne: 'x'.repeat(32) } as never)).toThrow(
+      new TypeError('createRialtoExchange: unknown option `adminTokne`; did you mean `adminToken`?'),
+    );
+  });
 });

@@ -1,3 +1,12 @@
+import { z } from 'zod';
+import {
+  orFalse,
+  parseOptions,
+  positiveNumber,
+  strictOptions,
+  wholeNumberAtLeastOne,
+} from '../internal/option-schema.js';
+
 /** Svix's schedule: after the first attempt, retries 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h later (~27 h in all). */
 export const DEFAULT_RETRY_SCHEDULE_SECONDS: readonly number[] = [5, 300, 1800, 7200, 18_000, 36_000, 36_000];
 export const DEFAULT_DELIVERY_TIMEOUT_MS = 10_000; // a receiver should acknowledge and work asynchronously
@@ -45,32 +54,29 @@ export interface ResolvedWebhookOptions {
   workerIntervalMs: number | false;
 }
 
-export function resolveWebhookOptions(input: WebhookOptions = {}): ResolvedWebhookOptions {
-  const timeoutMs = positive('timeoutMs', input.timeoutMs, DEFAULT_DELIVERY_TIMEOUT_MS);
-  const schedule = input.retryScheduleSeconds ?? DEFAULT_RETRY_SCHEDULE_SECONDS;
-  if (!Array.isArray(schedule) || schedule.some((delay) => !Number.isFinite(delay) || delay <= 0)) {
-    throw new TypeError(
-      'createRialtoExchange: `webhooks.retryScheduleSeconds` must be an array of positive numbers',
-    );
-  }
-  return {
-    allowInsecureUrls: input.allowInsecureUrls ?? false,
-    allowPrivateAddresses: input.allowPrivateAddresses ?? false,
-    timeoutMs,
-    retryScheduleSeconds: [...schedule],
-    batchSize: Math.floor(positive('batchSize', input.batchSize, DEFAULT_DELIVERY_BATCH_SIZE)),
-    leaseSeconds: Math.ceil(timeoutMs / 1000) + LEASE_MARGIN_SECONDS,
-    workerIntervalMs:
-      input.worker === false
-        ? false
-        : positive('worker.intervalMs', input.worker?.intervalMs, DEFAULT_WORKER_INTERVAL_MS),
-  };
-}
+/** The `webhooks` entry of the options schema: checks, defaults and the resolved shape. */
+export const webhookOptionsSchema = strictOptions({
+  allowInsecureUrls: z.boolean({ error: 'must be true or false' }).default(false),
+  allowPrivateAddresses: z.boolean({ error: 'must be true or false' }).default(false),
+  timeoutMs: positiveNumber().default(DEFAULT_DELIVERY_TIMEOUT_MS),
+  retryScheduleSeconds: z
+    .array(positiveNumber(), { error: 'must be an array of positive numbers' })
+    .default(() => [...DEFAULT_RETRY_SCHEDULE_SECONDS]),
+  batchSize: wholeNumberAtLeastOne().default(DEFAULT_DELIVERY_BATCH_SIZE),
+  worker: orFalse(
+    strictOptions({ intervalMs: positiveNumber().default(DEFAULT_WORKER_INTERVAL_MS) }),
+    '{ intervalMs }',
+  ).prefault({}),
+})
+  .transform(
+    ({ worker, ...options }): ResolvedWebhookOptions => ({
+      ...options,
+      leaseSeconds: Math.ceil(options.timeoutMs / 1000) + LEASE_MARGIN_SECONDS,
+      workerIntervalMs: worker === false ? false : worker.intervalMs,
+    }),
+  )
+  .prefault({});
 
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new TypeError(`createRialtoExchange: \`webhooks.${name}\` must be a positive number`);
-  }
-  return value;
+export function resolveWebhookOptions(input: WebhookOptions = {}): ResolvedWebhookOptions {
+  return parseOptions(webhookOptionsSchema, input, 'createRialtoExchange', ['webhooks']);
 }
