@@ -1,5 +1,5 @@
 import { createHash, generateKeyPair, randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type RequestListener } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import type {
@@ -75,6 +75,12 @@ export interface DevIdp {
 }
 
 const DISCOVERY_PATH = '/.well-known/openid-configuration';
+/**
+ * `POST` `{ "email": "…", "sub"?: "…", "email_verified"?: false }` here answers `{ "id_token": "…" }`,
+ * so the command line (`rialto-dev-idp token`) and non-JavaScript tools can mint tokens from a
+ * running IdP. It runs the same authorization-code flow as {@link DevIdp.getIdToken}.
+ */
+export const MINT_PATH = '/dev-idp/id-token';
 // Routes are pinned rather than left to oidc-provider's defaults so the counters and the flow driver below
 // cannot silently drift from what the discovery document advertises.
 const ROUTES = { authorization: '/auth', token: '/token', jwks: '/jwks' } as const;
@@ -127,8 +133,13 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
   // Lets the server tell getIdToken's own traffic apart from the code under test without trusting callers.
   const internalMarker = randomUUID();
   let delegate: RequestListener | undefined;
+  let mint: ((user: DevIdpUser) => Promise<string>) | undefined;
 
   const server = createServer((req, res) => {
+    if (pathnameOf(req.url) === MINT_PATH) {
+      void answerMintRequest(req, res, mint);
+      return;
+    }
     if (req.headers['x-dev-idp-internal'] !== internalMarker) {
       counts.total += 1;
       const path = pathnameOf(req.url);
@@ -298,7 +309,7 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
 
   let closing: Promise<void> | undefined;
 
-  return {
+  const idp: DevIdp = {
     issuer,
     clientId,
     getIdToken(user: DevIdpUser): Promise<string> {
@@ -325,6 +336,48 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
       return closing;
     },
   };
+  mint = (user) => idp.getIdToken(user);
+  return idp;
+}
+
+async function answerMintRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  mint: ((user: DevIdpUser) => Promise<string>) | undefined,
+): Promise<void> {
+  const answer = (status: number, body: object) =>
+    res
+      .writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+      .end(JSON.stringify(body));
+  if (req.method !== 'POST') return void answer(405, { error: 'use POST with a JSON body { "email": "…" }' });
+  if (!mint) return void answer(503, { error: 'the IdP is still starting' });
+  let body: unknown;
+  try {
+    body = JSON.parse((await readBytes(req)).toString('utf8'));
+  } catch {
+    return void answer(400, { error: 'the body must be JSON: { "email": "…", "sub"?: "…" }' });
+  }
+  const { email, sub, email_verified: emailVerified } = (body ?? {}) as Record<string, unknown>;
+  if (
+    typeof email !== 'string' ||
+    email === '' ||
+    (sub !== undefined && (typeof sub !== 'string' || sub === '')) ||
+    (emailVerified !== undefined && typeof emailVerified !== 'boolean')
+  ) {
+    return void answer(400, {
+      error: '`email` must be a non-empty string, `sub` a non-empty string and `email_verified` a boolean',
+    });
+  }
+  try {
+    const idToken = await mint({
+      email,
+      ...(sub === undefined ? {} : { sub }),
+      ...(emailVerified === undefined ? {} : { emailVerified }),
+    });
+    answer(200, { id_token: idToken });
+  } catch (error) {
+    answer(500, { error: (error as Error).message });
+  }
 }
 
 /** Stable across runs so a user keeps the same `sub` between test runs and demo restarts. */
@@ -362,6 +415,10 @@ function pathnameOf(url: string | undefined): string {
 }
 
 async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+  return new URLSearchParams((await readBytes(req)).toString('utf8'));
+}
+
+async function readBytes(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -370,7 +427,7 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
     if (size > MAX_FORM_BYTES) throw httpError(413, 'form too large');
     chunks.push(buffer);
   }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+  return Buffer.concat(chunks);
 }
 
 /**

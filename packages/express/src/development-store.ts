@@ -10,13 +10,14 @@ export const DEVELOPMENT_DATABASE = '.rialto/rialto.db';
 /**
  * The store used when the host passes none: SQLite in `./.rialto/rialto.db`, so restarting a
  * development server keeps organizations, users and keys. Falls back to memory when the optional
- * `better-sqlite3` dependency could not be installed (it compiles natively).
+ * peer dependency `better-sqlite3` is not installed (it compiles natively, so it is the user's choice).
  */
 export function developmentStore(): { store: Store; description: string } {
   if (!isInstalled('better-sqlite3')) {
     return {
       store: memoryStore(),
-      description: 'an in-memory store (better-sqlite3 is not installed): everything is lost on restart',
+      description:
+        'an in-memory store, as better-sqlite3 is not installed: everything is lost on restart. `npm install better-sqlite3` to keep data in ./.rialto/rialto.db, or pass a store',
     };
   }
   const filename = resolve(DEVELOPMENT_DATABASE);
