@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { resolveOptions } from './options.js';
 import type { Store } from './store.js';
@@ -131,6 +132,37 @@ describe('resolveOptions', () => {
       limit: 2,
       windowSeconds: 1,
     });
+  });
+
+  it.each([
+    [
+      'an EC P-256 PEM',
+      generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }),
+      'ES256',
+    ],
+    [
+      'an Ed25519 PEM',
+      generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
+      'EdDSA',
+    ],
+    [
+      'an RSA PEM',
+      generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }),
+      'RS256',
+    ],
+    ['an Ed25519 JWK', generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }), 'EdDSA'],
+  ])('infers the access-token algorithm from %s', (_, key, algorithm) => {
+    expect(
+      resolveOptions({ store, issuer: 'https://a.example', accessTokenKey: key as never })
+        .accessTokenAlgorithm,
+    ).toBe(algorithm);
+  });
+
+  it('refuses a key that is not a private key, without echoing it', () => {
+    const input = { store, issuer: 'https://a.example', accessTokenKey: 'secret-looking-garbage' };
+    expect(() => resolveOptions(input)).toThrow(
+      new TypeError('createRialtoExchange: `accessTokenKey` is not a PKCS#8 PEM private key'),
+    );
   });
 
   it('accepts http on loopback for development', () => {

@@ -1,3 +1,4 @@
+import { createPrivateKey } from 'node:crypto';
 import type { JWK } from 'jose';
 import { z } from 'zod';
 import type { RequestLike } from './http-types.js';
@@ -22,6 +23,7 @@ import {
   webhookOptionsSchema,
 } from './webhooks/webhook-options.js';
 
+export const DEFAULT_ACCESS_TOKEN_ALGORITHM: AccessTokenAlgorithm = 'RS256'; // every JWT library verifies it
 export const DEFAULT_ACCESS_TOKEN_TTL_SECONDS = 300; // short-lived by design: flags refresh with the token
 export const DEFAULT_REFRESH_TOKEN_TTL_SECONDS = 1800; // after that, the partner exchanges a fresh ID token
 export const DEFAULT_CLOCK_TOLERANCE_SECONDS = 30; // IdP and service clocks drift a little
@@ -62,7 +64,11 @@ export interface RialtoExchangeOptions {
   accessTokenTtlSeconds?: number;
   /** @default 1800 */
   refreshTokenTtlSeconds?: number;
-  /** @default 'RS256' */
+  /**
+   * The access-token signing algorithm. When `accessTokenKey` is given and only one algorithm fits
+   * it (EC P-256: ES256, Ed25519: EdDSA), that one is used; an RSA key defaults to RS256.
+   * @default 'RS256'
+   */
   accessTokenAlgorithm?: AccessTokenAlgorithm;
   /**
    * A private key (JWK or PKCS#8 PEM) to sign access tokens with, instead of keys generated and kept
@@ -217,9 +223,10 @@ const optionSchemas = {
   issuer: issuerSchema,
   accessTokenTtlSeconds: positiveNumber().default(DEFAULT_ACCESS_TOKEN_TTL_SECONDS),
   refreshTokenTtlSeconds: positiveNumber().default(DEFAULT_REFRESH_TOKEN_TTL_SECONDS),
+  // Without a default here: resolveOptions infers it from `accessTokenKey` when that is given.
   accessTokenAlgorithm: z
     .enum(ACCESS_TOKEN_ALGORITHMS, { error: `must be one of ${ACCESS_TOKEN_ALGORITHMS.join(', ')}` })
-    .default('RS256'),
+    .optional(),
   accessTokenKey: oneOrMore(
     implementation<JWK | string>(
       (value) =>
@@ -280,7 +287,61 @@ const rialtoExchangeOptionsSchema = strictOptions(optionSchemas);
  */
 export function resolveOptions(input: RialtoExchangeOptions): ResolvedRialtoExchangeOptions {
   const options = parseOptions(rialtoExchangeOptionsSchema, input, 'createRialtoExchange');
-  return { ...options, keyReloadIntervalSeconds: DEFAULT_KEY_RELOAD_INTERVAL_SECONDS };
+  return {
+    ...options,
+    accessTokenAlgorithm: accessTokenAlgorithmFor(options.accessTokenAlgorithm, options.accessTokenKey),
+    keyReloadIntervalSeconds: DEFAULT_KEY_RELOAD_INTERVAL_SECONDS,
+  };
+}
+
+/**
+ * The algorithm is inferred from the host's key when only one fits it (an EC P-256 key can only
+ * sign ES256, an Ed25519 key only EdDSA), so a key from `generate-key --alg ES256` works without
+ * also naming its algorithm. An RSA key fits RS256 and PS256, so RS256 stays the default there.
+ * A key that cannot sign the named algorithm fails here, not as a 500 on every request.
+ */
+function accessTokenAlgorithmFor(
+  named: AccessTokenAlgorithm | undefined,
+  keys: HostKeys<JWK | string> | undefined,
+): AccessTokenAlgorithm {
+  const first = keys === undefined ? undefined : [keys].flat()[0];
+  if (first === undefined) return named ?? DEFAULT_ACCESS_TOKEN_ALGORITHM;
+  const fitting = algorithmsFittingKey(first);
+  if (named === undefined) return fitting[0] as AccessTokenAlgorithm;
+  if (!fitting.includes(named)) {
+    throw new TypeError(
+      `createRialtoExchange: \`accessTokenAlgorithm\` is ${named} but \`accessTokenKey\` is a key for ${fitting.join(' or ')}; set the algorithm to match the key (RIALTO_ACCESS_TOKEN_ALGORITHM from the environment)`,
+    );
+  }
+  return named;
+}
+
+function algorithmsFittingKey(key: JWK | string): AccessTokenAlgorithm[] {
+  let details: { type?: string; curve?: string | undefined; jwkAlg?: string | undefined };
+  try {
+    if (typeof key === 'string') {
+      const privateKey = createPrivateKey({ key, format: 'pem' });
+      details = { type: privateKey.asymmetricKeyType, curve: privateKey.asymmetricKeyDetails?.namedCurve };
+    } else {
+      details = {
+        type: key.kty === 'OKP' ? key.crv?.toLowerCase() : key.kty?.toLowerCase(),
+        curve: key.crv,
+        jwkAlg: key.alg,
+      };
+    }
+  } catch {
+    // Never echo the value: it is a private key.
+    throw new TypeError('createRialtoExchange: `accessTokenKey` is not a PKCS#8 PEM private key');
+  }
+  if (details.type === 'rsa') {
+    return details.jwkAlg === 'PS256' ? ['PS256', 'RS256'] : ['RS256', 'PS256'];
+  }
+  if (details.type === 'ec' && (details.curve === 'prime256v1' || details.curve === 'P-256'))
+    return ['ES256'];
+  if (details.type === 'ed25519') return ['EdDSA'];
+  throw new TypeError(
+    'createRialtoExchange: `accessTokenKey` must be an RSA (RS256, PS256), EC P-256 (ES256) or Ed25519 (EdDSA) private key',
+  );
 }
 
 export function isLoopback(hostname: string): boolean {

@@ -4,6 +4,7 @@ import {
   type RialtoExchangeOptions,
   type Store,
 } from '@rialto-exchange/core';
+import { storeFromUrl } from '@rialto-exchange/storage-adapters';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { developmentStore } from './development-store.js';
 import { optionsFromEnvironment } from './environment.js';
@@ -17,7 +18,10 @@ export interface RialtoExchangeExpressOptions extends Partial<RialtoExchangeOpti
 export interface RialtoExchangeRouter extends RequestHandler {
   /** The core service behind the routes: verify tokens, rotate keys or register organizations from host code. */
   readonly exchange: RialtoExchange;
-  /** Stops the background webhook delivery worker, e.g. on shutdown; pending deliveries stay in the store. */
+  /**
+   * Stops the background webhook delivery worker, e.g. on shutdown; pending deliveries stay in the
+   * store. Closes the store only when the router opened it from `RIALTO_STORE`.
+   */
   close(): Promise<void>;
 }
 
@@ -30,20 +34,28 @@ let mostRecentExchange: RialtoExchange | undefined;
  *
  * With no `store`, data lives in SQLite at `./.rialto/rialto.db` (memory if `better-sqlite3` is
  * not installed): fine for trying it out, wrong for production, and a warning says so at start-up.
- * `RIALTO_ISSUER`, `RIALTO_ADMIN_TOKEN`, `RIALTO_ACCESS_TOKEN_KEY` and
- * `RIALTO_REFRESH_TOKEN_SECRET` fill the options of the same meaning when they are not passed.
+ * `RIALTO_STORE` (a store URL, see `storeFromUrl`), `RIALTO_ISSUER`, `RIALTO_ADMIN_TOKEN`,
+ * `RIALTO_ACCESS_TOKEN_KEY`, `RIALTO_ACCESS_TOKEN_ALGORITHM` and `RIALTO_REFRESH_TOKEN_SECRET` fill
+ * the options of the same meaning when they are not passed.
  *
  * @example
  * app.use(rialtoExchange({ issuer: 'https://api.example.com', store: redisStore({ url: process.env.REDIS_URL }) }));
  */
 export function rialtoExchange(explicit: RialtoExchangeExpressOptions = {}): RialtoExchangeRouter {
   const options = { ...optionsFromEnvironment(), ...withoutUndefined(explicit) };
-  const fallbackStore = options.store === undefined ? developmentStore() : undefined;
+  // Opened here, after the explicit options are known, so a passed store never opens a second one.
+  const storeFromEnvironment =
+    options.store === undefined && process.env.RIALTO_STORE
+      ? storeFromUrl(process.env.RIALTO_STORE)
+      : undefined;
+  const fallbackStore =
+    options.store === undefined && storeFromEnvironment === undefined ? developmentStore() : undefined;
   const exchange = createRialtoExchange({
     ...options,
-    store: options.store ?? (fallbackStore?.store as Store),
+    store: options.store ?? storeFromEnvironment ?? (fallbackStore?.store as Store),
     issuer: options.issuer ?? DEVELOPMENT_ISSUER,
   });
+  if (!options.adminToken && !options.authorizeAdmin) warnAdminRoutesDisabled();
   if (fallbackStore || options.issuer === undefined) {
     warnDevelopmentDefaults([
       fallbackStore ? `\`store\` (using ${fallbackStore.description})` : undefined,
@@ -69,7 +81,12 @@ export function rialtoExchange(explicit: RialtoExchangeExpressOptions = {}): Ria
       sendResponseLike(res, exchange.errorResponse(error));
     }
   };
-  return Object.assign(middleware, { exchange, close: exchange.close });
+  // The router opened the RIALTO_STORE store, so it closes it; a store passed in stays the host's.
+  const close = async () => {
+    await exchange.close();
+    await storeFromEnvironment?.close();
+  };
+  return Object.assign(middleware, { exchange, close });
 }
 
 /** The exchange created last in this process, used by `requireRialtoToken()` when none is passed. */
@@ -80,6 +97,17 @@ export function defaultExchange(): RialtoExchange | undefined {
 // Explicit `undefined` (e.g. `{ store: config.store }`) must not hide a value from the environment.
 function withoutUndefined<T extends object>(options: T): Partial<T> {
   return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
+let warnedAdminRoutesDisabled = false;
+
+function warnAdminRoutesDisabled(): void {
+  if (warnedAdminRoutesDisabled) return;
+  warnedAdminRoutesDisabled = true;
+  process.emitWarning(
+    'rialtoExchange(): the admin routes (POST /identity/organizations, API keys) answer 404 because neither `adminToken` (RIALTO_ADMIN_TOKEN) nor `authorizeAdmin` is set. Set one, or register organizations with the rialto-exchange CLI.',
+    { code: 'RIALTO_ADMIN_ROUTES_DISABLED' },
+  );
 }
 
 function warnDevelopmentDefaults(defaults: Array<string | undefined>): void {
