@@ -5,8 +5,8 @@ import {
   PostgresDialect,
   type PostgresPool,
   type SqliteDatabase,
-  SqliteDialect,
 } from 'kysely';
+import { createSqliteDialect, SQLITE_BUSY_TIMEOUT_MS } from './sqlite-dialect.js';
 
 /**
  * How to reach the database: a connection string or file the store opens, or the host's own pool.
@@ -31,9 +31,6 @@ export type SqlConnection =
   | { dialect: 'sqlite'; filename: string }
   /** The host's `better-sqlite3` `Database`; the store never closes it. */
   | { dialect: 'sqlite'; database: SqliteDatabase };
-
-// How long SQLite waits for another process's write lock before failing with SQLITE_BUSY.
-const SQLITE_BUSY_TIMEOUT_MS = 5_000;
 
 export interface ResolvedDialect {
   dialect: Dialect;
@@ -93,7 +90,10 @@ export function resolveDialect(
     case 'sqlite': {
       if ('database' in connection) {
         return {
-          dialect: new SqliteDialect({ database: reusingStatements(connection.database) }),
+          dialect: createSqliteDialect(
+            { database: reusingStatements(connection.database) },
+            commandTimeoutMs,
+          ),
           isOwned: false,
         };
       }
@@ -109,7 +109,7 @@ export function resolveDialect(
         opened.pragma('journal_mode = WAL');
         return reusingStatements(opened);
       };
-      return { dialect: new SqliteDialect({ database }), isOwned: true };
+      return { dialect: createSqliteDialect({ database }, commandTimeoutMs), isOwned: true };
     }
     default:
       throw new TypeError("sqlStore: `dialect` must be 'postgres', 'mysql' or 'sqlite'");
