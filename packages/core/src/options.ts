@@ -24,6 +24,7 @@ export const DEFAULT_MAX_TOKEN_BYTES = 16 * 1024; // large Azure AD tokens are ~
 export const DEFAULT_MAX_ID_TOKEN_LIFETIME_SECONDS = 86_400; // the longest ID-token lifetime common IdPs allow
 export const DEFAULT_LOOKUP_CACHE_TTL_SECONDS = 5; // bound on how stale org and API-key lookups can be
 export const DEFAULT_MAX_CACHED_ENTRIES = 10_000;
+// Bounds how long another instance's new key stays unknown here (JWKS included); one store read per interval.
 export const DEFAULT_KEY_RELOAD_INTERVAL_SECONDS = 60;
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 // Generous: a partner backend sends all its users' exchanges from a few addresses.
@@ -65,9 +66,17 @@ export interface RialtoExchangeOptions {
   refreshTokenSecret?: HostKeys<string>;
   /**
    * How long a key added by `rotateSigningKey()` is published before it signs, so that every
-   * instance (reloading keys every 60 s) and every resource server knows it first. @default 60
+   * instance and every resource server knows it first. Must be at least
+   * `signingKeyReloadIntervalSeconds`, or an instance could meet tokens signed with a key it has
+   * not loaded yet. @default signingKeyReloadIntervalSeconds (60)
    */
   signingKeyPrepublishSeconds?: number;
+  /**
+   * How often each instance reloads its signing keys from the store, so a key rotated in by
+   * another instance is in this instance's JWKS within this bound. (A token signed with a key the
+   * instance does not know yet makes it reload at once, at most once per second.) @default 60
+   */
+  signingKeyReloadIntervalSeconds?: number;
   /** A bearer token that grants the admin routes. Compared in constant time. */
   adminToken?: string;
   /** Decides whether a request may use the admin routes; consulted when `adminToken` does not match. */
@@ -136,7 +145,6 @@ export type ResolvedRialtoExchangeOptions = Required<
   Omit<RialtoExchangeOptions, OptionalWithoutDefault | 'webhooks'>
 > &
   Pick<RialtoExchangeOptions, OptionalWithoutDefault> & {
-    keyReloadIntervalSeconds: number;
     rateLimit: { perIp: RateLimit | false; perOrganization: RateLimit | false };
     webhooks: ResolvedWebhookOptions;
   };
@@ -174,6 +182,11 @@ export function resolveOptions(input: RialtoExchangeOptions): ResolvedRialtoExch
   if (input.adminToken !== undefined && input.adminToken.length < 16) {
     throw new TypeError('createRialtoExchange: `adminToken` must be at least 16 characters');
   }
+  const signingKeyReloadIntervalSeconds = positive(
+    'signingKeyReloadIntervalSeconds',
+    input.signingKeyReloadIntervalSeconds,
+    DEFAULT_KEY_RELOAD_INTERVAL_SECONDS,
+  );
   const resolved: ResolvedRialtoExchangeOptions = {
     store: input.store,
     issuer: input.issuer.replace(/\/$/, ''),
@@ -239,15 +252,20 @@ export function resolveOptions(input: RialtoExchangeOptions): ResolvedRialtoExch
     maxBodyBytes: positive('maxBodyBytes', input.maxBodyBytes, DEFAULT_MAX_BODY_BYTES),
     defaultEmailLinking: input.defaultEmailLinking ?? 'unless_unverified',
     logger: input.logger ?? SILENT_LOGGER,
-    keyReloadIntervalSeconds: DEFAULT_KEY_RELOAD_INTERVAL_SECONDS,
+    signingKeyReloadIntervalSeconds,
     signingKeyPrepublishSeconds: nonNegative(
       'signingKeyPrepublishSeconds',
       input.signingKeyPrepublishSeconds,
-      DEFAULT_KEY_RELOAD_INTERVAL_SECONDS,
+      signingKeyReloadIntervalSeconds,
     ),
     rateLimit: resolveRateLimits(input.rateLimit),
     webhooks: resolveWebhookOptions(input.webhooks),
   };
+  if (resolved.signingKeyPrepublishSeconds < signingKeyReloadIntervalSeconds) {
+    throw new TypeError(
+      `createRialtoExchange: \`signingKeyPrepublishSeconds\` must be at least \`signingKeyReloadIntervalSeconds\` (${signingKeyReloadIntervalSeconds}), so every instance loads a new key before it signs`,
+    );
+  }
   if (!['RS256', 'PS256', 'ES256', 'EdDSA'].includes(resolved.accessTokenAlgorithm)) {
     throw new TypeError(
       'createRialtoExchange: `accessTokenAlgorithm` must be one of RS256, PS256, ES256, EdDSA',
