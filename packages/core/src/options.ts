@@ -37,6 +37,7 @@ export const DEFAULT_MAX_TOKEN_BYTES = 16 * 1024; // large Azure AD tokens are ~
 export const DEFAULT_MAX_ID_TOKEN_LIFETIME_SECONDS = 86_400; // the longest ID-token lifetime common IdPs allow
 export const DEFAULT_LOOKUP_CACHE_TTL_SECONDS = 5; // bound on how stale org and API-key lookups can be
 export const DEFAULT_MAX_CACHED_ENTRIES = 10_000;
+// Bounds how long another instance's new key stays unknown here (JWKS included); one store read per interval.
 export const DEFAULT_KEY_RELOAD_INTERVAL_SECONDS = 60;
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 // Generous: a partner backend sends all its users' exchanges from a few addresses.
@@ -82,9 +83,17 @@ export interface RialtoExchangeOptions {
   refreshTokenSecret?: HostKeys<string>;
   /**
    * How long a key added by `rotateSigningKey()` is published before it signs, so that every
-   * instance (reloading keys every 60 s) and every resource server knows it first. @default 60
+   * instance and every resource server knows it first. Must be at least
+   * `signingKeyReloadIntervalSeconds`, or an instance could meet tokens signed with a key it has
+   * not loaded yet. @default signingKeyReloadIntervalSeconds (60)
    */
   signingKeyPrepublishSeconds?: number;
+  /**
+   * How often each instance reloads its signing keys from the store, so a key rotated in by
+   * another instance is in this instance's JWKS within this bound. (A token signed with a key the
+   * instance does not know yet makes it reload at once, at most once per second.) @default 60
+   */
+  signingKeyReloadIntervalSeconds?: number;
   /** A bearer token that grants the admin routes. Compared in constant time. */
   adminToken?: string;
   /** Decides whether a request may use the admin routes; consulted when `adminToken` does not match. */
@@ -153,7 +162,6 @@ export type ResolvedRialtoExchangeOptions = Required<
   Omit<RialtoExchangeOptions, OptionalWithoutDefault | 'webhooks'>
 > &
   Pick<RialtoExchangeOptions, OptionalWithoutDefault> & {
-    keyReloadIntervalSeconds: number;
     rateLimit: { perIp: RateLimit | false; perOrganization: RateLimit | false };
     webhooks: ResolvedWebhookOptions;
   };
@@ -242,7 +250,9 @@ const optionSchemas = {
       .refine((secret) => Buffer.byteLength(secret) >= 32, { error: 'must be at least 32 bytes' }),
     'a secret of at least 32 bytes',
   ).optional(),
-  signingKeyPrepublishSeconds: nonNegativeNumber().default(DEFAULT_KEY_RELOAD_INTERVAL_SECONDS),
+  // Without a default here: resolveOptions makes it follow signingKeyReloadIntervalSeconds.
+  signingKeyPrepublishSeconds: nonNegativeNumber().optional(),
+  signingKeyReloadIntervalSeconds: positiveNumber().default(DEFAULT_KEY_RELOAD_INTERVAL_SECONDS),
   adminToken: z
     .string({ error: 'must be a string of at least 16 characters' })
     .min(16, { error: 'must be at least 16 characters' })
@@ -287,10 +297,17 @@ const rialtoExchangeOptionsSchema = strictOptions(optionSchemas);
  */
 export function resolveOptions(input: RialtoExchangeOptions): ResolvedRialtoExchangeOptions {
   const options = parseOptions(rialtoExchangeOptionsSchema, input, 'createRialtoExchange');
+  const { signingKeyReloadIntervalSeconds } = options;
+  const signingKeyPrepublishSeconds = options.signingKeyPrepublishSeconds ?? signingKeyReloadIntervalSeconds;
+  if (signingKeyPrepublishSeconds < signingKeyReloadIntervalSeconds) {
+    throw new TypeError(
+      `createRialtoExchange: \`signingKeyPrepublishSeconds\` must be at least \`signingKeyReloadIntervalSeconds\` (${signingKeyReloadIntervalSeconds}), so every instance loads a new key before it signs`,
+    );
+  }
   return {
     ...options,
+    signingKeyPrepublishSeconds,
     accessTokenAlgorithm: accessTokenAlgorithmFor(options.accessTokenAlgorithm, options.accessTokenKey),
-    keyReloadIntervalSeconds: DEFAULT_KEY_RELOAD_INTERVAL_SECONDS,
   };
 }
 

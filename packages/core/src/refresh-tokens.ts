@@ -4,6 +4,7 @@ import type { RialtoEvents } from './events.js';
 import type { RequestLike } from './http-types.js';
 import { epochSeconds } from './internal/clock.js';
 import { isPlainObject, parseJsonBody } from './internal/http.js';
+import { kidOf } from './internal/kid-of.js';
 import type { TokenMinter, TokenResponse } from './mint-tokens.js';
 import type { Organizations } from './organizations.js';
 import { REFRESH_TOKEN_ALGORITHM, type SigningKeys } from './signing-keys.js';
@@ -55,7 +56,7 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
   }
 
   async function verify(token: string, { allowExpired }: { allowExpired: boolean }): Promise<RefreshClaims> {
-    const keys = await signingKeys.load();
+    const keys = await signingKeys.loadKnowing('refresh_token', kidOf(token));
     try {
       const { payload } = await jwtVerify(
         token,

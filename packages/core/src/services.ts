@@ -56,7 +56,7 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
     accessTokenAlgorithm: options.accessTokenAlgorithm,
     accessTokenKey: options.accessTokenKey,
     refreshTokenSecret: options.refreshTokenSecret,
-    reloadIntervalSeconds: options.keyReloadIntervalSeconds,
+    reloadIntervalSeconds: options.signingKeyReloadIntervalSeconds,
     prepublishSeconds: options.signingKeyPrepublishSeconds,
     accessTokenTtlSeconds: options.accessTokenTtlSeconds,
     refreshTokenTtlSeconds: options.refreshTokenTtlSeconds,

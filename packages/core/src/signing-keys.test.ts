@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { keySchedule } from './signing-keys.js';
-import type { SigningKeyRecord } from './store.js';
+import { createSigningKeys, keySchedule } from './signing-keys.js';
+import type { SigningKeyRecord, SigningKeyUse, Store } from './store.js';
 
 const key = (kid: string, createdAt: number): SigningKeyRecord => ({
   kid,
@@ -52,5 +52,62 @@ describe('keySchedule', () => {
     expect(kids(schedule.verifying)).toEqual(['c', 'b', 'a']);
     // c signs from 3060; b, retired then, stays; a expired at 2390.
     expect(kids(keySchedule(keys, 3100, prepublish, retiredLifetime).verifying)).toEqual(['c', 'b']);
+  });
+});
+
+describe('createSigningKeys', () => {
+  /** Just the signing-key methods of a store, counting reads. */
+  function signingKeyStore() {
+    const records: SigningKeyRecord[] = [];
+    const counts = { reads: 0 };
+    const store = {
+      async listSigningKeys(use: SigningKeyUse) {
+        counts.reads++;
+        return records.filter((record) => record.use === use).sort((a, b) => b.createdAt - a.createdAt);
+      },
+      async ensureSigningKey(record: SigningKeyRecord) {
+        if (!records.some((existing) => existing.use === record.use)) records.push(record);
+      },
+      async addSigningKey(record: SigningKeyRecord) {
+        records.push(record);
+      },
+    } as unknown as Store;
+    return { store, counts };
+  }
+
+  const options = (store: Store) =>
+    createSigningKeys({
+      store,
+      accessTokenAlgorithm: 'ES256',
+      reloadIntervalSeconds: 3600,
+      prepublishSeconds: 3600,
+      accessTokenTtlSeconds: 300,
+      refreshTokenTtlSeconds: 1800,
+      clockToleranceSeconds: 30,
+    });
+
+  it('reloads once for many concurrent unknown kids, then not again within a second', async () => {
+    const { store, counts } = signingKeyStore();
+    const keys = options(store);
+    await keys.load();
+    counts.reads = 0;
+
+    await Promise.all(Array.from({ length: 50 }, (_, i) => keys.loadKnowing('access_token', `forged-${i}`)));
+    expect(counts.reads).toBe(2); // one reload: the access and the refresh list
+    await keys.loadKnowing('refresh_token', 'forged-again');
+    expect(counts.reads).toBe(2);
+  });
+
+  it('finds a key another instance added when a token names it', async () => {
+    const { store } = signingKeyStore();
+    const keys = options(store);
+    const other = options(store);
+    await keys.load();
+    const rotated = await other.rotate('refresh_token');
+
+    expect((await keys.load()).refreshSecretsByKid.has(rotated.kid)).toBe(false);
+    expect((await keys.loadKnowing('refresh_token', rotated.kid)).refreshSecretsByKid.has(rotated.kid)).toBe(
+      true,
+    );
   });
 });

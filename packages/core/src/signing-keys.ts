@@ -11,7 +11,6 @@ import {
   type JWK,
   type JWTVerifyGetKey,
 } from 'jose';
-import { LRUCache } from 'lru-cache';
 import { epochSeconds } from './internal/clock.js';
 import type { SigningKeyRecord, SigningKeyUse, Store } from './store.js';
 
@@ -65,8 +64,19 @@ export interface RotatedKey {
 }
 
 export interface SigningKeys {
-  /** Keys, loaded from the store (creating them on first use) or from host options. */
+  /**
+   * Keys, loaded from the store (creating them on first use) or from host options. Keys older than
+   * the reload interval, or past the activation of a pre-published key, are reloaded before use;
+   * when that reload fails the previous keys are served, and with none loaded yet the store's
+   * error (a StoreUnavailableError during an outage) propagates.
+   */
   load(): Promise<LoadedKeys>;
+  /**
+   * Keys that know `kid` for `use` if any can: when the loaded keys do not, they are reloaded from
+   * the store once (shared by concurrent callers, at most once per `unknownKidReloadMs`) so a
+   * key rotated in by another instance verifies here before the next periodic reload.
+   */
+  loadKnowing(use: SigningKeyUse, kid: string | undefined): Promise<LoadedKeys>;
   /**
    * Adds a new key for `use` to the store. It is published at once, signs after the prepublish
    * delay, and the key it replaces keeps verifying until every token it signed has expired.
@@ -75,31 +85,73 @@ export interface SigningKeys {
   rotate(use: SigningKeyUse): Promise<RotatedKey>;
 }
 
+// An unknown kid costs one store read at most this often: forged kids cannot turn into a read per request.
+const UNKNOWN_KID_RELOAD_INTERVAL_MS = 1000;
+// After a failed reload, the previous keys are served this long before the store is asked again.
+const RELOAD_FAILURE_BACKOFF_MS = 1000;
+
 /**
  * The service's own keys. When the host supplies none, the first instance to start on an empty
  * store generates them and every other instance adopts the same ones, so a token minted by any
  * instance verifies on all of them.
  */
 export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
-  const cache = new LRUCache<'keys', LoadedKeys>({
-    max: 1,
-    ttl: options.reloadIntervalSeconds * 1000,
-    ttlResolution: 0,
-    // Serve the previous keys while a reload is in flight or after it failed: a store hiccup must
-    // not stop token signing that needs no store write.
-    allowStale: true,
-    allowStaleOnFetchRejection: true,
-    noDeleteOnFetchRejection: true,
-    fetchMethod: () => loadKeys(options),
-  });
+  let current: { keys: LoadedKeys; expiresAtMs: number } | undefined;
+  let pending: Promise<LoadedKeys> | undefined;
+  let failedAtMs = Number.NEGATIVE_INFINITY;
+  let lastUnknownKidReloadAtMs = Number.NEGATIVE_INFINITY;
+
+  function reload(): Promise<LoadedKeys> {
+    pending ??= loadKeys(options)
+      .then(
+        ({ keys, nextActivationAt }) => {
+          const reloadAtMs = Date.now() + options.reloadIntervalSeconds * 1000;
+          current = {
+            keys,
+            // A pre-published key starts signing at its activation time on every instance, not
+            // at the next periodic reload after it.
+            expiresAtMs: Math.min(reloadAtMs, nextActivationAt * 1000),
+          };
+          return keys;
+        },
+        (error: unknown) => {
+          failedAtMs = Date.now();
+          throw error;
+        },
+      )
+      .finally(() => {
+        pending = undefined;
+      });
+    return pending;
+  }
+
+  async function load(): Promise<LoadedKeys> {
+    const now = Date.now();
+    if (current && now < current.expiresAtMs) return current.keys;
+    // A store hiccup must not stop token signing that needs no store write: serve the previous
+    // keys when the reload fails, and do not ask again on every request meanwhile.
+    if (current && now - failedAtMs < RELOAD_FAILURE_BACKOFF_MS) return current.keys;
+    const previous = current?.keys;
+    try {
+      return await reload();
+    } catch (error) {
+      if (previous) return previous;
+      throw error;
+    }
+  }
 
   return {
-    async load() {
-      // Fresh keys come from get(); past their TTL, fetch() reloads them (serving the old ones meanwhile).
-      const keys =
-        cache.get('keys', { allowStale: false, noDeleteOnStaleGet: true }) ?? (await cache.fetch('keys'));
-      if (!keys) throw new Error('signing keys could not be loaded');
-      return keys;
+    load,
+
+    async loadKnowing(use, kid) {
+      const keys = await load();
+      if (kid === undefined || knows(keys, use, kid)) return keys;
+      if (!pending) {
+        if (Date.now() - lastUnknownKidReloadAtMs < UNKNOWN_KID_RELOAD_INTERVAL_MS) return keys;
+        lastUnknownKidReloadAtMs = Date.now();
+      }
+      // A failed reload leaves the token to be refused with the keys at hand.
+      return reload().catch(() => keys);
     },
 
     async rotate(use) {
@@ -114,13 +166,21 @@ export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
       const [newest] = await options.store.listSigningKeys(use);
       const record = { ...generated, createdAt: Math.max(generated.createdAt, (newest?.createdAt ?? 0) + 1) };
       await options.store.addSigningKey(record);
-      cache.delete('keys');
+      current = undefined;
       return { use, kid: record.kid, activatesAt: record.createdAt + options.prepublishSeconds };
     },
   };
 }
 
-async function loadKeys(options: SigningKeysOptions): Promise<LoadedKeys> {
+function knows(keys: LoadedKeys, use: SigningKeyUse, kid: string): boolean {
+  return use === 'refresh_token'
+    ? keys.refreshSecretsByKid.has(kid)
+    : keys.publicJwks.keys.some((key) => key.kid === kid);
+}
+
+async function loadKeys(
+  options: SigningKeysOptions,
+): Promise<{ keys: LoadedKeys; nextActivationAt: number }> {
   const now = epochSeconds();
   const access = options.accessTokenKey
     ? hostKeySchedule(
@@ -152,7 +212,7 @@ async function loadKeys(options: SigningKeysOptions): Promise<LoadedKeys> {
       refresh.verifying.map(async (record) => [record.kid, await hmacKeyOf(record)] as const),
     ),
   );
-  return {
+  const keys: LoadedKeys = {
     access: {
       kid: access.signing.kid,
       alg: access.signing.alg,
@@ -163,12 +223,16 @@ async function loadKeys(options: SigningKeysOptions): Promise<LoadedKeys> {
     verifyAccessTokenKey: createLocalJWKSet(publicJwks),
     refreshSecretsByKid,
   };
+  const nextActivationAt = Math.min(access.nextActivationAt, refresh.nextActivationAt);
+  return { keys, nextActivationAt };
 }
 
 interface KeySchedule {
   signing: SigningKeyRecord;
   /** Keys whose signatures are accepted: the signing key, pre-published ones, and retired ones still in use. */
   verifying: SigningKeyRecord[];
+  /** When the next pre-published key starts signing (epoch seconds), or Infinity. */
+  nextActivationAt: number;
 }
 
 /**
@@ -189,11 +253,14 @@ export function keySchedule(
     const retiredAt = (newestFirst[i - 1] as SigningKeyRecord).createdAt + prepublishSeconds;
     return retiredAt + retiredLifetimeSeconds > now;
   });
-  return { signing: newestFirst[index] as SigningKeyRecord, verifying };
+  const nextActivationAt = Math.min(
+    ...newestFirst.slice(0, index).map((record) => record.createdAt + prepublishSeconds),
+  );
+  return { signing: newestFirst[index] as SigningKeyRecord, verifying, nextActivationAt };
 }
 
 function hostKeySchedule(records: SigningKeyRecord[]): KeySchedule {
-  return { signing: records[0] as SigningKeyRecord, verifying: records };
+  return { signing: records[0] as SigningKeyRecord, verifying: records, nextActivationAt: Infinity };
 }
 
 async function storedKeys(

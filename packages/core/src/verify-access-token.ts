@@ -2,6 +2,7 @@ import { errors as joseErrors, jwtVerify } from 'jose';
 import { RialtoError } from './errors.js';
 import type { RequestLike } from './http-types.js';
 import { bearerToken } from './internal/http.js';
+import { kidOf } from './internal/kid-of.js';
 import { ACCESS_TOKEN_TYPE, type RialtoAccessTokenClaims } from './mint-tokens.js';
 import type { SigningKeys } from './signing-keys.js';
 import { ASYMMETRIC_ALGORITHMS } from './verify-id-token.js';
@@ -43,7 +44,8 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     token: string,
     verifyOptions: VerifyAccessTokenOptions = {},
   ): Promise<RialtoAccessTokenClaims> {
-    const keys = await signingKeys.load();
+    // Loading keys may fail with the store's error (503); only the verification itself is a 401.
+    const keys = await signingKeys.loadKnowing('access_token', kidOf(token));
     let claims: RialtoAccessTokenClaims;
     try {
       const verified = await jwtVerify(token, keys.verifyAccessTokenKey, {

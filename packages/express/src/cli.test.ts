@@ -62,7 +62,9 @@ describe('rialto-exchange CLI', () => {
     out.length = 0;
     expect(await runCli(['rotate-signing-key'], io)).toBe(0);
     expect(await runCli(['rotate-signing-key'], io)).toBe(0);
-    expect(out[1]).toMatch(/^New access_token key \S+ signs from \d{4}-/);
+    expect(out[1]).toMatch(
+      /^New access_token key \S+ is published now and signs from \d{4}-.+ on every instance\.$/,
+    );
     const store = storeFromUrl(url);
     try {
       expect(await store.listSigningKeys('access_token')).toHaveLength(2);

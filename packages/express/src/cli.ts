@@ -154,7 +154,7 @@ async function run(
         throw new Error('--use must be access_token or refresh_token');
       const rotated = await exchange.rotateSigningKey(use);
       io.out(
-        `New ${use} key ${rotated.kid} signs from ${new Date(rotated.activatesAt * 1000).toISOString()}.`,
+        `New ${use} key ${rotated.kid} is published now and signs from ${new Date(rotated.activatesAt * 1000).toISOString()} on every instance.`,
       );
       return 0;
     }

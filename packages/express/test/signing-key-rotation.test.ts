@@ -1,5 +1,7 @@
+import { memoryStore } from '@rialto-exchange/storage-adapters';
 import {
   createLocalJWKSet,
+  decodeJwt,
   decodeProtectedHeader,
   exportJWK,
   exportPKCS8,
@@ -13,11 +15,15 @@ import {
   exchange,
   idTokenClaims,
   type LocalIssuer,
+  recordingStore,
   registerOrganization,
   SERVICE_ISSUER,
   startLocalIssuer,
   type TestApp,
 } from './helpers.js';
+
+// Instances reload keys every second, so a rotated-in key may sign one second after it is published.
+const FAST_ROTATION = { signingKeyPrepublishSeconds: 1, signingKeyReloadIntervalSeconds: 1 };
 
 /** Keys are ordered by whole seconds, so a key rotated in right after the first one activates a second later. */
 async function untilActive(activatesAt: number) {
@@ -44,7 +50,7 @@ describe('signing key rotation', () => {
     request(t.app).get(`/identity/users/${userId}`).set('authorization', `Bearer ${token}`);
 
   it('signs with the new key and keeps tokens signed by the old one verifiable', async () => {
-    const t = createTestApp({ signingKeyPrepublishSeconds: 0 });
+    const t = createTestApp(FAST_ROTATION);
     const rotations: unknown[] = [];
     t.router.exchange.on('signing_key.rotated', (payload) => void rotations.push(payload));
     const { apiKey } = await registerOrganization(t.app, { name: 'Acme', issuer: idp.issuer });
@@ -79,7 +85,7 @@ describe('signing key rotation', () => {
   });
 
   it('rotates the refresh secret while refresh tokens issued before keep working', async () => {
-    const t = createTestApp({ signingKeyPrepublishSeconds: 0 });
+    const t = createTestApp(FAST_ROTATION);
     const { apiKey } = await registerOrganization(t.app, { name: 'Acme', issuer: idp.issuer });
     const before = await signIn(t, apiKey);
     const rotated = await t.router.exchange.rotateSigningKey('refresh_token');
@@ -92,6 +98,57 @@ describe('signing key rotation', () => {
     expect(kidOf(before.refresh_token)).not.toBe(rotated.kid);
     // The refresh secret is never published.
     expect((await jwks(t)).keys.map((k) => k.kid)).not.toContain(rotated.kid);
+  });
+
+  it('refuses a prepublish delay shorter than the key reload interval at start-up', () => {
+    expect(() => createTestApp({ signingKeyPrepublishSeconds: 30 })).toThrow(
+      new TypeError(
+        'createRialtoExchange: `signingKeyPrepublishSeconds` must be at least `signingKeyReloadIntervalSeconds` (60), so every instance loads a new key before it signs',
+      ),
+    );
+    expect(() =>
+      createTestApp({ signingKeyPrepublishSeconds: 0, signingKeyReloadIntervalSeconds: 1 }),
+    ).toThrow(TypeError);
+  });
+
+  describe('two instances on one store', () => {
+    async function rotatedOnA(optionsOfB: Parameters<typeof createTestApp>[0]) {
+      const shared = memoryStore();
+      const a = createTestApp({ ...FAST_ROTATION, store: recordingStore(shared) });
+      const b = createTestApp({ ...optionsOfB, store: recordingStore(shared) });
+      const { apiKey } = await registerOrganization(a.app, { name: 'Acme', issuer: idp.issuer });
+      // B has loaded its keys and then sits idle through the rotation.
+      const oldKid = (await jwks(b)).keys[0]?.kid;
+      const [access, refresh] = await Promise.all([
+        a.router.exchange.rotateSigningKey('access_token'),
+        a.router.exchange.rotateSigningKey('refresh_token'),
+      ]);
+      await untilActive(Math.max(access.activatesAt, refresh.activatesAt));
+      const tokens = await signIn(a, apiKey);
+      expect([kidOf(tokens.access_token), kidOf(tokens.refresh_token)]).toEqual([access.kid, refresh.kid]);
+      return { b, tokens, oldKid, newKid: access.kid };
+    }
+
+    async function expectAccepted(b: TestApp, tokens: { access_token: string; refresh_token: string }) {
+      const userId = decodeJwt(tokens.access_token).user_id as string;
+      expect((await getMe(b, tokens.access_token, userId)).status).toBe(200);
+      const refreshed = await request(b.app)
+        .post('/identity/auth/refresh')
+        .send({ refresh_token: tokens.refresh_token });
+      expect(refreshed.status).toBe(200);
+    }
+
+    it('an instance idle since before a rotation accepts the first tokens signed with the new keys and publishes the new key', async () => {
+      const { b, tokens, oldKid, newKid } = await rotatedOnA(FAST_ROTATION);
+      await expectAccepted(b, tokens);
+      expect((await jwks(b)).keys.map((key) => key.kid).sort()).toEqual([oldKid, newKid].sort());
+    });
+
+    it('an instance that would not reload for an hour reloads once when it meets a kid of its own service it does not know', async () => {
+      const hourly = { signingKeyPrepublishSeconds: 3600, signingKeyReloadIntervalSeconds: 3600 };
+      const { b, tokens } = await rotatedOnA(hourly);
+      await expectAccepted(b, tokens);
+    });
   });
 
   it('publishes every host-supplied key and signs with the first', async () => {

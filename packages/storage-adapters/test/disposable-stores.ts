@@ -40,7 +40,10 @@ export interface DisposableStoreOptions {
 
 /** A fresh store of `kind` on the local services, isolated by a unique prefix or file. */
 export function disposableStore(kind: StoreKind, options: DisposableStoreOptions = {}): DisposableStore {
-  const timeouts = options.timeoutMs === undefined ? {} : { connectTimeoutMs: options.timeoutMs };
+  const timeouts =
+    options.timeoutMs === undefined
+      ? {}
+      : { connectTimeoutMs: options.timeoutMs, commandTimeoutMs: options.timeoutMs };
   switch (kind) {
     case 'memory':
       return { store: memoryStore(), dispose: async () => {} };
@@ -64,7 +67,6 @@ export function disposableStore(kind: StoreKind, options: DisposableStoreOptions
         {
           keyPrefix,
           ...timeouts,
-          ...(options.timeoutMs === undefined ? {} : { commandTimeoutMs: options.timeoutMs }),
         },
       );
       return {

@@ -4,7 +4,12 @@ import mysql from 'mysql2/promise';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { apiKey, organization } from '../src/conformance/fixtures.js';
 import { isServiceUp, MYSQL_URL } from './services.js';
-import { CONNECT_TIMEOUT_MS, expectRefusedConnectionsToFailThenRecover } from './sql-network-failures.js';
+import {
+  COMMAND_TIMEOUT_MS,
+  CONNECT_TIMEOUT_MS,
+  expectRefusedConnectionsToFailThenRecover,
+  expectStalledStatementsToFailWithinDeadline,
+} from './sql-network-failures.js';
 import { tablesOf, uniqueTablePrefix } from './sql-tables.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
@@ -25,6 +30,7 @@ if (await isServiceUp('MariaDB/MySQL', MYSQL_URL)) {
       connectionString: url,
       tablePrefix,
       connectTimeoutMs: CONNECT_TIMEOUT_MS,
+      commandTimeoutMs: COMMAND_TIMEOUT_MS,
     });
     onTestFinished(async () => {
       await store.close();
@@ -42,6 +48,10 @@ if (await isServiceUp('MariaDB/MySQL', MYSQL_URL)) {
 
     it('rejects with StoreUnavailableError while connections are refused, then recovers by itself', async () => {
       await expectRefusedConnectionsToFailThenRecover(storeAt(proxy.url), proxy);
+    });
+
+    it('fails every call within commandTimeoutMs while established connections stall, and reuses none of them', async () => {
+      await expectStalledStatementsToFailWithinDeadline(storeAt(proxy.url), proxy);
     });
   });
 

@@ -6,8 +6,10 @@ import { apiKey, organization } from '../src/conformance/fixtures.js';
 import { eventually, within } from './deadline.js';
 import { isServiceUp, POSTGRES_URL } from './services.js';
 import {
+  COMMAND_TIMEOUT_MS,
   CONNECT_TIMEOUT_MS,
   expectRefusedConnectionsToFailThenRecover,
+  expectStalledStatementsToFailWithinDeadline,
   MARGIN_MS,
   RECOVERY_MS,
 } from './sql-network-failures.js';
@@ -27,6 +29,7 @@ if (await isServiceUp('PostgreSQL', POSTGRES_URL)) {
       connectionString: url,
       tablePrefix,
       connectTimeoutMs: CONNECT_TIMEOUT_MS,
+      commandTimeoutMs: COMMAND_TIMEOUT_MS,
     });
     onTestFinished(async () => {
       await store.close();
@@ -44,6 +47,10 @@ if (await isServiceUp('PostgreSQL', POSTGRES_URL)) {
 
     it('rejects with StoreUnavailableError while connections are refused, then recovers by itself', async () => {
       await expectRefusedConnectionsToFailThenRecover(storeAt(proxy.url), proxy);
+    });
+
+    it('fails every call within commandTimeoutMs while established connections stall, and reuses none of them', async () => {
+      await expectStalledStatementsToFailWithinDeadline(storeAt(proxy.url), proxy);
     });
 
     it('fails within connectTimeoutMs when the server never answers, then migrates and works once it does', async () => {

@@ -5,8 +5,8 @@ import {
   PostgresDialect,
   type PostgresPool,
   type SqliteDatabase,
-  SqliteDialect,
 } from 'kysely';
+import { createSqliteDialect, SQLITE_BUSY_TIMEOUT_MS } from './sqlite-dialect.js';
 
 /**
  * How to reach the database: a connection string or file the store opens, or the host's own pool.
@@ -32,16 +32,22 @@ export type SqlConnection =
   /** The host's `better-sqlite3` `Database`; the store never closes it. */
   | { dialect: 'sqlite'; database: SqliteDatabase };
 
-// How long SQLite waits for another process's write lock before failing with SQLITE_BUSY.
-const SQLITE_BUSY_TIMEOUT_MS = 5_000;
-
 export interface ResolvedDialect {
   dialect: Dialect;
   /** Whether the store opened the connection and so must close it. */
   isOwned: boolean;
 }
 
-export function resolveDialect(connection: SqlConnection, connectTimeoutMs: number): ResolvedDialect {
+export interface DialectTimeouts {
+  connectTimeoutMs: number;
+  /** Deadline of one statement, enforced by the driver (client side) and, on PostgreSQL, by the server. */
+  commandTimeoutMs: number;
+}
+
+export function resolveDialect(
+  connection: SqlConnection,
+  { connectTimeoutMs, commandTimeoutMs }: DialectTimeouts,
+): ResolvedDialect {
   switch (connection.dialect) {
     case 'postgres': {
       if ('pool' in connection)
@@ -52,13 +58,19 @@ export function resolveDialect(connection: SqlConnection, connectTimeoutMs: numb
         const created = new pg.Pool({
           connectionString,
           connectionTimeoutMillis: connectTimeoutMs,
+          // The server cancels a statement stuck on a lock; the client gives up on one stuck on the network.
+          statement_timeout: commandTimeoutMs,
+          query_timeout: commandTimeoutMs,
           keepAlive: true,
         });
         // A connection that dies emits 'error': pg-pool re-emits it for idle connections, and a
         // checked-out client emits it with no listener attached. Unheard, either crashes the process;
         // the query in flight (or the next one) rejects with the same error anyway.
         created.on('error', () => {});
-        created.on('connect', (client) => client.on('error', () => {}));
+        created.on('connect', (client) => {
+          client.on('error', () => {});
+          destroyAfterReadTimeout(client);
+        });
         return created;
       };
       return { dialect: new PostgresDialect({ pool }), isOwned: true };
@@ -69,14 +81,19 @@ export function resolveDialect(connection: SqlConnection, connectTimeoutMs: numb
       const uri = requireString(connection.connectionString, 'connectionString');
       const pool = async () => {
         const mysql = await importDriver(() => import('mysql2'), 'mysql2', 'mysql');
-        return mysql.createPool({ uri, connectTimeout: connectTimeoutMs, enableKeepAlive: true });
+        const created = mysql.createPool({ uri, connectTimeout: connectTimeoutMs, enableKeepAlive: true });
+        created.on('connection', (pooled) => withQueryTimeout(pooled, commandTimeoutMs));
+        return created;
       };
       return { dialect: new MysqlDialect({ pool }), isOwned: true };
     }
     case 'sqlite': {
       if ('database' in connection) {
         return {
-          dialect: new SqliteDialect({ database: reusingStatements(connection.database) }),
+          dialect: createSqliteDialect(
+            { database: reusingStatements(connection.database) },
+            commandTimeoutMs,
+          ),
           isOwned: false,
         };
       }
@@ -92,11 +109,54 @@ export function resolveDialect(connection: SqlConnection, connectTimeoutMs: numb
         opened.pragma('journal_mode = WAL');
         return reusingStatements(opened);
       };
-      return { dialect: new SqliteDialect({ database }), isOwned: true };
+      return { dialect: createSqliteDialect({ database }, commandTimeoutMs), isOwned: true };
     }
     default:
       throw new TypeError("sqlStore: `dialect` must be 'postgres', 'mysql' or 'sqlite'");
   }
+}
+
+type PgClient = import('pg').PoolClient & { connection?: { stream?: { destroy(): void } } };
+
+/**
+ * After pg's `query_timeout` fires, the statement is still in flight on that connection: reused,
+ * it would make the next caller wait behind it. Cutting the socket makes pg-pool drop the client
+ * on release (it is no longer queryable), and an open transaction dies with it, so nothing commits.
+ */
+function destroyAfterReadTimeout(client: PgClient): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    const result = query(...args);
+    if (result instanceof Promise) {
+      result.catch((error: unknown) => {
+        if (error instanceof Error && error.message === 'Query read timeout')
+          client.connection?.stream?.destroy();
+      });
+    }
+    return result;
+  };
+}
+
+type MysqlPoolConnection = import('mysql2').PoolConnection;
+
+/**
+ * mysql2 has no pool-wide query timeout, so each statement gets one. A timed-out statement is
+ * still in flight on its connection, so that connection is destroyed (which also removes it
+ * from the pool and rolls back its open transaction) instead of being handed to the next caller.
+ */
+function withQueryTimeout(connection: MysqlPoolConnection, timeoutMs: number): void {
+  const query = connection.query.bind(connection) as (...args: unknown[]) => unknown;
+  (connection as unknown as { query: (...args: unknown[]) => unknown }).query = (
+    sql: unknown,
+    values: unknown,
+    callback: unknown,
+  ) => {
+    if (typeof sql !== 'string' || typeof callback !== 'function') return query(sql, values, callback);
+    return query({ sql, timeout: timeoutMs }, values, (error: unknown, ...rest: unknown[]) => {
+      if ((error as { code?: unknown } | null)?.code === 'PROTOCOL_SEQUENCE_TIMEOUT') connection.destroy();
+      (callback as (...args: unknown[]) => void)(error, ...rest);
+    });
+  };
 }
 
 // Distinct SQL texts come from this package's queries, so the cache stays small; the bound is a backstop.

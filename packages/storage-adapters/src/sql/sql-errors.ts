@@ -40,9 +40,9 @@ const NETWORK_CODES = new Set([
   'EAI_AGAIN',
 ]);
 
-// PostgreSQL: connection exceptions (class 08), shutdown or startup in progress (57P01-57P03),
-// too many connections (53300).
-const POSTGRES_UNAVAILABLE = /^(08...|57P0[1-3]|53300)$/;
+// PostgreSQL: connection exceptions (class 08), statement_timeout (57014), shutdown or startup in
+// progress (57P01-57P03), too many connections (53300).
+const POSTGRES_UNAVAILABLE = /^(08...|57014|57P0[1-3]|53300)$/;
 // pg and pg-pool signal a lost or never-made connection with plain Errors.
 const POSTGRES_UNAVAILABLE_MESSAGE =
   /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout)/;

@@ -14,9 +14,10 @@ import type {
   WebhookSubscriptionPatch,
   WebhookSubscriptionRecord,
 } from '@rialto-exchange/core';
-import { verificationFlags } from '@rialto-exchange/core';
+import { StoreUnavailableError, verificationFlags } from '@rialto-exchange/core';
 import { type Insertable, Kysely, type Selectable, type Transaction } from 'kysely';
 import { createBatcher } from '../internal/batcher.js';
+import { withDeadline } from '../internal/deadline.js';
 import { deliveriesFor, newUser } from '../internal/outbox.js';
 import { EXPIRY_MARGIN_SECONDS, epochSeconds, FAMILY_REVOCATION_MIN_SECONDS } from '../internal/retention.js';
 import { runMigrations } from './migrations.js';
@@ -51,6 +52,15 @@ export interface SqlStoreSettings {
    * @default 5000
    */
   connectTimeoutMs?: number;
+  /**
+   * Deadline of every store call, after which it fails with `StoreUnavailableError` (503). Each
+   * statement also carries it to the driver (pg `query_timeout` and `statement_timeout`, mysql2's
+   * query `timeout`), and a connection whose statement timed out is destroyed rather than reused.
+   * A call that timed out may still have committed: its outcome is unknown. With a pool passed in,
+   * only the whole-call deadline applies; configure the pool's own timeouts likewise.
+   * @default 5000
+   */
+  commandTimeoutMs?: number;
 }
 
 /**
@@ -80,6 +90,11 @@ export interface SqlStore extends Store {
 
 const DEFAULT_TABLE_PREFIX = 'rialto_';
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+// The handler answers 503 within this bound; the client retries as Retry-After invites.
+const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
+// The driver's statement timeout fires first and destroys the stalled connection, so the statement
+// cannot commit once the network returns; the call deadline only catches waits the drivers cannot see.
+const CALL_DEADLINE_SLACK_MS = 100;
 const TABLE_PREFIX_PATTERN = /^([a-z][a-z0-9_]{0,29})?$/;
 // A unique violation or deadlock means another writer committed first; the next attempt reads its
 // row. More attempts than this means something other than a race is going on.
@@ -104,8 +119,8 @@ type RefreshTokenRow = Insertable<Database['refresh_tokens']>;
  *
  * Tables are created by versioned migrations on first use (or by `migrate()`), under a lock so
  * that instances starting together do not collide. Connection failures (refused, reset, timed out,
- * pool exhausted, server shutting down, SQLite locked past its busy timeout) reject with
- * `StoreUnavailableError`; the pool reconnects on the next call.
+ * pool exhausted, server shutting down, SQLite locked past its busy timeout) and calls that miss
+ * `commandTimeoutMs` reject with `StoreUnavailableError`; the pool reconnects on the next call.
  *
  * @example
  * import { sqlStore } from '@rialto-exchange/storage-adapters';
@@ -132,7 +147,11 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
   if (!Number.isFinite(connectTimeoutMs) || connectTimeoutMs <= 0) {
     throw new TypeError('sqlStore: `connectTimeoutMs` must be a positive number');
   }
-  const { dialect, isOwned } = resolveDialect(options, connectTimeoutMs);
+  const commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+  if (!Number.isFinite(commandTimeoutMs) || commandTimeoutMs <= 0) {
+    throw new TypeError('sqlStore: `commandTimeoutMs` must be a positive number');
+  }
+  const { dialect, isOwned } = resolveDialect(options, { connectTimeoutMs, commandTimeoutMs });
   const db = new Kysely<Database>({ dialect, plugins: [new TablePrefixPlugin(tablePrefix)] });
 
   let migrated: Promise<void> | undefined;
@@ -148,7 +167,12 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
   async function guarded<T>(operation: () => Promise<T>): Promise<T> {
     try {
       if (options.autoMigrate !== false) await migrate();
-      return await operation();
+      // The drivers bound each statement; this bounds the call, waits for a pooled connection included.
+      return await withDeadline(
+        operation(),
+        commandTimeoutMs + CALL_DEADLINE_SLACK_MS,
+        () => new StoreUnavailableError(`The SQL database did not answer within ${commandTimeoutMs} ms.`),
+      );
     } catch (error) {
       throw toStoreError(error);
     }
