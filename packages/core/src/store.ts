@@ -82,7 +82,7 @@ export interface UserRecord extends UserVerification {
   /** UUID. */
   userId: string;
   orgId: string;
-  /** Normalized: trimmed, lower-cased, Unicode NFC. Unique within an org. */
+  /** As `normalizeEmail` leaves it: trimmed, ASCII letters lower-cased. Unique within an org. */
   email: string;
   createdAt: number;
   updatedAt: number;
