@@ -1,6 +1,7 @@
 import type { JWK } from 'jose';
 import type { RequestLike } from './http-types.js';
 import type { Logger } from './logger.js';
+import { EMAIL_LINKING_POLICIES } from './organizations.js';
 import type { RateLimit } from './rate-limit.js';
 import type { SharedDocumentCache } from './remote-documents.js';
 import type { AccessTokenAlgorithm, HostKeys } from './signing-keys.js';
@@ -26,6 +27,11 @@ export const DEFAULT_LOOKUP_CACHE_TTL_SECONDS = 5; // bound on how stale org and
 export const DEFAULT_MAX_CACHED_ENTRIES = 10_000;
 export const DEFAULT_KEY_RELOAD_INTERVAL_SECONDS = 60;
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+// Link a new identity to an existing user only when the IdP vouches for the email: the lenient
+// policy lets anyone whose IdP omits email_verified take over an account.
+export const DEFAULT_EMAIL_LINKING: EmailLinkingPolicy = 'verified';
+// The seeds register organizations by issuer alone; such registrations get a warning instead.
+export const DEFAULT_REQUIRE_CLIENT_IDS = false;
 // Generous: a partner backend sends all its users' exchanges from a few addresses.
 export const DEFAULT_RATE_LIMIT_PER_IP: RateLimit = { limit: 1200, windowSeconds: 60 };
 export const DEFAULT_RATE_LIMIT_PER_ORGANIZATION: RateLimit = { limit: 1200, windowSeconds: 60 };
@@ -111,8 +117,17 @@ export interface RialtoExchangeOptions {
   lookupCacheTtlSeconds?: number;
   /** Largest request body accepted. @default 65536 */
   maxBodyBytes?: number;
-  /** Linking policy for organizations registered without one. @default 'unless_unverified' */
+  /**
+   * Linking policy for organizations registered without one. Organizations already registered
+   * keep the policy they were stored with. @default 'verified'
+   */
   defaultEmailLinking?: EmailLinkingPolicy;
+  /**
+   * Refuse to register an organization without `client_ids` (400 `invalid_request`). Without
+   * them, ID tokens issued to any client of the org's IdP are accepted, including apps of other
+   * companies on a shared IdP. @default false
+   */
+  requireClientIds?: boolean;
   /** Receives warnings and server errors (pino-compatible). Tokens and keys are never logged. @default silent */
   logger?: Logger;
   /**
@@ -237,7 +252,13 @@ export function resolveOptions(input: RialtoExchangeOptions): ResolvedRialtoExch
       DEFAULT_LOOKUP_CACHE_TTL_SECONDS,
     ),
     maxBodyBytes: positive('maxBodyBytes', input.maxBodyBytes, DEFAULT_MAX_BODY_BYTES),
-    defaultEmailLinking: input.defaultEmailLinking ?? 'unless_unverified',
+    defaultEmailLinking: oneOf(
+      'defaultEmailLinking',
+      input.defaultEmailLinking,
+      EMAIL_LINKING_POLICIES,
+      DEFAULT_EMAIL_LINKING,
+    ),
+    requireClientIds: flag('requireClientIds', input.requireClientIds, DEFAULT_REQUIRE_CLIENT_IDS),
     logger: input.logger ?? SILENT_LOGGER,
     keyReloadIntervalSeconds: DEFAULT_KEY_RELOAD_INTERVAL_SECONDS,
     signingKeyPrepublishSeconds: nonNegative(
@@ -283,6 +304,20 @@ function resolveRateLimit(
 
 export function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(hostname);
+}
+
+function flag(name: string, value: boolean | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new TypeError(`createRialtoExchange: \`${name}\` must be a boolean`);
+  return value;
+}
+
+function oneOf<T extends string>(name: string, value: T | undefined, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!allowed.includes(value)) {
+    throw new TypeError(`createRialtoExchange: \`${name}\` must be one of ${allowed.join(', ')}`);
+  }
+  return value;
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {

@@ -50,6 +50,7 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
     ...cacheLimits,
     allowInsecureIssuers: options.allowInsecureIssuers,
     defaultEmailLinking: options.defaultEmailLinking,
+    requireClientIds: options.requireClientIds,
   });
   const signingKeys = createSigningKeys({
     store,

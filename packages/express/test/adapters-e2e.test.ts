@@ -9,6 +9,7 @@ import {
 } from '../../storage-adapters/test/disposable-stores.js';
 import { isServiceUp } from '../../storage-adapters/test/services.js';
 import {
+  ADMIN_TOKEN,
   createTestApp,
   exchange,
   expectFailsWith,
@@ -81,6 +82,38 @@ describe.each(kinds)('the whole exchange on the %s store', async (kind) => {
       .post('/identity/auth/refresh')
       .send({ refresh_token: refreshed.body.refresh_token });
     expectFailsWith(afterReuse, 400, 'invalid_grant');
+  });
+
+  it.each<[string, Record<string, unknown>]>([
+    ['sub', { sub: 'nul\u0000sub', email: 'nul-sub@example.com' }],
+    ['email', { sub: 'nul-email', email: 'nul\u0000@example.com' }],
+  ])('refuses a NUL in the %s claim with invalid_token 400 before any write', async (claim, claims) => {
+    t.store.resetWrites();
+    expectFailsWith(
+      await signIn(apiKey, idp, claims),
+      400,
+      'invalid_token',
+      `The token's ${claim} claim must not contain control characters.`,
+    );
+    expect(t.store.writes).toEqual([]);
+  });
+
+  it('refuses a NUL in an organization name or a webhook description with invalid_request 400', async () => {
+    const { body } = await signIn(apiKey, idp, { sub: 'hook-owner', email: 'hooks@example.com' });
+    t.store.resetWrites();
+    const admin = (path: string) => request(t.app).post(path).set('authorization', `Bearer ${ADMIN_TOKEN}`);
+    expectFailsWith(
+      await admin('/identity/organizations').send({ name: 'Nul\u0000Corp', issuer: 'https://nul.example' }),
+      400,
+      'invalid_request',
+      'name: must not contain control characters',
+    );
+    const webhook = await request(t.app)
+      .post('/notifications/webhooks')
+      .set('authorization', `Bearer ${body.access_token}`)
+      .send({ url: 'https://hooks.example.com/in', eventTypes: ['user.created'], description: 'a\u0000b' });
+    expectFailsWith(webhook, 400, 'invalid_request', 'description: must not contain control characters');
+    expect(t.store.writes).toEqual([]);
   });
 
   it('serves the user to its own organization only', async () => {
