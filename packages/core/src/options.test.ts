@@ -20,6 +20,7 @@ describe('resolveOptions', () => {
       maxBodyBytes: 65536,
       defaultEmailLinking: 'verified',
       requireClientIds: false,
+      singleUseIdTokens: false,
     });
   });
 
@@ -39,6 +40,7 @@ describe('resolveOptions', () => {
       /`defaultEmailLinking` must be one of verified, unless_unverified, never/,
     ],
     [{ store, issuer: 'https://a.example', requireClientIds: 'yes' }, /`requireClientIds` must be a boolean/],
+    [{ store, issuer: 'https://a.example', singleUseIdTokens: 1 }, /`singleUseIdTokens` must be a boolean/],
     [
       { store, issuer: 'https://a.example', accessTokenAlgorithm: 'HS256' },
       /must be one of RS256, PS256, ES256, EdDSA/,

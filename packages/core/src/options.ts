@@ -32,6 +32,8 @@ export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 export const DEFAULT_EMAIL_LINKING: EmailLinkingPolicy = 'verified';
 // The seeds register organizations by issuer alone; such registrations get a warning instead.
 export const DEFAULT_REQUIRE_CLIENT_IDS = false;
+// Off: a partner that retries an exchange whose answer it lost would be refused.
+export const DEFAULT_SINGLE_USE_ID_TOKENS = false;
 // Generous: a partner backend sends all its users' exchanges from a few addresses.
 export const DEFAULT_RATE_LIMIT_PER_IP: RateLimit = { limit: 1200, windowSeconds: 60 };
 export const DEFAULT_RATE_LIMIT_PER_ORGANIZATION: RateLimit = { limit: 1200, windowSeconds: 60 };
@@ -128,6 +130,15 @@ export interface RialtoExchangeOptions {
    * companies on a shared IdP. @default false
    */
   requireClientIds?: boolean;
+  /**
+   * Exchange each ID token at most once (by issuer and `jti`, or by the token's hash when it has no
+   * `jti`), until it expires; a second exchange answers 400 `invalid_token`. Recorded in the store
+   * only after every check passed, so a refused request never uses a token up. Off by default: a
+   * partner that retries after a lost answer, or after a 409 or 503, needs a fresh ID token then.
+   * With `keyvStore`, two exchanges of one token at the same instant can both pass.
+   * @default false
+   */
+  singleUseIdTokens?: boolean;
   /** Receives warnings and server errors (pino-compatible). Tokens and keys are never logged. @default silent */
   logger?: Logger;
   /**
@@ -259,6 +270,7 @@ export function resolveOptions(input: RialtoExchangeOptions): ResolvedRialtoExch
       DEFAULT_EMAIL_LINKING,
     ),
     requireClientIds: flag('requireClientIds', input.requireClientIds, DEFAULT_REQUIRE_CLIENT_IDS),
+    singleUseIdTokens: flag('singleUseIdTokens', input.singleUseIdTokens, DEFAULT_SINGLE_USE_ID_TOKENS),
     logger: input.logger ?? SILENT_LOGGER,
     keyReloadIntervalSeconds: DEFAULT_KEY_RELOAD_INTERVAL_SECONDS,
     signingKeyPrepublishSeconds: nonNegative(

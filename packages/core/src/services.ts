@@ -115,6 +115,8 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
       idTokens,
       minter,
       maxTokenBytes: options.maxTokenBytes,
+      singleUseIdTokens: options.singleUseIdTokens,
+      clockToleranceSeconds: options.clockToleranceSeconds,
       admitOrganization: (orgId) => enforceRateLimit(orgLimiter, orgId, 'this organization'),
     }),
     refreshTokens: createRefreshTokens({
