@@ -1,4 +1,5 @@
 import type { ApiKeys } from './api-keys.js';
+import { consumeIdToken } from './consume-id-token.js';
 import { RialtoError } from './errors.js';
 import type { RequestLike } from './http-types.js';
 import { isPlainObject, parseJsonBody } from './internal/http.js';
@@ -21,6 +22,9 @@ export interface TokenExchangeDependencies {
   idTokens: IdTokenVerifier;
   minter: TokenMinter;
   maxTokenBytes: number;
+  /** Each ID token may be exchanged once (see `RialtoExchangeOptions.singleUseIdTokens`). */
+  singleUseIdTokens: boolean;
+  clockToleranceSeconds: number;
   /** Called once the API key is authenticated; throws `rate_limited` when the org is over its limit. */
   admitOrganization(orgId: string): void;
 }
@@ -35,7 +39,8 @@ export interface TokenExchange {
   /**
    * Exchanges a partner IdP's ID token for this service's tokens. Checks run in a fixed order, so
    * a request with several faults always gets the same error: API key, token shape, issuer,
-   * discovery, signature, times, audience, claims; only then is anything written.
+   * discovery, signature, times, token type, audience, claims; only then is anything written
+   * (first the single-use record of the token, when `singleUseIdTokens` is on, then the user).
    * @param body the request body, expected to be the JSON `{ token }`
    */
   exchange(
@@ -47,6 +52,7 @@ export interface TokenExchange {
 
 export function createTokenExchange(deps: TokenExchangeDependencies): TokenExchange {
   const { store, apiKeys, organizations, idTokens, minter, maxTokenBytes, admitOrganization } = deps;
+  const { singleUseIdTokens, clockToleranceSeconds } = deps;
 
   async function organizationOf(iss: unknown, apiKeyOrgId: string): Promise<OrganizationRecord> {
     if (typeof iss !== 'string' || iss.length === 0) {
@@ -69,6 +75,7 @@ export function createTokenExchange(deps: TokenExchangeDependencies): TokenExcha
       const org = await organizationOf(idToken.payload.iss, apiKeyOrgId);
       progress.issuer = org.issuer;
       const identity = await idTokens.verify(idToken, org);
+      if (singleUseIdTokens) await consumeIdToken(store, idToken, clockToleranceSeconds);
       const provisioned = await provisionUser(store, org, identity);
       const tokens = await minter.mint(org, provisioned.user);
       return { tokens, org, provisioned };

@@ -19,7 +19,9 @@ describe('resolveOptions', () => {
       discoveryCacheTtlSeconds: 600,
       unknownKidCooldownSeconds: 30,
       maxBodyBytes: 65536,
-      defaultEmailLinking: 'unless_unverified',
+      defaultEmailLinking: 'verified',
+      requireClientIds: false,
+      singleUseIdTokens: false,
     });
   });
 
@@ -34,6 +36,12 @@ describe('resolveOptions', () => {
     [{ store, issuer: 'https://a.example', fetchTimeoutMs: Number.NaN }, /`fetchTimeoutMs`/],
     [{ store, issuer: 'https://a.example', refreshTokenSecret: 'short' }, /at least 32 bytes/],
     [{ store, issuer: 'https://a.example', adminToken: 'short' }, /at least 16 characters/],
+    [
+      { store, issuer: 'https://a.example', defaultEmailLinking: 'always' },
+      /`defaultEmailLinking` must be one of verified, unless_unverified, never/,
+    ],
+    [{ store, issuer: 'https://a.example', requireClientIds: 'yes' }, /`requireClientIds` must be true or false/],
+    [{ store, issuer: 'https://a.example', singleUseIdTokens: 1 }, /`singleUseIdTokens` must be true or false/],
     [
       { store, issuer: 'https://a.example', accessTokenAlgorithm: 'HS256' },
       /must be one of RS256, PS256, ES256, EdDSA/,

@@ -13,6 +13,7 @@ import {
   wholeNumberAtLeastOne,
 } from './internal/option-schema.js';
 import type { Logger } from './logger.js';
+import { EMAIL_LINKING_POLICIES } from './organizations.js';
 import type { RateLimit } from './rate-limit.js';
 import type { SharedDocumentCache } from './remote-documents.js';
 import type { AccessTokenAlgorithm, HostKeys } from './signing-keys.js';
@@ -40,6 +41,13 @@ export const DEFAULT_MAX_CACHED_ENTRIES = 10_000;
 // Bounds how long another instance's new key stays unknown here (JWKS included); one store read per interval.
 export const DEFAULT_KEY_RELOAD_INTERVAL_SECONDS = 60;
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+// Link a new identity to an existing user only when the IdP vouches for the email: the lenient
+// policy lets anyone whose IdP omits email_verified take over an account.
+export const DEFAULT_EMAIL_LINKING: EmailLinkingPolicy = 'verified';
+// The seeds register organizations by issuer alone; such registrations get a warning instead.
+export const DEFAULT_REQUIRE_CLIENT_IDS = false;
+// Off: a partner that retries an exchange whose answer it lost would be refused.
+export const DEFAULT_SINGLE_USE_ID_TOKENS = false;
 // Generous: a partner backend sends all its users' exchanges from a few addresses.
 export const DEFAULT_RATE_LIMIT_PER_IP: RateLimit = { limit: 1200, windowSeconds: 60 };
 export const DEFAULT_RATE_LIMIT_PER_ORGANIZATION: RateLimit = { limit: 1200, windowSeconds: 60 };
@@ -137,8 +145,26 @@ export interface RialtoExchangeOptions {
   lookupCacheTtlSeconds?: number;
   /** Largest request body accepted. @default 65536 */
   maxBodyBytes?: number;
-  /** Linking policy for organizations registered without one. @default 'unless_unverified' */
+  /**
+   * Linking policy for organizations registered without one. Organizations already registered
+   * keep the policy they were stored with. @default 'verified'
+   */
   defaultEmailLinking?: EmailLinkingPolicy;
+  /**
+   * Refuse to register an organization without `client_ids` (400 `invalid_request`). Without
+   * them, ID tokens issued to any client of the org's IdP are accepted, including apps of other
+   * companies on a shared IdP. @default false
+   */
+  requireClientIds?: boolean;
+  /**
+   * Exchange each ID token at most once (by issuer and `jti`, or by the token's hash when it has no
+   * `jti`), until it expires; a second exchange answers 400 `invalid_token`. Recorded in the store
+   * only after every check passed, so a refused request never uses a token up. Off by default: a
+   * partner that retries after a lost answer, or after a 409 or 503, needs a fresh ID token then.
+   * With `keyvStore`, two exchanges of one token at the same instant can both pass.
+   * @default false
+   */
+  singleUseIdTokens?: boolean;
   /** Receives warnings and server errors (pino-compatible). Tokens and keys are never logged. @default silent */
   logger?: Logger;
   /**
@@ -174,11 +200,6 @@ const ACCESS_TOKEN_ALGORITHMS = [
   'ES256',
   'EdDSA',
 ] as const satisfies readonly AccessTokenAlgorithm[];
-const EMAIL_LINKING_POLICIES = [
-  'verified',
-  'unless_unverified',
-  'never',
-] as const satisfies readonly EmailLinkingPolicy[];
 
 const rateLimitSchema = (fallback: RateLimit) =>
   orFalse(
@@ -279,7 +300,9 @@ const optionSchemas = {
   maxBodyBytes: positiveNumber().default(DEFAULT_MAX_BODY_BYTES),
   defaultEmailLinking: z
     .enum(EMAIL_LINKING_POLICIES, { error: `must be one of ${EMAIL_LINKING_POLICIES.join(', ')}` })
-    .default('unless_unverified'),
+    .default(DEFAULT_EMAIL_LINKING),
+  requireClientIds: z.boolean({ error: 'must be true or false' }).default(DEFAULT_REQUIRE_CLIENT_IDS),
+  singleUseIdTokens: z.boolean({ error: 'must be true or false' }).default(DEFAULT_SINGLE_USE_ID_TOKENS),
   logger: implementation<Logger>(
     (value) => hasMethods(value, ['debug', 'info', 'warn', 'error']),
     'a pino-compatible logger with debug, info, warn and error methods',

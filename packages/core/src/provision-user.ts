@@ -5,13 +5,34 @@ import type { OrganizationRecord, Store, UserRecord, WebhookEventRecord } from '
 import { INITIAL_VERIFICATION, userEvent } from './users.js';
 import type { VerifiedIdentity } from './verify-id-token.js';
 
-/** Trim, lower-case, Unicode NFC: one mailbox, one key, however the IdP spelled it. */
+/**
+ * The form an email is stored and compared in: trimmed, ASCII letters lower-cased, nothing else
+ * changed. Domains are case-insensitive and every IdP we know treats ASCII local parts so too,
+ * but no Unicode case folding or normalization is applied: NFC/NFKC and `toLowerCase` map
+ * distinct code points onto one (U+212A KELVIN SIGN becomes `k`, so `\u212Aate@corp.example`
+ * would name `kate@corp.example`), which lets an attacker who controls one spelling claim the
+ * other's account. Two spellings the IdP keeps apart stay apart here; at worst one person gets
+ * two users, never two people one user.
+ */
 export function normalizeEmail(email: string): string {
-  return email.trim().normalize('NFC').toLowerCase();
+  return email.trim().replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
+}
+
+/**
+ * Whether the IdP vouches for the address itself. `preferred_username` and `upn` are names a user
+ * or tenant admin can set to anyone's address on some IdPs (the "nOAuth" takeover on Azure AD),
+ * and `email_verified` speaks only about `email`.
+ *
+ * `trustUsernameClaims` is the single place a per-issuer opt-in plugs in; until issuer
+ * registrations carry that switch it is always `false`.
+ */
+export function isEmailVouchedFor(identity: VerifiedIdentity, trustUsernameClaims = false): boolean {
+  return identity.emailClaim === 'email' || trustUsernameClaims;
 }
 
 /** Whether the org's policy lets this identity be linked to an existing user by email. */
 export function mayLinkByEmail(org: OrganizationRecord, identity: VerifiedIdentity): boolean {
+  if (!isEmailVouchedFor(identity)) return false;
   switch (org.emailLinking) {
     case 'verified':
       return identity.emailVerified === true;

@@ -50,6 +50,7 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
     ...cacheLimits,
     allowInsecureIssuers: options.allowInsecureIssuers,
     defaultEmailLinking: options.defaultEmailLinking,
+    requireClientIds: options.requireClientIds,
   });
   const signingKeys = createSigningKeys({
     store,
@@ -114,6 +115,8 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
       idTokens,
       minter,
       maxTokenBytes: options.maxTokenBytes,
+      singleUseIdTokens: options.singleUseIdTokens,
+      clockToleranceSeconds: options.clockToleranceSeconds,
       admitOrganization: (orgId) => enforceRateLimit(orgLimiter, orgId, 'this organization'),
     }),
     refreshTokens: createRefreshTokens({

@@ -82,7 +82,7 @@ export interface UserRecord extends UserVerification {
   /** UUID. */
   userId: string;
   orgId: string;
-  /** Normalized: trimmed, lower-cased, Unicode NFC. Unique within an org. */
+  /** As `normalizeEmail` leaves it: trimmed, ASCII letters lower-cased. Unique within an org. */
   email: string;
   createdAt: number;
   updatedAt: number;
@@ -389,6 +389,17 @@ export interface Store {
 
   /** Revokes every refresh token of a family, including ones issued later with the same family id. */
   revokeRefreshTokenFamily(familyId: string, now: number): Promise<void>;
+
+  /**
+   * Records a single-use key (core passes a hex SHA-256 naming one ID token) until `expiresAt`,
+   * atomically: of every call with the same `key` while it is recorded, exactly one gets `true`;
+   * every later or concurrent call gets `false`, also from other processes on the same backend.
+   * Once a call's `now` has reached the recorded `expiresAt`, the key is free again: that call
+   * records it anew and gets `true`. Stores drop expired keys on their own.
+   * @param key at most 128 ASCII characters
+   * @returns `true` when this call recorded the key, `false` when it was already recorded
+   */
+  consumeOnce(key: string, expiresAt: number, now: number): Promise<boolean>;
 
   /**
    * Makes sure a key for `candidate.use` exists: stores `candidate` when there is none, atomically.

@@ -1,8 +1,10 @@
 import { decodeJwt, decodeProtectedHeader, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 import type { Discovery } from './discovery.js';
 import { RialtoError } from './errors.js';
+import { checkIdTokenAudience } from './id-token-audience.js';
 import { RemoteDocumentError } from './internal/bounded-fetch.js';
 import { epochSeconds } from './internal/clock.js';
+import { hasControlCharacter } from './internal/control-characters.js';
 import type { RemoteJwks } from './remote-jwks.js';
 import type { OrganizationRecord } from './store.js';
 
@@ -27,13 +29,25 @@ export interface UnverifiedIdToken {
   payload: JWTPayload;
 }
 
+/** The claims an email may be read from, in order of preference. */
+export type EmailClaim = 'email' | 'preferred_username' | 'upn';
+
 /** What a verified ID token says about the user. */
 export interface VerifiedIdentity {
   iss: string;
   sub: string;
-  /** As found in `email`, `preferred_username` or `upn`; not yet normalized. */
+  /** As found in `emailClaim`; not yet normalized. */
   email: string;
-  /** `email_verified` when the IdP sent a boolean, otherwise `undefined`. */
+  /**
+   * Where `email` came from. Only `email` is an address the IdP may vouch for: `preferred_username`
+   * and `upn` are user-editable on some IdPs (Azure AD), whatever `email_verified` says.
+   */
+  emailClaim: EmailClaim;
+  /**
+   * Whether the IdP vouches for `email`: `email_verified` as a boolean or the string "true"/"false"
+   * some IdPs send; absent that, Azure AD's `xms_edov: true` (the tenant owns the email's domain)
+   * counts as verified. `undefined` when the token says neither.
+   */
   emailVerified: boolean | undefined;
 }
 
@@ -82,7 +96,7 @@ export function decodeIdToken(token: unknown, maxTokenBytes: number): Unverified
 /** Verifies ID tokens against the registered issuer of an organization. */
 export interface IdTokenVerifier {
   /**
-   * Runs discovery, signature, time, audience and claim checks, in that order.
+   * Runs discovery, signature, time, token-type, audience and claim checks, in that order.
    * @throws RialtoError `discovery_failed`, `invalid_issuer`, `invalid_signature`, `token_expired`,
    *   `invalid_token` or `invalid_audience`
    */
@@ -101,13 +115,18 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
   }
 
   async function verifySignatureAndTimes(token: string, org: OrganizationRecord, jwksUri: URL) {
-    const verifyOptions = { algorithms: org.allowedAlgorithms, clockTolerance: clockToleranceSeconds };
+    const verifyOptions = {
+      algorithms: org.allowedAlgorithms,
+      clockTolerance: clockToleranceSeconds,
+      // OIDC Core §2: an ID token without exp would never expire; without iat, its age is unknown.
+      requiredClaims: ['exp', 'iat'],
+    };
     let getKey = await remoteJwks.getKeySet(jwksUri).catch((error) => {
       throw discoveryFailed(error);
     });
     for (let attempt = 0; ; attempt++) {
       try {
-        return (await jwtVerify(token, getKey, verifyOptions)).payload;
+        return await jwtVerify(token, getKey, verifyOptions);
       } catch (error) {
         if (attempt === 0 && error instanceof joseErrors.JWKSNoMatchingKey) {
           const refreshed = await remoteJwks.refreshAfterUnknownKid(jwksUri).catch((fetchError) => {
@@ -132,7 +151,11 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
           "The token issuer does not match the issuer's OpenID configuration.",
         );
       }
-      const payload = await verifySignatureAndTimes(idToken.token, org, metadata.jwksUri);
+      const { payload, protectedHeader } = await verifySignatureAndTimes(
+        idToken.token,
+        org,
+        metadata.jwksUri,
+      );
       const now = epochSeconds();
       if (typeof payload.iat === 'number' && payload.iat > now + clockToleranceSeconds) {
         throw new RialtoError('invalid_token', 'The token was issued in the future.');
@@ -140,21 +163,34 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
       if (typeof payload.exp === 'number' && payload.exp > now + maxLifetimeSeconds) {
         throw new RialtoError('invalid_token', 'The token expires too far in the future to be an ID token.');
       }
-      if (org.clientIds.length > 0 && !namesClient(payload, org.clientIds)) {
-        throw new RialtoError('invalid_audience');
-      }
+      checkTokenType(protectedHeader.typ, payload);
+      checkIdTokenAudience(payload, org.clientIds);
       return readIdentity(payload);
     },
   };
 }
 
-function namesClient(payload: JWTPayload, clientIds: string[]): boolean {
-  const audiences =
-    typeof payload.aud === 'string' ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud : [];
-  return (
-    audiences.some((aud) => clientIds.includes(aud)) ||
-    (typeof payload.azp === 'string' && clientIds.includes(payload.azp))
-  );
+/**
+ * RFC 8725 §3.11: an IdP signs other JWTs with the same keys (access tokens `at+jwt`, logout
+ * tokens `logout+jwt`); none of them may pass as an ID token. ID tokens carry no `typ` or `JWT`.
+ */
+function checkTokenType(typ: unknown, payload: JWTPayload): void {
+  if (typ !== undefined && (typeof typ !== 'string' || !/^(?:application\/)?jwt$/i.test(typ))) {
+    throw new RialtoError('invalid_token', 'The token header "typ" must be JWT for an ID token.');
+  }
+  // A back-channel logout token (OIDC Back-Channel Logout §2.4) is signed like an ID token and may
+  // carry no typ; its events claim gives it away.
+  if (payload.events !== undefined) {
+    throw new RialtoError('invalid_token', 'The token is a logout token, not an ID token.');
+  }
+  if (payload.token_use === 'access') {
+    // Cognito access tokens have no aud (their client is in client_id), so this runs before the
+    // audience check, where the hint would be lost.
+    throw new RialtoError(
+      'invalid_token',
+      'This is a Cognito access token (token_use "access"); send the ID token instead.',
+    );
+  }
 }
 
 const EMAIL_CLAIMS = ['email', 'preferred_username', 'upn'] as const;
@@ -164,25 +200,45 @@ function readIdentity(payload: JWTPayload): VerifiedIdentity {
   if (typeof payload.sub !== 'string' || payload.sub.length === 0) {
     throw new RialtoError('invalid_token', 'The token must contain a sub claim.');
   }
-  const email = EMAIL_CLAIMS.map((claim) => payload[claim]).find(
-    (value): value is string => typeof value === 'string' && LOOKS_LIKE_EMAIL.test(value.trim()),
-  );
-  if (email === undefined) {
-    const hint =
-      payload.token_use === 'access'
-        ? ' This is a Cognito access token (token_use "access"); send the ID token instead.'
-        : '';
+  for (const claim of ['sub', ...EMAIL_CLAIMS] as const) {
+    const value = payload[claim];
+    if (typeof value === 'string' && hasControlCharacter(value)) {
+      throw new RialtoError(
+        'invalid_token',
+        `The token's ${claim} claim must not contain control characters.`,
+      );
+    }
+  }
+  const emailClaim = EMAIL_CLAIMS.find((claim) => {
+    const value = payload[claim];
+    return typeof value === 'string' && LOOKS_LIKE_EMAIL.test(value.trim());
+  });
+  if (emailClaim === undefined) {
     throw new RialtoError(
       'invalid_token',
-      `The token must contain an email in email, preferred_username or upn.${hint}`,
+      'The token must contain an email in email, preferred_username or upn.',
     );
   }
   return {
     iss: payload.iss as string,
     sub: payload.sub,
-    email,
-    emailVerified: typeof payload.email_verified === 'boolean' ? payload.email_verified : undefined,
+    email: payload[emailClaim] as string,
+    emailClaim,
+    emailVerified: readEmailVerified(payload),
   };
+}
+
+function readEmailVerified(payload: JWTPayload): boolean | undefined {
+  const claimed = payload.email_verified;
+  // Some IdPs (older Cognito pools, custom claim mappers) send the boolean as a string; reading
+  // "false" as absent would let the lenient policy link an address the IdP says is unverified.
+  if (claimed === undefined) {
+    // Azure AD omits email_verified; xms_edov: true says the tenant has verified the domain of the
+    // email claim, which is what Microsoft recommends relying parties check against nOAuth.
+    return payload.xms_edov === true ? true : undefined;
+  }
+  // Anything but an unambiguous true (null, 0, "no") is read as unverified, never as absent.
+  return claimed === true || (typeof claimed === 'string' && claimed.toLowerCase() === 'true');
 }
 
 function discoveryFailed(error: unknown): RialtoError {
@@ -199,6 +255,11 @@ function verificationFailure(error: unknown): RialtoError {
   if (error instanceof joseErrors.JWTExpired)
     return new RialtoError('token_expired', undefined, { cause: error });
   if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    if (error.reason === 'missing') {
+      return new RialtoError('invalid_token', `The token must contain an ${error.claim} claim.`, {
+        cause: error,
+      });
+    }
     const problem = error.reason === 'check_failed' ? 'not satisfied' : 'malformed';
     return new RialtoError('invalid_token', `The token's "${error.claim}" claim is ${problem}.`, {
       cause: error,

@@ -28,7 +28,12 @@ export function userJson(user: UserRecord) {
   };
 }
 
-export function registeredOrganizationJson({ organization, apiKey, apiKeyId }: RegisteredOrganization) {
+export function registeredOrganizationJson({
+  organization,
+  apiKey,
+  apiKeyId,
+  warnings,
+}: RegisteredOrganization) {
   return {
     org_id: organization.orgId,
     name: organization.name,
@@ -40,6 +45,7 @@ export function registeredOrganizationJson({ organization, apiKey, apiKeyId }: R
     api_key: apiKey,
     api_key_id: apiKeyId,
     created_at: isoTime(organization.createdAt),
+    ...(warnings.length > 0 ? { warnings } : {}),
   };
 }
 

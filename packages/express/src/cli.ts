@@ -141,6 +141,7 @@ async function run(
             org_id: registered.organization.orgId,
             api_key: registered.apiKey,
             api_key_id: registered.apiKeyId,
+            ...(registered.warnings.length > 0 ? { warnings: registered.warnings } : {}),
           },
           null,
           2,

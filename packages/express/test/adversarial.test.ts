@@ -141,7 +141,20 @@ describe('adversarial ID tokens', () => {
 
   it.each([
     ['different case', (issuer: string) => issuer.toUpperCase()],
-    ['an extra path', (issuer: string) => `${issuer}/tenant/../`],
+    ['dot segments', (issuer: string) => `${issuer}/tenant/../`],
+  ])(
+    "finds the org for an iss spelled with %s, then refuses it for not being the IdP's exact issuer",
+    async (_, mutate) => {
+      await expectRejected(
+        await idp.sign(idTokenClaims(idp.issuer, { iss: mutate(idp.issuer) })),
+        401,
+        'invalid_issuer',
+      );
+    },
+  );
+
+  it.each([
+    ['an extra path', (issuer: string) => `${issuer}/tenant`],
     ['a different scheme', (issuer: string) => issuer.replace('http://', 'https://')],
     ['a different port', (issuer: string) => issuer.replace(/:(\d+)$/, (_, port) => `:${Number(port) + 1}`)],
   ])('treats an iss with %s as another, unregistered issuer', async (_, mutate) => {

@@ -277,7 +277,7 @@ describe.each(flavours)('exchange error rows on %s', (flavour) => {
     await expectRejected({ token }, 400, 'invalid_token', description);
   });
 
-  it('answers invalid_audience 401 when the org lists client_ids and neither aud nor azp names one', async () => {
+  it('answers invalid_audience 401 when the org lists client_ids and aud names none of them', async () => {
     const clientIdp = await startLocalIssuer();
     try {
       const { apiKey: key } = await registerOrganization(t.app, {
@@ -287,9 +287,13 @@ describe.each(flavours)('exchange error rows on %s', (flavour) => {
       });
       t.store.resetWrites();
       const foreign = await clientIdp.sign(idTokenClaims(clientIdp.issuer, { aud: 'another-app' }));
-      await expectRejected({ token: foreign }, 401, 'invalid_audience', undefined, key);
-      const viaAzp = await clientIdp.sign(idTokenClaims(clientIdp.issuer, { aud: ['api'], azp: 'web-app' }));
-      expect((await exchange(t.app, key, { token: viaAzp })).status).toBe(200);
+      await expectRejected(
+        { token: foreign },
+        401,
+        'invalid_audience',
+        /^The token was not issued to a client registered for this organization\.$/,
+        key,
+      );
     } finally {
       await clientIdp.close();
     }

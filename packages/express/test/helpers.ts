@@ -28,6 +28,7 @@ const WRITE_METHODS = [
   'saveRefreshToken',
   'consumeRefreshToken',
   'revokeRefreshTokenFamily',
+  'consumeOnce',
   'updateUserVerification',
   'createWebhookSubscription',
   'updateWebhookSubscription',

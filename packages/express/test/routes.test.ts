@@ -48,7 +48,7 @@ describe('POST /identity/organizations', () => {
       issuer: idp.issuer,
       audience: ['identity', 'primary-issuance'],
       client_ids: [],
-      email_linking: 'unless_unverified',
+      email_linking: 'verified',
     });
     expect(response.body.api_key).toBe(
       `rialto_ak_${response.body.org_id}_${response.body.api_key.slice(-43)}`,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { RialtoError } from '../errors.js';
 import { epochSeconds } from '../internal/clock.js';
+import { printableText } from '../internal/control-characters.js';
 import type { Store, WebhookSubscriptionRecord } from '../store.js';
 import {
   assertPublicDestination,
@@ -24,7 +25,7 @@ const eventTypesSchema = z.array(z.string().min(1).max(100)).min(1).max(MAX_EVEN
 /** Body of `POST /notifications/webhooks`. */
 export const webhookCreationSchema = z.strictObject({
   url: z.string().max(2048),
-  description: z.string().trim().max(500).optional(),
+  description: printableText.pipe(z.string().trim().max(500)).optional(),
   eventTypes: eventTypesSchema,
 });
 

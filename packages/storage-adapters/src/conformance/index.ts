@@ -1,6 +1,7 @@
 import { describe } from 'vitest';
 import { describeApiKeys } from './api-keys.js';
 import { describeConcurrency } from './concurrency.js';
+import { describeConsumeOnce } from './consume-once.js';
 import { createSuiteContext } from './context.js';
 import { describeOrganizations } from './organizations.js';
 import { describeOutbox } from './outbox.js';
@@ -18,6 +19,7 @@ const GUARANTEES: ReadonlySet<string> = new Set<ConformanceGuarantee>([
   'concurrentFindOrCreate',
   'concurrentEmailLinking',
   'concurrentConsume',
+  'concurrentConsumeOnce',
   'concurrentEnsureSigningKey',
   'concurrentUserVerification',
   'concurrentWebhookClaim',
@@ -78,6 +80,7 @@ export function runStoreConformance(
     describeApiKeys(context);
     describeUsers(context);
     describeRefreshTokens(context);
+    describeConsumeOnce(context);
     describeSigningKeys(context);
     describeWebhookSubscriptions(context);
     describeOutbox(context);

@@ -18,6 +18,8 @@ export type ConformanceGuarantee =
   | 'concurrentEmailLinking'
   /** Concurrent `consumeRefreshToken` calls for one token: exactly one gets the record. */
   | 'concurrentConsume'
+  /** Concurrent `consumeOnce` calls for one key: exactly one gets `true`. */
+  | 'concurrentConsumeOnce'
   /** Concurrent `ensureSigningKey` calls on an empty store: all get the same key back. */
   | 'concurrentEnsureSigningKey'
   /** Concurrent `updateUserVerification` calls from one state: exactly one is applied. */

@@ -72,6 +72,9 @@ const DEFAULT_TIMEOUT_MS = 5_000;
  * - A write interrupted by an outage can leave part of it behind. Writes are ordered so that what
  *   remains is harmless: an organization is reachable by issuer only once its key is stored, and a
  *   user by email only once its identity link is.
+ * - Single-use ID tokens (`consumeOnce`, used by the `singleUseIdTokens` option) are read, then
+ *   written: two exchanges of one token at the same instant can both pass. One after the other,
+ *   the second is refused.
  *
  * What it does guarantee: every single-caller behaviour of the Store contract; a refresh token is
  * single-use even under concurrency, as long as the adapter's `delete()` reports whether it removed
@@ -129,6 +132,7 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions = {}): Store
     identity: (orgId: string, iss: string, sub: string) => `identity:${JSON.stringify([orgId, iss, sub])}`,
     email: (orgId: string, email: string) => `email:${JSON.stringify([orgId, email])}`,
     refreshToken: (jti: string) => `refresh:${jti}`,
+    consumed: (consumedKey: string) => `consumed:${consumedKey}`,
     familyExpiry: (familyId: string) => `family-expiry:${familyId}`,
     familyRevoked: (familyId: string) => `family-revoked:${familyId}`,
     signingKeys: (use: SigningKeyUse) => `signing-keys:${use}`,
@@ -381,6 +385,14 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions = {}): Store
       if (record.expiresAt <= now) return null;
       if ((await get(key.familyRevoked(record.familyId))) !== undefined) return null;
       return record;
+    },
+
+    async consumeOnce(consumedKey, expiresAt, now) {
+      // Read, then write: Keyv offers no set-if-absent, so two concurrent calls may both get true.
+      const recordedUntil = await get<number>(key.consumed(consumedKey));
+      if (recordedUntil !== undefined && recordedUntil > now) return false;
+      await set(key.consumed(consumedKey), expiresAt, Math.max(1, expiresAt - now + EXPIRY_MARGIN_SECONDS));
+      return true;
     },
 
     async revokeRefreshTokenFamily(familyId, now) {

@@ -49,6 +49,8 @@ export function memoryStore(): Store {
   const signingKeys: SigningKeyRecord[] = [];
   const subscriptions = new Map<string, WebhookSubscriptionRecord>();
   const deliveries = new Map<string, WebhookDeliveryRecord>();
+  const consumedUntil = new Map<string, number>();
+  let consumesSinceSweep = 0;
 
   const identityKey = (orgId: string, iss: string, sub: string) => JSON.stringify([orgId, iss, sub]);
   const emailKey = (orgId: string, email: string) => JSON.stringify([orgId, email]);
@@ -59,6 +61,7 @@ export function memoryStore(): Store {
     for (const [familyId, revokedAt] of familyRevokedAt) {
       if (revokedAt + FAMILY_REVOCATION_MIN_SECONDS <= now) familyRevokedAt.delete(familyId);
     }
+    for (const [key, expiresAt] of consumedUntil) if (expiresAt <= now) consumedUntil.delete(key);
   }
 
   const subscriptionsOf = (orgId: string) =>
@@ -249,6 +252,17 @@ export function memoryStore(): Store {
       // Already removed from the map, so handing out this object shares nothing with the store.
       if (record.expiresAt <= now || familyRevokedAt.has(record.familyId)) return null;
       return record;
+    },
+
+    async consumeOnce(key, expiresAt, now) {
+      const recordedUntil = consumedUntil.get(key);
+      if (recordedUntil !== undefined && recordedUntil > now) return false;
+      consumedUntil.set(key, expiresAt);
+      if (++consumesSinceSweep >= SWEEP_EVERY_SAVES) {
+        consumesSinceSweep = 0;
+        sweep(now);
+      }
+      return true;
     },
 
     async revokeRefreshTokenFamily(familyId, now) {

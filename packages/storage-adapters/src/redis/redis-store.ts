@@ -18,6 +18,7 @@ import { newestSigningKeysFirst, oldestKeysFirst } from '../internal/ordering.js
 import { deliveriesFor, newUser } from '../internal/outbox.js';
 import {
   DELIVERY_RETENTION_SECONDS,
+  EXPIRY_MARGIN_SECONDS,
   epochSeconds,
   FAMILY_REVOCATION_MIN_SECONDS,
   secondsToKeep,
@@ -28,6 +29,7 @@ import {
   ADD_DELIVERY,
   CLAIM_DELIVERIES,
   COMPLETE_DELIVERY,
+  CONSUME_ONCE,
   CONSUME_REFRESH_TOKEN,
   CREATE_ORGANIZATION,
   DELETE_SUBSCRIPTION,
@@ -188,6 +190,7 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
       `${prefix}identity:${JSON.stringify([orgId, iss, sub])}`,
     email: (orgId: string, email: string) => `${prefix}email:${JSON.stringify([orgId, email])}`,
     refreshToken: (jti: string) => `${prefix}refresh:${jti}`,
+    consumed: (key: string) => `${prefix}consumed:${key}`,
     family: (familyId: string) => `${prefix}family:${familyId}`,
     familyRevoked: (familyId: string) => `${prefix}family-revoked:${familyId}`,
     signingKeys: (use: SigningKeyUse) => `${prefix}signing-keys:${use}`,
@@ -596,6 +599,16 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
         [String(now), key.family(''), key.familyRevoked('')],
       )) as [string?];
       return json === undefined ? null : (JSON.parse(json) as RefreshTokenRecord);
+    },
+
+    async consumeOnce(consumedKey, expiresAt, now) {
+      const ttlSeconds = Math.max(1, expiresAt - now + EXPIRY_MARGIN_SECONDS);
+      const recorded = await run(
+        CONSUME_ONCE,
+        [key.consumed(consumedKey)],
+        [String(expiresAt), String(now), String(ttlSeconds)],
+      );
+      return recorded === 1;
     },
 
     async revokeRefreshTokenFamily(familyId, now) {

@@ -95,6 +95,16 @@ if redis.call('EXISTS', ARGV[3] .. record.familyId) == 1 then return {} end
 return { json }
 `);
 
+// KEYS: the consumed key. ARGV: expiresAt, now, seconds to keep it.
+// Holds the expiry as its value, so a record past expiresAt is free again even while its TTL (which
+// has a margin for clock skew) runs.
+export const CONSUME_ONCE = lua(`
+local recordedUntil = redis.call('GET', KEYS[1])
+if recordedUntil and tonumber(recordedUntil) > tonumber(ARGV[2]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[3]))
+return 1
+`);
+
 // KEYS: the family's token set, the family's revocation marker.
 // ARGV: now, seconds to keep the marker, token key prefix.
 export const REVOKE_REFRESH_TOKEN_FAMILY = lua(`

@@ -181,6 +181,22 @@ const MIGRATIONS: readonly Migration[] = [
       ]);
     },
   },
+  {
+    version: 3,
+    // Single-use ID tokens (consumeOnce): the primary key is the atomic claim.
+    async up(db, { dialect, indexName }) {
+      const builder = db.schema
+        .createTable('consumed_keys')
+        .ifNotExists()
+        .addColumn('consumed_key', 'varchar(128)', (column) => column.primaryKey())
+        .addColumn('expires_at', 'bigint', (column) => column.notNull());
+      await (dialect === 'mysql'
+        ? builder.modifyEnd(sql`default character set utf8mb4 collate utf8mb4_bin`)
+        : builder
+      ).execute();
+      await createIndex(db, dialect, indexName('consumed_keys_expiry_idx'), 'consumed_keys', ['expires_at']);
+    },
+  },
 ];
 
 const MYSQL_DUPLICATE_KEY_NAME = 1061;

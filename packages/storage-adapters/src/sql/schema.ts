@@ -71,6 +71,11 @@ export interface Database {
     family_id: string;
     revoked_at: EpochSeconds;
   };
+  /** Single-use keys (`consumeOnce`): a row means the key is used until `expires_at`. */
+  consumed_keys: {
+    consumed_key: string;
+    expires_at: EpochSeconds;
+  };
   signing_keys: {
     key_use: string;
     kid: string;
@@ -129,4 +134,5 @@ export const TABLES: readonly TableName[] = [
   'signing_keys',
   'webhook_subscriptions',
   'webhook_deliveries',
+  'consumed_keys',
 ];

@@ -310,6 +310,10 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
       .deleteFrom('refresh_tokens')
       .where('expires_at', '<', now - EXPIRY_MARGIN_SECONDS)
       .execute();
+    await db
+      .deleteFrom('consumed_keys')
+      .where('expires_at', '<', now - EXPIRY_MARGIN_SECONDS)
+      .execute();
     // A revocation is kept while any token of its family remains, however long that token lives.
     await db
       .deleteFrom('revoked_token_families')
@@ -655,6 +659,31 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
           userId: row.user_id,
           expiresAt: Number(row.expires_at),
         } satisfies RefreshTokenRecord;
+      }),
+
+    consumeOnce: (key, expiresAt, now) =>
+      guarded(async () => {
+        const insert = async () => {
+          try {
+            await db
+              .insertInto('consumed_keys')
+              .values({ consumed_key: key, expires_at: expiresAt })
+              .execute();
+            return true;
+          } catch (error) {
+            if (isUniqueViolation(error)) return false;
+            throw error;
+          }
+        };
+        if (await insert()) return true;
+        // The key is taken; if only by an expired row, the caller whose DELETE removes it may retry.
+        // Of several such callers one DELETE removes the row and one INSERT wins.
+        const { numDeletedRows } = await db
+          .deleteFrom('consumed_keys')
+          .where('consumed_key', '=', key)
+          .where('expires_at', '<=', now)
+          .executeTakeFirst();
+        return numDeletedRows === 1n && (await insert());
       }),
 
     revokeRefreshTokenFamily: (familyId, now) =>
