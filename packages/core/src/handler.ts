@@ -13,6 +13,7 @@ import {
   registrationSchema,
 } from './organizations.js';
 import { adminRoutes } from './routes/admin-routes.js';
+import { healthRoutes } from './routes/health-routes.js';
 import { tokenRoutes } from './routes/token-routes.js';
 import { userRoutes } from './routes/user-routes.js';
 import { webhookRoutes } from './routes/webhook-routes.js';
@@ -118,6 +119,7 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
     ...adminRoutes(services),
     ...wellKnownRoutes(services),
     ...webhookRoutes(services),
+    ...healthRoutes(services),
   ]);
 
   function respondWithError(error: unknown, scheme: AuthScheme = 'none'): ResponseLike {

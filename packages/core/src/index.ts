@@ -4,6 +4,8 @@ export type { ErrorBody, RialtoErrorCode, RialtoErrorOptions } from './errors.js
 export { errorBody, RialtoError, StoreUnavailableError, toRialtoError } from './errors.js';
 export type { RialtoExchange, WebhookEventEmitter } from './handler.js';
 export { createRialtoExchange } from './handler.js';
+export type { HealthOptions } from './health-options.js';
+export { DEFAULT_LIVE_PATH, DEFAULT_READY_PATH, DEFAULT_READY_TIMEOUT_MS } from './health-options.js';
 export type { RequestLike, ResponseLike } from './http-types.js';
 export type { Logger } from './logger.js';
 export type { RialtoAccessTokenClaims, TokenResponse } from './mint-tokens.js';

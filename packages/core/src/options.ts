@@ -1,4 +1,5 @@
 import type { JWK } from 'jose';
+import { type HealthOptions, type ResolvedHealthOptions, resolveHealthOptions } from './health-options.js';
 import type { RequestLike } from './http-types.js';
 import type { Logger } from './logger.js';
 import type { RateLimit } from './rate-limit.js';
@@ -123,6 +124,12 @@ export interface RialtoExchangeOptions {
   rateLimit?: RateLimitOptions | false;
   /** Webhook destinations, delivery timeout, retry schedule and the background worker. */
   webhooks?: WebhookOptions;
+  /**
+   * Liveness and readiness routes (paths relative to where the exchange is mounted, and the
+   * readiness deadline), or `false` to serve neither.
+   * @default { livePath: '/health/live', readyPath: '/health/ready', readyTimeoutMs: 500 }
+   */
+  health?: HealthOptions | false;
 }
 
 type OptionalWithoutDefault =
@@ -133,12 +140,13 @@ type OptionalWithoutDefault =
   | 'sharedDocumentCache';
 
 export type ResolvedRialtoExchangeOptions = Required<
-  Omit<RialtoExchangeOptions, OptionalWithoutDefault | 'webhooks'>
+  Omit<RialtoExchangeOptions, OptionalWithoutDefault | 'webhooks' | 'health'>
 > &
   Pick<RialtoExchangeOptions, OptionalWithoutDefault> & {
     keyReloadIntervalSeconds: number;
     rateLimit: { perIp: RateLimit | false; perOrganization: RateLimit | false };
     webhooks: ResolvedWebhookOptions;
+    health: ResolvedHealthOptions;
   };
 
 const SILENT_LOGGER: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -247,6 +255,7 @@ export function resolveOptions(input: RialtoExchangeOptions): ResolvedRialtoExch
     ),
     rateLimit: resolveRateLimits(input.rateLimit),
     webhooks: resolveWebhookOptions(input.webhooks),
+    health: resolveHealthOptions(input.health),
   };
   if (!['RS256', 'PS256', 'ES256', 'EdDSA'].includes(resolved.accessTokenAlgorithm)) {
     throw new TypeError(

@@ -22,6 +22,8 @@ export interface RemoteJwks {
    * @returns the new resolver, or `null` when the cooldown has not elapsed.
    */
   refreshAfterUnknownKid(jwksUri: URL): Promise<JWTVerifyGetKey | null>;
+  /** How many key sets are cached and the age of the oldest, for the admin view of readiness. */
+  summary(): { entries: number; oldestAgeMs: number | undefined };
 }
 
 /** Caches issuers' JSON Web Key Sets; jose imports each key once per fetched set. */
@@ -37,6 +39,7 @@ export function createRemoteJwks(options: RemoteJwksOptions): RemoteJwks {
 
   return {
     getKeySet: (jwksUri) => cache.get(jwksUri.href),
+    summary: () => cache.summary(),
     async refreshAfterUnknownKid(jwksUri) {
       const age = cache.ageMs(jwksUri.href);
       if (age !== undefined && age < options.refetchCooldownSeconds * 1000) return null;

@@ -9,7 +9,7 @@ import { createOrganizations, type Organizations } from './organizations.js';
 import { enforceRateLimit, limiterFor, type RateLimiter } from './rate-limit.js';
 import { createRefreshTokens, type RefreshTokens } from './refresh-tokens.js';
 import { createRemoteDocuments } from './remote-documents.js';
-import { createRemoteJwks } from './remote-jwks.js';
+import { createRemoteJwks, type RemoteJwks } from './remote-jwks.js';
 import { createSigningKeys, type SigningKeys } from './signing-keys.js';
 import { createUsers, type Users } from './users.js';
 import { type AccessTokenVerifier, createAccessTokenVerifier } from './verify-access-token.js';
@@ -33,6 +33,8 @@ export interface Services {
   eventCatalogue: EventCatalogue;
   webhookSubscriptions: WebhookSubscriptions;
   deliveryWorker: DeliveryWorker;
+  /** The IdP key-set cache, summarized (never named) for the admin view of readiness. */
+  remoteJwks: Pick<RemoteJwks, 'summary'>;
   /** Per-address limit for unauthenticated routes; `undefined` when turned off. */
   ipLimiter: RateLimiter | undefined;
 }
@@ -75,17 +77,18 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
     sharedCache: options.sharedDocumentCache,
     sharedTtlMs: options.discoveryCacheTtlSeconds * 1000,
   });
+  const remoteJwks = createRemoteJwks({
+    ...remoteCachePolicy,
+    documents,
+    refetchCooldownSeconds: options.unknownKidCooldownSeconds,
+  });
   const idTokens = createIdTokenVerifier({
     discovery: createDiscovery({
       ...remoteCachePolicy,
       documents,
       allowInsecureIssuers: options.allowInsecureIssuers,
     }),
-    remoteJwks: createRemoteJwks({
-      ...remoteCachePolicy,
-      documents,
-      refetchCooldownSeconds: options.unknownKidCooldownSeconds,
-    }),
+    remoteJwks,
     clockToleranceSeconds: options.clockToleranceSeconds,
     maxLifetimeSeconds: options.maxIdTokenLifetimeSeconds,
   });
@@ -130,6 +133,7 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
       signingKeys,
       clockToleranceSeconds: options.clockToleranceSeconds,
     }),
+    remoteJwks,
     ipLimiter: limiterFor(options.rateLimit.perIp),
     users: createUsers(store, events),
     eventCatalogue,

@@ -40,6 +40,19 @@ export class ResilientCache<T> {
     return entry?.value === undefined ? undefined : Date.now() - entry.loadedAtMs;
   }
 
+  /** How many values are held and how long ago the oldest was loaded, for operators (no keys named). */
+  summary(): { entries: number; oldestAgeMs: number | undefined } {
+    const now = Date.now();
+    let entries = 0;
+    let oldestAgeMs: number | undefined;
+    for (const entry of this.#entries.values()) {
+      if (entry.value === undefined) continue;
+      entries += 1;
+      oldestAgeMs = Math.max(oldestAgeMs ?? 0, now - entry.loadedAtMs);
+    }
+    return { entries, oldestAgeMs };
+  }
+
   get(key: string, { forceReload = false } = {}): Promise<T> {
     const now = Date.now();
     let entry = this.#entries.get(key);
