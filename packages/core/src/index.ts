@@ -13,6 +13,8 @@ export type { ResolvedRialtoExchangeOptions, RialtoExchangeOptions } from './opt
 export { DEFAULT_MAX_BODY_BYTES, resolveOptions } from './options.js';
 export type { OrganizationRegistration, RegisteredOrganization } from './organizations.js';
 export { normalizeIssuer, REQUIRED_AUDIENCE } from './organizations.js';
+export type { MetricsOptions, PrometheusRegistry, RialtoMetrics } from './prometheus-metrics.js';
+export { DEFAULT_METRICS_PREFIX } from './prometheus-metrics.js';
 export { normalizeEmail } from './provision-user.js';
 export type { AccessTokenAlgorithm, HostKeys, RotatedKey } from './signing-keys.js';
 export type {

@@ -2,6 +2,11 @@ import type { JWK } from 'jose';
 import { type HealthOptions, type ResolvedHealthOptions, resolveHealthOptions } from './health-options.js';
 import type { RequestLike } from './http-types.js';
 import type { Logger } from './logger.js';
+import {
+  type MetricsOptions,
+  type ResolvedMetricsOptions,
+  resolveMetricsOptions,
+} from './prometheus-metrics.js';
 import type { RateLimit } from './rate-limit.js';
 import type { SharedDocumentCache } from './remote-documents.js';
 import type { AccessTokenAlgorithm, HostKeys } from './signing-keys.js';
@@ -130,6 +135,14 @@ export interface RialtoExchangeOptions {
    * @default { livePath: '/health/live', readyPath: '/health/ready', readyTimeoutMs: 500 }
    */
   health?: HealthOptions | false;
+  /**
+   * Prometheus metrics through prom-client (an optional peer dependency, loaded only when this is
+   * set): `true` registers them on prom-client's global registry, `{ registry }` on yours. Expose
+   * them with `exchange.metrics.scrape()` (Express: `rialtoMetricsHandler`). Off, nothing is
+   * recorded and prom-client is never loaded.
+   * @default false
+   */
+  metrics?: MetricsOptions | boolean;
 }
 
 type OptionalWithoutDefault =
@@ -140,13 +153,14 @@ type OptionalWithoutDefault =
   | 'sharedDocumentCache';
 
 export type ResolvedRialtoExchangeOptions = Required<
-  Omit<RialtoExchangeOptions, OptionalWithoutDefault | 'webhooks' | 'health'>
+  Omit<RialtoExchangeOptions, OptionalWithoutDefault | 'webhooks' | 'health' | 'metrics'>
 > &
   Pick<RialtoExchangeOptions, OptionalWithoutDefault> & {
     keyReloadIntervalSeconds: number;
     rateLimit: { perIp: RateLimit | false; perOrganization: RateLimit | false };
     webhooks: ResolvedWebhookOptions;
     health: ResolvedHealthOptions;
+    metrics: ResolvedMetricsOptions;
   };
 
 const SILENT_LOGGER: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -256,6 +270,7 @@ export function resolveOptions(input: RialtoExchangeOptions): ResolvedRialtoExch
     rateLimit: resolveRateLimits(input.rateLimit),
     webhooks: resolveWebhookOptions(input.webhooks),
     health: resolveHealthOptions(input.health),
+    metrics: resolveMetricsOptions(input.metrics),
   };
   if (!['RS256', 'PS256', 'ES256', 'EdDSA'].includes(resolved.accessTokenAlgorithm)) {
     throw new TypeError(

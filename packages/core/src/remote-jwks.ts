@@ -2,6 +2,7 @@ import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jos
 import { cachePolicyMs, type RemoteCachePolicy } from './discovery.js';
 import { RemoteDocumentError } from './internal/bounded-fetch.js';
 import { ResilientCache } from './internal/resilient-cache.js';
+import { NO_TELEMETRY, observeIdpFetch } from './internal/telemetry.js';
 import type { RemoteDocuments } from './remote-documents.js';
 
 export interface RemoteJwksOptions extends RemoteCachePolicy {
@@ -28,12 +29,17 @@ export interface RemoteJwks {
 
 /** Caches issuers' JSON Web Key Sets; jose imports each key once per fetched set. */
 export function createRemoteJwks(options: RemoteJwksOptions): RemoteJwks {
+  const telemetry = options.telemetry ?? NO_TELEMETRY;
   const cache = new ResilientCache<JWTVerifyGetKey>({
     ...cachePolicyMs(options),
-    load: async (href, forced) => {
-      const document = await options.documents.get(new URL(href), { fresh: forced });
-      if (!Array.isArray(document.keys)) throw new RemoteDocumentError(`${href} is not a JSON Web Key Set`);
-      return createLocalJWKSet(document as unknown as JSONWebKeySet);
+    onFreshHit: () => telemetry.metrics?.idpCacheHit('jwks'),
+    load: (href, forced) => {
+      const url = new URL(href);
+      return observeIdpFetch(telemetry, 'jwks', url, async () => {
+        const document = await options.documents.get(url, { fresh: forced });
+        if (!Array.isArray(document.keys)) throw new RemoteDocumentError(`${href} is not a JSON Web Key Set`);
+        return createLocalJWKSet(document as unknown as JSONWebKeySet);
+      });
     },
   });
 

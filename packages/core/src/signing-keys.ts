@@ -44,6 +44,8 @@ export interface SigningKeysOptions {
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
   clockToleranceSeconds: number;
+  /** Told how each (re)load of the keys from the store or the options ended, for metrics. */
+  onLoad?: (outcome: 'success' | 'failure') => void;
 }
 
 export interface LoadedKeys {
@@ -90,7 +92,17 @@ export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
     allowStale: true,
     allowStaleOnFetchRejection: true,
     noDeleteOnFetchRejection: true,
-    fetchMethod: () => loadKeys(options),
+    fetchMethod: () =>
+      loadKeys(options).then(
+        (keys) => {
+          options.onLoad?.('success');
+          return keys;
+        },
+        (error: unknown) => {
+          options.onLoad?.('failure');
+          throw error;
+        },
+      ),
   });
 
   return {

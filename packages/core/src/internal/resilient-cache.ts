@@ -10,6 +10,8 @@ export interface ResilientCacheOptions<T> {
   /** After a failed load, how long callers get the failure (or the stale value) without a new load. */
   failureBackoffMs: number;
   max: number;
+  /** Called when a fresh value is served without a load (for cache-hit metrics). */
+  onFreshHit?: () => void;
 }
 
 interface Entry<T> {
@@ -61,6 +63,7 @@ export class ResilientCache<T> {
       this.#entries.set(key, entry);
     }
     if (entry.value !== undefined && !forceReload && now - entry.loadedAtMs < this.#options.ttlMs) {
+      this.#options.onFreshHit?.();
       return Promise.resolve(entry.value);
     }
     if (entry.pending) return entry.pending;

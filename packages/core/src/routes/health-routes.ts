@@ -26,10 +26,10 @@ type StoreProbeResult =
  * reads the store, so a load balancer stops sending requests an instance cannot serve. Neither names
  * an issuer, an organization or a secret; admins also get figures (`data`) to diagnose with.
  */
-export function healthRoutes({ options, adminAuth, remoteJwks }: Services): Route[] {
+export function healthRoutes({ options, store, adminAuth, remoteJwks }: Services): Route[] {
   const { health } = options;
   if (health === false) return [];
-  const probeStore = createStoreProbe(options.store, health.readyTimeoutMs);
+  const probeStore = createStoreProbe(store, health.readyTimeoutMs);
 
   async function isAdmin(request: Parameters<Route['run']>[0]): Promise<boolean> {
     if (!adminAuth.isConfigured) return false;
