@@ -4,7 +4,7 @@ import type { RialtoEvents } from './events.js';
 import type { RequestLike, ResponseLike } from './http-types.js';
 import { epochSeconds } from './internal/clock.js';
 import { type AuthScheme, errorResponse } from './internal/http.js';
-import { createRouteTable, type Route } from './internal/route.js';
+import { createRouteTable, type Route, type RouteMatch, routeTemplate } from './internal/route.js';
 import { markFailed } from './internal/telemetry.js';
 import type { RialtoAccessTokenClaims } from './mint-tokens.js';
 import { type ResolvedRialtoExchangeOptions, type RialtoExchangeOptions, resolveOptions } from './options.js';
@@ -91,6 +91,12 @@ export interface RialtoExchange {
   readonly options: ResolvedRialtoExchangeOptions;
 }
 
+/** How a route is named in metrics and spans. */
+interface RouteName {
+  template: string;
+  spanName: string;
+}
+
 /** Emits host-defined webhook events beside the built-in ones. */
 export interface WebhookEventEmitter {
   /**
@@ -131,14 +137,14 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
   const routes = createRouteTable(allRoutes);
   const { tracer, metrics: recorder } = services.telemetry;
   // Metric labels and span names use the route's template, never the raw path: bounded and id-free.
-  const templates = new Map<Route, { template: string; spanName: string }>(
+  const names = new Map<Route, RouteName>(
     allRoutes.map((route) => {
       const template = routeTemplate(route.pattern);
       return [route, { template, spanName: `${route.method} ${template}` }];
     }),
   );
 
-  async function run(route: Route, request: RequestLike, params: string[]): Promise<ResponseLike> {
+  async function run({ route, params }: RouteMatch, request: RequestLike): Promise<ResponseLike> {
     try {
       return await route.run(request, params);
     } catch (error) {
@@ -146,13 +152,12 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
     }
   }
 
-  function runInSpan(route: Route, request: RequestLike, params: string[]): Promise<ResponseLike> {
-    const { template, spanName } = templates.get(route) as { template: string; spanName: string };
-    return tracer.startActiveSpan(spanName, async (span) => {
-      const response = await run(route, request, params);
+  function runInSpan(selected: RouteMatch, name: RouteName, request: RequestLike): Promise<ResponseLike> {
+    return tracer.startActiveSpan(name.spanName, async (span) => {
+      const response = await run(selected, request);
       if (span.isRecording()) {
-        span.setAttribute('http.route', template);
-        span.setAttribute('http.request.method', route.method);
+        span.setAttribute('http.route', name.template);
+        span.setAttribute('http.request.method', selected.route.method);
         span.setAttribute('http.response.status_code', response.status);
         if (response.status >= 500) markFailed(span, { code: (response.body as { error?: unknown }).error });
       }
@@ -185,15 +190,12 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
         const allow = candidates.map(({ route }) => route.method).join(', ');
         return respondWithError(new RialtoError('method_not_allowed', undefined, { headers: { allow } }));
       }
-      if (recorder === undefined) return runInSpan(selected.route, request, selected.params);
+      const name = names.get(selected.route) as RouteName;
+      if (recorder === undefined) return runInSpan(selected, name, request);
       const startedMs = performance.now();
-      const response = await runInSpan(selected.route, request, selected.params);
-      recorder.requestServed(
-        (templates.get(selected.route) as { template: string }).template,
-        request.method,
-        response.status,
-        (performance.now() - startedMs) / 1000,
-      );
+      const response = await runInSpan(selected, name, request);
+      const seconds = (performance.now() - startedMs) / 1000;
+      recorder.requestServed(name.template, request.method, response.status, seconds);
       return response;
     },
     verifyAccessToken: services.accessTokens.verify,
@@ -229,12 +231,4 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
       return rotated;
     },
   };
-}
-
-/** `/^\/identity\/users\/([^/]+)$/` → `/identity/users/:id`: the pattern's literal parts, `:id` per parameter. */
-export function routeTemplate(pattern: RegExp): string {
-  return pattern.source
-    .replace(/^\^|\$$/g, '')
-    .replace(/\((?:[^()\\]|\\.)*\)/g, ':id')
-    .replace(/\\(.)/g, '$1');
 }

@@ -119,6 +119,7 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
     refreshTokenTtlSeconds: options.refreshTokenTtlSeconds,
   });
   const orgLimiter = limiterFor(options.rateLimit.perOrganization);
+  const orgRefused = refusedFor(recorder, 'organization');
   const eventCatalogue = createEventCatalogue();
 
   return {
@@ -138,8 +139,7 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
       idTokens,
       minter,
       maxTokenBytes: options.maxTokenBytes,
-      admitOrganization: (orgId) =>
-        enforceRateLimit(orgLimiter, orgId, 'this organization', refusedFor(recorder, 'organization')),
+      admitOrganization: (orgId) => enforceRateLimit(orgLimiter, orgId, 'this organization', orgRefused),
       tracer: telemetry.tracer,
     }),
     refreshTokens: createRefreshTokens({

@@ -199,7 +199,16 @@ describe.each(['redis', 'postgres'] as const)('readiness when %s stalls', async 
       health: { readyTimeoutMs: READY_TIMEOUT_MS },
     });
     const ready = () => request(t.app).get('/health/ready').set('authorization', `Bearer ${ADMIN_TOKEN}`);
-    expect((await ready()).status).toBe(200);
+    // Probes until the store answers in time: the first read also connects (and migrates SQL tables).
+    const eventuallyReady = async () => {
+      let response = await ready();
+      for (let attempt = 0; response.status !== 200 && attempt < 50; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        response = await ready();
+      }
+      return response;
+    };
+    expect((await eventuallyReady()).status).toBe(200);
 
     proxy.stall();
     const started = Date.now();
@@ -214,11 +223,7 @@ describe.each(['redis', 'postgres'] as const)('readiness when %s stalls', async 
     expect((await ready()).status).toBe(503);
 
     proxy.restore();
-    let after = await ready();
-    for (let attempt = 0; after.status !== 200 && attempt < 40; attempt++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      after = await ready();
-    }
+    const after = await eventuallyReady();
     expect(after.status).toBe(200);
     expect(after.body.checks[0]).toEqual({
       name: 'store',
