@@ -43,9 +43,10 @@ export interface Discovery {
  */
 export function createDiscovery(options: DiscoveryOptions): Discovery {
   const telemetry = options.telemetry ?? NO_TELEMETRY;
+  const { metrics } = telemetry;
   const cache = new ResilientCache<IssuerMetadata>({
     ...cachePolicyMs(options),
-    onFreshHit: () => telemetry.metrics?.idpCacheHit('discovery'),
+    onFreshHit: metrics && (() => metrics.idpCacheHit('discovery')),
     load: (issuer) => {
       const url = new URL(`${issuer}/.well-known/openid-configuration`);
       return observeIdpFetch(telemetry, 'discovery', url, async () =>

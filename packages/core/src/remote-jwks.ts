@@ -30,9 +30,10 @@ export interface RemoteJwks {
 /** Caches issuers' JSON Web Key Sets; jose imports each key once per fetched set. */
 export function createRemoteJwks(options: RemoteJwksOptions): RemoteJwks {
   const telemetry = options.telemetry ?? NO_TELEMETRY;
+  const { metrics } = telemetry;
   const cache = new ResilientCache<JWTVerifyGetKey>({
     ...cachePolicyMs(options),
-    onFreshHit: () => telemetry.metrics?.idpCacheHit('jwks'),
+    onFreshHit: metrics && (() => metrics.idpCacheHit('jwks')),
     load: (href, forced) => {
       const url = new URL(href);
       return observeIdpFetch(telemetry, 'jwks', url, async () => {
