@@ -231,4 +231,31 @@ describe.each(['redis', 'postgres'] as const)('readiness when %s stalls', async 
       data: { latency_ms: expect.any(Number) },
     });
   });
+
+  it('answers 503 while the service refuses connections, as a stopped one does, and 200 once it is back', async () => {
+    const t = createTestApp({
+      store: recordingStore(backing.store),
+      webhooks: { worker: false },
+      health: { readyTimeoutMs: READY_TIMEOUT_MS },
+    });
+    const ready = () => request(t.app).get('/health/ready').set('authorization', `Bearer ${ADMIN_TOKEN}`);
+    const eventually = async (status: number) => {
+      let response = await ready();
+      for (let attempt = 0; response.status !== status && attempt < 50; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        response = await ready();
+      }
+      return response;
+    };
+    expect((await eventually(200)).status).toBe(200);
+
+    proxy.refuse();
+    const during = await ready();
+    expect(during.status).toBe(503);
+    expect(during.body.status).toBe('DOWN');
+    expect(['timeout', 'unavailable']).toContain(during.body.checks[0].data.reason);
+
+    proxy.restore();
+    expect((await eventually(200)).status).toBe(200);
+  });
 });
