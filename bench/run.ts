@@ -22,7 +22,7 @@ import { checkTarget } from './lib/check.js';
 import { type ColdIssuer, measureColdStart } from './lib/cold.js';
 import { type LocalIdp, startIdp } from './lib/idp.js';
 import { runLoad } from './lib/load.js';
-import { type BenchOrg, ENV_ISSUERS, ENV_JWKS_URI, ENV_ORG, ENV_STORE } from './lib/protocol.js';
+import { type BenchOrg, ENV_ISSUERS, ENV_JWKS_URI, ENV_METRICS, ENV_ORG, ENV_STORE } from './lib/protocol.js';
 import {
   finishRow,
   type Goal,
@@ -57,6 +57,8 @@ interface TargetSpec {
   /** `given`: the driver hands it an org and the JWKS URL; `registers`: it registers the issuers itself. */
   orgs: 'given' | 'registers';
   store?: StoreKind;
+  /** Extra environment for the target's process. */
+  env?: Record<string, string>;
   goals: Goal[];
 }
 
@@ -76,6 +78,16 @@ const TARGETS: TargetSpec[] = [
       { of: 'floor', min: 0.85 },
       { of: 'naive', min: 1.2 },
     ],
+  },
+  // rialto-memory with Prometheus metrics recorded and the OpenTelemetry hooks in place (no SDK):
+  // what observability costs, which the issue bounds at 3 % of memory-store throughput.
+  {
+    name: 'rialto-memory-metrics',
+    script: 'rialto.ts',
+    orgs: 'registers',
+    store: 'memory',
+    env: { [ENV_METRICS]: '1' },
+    goals: [{ of: 'rialto-memory', min: 0.97 }],
   },
   {
     name: 'rialto-redis',
@@ -209,6 +221,7 @@ async function launch(spec: TargetSpec, idp: LocalIdp): Promise<Launched> {
       ? { [ENV_ISSUERS]: JSON.stringify([idp.issuer, ...coldIdps.map((cold) => cold.issuer)]) }
       : { [ENV_ORG]: JSON.stringify(generatedOrg(idp.issuer)), [ENV_JWKS_URI]: idp.jwksUri };
     if (spec.store !== undefined) env[ENV_STORE] = spec.store;
+    Object.assign(env, spec.env);
     const profile = profiled?.includes(spec.name);
     // One directory per target: node writes a profile per thread (tsx's loader runs in a worker),
     // and the main thread's is the largest.

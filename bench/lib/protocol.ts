@@ -59,6 +59,8 @@ export const ENV_JWKS_URI = 'BENCH_JWKS_URI';
 export const ENV_STORE = 'BENCH_STORE';
 /** Env: refresh-token lifetime for the rialto target (bench/memory.ts shortens it); the library's default otherwise. */
 export const ENV_REFRESH_TTL_SECONDS = 'BENCH_REFRESH_TTL_SECONDS';
+/** `1`: the target records Prometheus metrics (on its own registry) as a host enabling them would. */
+export const ENV_METRICS = 'BENCH_METRICS';
 
 export function readJsonEnv<T>(name: string): T {
   const value = process.env[name];

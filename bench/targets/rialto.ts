@@ -7,9 +7,11 @@ import { createServer } from 'node:http';
 import type { Logger } from '@rialto-exchange/core';
 import { rialtoExchange } from '@rialto-exchange/express';
 import express from 'express';
+import { Registry } from 'prom-client';
 import {
   type BenchOrg,
   ENV_ISSUERS,
+  ENV_METRICS,
   ENV_REFRESH_TTL_SECONDS,
   ENV_STORE,
   ORG_NAME,
@@ -32,12 +34,14 @@ const { store, description, cleanup } = await makeStore(kind);
 // One client, one IP and one organization send every request here, so the per-IP and per-org limits
 // are raised out of reach rather than turned off: their bookkeeping stays on the measured path.
 const UNREACHABLE = { limit: 1_000_000_000, windowSeconds: 1 };
+const withMetrics = process.env[ENV_METRICS] === '1';
 const router = rialtoExchange({
   issuer: SERVICE_ISSUER,
   store,
   allowInsecureIssuers: true,
   logger,
   rateLimit: { perIp: UNREACHABLE, perOrganization: UNREACHABLE },
+  ...(withMetrics ? { metrics: { registry: new Registry() } } : {}),
   ...(process.env[ENV_REFRESH_TTL_SECONDS]
     ? { refreshTokenTtlSeconds: Number(process.env[ENV_REFRESH_TTL_SECONDS]) }
     : {}),
@@ -53,7 +57,10 @@ for (const issuer of readJsonEnv<string[]>(ENV_ISSUERS)) {
 
 await serveUntilStopped(
   createServer(app),
-  { orgs, description: `Express 5 + rialtoExchange(), ${description}` },
+  {
+    orgs,
+    description: `Express 5 + rialtoExchange(${withMetrics ? '{ metrics }' : ''}), ${description}`,
+  },
   async () => {
     // The webhook worker first: a pass running against a closed store would only log failures.
     await router.close();

@@ -1,5 +1,6 @@
 import { RemoteDocumentError } from './internal/bounded-fetch.js';
 import { ResilientCache } from './internal/resilient-cache.js';
+import { NO_TELEMETRY, observeIdpFetch, type Telemetry } from './internal/telemetry.js';
 import type { RemoteDocuments } from './remote-documents.js';
 
 /** The parts of an issuer's OpenID configuration that verification uses. */
@@ -17,6 +18,8 @@ export interface RemoteCachePolicy {
   failureBackoffSeconds: number;
   /** How many documents are kept. */
   maxEntries: number;
+  /** Fetch spans, fetch outcomes and cache hits are reported here. @default none */
+  telemetry?: Telemetry;
 }
 
 export interface DiscoveryOptions extends RemoteCachePolicy {
@@ -39,11 +42,16 @@ export interface Discovery {
  * organization, so nothing is ever fetched from a URL an attacker chose.
  */
 export function createDiscovery(options: DiscoveryOptions): Discovery {
+  const telemetry = options.telemetry ?? NO_TELEMETRY;
+  const { metrics } = telemetry;
   const cache = new ResilientCache<IssuerMetadata>({
     ...cachePolicyMs(options),
-    load: async (issuer) => {
+    onFreshHit: metrics && (() => metrics.idpCacheHit('discovery')),
+    load: (issuer) => {
       const url = new URL(`${issuer}/.well-known/openid-configuration`);
-      return parseMetadata(await options.documents.get(url), url, options.allowInsecureIssuers);
+      return observeIdpFetch(telemetry, 'discovery', url, async () =>
+        parseMetadata(await options.documents.get(url), url, options.allowInsecureIssuers),
+      );
     },
   });
   return { getMetadata: (registeredIssuer) => cache.get(registeredIssuer) };

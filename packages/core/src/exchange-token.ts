@@ -1,8 +1,10 @@
+import type { Tracer } from '@opentelemetry/api';
 import type { ApiKeys } from './api-keys.js';
 import { consumeIdToken } from './consume-id-token.js';
 import { RialtoError } from './errors.js';
 import type { RequestLike } from './http-types.js';
 import { isPlainObject, parseJsonBody } from './internal/http.js';
+import { inSpan } from './internal/telemetry.js';
 import type { TokenMinter, TokenResponse } from './mint-tokens.js';
 import type { Organizations } from './organizations.js';
 import { type ProvisionedUser, provisionUser } from './provision-user.js';
@@ -27,6 +29,8 @@ export interface TokenExchangeDependencies {
   clockToleranceSeconds: number;
   /** Called once the API key is authenticated; throws `rate_limited` when the org is over its limit. */
   admitOrganization(orgId: string): void;
+  /** Each step runs in its own span (`rialto.exchange.*`). */
+  tracer: Tracer;
 }
 
 export interface ExchangeResult {
@@ -51,7 +55,7 @@ export interface TokenExchange {
 }
 
 export function createTokenExchange(deps: TokenExchangeDependencies): TokenExchange {
-  const { store, apiKeys, organizations, idTokens, minter, maxTokenBytes, admitOrganization } = deps;
+  const { store, apiKeys, organizations, idTokens, minter, maxTokenBytes, admitOrganization, tracer } = deps;
   const { singleUseIdTokens, clockToleranceSeconds } = deps;
 
   async function organizationOf(iss: unknown, apiKeyOrgId: string): Promise<OrganizationRecord> {
@@ -66,18 +70,28 @@ export function createTokenExchange(deps: TokenExchangeDependencies): TokenExcha
 
   return {
     async exchange(apiKeyHeader, rawBody, progress = {}) {
-      const apiKeyOrgId = await apiKeys.authenticate(apiKeyHeader);
+      const apiKeyOrgId = await inSpan(tracer, 'rialto.exchange.authenticate_api_key', () =>
+        apiKeys.authenticate(apiKeyHeader),
+      );
       progress.orgId = apiKeyOrgId;
       admitOrganization(apiKeyOrgId);
       const body = parseJsonBody(rawBody, 'invalid_token');
       const token = isPlainObject(body) ? body.token : undefined;
       const idToken = decodeIdToken(token, maxTokenBytes);
-      const org = await organizationOf(idToken.payload.iss, apiKeyOrgId);
+      const org = await inSpan(tracer, 'rialto.exchange.find_organization', () =>
+        organizationOf(idToken.payload.iss, apiKeyOrgId),
+      );
       progress.issuer = org.issuer;
-      const identity = await idTokens.verify(idToken, org);
+      const identity = await inSpan(tracer, 'rialto.exchange.verify_id_token', () =>
+        idTokens.verify(idToken, org),
+      );
       if (singleUseIdTokens) await consumeIdToken(store, idToken, clockToleranceSeconds);
-      const provisioned = await provisionUser(store, org, identity);
-      const tokens = await minter.mint(org, provisioned.user);
+      const provisioned = await inSpan(tracer, 'rialto.exchange.provision_user', () =>
+        provisionUser(store, org, identity),
+      );
+      const tokens = await inSpan(tracer, 'rialto.exchange.mint_tokens', () =>
+        minter.mint(org, provisioned.user),
+      );
       return { tokens, org, provisioned };
     },
   };

@@ -4,7 +4,8 @@ import type { RialtoEvents } from './events.js';
 import type { RequestLike, ResponseLike } from './http-types.js';
 import { epochSeconds } from './internal/clock.js';
 import { type AuthScheme, errorResponse } from './internal/http.js';
-import { createRouteTable } from './internal/route.js';
+import { createRouteTable, type Route, type RouteMatch, routeTemplate } from './internal/route.js';
+import { markFailed } from './internal/telemetry.js';
 import type { RialtoAccessTokenClaims } from './mint-tokens.js';
 import { type ResolvedRialtoExchangeOptions, type RialtoExchangeOptions, resolveOptions } from './options.js';
 import {
@@ -12,7 +13,9 @@ import {
   type RegisteredOrganization,
   registrationSchema,
 } from './organizations.js';
+import type { RialtoMetrics } from './prometheus-metrics.js';
 import { adminRoutes } from './routes/admin-routes.js';
+import { healthRoutes } from './routes/health-routes.js';
 import { tokenRoutes } from './routes/token-routes.js';
 import { userRoutes } from './routes/user-routes.js';
 import { webhookRoutes } from './routes/webhook-routes.js';
@@ -65,6 +68,11 @@ export interface RialtoExchange {
     /** Starts the background delivery worker (unless `webhooks.worker` is `false`); the Express binding calls it. */
     startWorker(): void;
   };
+  /**
+   * The Prometheus metrics when the `metrics` option enabled them, else `undefined`. Serve
+   * `scrape()` with `contentType` where your Prometheus reaches it (Express: `rialtoMetricsHandler`).
+   */
+  readonly metrics: RialtoMetrics | undefined;
   /** Stops the background delivery worker and waits for a pass in progress. */
   close(): Promise<void>;
   /** Registers an organization from host code (scripts, seeding), as the admin route does. */
@@ -81,6 +89,12 @@ export interface RialtoExchange {
   /** Revokes an API key, as the admin route does. @returns `false` when the org has no such active key */
   revokeApiKey(orgId: string, keyId: string): Promise<boolean>;
   readonly options: ResolvedRialtoExchangeOptions;
+}
+
+/** How a route is named in metrics and spans. */
+interface RouteName {
+  template: string;
+  spanName: string;
 }
 
 /** Emits host-defined webhook events beside the built-in ones. */
@@ -112,13 +126,45 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
   const options = resolveOptions(input);
   const services = createServices(options);
   const { logger } = options;
-  const routes = createRouteTable([
+  const allRoutes = [
     ...tokenRoutes(services),
     ...userRoutes(services),
     ...adminRoutes(services),
     ...wellKnownRoutes(services),
     ...webhookRoutes(services),
-  ]);
+    ...healthRoutes(services),
+  ];
+  const routes = createRouteTable(allRoutes);
+  const { tracer, metrics: recorder } = services.telemetry;
+  // Metric labels and span names use the route's template, never the raw path: bounded and id-free.
+  const names = new Map<Route, RouteName>(
+    allRoutes.map((route) => {
+      const template = routeTemplate(route.pattern);
+      return [route, { template, spanName: `${route.method} ${template}` }];
+    }),
+  );
+
+  async function run({ route, params }: RouteMatch, request: RequestLike): Promise<ResponseLike> {
+    try {
+      return await route.run(request, params);
+    } catch (error) {
+      return respondWithError(error, route.scheme);
+    }
+  }
+
+  function runInSpan(selected: RouteMatch, name: RouteName, request: RequestLike): Promise<ResponseLike> {
+    return tracer.startActiveSpan(name.spanName, async (span) => {
+      const response = await run(selected, request);
+      if (span.isRecording()) {
+        span.setAttribute('http.route', name.template);
+        span.setAttribute('http.request.method', selected.route.method);
+        span.setAttribute('http.response.status_code', response.status);
+        if (response.status >= 500) markFailed(span, { code: (response.body as { error?: unknown }).error });
+      }
+      span.end();
+      return response;
+    });
+  }
 
   function respondWithError(error: unknown, scheme: AuthScheme = 'none'): ResponseLike {
     const rialtoError = toRialtoError(error);
@@ -144,11 +190,13 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
         const allow = candidates.map(({ route }) => route.method).join(', ');
         return respondWithError(new RialtoError('method_not_allowed', undefined, { headers: { allow } }));
       }
-      try {
-        return await selected.route.run(request, selected.params);
-      } catch (error) {
-        return respondWithError(error, selected.route.scheme);
-      }
+      const name = names.get(selected.route) as RouteName;
+      if (recorder === undefined) return runInSpan(selected, name, request);
+      const startedMs = performance.now();
+      const response = await runInSpan(selected, name, request);
+      const seconds = (performance.now() - startedMs) / 1000;
+      recorder.requestServed(name.template, request.method, response.status, seconds);
+      return response;
     },
     verifyAccessToken: services.accessTokens.verify,
     authenticateBearer: services.accessTokens.authenticate,
@@ -163,13 +211,14 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
             `events.emit: "${type}" is not a registered event type; call events.register() first`,
           );
         }
-        await options.store.enqueueWebhookEvents([webhookEvent(type, orgId, data, epochSeconds())]);
+        await services.store.enqueueWebhookEvents([webhookEvent(type, orgId, data, epochSeconds())]);
       },
     },
     webhooks: {
       runDueDeliveries: services.deliveryWorker.runDueDeliveries,
       startWorker: services.deliveryWorker.start,
     },
+    metrics: services.metrics,
     close: services.deliveryWorker.stop,
     registerOrganization: (registration) =>
       services.organizations.register(registrationSchema.parse(registration)),

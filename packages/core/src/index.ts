@@ -4,6 +4,8 @@ export type { ErrorBody, RialtoErrorCode, RialtoErrorOptions } from './errors.js
 export { errorBody, RialtoError, StoreUnavailableError, toRialtoError } from './errors.js';
 export type { RialtoExchange, WebhookEventEmitter } from './handler.js';
 export { createRialtoExchange } from './handler.js';
+export type { HealthOptions } from './health-options.js';
+export { DEFAULT_LIVE_PATH, DEFAULT_READY_PATH, DEFAULT_READY_TIMEOUT_MS } from './health-options.js';
 export type { RequestLike, ResponseLike } from './http-types.js';
 export type { Logger } from './logger.js';
 export type { RialtoAccessTokenClaims, TokenResponse } from './mint-tokens.js';
@@ -11,6 +13,8 @@ export type { ResolvedRialtoExchangeOptions, RialtoExchangeOptions } from './opt
 export { DEFAULT_MAX_BODY_BYTES, resolveOptions } from './options.js';
 export type { OrganizationRegistration, RegisteredOrganization } from './organizations.js';
 export { normalizeIssuer, REQUIRED_AUDIENCE } from './organizations.js';
+export type { MetricsOptions, PrometheusRegistry, RialtoMetrics } from './prometheus-metrics.js';
+export { DEFAULT_METRICS_PREFIX } from './prometheus-metrics.js';
 export { normalizeEmail } from './provision-user.js';
 export type { AccessTokenAlgorithm, HostKeys, RotatedKey } from './signing-keys.js';
 export type {

@@ -40,8 +40,14 @@ describe('resolveOptions', () => {
       { store, issuer: 'https://a.example', defaultEmailLinking: 'always' },
       /`defaultEmailLinking` must be one of verified, unless_unverified, never/,
     ],
-    [{ store, issuer: 'https://a.example', requireClientIds: 'yes' }, /`requireClientIds` must be true or false/],
-    [{ store, issuer: 'https://a.example', singleUseIdTokens: 1 }, /`singleUseIdTokens` must be true or false/],
+    [
+      { store, issuer: 'https://a.example', requireClientIds: 'yes' },
+      /`requireClientIds` must be true or false/,
+    ],
+    [
+      { store, issuer: 'https://a.example', singleUseIdTokens: 1 },
+      /`singleUseIdTokens` must be true or false/,
+    ],
     [
       { store, issuer: 'https://a.example', accessTokenAlgorithm: 'HS256' },
       /must be one of RS256, PS256, ES256, EdDSA/,

@@ -1,6 +1,7 @@
 import { createPrivateKey } from 'node:crypto';
 import type { JWK } from 'jose';
 import { z } from 'zod';
+import { type HealthOptions, healthOptionsSchema, type ResolvedHealthOptions } from './health-options.js';
 import type { RequestLike } from './http-types.js';
 import {
   implementation,
@@ -14,6 +15,11 @@ import {
 } from './internal/option-schema.js';
 import type { Logger } from './logger.js';
 import { EMAIL_LINKING_POLICIES } from './organizations.js';
+import {
+  type MetricsOptions,
+  metricsOptionsSchema,
+  type ResolvedMetricsOptions,
+} from './prometheus-metrics.js';
 import type { RateLimit } from './rate-limit.js';
 import type { SharedDocumentCache } from './remote-documents.js';
 import type { AccessTokenAlgorithm, HostKeys } from './signing-keys.js';
@@ -175,6 +181,20 @@ export interface RialtoExchangeOptions {
   rateLimit?: RateLimitOptions | false;
   /** Webhook destinations, delivery timeout, retry schedule and the background worker. */
   webhooks?: WebhookOptions;
+  /**
+   * Liveness and readiness routes (paths relative to where the exchange is mounted, and the
+   * readiness deadline), or `false` to serve neither.
+   * @default { livePath: '/health/live', readyPath: '/health/ready', readyTimeoutMs: 500 }
+   */
+  health?: HealthOptions | false;
+  /**
+   * Prometheus metrics through prom-client (an optional peer dependency, loaded only when this is
+   * set): `true` registers them on prom-client's global registry, `{ registry }` on yours. Expose
+   * them with `exchange.metrics.scrape()` (Express: `rialtoMetricsHandler`). Off, nothing is
+   * recorded and prom-client is never loaded.
+   * @default false
+   */
+  metrics?: MetricsOptions | boolean;
 }
 
 type OptionalWithoutDefault =
@@ -185,11 +205,13 @@ type OptionalWithoutDefault =
   | 'sharedDocumentCache';
 
 export type ResolvedRialtoExchangeOptions = Required<
-  Omit<RialtoExchangeOptions, OptionalWithoutDefault | 'webhooks'>
+  Omit<RialtoExchangeOptions, OptionalWithoutDefault | 'webhooks' | 'health' | 'metrics'>
 > &
   Pick<RialtoExchangeOptions, OptionalWithoutDefault> & {
     rateLimit: { perIp: RateLimit | false; perOrganization: RateLimit | false };
     webhooks: ResolvedWebhookOptions;
+    health: ResolvedHealthOptions;
+    metrics: ResolvedMetricsOptions;
   };
 
 const SILENT_LOGGER: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -309,6 +331,8 @@ const optionSchemas = {
   ).default(SILENT_LOGGER),
   rateLimit: rateLimitOptionsSchema,
   webhooks: webhookOptionsSchema,
+  health: healthOptionsSchema,
+  metrics: metricsOptionsSchema,
 } satisfies { [Name in keyof Required<RialtoExchangeOptions>]: z.ZodType };
 
 const rialtoExchangeOptionsSchema = strictOptions(optionSchemas);

@@ -55,9 +55,15 @@ export function limiterFor(rate: RateLimit | false): RateLimiter | undefined {
  * Spends one request of `key`'s budget.
  * @throws RialtoError `rate_limited` with `Retry-After` when the budget is spent
  */
-export function enforceRateLimit(limiter: RateLimiter | undefined, key: string, who: string): void {
+export function enforceRateLimit(
+  limiter: RateLimiter | undefined,
+  key: string,
+  who: string,
+  onRefused?: () => void,
+): void {
   const retryAfterSeconds = limiter?.take(key) ?? 0;
   if (retryAfterSeconds > 0) {
+    onRefused?.();
     throw new RialtoError('rate_limited', `Too many requests from ${who}. Retry in ${retryAfterSeconds} s.`, {
       headers: { 'retry-after': String(retryAfterSeconds) },
     });

@@ -3,14 +3,22 @@ import { type ApiKeys, createApiKeys } from './api-keys.js';
 import { createDiscovery } from './discovery.js';
 import { createEvents, type RialtoEvents } from './events.js';
 import { createTokenExchange, type TokenExchange } from './exchange-token.js';
+import { createTelemetry, type Telemetry, tracedStore } from './internal/telemetry.js';
 import { createTokenMinter } from './mint-tokens.js';
 import type { ResolvedRialtoExchangeOptions } from './options.js';
 import { createOrganizations, type Organizations } from './organizations.js';
+import {
+  createPrometheusMetrics,
+  type MetricsRecorder,
+  type RateLimitScope,
+  type RialtoMetrics,
+} from './prometheus-metrics.js';
 import { enforceRateLimit, limiterFor, type RateLimiter } from './rate-limit.js';
 import { createRefreshTokens, type RefreshTokens } from './refresh-tokens.js';
 import { createRemoteDocuments } from './remote-documents.js';
-import { createRemoteJwks } from './remote-jwks.js';
+import { createRemoteJwks, type RemoteJwks } from './remote-jwks.js';
 import { createSigningKeys, type SigningKeys } from './signing-keys.js';
+import type { Store } from './store.js';
 import { createUsers, type Users } from './users.js';
 import { type AccessTokenVerifier, createAccessTokenVerifier } from './verify-access-token.js';
 import { createIdTokenVerifier } from './verify-id-token.js';
@@ -21,6 +29,11 @@ import { createWebhookSubscriptions, type WebhookSubscriptions } from './webhook
 /** Everything the routes use, built once per exchange. */
 export interface Services {
   options: ResolvedRialtoExchangeOptions;
+  /** `options.store` with a span around every call. */
+  store: Store;
+  telemetry: Telemetry;
+  /** The Prometheus metrics, when the `metrics` option enabled them. */
+  metrics: RialtoMetrics | undefined;
   events: RialtoEvents;
   adminAuth: AdminAuth;
   apiKeys: ApiKeys;
@@ -33,6 +46,8 @@ export interface Services {
   eventCatalogue: EventCatalogue;
   webhookSubscriptions: WebhookSubscriptions;
   deliveryWorker: DeliveryWorker;
+  /** The IdP key-set cache, summarized (never named) for the admin view of readiness. */
+  remoteJwks: Pick<RemoteJwks, 'summary'>;
   /** Per-address limit for unauthenticated routes; `undefined` when turned off. */
   ipLimiter: RateLimiter | undefined;
 }
@@ -42,8 +57,11 @@ const MAX_CACHED_ORGS = 10_000;
 const MAX_CACHED_REMOTE_DOCUMENTS = 10_000;
 
 export function createServices(options: ResolvedRialtoExchangeOptions): Services {
-  const { store } = options;
   const events = createEvents(options.logger);
+  const prometheus = options.metrics === false ? undefined : createPrometheusMetrics(options.metrics, events);
+  const telemetry = createTelemetry(prometheus?.recorder);
+  const { metrics: recorder } = telemetry;
+  const store = tracedStore(options.store, telemetry.tracer);
   const cacheLimits = { cacheTtlSeconds: options.lookupCacheTtlSeconds, maxCachedOrgs: MAX_CACHED_ORGS };
   const apiKeys = createApiKeys(store, events, cacheLimits);
   const organizations = createOrganizations(store, events, {
@@ -62,9 +80,11 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
     accessTokenTtlSeconds: options.accessTokenTtlSeconds,
     refreshTokenTtlSeconds: options.refreshTokenTtlSeconds,
     clockToleranceSeconds: options.clockToleranceSeconds,
+    onLoad: recorder && ((outcome) => recorder.signingKeysReloaded(outcome)),
   });
 
   const remoteCachePolicy = {
+    telemetry,
     cacheTtlSeconds: options.discoveryCacheTtlSeconds,
     staleIfErrorSeconds: options.staleIfErrorSeconds,
     failureBackoffSeconds: options.remoteFailureBackoffSeconds,
@@ -76,17 +96,18 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
     sharedCache: options.sharedDocumentCache,
     sharedTtlMs: options.discoveryCacheTtlSeconds * 1000,
   });
+  const remoteJwks = createRemoteJwks({
+    ...remoteCachePolicy,
+    documents,
+    refetchCooldownSeconds: options.unknownKidCooldownSeconds,
+  });
   const idTokens = createIdTokenVerifier({
     discovery: createDiscovery({
       ...remoteCachePolicy,
       documents,
       allowInsecureIssuers: options.allowInsecureIssuers,
     }),
-    remoteJwks: createRemoteJwks({
-      ...remoteCachePolicy,
-      documents,
-      refetchCooldownSeconds: options.unknownKidCooldownSeconds,
-    }),
+    remoteJwks,
     clockToleranceSeconds: options.clockToleranceSeconds,
     maxLifetimeSeconds: options.maxIdTokenLifetimeSeconds,
   });
@@ -99,10 +120,14 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
     refreshTokenTtlSeconds: options.refreshTokenTtlSeconds,
   });
   const orgLimiter = limiterFor(options.rateLimit.perOrganization);
+  const orgRefused = refusedFor(recorder, 'organization');
   const eventCatalogue = createEventCatalogue();
 
   return {
     options,
+    store,
+    telemetry,
+    metrics: prometheus?.metrics,
     events,
     adminAuth: createAdminAuth(options),
     apiKeys,
@@ -117,7 +142,8 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
       maxTokenBytes: options.maxTokenBytes,
       singleUseIdTokens: options.singleUseIdTokens,
       clockToleranceSeconds: options.clockToleranceSeconds,
-      admitOrganization: (orgId) => enforceRateLimit(orgLimiter, orgId, 'this organization'),
+      admitOrganization: (orgId) => enforceRateLimit(orgLimiter, orgId, 'this organization', orgRefused),
+      tracer: telemetry.tracer,
     }),
     refreshTokens: createRefreshTokens({
       issuer: options.issuer,
@@ -133,10 +159,24 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
       signingKeys,
       clockToleranceSeconds: options.clockToleranceSeconds,
     }),
+    remoteJwks,
     ipLimiter: limiterFor(options.rateLimit.perIp),
     users: createUsers(store, events),
     eventCatalogue,
     webhookSubscriptions: createWebhookSubscriptions(store, eventCatalogue, options.webhooks),
-    deliveryWorker: createDeliveryWorker({ store, options: options.webhooks, logger: options.logger }),
+    deliveryWorker: createDeliveryWorker({
+      store,
+      options: options.webhooks,
+      logger: options.logger,
+      onAttempt: recorder && ((outcome) => recorder.webhookAttempted(outcome)),
+    }),
   };
+}
+
+/** The callback counting refusals by one limit, or none when metrics are off. */
+export function refusedFor(
+  recorder: MetricsRecorder | undefined,
+  scope: RateLimitScope,
+): (() => void) | undefined {
+  return recorder && (() => recorder.rateLimited(scope));
 }

@@ -43,6 +43,8 @@ export interface SigningKeysOptions {
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
   clockToleranceSeconds: number;
+  /** Told how each (re)load of the keys from the store or the options ended, for metrics. */
+  onLoad?: (outcome: 'success' | 'failure') => void;
 }
 
 export interface LoadedKeys {
@@ -105,6 +107,7 @@ export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
     pending ??= loadKeys(options)
       .then(
         ({ keys, nextActivationAt }) => {
+          options.onLoad?.('success');
           const reloadAtMs = Date.now() + options.reloadIntervalSeconds * 1000;
           current = {
             keys,
@@ -115,6 +118,7 @@ export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
           return keys;
         },
         (error: unknown) => {
+          options.onLoad?.('failure');
           failedAtMs = Date.now();
           throw error;
         },

@@ -1,11 +1,16 @@
 export type {
+  HealthOptions,
+  MetricsOptions,
+  PrometheusRegistry,
   RialtoAccessTokenClaims,
   RialtoErrorCode,
+  RialtoMetrics,
   VerifyWebhookOptions,
   WebhookHeaders,
 } from '@rialto-exchange/core';
 export { RialtoError, verifyWebhook, WebhookVerificationError } from '@rialto-exchange/core';
 export type { RequireRialtoTokenOptions, RialtoAuth } from './require-rialto-token.js';
 export { requireRialtoToken } from './require-rialto-token.js';
+export { rialtoMetricsHandler } from './rialto-metrics-handler.js';
 export type { RialtoExchangeExpressOptions, RialtoExchangeRouter } from './router.js';
 export { rialtoExchange } from './router.js';

@@ -10,6 +10,8 @@ export interface ResilientCacheOptions<T> {
   /** After a failed load, how long callers get the failure (or the stale value) without a new load. */
   failureBackoffMs: number;
   max: number;
+  /** Called when a fresh value is served without a load (for cache-hit metrics). */
+  onFreshHit?: () => void;
 }
 
 interface Entry<T> {
@@ -40,6 +42,19 @@ export class ResilientCache<T> {
     return entry?.value === undefined ? undefined : Date.now() - entry.loadedAtMs;
   }
 
+  /** How many values are held and how long ago the oldest was loaded, for operators (no keys named). */
+  summary(): { entries: number; oldestAgeMs: number | undefined } {
+    const now = Date.now();
+    let entries = 0;
+    let oldestAgeMs: number | undefined;
+    for (const entry of this.#entries.values()) {
+      if (entry.value === undefined) continue;
+      entries += 1;
+      oldestAgeMs = Math.max(oldestAgeMs ?? 0, now - entry.loadedAtMs);
+    }
+    return { entries, oldestAgeMs };
+  }
+
   get(key: string, { forceReload = false } = {}): Promise<T> {
     const now = Date.now();
     let entry = this.#entries.get(key);
@@ -48,6 +63,7 @@ export class ResilientCache<T> {
       this.#entries.set(key, entry);
     }
     if (entry.value !== undefined && !forceReload && now - entry.loadedAtMs < this.#options.ttlMs) {
+      this.#options.onFreshHit?.();
       return Promise.resolve(entry.value);
     }
     if (entry.pending) return entry.pending;

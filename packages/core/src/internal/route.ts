@@ -46,6 +46,14 @@ export function createRouteTable(routes: Route[]): RouteTable {
   };
 }
 
+/** `/^\/identity\/users\/([^/]+)$/` → `/identity/users/:id`: the pattern's literal parts, `:id` per parameter. */
+export function routeTemplate(pattern: RegExp): string {
+  return pattern.source
+    .replace(/^\^|\$$/g, '')
+    .replace(/\((?:[^()\\]|\\.)*\)/g, ':id')
+    .replace(/\\(.)/g, '$1');
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Ids in paths are UUIDs; anything else cannot name a record, so it need not reach the store. */

@@ -4,12 +4,19 @@ import type { RequestLike } from '../http-types.js';
 import { header, json } from '../internal/http.js';
 import type { Route } from '../internal/route.js';
 import { enforceRateLimit } from '../rate-limit.js';
-import type { Services } from '../services.js';
+import { refusedFor, type Services } from '../services.js';
 
 /** `POST /identity/auth/exchange`, `/refresh` and `/revoke`. */
-export function tokenRoutes({ tokenExchange, refreshTokens, events, ipLimiter }: Services): Route[] {
+export function tokenRoutes({
+  tokenExchange,
+  refreshTokens,
+  events,
+  ipLimiter,
+  telemetry,
+}: Services): Route[] {
+  const onRefused = refusedFor(telemetry.metrics, 'client_address');
   function admitClient(request: RequestLike): void {
-    if (request.ip !== undefined) enforceRateLimit(ipLimiter, request.ip, 'this client address');
+    if (request.ip !== undefined) enforceRateLimit(ipLimiter, request.ip, 'this client address', onRefused);
   }
 
   return [

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { epochSeconds } from '../internal/clock.js';
 import type { Logger } from '../logger.js';
+import type { WebhookAttemptOutcome } from '../prometheus-metrics.js';
 import type {
   Store,
   WebhookAttemptRecord,
@@ -52,6 +53,8 @@ export interface DeliveryWorkerOptions {
   logger: Logger;
   /** Random number in [0, 1), for retry jitter. */
   random?: () => number;
+  /** Told how each attempt of a worker pass ended, for metrics. */
+  onAttempt?: (outcome: WebhookAttemptOutcome) => void;
 }
 
 // ±10%: spreads retries of many deliveries that failed together (a receiver outage).
@@ -80,6 +83,7 @@ export function createDeliveryWorker({
   options,
   logger,
   random = Math.random,
+  onAttempt,
 }: DeliveryWorkerOptions): DeliveryWorker {
   const policy = {
     allowInsecureUrls: options.allowInsecureUrls,
@@ -190,6 +194,7 @@ export function createDeliveryWorker({
         if (outcome?.status === 'succeeded') summary.succeeded++;
         else if (outcome?.status === 'failed') summary.failed++;
         else summary.retrying++;
+        onAttempt?.(outcome === null ? 'error' : outcome.status === 'pending' ? 'retrying' : outcome.status);
       }
       if (claimed.length < options.batchSize) return summary;
     }
