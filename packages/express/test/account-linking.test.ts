@@ -114,6 +114,16 @@ describe('linking a new identity to an existing user by email', () => {
     await expectVictimUntouched(response);
   });
 
+  it.each([null, 0, 'no', 'FALSE', ''])(
+    "reads email_verified %j as unverified, not as absent, under 'unless_unverified'",
+    async (claimed) => {
+      const { attempt, expectVictimUntouched } = await orgWithVictim('unless_unverified');
+      const response = await attempt({ email: 'victim@example.com', email_verified: claimed });
+      expectFailsWith(response, 409, 'account_conflict');
+      await expectVictimUntouched(response);
+    },
+  );
+
   it('reads email_verified "true" (a string) as true', async () => {
     const { victimUserId, attempt } = await orgWithVictim('verified');
     const response = await attempt({ email: 'victim@example.com', email_verified: 'true' });
