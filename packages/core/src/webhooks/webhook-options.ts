@@ -11,11 +11,17 @@ export interface WebhookOptions {
   /** Allow `http:` subscriber URLs. For local development and tests only. @default false */
   allowInsecureUrls?: boolean;
   /**
-   * Allow subscriber URLs on loopback, private, link-local and other non-public addresses. Off, such
-   * URLs are refused at registration and again at connect time (so DNS rebinding cannot reach them).
-   * For local development and tests only. @default false
+   * Allow subscriber URLs on private networks (RFC 1918, shared address space, IPv6 unique-local)
+   * and on loopback. Off, such URLs are refused at registration and again at connect time (so DNS
+   * rebinding cannot reach them). Link-local and cloud-metadata addresses stay refused whatever this
+   * says. For receivers inside your own network. @default false
    */
   allowPrivateAddresses?: boolean;
+  /**
+   * Allow subscriber URLs on loopback (`localhost`, 127.0.0.0/8, `::1`) but not on private
+   * networks: a receiver on the developer's machine. @default false
+   */
+  allowLoopbackUrls?: boolean;
   /** Deadline of one delivery attempt, from connect to response. @default 10000 */
   timeoutMs?: number;
   /**
@@ -37,6 +43,7 @@ export interface WebhookOptions {
 export interface ResolvedWebhookOptions {
   allowInsecureUrls: boolean;
   allowPrivateAddresses: boolean;
+  allowLoopbackUrls: boolean;
   timeoutMs: number;
   retryScheduleSeconds: readonly number[];
   batchSize: number;
@@ -56,6 +63,7 @@ export function resolveWebhookOptions(input: WebhookOptions = {}): ResolvedWebho
   return {
     allowInsecureUrls: input.allowInsecureUrls ?? false,
     allowPrivateAddresses: input.allowPrivateAddresses ?? false,
+    allowLoopbackUrls: input.allowLoopbackUrls ?? false,
     timeoutMs,
     retryScheduleSeconds: [...schedule],
     batchSize: Math.floor(positive('batchSize', input.batchSize, DEFAULT_DELIVERY_BATCH_SIZE)),
