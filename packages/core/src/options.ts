@@ -1,5 +1,6 @@
 import type { JWK } from 'jose';
 import type { RequestLike } from './http-types.js';
+import type { FetchFunction } from './internal/bounded-fetch.js';
 import type { Logger } from './logger.js';
 import type { RateLimit } from './rate-limit.js';
 import type { SharedDocumentCache } from './remote-documents.js';
@@ -77,6 +78,25 @@ export interface RialtoExchangeOptions {
    * @default false
    */
   allowInsecureIssuers?: boolean;
+  /**
+   * Let issuers and their `jwks_uri` resolve to loopback and private-network addresses (RFC 1918,
+   * IPv6 unique-local, …). Off, such issuers are refused at registration and every discovery and
+   * JWKS fetch is refused at connect time, so neither an admin typo nor a rebinding DNS answer makes
+   * this service fetch from inside its own network. Link-local and cloud-metadata addresses
+   * (169.254.0.0/16, `fd00:ec2::254`, and their IPv6 embeddings) stay refused whatever this says.
+   * @default true when this service's own `issuer` is on loopback (local development, the zero-config
+   *   `rialtoExchange()`), false otherwise
+   */
+  allowPrivateIssuers?: boolean;
+  /**
+   * The `fetch` used for discovery documents and JWKS, e.g. one that goes through a corporate proxy
+   * or trusts a private CA. It still gets the `fetchTimeoutMs` deadline (as an `AbortSignal`) and
+   * the `maxRemoteDocumentBytes` cap, and `redirect: 'manual'`. Because the library does not see its
+   * connections, each request's host is resolved and checked against the address policy first; the
+   * function must not follow redirects nor connect anywhere but the URL it is given.
+   * @default Node's own HTTP client, which checks the address it connects to
+   */
+  fetch?: FetchFunction;
   /** Leeway for `exp`, `nbf` and `iat` of ID tokens and access tokens. @default 30 */
   clockToleranceSeconds?: number;
   /** Deadline for one discovery or JWKS request. @default 5000 */
@@ -130,7 +150,8 @@ type OptionalWithoutDefault =
   | 'refreshTokenSecret'
   | 'adminToken'
   | 'authorizeAdmin'
-  | 'sharedDocumentCache';
+  | 'sharedDocumentCache'
+  | 'fetch';
 
 export type ResolvedRialtoExchangeOptions = Required<
   Omit<RialtoExchangeOptions, OptionalWithoutDefault | 'webhooks'>
@@ -193,6 +214,12 @@ export function resolveOptions(input: RialtoExchangeOptions): ResolvedRialtoExch
     adminToken: input.adminToken,
     authorizeAdmin: input.authorizeAdmin,
     allowInsecureIssuers,
+    allowPrivateIssuers: boolean(
+      'allowPrivateIssuers',
+      input.allowPrivateIssuers,
+      isLoopback(issuerUrl.hostname),
+    ),
+    fetch: optionalFunction('fetch', input.fetch),
     clockToleranceSeconds: nonNegative(
       'clockToleranceSeconds',
       input.clockToleranceSeconds,
@@ -283,6 +310,19 @@ function resolveRateLimit(
 
 export function isLoopback(hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(hostname);
+}
+
+function boolean(name: string, value: boolean | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new TypeError(`createRialtoExchange: \`${name}\` must be a boolean`);
+  return value;
+}
+
+function optionalFunction<T>(name: string, value: T | undefined): T | undefined {
+  if (value !== undefined && typeof value !== 'function') {
+    throw new TypeError(`createRialtoExchange: \`${name}\` must be a function`);
+  }
+  return value;
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {

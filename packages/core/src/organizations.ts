@@ -6,6 +6,7 @@ import { isAllowedRemoteUrl } from './discovery.js';
 import { RialtoError } from './errors.js';
 import type { RialtoEvents } from './events.js';
 import { epochSeconds } from './internal/clock.js';
+import { assertIssuerAddress, issuerAddressPolicy } from './issuer-address.js';
 import type { EmailLinkingPolicy, OrganizationRecord, Store } from './store.js';
 import { ASYMMETRIC_ALGORITHMS } from './verify-id-token.js';
 
@@ -44,6 +45,7 @@ export interface RegisteredOrganization {
 
 export interface OrganizationsOptions {
   allowInsecureIssuers: boolean;
+  allowPrivateIssuers: boolean;
   defaultEmailLinking: EmailLinkingPolicy;
   cacheTtlSeconds: number;
   maxCachedOrgs: number;
@@ -110,6 +112,7 @@ export function createOrganizations(
             : 'The issuer must be an absolute https URL.',
         );
       }
+      await assertIssuerAddress(new URL(issuer), issuerAddressPolicy(options.allowPrivateIssuers));
       const now = epochSeconds();
       const orgId = randomUUID();
       const organization: OrganizationRecord = {

@@ -3,6 +3,7 @@ import { type ApiKeys, createApiKeys } from './api-keys.js';
 import { createDiscovery } from './discovery.js';
 import { createEvents, type RialtoEvents } from './events.js';
 import { createTokenExchange, type TokenExchange } from './exchange-token.js';
+import { issuerAddressPolicy } from './issuer-address.js';
 import { createTokenMinter } from './mint-tokens.js';
 import type { ResolvedRialtoExchangeOptions } from './options.js';
 import { createOrganizations, type Organizations } from './organizations.js';
@@ -49,6 +50,7 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
   const organizations = createOrganizations(store, events, {
     ...cacheLimits,
     allowInsecureIssuers: options.allowInsecureIssuers,
+    allowPrivateIssuers: options.allowPrivateIssuers,
     defaultEmailLinking: options.defaultEmailLinking,
   });
   const signingKeys = createSigningKeys({
@@ -74,6 +76,8 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
     maxResponseBytes: options.maxRemoteDocumentBytes,
     sharedCache: options.sharedDocumentCache,
     sharedTtlMs: options.discoveryCacheTtlSeconds * 1000,
+    addressPolicy: issuerAddressPolicy(options.allowPrivateIssuers),
+    fetch: options.fetch,
   });
   const idTokens = createIdTokenVerifier({
     discovery: createDiscovery({

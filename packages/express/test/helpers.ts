@@ -77,7 +77,10 @@ export interface TestApp {
   store: RecordingStore;
 }
 
-/** An Express app (5 or 4) with the exchange mounted at root, an admin token and loopback issuers allowed. */
+/**
+ * An Express app (5 or 4) with the exchange mounted at root, an admin token and loopback issuers
+ * allowed (`http:` and private addresses: the local issuers listen on 127.0.0.1).
+ */
 export function createTestApp(
   options: RialtoExchangeExpressOptions & { flavour?: ExpressFlavour; store?: RecordingStore } = {},
 ): TestApp {
@@ -87,6 +90,7 @@ export function createTestApp(
     issuer: SERVICE_ISSUER,
     adminToken: ADMIN_TOKEN,
     allowInsecureIssuers: true,
+    allowPrivateIssuers: true,
     ...rest,
     store,
   });
