@@ -23,12 +23,14 @@ export interface DiscoveryOptions extends RemoteCachePolicy {
   documents: RemoteDocuments;
   /** Accept `http:` JWKS URLs (loopback development only). */
   allowInsecureIssuers: boolean;
+  onRefreshFailure?(url: string, error: unknown): void;
 }
 
 export interface Discovery {
   /**
    * Returns the issuer's metadata, fetching `{issuer}/.well-known/openid-configuration` when it is
-   * not cached. Concurrent calls for one issuer share one fetch.
+   * not cached. Concurrent calls for one issuer share one fetch; expired metadata is returned at
+   * once while it refreshes in the background.
    * @throws RemoteDocumentError when the document cannot be fetched or is not usable.
    */
   getMetadata(registeredIssuer: string): Promise<IssuerMetadata>;
@@ -41,6 +43,7 @@ export interface Discovery {
 export function createDiscovery(options: DiscoveryOptions): Discovery {
   const cache = new ResilientCache<IssuerMetadata>({
     ...cachePolicyMs(options),
+    onRefreshFailure: options.onRefreshFailure,
     load: async (issuer) => {
       const url = new URL(`${issuer}/.well-known/openid-configuration`);
       return parseMetadata(await options.documents.get(url), url, options.allowInsecureIssuers);

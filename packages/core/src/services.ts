@@ -79,16 +79,25 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
     addressPolicy: issuerAddressPolicy(options.allowPrivateIssuers),
     fetch: options.fetch,
   });
+  // The request path keeps serving cached documents; the operator still hears that the IdP fails.
+  const onRefreshFailure = (url: string, error: unknown) =>
+    options.logger.warn(
+      { url, reason: error instanceof Error ? error.message : String(error) },
+      'refreshing an IdP document failed; the cached copy is still used',
+    );
   const idTokens = createIdTokenVerifier({
     discovery: createDiscovery({
       ...remoteCachePolicy,
       documents,
       allowInsecureIssuers: options.allowInsecureIssuers,
+      onRefreshFailure,
     }),
     remoteJwks: createRemoteJwks({
       ...remoteCachePolicy,
       documents,
       refetchCooldownSeconds: options.unknownKidCooldownSeconds,
+      sharedCache: options.sharedDocumentCache,
+      onRefreshFailure,
     }),
     clockToleranceSeconds: options.clockToleranceSeconds,
     maxLifetimeSeconds: options.maxIdTokenLifetimeSeconds,

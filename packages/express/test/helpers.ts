@@ -123,6 +123,8 @@ export interface LocalIssuer {
   kid: string;
   privateJwk: JWK;
   counts: { discovery: number; jwks: number; other: number };
+  /** Requests received under `hang` and not answered yet. */
+  held: number;
   behaviour: IssuerBehaviour;
   /** Extra keys published in the JWKS, e.g. to test key rotation. */
   extraPublicKeys: JWK[];
@@ -155,6 +157,7 @@ export async function startLocalIssuer(options: { trailingSlash?: boolean } = {}
   const sockets = new Set<import('node:net').Socket>();
   const state = {
     counts: { discovery: 0, jwks: 0, other: 0 },
+    held: 0,
     behaviour: 'ok' as IssuerBehaviour,
     extraPublicKeys: [] as JWK[],
   };
@@ -176,6 +179,8 @@ export async function startLocalIssuer(options: { trailingSlash?: boolean } = {}
         res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>Welcome</body></html>');
         return;
       case 'hang':
+        state.held++;
+        res.on('close', () => state.held--);
         return;
       case 'oversize':
         res.writeHead(200, { 'content-type': 'application/json' });
