@@ -36,6 +36,7 @@ const router = rialtoExchange({
   issuer: SERVICE_ISSUER,
   store,
   allowInsecureIssuers: true,
+  allowPrivateIssuers: true,
   logger,
   rateLimit: { perIp: UNREACHABLE, perOrganization: UNREACHABLE },
   ...(process.env[ENV_REFRESH_TTL_SECONDS]
