@@ -53,6 +53,12 @@ describe('webhook destination policy', () => {
     }
   });
 
+  it('takes a hostname that does not resolve yet only when private addresses are allowed', async () => {
+    const url = new URL('https://does-not-exist.invalid/x');
+    await expect(assertPublicDestination(url, relaxed)).resolves.toBeUndefined();
+    await expect(assertPublicDestination(url, loopbackOnly)).rejects.toThrow(/could not be resolved/);
+  });
+
   it('refuses a hostname that does not resolve', async () => {
     await expect(
       assertPublicDestination(new URL('https://does-not-exist.invalid/x'), strict),

@@ -63,6 +63,9 @@ export async function assertPublicDestination(url: URL, policy: DestinationPolic
     await assertAllowedHost(url, addressPolicy(policy));
   } catch (error) {
     if (!(error instanceof AddressRefusedError)) throw error;
+    // As before the metadata rule existed, a relaxed policy takes a name that does not resolve
+    // yet; the connect-time check still refuses whatever it resolves to later.
+    if (error.addressClass === 'unresolved' && policy.allowPrivateAddresses) return;
     throw new DestinationRefusedError(
       error.addressClass === 'unresolved' ? `The host ${url.hostname} could not be resolved.` : NOT_ALLOWED,
     );
