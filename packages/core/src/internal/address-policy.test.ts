@@ -52,6 +52,8 @@ describe('classifyAddress', () => {
     ['64:ff9b::169.254.169.254', 'link-local'],
     ['64:ff9b:1::a9fe:a9fe', 'link-local'],
     ['64:ff9b:1:a9fe:a9:fe00::', 'link-local'], // the /48 layout of RFC 6052 §2.2
+    ['64:ff9b:1:a9:fe:a9fe::', 'link-local'], // the /56 layout
+    ['64:ff9b:1:0:a9:fea9:fe00::', 'link-local'], // the /64 layout
     ['2002:a9fe:a9fe::', 'link-local'], // 6to4 of the metadata address
     ['::169.254.169.254', 'link-local'], // IPv4-compatible
     ['::ffff:0:169.254.169.254', 'link-local'], // SIIT

@@ -22,8 +22,6 @@ export interface AddressPolicy {
   allowPrivate: boolean;
 }
 
-export const PUBLIC_ONLY: AddressPolicy = { allowLoopback: false, allowPrivate: false };
-
 export class AddressRefusedError extends Error {
   override readonly name = 'AddressRefusedError';
   /** The class of the refused address, or `unresolved` when the name did not resolve. */
@@ -129,11 +127,15 @@ function classifyIpv6(address: string): AddressClass {
     return lastIpv4; // NAT64 well-known prefix (RFC 6052): reaches the embedded IPv4 address
   }
   if (g[0] === 0x64 && g[1] === 0xff9b && g[2] === 1) {
-    // NAT64 local-use (RFC 8215): the IPv4 address sits after a /96 or, with a /48, around the u-octet.
-    // The prefix length is the operator's choice, so either layout may be meant; only the
-    // never-reachable classes of what it carries count, the rest is a private network anyway.
-    const after48 = classifyIpv4Number(ipv4FromGroups(g[3], ((g[4] & 0xff) << 8) | (g[5] >> 8)));
-    const carried = [lastIpv4, after48].filter((kind) => kind === 'link-local' || kind === 'metadata');
+    // NAT64 local-use (RFC 8215). The operator picks the prefix length (/48, /56, /64 or /96), and
+    // with it where the IPv4 address sits (RFC 6052 §2.2, skipping the u-octet, byte 8); any layout
+    // may be meant, so only the never-reachable classes of what it may carry count.
+    const bytes = g.flatMap((group) => [group >> 8, group & 0xff]);
+    const at = (...indexes: number[]) =>
+      indexes.reduce((value, index) => value * 256 + (bytes[index] ?? 0), 0);
+    const carried = [at(6, 7, 9, 10), at(7, 9, 10, 11), at(9, 10, 11, 12), at(12, 13, 14, 15)]
+      .map(classifyIpv4Number)
+      .filter((kind) => kind === 'link-local' || kind === 'metadata');
     return carried.reduce(worse, 'private');
   }
   if (g[0] === 0x2002) return classifyIpv4Number(ipv4FromGroups(g[1], g[2])); // 6to4
