@@ -183,18 +183,31 @@ export function ipLiteralHost(url: URL): string | undefined {
   return isIP(host) ? host : undefined;
 }
 
+// getaddrinfo has no deadline of its own; a resolver that stalls must not hold a request open.
+const DEFAULT_RESOLVE_TIMEOUT_MS = 5000;
+
 /**
- * Resolves a URL's host and refuses it unless every address it resolves to is allowed.
+ * Resolves a URL's host and refuses it unless every address it resolves to is allowed. A name that
+ * does not resolve within `resolveTimeoutMs` counts as unresolved.
  * @throws AddressRefusedError
  */
-export async function assertAllowedHost(url: URL, policy: AddressPolicy): Promise<void> {
+export async function assertAllowedHost(
+  url: URL,
+  policy: AddressPolicy,
+  resolveTimeoutMs = DEFAULT_RESOLVE_TIMEOUT_MS,
+): Promise<void> {
   const literal = ipLiteralHost(url);
   const addresses = literal
     ? [literal]
     : (
-        await new Promise<LookupAddress[]>((resolve, reject) =>
-          dnsLookup(url.hostname, { all: true }, (error, found) => (error ? reject(error) : resolve(found))),
-        ).catch((error: unknown) => {
+        await new Promise<LookupAddress[]>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error('timed out')), resolveTimeoutMs);
+          dnsLookup(url.hostname, { all: true }, (error, found) => {
+            clearTimeout(timer);
+            if (error) reject(error);
+            else resolve(found);
+          });
+        }).catch((error: unknown) => {
           throw new AddressRefusedError(`${url.hostname} could not be resolved`, 'unresolved', {
             cause: error,
           });
