@@ -92,7 +92,7 @@ async function makeStore(root: string) {
 
 async function checkout(root: string): Promise<Exchange> {
   const store = await makeStore(root);
-  const options = { issuer: SERVICE_ISSUER, store, allowInsecureIssuers: true };
+  const options = { issuer: SERVICE_ISSUER, store, allowInsecureIssuers: true, allowPrivateIssuers: true };
   const limits = { rateLimit: { perIp: UNREACHABLE, perOrganization: UNREACHABLE } };
   if (mode === 'handle' || mode === 'bare') {
     const core = await import(resolve(root, 'packages/core/src/index.ts'));

@@ -167,6 +167,7 @@ const exchange = createRialtoExchange({
   issuer: SERVICE_ISSUER,
   store: memoryStore(),
   allowInsecureIssuers: true,
+  allowPrivateIssuers: true,
   rateLimit: { perIp: UNREACHABLE, perOrganization: UNREACHABLE },
 });
 const { apiKey: rialtoKey } = await exchange.registerOrganization({

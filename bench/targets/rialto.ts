@@ -39,6 +39,7 @@ const router = rialtoExchange({
   issuer: SERVICE_ISSUER,
   store,
   allowInsecureIssuers: true,
+  allowPrivateIssuers: true,
   logger,
   rateLimit: { perIp: UNREACHABLE, perOrganization: UNREACHABLE },
   ...(withMetrics ? { metrics: { registry: new Registry() } } : {}),

@@ -13,6 +13,7 @@ export interface ExistingAppOptions {
   store?: Store;
   adminToken?: string;
   allowInsecureIssuers?: boolean;
+  allowPrivateIssuers?: boolean;
 }
 
 export function createExistingApp(options: ExistingAppOptions): {
@@ -43,6 +44,7 @@ export function createExistingApp(options: ExistingAppOptions): {
     store: options.store,
     adminToken: options.adminToken,
     allowInsecureIssuers: options.allowInsecureIssuers,
+    allowPrivateIssuers: options.allowPrivateIssuers,
   });
   app.use('/auth', exchange);
 

@@ -16,7 +16,9 @@ describe('the exchange mounted under /auth in an existing app', () => {
         publicUrl: 'http://127.0.0.1:3000',
         store,
         adminToken: ADMIN_TOKEN,
+        // The dev IdP speaks http on loopback.
         allowInsecureIssuers: true,
+        allowPrivateIssuers: true,
       });
 
       const home = await request(app).get('/');

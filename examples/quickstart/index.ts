@@ -35,8 +35,11 @@ app.use(
   rialtoExchange({
     issuer: baseUrl,
     adminToken,
-    // The local IdP speaks plain http on loopback; production issuers must be https.
+    // The local IdP speaks plain http on loopback; production issuers must be https on public
+    // addresses. (A service whose own issuer is on loopback allows private IdPs by default; this
+    // says so explicitly.)
     allowInsecureIssuers: true,
+    allowPrivateIssuers: true,
   }),
 );
 step(`Rialto exchange listening on ${baseUrl}`);

@@ -29,6 +29,9 @@ app.use(
     store,
     issuer: env.RIALTO_ISSUER ?? 'http://127.0.0.1:3000',
     allowInsecureIssuers: env.RIALTO_ALLOW_INSECURE_ISSUERS === '1',
+    ...(env.RIALTO_ALLOW_PRIVATE_ISSUERS
+      ? { allowPrivateIssuers: env.RIALTO_ALLOW_PRIVATE_ISSUERS === '1' }
+      : {}),
     ...(env.RIALTO_LOOKUP_CACHE_TTL_SECONDS
       ? { lookupCacheTtlSeconds: Number(env.RIALTO_LOOKUP_CACHE_TTL_SECONDS) }
       : {}),

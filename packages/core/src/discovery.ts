@@ -26,12 +26,14 @@ export interface DiscoveryOptions extends RemoteCachePolicy {
   documents: RemoteDocuments;
   /** Accept `http:` JWKS URLs (loopback development only). */
   allowInsecureIssuers: boolean;
+  onRefreshFailure?(url: string, error: unknown): void;
 }
 
 export interface Discovery {
   /**
    * Returns the issuer's metadata, fetching `{issuer}/.well-known/openid-configuration` when it is
-   * not cached. Concurrent calls for one issuer share one fetch.
+   * not cached. Concurrent calls for one issuer share one fetch; expired metadata is returned at
+   * once while it refreshes in the background.
    * @throws RemoteDocumentError when the document cannot be fetched or is not usable.
    */
   getMetadata(registeredIssuer: string): Promise<IssuerMetadata>;
@@ -47,6 +49,7 @@ export function createDiscovery(options: DiscoveryOptions): Discovery {
   const cache = new ResilientCache<IssuerMetadata>({
     ...cachePolicyMs(options),
     onFreshHit: metrics && (() => metrics.idpCacheHit('discovery')),
+    onRefreshFailure: options.onRefreshFailure,
     load: (issuer) => {
       const url = new URL(`${issuer}/.well-known/openid-configuration`);
       return observeIdpFetch(telemetry, 'discovery', url, async () =>

@@ -13,6 +13,7 @@ describe('resolveOptions', () => {
       refreshTokenTtlSeconds: 1800,
       accessTokenAlgorithm: 'RS256',
       allowInsecureIssuers: false,
+      allowPrivateIssuers: false,
       clockToleranceSeconds: 30,
       fetchTimeoutMs: 5000,
       maxRemoteDocumentBytes: 524288,
@@ -48,6 +49,11 @@ describe('resolveOptions', () => {
       { store, issuer: 'https://a.example', singleUseIdTokens: 1 },
       /`singleUseIdTokens` must be true or false/,
     ],
+    [
+      { store, issuer: 'https://a.example', allowPrivateIssuers: 'yes' },
+      /`allowPrivateIssuers` must be true or false/,
+    ],
+    [{ store, issuer: 'https://a.example', fetch: 'https://proxy' }, /`fetch` must be a fetch function/],
     [
       { store, issuer: 'https://a.example', accessTokenAlgorithm: 'HS256' },
       /must be one of RS256, PS256, ES256, EdDSA/,
@@ -182,5 +188,15 @@ describe('resolveOptions', () => {
   it('accepts http on loopback for development', () => {
     expect(resolveOptions({ store, issuer: 'http://127.0.0.1:3000' }).issuer).toBe('http://127.0.0.1:3000');
     expect(resolveOptions({ store, issuer: 'http://localhost:3000' }).issuer).toBe('http://localhost:3000');
+  });
+
+  it('allows private IdP addresses by default only while the service itself runs on loopback', () => {
+    const resolved = (issuer: string, allowPrivateIssuers?: boolean) =>
+      resolveOptions({ store, issuer, allowPrivateIssuers }).allowPrivateIssuers;
+    expect(resolved('http://localhost:3000')).toBe(true);
+    expect(resolved('http://127.0.0.1:3000')).toBe(true);
+    expect(resolved('https://api.example.com')).toBe(false);
+    expect(resolved('http://localhost:3000', false)).toBe(false);
+    expect(resolved('https://api.example.com', true)).toBe(true);
   });
 });

@@ -3,6 +3,7 @@ import type { JWK } from 'jose';
 import { z } from 'zod';
 import { type HealthOptions, healthOptionsSchema, type ResolvedHealthOptions } from './health-options.js';
 import type { RequestLike } from './http-types.js';
+import type { FetchFunction } from './internal/bounded-fetch.js';
 import {
   implementation,
   nonNegativeNumber,
@@ -117,6 +118,25 @@ export interface RialtoExchangeOptions {
    * @default false
    */
   allowInsecureIssuers?: boolean;
+  /**
+   * Let issuers and their `jwks_uri` resolve to loopback and private-network addresses (RFC 1918,
+   * IPv6 unique-local, …). Off, such issuers are refused at registration and every discovery and
+   * JWKS fetch is refused at connect time, so neither an admin typo nor a rebinding DNS answer makes
+   * this service fetch from inside its own network. Link-local and cloud-metadata addresses
+   * (169.254.0.0/16, `fd00:ec2::254`, and their IPv6 embeddings) stay refused whatever this says.
+   * @default true when this service's own `issuer` is on loopback (local development, the zero-config
+   *   `rialtoExchange()`), false otherwise
+   */
+  allowPrivateIssuers?: boolean;
+  /**
+   * The `fetch` used for discovery documents and JWKS, e.g. one that goes through a corporate proxy
+   * or trusts a private CA. It still gets the `fetchTimeoutMs` deadline (as an `AbortSignal`) and
+   * the `maxRemoteDocumentBytes` cap, and `redirect: 'manual'`. Because the library does not see its
+   * connections, each request's host is resolved and checked against the address policy first; the
+   * function must not follow redirects nor connect anywhere but the URL it is given.
+   * @default Node's own HTTP client, which checks the address it connects to
+   */
+  fetch?: FetchFunction;
   /** Leeway for `exp`, `nbf` and `iat` of ID tokens and access tokens. @default 30 */
   clockToleranceSeconds?: number;
   /** Deadline for one discovery or JWKS request. @default 5000 */
@@ -202,7 +222,8 @@ type OptionalWithoutDefault =
   | 'refreshTokenSecret'
   | 'adminToken'
   | 'authorizeAdmin'
-  | 'sharedDocumentCache';
+  | 'sharedDocumentCache'
+  | 'fetch';
 
 export type ResolvedRialtoExchangeOptions = Required<
   Omit<RialtoExchangeOptions, OptionalWithoutDefault | 'webhooks' | 'health' | 'metrics'>
@@ -305,6 +326,12 @@ const optionSchemas = {
     'a function (request) => boolean | Promise<boolean>',
   ).optional(),
   allowInsecureIssuers: z.boolean({ error: 'must be true or false' }).default(false),
+  // Without a default here: resolveOptions opens private addresses when the service's own issuer is on loopback.
+  allowPrivateIssuers: z.boolean({ error: 'must be true or false' }).optional(),
+  fetch: implementation<FetchFunction>(
+    (value) => typeof value === 'function',
+    'a fetch function (url, init) => Promise<Response>',
+  ).optional(),
   clockToleranceSeconds: nonNegativeNumber().default(DEFAULT_CLOCK_TOLERANCE_SECONDS),
   fetchTimeoutMs: positiveNumber().default(DEFAULT_FETCH_TIMEOUT_MS),
   maxRemoteDocumentBytes: positiveNumber().default(DEFAULT_MAX_REMOTE_DOCUMENT_BYTES),
@@ -353,6 +380,7 @@ export function resolveOptions(input: RialtoExchangeOptions): ResolvedRialtoExch
   }
   return {
     ...options,
+    allowPrivateIssuers: options.allowPrivateIssuers ?? isLoopback(new URL(options.issuer).hostname),
     signingKeyPrepublishSeconds,
     accessTokenAlgorithm: accessTokenAlgorithmFor(options.accessTokenAlgorithm, options.accessTokenKey),
   };

@@ -7,6 +7,7 @@ import { RialtoError } from './errors.js';
 import type { RialtoEvents } from './events.js';
 import { epochSeconds } from './internal/clock.js';
 import { printableText } from './internal/control-characters.js';
+import { assertIssuerAddress, issuerAddressPolicy } from './issuer-address.js';
 import type { EmailLinkingPolicy, OrganizationRecord, Store } from './store.js';
 import { ASYMMETRIC_ALGORITHMS } from './verify-id-token.js';
 
@@ -57,6 +58,7 @@ export interface RegisteredOrganization {
 
 export interface OrganizationsOptions {
   allowInsecureIssuers: boolean;
+  allowPrivateIssuers: boolean;
   defaultEmailLinking: EmailLinkingPolicy;
   requireClientIds: boolean;
   cacheTtlSeconds: number;
@@ -169,6 +171,7 @@ export function createOrganizations(
           'client_ids: this service requires the client ids your ID tokens are issued to.',
         );
       }
+      await assertIssuerAddress(new URL(issuer), issuerAddressPolicy(options.allowPrivateIssuers));
       const now = epochSeconds();
       const orgId = randomUUID();
       const organization: OrganizationRecord = {

@@ -1,4 +1,4 @@
-import { type BoundedFetchLimits, fetchJsonObject } from './internal/bounded-fetch.js';
+import { type BoundedFetchOptions, fetchJsonObject } from './internal/bounded-fetch.js';
 
 /**
  * A cache shared by several instances, e.g. a Keyv instance on Redis. Only public documents
@@ -9,7 +9,7 @@ export interface SharedDocumentCache {
   set(key: string, value: unknown, ttlMs?: number): Promise<unknown>;
 }
 
-export interface RemoteDocumentsOptions extends BoundedFetchLimits {
+export interface RemoteDocumentsOptions extends BoundedFetchOptions {
   sharedCache?: SharedDocumentCache;
   /** How long documents stay in the shared cache. */
   sharedTtlMs: number;

@@ -4,6 +4,7 @@ import { createDiscovery } from './discovery.js';
 import { createEvents, type RialtoEvents } from './events.js';
 import { createTokenExchange, type TokenExchange } from './exchange-token.js';
 import { createTelemetry, type Telemetry, tracedStore } from './internal/telemetry.js';
+import { issuerAddressPolicy } from './issuer-address.js';
 import { createTokenMinter } from './mint-tokens.js';
 import type { ResolvedRialtoExchangeOptions } from './options.js';
 import { createOrganizations, type Organizations } from './organizations.js';
@@ -67,6 +68,7 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
   const organizations = createOrganizations(store, events, {
     ...cacheLimits,
     allowInsecureIssuers: options.allowInsecureIssuers,
+    allowPrivateIssuers: options.allowPrivateIssuers,
     defaultEmailLinking: options.defaultEmailLinking,
     requireClientIds: options.requireClientIds,
   });
@@ -95,17 +97,28 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
     maxResponseBytes: options.maxRemoteDocumentBytes,
     sharedCache: options.sharedDocumentCache,
     sharedTtlMs: options.discoveryCacheTtlSeconds * 1000,
+    addressPolicy: issuerAddressPolicy(options.allowPrivateIssuers),
+    fetch: options.fetch,
   });
+  // The request path keeps serving cached documents; the operator still hears that the IdP fails.
+  const onRefreshFailure = (url: string, error: unknown) =>
+    options.logger.warn(
+      { url, reason: error instanceof Error ? error.message : String(error) },
+      'refreshing an IdP document failed; the cached copy is still used',
+    );
   const remoteJwks = createRemoteJwks({
     ...remoteCachePolicy,
     documents,
     refetchCooldownSeconds: options.unknownKidCooldownSeconds,
+    sharedCache: options.sharedDocumentCache,
+    onRefreshFailure,
   });
   const idTokens = createIdTokenVerifier({
     discovery: createDiscovery({
       ...remoteCachePolicy,
       documents,
       allowInsecureIssuers: options.allowInsecureIssuers,
+      onRefreshFailure,
     }),
     remoteJwks,
     clockToleranceSeconds: options.clockToleranceSeconds,

@@ -57,6 +57,21 @@ describe('rialto-exchange CLI', () => {
     }
   });
 
+  it('refuses private and metadata issuers as the admin route does; --allow-private-issuer opens private ones', async () => {
+    const register = (issuer: string, ...flags: string[]) =>
+      runCli(['register-organization', '--name', 'Acme', '--issuer', issuer, ...flags], io);
+    expect(await register('https://10.0.0.1')).toBe(1);
+    expect(err.pop()).toBe(
+      'register-organization failed: The issuer must resolve to public addresses, not a private one (allowPrivateIssuers is off).',
+    );
+    expect(await register('http://169.254.169.254/latest', '--allow-private-issuer')).toBe(1);
+    expect(err.pop()).toBe(
+      'register-organization failed: The issuer must not point to a link-local address.',
+    );
+    expect(out).toEqual([]);
+    expect(await register('https://10.0.0.1', '--allow-private-issuer')).toBe(0);
+  });
+
   it('rotates the signing key in the store', async () => {
     await registered();
     out.length = 0;

@@ -29,6 +29,7 @@ const USAGE = `Usage: rialto-exchange <command> [--store <url>] [options]
 
 Commands:
   register-organization --name <name> --issuer <url> [--audience a,b] [--client-id id]...
+                        [--allow-private-issuer]   (an IdP on loopback or a private network)
   rotate-signing-key [--use access_token|refresh_token]
   issue-api-key --org <org_id>
   revoke-api-key --org <org_id> --key <api_key_id>
@@ -98,6 +99,7 @@ function parse(argv: string[]) {
       store: { type: 'string' },
       name: { type: 'string' },
       issuer: { type: 'string' },
+      'allow-private-issuer': { type: 'boolean' },
       audience: { type: 'string' },
       'client-id': { type: 'string', multiple: true },
       use: { type: 'string' },
@@ -125,6 +127,9 @@ async function run(
     store,
     issuer: io.env.RIALTO_ISSUER ?? 'http://localhost',
     allowInsecureIssuers: true,
+    // The placeholder issuer above is on loopback, which would allow private IdPs by default; an
+    // operator command against a real store must ask for that explicitly, as the server's option does.
+    allowPrivateIssuers: values['allow-private-issuer'] ?? false,
   });
   switch (command) {
     case 'register-organization': {

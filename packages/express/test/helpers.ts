@@ -78,7 +78,10 @@ export interface TestApp {
   store: RecordingStore;
 }
 
-/** An Express app (5 or 4) with the exchange mounted at root, an admin token and loopback issuers allowed. */
+/**
+ * An Express app (5 or 4) with the exchange mounted at root, an admin token and loopback issuers
+ * allowed (`http:` and private addresses: the local issuers listen on 127.0.0.1).
+ */
 export function createTestApp(
   options: RialtoExchangeExpressOptions & { flavour?: ExpressFlavour; store?: RecordingStore } = {},
 ): TestApp {
@@ -88,6 +91,7 @@ export function createTestApp(
     issuer: SERVICE_ISSUER,
     adminToken: ADMIN_TOKEN,
     allowInsecureIssuers: true,
+    allowPrivateIssuers: true,
     ...rest,
     store,
   });
@@ -120,6 +124,8 @@ export interface LocalIssuer {
   kid: string;
   privateJwk: JWK;
   counts: { discovery: number; jwks: number; other: number };
+  /** Requests received under `hang` and not answered yet. */
+  held: number;
   behaviour: IssuerBehaviour;
   /** Extra keys published in the JWKS, e.g. to test key rotation. */
   extraPublicKeys: JWK[];
@@ -152,6 +158,7 @@ export async function startLocalIssuer(options: { trailingSlash?: boolean } = {}
   const sockets = new Set<import('node:net').Socket>();
   const state = {
     counts: { discovery: 0, jwks: 0, other: 0 },
+    held: 0,
     behaviour: 'ok' as IssuerBehaviour,
     extraPublicKeys: [] as JWK[],
   };
@@ -173,6 +180,8 @@ export async function startLocalIssuer(options: { trailingSlash?: boolean } = {}
         res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>Welcome</body></html>');
         return;
       case 'hang':
+        state.held++;
+        res.on('close', () => state.held--);
         return;
       case 'oversize':
         res.writeHead(200, { 'content-type': 'application/json' });

@@ -34,6 +34,7 @@ async function startInstance(store: DisposableStore): Promise<Instance> {
         RIALTO_ISSUER: 'http://127.0.0.1:3000',
         RIALTO_ADMIN_TOKEN: ADMIN_TOKEN,
         RIALTO_ALLOW_INSECURE_ISSUERS: '1',
+        RIALTO_ALLOW_PRIVATE_ISSUERS: '1',
         RIALTO_LOOKUP_CACHE_TTL_SECONDS: String(LOOKUP_CACHE_TTL_SECONDS),
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -243,7 +243,7 @@ describe('webhook delivery', () => {
 
   it('refuses at connect time a hostname that resolves to a private address (DNS rebinding), recording the refusal', async () => {
     const store = recordingStore(memoryStore());
-    // Registered while the host allowed private addresses (or while DNS still answered a public one)...
+    // Registered while the host allowed loopback (or while DNS still answered a public one)...
     const partner = await partnerApp(idp, { store });
     const hooks = await receiver();
     const { id } = await createWebhook(partner, {
@@ -252,8 +252,8 @@ describe('webhook delivery', () => {
     });
     await patchUser(partner, { onboarding_completed: true });
     // ...then delivered by an instance that only allows public addresses.
-    const strict = createTestApp({ store, webhooks: { ...LOCAL_WEBHOOKS, allowPrivateAddresses: false } })
-      .router.exchange;
+    const strict = createTestApp({ store, webhooks: { ...LOCAL_WEBHOOKS, allowLoopbackUrls: false } }).router
+      .exchange;
 
     expect(await strict.webhooks.runDueDeliveries()).toMatchObject({ attempted: 1, retrying: 1 });
 
@@ -261,7 +261,7 @@ describe('webhook delivery', () => {
     const [log] = await deliveries(partner, id);
     expect(log.attempts[0]).toMatchObject({
       response_status: null,
-      error: 'destination refused: localhost resolves to a non-public address',
+      error: 'destination refused: localhost resolves to a loopback address',
     });
   });
 });

@@ -66,7 +66,7 @@ export async function startReceiver(behaviour: ReceiverBehaviour = 204): Promise
 /** Local receivers are http on loopback; the tests opt in to both, and run the worker by hand. */
 export const LOCAL_WEBHOOKS = {
   allowInsecureUrls: true,
-  allowPrivateAddresses: true,
+  allowLoopbackUrls: true,
   worker: false,
   timeoutMs: 500,
 } as const;

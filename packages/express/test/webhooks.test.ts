@@ -86,7 +86,7 @@ describe('POST /notifications/webhooks', () => {
     let strict: Partner;
     beforeAll(async () => {
       strict = await partnerApp(idp, {
-        webhooks: { allowInsecureUrls: false, allowPrivateAddresses: false },
+        webhooks: { allowInsecureUrls: false, allowPrivateAddresses: false, allowLoopbackUrls: false },
       });
     });
 
@@ -151,6 +151,47 @@ describe('POST /notifications/webhooks', () => {
       expect(response.body.error_description).toBe(description);
       expect(strict.t.store.writes).toEqual([]);
     });
+  });
+});
+
+describe('relaxed destination policies', () => {
+  const create = (partner: Partner, url: string) =>
+    request(partner.t.app)
+      .post('/notifications/webhooks')
+      .set('authorization', bearer(partner))
+      .send({ url, eventTypes: ['*'] });
+
+  it('allowLoopbackUrls accepts a receiver on loopback but no private network', async () => {
+    const partner = await partnerApp(idp, {
+      webhooks: { allowInsecureUrls: true, allowLoopbackUrls: true, allowPrivateAddresses: false },
+    });
+    expect((await create(partner, 'http://localhost:4000/hooks')).status).toBe(201);
+    expect((await create(partner, 'http://[::1]:4000/hooks')).status).toBe(201);
+    partner.t.store.resetWrites();
+    for (const url of ['https://10.1.2.3/x', 'https://[fd00::1]/x', 'https://[::ffff:192.168.0.1]/x']) {
+      const response = await create(partner, url);
+      expectFailsWith(response, 400, 'invalid_request');
+      expect(response.body.error_description).toBe('url: The URL must point to a public address.');
+    }
+    expect(partner.t.store.writes).toEqual([]);
+  });
+
+  it.each([
+    'https://169.254.169.254/latest/meta-data/',
+    'https://[fd00:ec2::254]/latest/meta-data/',
+    'https://[::ffff:169.254.169.254]/x',
+    'https://[64:ff9b::a9fe:a9fe]/x',
+    'https://[2002:a9fe:a9fe::1]/x',
+    'https://100.100.100.200/x',
+  ])('refuses the metadata address %s even with every switch on', async (url) => {
+    const partner = await partnerApp(idp, {
+      webhooks: { allowInsecureUrls: true, allowLoopbackUrls: true, allowPrivateAddresses: true },
+    });
+    partner.t.store.resetWrites();
+    const response = await create(partner, url);
+    expectFailsWith(response, 400, 'invalid_request');
+    expect(response.body.error_description).toBe('url: The URL must point to a public address.');
+    expect(partner.t.store.writes).toEqual([]);
   });
 });
 

@@ -1,14 +1,21 @@
 import { once } from 'node:events';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { fetchJsonObject, RemoteDocumentError } from './bounded-fetch.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type BoundedFetchOptions, fetchJsonObject, RemoteDocumentError } from './bounded-fetch.js';
 
-const limits = { timeoutMs: 300, maxResponseBytes: 1024 };
+const loopbackAllowed = { allowLoopback: true, allowPrivate: true };
+const publicOnly = { allowLoopback: false, allowPrivate: false };
+let limits: BoundedFetchOptions = { timeoutMs: 300, maxResponseBytes: 1024, addressPolicy: loopbackAllowed };
 let server: Server | undefined;
+let requests = 0;
 
 async function serve(listener: RequestListener): Promise<URL> {
-  server = createServer(listener);
+  requests = 0;
+  server = createServer((req, res) => {
+    requests++;
+    listener(req, res);
+  });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/doc`);
@@ -20,8 +27,8 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function failure(url: URL): Promise<string> {
-  const error = await fetchJsonObject(url, limits).then(
+async function failure(url: URL, options = limits): Promise<string> {
+  const error = await fetchJsonObject(url, options).then(
     () => undefined,
     (caught: unknown) => caught,
   );
@@ -29,7 +36,14 @@ async function failure(url: URL): Promise<string> {
   return (error as Error).message;
 }
 
-describe('fetchJsonObject', () => {
+describe.each([
+  ['with its own HTTP client', undefined],
+  ['with a host-supplied fetch', (input: string, init: RequestInit) => fetch(input, init)],
+])('fetchJsonObject %s', (_, hostFetch) => {
+  beforeEach(() => {
+    limits = { timeoutMs: 300, maxResponseBytes: 1024, addressPolicy: loopbackAllowed, fetch: hostFetch };
+  });
+
   it('returns a JSON object', async () => {
     const url = await serve((_req, res) => res.end('{"issuer":"x"}'));
     await expect(fetchJsonObject(url, limits)).resolves.toEqual({ issuer: 'x' });
@@ -73,5 +87,53 @@ describe('fetchJsonObject', () => {
   ])('refuses %s', async (_, body, message) => {
     const url = await serve((_req, res) => res.end(body));
     expect(await failure(url)).toMatch(message);
+  });
+
+  it('refuses a loopback literal under a public-only policy without connecting', async () => {
+    const url = await serve((_req, res) => res.end('{}'));
+    expect(await failure(url, { ...limits, addressPolicy: publicOnly })).toMatch(
+      /refused: a loopback address/,
+    );
+    expect(requests).toBe(0);
+  });
+
+  it('refuses a name that resolves to loopback under a public-only policy without connecting', async () => {
+    const url = await serve((_req, res) => res.end('{}'));
+    url.hostname = 'localhost';
+    expect(await failure(url, { ...limits, addressPolicy: publicOnly })).toMatch(
+      /localhost resolves to a loopback address/,
+    );
+    expect(requests).toBe(0);
+  });
+
+  it('refuses a metadata literal even when private addresses are allowed', async () => {
+    expect(await failure(new URL('http://169.254.169.254/latest/meta-data/'))).toMatch(/link-local/);
+    expect(await failure(new URL('http://[fd00:ec2::254]/latest/meta-data/'))).toMatch(/metadata/);
+  });
+});
+
+describe('fetchJsonObject with a host-supplied fetch', () => {
+  it('passes a deadline signal and manual redirects, and checks the host before calling it', async () => {
+    const calls: RequestInit[] = [];
+    const hostFetch = async (input: string, init: RequestInit) => {
+      calls.push(init);
+      return fetch(input, init);
+    };
+    const url = await serve((_req, res) => res.end('{"ok":true}'));
+    await expect(fetchJsonObject(url, { ...limits, fetch: hostFetch })).resolves.toEqual({ ok: true });
+    expect(calls).toEqual([expect.objectContaining({ redirect: 'manual', signal: expect.any(AbortSignal) })]);
+
+    url.hostname = 'localhost';
+    expect(await failure(url, { ...limits, addressPolicy: publicOnly, fetch: hostFetch })).toMatch(
+      /loopback/,
+    );
+    expect(calls).toHaveLength(1);
+  });
+
+  it('keeps the deadline when the host fetch ignores the abort signal', async () => {
+    const stuck = () => new Promise<Response>(() => {});
+    const started = Date.now();
+    expect(await failure(new URL('http://127.0.0.1:9/doc'), { ...limits, fetch: stuck })).toMatch(/failed/);
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 });

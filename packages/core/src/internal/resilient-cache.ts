@@ -5,11 +5,13 @@ export interface ResilientCacheOptions<T> {
   load(key: string, forced: boolean): Promise<T>;
   /** How long a loaded value is fresh. */
   ttlMs: number;
-  /** How long past freshness a value is still served when reloading it fails. */
+  /** How long past freshness a value is still served, while a refresh runs or after it failed. */
   staleIfErrorMs: number;
   /** After a failed load, how long callers get the failure (or the stale value) without a new load. */
   failureBackoffMs: number;
   max: number;
+  /** Told when a background refresh fails; the stale value keeps being served. */
+  onRefreshFailure?(key: string, error: unknown): void;
   /** Called when a fresh value is served without a load (for cache-hit metrics). */
   onFreshHit?: () => void;
 }
@@ -23,9 +25,11 @@ interface Entry<T> {
 }
 
 /**
- * A cache for values fetched from remote parties. Concurrent misses share one load; a failed
- * reload keeps serving the last good value for a bounded time (stale-if-error), and failures are
- * remembered briefly so an unreachable party is not asked again on every request.
+ * A cache for values fetched from remote parties. Concurrent misses share one load. Once a value
+ * is cached, an expired one is served at once while a single background refresh runs
+ * (stale-while-revalidate), for at most `staleIfErrorMs` past freshness: callers never wait on a
+ * slow party while they hold a usable value. Failures are remembered briefly, so an unreachable
+ * party is not asked again on every request.
  */
 export class ResilientCache<T> {
   readonly #entries: LRUCache<string, Entry<T>>;
@@ -36,7 +40,39 @@ export class ResilientCache<T> {
     this.#entries = new LRUCache({ max: options.max });
   }
 
-  /** @returns milliseconds since the value for `key` was loaded, or `undefined` when never loaded. */
+  get(key: string): Promise<T> {
+    const now = Date.now();
+    const entry = this.#entry(key);
+    if (entry.value !== undefined) {
+      const ageMs = now - entry.loadedAtMs;
+      if (ageMs < this.#options.ttlMs) {
+        this.#options.onFreshHit?.();
+        return Promise.resolve(entry.value);
+      }
+      if (ageMs < this.#options.ttlMs + this.#options.staleIfErrorMs) {
+        if (!entry.pending && !this.#backingOff(entry, now)) {
+          this.#load(key, entry, false).catch((error: unknown) =>
+            this.#options.onRefreshFailure?.(key, error),
+          );
+        }
+        return Promise.resolve(entry.value);
+      }
+    }
+    if (entry.pending) return entry.pending;
+    if (this.#backingOff(entry, now)) return Promise.reject(entry.failure);
+    return this.#load(key, entry, false);
+  }
+
+  /**
+   * Loads `key` again, joining a load already running, for a caller that knows the cached value is
+   * outdated. No stale value stands in: a failed load rejects.
+   */
+  reload(key: string, { forced }: { forced: boolean }): Promise<T> {
+    const entry = this.#entry(key);
+    return entry.pending ?? this.#load(key, entry, forced);
+  }
+
+  /** @returns milliseconds since the value for `key` was last loaded, or `undefined` when never loaded. */
   ageMs(key: string): number | undefined {
     const entry = this.#entries.get(key);
     return entry?.value === undefined ? undefined : Date.now() - entry.loadedAtMs;
@@ -55,22 +91,27 @@ export class ResilientCache<T> {
     return { entries, oldestAgeMs };
   }
 
-  get(key: string, { forceReload = false } = {}): Promise<T> {
-    const now = Date.now();
+  /** Whether the last load of `key` failed within the failure backoff: the party looks unreachable. */
+  isFailing(key: string): boolean {
+    const entry = this.#entries.get(key);
+    return entry !== undefined && this.#backingOff(entry, Date.now());
+  }
+
+  #entry(key: string): Entry<T> {
     let entry = this.#entries.get(key);
     if (entry === undefined) {
       entry = { loadedAtMs: 0 };
       this.#entries.set(key, entry);
     }
-    if (entry.value !== undefined && !forceReload && now - entry.loadedAtMs < this.#options.ttlMs) {
-      this.#options.onFreshHit?.();
-      return Promise.resolve(entry.value);
-    }
-    if (entry.pending) return entry.pending;
-    if (entry.failedAtMs !== undefined && now - entry.failedAtMs < this.#options.failureBackoffMs) {
-      return this.#staleOr(entry, now, entry.failure);
-    }
-    entry.pending = this.#options.load(key, forceReload).then(
+    return entry;
+  }
+
+  #backingOff(entry: Entry<T>, now: number): boolean {
+    return entry.failedAtMs !== undefined && now - entry.failedAtMs < this.#options.failureBackoffMs;
+  }
+
+  #load(key: string, entry: Entry<T>, forced: boolean): Promise<T> {
+    const pending = this.#options.load(key, forced).then(
       (value) => {
         Object.assign(entry, {
           value,
@@ -83,16 +124,10 @@ export class ResilientCache<T> {
       },
       (error: unknown) => {
         Object.assign(entry, { pending: undefined, failedAtMs: Date.now(), failure: error });
-        return this.#staleOr(entry, Date.now(), error);
+        throw error;
       },
     );
-    return entry.pending;
-  }
-
-  #staleOr(entry: Entry<T>, now: number, error: unknown): Promise<T> {
-    const usable =
-      entry.value !== undefined &&
-      now - entry.loadedAtMs < this.#options.ttlMs + this.#options.staleIfErrorMs;
-    return usable ? Promise.resolve(entry.value as T) : Promise.reject(error);
+    entry.pending = pending;
+    return pending;
   }
 }

@@ -1,5 +1,6 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { AddressRefusedError } from '../internal/address-policy.js';
 import {
   type DestinationPolicy,
   DestinationRefusedError,
@@ -113,6 +114,7 @@ export function postWebhook(post: WebhookPost): Promise<WebhookPostResult> {
 
 function failureReason(error: unknown): string {
   if (error instanceof DestinationRefusedError) return `destination refused: ${error.message}`;
+  if (error instanceof AddressRefusedError) return `destination refused: ${error.message}`;
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string') return `connection failed: ${code}`;
   return 'connection failed';

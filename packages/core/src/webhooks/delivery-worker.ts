@@ -88,6 +88,7 @@ export function createDeliveryWorker({
   const policy = {
     allowInsecureUrls: options.allowInsecureUrls,
     allowPrivateAddresses: options.allowPrivateAddresses,
+    allowLoopbackUrls: options.allowLoopbackUrls,
   };
 
   function retryAt(failedAttempts: number, now: number): number | null {

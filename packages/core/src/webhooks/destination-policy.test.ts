@@ -1,46 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import {
-  assertPublicDestination,
-  DestinationRefusedError,
-  isNonPublicAddress,
-  parseDestination,
-} from './destination-policy.js';
+import { assertPublicDestination, DestinationRefusedError, parseDestination } from './destination-policy.js';
 
-const strict = { allowInsecureUrls: false, allowPrivateAddresses: false };
-const relaxed = { allowInsecureUrls: true, allowPrivateAddresses: true };
+// The address classes themselves are pinned in internal/address-policy.test.ts.
+const strict = { allowInsecureUrls: false, allowPrivateAddresses: false, allowLoopbackUrls: false };
+const relaxed = { allowInsecureUrls: true, allowPrivateAddresses: true, allowLoopbackUrls: false };
+const loopbackOnly = { allowInsecureUrls: true, allowPrivateAddresses: false, allowLoopbackUrls: true };
 
 describe('webhook destination policy', () => {
-  it.each([
-    '127.0.0.1',
-    '10.1.2.3',
-    '172.31.255.255',
-    '192.168.1.1',
-    '169.254.169.254',
-    '100.64.0.1',
-    '0.0.0.0',
-    '224.0.0.1',
-    '255.255.255.255',
-    '::1',
-    '::',
-    'fe80::1',
-    'fd00::1',
-    'ff02::1',
-    '::ffff:127.0.0.1',
-    '::ffff:7f00:1',
-    '64:ff9b::10.0.0.1',
-    '::ffff:a9fe:a9fe',
-    'not-an-ip',
-  ])('treats %s as non-public', (address) => {
-    expect(isNonPublicAddress(address)).toBe(true);
-  });
-
-  it.each(['93.184.216.34', '8.8.8.8', '172.32.0.1', '2606:4700::1111', '::ffff:8.8.8.8'])(
-    'treats %s as public',
-    (address) => {
-      expect(isNonPublicAddress(address)).toBe(false);
-    },
-  );
-
   it.each([
     ['http URLs', 'http://hooks.example.com/x', /https/],
     ['URLs with credentials', 'https://user:pass@hooks.example.com/x', /credentials/],
@@ -50,6 +16,9 @@ describe('webhook destination policy', () => {
     ['metadata service literals', 'https://169.254.169.254/latest', /public address/],
     ['IPv6 loopback literals', 'https://[::1]/x', /public address/],
     ['IPv4-mapped IPv6 literals', 'https://[::ffff:10.0.0.1]/x', /public address/],
+    ['NAT64 forms of private literals', 'https://[64:ff9b::10.0.0.1]/x', /public address/],
+    ['6to4 forms of private literals', 'https://[2002:a00:1::1]/x', /public address/],
+    ['site-local literals', 'https://[fec0::1]/x', /public address/],
   ])('refuses %s', (_, url, message) => {
     expect(() => parseDestination(url, strict)).toThrow(DestinationRefusedError);
     expect(() => parseDestination(url, strict)).toThrow(message);
@@ -57,6 +26,9 @@ describe('webhook destination policy', () => {
 
   it('allows http and private addresses only when the host opts in', () => {
     expect(parseDestination('http://127.0.0.1:8080/hook', relaxed).href).toBe('http://127.0.0.1:8080/hook');
+    expect(parseDestination('http://10.0.0.1/hook', relaxed).hostname).toBe('10.0.0.1');
+    expect(parseDestination('http://[::1]:8080/hook', loopbackOnly).hostname).toBe('[::1]');
+    expect(() => parseDestination('http://10.0.0.1/hook', loopbackOnly)).toThrow(/public address/);
     expect(parseDestination('https://hooks.example.com/x', strict).hostname).toBe('hooks.example.com');
   });
 
@@ -65,6 +37,26 @@ describe('webhook destination policy', () => {
       /public address/,
     );
     await expect(assertPublicDestination(new URL('https://localhost/x'), relaxed)).resolves.toBeUndefined();
+    await expect(
+      assertPublicDestination(new URL('https://localhost/x'), loopbackOnly),
+    ).resolves.toBeUndefined();
+  });
+
+  it('refuses metadata literals whatever the switches say', () => {
+    const everything = { ...relaxed, allowLoopbackUrls: true };
+    for (const url of [
+      'http://169.254.169.254/latest',
+      'http://[fd00:ec2::254]/',
+      'http://[::ffff:a9fe:a9fe]/',
+    ]) {
+      expect(() => parseDestination(url, everything)).toThrow(/public address/);
+    }
+  });
+
+  it('takes a hostname that does not resolve yet only when private addresses are allowed', async () => {
+    const url = new URL('https://does-not-exist.invalid/x');
+    await expect(assertPublicDestination(url, relaxed)).resolves.toBeUndefined();
+    await expect(assertPublicDestination(url, loopbackOnly)).rejects.toThrow(/could not be resolved/);
   });
 
   it('refuses a hostname that does not resolve', async () => {

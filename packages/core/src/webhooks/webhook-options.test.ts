@@ -6,6 +6,7 @@ describe('resolveWebhookOptions', () => {
     expect(resolveWebhookOptions()).toEqual({
       allowInsecureUrls: false,
       allowPrivateAddresses: false,
+      allowLoopbackUrls: false,
       timeoutMs: 10_000,
       retryScheduleSeconds: [...DEFAULT_RETRY_SCHEDULE_SECONDS],
       batchSize: 20,

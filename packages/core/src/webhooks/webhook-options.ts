@@ -20,11 +20,17 @@ export interface WebhookOptions {
   /** Allow `http:` subscriber URLs. For local development and tests only. @default false */
   allowInsecureUrls?: boolean;
   /**
-   * Allow subscriber URLs on loopback, private, link-local and other non-public addresses. Off, such
-   * URLs are refused at registration and again at connect time (so DNS rebinding cannot reach them).
-   * For local development and tests only. @default false
+   * Allow subscriber URLs on private networks (RFC 1918, shared address space, IPv6 unique-local)
+   * and on loopback. Off, such URLs are refused at registration and again at connect time (so DNS
+   * rebinding cannot reach them). Link-local and cloud-metadata addresses stay refused whatever this
+   * says. For receivers inside your own network. @default false
    */
   allowPrivateAddresses?: boolean;
+  /**
+   * Allow subscriber URLs on loopback (`localhost`, 127.0.0.0/8, `::1`) but not on private
+   * networks: a receiver on the developer's machine. @default false
+   */
+  allowLoopbackUrls?: boolean;
   /** Deadline of one delivery attempt, from connect to response. @default 10000 */
   timeoutMs?: number;
   /**
@@ -46,6 +52,7 @@ export interface WebhookOptions {
 export interface ResolvedWebhookOptions {
   allowInsecureUrls: boolean;
   allowPrivateAddresses: boolean;
+  allowLoopbackUrls: boolean;
   timeoutMs: number;
   retryScheduleSeconds: readonly number[];
   batchSize: number;
@@ -58,6 +65,7 @@ export interface ResolvedWebhookOptions {
 export const webhookOptionsSchema = strictOptions({
   allowInsecureUrls: z.boolean({ error: 'must be true or false' }).default(false),
   allowPrivateAddresses: z.boolean({ error: 'must be true or false' }).default(false),
+  allowLoopbackUrls: z.boolean({ error: 'must be true or false' }).default(false),
   timeoutMs: positiveNumber().default(DEFAULT_DELIVERY_TIMEOUT_MS),
   retryScheduleSeconds: z
     .array(positiveNumber(), { error: 'must be an array of positive numbers' })
