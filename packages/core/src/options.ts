@@ -4,6 +4,7 @@ import type { Logger } from './logger.js';
 import type { RateLimit } from './rate-limit.js';
 import type { SharedDocumentCache } from './remote-documents.js';
 import type { AccessTokenAlgorithm, HostKeys } from './signing-keys.js';
+import { createStderrLogger } from './stderr-logger.js';
 import type { EmailLinkingPolicy, Store } from './store.js';
 import {
   type ResolvedWebhookOptions,
@@ -122,8 +123,13 @@ export interface RialtoExchangeOptions {
   maxBodyBytes?: number;
   /** Linking policy for organizations registered without one. @default 'unless_unverified' */
   defaultEmailLinking?: EmailLinkingPolicy;
-  /** Receives warnings and server errors (pino-compatible). Tokens and keys are never logged. @default silent */
-  logger?: Logger;
+  /**
+   * Receives warnings and server errors (pino-compatible). Tokens and keys are never logged.
+   * Without one, 5xx causes and identity-provider failures are printed to stderr, once per
+   * distinct cause per minute; `false` silences them.
+   * @default a stderr logger for warnings and errors
+   */
+  logger?: Logger | false;
   /**
    * Request limits, answered with 429 `rate_limited` and `Retry-After`; `false` turns them off.
    * Limits are kept per instance.
@@ -142,9 +148,10 @@ type OptionalWithoutDefault =
   | 'sharedDocumentCache';
 
 export type ResolvedRialtoExchangeOptions = Required<
-  Omit<RialtoExchangeOptions, OptionalWithoutDefault | 'webhooks'>
+  Omit<RialtoExchangeOptions, OptionalWithoutDefault | 'webhooks' | 'logger'>
 > &
   Pick<RialtoExchangeOptions, OptionalWithoutDefault> & {
+    logger: Logger;
     rateLimit: { perIp: RateLimit | false; perOrganization: RateLimit | false };
     webhooks: ResolvedWebhookOptions;
   };
@@ -251,7 +258,7 @@ export function resolveOptions(input: RialtoExchangeOptions): ResolvedRialtoExch
     ),
     maxBodyBytes: positive('maxBodyBytes', input.maxBodyBytes, DEFAULT_MAX_BODY_BYTES),
     defaultEmailLinking: input.defaultEmailLinking ?? 'unless_unverified',
-    logger: input.logger ?? SILENT_LOGGER,
+    logger: input.logger === false ? SILENT_LOGGER : (input.logger ?? createStderrLogger()),
     signingKeyReloadIntervalSeconds,
     signingKeyPrepublishSeconds: nonNegative(
       'signingKeyPrepublishSeconds',
