@@ -24,6 +24,7 @@ import {
 import type { RateLimit } from './rate-limit.js';
 import type { SharedDocumentCache } from './remote-documents.js';
 import type { AccessTokenAlgorithm, HostKeys } from './signing-keys.js';
+import { createStderrLogger } from './stderr-logger.js';
 import type { EmailLinkingPolicy, Store } from './store.js';
 import {
   type ResolvedWebhookOptions,
@@ -191,8 +192,13 @@ export interface RialtoExchangeOptions {
    * @default false
    */
   singleUseIdTokens?: boolean;
-  /** Receives warnings and server errors (pino-compatible). Tokens and keys are never logged. @default silent */
-  logger?: Logger;
+  /**
+   * Receives warnings and server errors (pino-compatible). Tokens and keys are never logged.
+   * Without one, 5xx causes and identity-provider failures are printed to stderr, once per
+   * distinct cause per minute; `false` silences them.
+   * @default a stderr logger for warnings and errors
+   */
+  logger?: Logger | false;
   /**
    * Request limits, answered with 429 `rate_limited` and `Retry-After`; `false` turns them off.
    * Limits are kept per instance.
@@ -226,9 +232,10 @@ type OptionalWithoutDefault =
   | 'fetch';
 
 export type ResolvedRialtoExchangeOptions = Required<
-  Omit<RialtoExchangeOptions, OptionalWithoutDefault | 'webhooks' | 'health' | 'metrics'>
+  Omit<RialtoExchangeOptions, OptionalWithoutDefault | 'webhooks' | 'health' | 'metrics' | 'logger'>
 > &
   Pick<RialtoExchangeOptions, OptionalWithoutDefault> & {
+    logger: Logger;
     rateLimit: { perIp: RateLimit | false; perOrganization: RateLimit | false };
     webhooks: ResolvedWebhookOptions;
     health: ResolvedHealthOptions;
@@ -352,10 +359,16 @@ const optionSchemas = {
     .default(DEFAULT_EMAIL_LINKING),
   requireClientIds: z.boolean({ error: 'must be true or false' }).default(DEFAULT_REQUIRE_CLIENT_IDS),
   singleUseIdTokens: z.boolean({ error: 'must be true or false' }).default(DEFAULT_SINGLE_USE_ID_TOKENS),
-  logger: implementation<Logger>(
-    (value) => hasMethods(value, ['debug', 'info', 'warn', 'error']),
+  logger: orFalse(
+    implementation<Logger>(
+      (value) => hasMethods(value, ['debug', 'info', 'warn', 'error']),
+      'a pino-compatible logger with debug, info, warn and error methods',
+    ),
     'a pino-compatible logger with debug, info, warn and error methods',
-  ).default(SILENT_LOGGER),
+  )
+    // Each exchange gets its own stderr logger, so its once-per-cause memory is not shared.
+    .default(() => createStderrLogger())
+    .transform((logger) => (logger === false ? SILENT_LOGGER : logger)),
   rateLimit: rateLimitOptionsSchema,
   webhooks: webhookOptionsSchema,
   health: healthOptionsSchema,

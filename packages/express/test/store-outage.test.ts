@@ -5,7 +5,7 @@ import {
   disposableStore,
   SERVICE_OF,
 } from '../../storage-adapters/test/disposable-stores.js';
-import { isServiceUp, POSTGRES_URL, REDIS_URL } from '../../storage-adapters/test/services.js';
+import { isServiceUp, MYSQL_URL, POSTGRES_URL, REDIS_URL } from '../../storage-adapters/test/services.js';
 import { startTcpProxy, type TcpProxy } from '../../storage-adapters/test/tcp-proxy.js';
 import {
   createTestApp,
@@ -67,5 +67,48 @@ describe.each(['redis', 'postgres'] as const)('an exchange when %s goes away mid
     // The failed attempt left nothing behind: the first success is the exchange that created the user.
     const userId = decodeJwt(after.body.access_token).user_id as string;
     expect(outcomes.filter((outcome) => outcome.userId === userId)).toEqual([{ userId, userCreated: true }]);
+  });
+});
+
+describe.each(['postgres', 'mysql'] as const)('an exchange when %s stalls mid-run', async (kind) => {
+  if (!(await isServiceUp(...(SERVICE_OF[kind] as [string, string])))) return;
+
+  let idp: LocalIssuer;
+  let proxy: TcpProxy;
+  let backing: DisposableStore;
+
+  beforeAll(async () => {
+    idp = await startLocalIssuer();
+    proxy = await startTcpProxy(kind === 'mysql' ? MYSQL_URL : POSTGRES_URL);
+    backing = disposableStore(kind, { via: proxy.url, timeoutMs: TIMEOUT_MS });
+  });
+  afterAll(async () => {
+    proxy.restore();
+    await backing.dispose();
+    await proxy.close();
+    await idp.close();
+  });
+
+  it('answers 503 with Retry-After within the command deadline instead of waiting out the stall', async () => {
+    const t = createTestApp({ store: recordingStore(backing.store), rateLimit: false });
+    const { apiKey } = await registerOrganization(t.app, { name: 'Acme', issuer: idp.issuer });
+    const token = await idp.sign(idTokenClaims(idp.issuer, { sub: 'stalled', email: 'stalled@example.com' }));
+
+    proxy.stall();
+    const started = Date.now();
+    const during = await exchange(t.app, apiKey, { token });
+    const elapsedMs = Date.now() - started;
+    proxy.restore();
+
+    expectFailsWith(during, 503, 'temporarily_unavailable');
+    expect(during.headers['retry-after']).toBe('1');
+    // The stall itself lasts until restore(); a store without deadlines would still be waiting.
+    expect(elapsedMs).toBeLessThan(TIMEOUT_MS * 3);
+    let after = await exchange(t.app, apiKey, { token });
+    for (let attempt = 0; after.status !== 200 && attempt < 20; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      after = await exchange(t.app, apiKey, { token });
+    }
+    expect(after.status).toBe(200);
   });
 });

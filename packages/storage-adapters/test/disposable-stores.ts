@@ -128,7 +128,7 @@ export function disposableStore(kind: StoreKind, options: DisposableStoreOptions
         throwOnErrors: true,
       });
       return {
-        store: keyvStore(keyv),
+        store: keyvStore(keyv, { sharedBetweenProcesses: false }),
         dispose: async () => {
           await keyv.clear();
           await keyv.disconnect();

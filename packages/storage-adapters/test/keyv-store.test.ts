@@ -5,8 +5,16 @@ import { keyvStore } from '@rialto-exchange/storage-adapters';
 import Keyv from 'keyv';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { apiKey, nowSeconds, organization, refreshToken } from '../src/conformance/fixtures.js';
-import { within } from './deadline.js';
+import {
+  apiKey,
+  identity,
+  nowSeconds,
+  organization,
+  refreshToken,
+  subscription,
+  webhookEvent,
+} from '../src/conformance/fixtures.js';
+import { eventually, within } from './deadline.js';
 import type { RedisAdminClient } from './redis-keys.js';
 import { isServiceUp, REDIS_URL } from './services.js';
 import { startTcpProxy } from './tcp-proxy.js';
@@ -14,6 +22,7 @@ import { startTcpProxy } from './tcp-proxy.js';
 const TIMEOUT_MS = 500;
 // Scheduling slack on a loaded 2-core machine; far below what a hanging call would take.
 const MARGIN_MS = 1_000;
+const RECOVERY_MS = 5_000;
 
 if (await isServiceUp('Redis (for Keyv)', REDIS_URL)) {
   let admin: RedisAdminClient;
@@ -34,15 +43,92 @@ if (await isServiceUp('Redis (for Keyv)', REDIS_URL)) {
 
   describe('keyvStore', () => {
     it('refuses a Keyv instance or adapter that would report backend failures as missing keys', () => {
-      expect(() => keyvStore(new Keyv())).toThrow(/`throwOnErrors: true`/);
+      const oneProcess = { sharedBetweenProcesses: false };
+      expect(() => keyvStore(new Keyv(), oneProcess)).toThrow(/`throwOnErrors: true`/);
       const swallowingAdapter = new Keyv({ store: new KeyvRedis(REDIS_URL), throwOnErrors: true });
-      expect(() => keyvStore(swallowingAdapter)).toThrow(/adapter with `throwOnErrors: true`/);
-      expect(() => keyvStore(new Keyv({ throwOnErrors: true }), { timeoutMs: 0 })).toThrow(/`timeoutMs`/);
+      expect(() => keyvStore(swallowingAdapter, oneProcess)).toThrow(/adapter with `throwOnErrors: true`/);
+      expect(() => keyvStore(new Keyv({ throwOnErrors: true }), { ...oneProcess, timeoutMs: 0 })).toThrow(
+        /`timeoutMs`/,
+      );
+    });
+
+    it('refuses to be built without saying whether other processes share the backend', () => {
+      expect(() => keyvStore(new Keyv({ throwOnErrors: true }), {} as never)).toThrow(
+        new TypeError(
+          'keyvStore: set `sharedBetweenProcesses` to say whether other processes use this Keyv backend (writes are serialized within one process only)',
+        ),
+      );
+    });
+
+    it('shared between processes, refuses webhook subscriptions unless duplicate deliveries are accepted', async () => {
+      const shared = keyvStore(redisKeyv(REDIS_URL).keyv, { sharedBetweenProcesses: true });
+      const orgId = organization().orgId;
+      await expect(shared.createWebhookSubscription(subscription(orgId))).rejects.toThrow(
+        /acceptDuplicateWebhookDeliveries/,
+      );
+      expect(await shared.listWebhookSubscriptions(orgId)).toEqual([]);
+
+      const accepting = keyvStore(redisKeyv(REDIS_URL).keyv, {
+        sharedBetweenProcesses: true,
+        acceptDuplicateWebhookDeliveries: true,
+      });
+      const record = subscription(orgId);
+      await accepting.createWebhookSubscription(record);
+      expect(await accepting.listWebhookSubscriptions(orgId)).toEqual([record]);
+    });
+
+    it('1,000 concurrent first exchanges of one identity in one process make one user', async () => {
+      const store = keyvStore(redisKeyv(REDIS_URL).keyv, { sharedBetweenProcesses: false });
+      const org = organization();
+      await store.createOrganization(org, apiKey(org.orgId));
+      const person = identity(org.orgId);
+
+      const results = await Promise.all(
+        Array.from({ length: 1_000 }, () => store.findOrCreateUser({ ...person, newUserId: randomUUID() })),
+      );
+
+      expect(new Set(results.map((result) => 'user' in result && result.user.userId)).size).toBe(1);
+      expect(results.filter((result) => result.outcome === 'created')).toHaveLength(1);
+    });
+
+    it("under linking policy 'never', 200 concurrent subs with one email: one user, 199 conflicts", async () => {
+      const store = keyvStore(redisKeyv(REDIS_URL).keyv, { sharedBetweenProcesses: false });
+      const org = organization();
+      await store.createOrganization(org, apiKey(org.orgId));
+
+      const results = await Promise.all(
+        Array.from({ length: 200 }, () =>
+          store.findOrCreateUser(identity(org.orgId, { mayLinkByEmail: false })),
+        ),
+      );
+
+      expect(results.filter((result) => result.outcome === 'created')).toHaveLength(1);
+      expect(results.filter((result) => result.outcome === 'conflict')).toHaveLength(199);
+    });
+
+    it('60 events recorded at once are all due and all listed', async () => {
+      const store = keyvStore(redisKeyv(REDIS_URL).keyv, { sharedBetweenProcesses: false });
+      const orgId = organization().orgId;
+      const target = subscription(orgId, { eventTypes: ['*'] });
+      await store.createWebhookSubscription(target);
+
+      await Promise.all(
+        Array.from({ length: 60 }, () => store.enqueueWebhookEvents([webhookEvent(orgId, 'user.created')])),
+      );
+
+      const claimed = await store.claimWebhookDeliveries({
+        now: nowSeconds(),
+        limit: 100,
+        leaseSeconds: 30,
+        leaseToken: randomUUID(),
+      });
+      expect(claimed).toHaveLength(60);
+      expect(await store.listWebhookDeliveries(orgId, target.subscriptionId, 100)).toHaveLength(60);
     });
 
     it('remembers a family revocation until the longest-lived token of the family has expired', async () => {
       const { keyv, namespace } = redisKeyv(REDIS_URL);
-      const store = keyvStore(keyv);
+      const store = keyvStore(keyv, { sharedBetweenProcesses: false });
       const longLived = refreshToken({ expiresAt: nowSeconds() + 3 * 86_400 });
       await store.saveRefreshToken(longLived);
 
@@ -65,7 +151,7 @@ if (await isServiceUp('Redis (for Keyv)', REDIS_URL)) {
         await keyv.disconnect();
         await proxy.close();
       });
-      const store = keyvStore(keyv, { timeoutMs: TIMEOUT_MS });
+      const store = keyvStore(keyv, { sharedBetweenProcesses: false, timeoutMs: TIMEOUT_MS });
       const org = organization();
       await store.createOrganization(org, apiKey(org.orgId));
 
@@ -74,6 +160,13 @@ if (await isServiceUp('Redis (for Keyv)', REDIS_URL)) {
       await expect(within(TIMEOUT_MS + MARGIN_MS, store.getOrganization(org.orgId))).rejects.toBeInstanceOf(
         StoreUnavailableError,
       );
+      // Later calls fail at once instead of each waiting out the timeout.
+      const started = Date.now();
+      await expect(store.getOrganization(org.orgId)).rejects.toBeInstanceOf(StoreUnavailableError);
+      expect(Date.now() - started).toBeLessThan(TIMEOUT_MS / 2);
+
+      proxy.restore();
+      expect(await eventually(RECOVERY_MS, () => store.getOrganization(org.orgId))).toEqual(org);
     });
   });
 }

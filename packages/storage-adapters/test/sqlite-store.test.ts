@@ -18,6 +18,17 @@ function temporaryDatabase(): Sqlite.Database {
 }
 
 describe('sqlStore (SQLite)', () => {
+  it("creates the database file's missing parent directories on first use", async () => {
+    const directory = join(tmpdir(), `rialto-sqlite-${uniqueTablePrefix()}`);
+    onTestFinished(() => rm(directory, { recursive: true, force: true }));
+    const store = sqlStore({ dialect: 'sqlite', filename: join(directory, 'nested', 'rialto.db') });
+    onTestFinished(() => store.close());
+    const org = organization();
+
+    expect(await store.createOrganization(org, apiKey(org.orgId))).toBe('created');
+    expect(await store.getOrganization(org.orgId)).toEqual(org);
+  });
+
   it('migration 2 derives the verification statuses of users written under version 1 from their flags', async () => {
     const database = temporaryDatabase();
     await sqlStore({ dialect: 'sqlite', database }).migrate();

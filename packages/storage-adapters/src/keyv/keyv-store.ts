@@ -1,5 +1,6 @@
 import type {
   ApiKeyRecord,
+  FindOrCreateUserResult,
   OrganizationRecord,
   RefreshTokenRecord,
   SigningKeyRecord,
@@ -12,6 +13,7 @@ import type {
 } from '@rialto-exchange/core';
 import { StoreUnavailableError } from '@rialto-exchange/core';
 import { withDeadline } from '../internal/deadline.js';
+import { createKeyedLock } from '../internal/keyed-lock.js';
 import { newestSigningKeysFirst, oldestKeysFirst } from '../internal/ordering.js';
 import { byDueTime, deliveriesFor, isClaimable, newestDeliveriesFirst, newUser } from '../internal/outbox.js';
 import {
@@ -45,6 +47,21 @@ export interface KeyvLike {
  */
 export interface KeyvStoreOptions {
   /**
+   * Whether other processes use the same Keyv backend. Required, because the answer changes what
+   * the store can promise: its writes are serialized per key within this process only. With
+   * `false`, every guarantee of the Store contract holds. With `true`, the races listed in the
+   * store's documentation remain between processes, and webhook subscriptions are refused unless
+   * `acceptDuplicateWebhookDeliveries` is set.
+   */
+  sharedBetweenProcesses: boolean;
+  /**
+   * With `sharedBetweenProcesses`, allow webhook subscriptions although two processes' delivery
+   * workers can claim, and so send, one delivery twice, and events recorded at once in two
+   * processes can lose one another's place in the due list.
+   * @default false
+   */
+  acceptDuplicateWebhookDeliveries?: boolean;
+  /**
    * How long any Keyv call may take before the operation fails with `StoreUnavailableError`.
    * @default 5000
    */
@@ -52,12 +69,17 @@ export interface KeyvStoreOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 5_000;
+// After a Keyv call fails, calls fail at once for this long instead of each waiting out
+// `timeoutMs`; then one call probes the backend while the others keep failing fast.
+const FAIL_FAST_MS = 1_000;
 
 /**
  * A Store over any Keyv 5 instance (`@keyv/redis`, `@keyv/postgres`, `@keyv/mongo`, ...), for
- * hosts that already run a Keyv backend. Prefer `redisStore()` or `sqlStore()` when several
- * instances share the backend: Keyv offers get, set and delete, but no compare-and-set and no
- * multi-key transaction, so this store cannot give these guarantees under concurrency:
+ * hosts that already run a Keyv backend. Within one process, writes that read and rewrite one
+ * record are serialized per key, so every guarantee of the Store contract holds with
+ * `sharedBetweenProcesses: false`. Prefer `redisStore()` or `sqlStore()` when several processes
+ * share the backend: Keyv offers get, set and delete, but no compare-and-set and no multi-key
+ * transaction, so between processes this store cannot give these guarantees:
  *
  * - Two `createOrganization` calls racing for one issuer can both succeed.
  * - Racing `addApiKey`/`revokeApiKey`, `updateOrganization` or `addSigningKey` calls on one record
@@ -67,14 +89,15 @@ const DEFAULT_TIMEOUT_MS = 5_000;
  * - Instances starting together on an empty backend can each store their own signing key
  *   (`ensureSigningKey`), so tokens minted by one do not verify on another until they reload keys.
  * - Webhook outbox: two workers claiming at once can both take one delivery, so it can be sent
- *   twice; events recorded at the same time can lose one another's place in the due list, and a
- *   user's verification change and its events are separate writes (the user first).
+ *   twice; events recorded at the same time can lose one another's place in the due list. Webhook
+ *   subscriptions are therefore refused unless the host sets `acceptDuplicateWebhookDeliveries`.
+ * - A user's verification change and its events are separate writes (the user first).
  * - A write interrupted by an outage can leave part of it behind. Writes are ordered so that what
  *   remains is harmless: an organization is reachable by issuer only once its key is stored, and a
  *   user by email only once its identity link is.
  * - Single-use ID tokens (`consumeOnce`, used by the `singleUseIdTokens` option) are read, then
- *   written: two exchanges of one token at the same instant can both pass. One after the other,
- *   the second is refused.
+ *   written under the in-process lock: two exchanges of one token at the same instant on two
+ *   processes can both pass. One after the other, or within one process, the second is refused.
  *
  * What it does guarantee: every single-caller behaviour of the Store contract; a refresh token is
  * single-use even under concurrency, as long as the adapter's `delete()` reports whether it removed
@@ -89,10 +112,17 @@ const DEFAULT_TIMEOUT_MS = 5_000;
  * @example
  * import { createKeyv } from '@keyv/redis';
  *
+ * During an outage, calls fail fast: after one call fails, the others answer
+ * `StoreUnavailableError` at once for a second, then one call at a time probes the backend.
+ *
+ * @example
+ * import { createKeyv } from '@keyv/redis';
+ *
  * const keyv = createKeyv(process.env.REDIS_URL, { namespace: 'rialto', throwOnErrors: true });
- * app.use(rialtoExchange({ issuer: 'https://api.example.com', store: keyvStore(keyv) }));
+ * const store = keyvStore(keyv, { sharedBetweenProcesses: false });
+ * app.use(rialtoExchange({ issuer: 'https://api.example.com', store }));
  */
-export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions = {}): Store {
+export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
   if (keyv?.throwOnErrors !== true) {
     throw new TypeError('keyvStore: create the Keyv instance with `throwOnErrors: true`');
   }
@@ -101,27 +131,48 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions = {}): Store
       'keyvStore: create the Keyv adapter with `throwOnErrors: true` (e.g. `new KeyvRedis(url, { throwOnErrors: true })`)',
     );
   }
+  if (typeof options?.sharedBetweenProcesses !== 'boolean') {
+    throw new TypeError(
+      'keyvStore: set `sharedBetweenProcesses` to say whether other processes use this Keyv backend (writes are serialized within one process only)',
+    );
+  }
+  const refusesWebhooks = options.sharedBetweenProcesses && options.acceptDuplicateWebhookDeliveries !== true;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
     throw new TypeError('keyvStore: `timeoutMs` must be a positive number');
 
-  async function call<T>(pending: Promise<T>): Promise<T> {
+  let failedAtMs: number | undefined;
+  let isProbing = false;
+  async function call<T>(start: () => Promise<T>): Promise<T> {
+    const isProbe = failedAtMs !== undefined;
+    if (isProbe && (isProbing || Date.now() - (failedAtMs as number) < FAIL_FAST_MS)) {
+      throw new StoreUnavailableError('The Keyv backend failed moments ago; not asking it again yet.');
+    }
+    if (isProbe) isProbing = true;
     try {
-      return await withDeadline(
-        pending,
+      const result = await withDeadline(
+        start(),
         timeoutMs,
         () => new Error(`Keyv did not answer within ${timeoutMs} ms`),
       );
+      failedAtMs = undefined;
+      return result;
     } catch (error) {
+      failedAtMs = Date.now();
       throw new StoreUnavailableError('The Keyv backend is unreachable or failed to answer in time.', {
         cause: error,
       });
+    } finally {
+      if (isProbe) isProbing = false;
     }
   }
-  const get = <T>(key: string) => call(keyv.get(key)) as Promise<T | undefined>;
+  const get = <T>(key: string) => call(() => keyv.get(key)) as Promise<T | undefined>;
   const set = (key: string, value: unknown, ttlSeconds?: number) =>
-    call(keyv.set(key, value, ttlSeconds === undefined ? undefined : ttlSeconds * 1000));
-  const remove = (key: string) => call(keyv.delete(key));
+    call(() => keyv.set(key, value, ttlSeconds === undefined ? undefined : ttlSeconds * 1000));
+  const remove = (key: string) => call(() => keyv.delete(key));
+  const withLocks = createKeyedLock();
+  // The due list and the per-subscription lists are rewritten whole: one writer at a time.
+  const OUTBOX = 'outbox';
 
   const key = {
     organization: (orgId: string) => `org:${orgId}`,
@@ -156,6 +207,10 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions = {}): Store
 
   async function addDeliveries(deliveries: readonly WebhookDeliveryRecord[]): Promise<void> {
     if (deliveries.length === 0) return;
+    await withLocks([OUTBOX], () => appendDeliveries(deliveries));
+  }
+
+  async function appendDeliveries(deliveries: readonly WebhookDeliveryRecord[]): Promise<void> {
     for (const delivery of deliveries) await saveDelivery(delivery);
     const due = (await get<string[]>(key.dueDeliveries)) ?? [];
     await set(key.dueDeliveries, [...due, ...deliveries.map((delivery) => delivery.deliveryId)]);
@@ -180,13 +235,41 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions = {}): Store
     return user;
   }
 
+  /** The slow path of findOrCreateUser, under the locks of the identity and the email. */
+  async function createOrLinkUser(
+    input: Parameters<Store['findOrCreateUser']>[0],
+    identityKey: string,
+  ): Promise<FindOrCreateUserResult> {
+    // Read again under the lock: a caller that held it before may have created the link.
+    const linkedId = await get<string>(identityKey);
+    if (linkedId !== undefined) return { outcome: 'existing', user: await userOf(linkedId) };
+
+    const sameEmailId = await get<string>(key.email(input.orgId, input.email));
+    if (sameEmailId !== undefined) {
+      if (!input.mayLinkByEmail) return { outcome: 'conflict' };
+      await set(identityKey, sameEmailId);
+      return { outcome: 'linked', user: await userOf(sameEmailId) };
+    }
+
+    const user = newUser(input);
+    // User, then identity, then email: cut short, a retry of the same identity still finds its
+    // user, and nobody else is refused or linked because of a half-created one.
+    await set(key.user(user.userId), user);
+    await set(identityKey, user.userId);
+    await set(key.email(input.orgId, input.email), user.userId);
+    await enqueue(input.eventsIfCreated ?? []);
+    return { outcome: 'created', user };
+  }
+
   return {
-    async createOrganization(org, firstKey) {
-      if ((await get(key.issuer(org.issuer))) !== undefined) return 'issuer_taken';
-      await set(key.organization(org.orgId), org);
-      await set(key.apiKeys(org.orgId), [firstKey]);
-      await set(key.issuer(org.issuer), org.orgId);
-      return 'created';
+    createOrganization(org, firstKey) {
+      return withLocks([key.issuer(org.issuer)], async () => {
+        if ((await get(key.issuer(org.issuer))) !== undefined) return 'issuer_taken';
+        await set(key.organization(org.orgId), org);
+        await set(key.apiKeys(org.orgId), [firstKey]);
+        await set(key.issuer(org.issuer), org.orgId);
+        return 'created';
+      });
     },
 
     async getOrganization(orgId) {
@@ -198,18 +281,22 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions = {}): Store
       return orgId === undefined ? null : ((await get<OrganizationRecord>(key.organization(orgId))) ?? null);
     },
 
-    async updateOrganization(orgId, patch, now) {
-      const org = await get<OrganizationRecord>(key.organization(orgId));
-      if (!org) return null;
-      const defined = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined));
-      const updated: OrganizationRecord = { ...org, ...defined, updatedAt: now };
-      await set(key.organization(orgId), updated);
-      return updated;
+    updateOrganization(orgId, patch, now) {
+      return withLocks([key.organization(orgId)], async () => {
+        const org = await get<OrganizationRecord>(key.organization(orgId));
+        if (!org) return null;
+        const defined = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined));
+        const updated: OrganizationRecord = { ...org, ...defined, updatedAt: now };
+        await set(key.organization(orgId), updated);
+        return updated;
+      });
     },
 
-    async addApiKey(record) {
-      const keys = (await get<ApiKeyRecord[]>(key.apiKeys(record.orgId))) ?? [];
-      await set(key.apiKeys(record.orgId), [...keys, record]);
+    addApiKey(record) {
+      return withLocks([key.apiKeys(record.orgId)], async () => {
+        const keys = (await get<ApiKeyRecord[]>(key.apiKeys(record.orgId))) ?? [];
+        await set(key.apiKeys(record.orgId), [...keys, record]);
+      });
     },
 
     async listActiveApiKeys(orgId) {
@@ -217,60 +304,59 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions = {}): Store
       return oldestKeysFirst(keys.filter((record) => record.revokedAt === null));
     },
 
-    async revokeApiKey(orgId, keyId, now) {
-      const keys = (await get<ApiKeyRecord[]>(key.apiKeys(orgId))) ?? [];
-      const target = keys.find((record) => record.keyId === keyId);
-      if (!target || target.revokedAt !== null) return false;
-      target.revokedAt = now;
-      await set(key.apiKeys(orgId), keys);
-      return true;
+    revokeApiKey(orgId, keyId, now) {
+      return withLocks([key.apiKeys(orgId)], async () => {
+        const keys = (await get<ApiKeyRecord[]>(key.apiKeys(orgId))) ?? [];
+        const target = keys.find((record) => record.keyId === keyId);
+        if (!target || target.revokedAt !== null) return false;
+        target.revokedAt = now;
+        await set(key.apiKeys(orgId), keys);
+        return true;
+      });
     },
 
     async findOrCreateUser(input) {
       const identityKey = key.identity(input.orgId, input.iss, input.sub);
-      const linkedId = await get<string>(identityKey);
-      if (linkedId !== undefined) return { outcome: 'existing', user: await userOf(linkedId) };
-
-      const sameEmailId = await get<string>(key.email(input.orgId, input.email));
-      if (sameEmailId !== undefined) {
-        if (!input.mayLinkByEmail) return { outcome: 'conflict' };
-        await set(identityKey, sameEmailId);
-        return { outcome: 'linked', user: await userOf(sameEmailId) };
-      }
-
-      const user = newUser(input);
-      // User, then identity, then email: cut short, a retry of the same identity still finds its
-      // user, and nobody else is refused or linked because of a half-created one.
-      await set(key.user(user.userId), user);
-      await set(identityKey, user.userId);
-      await set(key.email(input.orgId, input.email), user.userId);
-      await enqueue(input.eventsIfCreated ?? []);
-      return { outcome: 'created', user };
+      const knownId = await get<string>(identityKey);
+      if (knownId !== undefined) return { outcome: 'existing', user: await userOf(knownId) };
+      const emailKey = key.email(input.orgId, input.email);
+      return withLocks([identityKey, emailKey], () => createOrLinkUser(input, identityKey));
     },
 
     async getUserById(userId) {
       return (await get<UserRecord>(key.user(userId))) ?? null;
     },
 
-    async updateUserVerification(input) {
-      const user = await get<UserRecord>(key.user(input.userId));
-      if (!user || user.orgId !== input.orgId) return { outcome: 'not_found' };
-      const { expected } = input;
-      if (
-        user.onboardingCompleted !== expected.onboardingCompleted ||
-        user.kycStatus !== expected.kycStatus ||
-        user.accreditationStatus !== expected.accreditationStatus
-      ) {
-        return { outcome: 'stale', user };
-      }
-      const updated: UserRecord = { ...user, ...input.next, updatedAt: input.now };
-      await set(key.user(input.userId), updated);
-      await enqueue(input.events);
-      return { outcome: 'updated', user: updated };
+    updateUserVerification(input) {
+      return withLocks([key.user(input.userId)], async () => {
+        const user = await get<UserRecord>(key.user(input.userId));
+        if (!user || user.orgId !== input.orgId) return { outcome: 'not_found' };
+        const { expected } = input;
+        if (
+          user.onboardingCompleted !== expected.onboardingCompleted ||
+          user.kycStatus !== expected.kycStatus ||
+          user.accreditationStatus !== expected.accreditationStatus
+        ) {
+          return { outcome: 'stale', user };
+        }
+        const updated: UserRecord = { ...user, ...input.next, updatedAt: input.now };
+        await set(key.user(input.userId), updated);
+        await enqueue(input.events);
+        return { outcome: 'updated', user: updated };
+      });
     },
 
-    async createWebhookSubscription(record) {
-      await set(key.subscriptions(record.orgId), [...(await subscriptionsOf(record.orgId)), record]);
+    createWebhookSubscription(record) {
+      if (refusesWebhooks) {
+        return Promise.reject(
+          new Error(
+            'keyvStore: webhooks need atomic delivery claims, which Keyv cannot give between processes; use redisStore() or sqlStore(), or set `acceptDuplicateWebhookDeliveries: true`',
+          ),
+        );
+      }
+      return withLocks([key.subscriptions(record.orgId)], async () => {
+        await set(key.subscriptions(record.orgId), [...(await subscriptionsOf(record.orgId)), record]);
+      });
     },
 
     async getWebhookSubscription(orgId, subscriptionId) {
@@ -283,24 +369,28 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions = {}): Store
       return (await subscriptionsOf(orgId)).sort((a, b) => a.createdAt - b.createdAt);
     },
 
-    async updateWebhookSubscription(orgId, subscriptionId, patch, now) {
-      const stored = await subscriptionsOf(orgId);
-      const index = stored.findIndex((record) => record.subscriptionId === subscriptionId);
-      const current = stored[index];
-      if (!current) return null;
-      const defined = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined));
-      const updated: WebhookSubscriptionRecord = { ...current, ...defined, updatedAt: now };
-      stored[index] = updated;
-      await set(key.subscriptions(orgId), stored);
-      return updated;
+    updateWebhookSubscription(orgId, subscriptionId, patch, now) {
+      return withLocks([key.subscriptions(orgId)], async () => {
+        const stored = await subscriptionsOf(orgId);
+        const index = stored.findIndex((record) => record.subscriptionId === subscriptionId);
+        const current = stored[index];
+        if (!current) return null;
+        const defined = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined));
+        const updated: WebhookSubscriptionRecord = { ...current, ...defined, updatedAt: now };
+        stored[index] = updated;
+        await set(key.subscriptions(orgId), stored);
+        return updated;
+      });
     },
 
-    async deleteWebhookSubscription(orgId, subscriptionId) {
-      const stored = await subscriptionsOf(orgId);
-      const kept = stored.filter((record) => record.subscriptionId !== subscriptionId);
-      if (kept.length === stored.length) return false;
-      await set(key.subscriptions(orgId), kept);
-      return true;
+    deleteWebhookSubscription(orgId, subscriptionId) {
+      return withLocks([key.subscriptions(orgId)], async () => {
+        const stored = await subscriptionsOf(orgId);
+        const kept = stored.filter((record) => record.subscriptionId !== subscriptionId);
+        if (kept.length === stored.length) return false;
+        await set(key.subscriptions(orgId), kept);
+        return true;
+      });
     },
 
     enqueueWebhookEvents: enqueue,
@@ -309,43 +399,47 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions = {}): Store
       await addDeliveries([record]);
     },
 
-    async claimWebhookDeliveries({ now, limit, leaseSeconds, leaseToken }) {
-      const due = (await get<string[]>(key.dueDeliveries)) ?? [];
-      const pending: WebhookDeliveryRecord[] = [];
-      const finished = new Set<string>();
-      for (const deliveryId of due) {
-        const delivery = await get<WebhookDeliveryRecord>(key.delivery(deliveryId));
-        if (delivery?.status !== 'pending') finished.add(deliveryId);
-        else if (isClaimable(delivery, now)) pending.push(delivery);
-      }
-      if (finished.size > 0) {
-        const latest = (await get<string[]>(key.dueDeliveries)) ?? [];
-        await set(
-          key.dueDeliveries,
-          latest.filter((deliveryId) => !finished.has(deliveryId)),
-        );
-      }
-      const claimed = pending
-        .sort(byDueTime)
-        .slice(0, limit)
-        .map((delivery) => ({ ...delivery, leaseToken, leaseExpiresAt: now + leaseSeconds }));
-      for (const delivery of claimed) await saveDelivery(delivery);
-      return claimed;
+    claimWebhookDeliveries({ now, limit, leaseSeconds, leaseToken }) {
+      return withLocks([OUTBOX], async () => {
+        const due = (await get<string[]>(key.dueDeliveries)) ?? [];
+        const pending: WebhookDeliveryRecord[] = [];
+        const finished = new Set<string>();
+        for (const deliveryId of due) {
+          const delivery = await get<WebhookDeliveryRecord>(key.delivery(deliveryId));
+          if (delivery?.status !== 'pending') finished.add(deliveryId);
+          else if (isClaimable(delivery, now)) pending.push(delivery);
+        }
+        if (finished.size > 0) {
+          const latest = (await get<string[]>(key.dueDeliveries)) ?? [];
+          await set(
+            key.dueDeliveries,
+            latest.filter((deliveryId) => !finished.has(deliveryId)),
+          );
+        }
+        const claimed = pending
+          .sort(byDueTime)
+          .slice(0, limit)
+          .map((delivery) => ({ ...delivery, leaseToken, leaseExpiresAt: now + leaseSeconds }));
+        for (const delivery of claimed) await saveDelivery(delivery);
+        return claimed;
+      });
     },
 
-    async completeWebhookAttempt(input) {
-      const delivery = await get<WebhookDeliveryRecord>(key.delivery(input.deliveryId));
-      if (!delivery || delivery.leaseToken !== input.leaseToken) return false;
-      await saveDelivery({
-        ...delivery,
-        status: input.status,
-        nextAttemptAt: input.nextAttemptAt,
-        leaseToken: null,
-        leaseExpiresAt: null,
-        attempts: [...delivery.attempts, input.attempt],
-        updatedAt: input.now,
+    completeWebhookAttempt(input) {
+      return withLocks([OUTBOX], async () => {
+        const delivery = await get<WebhookDeliveryRecord>(key.delivery(input.deliveryId));
+        if (!delivery || delivery.leaseToken !== input.leaseToken) return false;
+        await saveDelivery({
+          ...delivery,
+          status: input.status,
+          nextAttemptAt: input.nextAttemptAt,
+          leaseToken: null,
+          leaseExpiresAt: null,
+          attempts: [...delivery.attempts, input.attempt],
+          updatedAt: input.now,
+        });
+        return true;
       });
-      return true;
     },
 
     async listWebhookDeliveries(orgId, subscriptionId, limit) {
@@ -372,10 +466,12 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions = {}): Store
       await set(key.refreshToken(record.jti), record, ttlSeconds);
       // Revocation cannot list a family's tokens here, so it remembers the family for as long as
       // the longest-lived of them instead.
-      const latest = (await get<number>(key.familyExpiry(record.familyId))) ?? 0;
-      if (record.expiresAt > latest) {
-        await set(key.familyExpiry(record.familyId), record.expiresAt, ttlSeconds);
-      }
+      await withLocks([key.familyExpiry(record.familyId)], async () => {
+        const latest = (await get<number>(key.familyExpiry(record.familyId))) ?? 0;
+        if (record.expiresAt > latest) {
+          await set(key.familyExpiry(record.familyId), record.expiresAt, ttlSeconds);
+        }
+      });
     },
 
     async consumeRefreshToken(jti, now) {
@@ -388,11 +484,14 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions = {}): Store
     },
 
     async consumeOnce(consumedKey, expiresAt, now) {
-      // Read, then write: Keyv offers no set-if-absent, so two concurrent calls may both get true.
-      const recordedUntil = await get<number>(key.consumed(consumedKey));
-      if (recordedUntil !== undefined && recordedUntil > now) return false;
-      await set(key.consumed(consumedKey), expiresAt, Math.max(1, expiresAt - now + EXPIRY_MARGIN_SECONDS));
-      return true;
+      // Read, then write under the in-process lock: Keyv offers no set-if-absent, so only calls from
+      // other processes sharing the backend can both get true.
+      return withLocks([key.consumed(consumedKey)], async () => {
+        const recordedUntil = await get<number>(key.consumed(consumedKey));
+        if (recordedUntil !== undefined && recordedUntil > now) return false;
+        await set(key.consumed(consumedKey), expiresAt, Math.max(1, expiresAt - now + EXPIRY_MARGIN_SECONDS));
+        return true;
+      });
     },
 
     async revokeRefreshTokenFamily(familyId, now) {
@@ -401,18 +500,22 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions = {}): Store
       await set(key.familyRevoked(familyId), now, ttlSeconds);
     },
 
-    async ensureSigningKey(candidate) {
-      const stored = (await get<SigningKeyRecord[]>(key.signingKeys(candidate.use))) ?? [];
-      const newest = newestSigningKeysFirst(stored)[0];
-      if (newest) return newest;
-      await set(key.signingKeys(candidate.use), [candidate]);
-      return candidate;
+    ensureSigningKey(candidate) {
+      return withLocks([key.signingKeys(candidate.use)], async () => {
+        const stored = (await get<SigningKeyRecord[]>(key.signingKeys(candidate.use))) ?? [];
+        const newest = newestSigningKeysFirst(stored)[0];
+        if (newest) return newest;
+        await set(key.signingKeys(candidate.use), [candidate]);
+        return candidate;
+      });
     },
 
-    async addSigningKey(record) {
-      const stored = (await get<SigningKeyRecord[]>(key.signingKeys(record.use))) ?? [];
-      if (stored.some((existing) => existing.kid === record.kid)) return;
-      await set(key.signingKeys(record.use), [...stored, record]);
+    addSigningKey(record) {
+      return withLocks([key.signingKeys(record.use)], async () => {
+        const stored = (await get<SigningKeyRecord[]>(key.signingKeys(record.use))) ?? [];
+        if (stored.some((existing) => existing.kid === record.kid)) return;
+        await set(key.signingKeys(record.use), [...stored, record]);
+      });
     },
 
     async listSigningKeys(use) {

@@ -1,3 +1,5 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import {
   type Dialect,
   MysqlDialect,
@@ -104,6 +106,10 @@ export function resolveDialect(
           'better-sqlite3',
           'sqlite',
         );
+        // A fresh deployment's data directory may not exist yet; SQLite would fail with a bare CANTOPEN.
+        if (filename !== ':memory:' && !filename.startsWith('file:')) {
+          await mkdir(dirname(filename), { recursive: true });
+        }
         const opened = new Sqlite(filename, { timeout: SQLITE_BUSY_TIMEOUT_MS });
         // Readers never block the writer, and other processes can read while one instance writes.
         opened.pragma('journal_mode = WAL');
