@@ -25,6 +25,8 @@ export type {
   OrganizationPatch,
   OrganizationRecord,
   RefreshTokenRecord,
+  RotateRefreshTokenInput,
+  RotateRefreshTokenResult,
   SigningKeyRecord,
   SigningKeyUse,
   Store,

@@ -13,6 +13,9 @@ import {
 
 export const DEFAULT_ACCESS_TOKEN_TTL_SECONDS = 300; // short-lived by design: flags refresh with the token
 export const DEFAULT_REFRESH_TOKEN_TTL_SECONDS = 1800; // after that, the partner exchanges a fresh ID token
+// A client that got a 503 (Retry-After: 1) or lost the answer retries within seconds; a stolen
+// token replayed later than this still revokes its family.
+export const DEFAULT_REFRESH_TOKEN_RETRY_GRACE_SECONDS = 10;
 export const DEFAULT_CLOCK_TOLERANCE_SECONDS = 30; // IdP and service clocks drift a little
 export const DEFAULT_FETCH_TIMEOUT_MS = 5000; // a slow IdP must not hold exchanges open
 export const DEFAULT_MAX_REMOTE_DOCUMENT_BYTES = 512 * 1024; // real JWKS are a few KB
@@ -51,6 +54,15 @@ export interface RialtoExchangeOptions {
   accessTokenTtlSeconds?: number;
   /** @default 1800 */
   refreshTokenTtlSeconds?: number;
+  /**
+   * How long after a refresh token was used a retry of that same token is answered with the same
+   * successor instead of being taken as reuse (which revokes the family). It makes a refresh whose
+   * answer was lost, or that got a 503 after the store had already written it, safe to retry. The
+   * window closes early once the successor is used. 0 treats every second use as reuse. Must be
+   * below `refreshTokenTtlSeconds`.
+   * @default 10
+   */
+  refreshTokenRetryGraceSeconds?: number;
   /** @default 'RS256' */
   accessTokenAlgorithm?: AccessTokenAlgorithm;
   /**
@@ -187,6 +199,11 @@ export function resolveOptions(input: RialtoExchangeOptions): ResolvedRialtoExch
       input.refreshTokenTtlSeconds,
       DEFAULT_REFRESH_TOKEN_TTL_SECONDS,
     ),
+    refreshTokenRetryGraceSeconds: nonNegative(
+      'refreshTokenRetryGraceSeconds',
+      input.refreshTokenRetryGraceSeconds,
+      DEFAULT_REFRESH_TOKEN_RETRY_GRACE_SECONDS,
+    ),
     accessTokenAlgorithm: input.accessTokenAlgorithm ?? 'RS256',
     accessTokenKey: input.accessTokenKey,
     refreshTokenSecret: input.refreshTokenSecret,
@@ -251,6 +268,11 @@ export function resolveOptions(input: RialtoExchangeOptions): ResolvedRialtoExch
   if (!['RS256', 'PS256', 'ES256', 'EdDSA'].includes(resolved.accessTokenAlgorithm)) {
     throw new TypeError(
       'createRialtoExchange: `accessTokenAlgorithm` must be one of RS256, PS256, ES256, EdDSA',
+    );
+  }
+  if (resolved.refreshTokenRetryGraceSeconds >= resolved.refreshTokenTtlSeconds) {
+    throw new TypeError(
+      'createRialtoExchange: `refreshTokenRetryGraceSeconds` must be below `refreshTokenTtlSeconds`',
     );
   }
   return resolved;

@@ -5,7 +5,7 @@ import { keyvStore } from '@rialto-exchange/storage-adapters';
 import Keyv from 'keyv';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { apiKey, nowSeconds, organization, refreshToken } from '../src/conformance/fixtures.js';
+import { apiKey, nowSeconds, organization, refreshToken, successorOf } from '../src/conformance/fixtures.js';
 import { within } from './deadline.js';
 import type { RedisAdminClient } from './redis-keys.js';
 import { isServiceUp, REDIS_URL } from './services.js';
@@ -50,7 +50,15 @@ if (await isServiceUp('Redis (for Keyv)', REDIS_URL)) {
 
       const [marker] = await admin.keys(`${namespace}::family-revoked:*`);
       expect(await admin.ttl(marker ?? expect.unreachable())).toBeGreaterThanOrEqual(3 * 86_400);
-      expect(await store.consumeRefreshToken(longLived.jti, nowSeconds())).toBeNull();
+      const successor = successorOf(longLived);
+      expect(
+        await store.rotateRefreshToken({
+          jti: longLived.jti,
+          successor,
+          now: nowSeconds(),
+          graceSeconds: 10,
+        }),
+      ).toEqual({ outcome: 'unknown' });
     });
 
     it('rejects with StoreUnavailableError within timeoutMs while the backend does not answer', async () => {

@@ -2,6 +2,7 @@ import type {
   ApiKeyRecord,
   OrganizationRecord,
   RefreshTokenRecord,
+  RotateRefreshTokenResult,
   SigningKeyRecord,
   SigningKeyUse,
   Store,
@@ -31,8 +32,6 @@ export interface KeyvLike {
   get(key: string): Promise<unknown>;
   /** `ttl` in milliseconds. */
   set(key: string, value: unknown, ttl?: number): Promise<boolean>;
-  /** Must resolve `true` only when it removed the key, as Keyv's adapters for Redis and its in-memory Map do. */
-  delete(key: string): Promise<boolean>;
   readonly throwOnErrors: boolean;
   readonly store?: unknown;
 }
@@ -73,10 +72,14 @@ const DEFAULT_TIMEOUT_MS = 5_000;
  *   remains is harmless: an organization is reachable by issuer only once its key is stored, and a
  *   user by email only once its identity link is.
  *
- * What it does guarantee: every single-caller behaviour of the Store contract; a refresh token is
- * single-use even under concurrency, as long as the adapter's `delete()` reports whether it removed
- * the key (Keyv's Redis adapter and its in-memory Map do); revoked families stay refused while any
- * of their tokens can live, and their markers expire after that.
+ * - Refresh tokens: rotations of one token are queued within one process, so there it rotates
+ *   once; two instances rotating the same token at the same moment can both succeed, each with its
+ *   own successor. Rotation writes the successor before marking the token used, so a write cut short
+ *   leaves the token live rather than used without a successor.
+ *
+ * What it does guarantee: every single-caller behaviour of the Store contract, including the retry
+ * grace window of refresh tokens; revoked families stay refused while any of their tokens can
+ * live, and their markers expire after that.
  *
  * The Keyv instance must be created with `throwOnErrors: true`, and so must its adapter where it
  * has the option (`@keyv/redis` does): Keyv otherwise reports a backend failure as a missing key,
@@ -118,7 +121,6 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions = {}): Store
   const get = <T>(key: string) => call(keyv.get(key)) as Promise<T | undefined>;
   const set = (key: string, value: unknown, ttlSeconds?: number) =>
     call(keyv.set(key, value, ttlSeconds === undefined ? undefined : ttlSeconds * 1000));
-  const remove = (key: string) => call(keyv.delete(key));
 
   const key = {
     organization: (orgId: string) => `org:${orgId}`,
@@ -168,6 +170,31 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions = {}): Store
       await Promise.all(orgIds.map(async (orgId) => [orgId, await subscriptionsOf(orgId)] as const)),
     );
     await addDeliveries(deliveriesFor(events, (orgId) => byOrg.get(orgId) ?? []));
+  }
+
+  async function saveRefreshToken(record: RefreshTokenRecord): Promise<void> {
+    if ((await get(key.familyRevoked(record.familyId))) !== undefined) return;
+    const ttlSeconds = secondsToKeep(record.expiresAt);
+    await set(key.refreshToken(record.jti), record, ttlSeconds);
+    // Revocation cannot list a family's tokens here, so it remembers the family for as long as
+    // the longest-lived of them instead.
+    const latest = (await get<number>(key.familyExpiry(record.familyId))) ?? 0;
+    if (record.expiresAt > latest) {
+      await set(key.familyExpiry(record.familyId), record.expiresAt, ttlSeconds);
+    }
+  }
+
+  // Keyv has no compare-and-set: rotations of one token are queued in this process, so it rotates
+  // once here. Across processes two rotations can still both succeed (see the TSDoc above).
+  const rotationsInFlight = new Map<string, Promise<unknown>>();
+  function oneAtATime<T>(jti: string, task: () => Promise<T>): Promise<T> {
+    const queued = (rotationsInFlight.get(jti) ?? Promise.resolve()).then(task);
+    const settled = queued.catch(() => {});
+    rotationsInFlight.set(jti, settled);
+    void settled.then(() => {
+      if (rotationsInFlight.get(jti) === settled) rotationsInFlight.delete(jti);
+    });
+    return queued;
   }
 
   async function userOf(userId: string): Promise<UserRecord> {
@@ -360,27 +387,32 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions = {}): Store
       return user && user.orgId === orgId ? user : null;
     },
 
-    async saveRefreshToken(saved) {
-      // Copied before the first await: the caller may reuse its object once this call returns.
-      const record = { ...saved };
-      if ((await get(key.familyRevoked(record.familyId))) !== undefined) return;
-      const ttlSeconds = secondsToKeep(record.expiresAt);
-      await set(key.refreshToken(record.jti), record, ttlSeconds);
-      // Revocation cannot list a family's tokens here, so it remembers the family for as long as
-      // the longest-lived of them instead.
-      const latest = (await get<number>(key.familyExpiry(record.familyId))) ?? 0;
-      if (record.expiresAt > latest) {
-        await set(key.familyExpiry(record.familyId), record.expiresAt, ttlSeconds);
-      }
-    },
+    saveRefreshToken: (saved) => saveRefreshToken({ ...saved }),
 
-    async consumeRefreshToken(jti, now) {
-      const record = await get<RefreshTokenRecord>(key.refreshToken(jti));
-      // Only the caller whose delete removed the key may use the token.
-      if (!record || !(await remove(key.refreshToken(jti)))) return null;
-      if (record.expiresAt <= now) return null;
-      if ((await get(key.familyRevoked(record.familyId))) !== undefined) return null;
-      return record;
+    rotateRefreshToken({ jti, successor, now, graceSeconds }) {
+      // Copied before the first await: the caller may reuse its object once this call returns.
+      const next: RefreshTokenRecord = { ...successor };
+      return oneAtATime(jti, async (): Promise<RotateRefreshTokenResult> => {
+        const stored = await get<RefreshTokenRecord | UsedRefreshToken>(key.refreshToken(jti));
+        if (!stored || (await get(key.familyRevoked(stored.familyId))) !== undefined)
+          return { outcome: 'unknown' };
+        if ('successorJti' in stored) {
+          const issued = await get<RefreshTokenRecord | UsedRefreshToken>(
+            key.refreshToken(stored.successorJti),
+          );
+          return issued && !('successorJti' in issued) && now < issued.issuedAt + graceSeconds
+            ? { outcome: 'retried', successor: issued }
+            : { outcome: 'reused' };
+        }
+        if (stored.expiresAt <= now) return { outcome: 'unknown' };
+        // The successor first: cut short after it, the token is still live and the retry rotates
+        // it again; the successor left behind was never handed out. Marked used, the token points
+        // to its successor, so a retry after a timeout that still completed gets that successor.
+        await saveRefreshToken(next);
+        const used: UsedRefreshToken = { familyId: stored.familyId, successorJti: next.jti };
+        await set(key.refreshToken(jti), used, secondsToKeep(stored.expiresAt));
+        return { outcome: 'rotated', successor: { ...next } };
+      });
     },
 
     async revokeRefreshTokenFamily(familyId, now) {
@@ -407,6 +439,12 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions = {}): Store
       return newestSigningKeysFirst((await get<SigningKeyRecord[]>(key.signingKeys(use))) ?? []);
     },
   };
+}
+
+/** What a used token's key holds until the token would have expired. */
+interface UsedRefreshToken {
+  familyId: string;
+  successorJti: string;
 }
 
 // The per-subscription delivery list keeps this many ids; it is read and rewritten whole.
