@@ -62,6 +62,7 @@ export interface TokenMinter {
     org: OrganizationRecord,
     user: UserRecord,
     refreshToken: RefreshTokenRecord,
+    now: number,
   ): Promise<TokenResponse>;
 }
 
@@ -97,9 +98,9 @@ export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
     org: OrganizationRecord,
     user: UserRecord,
     refreshToken: RefreshTokenRecord,
+    now: number,
   ): Promise<TokenResponse> {
     const keys = await signingKeys.load();
-    const now = epochSeconds();
     const scope = scopeFor(org);
     const claims: RialtoAccessTokenClaims = {
       iss: issuer,
@@ -156,12 +157,13 @@ export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
 
   return {
     async mint(org, user) {
+      const now = epochSeconds();
       const refreshToken = await refreshRecord(
         { familyId: randomUUID(), orgId: org.orgId, userId: user.userId },
-        epochSeconds(),
+        now,
       );
       const [tokens] = await Promise.all([
-        respond(org, user, refreshToken),
+        respond(org, user, refreshToken, now),
         store.saveRefreshToken(refreshToken),
       ]);
       return tokens;

@@ -125,7 +125,7 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
       }
       if (!org || !user)
         throw new RialtoError('invalid_grant', 'The user of this refresh token no longer exists.');
-      const tokens = await minter.respond(org, user, rotation.successor);
+      const tokens = await minter.respond(org, user, rotation.successor, now);
       events.emit('refresh.succeeded', audit);
       return tokens;
     },
