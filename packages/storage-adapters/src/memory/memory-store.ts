@@ -64,6 +64,14 @@ export function memoryStore(): Store {
     }
   }
 
+  // Successors stored by rotation count too: a service that mostly refreshes must still sweep.
+  function sweepNowAndThen() {
+    if (++savesSinceSweep >= SWEEP_EVERY_SAVES) {
+      savesSinceSweep = 0;
+      sweep(epochSeconds());
+    }
+  }
+
   const subscriptionsOf = (orgId: string) =>
     [...subscriptions.values()].filter((subscription) => subscription.orgId === orgId);
 
@@ -239,10 +247,7 @@ export function memoryStore(): Store {
       // Refused at consumption anyway; not storing it means the revocation need not outlive it.
       if (familyRevokedAt.has(record.familyId)) return;
       refreshTokens.set(record.jti, copy(record));
-      if (++savesSinceSweep >= SWEEP_EVERY_SAVES) {
-        savesSinceSweep = 0;
-        sweep(epochSeconds());
-      }
+      sweepNowAndThen();
     },
 
     async rotateRefreshToken({ jti, successor, now, graceSeconds }) {
@@ -256,6 +261,7 @@ export function memoryStore(): Store {
           expiresAt: live.expiresAt,
         });
         refreshTokens.set(successor.jti, copy(successor));
+        sweepNowAndThen();
         return { outcome: 'rotated', successor: copy(successor) };
       }
       const used = usedRefreshTokens.get(jti);

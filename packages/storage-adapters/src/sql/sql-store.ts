@@ -281,6 +281,14 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
   }
 
   let savesSinceSweep = 0;
+  // Successors stored by rotation count too: a service that mostly refreshes must still sweep.
+  function sweepNowAndThen(): void {
+    if (++savesSinceSweep >= SWEEP_EVERY_SAVES) {
+      savesSinceSweep = 0;
+      // Housekeeping only: nothing depends on it finishing, and the next sweep retries.
+      sweep(epochSeconds()).catch(() => {});
+    }
+  }
   async function sweep(now: number): Promise<void> {
     await db
       .deleteFrom('refresh_tokens')
@@ -588,11 +596,7 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
       const row = fromRefreshToken(record);
       return guarded(async () => {
         await insertRefreshTokenRows(row);
-        if (++savesSinceSweep >= SWEEP_EVERY_SAVES) {
-          savesSinceSweep = 0;
-          // Housekeeping only: nothing depends on it finishing, and the next sweep retries.
-          sweep(epochSeconds()).catch(() => {});
-        }
+        sweepNowAndThen();
       });
     },
 
@@ -643,8 +647,10 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
                   ),
               )
               .executeTakeFirst();
-            if (numInsertedOrUpdatedRows === 1n)
+            if (numInsertedOrUpdatedRows === 1n) {
+              sweepNowAndThen();
               return { outcome: 'rotated', successor: toRefreshToken(row) };
+            }
           } catch (error) {
             if (!isUniqueViolation(error)) throw error;
           }
