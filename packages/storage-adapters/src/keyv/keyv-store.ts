@@ -71,7 +71,6 @@ const DEFAULT_TIMEOUT_MS = 5_000;
  * - A write interrupted by an outage can leave part of it behind. Writes are ordered so that what
  *   remains is harmless: an organization is reachable by issuer only once its key is stored, and a
  *   user by email only once its identity link is.
- *
  * - Refresh tokens: rotations of one token are queued within one process, so there it rotates
  *   once; two instances rotating the same token at the same moment can both succeed, each with its
  *   own successor. Rotation writes the successor before marking the token used, so a write cut short
