@@ -158,7 +158,15 @@ await measure('memoryStore.findOrCreateUser (existing user)', (i) =>
   }),
 );
 await measure('memoryStore.saveRefreshToken', () =>
-  store.saveRefreshToken({ jti: randomUUID(), familyId: randomUUID(), orgId, userId: 'u', expiresAt: 2e9 }),
+  store.saveRefreshToken({
+    jti: randomUUID(),
+    familyId: randomUUID(),
+    orgId,
+    userId: 'u',
+    issuedAt: 1e9,
+    expiresAt: 2e9,
+    kid: 'k',
+  }),
 );
 
 console.log('\nrialto-exchange, exchange.handle() without HTTP (memory store):');

@@ -63,7 +63,9 @@ async function refreshRecordBytes(): Promise<number> {
   const gc = runInNewContext('gc') as () => void;
   const count = 50_000;
   const orgId = randomUUID();
-  const expiresAt = Math.floor(Date.now() / 1000) + 1800;
+  const issuedAt = Math.floor(Date.now() / 1000);
+  const expiresAt = issuedAt + 1800;
+  const kid = randomUUID();
   const store = memoryStore();
   gc();
   const before = process.memoryUsage().heapUsed;
@@ -73,13 +75,17 @@ async function refreshRecordBytes(): Promise<number> {
       familyId: randomUUID(),
       orgId,
       userId: randomUUID(),
+      issuedAt,
       expiresAt,
+      kid,
     });
   }
   gc();
   const bytes = (process.memoryUsage().heapUsed - before) / count;
   // Keep the store reachable until measured.
-  if ((await store.consumeRefreshToken('none', 0)) !== null) throw new Error('unexpected record');
+  const none = { jti: 'none', familyId: 'none', orgId, userId: 'none', issuedAt, expiresAt, kid };
+  const kept = await store.rotateRefreshToken({ jti: 'none', successor: none, now: 0, graceSeconds: 0 });
+  if (kept.outcome !== 'unknown') throw new Error('unexpected record');
   return bytes;
 }
 

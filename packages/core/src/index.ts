@@ -29,6 +29,8 @@ export type {
   OrganizationPatch,
   OrganizationRecord,
   RefreshTokenRecord,
+  RotateRefreshTokenInput,
+  RotateRefreshTokenResult,
   SigningKeyRecord,
   SigningKeyUse,
   Store,

@@ -1,9 +1,9 @@
-import { randomUUID } from 'node:crypto';
+import { KeyObject, randomUUID } from 'node:crypto';
 import { CompactSign } from 'jose';
 import { epochSeconds } from './internal/clock.js';
 import { signHs256Jwt } from './internal/hs256.js';
-import type { SigningKeys } from './signing-keys.js';
-import type { OrganizationRecord, Store, UserRecord } from './store.js';
+import type { LoadedKeys, SigningKeys } from './signing-keys.js';
+import type { OrganizationRecord, RefreshTokenRecord, Store, UserRecord } from './store.js';
 import { verificationFlagsJson } from './wire-format.js';
 
 /** The body of a successful exchange or refresh. */
@@ -44,11 +44,26 @@ export interface TokenMinterOptions {
 }
 
 export interface TokenMinter {
+  /** Signs an access token and a refresh token that starts a new family, and records the refresh token. */
+  mint(org: OrganizationRecord, user: UserRecord): Promise<TokenResponse>;
   /**
-   * Signs an access token and a refresh token for the user and records the refresh token.
-   * @param familyId the refresh family to continue; a new one is started when omitted.
+   * The record of a refresh token to succeed one of `familyId`, issued `now` under the current
+   * refresh secret. Nothing is signed or stored: the store rotates it in.
    */
-  mint(org: OrganizationRecord, user: UserRecord, familyId?: string): Promise<TokenResponse>;
+  successorOf(
+    previous: { familyId: string; orgId: string; userId: string },
+    now: number,
+  ): Promise<RefreshTokenRecord>;
+  /**
+   * Signs a fresh access token and the refresh token `refreshToken` describes. The refresh token's
+   * bytes depend on the record alone, so a retried refresh answers with the very token it got first.
+   */
+  respond(
+    org: OrganizationRecord,
+    user: UserRecord,
+    refreshToken: RefreshTokenRecord,
+    now: number,
+  ): Promise<TokenResponse>;
 }
 
 const BASE_SCOPES = 'openid email profile';
@@ -63,63 +78,101 @@ export function scopeFor(org: OrganizationRecord): string {
 export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
   const { issuer, store, signingKeys, accessTokenTtlSeconds, refreshTokenTtlSeconds } = options;
 
-  return {
-    async mint(org, user, familyId = randomUUID()) {
-      const keys = await signingKeys.load();
-      const now = epochSeconds();
-      const scope = scopeFor(org);
-      const claims: RialtoAccessTokenClaims = {
+  async function refreshRecord(
+    previous: { familyId: string; orgId: string; userId: string },
+    now: number,
+  ): Promise<RefreshTokenRecord> {
+    const keys = await signingKeys.load();
+    return {
+      jti: randomUUID(),
+      familyId: previous.familyId,
+      orgId: previous.orgId,
+      userId: previous.userId,
+      issuedAt: now,
+      expiresAt: now + refreshTokenTtlSeconds,
+      kid: keys.refresh.kid,
+    };
+  }
+
+  async function respond(
+    org: OrganizationRecord,
+    user: UserRecord,
+    refreshToken: RefreshTokenRecord,
+    now: number,
+  ): Promise<TokenResponse> {
+    const keys = await signingKeys.load();
+    const scope = scopeFor(org);
+    const claims: RialtoAccessTokenClaims = {
+      iss: issuer,
+      sub: user.userId,
+      aud: org.audience,
+      iat: now,
+      exp: now + accessTokenTtlSeconds,
+      jti: randomUUID(),
+      scope,
+      org_id: org.orgId,
+      org_name: org.name,
+      user_id: user.userId,
+      email: user.email,
+      ...verificationFlagsJson(user),
+    };
+    // CompactSign rather than SignJWT: the claims are built above from typed values, and SignJWT
+    // would deep-copy and re-check them on every exchange.
+    const accessToken = await new CompactSign(encoder.encode(JSON.stringify(claims)))
+      .setProtectedHeader({ alg: keys.access.alg, kid: keys.access.kid, typ: ACCESS_TOKEN_TYPE })
+      .sign(keys.access.key);
+    return {
+      access_token: accessToken,
+      token_type: 'Bearer',
+      expires_in: accessTokenTtlSeconds,
+      refresh_token: signRefreshToken(refreshToken, keys),
+      refresh_expires_in: Math.max(0, refreshToken.expiresAt - now),
+      scope,
+    };
+  }
+
+  function signRefreshToken(record: RefreshTokenRecord, keys: LoadedKeys): string {
+    // A retry within the grace window may come after a secret rotation: the record's own secret
+    // still verifies (it is kept while its tokens live), so the same bytes come out.
+    const secret =
+      record.kid === keys.refresh.kid
+        ? keys.refresh.secret
+        : secretOf(keys.refreshSecretsByKid.get(record.kid));
+    const kid = secret ? record.kid : keys.refresh.kid;
+    return signHs256Jwt(
+      { kid, typ: 'JWT' },
+      {
+        fid: record.familyId,
+        org_id: record.orgId,
         iss: issuer,
-        sub: user.userId,
-        aud: org.audience,
-        iat: now,
-        exp: now + accessTokenTtlSeconds,
-        jti: randomUUID(),
-        scope,
-        org_id: org.orgId,
-        org_name: org.name,
-        user_id: user.userId,
-        email: user.email,
-        ...verificationFlagsJson(user),
-      };
-      const refreshJti = randomUUID();
-      const refreshExpiresAt = now + refreshTokenTtlSeconds;
-      const refreshToken = signHs256Jwt(
-        { kid: keys.refresh.kid, typ: 'JWT' },
-        {
-          fid: familyId,
-          org_id: org.orgId,
-          iss: issuer,
-          sub: user.userId,
-          aud: issuer,
-          jti: refreshJti,
-          iat: now,
-          exp: refreshExpiresAt,
-        },
-        keys.refresh.secret,
+        sub: record.userId,
+        aud: issuer,
+        jti: record.jti,
+        iat: record.issuedAt,
+        exp: record.expiresAt,
+      },
+      secret ?? keys.refresh.secret,
+    );
+  }
+
+  return {
+    async mint(org, user) {
+      const now = epochSeconds();
+      const refreshToken = await refreshRecord(
+        { familyId: randomUUID(), orgId: org.orgId, userId: user.userId },
+        now,
       );
-      // CompactSign rather than SignJWT: the claims are built above from typed values, and SignJWT
-      // would deep-copy and re-check them on every exchange.
-      const [accessToken] = await Promise.all([
-        new CompactSign(encoder.encode(JSON.stringify(claims)))
-          .setProtectedHeader({ alg: keys.access.alg, kid: keys.access.kid, typ: ACCESS_TOKEN_TYPE })
-          .sign(keys.access.key),
-        store.saveRefreshToken({
-          jti: refreshJti,
-          familyId,
-          orgId: org.orgId,
-          userId: user.userId,
-          expiresAt: refreshExpiresAt,
-        }),
+      const [tokens] = await Promise.all([
+        respond(org, user, refreshToken, now),
+        store.saveRefreshToken(refreshToken),
       ]);
-      return {
-        access_token: accessToken,
-        token_type: 'Bearer',
-        expires_in: accessTokenTtlSeconds,
-        refresh_token: refreshToken,
-        refresh_expires_in: refreshTokenTtlSeconds,
-        scope,
-      };
+      return tokens;
     },
+    successorOf: refreshRecord,
+    respond,
   };
+}
+
+function secretOf(key: Parameters<typeof KeyObject.from>[0] | undefined): KeyObject | undefined {
+  return key && KeyObject.from(key);
 }

@@ -11,6 +11,7 @@ describe('resolveOptions', () => {
       issuer: 'https://api.example.com',
       accessTokenTtlSeconds: 300,
       refreshTokenTtlSeconds: 1800,
+      refreshTokenRetryGraceSeconds: 10,
       accessTokenAlgorithm: 'RS256',
       allowInsecureIssuers: false,
       allowPrivateIssuers: false,
@@ -33,6 +34,14 @@ describe('resolveOptions', () => {
     [
       { store, issuer: 'https://a.example', accessTokenTtlSeconds: 0 },
       /`accessTokenTtlSeconds` must be a positive number/,
+    ],
+    [
+      { store, issuer: 'https://a.example', refreshTokenRetryGraceSeconds: -1 },
+      /`refreshTokenRetryGraceSeconds` must be zero or a positive number/,
+    ],
+    [
+      { store, issuer: 'https://a.example', refreshTokenTtlSeconds: 60, refreshTokenRetryGraceSeconds: 60 },
+      /`refreshTokenRetryGraceSeconds` must be below `refreshTokenTtlSeconds`/,
     ],
     [{ store, issuer: 'https://a.example', fetchTimeoutMs: Number.NaN }, /`fetchTimeoutMs`/],
     [{ store, issuer: 'https://a.example', refreshTokenSecret: 'short' }, /at least 32 bytes/],

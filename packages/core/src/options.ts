@@ -35,6 +35,9 @@ import {
 export const DEFAULT_ACCESS_TOKEN_ALGORITHM: AccessTokenAlgorithm = 'RS256'; // every JWT library verifies it
 export const DEFAULT_ACCESS_TOKEN_TTL_SECONDS = 300; // short-lived by design: flags refresh with the token
 export const DEFAULT_REFRESH_TOKEN_TTL_SECONDS = 1800; // after that, the partner exchanges a fresh ID token
+// A client that got a 503 (Retry-After: 1) or lost the answer retries within seconds; a stolen
+// token replayed later than this still revokes its family.
+export const DEFAULT_REFRESH_TOKEN_RETRY_GRACE_SECONDS = 10;
 export const DEFAULT_CLOCK_TOLERANCE_SECONDS = 30; // IdP and service clocks drift a little
 export const DEFAULT_FETCH_TIMEOUT_MS = 5000; // a slow IdP must not hold exchanges open
 export const DEFAULT_MAX_REMOTE_DOCUMENT_BYTES = 512 * 1024; // real JWKS are a few KB
@@ -81,6 +84,15 @@ export interface RialtoExchangeOptions {
   accessTokenTtlSeconds?: number;
   /** @default 1800 */
   refreshTokenTtlSeconds?: number;
+  /**
+   * How long after a refresh token was used a retry of that same token is answered with the same
+   * successor instead of being taken as reuse (which revokes the family). It makes a refresh whose
+   * answer was lost, or that got a 503 after the store had already written it, safe to retry. The
+   * window closes early once the successor is used. 0 treats every second use as reuse. Must be
+   * below `refreshTokenTtlSeconds`.
+   * @default 10
+   */
+  refreshTokenRetryGraceSeconds?: number;
   /**
    * The access-token signing algorithm. When `accessTokenKey` is given and only one algorithm fits
    * it (EC P-256: ES256, Ed25519: EdDSA), that one is used; an RSA key defaults to RS256.
@@ -302,6 +314,7 @@ const optionSchemas = {
   issuer: issuerSchema,
   accessTokenTtlSeconds: positiveNumber().default(DEFAULT_ACCESS_TOKEN_TTL_SECONDS),
   refreshTokenTtlSeconds: positiveNumber().default(DEFAULT_REFRESH_TOKEN_TTL_SECONDS),
+  refreshTokenRetryGraceSeconds: nonNegativeNumber().default(DEFAULT_REFRESH_TOKEN_RETRY_GRACE_SECONDS),
   // Without a default here: resolveOptions infers it from `accessTokenKey` when that is given.
   accessTokenAlgorithm: z
     .enum(ACCESS_TOKEN_ALGORITHMS, { error: `must be one of ${ACCESS_TOKEN_ALGORITHMS.join(', ')}` })
@@ -389,6 +402,11 @@ export function resolveOptions(input: RialtoExchangeOptions): ResolvedRialtoExch
   if (signingKeyPrepublishSeconds < signingKeyReloadIntervalSeconds) {
     throw new TypeError(
       `createRialtoExchange: \`signingKeyPrepublishSeconds\` must be at least \`signingKeyReloadIntervalSeconds\` (${signingKeyReloadIntervalSeconds}), so every instance loads a new key before it signs`,
+    );
+  }
+  if (options.refreshTokenRetryGraceSeconds >= options.refreshTokenTtlSeconds) {
+    throw new TypeError(
+      'createRialtoExchange: `refreshTokenRetryGraceSeconds` must be below `refreshTokenTtlSeconds`',
     );
   }
   return {

@@ -18,6 +18,8 @@ export interface RefreshTokensOptions {
   minter: TokenMinter;
   events: RialtoEvents;
   clockToleranceSeconds: number;
+  /** See `refreshTokenRetryGraceSeconds`. */
+  retryGraceSeconds: number;
 }
 
 interface RefreshClaims {
@@ -31,7 +33,9 @@ export interface RefreshTokens {
   /**
    * Trades a refresh token for a new pair. Each refresh token works once: presenting a used one
    * again revokes its whole family (RFC 9700 §4.14.2), so a stolen token dies with the original.
-   * The new access token carries the user's current flags.
+   * The exception is a retry within the grace window, before the successor is used: it gets the
+   * same successor again, so a refresh that answered 503 (or whose answer was lost) after the
+   * store wrote it costs no session. The new access token carries the user's current flags.
    * @throws RialtoError `invalid_request` (no `refresh_token`) or `invalid_grant`
    */
   refresh(body: RequestLike['body']): Promise<TokenResponse>;
@@ -44,7 +48,16 @@ export interface RefreshTokens {
 }
 
 export function createRefreshTokens(options: RefreshTokensOptions): RefreshTokens {
-  const { issuer, store, signingKeys, organizations, minter, events, clockToleranceSeconds } = options;
+  const {
+    issuer,
+    store,
+    signingKeys,
+    organizations,
+    minter,
+    events,
+    clockToleranceSeconds,
+    retryGraceSeconds,
+  } = options;
 
   function readToken(body: RequestLike['body']): string {
     const parsed = parseJsonBody(body, 'invalid_request');
@@ -89,10 +102,20 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
     async refresh(body) {
       const claims = await verify(readToken(body), { allowExpired: false });
       const now = epochSeconds();
-      const record = await store.consumeRefreshToken(claims.jti, now);
       const audit = { orgId: claims.org_id, userId: claims.sub, familyId: claims.fid };
-      if (!record) {
-        // A genuine, unexpired token the store no longer holds was used before (or its family was
+      const successor = await minter.successorOf(
+        { familyId: claims.fid, orgId: claims.org_id, userId: claims.sub },
+        now,
+      );
+      // The lookups run beside the rotation: if one fails after the rotation was written, the
+      // client's retry is answered from the grace window.
+      const [rotation, org, user] = await Promise.all([
+        store.rotateRefreshToken({ jti: claims.jti, successor, now, graceSeconds: retryGraceSeconds }),
+        organizations.get(claims.org_id),
+        store.getUser(claims.org_id, claims.sub),
+      ]);
+      if (rotation.outcome === 'reused' || rotation.outcome === 'unknown') {
+        // A genuine, unexpired token that is no longer live was used before (or its family was
         // revoked): treat it as stolen and end every session descended from it.
         await store.revokeRefreshTokenFamily(claims.fid, now);
         events.emit('refresh.reuse_detected', audit);
@@ -101,13 +124,9 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
           'The refresh token was already used; its session has been revoked.',
         );
       }
-      const [org, user] = await Promise.all([
-        organizations.get(record.orgId),
-        store.getUser(record.orgId, record.userId),
-      ]);
       if (!org || !user)
         throw new RialtoError('invalid_grant', 'The user of this refresh token no longer exists.');
-      const tokens = await minter.mint(org, user, record.familyId);
+      const tokens = await minter.respond(org, user, rotation.successor, now);
       events.emit('refresh.succeeded', audit);
       return tokens;
     },

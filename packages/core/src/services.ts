@@ -166,6 +166,7 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
       minter,
       events,
       clockToleranceSeconds: options.clockToleranceSeconds,
+      retryGraceSeconds: options.refreshTokenRetryGraceSeconds,
     }),
     accessTokens: createAccessTokenVerifier({
       issuer: options.issuer,

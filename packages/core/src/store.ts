@@ -123,8 +123,42 @@ export interface RefreshTokenRecord {
   familyId: string;
   orgId: string;
   userId: string;
+  /** Its `iat`. With `kid`, lets core sign the very same token again for a retried refresh. */
+  issuedAt: number;
   expiresAt: number;
+  /** The `kid` of the refresh secret that signed it. */
+  kid: string;
 }
+
+export interface RotateRefreshTokenInput {
+  /** The presented token. */
+  jti: string;
+  /** Its replacement, built by core: same family, org and user, `issuedAt` = `now`. */
+  successor: RefreshTokenRecord;
+  now: number;
+  /**
+   * How long after its successor was issued a retry of the same token still gets that successor
+   * instead of counting as reuse; 0 turns retries into reuse.
+   */
+  graceSeconds: number;
+}
+
+export type RotateRefreshTokenResult =
+  /** The token was live: it is now used, and `successor` (the input's) is stored, in one step. */
+  | { outcome: 'rotated'; successor: RefreshTokenRecord }
+  /**
+   * The token was rotated before, `now` is within the grace window of that rotation, and the stored
+   * successor has not been used: this is it (nothing was written).
+   */
+  | { outcome: 'retried'; successor: RefreshTokenRecord }
+  /** The token was rotated before, and the window has closed or its successor was used. Nothing was written. */
+  | { outcome: 'reused' }
+  /**
+   * The store holds no live record for it: never saved, expired, its family revoked, or it was
+   * used before this store could report it (tokens rotated by a release without the grace window).
+   * Nothing was written.
+   */
+  | { outcome: 'unknown' };
 
 export interface UpdateUserVerificationInput {
   orgId: string;
@@ -382,10 +416,19 @@ export interface Store {
   saveRefreshToken(record: RefreshTokenRecord): Promise<void>;
 
   /**
-   * Consumes a refresh token, atomically: exactly one caller gets the record; every later or
-   * concurrent call gets `null`. Also `null` when unknown, expired, or its family is revoked.
+   * Uses a refresh token and stores its successor as one atomic step: of any number of concurrent
+   * calls for one live token (on any number of instances), exactly one answers `rotated`, and a
+   * token is never marked used without its successor being stored, nor the reverse. Later calls
+   * are classified without writing anything: `retried` with the stored successor while `now` is
+   * before `successor.issuedAt + graceSeconds` and that successor is itself unused and its family
+   * not revoked; `reused` after that; `unknown` when no live record exists.
+   *
+   * The same call applied twice (a command that timed out in the client but ran later, then its
+   * retry) therefore answers `rotated`, then `retried` with the same successor. A used token's
+   * record is kept at least until its own `expiresAt`, so reuse is told apart from `unknown` for
+   * that long.
    */
-  consumeRefreshToken(jti: string, now: number): Promise<RefreshTokenRecord | null>;
+  rotateRefreshToken(input: RotateRefreshTokenInput): Promise<RotateRefreshTokenResult>;
 
   /** Revokes every refresh token of a family, including ones issued later with the same family id. */
   revokeRefreshTokenFamily(familyId: string, now: number): Promise<void>;

@@ -26,7 +26,7 @@ const WRITE_METHODS = [
   'revokeApiKey',
   'findOrCreateUser',
   'saveRefreshToken',
-  'consumeRefreshToken',
+  'rotateRefreshToken',
   'revokeRefreshTokenFamily',
   'consumeOnce',
   'updateUserVerification',

@@ -119,12 +119,21 @@ describe.each(['redis', 'postgres'] as const)('two processes on one %s store', a
     expect(onA.status).toBe(200);
     expect(onA.body.email).toBe('ada@example.com');
 
-    // A refresh token consumed on one instance is refused on the other.
+    // A retry on the other instance gets the same successor; once that is used, a replay is refused everywhere.
     const refreshed = await call(a, 'POST', '/identity/auth/refresh', {
       body: { refresh_token: minted.body.refresh_token },
     });
     expect(refreshed.status).toBe(200);
-    const replay = await call(b, 'POST', '/identity/auth/refresh', {
+    const retried = await call(b, 'POST', '/identity/auth/refresh', {
+      body: { refresh_token: minted.body.refresh_token },
+    });
+    expect(retried.status).toBe(200);
+    expect(retried.body.refresh_token).toBe(refreshed.body.refresh_token);
+    const next = await call(b, 'POST', '/identity/auth/refresh', {
+      body: { refresh_token: refreshed.body.refresh_token },
+    });
+    expect(next.status).toBe(200);
+    const replay = await call(a, 'POST', '/identity/auth/refresh', {
       body: { refresh_token: minted.body.refresh_token },
     });
     expect(replay).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });

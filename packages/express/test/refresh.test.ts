@@ -1,6 +1,6 @@
 import { decodeJwt, SignJWT } from 'jose';
 import request from 'supertest';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   createTestApp,
   exchange,
@@ -79,18 +79,81 @@ describe('refresh and revoke', () => {
     expect(events.map(([type]) => type)).toEqual(['refresh.succeeded']);
   });
 
-  it('refuses a used refresh token with invalid_grant and revokes its whole family', async () => {
+  it('answers a retry of a used refresh token within the grace window with the same new refresh token', async () => {
+    const first = await signIn();
+    const answered = await refresh({ refresh_token: first.refresh_token });
+    const retried = await refresh({ refresh_token: first.refresh_token });
+
+    expect(retried.status).toBe(200);
+    expect(retried.body.refresh_token).toBe(answered.body.refresh_token);
+    expect(retried.body.refresh_expires_in).toBeLessThanOrEqual(1800);
+    expect(decodeJwt(retried.body.access_token).jti).not.toBe(decodeJwt(answered.body.access_token).jti);
+    expect((await refresh({ refresh_token: answered.body.refresh_token })).status).toBe(200);
+    expect(events.map(([type]) => type)).toEqual([
+      'refresh.succeeded',
+      'refresh.succeeded',
+      'refresh.succeeded',
+    ]);
+  });
+
+  it('refuses a used refresh token with invalid_grant once its successor was used, and revokes its whole family', async () => {
     const first = await signIn();
     const second = (await refresh({ refresh_token: first.refresh_token })).body;
+    const third = (await refresh({ refresh_token: second.refresh_token })).body;
     const replay = await refresh({ refresh_token: first.refresh_token });
     expectFailsWith(replay, 400, 'invalid_grant', /already used/);
     // The legitimate holder's newer token dies too: the thief and the victim cannot be told apart.
-    expectFailsWith(await refresh({ refresh_token: second.refresh_token }), 400, 'invalid_grant');
+    expectFailsWith(await refresh({ refresh_token: third.refresh_token }), 400, 'invalid_grant');
     const { fid, sub, org_id } = decodeJwt(first.refresh_token);
     expect(events).toContainEqual(['refresh.reuse_detected', { orgId: org_id, userId: sub, familyId: fid }]);
   });
 
-  it('lets exactly one of 20 simultaneous refreshes with one token succeed', async () => {
+  it('refuses a used refresh token after the grace window and revokes its family, successor included', async () => {
+    const first = await signIn();
+    const second = (await refresh({ refresh_token: first.refresh_token })).body;
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 11_000 });
+    try {
+      expectFailsWith(
+        await refresh({ refresh_token: first.refresh_token }),
+        400,
+        'invalid_grant',
+        /already used/,
+      );
+      expectFailsWith(await refresh({ refresh_token: second.refresh_token }), 400, 'invalid_grant');
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(events.map(([type]) => type)).toEqual([
+      'refresh.succeeded',
+      'refresh.reuse_detected',
+      'refresh.reuse_detected',
+    ]);
+  });
+
+  it('with refreshTokenRetryGraceSeconds 0 takes any second use as reuse', async () => {
+    t = createTestApp({ refreshTokenRetryGraceSeconds: 0 });
+    ({ apiKey } = await registerOrganization(t.app, { name: 'Strict', issuer: idp.issuer }));
+    const first = await signIn();
+    const second = (await refresh({ refresh_token: first.refresh_token })).body;
+    expectFailsWith(
+      await refresh({ refresh_token: first.refresh_token }),
+      400,
+      'invalid_grant',
+      /already used/,
+    );
+    expectFailsWith(await refresh({ refresh_token: second.refresh_token }), 400, 'invalid_grant');
+  });
+
+  it('answers 20 simultaneous refreshes with one token with one and the same new refresh token', async () => {
+    const { refresh_token } = await signIn();
+    const responses = await Promise.all(Array.from({ length: 20 }, () => refresh({ refresh_token })));
+    expect(responses.map((response) => response.status)).toEqual(Array(20).fill(200));
+    expect(new Set(responses.map((response) => response.body.refresh_token)).size).toBe(1);
+  });
+
+  it('lets exactly one of 20 simultaneous refreshes with one token succeed when there is no grace window', async () => {
+    t = createTestApp({ refreshTokenRetryGraceSeconds: 0 });
+    ({ apiKey } = await registerOrganization(t.app, { name: 'Strict', issuer: idp.issuer }));
     const { refresh_token } = await signIn();
     const responses = await Promise.all(Array.from({ length: 20 }, () => refresh({ refresh_token })));
     expect(responses.filter((response) => response.status === 200)).toHaveLength(1);

@@ -151,6 +151,22 @@ describe('signing key rotation', () => {
     });
   });
 
+  it('answers a refresh retried across a refresh-secret rotation with the same bytes, signed by the secret it was issued under', async () => {
+    const t = createTestApp(FAST_ROTATION);
+    const { apiKey } = await registerOrganization(t.app, { name: 'Acme', issuer: idp.issuer });
+    const before = await signIn(t, apiKey);
+    const refresh = () =>
+      request(t.app).post('/identity/auth/refresh').send({ refresh_token: before.refresh_token });
+    const answered = await refresh();
+    const rotated = await t.router.exchange.rotateSigningKey('refresh_token');
+    await untilActive(rotated.activatesAt);
+
+    const retried = await refresh();
+    expect(retried.status).toBe(200);
+    expect(retried.body.refresh_token).toBe(answered.body.refresh_token);
+    expect(kidOf(retried.body.refresh_token)).not.toBe(rotated.kid);
+  });
+
   it('publishes every host-supplied key and signs with the first', async () => {
     const [current, previous] = await Promise.all([
       generateKeyPair('RS256', { extractable: true }),

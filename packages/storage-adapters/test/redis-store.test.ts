@@ -2,7 +2,7 @@ import { StoreUnavailableError } from '@rialto-exchange/core';
 import { type RedisStore, redisStore } from '@rialto-exchange/storage-adapters';
 import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
-import { apiKey, nowSeconds, organization, refreshToken } from '../src/conformance/fixtures.js';
+import { apiKey, nowSeconds, organization, refreshToken, successorOf } from '../src/conformance/fixtures.js';
 import { eventually, within } from './deadline.js';
 import { deleteKeys, type RedisAdminClient, uniqueKeyPrefix } from './redis-keys.js';
 import { isServiceUp, REDIS_URL } from './services.js';
@@ -105,6 +105,18 @@ if (await isServiceUp('Redis', REDIS_URL)) {
       expect(tokenTtl).toBeLessThanOrEqual(1860);
       const [marker] = await admin.keys(`${keyPrefix}family-revoked:*`);
       expect(await admin.ttl(marker ?? expect.unreachable())).toBeGreaterThanOrEqual(86_400 - 5);
+    });
+
+    it('rotates a refresh token saved before the grace window (no issuedAt or kid), and keeps the used key until the token would expire', async () => {
+      const { store, keyPrefix } = storeAt(REDIS_URL);
+      const { issuedAt, kid, ...saved } = refreshToken();
+      await admin.set(`${keyPrefix}refresh:${saved.jti}`, JSON.stringify(saved), { EX: 1860 });
+      const successor = successorOf({ ...saved, issuedAt, kid });
+      const input = { jti: saved.jti, successor, now: nowSeconds(), graceSeconds: 10 };
+
+      expect(await store.rotateRefreshToken(input)).toEqual({ outcome: 'rotated', successor });
+      expect(await store.rotateRefreshToken(input)).toEqual({ outcome: 'retried', successor });
+      expect(await admin.ttl(`${keyPrefix}refresh:${saved.jti}`)).toBeGreaterThan(1800);
     });
 
     it('sends its scripts again after Redis forgot them (SCRIPT FLUSH, restart)', async () => {

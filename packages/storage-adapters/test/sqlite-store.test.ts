@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { sqlStore } from '@rialto-exchange/storage-adapters';
 import Sqlite from 'better-sqlite3';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { apiKey, nowSeconds, organization, refreshToken } from '../src/conformance/fixtures.js';
+import { apiKey, nowSeconds, organization, refreshToken, successorOf } from '../src/conformance/fixtures.js';
 import { uniqueTablePrefix } from './sql-tables.js';
 
 function temporaryDatabase(): Sqlite.Database {
@@ -94,6 +94,28 @@ describe('sqlStore (SQLite)', () => {
     expect(await store.getOrganization(organization().orgId)).toBeNull();
   });
 
+  it('migration 4 keeps refresh tokens saved under version 3 live: they rotate, and a retry gets the same successor', async () => {
+    const database = temporaryDatabase();
+    await sqlStore({ dialect: 'sqlite', database }).migrate();
+    // Back to the version-3 schema, with a token as versions 2 and 3 wrote it.
+    database.exec(`
+      drop index rialto_refresh_tokens_parent_idx;
+      alter table rialto_refresh_tokens drop column parent_jti;
+      alter table rialto_refresh_tokens drop column kid;
+      alter table rialto_refresh_tokens drop column issued_at;
+      delete from rialto_migrations where version = 4;
+    `);
+    const token = refreshToken();
+    database
+      .prepare('insert into rialto_refresh_tokens values (?, ?, ?, ?, ?)')
+      .run(token.jti, token.familyId, token.orgId, token.userId, token.expiresAt);
+
+    const store = sqlStore({ dialect: 'sqlite', database });
+    const input = { jti: token.jti, successor: successorOf(token), now: nowSeconds(), graceSeconds: 10 };
+    expect(await store.rotateRefreshToken(input)).toEqual({ outcome: 'rotated', successor: input.successor });
+    expect(await store.rotateRefreshToken(input)).toEqual({ outcome: 'retried', successor: input.successor });
+  });
+
   it('sweeps long-expired refresh tokens and old revocations whose family has no token left', async () => {
     const database = temporaryDatabase();
     const store = sqlStore({ dialect: 'sqlite', database });
@@ -109,7 +131,14 @@ describe('sqlStore (SQLite)', () => {
     for (let saved = 0; saved < 1_000; saved++) await store.saveRefreshToken(refreshToken());
 
     await expect.poll(() => [count('refresh_tokens'), count('revoked_token_families')]).toEqual([1_001, 1]);
-    expect(await store.consumeRefreshToken(stillRefused.jti, nowSeconds())).toBeNull();
+    expect(
+      await store.rotateRefreshToken({
+        jti: stillRefused.jti,
+        successor: successorOf(stillRefused),
+        now: nowSeconds(),
+        graceSeconds: 10,
+      }),
+    ).toEqual({ outcome: 'unknown' });
   });
 
   it('rejects invalid options with a TypeError naming the option', () => {

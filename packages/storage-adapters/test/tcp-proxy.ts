@@ -11,6 +11,14 @@ export interface TcpProxy {
   refuse(): void;
   /** Holds every byte either way, as a partitioned network does; connections stay open. */
   stall(): void;
+  /**
+   * Forwards until the client sends a chunk containing `marker` (a command or statement the test
+   * waits for), then stalls from that chunk on, so exactly that command is held past the client's
+   * deadline and runs on `restore()`, after the client has given up on it.
+   * @param options.skip how many chunks with the marker to let through first
+   * @returns settles once the marker was seen and held
+   */
+  stallOn(marker: string | Buffer, options?: { skip?: number }): Promise<void>;
   /** Forwards again: held bytes are delivered in order and new connections go through. */
   restore(): void;
   close(): Promise<void>;
@@ -26,6 +34,7 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
   const target = new URL(targetUrl);
   let mode: 'forward' | 'refuse' | 'stall' = 'forward';
   const links = new Set<Link>();
+  let armed: { marker: Buffer; skip: number; onHeld: () => void } | undefined;
 
   const server = createServer((client) => {
     if (mode === 'refuse') {
@@ -46,6 +55,11 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
     ] as const) {
       from.on('error', teardown).on('close', teardown);
       from.on('data', (chunk: Buffer) => {
+        if (armed && from === client && chunk.includes(armed.marker) && armed.skip-- === 0) {
+          mode = 'stall';
+          armed.onHeld();
+          armed = undefined;
+        }
         if (mode === 'stall') link.held.push([to, chunk]);
         else to.write(chunk);
       });
@@ -76,8 +90,14 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
     stall() {
       mode = 'stall';
     },
+    stallOn(marker, { skip = 0 } = {}) {
+      return new Promise<void>((resolve) => {
+        armed = { marker: Buffer.from(marker), skip, onHeld: resolve };
+      });
+    },
     restore() {
       mode = 'forward';
+      armed = undefined;
       for (const link of links) {
         for (const [to, chunk] of link.held.splice(0)) to.write(chunk);
       }

@@ -2,10 +2,18 @@ import { randomUUID } from 'node:crypto';
 import type { FindOrCreateUserResult } from '@rialto-exchange/core';
 import { describe, expect } from 'vitest';
 import type { SuiteContext } from './context.js';
-import { apiKey, identity, nowSeconds, organization, refreshToken, signingKey } from './fixtures.js';
+import {
+  apiKey,
+  identity,
+  nowSeconds,
+  organization,
+  refreshToken,
+  signingKey,
+  successorOf,
+} from './fixtures.js';
 
 const USER_CALLS = 50;
-const CONSUME_CALLS = 20;
+const ROTATE_CALLS = 20;
 const SMALL_RACE_CALLS = 10;
 
 function times<T>(count: number, make: (index: number) => T): T[] {
@@ -104,18 +112,62 @@ export function describeConcurrency({ freshStore, itGuarantees }: SuiteContext):
     );
 
     itGuarantees(
-      'concurrentConsume',
-      `${CONSUME_CALLS} parallel consumeRefreshToken calls for one jti: exactly one gets the record`,
+      'concurrentRotate',
+      `${ROTATE_CALLS} parallel rotateRefreshToken calls for one token within the grace window: one rotates, every other gets that same successor`,
       async () => {
         const store = await freshStore();
         const token = refreshToken();
         await store.saveRefreshToken(token);
+        const now = nowSeconds();
+        const successors = times(ROTATE_CALLS, () => successorOf(token, now));
 
         const results = await Promise.all(
-          times(CONSUME_CALLS, () => store.consumeRefreshToken(token.jti, nowSeconds())),
+          successors.map((successor) =>
+            store.rotateRefreshToken({ jti: token.jti, successor, now, graceSeconds: 10 }),
+          ),
         );
 
-        expect(results.filter((result) => result !== null)).toEqual([token]);
+        const rotated = results.filter((result) => result.outcome === 'rotated');
+        expect(rotated).toHaveLength(1);
+        const winner = rotated[0]?.successor;
+        expect(results).toEqual(
+          results.map((result) =>
+            result.outcome === 'rotated' ? result : { outcome: 'retried', successor: winner },
+          ),
+        );
+        const losers = successors.filter((successor) => successor.jti !== winner?.jti);
+        for (const loser of losers) {
+          const later = successorOf(loser, now);
+          expect(
+            await store.rotateRefreshToken({ jti: loser.jti, successor: later, now, graceSeconds: 10 }),
+          ).toEqual({ outcome: 'unknown' });
+        }
+      },
+    );
+
+    itGuarantees(
+      'concurrentRotate',
+      `${ROTATE_CALLS} parallel rotateRefreshToken calls for one token without a grace window: one rotates, every other is reuse`,
+      async () => {
+        const store = await freshStore();
+        const token = refreshToken();
+        await store.saveRefreshToken(token);
+        const now = nowSeconds();
+
+        const results = await Promise.all(
+          times(ROTATE_CALLS, () =>
+            store.rotateRefreshToken({
+              jti: token.jti,
+              successor: successorOf(token, now),
+              now,
+              graceSeconds: 0,
+            }),
+          ),
+        );
+
+        const counts: Record<string, number> = {};
+        for (const { outcome } of results) counts[outcome] = (counts[outcome] ?? 0) + 1;
+        expect(counts).toEqual({ rotated: 1, reused: ROTATE_CALLS - 1 });
       },
     );
 

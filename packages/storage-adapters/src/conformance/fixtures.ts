@@ -59,14 +59,23 @@ export function identity(
 
 /** A token valid for half an hour of wall-clock time, so stores that expire keys by TTL keep it. */
 export function refreshToken(overrides: Partial<RefreshTokenRecord> = {}): RefreshTokenRecord {
+  const now = nowSeconds();
   return {
     jti: randomUUID(),
     familyId: randomUUID(),
     orgId: randomUUID(),
     userId: randomUUID(),
-    expiresAt: nowSeconds() + 1800,
+    issuedAt: now,
+    expiresAt: now + 1800,
+    kid: randomUUID(),
     ...overrides,
   };
+}
+
+/** The token core would rotate `previous` into at `now`: same family, org and user. */
+export function successorOf(previous: RefreshTokenRecord, now = nowSeconds()): RefreshTokenRecord {
+  const { familyId, orgId, userId } = previous;
+  return refreshToken({ familyId, orgId, userId, issuedAt: now, expiresAt: now + 1800 });
 }
 
 export function signingKey(use: SigningKeyUse, overrides: Partial<SigningKeyRecord> = {}): SigningKeyRecord {

@@ -12,8 +12,8 @@ describe('runStoreConformance', () => {
   });
 
   it('rejects a skip without a reason', () => {
-    expect(() => runStoreConformance('silent', makeStore, { skip: { concurrentConsume: ' ' } })).toThrow(
-      /`skip.concurrentConsume` must say why/,
+    expect(() => runStoreConformance('silent', makeStore, { skip: { concurrentRotate: ' ' } })).toThrow(
+      /`skip.concurrentRotate` must say why/,
     );
   });
 });

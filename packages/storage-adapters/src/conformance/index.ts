@@ -18,7 +18,7 @@ const GUARANTEES: ReadonlySet<string> = new Set<ConformanceGuarantee>([
   'concurrentAddApiKey',
   'concurrentFindOrCreate',
   'concurrentEmailLinking',
-  'concurrentConsume',
+  'concurrentRotate',
   'concurrentConsumeOnce',
   'concurrentEnsureSigningKey',
   'concurrentUserVerification',
@@ -28,7 +28,7 @@ const GUARANTEES: ReadonlySet<string> = new Set<ConformanceGuarantee>([
 /**
  * Declares the vitest suite every `Store` must pass: each method's contract, copy semantics, and
  * races that several instances sharing one backend would run (50 first exchanges of one person at
- * once, 20 uses of one refresh token, 10 instances starting on an empty store, 2 delivery workers
+ * once, 20 uses of one refresh token (with and without a retry grace window), 10 instances starting on an empty store, 2 delivery workers
  * claiming from one outbox, ...).
  *
  * Call it at the top level of a test file. `makeStore` is called once per test and must return a

@@ -1,34 +1,131 @@
+import type { RefreshTokenRecord, Store } from '@rialto-exchange/core';
 import { describe, expect, it } from 'vitest';
 import type { SuiteContext } from './context.js';
-import { nowSeconds, refreshToken } from './fixtures.js';
+import { nowSeconds, refreshToken, successorOf } from './fixtures.js';
+
+const GRACE_SECONDS = 10;
+
+/** Rotates `token` into a fresh successor, as core does on each refresh. */
+function rotate(
+  store: Store,
+  token: RefreshTokenRecord,
+  { now = nowSeconds(), graceSeconds = GRACE_SECONDS, successor = successorOf(token, now) } = {},
+) {
+  return store.rotateRefreshToken({ jti: token.jti, successor, now, graceSeconds });
+}
 
 export function describeRefreshTokens({ freshStore }: SuiteContext): void {
   describe('refresh tokens', () => {
-    it('consumeRefreshToken returns the record once, then null', async () => {
+    it('rotateRefreshToken of a live token answers rotated with the successor, which is live from then on', async () => {
       const store = await freshStore();
       const token = refreshToken();
       await store.saveRefreshToken(token);
+      const successor = successorOf(token);
 
-      expect(await store.consumeRefreshToken(token.jti, nowSeconds())).toEqual(token);
-      expect(await store.consumeRefreshToken(token.jti, nowSeconds())).toBeNull();
+      expect(await rotate(store, token, { successor })).toEqual({ outcome: 'rotated', successor });
+      const next = successorOf(successor);
+      expect(await rotate(store, successor, { successor: next })).toEqual({
+        outcome: 'rotated',
+        successor: next,
+      });
     });
 
-    it('consumeRefreshToken returns null for an unknown jti', async () => {
+    it('the same rotateRefreshToken call applied twice (a timed-out command, then its retry) answers rotated, then retried with the same successor', async () => {
+      const store = await freshStore();
+      const token = refreshToken();
+      await store.saveRefreshToken(token);
+      const now = nowSeconds();
+      const input = { jti: token.jti, successor: successorOf(token, now), now, graceSeconds: GRACE_SECONDS };
+
+      expect(await store.rotateRefreshToken(input)).toEqual({
+        outcome: 'rotated',
+        successor: input.successor,
+      });
+      expect(await store.rotateRefreshToken(input)).toEqual({
+        outcome: 'retried',
+        successor: input.successor,
+      });
+      expect(await rotate(store, input.successor)).toEqual({
+        outcome: 'rotated',
+        successor: expect.objectContaining({ familyId: token.familyId }),
+      });
+    });
+
+    it('a retry within the grace window answers retried with the first successor, and its own successor is never stored', async () => {
+      const store = await freshStore();
+      const token = refreshToken();
+      await store.saveRefreshToken(token);
+      const now = nowSeconds();
+      const first = successorOf(token, now);
+      const second = successorOf(token, now + 1);
+
+      await rotate(store, token, { now, successor: first });
+      expect(await rotate(store, token, { now: now + GRACE_SECONDS - 1, successor: second })).toEqual({
+        outcome: 'retried',
+        successor: first,
+      });
+      expect(await rotate(store, second, { now: now + 1 })).toEqual({ outcome: 'unknown' });
+    });
+
+    it('a retry once the grace window has passed answers reused', async () => {
+      const store = await freshStore();
+      const token = refreshToken();
+      await store.saveRefreshToken(token);
+      const now = nowSeconds();
+      await rotate(store, token, { now });
+
+      expect(await rotate(store, token, { now: now + GRACE_SECONDS })).toEqual({ outcome: 'reused' });
+    });
+
+    it('a retry answers reused, even within the grace window, once the successor itself was used', async () => {
+      const store = await freshStore();
+      const token = refreshToken();
+      await store.saveRefreshToken(token);
+      const now = nowSeconds();
+      const successor = successorOf(token, now);
+      await rotate(store, token, { now, successor });
+      await rotate(store, successor, { now });
+
+      expect(await rotate(store, token, { now })).toEqual({ outcome: 'reused' });
+    });
+
+    it('with graceSeconds 0 any second use answers reused', async () => {
+      const store = await freshStore();
+      const token = refreshToken();
+      await store.saveRefreshToken(token);
+      const now = nowSeconds();
+      const input = { jti: token.jti, successor: successorOf(token, now), now, graceSeconds: 0 };
+
+      expect(await store.rotateRefreshToken(input)).toEqual({
+        outcome: 'rotated',
+        successor: input.successor,
+      });
+      expect(await store.rotateRefreshToken(input)).toEqual({ outcome: 'reused' });
+    });
+
+    it('rotateRefreshToken answers unknown for a jti never saved, and stores nothing', async () => {
       const store = await freshStore();
       await store.saveRefreshToken(refreshToken());
+      const stranger = refreshToken();
+      const successor = successorOf(stranger);
 
-      expect(await store.consumeRefreshToken(refreshToken().jti, nowSeconds())).toBeNull();
+      expect(await rotate(store, stranger, { successor })).toEqual({ outcome: 'unknown' });
+      expect(await rotate(store, successor)).toEqual({ outcome: 'unknown' });
     });
 
-    it('consumeRefreshToken returns null once expiresAt <= now, and the record until then', async () => {
+    it('rotateRefreshToken answers unknown once expiresAt <= now, and rotates until then', async () => {
       const store = await freshStore();
       const atExpiry = refreshToken();
       const justBefore = refreshToken();
       await store.saveRefreshToken(atExpiry);
       await store.saveRefreshToken(justBefore);
+      const successor = successorOf(atExpiry);
 
-      expect(await store.consumeRefreshToken(atExpiry.jti, atExpiry.expiresAt)).toBeNull();
-      expect(await store.consumeRefreshToken(justBefore.jti, justBefore.expiresAt - 1)).toEqual(justBefore);
+      expect(await rotate(store, atExpiry, { now: atExpiry.expiresAt, successor })).toEqual({
+        outcome: 'unknown',
+      });
+      expect(await rotate(store, successor)).toEqual({ outcome: 'unknown' });
+      expect((await rotate(store, justBefore, { now: justBefore.expiresAt - 1 })).outcome).toBe('rotated');
     });
 
     it('revokeRefreshTokenFamily refuses every token of the family, including ones saved afterwards', async () => {
@@ -44,10 +141,23 @@ export function describeRefreshTokens({ freshStore }: SuiteContext): void {
       const after = refreshToken({ familyId: before.familyId });
       await store.saveRefreshToken(after);
 
-      expect(await store.consumeRefreshToken(before.jti, nowSeconds())).toBeNull();
-      expect(await store.consumeRefreshToken(sibling.jti, nowSeconds())).toBeNull();
-      expect(await store.consumeRefreshToken(after.jti, nowSeconds())).toBeNull();
-      expect(await store.consumeRefreshToken(otherFamily.jti, nowSeconds())).toEqual(otherFamily);
+      expect(await rotate(store, before)).toEqual({ outcome: 'unknown' });
+      expect(await rotate(store, sibling)).toEqual({ outcome: 'unknown' });
+      expect(await rotate(store, after)).toEqual({ outcome: 'unknown' });
+      expect((await rotate(store, otherFamily)).outcome).toBe('rotated');
+    });
+
+    it('after revokeRefreshTokenFamily a retry within the grace window answers unknown, and the successor is refused', async () => {
+      const store = await freshStore();
+      const token = refreshToken();
+      await store.saveRefreshToken(token);
+      const successor = successorOf(token);
+      await rotate(store, token, { successor });
+
+      await store.revokeRefreshTokenFamily(token.familyId, nowSeconds());
+
+      expect(await rotate(store, token)).toEqual({ outcome: 'unknown' });
+      expect(await rotate(store, successor)).toEqual({ outcome: 'unknown' });
     });
 
     it('revokeRefreshTokenFamily of an unknown family resolves and refuses its future tokens', async () => {
@@ -58,22 +168,18 @@ export function describeRefreshTokens({ freshStore }: SuiteContext): void {
       await store.revokeRefreshTokenFamily(token.familyId, nowSeconds());
       await store.saveRefreshToken(token);
 
-      expect(await store.consumeRefreshToken(token.jti, nowSeconds())).toBeNull();
+      expect(await rotate(store, token)).toEqual({ outcome: 'unknown' });
     });
 
-    it('many concurrent saves are each stored once and consumable once', async () => {
+    it('many concurrent saves are each stored once and rotate once', async () => {
       const store = await freshStore();
       const tokens = Array.from({ length: 250 }, () => refreshToken());
       await Promise.all(tokens.map((token) => store.saveRefreshToken(token)));
 
-      const consumed = await Promise.all(
-        tokens.map((token) => store.consumeRefreshToken(token.jti, nowSeconds())),
-      );
-      expect(consumed).toEqual(tokens);
-      const again = await Promise.all(
-        tokens.map((token) => store.consumeRefreshToken(token.jti, nowSeconds())),
-      );
-      expect(again.every((record) => record === null)).toBe(true);
+      const rotated = await Promise.all(tokens.map((token) => rotate(store, token, { graceSeconds: 0 })));
+      expect(rotated.every((result) => result.outcome === 'rotated')).toBe(true);
+      const again = await Promise.all(tokens.map((token) => rotate(store, token, { graceSeconds: 0 })));
+      expect(again.every((result) => result.outcome === 'reused')).toBe(true);
     });
 
     it('refresh tokens are copied in at the call: mutating the record before the save settles changes nothing', async () => {
@@ -85,19 +191,25 @@ export function describeRefreshTokens({ freshStore }: SuiteContext): void {
       token.expiresAt = 0;
       await saved;
 
-      expect(await store.consumeRefreshToken(snapshot.jti, nowSeconds())).toEqual(snapshot);
+      expect((await rotate(store, snapshot)).outcome).toBe('rotated');
     });
 
-    it('refresh tokens are copied in: mutating a saved record never changes the store', async () => {
+    it('successors are copied in and out: mutating the input or the answer never changes the stored successor', async () => {
       const store = await freshStore();
       const token = refreshToken();
-      const snapshot = structuredClone(token);
       await store.saveRefreshToken(token);
+      const now = nowSeconds();
+      const successor = successorOf(token, now);
+      const snapshot = structuredClone(successor);
 
-      token.userId = 'mutated';
-      token.expiresAt = 0;
+      const rotated = await rotate(store, token, { now, successor });
+      successor.userId = 'mutated';
+      if (rotated.outcome === 'rotated') rotated.successor.expiresAt = 0;
+      const retried = await rotate(store, token, { now });
+      expect(retried).toEqual({ outcome: 'retried', successor: snapshot });
+      if (retried.outcome === 'retried') retried.successor.kid = 'mutated';
 
-      expect(await store.consumeRefreshToken(token.jti, nowSeconds())).toEqual(snapshot);
+      expect(await rotate(store, token, { now })).toEqual({ outcome: 'retried', successor: snapshot });
     });
   });
 }

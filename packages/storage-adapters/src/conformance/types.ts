@@ -5,7 +5,7 @@ import type { Store } from '@rialto-exchange/core';
  * of conformance cases that are then skipped, with the reason printed beside them.
  *
  * @example
- * const skip: Partial<Record<ConformanceGuarantee, string>> = { concurrentConsume: 'no atomic delete' };
+ * const skip: Partial<Record<ConformanceGuarantee, string>> = { concurrentRotate: 'no atomic delete' };
  */
 export type ConformanceGuarantee =
   /** Concurrent `createOrganization` calls with one issuer: exactly one succeeds. */
@@ -16,8 +16,8 @@ export type ConformanceGuarantee =
   | 'concurrentFindOrCreate'
   /** Concurrent `findOrCreateUser` calls for one email with different identities: one user, linked. */
   | 'concurrentEmailLinking'
-  /** Concurrent `consumeRefreshToken` calls for one token: exactly one gets the record. */
-  | 'concurrentConsume'
+  /** Concurrent `rotateRefreshToken` calls for one token: exactly one stores its successor. */
+  | 'concurrentRotate'
   /** Concurrent `consumeOnce` calls for one key: exactly one gets `true`. */
   | 'concurrentConsumeOnce'
   /** Concurrent `ensureSigningKey` calls on an empty store: all get the same key back. */

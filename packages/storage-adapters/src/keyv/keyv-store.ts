@@ -3,6 +3,7 @@ import type {
   FindOrCreateUserResult,
   OrganizationRecord,
   RefreshTokenRecord,
+  RotateRefreshTokenResult,
   SigningKeyRecord,
   SigningKeyUse,
   Store,
@@ -33,8 +34,6 @@ export interface KeyvLike {
   get(key: string): Promise<unknown>;
   /** `ttl` in milliseconds. */
   set(key: string, value: unknown, ttl?: number): Promise<boolean>;
-  /** Must resolve `true` only when it removed the key, as Keyv's adapters for Redis and its in-memory Map do. */
-  delete(key: string): Promise<boolean>;
   readonly throwOnErrors: boolean;
   readonly store?: unknown;
 }
@@ -98,11 +97,14 @@ const FAIL_FAST_MS = 1_000;
  * - Single-use ID tokens (`consumeOnce`, used by the `singleUseIdTokens` option) are read, then
  *   written under the in-process lock: two exchanges of one token at the same instant on two
  *   processes can both pass. One after the other, or within one process, the second is refused.
+ * - Refresh tokens: rotations of one token are queued within one process, so there it rotates
+ *   once; two instances rotating the same token at the same moment can both succeed, each with its
+ *   own successor. Rotation writes the successor before marking the token used, so a write cut short
+ *   leaves the token live rather than used without a successor.
  *
- * What it does guarantee: every single-caller behaviour of the Store contract; a refresh token is
- * single-use even under concurrency, as long as the adapter's `delete()` reports whether it removed
- * the key (Keyv's Redis adapter and its in-memory Map do); revoked families stay refused while any
- * of their tokens can live, and their markers expire after that.
+ * What it does guarantee: every single-caller behaviour of the Store contract, including the retry
+ * grace window of refresh tokens; revoked families stay refused while any of their tokens can
+ * live, and their markers expire after that.
  *
  * The Keyv instance must be created with `throwOnErrors: true`, and so must its adapter where it
  * has the option (`@keyv/redis` does): Keyv otherwise reports a backend failure as a missing key,
@@ -169,7 +171,6 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
   const get = <T>(key: string) => call(() => keyv.get(key)) as Promise<T | undefined>;
   const set = (key: string, value: unknown, ttlSeconds?: number) =>
     call(() => keyv.set(key, value, ttlSeconds === undefined ? undefined : ttlSeconds * 1000));
-  const remove = (key: string) => call(() => keyv.delete(key));
   const withLocks = createKeyedLock();
   // The due list and the per-subscription lists are rewritten whole: one writer at a time.
   const OUTBOX = 'outbox';
@@ -227,6 +228,20 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
       await Promise.all(orgIds.map(async (orgId) => [orgId, await subscriptionsOf(orgId)] as const)),
     );
     await addDeliveries(deliveriesFor(events, (orgId) => byOrg.get(orgId) ?? []));
+  }
+
+  async function saveRefreshToken(record: RefreshTokenRecord): Promise<void> {
+    if ((await get(key.familyRevoked(record.familyId))) !== undefined) return;
+    const ttlSeconds = secondsToKeep(record.expiresAt);
+    await set(key.refreshToken(record.jti), record, ttlSeconds);
+    // Revocation cannot list a family's tokens here, so it remembers the family for as long as
+    // the longest-lived of them instead.
+    await withLocks([key.familyExpiry(record.familyId)], async () => {
+      const latest = (await get<number>(key.familyExpiry(record.familyId))) ?? 0;
+      if (record.expiresAt > latest) {
+        await set(key.familyExpiry(record.familyId), record.expiresAt, ttlSeconds);
+      }
+    });
   }
 
   async function userOf(userId: string): Promise<UserRecord> {
@@ -458,29 +473,34 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
       return user && user.orgId === orgId ? user : null;
     },
 
-    async saveRefreshToken(saved) {
-      // Copied before the first await: the caller may reuse its object once this call returns.
-      const record = { ...saved };
-      if ((await get(key.familyRevoked(record.familyId))) !== undefined) return;
-      const ttlSeconds = secondsToKeep(record.expiresAt);
-      await set(key.refreshToken(record.jti), record, ttlSeconds);
-      // Revocation cannot list a family's tokens here, so it remembers the family for as long as
-      // the longest-lived of them instead.
-      await withLocks([key.familyExpiry(record.familyId)], async () => {
-        const latest = (await get<number>(key.familyExpiry(record.familyId))) ?? 0;
-        if (record.expiresAt > latest) {
-          await set(key.familyExpiry(record.familyId), record.expiresAt, ttlSeconds);
-        }
-      });
-    },
+    saveRefreshToken: (saved) => saveRefreshToken({ ...saved }),
 
-    async consumeRefreshToken(jti, now) {
-      const record = await get<RefreshTokenRecord>(key.refreshToken(jti));
-      // Only the caller whose delete removed the key may use the token.
-      if (!record || !(await remove(key.refreshToken(jti)))) return null;
-      if (record.expiresAt <= now) return null;
-      if ((await get(key.familyRevoked(record.familyId))) !== undefined) return null;
-      return record;
+    rotateRefreshToken({ jti, successor, now, graceSeconds }) {
+      // Copied before the first await: the caller may reuse its object once this call returns.
+      const next: RefreshTokenRecord = { ...successor };
+      // Keyv has no compare-and-set: rotations of one token are serialized in this process, so it
+      // rotates once here; across processes two rotations can still both succeed (see the TSDoc).
+      return withLocks([key.refreshToken(jti)], async (): Promise<RotateRefreshTokenResult> => {
+        const stored = await get<RefreshTokenRecord | UsedRefreshToken>(key.refreshToken(jti));
+        if (!stored || (await get(key.familyRevoked(stored.familyId))) !== undefined)
+          return { outcome: 'unknown' };
+        if ('successorJti' in stored) {
+          const issued = await get<RefreshTokenRecord | UsedRefreshToken>(
+            key.refreshToken(stored.successorJti),
+          );
+          return issued && !('successorJti' in issued) && now < issued.issuedAt + graceSeconds
+            ? { outcome: 'retried', successor: issued }
+            : { outcome: 'reused' };
+        }
+        if (stored.expiresAt <= now) return { outcome: 'unknown' };
+        // The successor first: cut short after it, the token is still live and the retry rotates
+        // it again; the successor left behind was never handed out. Marked used, the token points
+        // to its successor, so a retry after a timeout that still completed gets that successor.
+        await saveRefreshToken(next);
+        const used: UsedRefreshToken = { familyId: stored.familyId, successorJti: next.jti };
+        await set(key.refreshToken(jti), used, secondsToKeep(stored.expiresAt));
+        return { outcome: 'rotated', successor: { ...next } };
+      });
     },
 
     async consumeOnce(consumedKey, expiresAt, now) {
@@ -522,6 +542,12 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
       return newestSigningKeysFirst((await get<SigningKeyRecord[]>(key.signingKeys(use))) ?? []);
     },
   };
+}
+
+/** What a used token's key holds until the token would have expired. */
+interface UsedRefreshToken {
+  familyId: string;
+  successorJti: string;
 }
 
 // The per-subscription delivery list keeps this many ids; it is read and rewritten whole.

@@ -43,7 +43,9 @@ export function memoryStore(): Store {
   const users = new Map<string, UserRecord>();
   const userIdByIdentity = new Map<string, string>();
   const userIdByEmail = new Map<string, string>();
+  // Live refresh tokens; once used, a token moves to `usedRefreshTokens` until it expires.
   const refreshTokens = new Map<string, RefreshTokenRecord>();
+  const usedRefreshTokens = new Map<string, { familyId: string; successorJti: string; expiresAt: number }>();
   const familyRevokedAt = new Map<string, number>();
   let savesSinceSweep = 0;
   const signingKeys: SigningKeyRecord[] = [];
@@ -58,10 +60,19 @@ export function memoryStore(): Store {
   // Unconsumed tokens and old revocations would otherwise accumulate for the life of the process.
   function sweep(now: number) {
     for (const [jti, record] of refreshTokens) if (record.expiresAt <= now) refreshTokens.delete(jti);
+    for (const [jti, used] of usedRefreshTokens) if (used.expiresAt <= now) usedRefreshTokens.delete(jti);
     for (const [familyId, revokedAt] of familyRevokedAt) {
       if (revokedAt + FAMILY_REVOCATION_MIN_SECONDS <= now) familyRevokedAt.delete(familyId);
     }
     for (const [key, expiresAt] of consumedUntil) if (expiresAt <= now) consumedUntil.delete(key);
+  }
+
+  // Successors stored by rotation count too: a service that mostly refreshes must still sweep.
+  function sweepNowAndThen() {
+    if (++savesSinceSweep >= SWEEP_EVERY_SAVES) {
+      savesSinceSweep = 0;
+      sweep(epochSeconds());
+    }
   }
 
   const subscriptionsOf = (orgId: string) =>
@@ -239,19 +250,29 @@ export function memoryStore(): Store {
       // Refused at consumption anyway; not storing it means the revocation need not outlive it.
       if (familyRevokedAt.has(record.familyId)) return;
       refreshTokens.set(record.jti, copy(record));
-      if (++savesSinceSweep >= SWEEP_EVERY_SAVES) {
-        savesSinceSweep = 0;
-        sweep(epochSeconds());
-      }
+      sweepNowAndThen();
     },
 
-    async consumeRefreshToken(jti, now) {
-      const record = refreshTokens.get(jti);
-      if (!record) return null;
-      refreshTokens.delete(jti);
-      // Already removed from the map, so handing out this object shares nothing with the store.
-      if (record.expiresAt <= now || familyRevokedAt.has(record.familyId)) return null;
-      return record;
+    async rotateRefreshToken({ jti, successor, now, graceSeconds }) {
+      const live = refreshTokens.get(jti);
+      if (live) {
+        if (live.expiresAt <= now || familyRevokedAt.has(live.familyId)) return { outcome: 'unknown' };
+        refreshTokens.delete(jti);
+        usedRefreshTokens.set(jti, {
+          familyId: live.familyId,
+          successorJti: successor.jti,
+          expiresAt: live.expiresAt,
+        });
+        refreshTokens.set(successor.jti, copy(successor));
+        sweepNowAndThen();
+        return { outcome: 'rotated', successor: copy(successor) };
+      }
+      const used = usedRefreshTokens.get(jti);
+      if (!used || familyRevokedAt.has(used.familyId)) return { outcome: 'unknown' };
+      // Still in `refreshTokens` means the successor itself is unused.
+      const next = refreshTokens.get(used.successorJti);
+      if (next && now < next.issuedAt + graceSeconds) return { outcome: 'retried', successor: copy(next) };
+      return { outcome: 'reused' };
     },
 
     async consumeOnce(key, expiresAt, now) {
@@ -269,6 +290,9 @@ export function memoryStore(): Store {
       familyRevokedAt.set(familyId, now);
       for (const [jti, record] of refreshTokens) {
         if (record.familyId === familyId) refreshTokens.delete(jti);
+      }
+      for (const [jti, used] of usedRefreshTokens) {
+        if (used.familyId === familyId) usedRefreshTokens.delete(jti);
       }
     },
 

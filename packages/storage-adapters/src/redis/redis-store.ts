@@ -3,6 +3,7 @@ import type {
   FindOrCreateUserResult,
   OrganizationRecord,
   RefreshTokenRecord,
+  RotateRefreshTokenResult,
   SigningKeyRecord,
   SigningKeyUse,
   Store,
@@ -30,7 +31,6 @@ import {
   CLAIM_DELIVERIES,
   COMPLETE_DELIVERY,
   CONSUME_ONCE,
-  CONSUME_REFRESH_TOKEN,
   CREATE_ORGANIZATION,
   DELETE_SUBSCRIPTION,
   ENQUEUE_WEBHOOK_EVENTS,
@@ -45,6 +45,7 @@ import {
   READ_SUBSCRIPTIONS,
   REVOKE_API_KEY,
   REVOKE_REFRESH_TOKEN_FAMILY,
+  ROTATE_REFRESH_TOKEN,
   SAVE_REFRESH_TOKENS,
   UPDATE_ORGANIZATION,
   UPDATE_USER_VERIFICATION,
@@ -139,8 +140,8 @@ const ORGANIZATION_FIELDS = [
  * number of instances.
  *
  * Atomicity comes from Redis itself, never from read-then-write in this process: every multi-key
- * write and every check-then-write (issuer uniqueness, find-or-create of users, single-use refresh
- * tokens, ensure of signing keys) is one Lua script, which Redis runs without interleaving and which
+ * write and every check-then-write (issuer uniqueness, find-or-create of users, refresh-token rotation
+ * with its successor, ensure of signing keys) is one Lua script, which Redis runs without interleaving and which
  * a dropped connection cannot cut in half. Refresh tokens expire with their `expiresAt` (plus a
  * minute for clock skew); a family revocation is remembered for a day, and the family's existing
  * tokens are deleted at once.
@@ -592,13 +593,34 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
       });
     },
 
-    async consumeRefreshToken(jti, now) {
-      const [json] = (await run(
-        CONSUME_REFRESH_TOKEN,
-        [key.refreshToken(jti)],
-        [String(now), key.family(''), key.familyRevoked('')],
-      )) as [string?];
-      return json === undefined ? null : (JSON.parse(json) as RefreshTokenRecord);
+    async rotateRefreshToken({ jti, successor, now, graceSeconds }) {
+      // Serialized before the first await: the caller may reuse its object.
+      const successorJson = JSON.stringify(successor);
+      const [outcome, stored] = (await run(
+        ROTATE_REFRESH_TOKEN,
+        [
+          key.refreshToken(jti),
+          key.refreshToken(successor.jti),
+          key.family(successor.familyId),
+          key.familyRevoked(successor.familyId),
+        ],
+        [
+          String(now),
+          String(graceSeconds),
+          successor.jti,
+          successorJson,
+          String(secondsToKeep(successor.expiresAt)),
+          key.refreshToken(''),
+        ],
+      )) as [RotateRefreshTokenResult['outcome'], string?];
+      switch (outcome) {
+        case 'rotated':
+          return { outcome, successor: JSON.parse(successorJson) as RefreshTokenRecord };
+        case 'retried':
+          return { outcome, successor: JSON.parse(stored as string) as RefreshTokenRecord };
+        default:
+          return { outcome };
+      }
     },
 
     async consumeOnce(consumedKey, expiresAt, now) {

@@ -82,17 +82,35 @@ end
 return 1
 `);
 
-// KEYS: token. ARGV: now, family set key prefix, revocation marker key prefix.
-// GET and DEL in one script is what makes the token single-use.
-export const CONSUME_REFRESH_TOKEN = lua(`
+// KEYS: token, successor, the family's token set, the family's revocation marker.
+// ARGV: now, grace seconds, successor jti, successor JSON, seconds to keep the successor, token key prefix.
+// A used token's value becomes {"successorJti": …} for the rest of its TTL, written in the same
+// script as its successor: a token is never used without its successor, and a retry of the same
+// call (a reply lost to a client timeout) finds what the first run wrote. Tokens saved before this
+// layout have no successorJti and rotate like any live record.
+export const ROTATE_REFRESH_TOKEN = lua(`
 local json = redis.call('GET', KEYS[1])
-if not json then return {} end
-redis.call('DEL', KEYS[1])
+if not json then return { 'unknown' } end
+if redis.call('EXISTS', KEYS[4]) == 1 then return { 'unknown' } end
 local record = cjson.decode(json)
-redis.call('SREM', ARGV[2] .. record.familyId, record.jti)
-if record.expiresAt <= tonumber(ARGV[1]) then return {} end
-if redis.call('EXISTS', ARGV[3] .. record.familyId) == 1 then return {} end
-return { json }
+local now = tonumber(ARGV[1])
+if record.successorJti then
+  local nextJson = redis.call('GET', ARGV[6] .. record.successorJti)
+  if nextJson then
+    local successor = cjson.decode(nextJson)
+    if not successor.successorJti and now < successor.issuedAt + tonumber(ARGV[2]) then
+      return { 'retried', nextJson }
+    end
+  end
+  return { 'reused' }
+end
+if record.expiresAt <= now then return { 'unknown' } end
+local ttl = tonumber(ARGV[5])
+redis.call('SET', KEYS[2], ARGV[4], 'EX', ttl)
+redis.call('SADD', KEYS[3], ARGV[3])
+if redis.call('TTL', KEYS[3]) < ttl then redis.call('EXPIRE', KEYS[3], ttl) end
+redis.call('SET', KEYS[1], cjson.encode({ successorJti = ARGV[3] }), 'KEEPTTL')
+return { 'rotated' }
 `);
 
 // KEYS: the consumed key. ARGV: expiresAt, now, seconds to keep it.

@@ -197,6 +197,28 @@ const MIGRATIONS: readonly Migration[] = [
       await createIndex(db, dialect, indexName('consumed_keys_expiry_idx'), 'consumed_keys', ['expires_at']);
     },
   },
+  {
+    version: 4,
+    // Refresh-token rotation with a retry grace window. A used token is no longer deleted: its
+    // successor's row names it in `parent_jti`, and the UNIQUE index makes "use once" and "store the
+    // successor" one INSERT. `issued_at` and `kid` let a retry be answered with the same token.
+    // Tokens consumed before this version were deleted, so reusing one still revokes its family.
+    async up(db, { dialect, indexName }) {
+      await addNullableColumn(db, dialect, 'refresh_tokens', 'issued_at', 'bigint');
+      await addNullableColumn(db, dialect, 'refresh_tokens', 'kid', 'varchar(128)');
+      await addNullableColumn(db, dialect, 'refresh_tokens', 'parent_jti', 'varchar(128)');
+      await createIndex(
+        db,
+        dialect,
+        indexName('refresh_tokens_parent_idx'),
+        'refresh_tokens',
+        ['parent_jti'],
+        {
+          isUnique: true,
+        },
+      );
+    },
+  },
 ];
 
 const MYSQL_DUPLICATE_KEY_NAME = 1061;
@@ -222,6 +244,21 @@ async function addColumn(
   }
 }
 
+async function addNullableColumn(
+  db: Kysely<Database>,
+  dialect: SqlDialect,
+  table: keyof Database,
+  column: string,
+  type: 'bigint' | 'varchar(128)',
+): Promise<void> {
+  try {
+    await db.schema.alterTable(table).addColumn(column, type).execute();
+  } catch (error) {
+    if (dialect !== 'mysql' || (error as { errno?: unknown }).errno !== MYSQL_DUPLICATE_COLUMN_NAME)
+      throw error;
+  }
+}
+
 // MySQL has no CREATE INDEX IF NOT EXISTS (MariaDB does), so an existing index is tolerated instead.
 async function createIndex(
   db: Kysely<Database>,
@@ -229,8 +266,10 @@ async function createIndex(
   name: string,
   table: keyof Database,
   columns: string[],
+  { isUnique = false } = {},
 ): Promise<void> {
-  const builder = db.schema.createIndex(name).on(table).columns(columns);
+  const created = db.schema.createIndex(name).on(table).columns(columns);
+  const builder = isUnique ? created.unique() : created;
   if (dialect !== 'mysql') return builder.ifNotExists().execute();
   try {
     await builder.execute();

@@ -66,6 +66,12 @@ export interface Database {
     org_id: string;
     user_id: string;
     expires_at: EpochSeconds;
+    /** Migration 3; null on tokens saved before it. */
+    issued_at: NullableEpochSeconds;
+    /** Migration 3; null on tokens saved before it. */
+    kid: string | null;
+    /** The token this one replaced; unique, so a token is used (has a successor) at most once. Migration 3. */
+    parent_jti: string | null;
   };
   revoked_token_families: {
     family_id: string;

@@ -101,7 +101,7 @@ const TABLE_PREFIX_PATTERN = /^([a-z][a-z0-9_]{0,29})?$/;
 const MAX_WRITE_ATTEMPTS = 5;
 // Expired tokens and stale revocations are deleted after this many saves by one instance.
 const SWEEP_EVERY_SAVES = 1_000;
-// Rows per batched statement (5 parameters each at most): far below every dialect's parameter limit.
+// Rows per batched statement (7 parameters each at most): far below every dialect's parameter limit.
 const MAX_BATCH = 100;
 
 type RefreshTokenRow = Insertable<Database['refresh_tokens']>;
@@ -114,8 +114,8 @@ type RefreshTokenRow = Insertable<Database['refresh_tokens']>;
  * Atomicity comes from the database: UNIQUE constraints decide every race (issuer, identity,
  * email, the first signing key) and the loser re-reads the winner's row; multi-row writes
  * (organization and its first key, user and identity link) are one transaction, so a connection
- * lost halfway leaves nothing; a refresh token is consumed by the DELETE that removes it, and only
- * the caller whose DELETE removed the row gets the record.
+ * lost halfway leaves nothing; a refresh token is used by the INSERT of its successor, whose UNIQUE
+ * `parent_jti` lets exactly one successor in.
  *
  * Tables are created by versioned migrations on first use (or by `migrate()`), under a lock so
  * that instances starting together do not collide. Connection failures (refused, reset, timed out,
@@ -215,7 +215,7 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
   const userByIdentityStatement = usersByIdentity().where('identities.identity_key', '=', '').compile();
   const insertRefreshTokenStatement = db
     .insertInto('refresh_tokens')
-    .values({ jti: '', family_id: '', org_id: '', user_id: '', expires_at: 0 })
+    .values({ jti: '', family_id: '', org_id: '', user_id: '', issued_at: 0, expires_at: 0, kid: '' })
     .compile();
 
   // Every exchange saves a refresh token. Saves that arrive together go out as one INSERT: one
@@ -224,10 +224,10 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
   const insertRefreshTokenRows = createBatcher<RefreshTokenRow>(async (rows) => {
     const [only] = rows;
     if (rows.length === 1 && only) {
-      const { jti, family_id, org_id, user_id, expires_at } = only;
+      const { jti, family_id, org_id, user_id, issued_at, expires_at, kid } = only;
       await db.executeQuery({
         ...insertRefreshTokenStatement,
-        parameters: [jti, family_id, org_id, user_id, expires_at],
+        parameters: [jti, family_id, org_id, user_id, issued_at, expires_at, kid],
       });
     } else {
       await db.insertInto('refresh_tokens').values(rows).execute();
@@ -305,6 +305,14 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
   }
 
   let savesSinceSweep = 0;
+  // Successors stored by rotation count too: a service that mostly refreshes must still sweep.
+  function sweepNowAndThen(): void {
+    if (++savesSinceSweep >= SWEEP_EVERY_SAVES) {
+      savesSinceSweep = 0;
+      // Housekeeping only: nothing depends on it finishing, and the next sweep retries.
+      sweep(epochSeconds()).catch(() => {});
+    }
+  }
   async function sweep(now: number): Promise<void> {
     await db
       .deleteFrom('refresh_tokens')
@@ -613,53 +621,93 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
 
     saveRefreshToken(record) {
       // The row is built at the call: the caller may reuse its object before the batch goes out.
-      const row: RefreshTokenRow = {
-        jti: record.jti,
-        family_id: record.familyId,
-        org_id: record.orgId,
-        user_id: record.userId,
-        expires_at: record.expiresAt,
-      };
+      const row = fromRefreshToken(record);
       return guarded(async () => {
         await insertRefreshTokenRows(row);
-        if (++savesSinceSweep >= SWEEP_EVERY_SAVES) {
-          savesSinceSweep = 0;
-          // Housekeeping only: nothing depends on it finishing, and the next sweep retries.
-          sweep(epochSeconds()).catch(() => {});
-        }
+        sweepNowAndThen();
       });
     },
 
-    consumeRefreshToken: (jti, now) =>
-      guarded(async () => {
-        const row = await db
-          .selectFrom('refresh_tokens')
-          .selectAll()
-          .where('jti', '=', jti)
-          .executeTakeFirst();
-        if (!row) return null;
-        // Rows are never updated, so what was read is what is deleted, and only one DELETE removes it.
-        // (MySQL has no DELETE ... RETURNING.)
-        const { numDeletedRows } = await db
-          .deleteFrom('refresh_tokens')
-          .where('jti', '=', jti)
-          .executeTakeFirst();
-        if (numDeletedRows !== 1n || Number(row.expires_at) <= now) return null;
-        // Checked after the DELETE, so a revocation that lands in between is seen too.
-        const revoked = await db
-          .selectFrom('revoked_token_families')
-          .select('family_id')
-          .where('family_id', '=', row.family_id)
-          .executeTakeFirst();
-        if (revoked) return null;
-        return {
-          jti: row.jti,
-          familyId: row.family_id,
-          orgId: row.org_id,
-          userId: row.user_id,
-          expiresAt: Number(row.expires_at),
-        } satisfies RefreshTokenRecord;
-      }),
+    rotateRefreshToken({ jti, successor, now, graceSeconds }) {
+      // Built at the call: the caller may reuse its object before the statement goes out.
+      const row = { ...fromRefreshToken(successor), parent_jti: jti };
+      return guarded(() =>
+        withRetries(isRetryableConflict, async () => {
+          // One INSERT uses the token and stores its successor: it copies nothing unless the token
+          // is live, and the UNIQUE parent_jti refuses a second successor. Being one autocommitted
+          // statement, a command that outlived the client's deadline either never ran or ran whole,
+          // and the retry's classification below sees which.
+          try {
+            const { numInsertedOrUpdatedRows } = await db
+              .insertInto('refresh_tokens')
+              .columns([
+                'jti',
+                'family_id',
+                'org_id',
+                'user_id',
+                'issued_at',
+                'expires_at',
+                'kid',
+                'parent_jti',
+              ])
+              .expression(({ selectFrom }) =>
+                selectFrom('refresh_tokens')
+                  .select((eb) => [
+                    eb.val(row.jti).as('jti'),
+                    eb.val(row.family_id).as('family_id'),
+                    eb.val(row.org_id).as('org_id'),
+                    eb.val(row.user_id).as('user_id'),
+                    eb.val(row.issued_at).as('issued_at'),
+                    eb.val(row.expires_at).as('expires_at'),
+                    eb.val(row.kid).as('kid'),
+                    eb.val(row.parent_jti).as('parent_jti'),
+                  ])
+                  .where('jti', '=', jti)
+                  .where('expires_at', '>', now)
+                  .where(({ not, exists, selectFrom }) =>
+                    not(
+                      exists(
+                        selectFrom('revoked_token_families')
+                          .select('revoked_token_families.family_id')
+                          .whereRef('revoked_token_families.family_id', '=', 'refresh_tokens.family_id'),
+                      ),
+                    ),
+                  ),
+              )
+              .executeTakeFirst();
+            if (numInsertedOrUpdatedRows === 1n) {
+              sweepNowAndThen();
+              return { outcome: 'rotated', successor: toRefreshToken(row) };
+            }
+          } catch (error) {
+            if (!isUniqueViolation(error)) throw error;
+          }
+          // Not live now: unknown, or used, and "used" never goes back, so these reads need no lock.
+          const next = await db
+            .selectFrom('refresh_tokens')
+            .selectAll()
+            .where('parent_jti', '=', jti)
+            .executeTakeFirst();
+          if (!next) return { outcome: 'unknown' };
+          const [revoked, nextUsed] = await Promise.all([
+            db
+              .selectFrom('revoked_token_families')
+              .select('family_id')
+              .where('family_id', '=', next.family_id)
+              .executeTakeFirst(),
+            db
+              .selectFrom('refresh_tokens')
+              .select('jti')
+              .where('parent_jti', '=', next.jti)
+              .executeTakeFirst(),
+          ]);
+          if (revoked) return { outcome: 'unknown' };
+          if (!nextUsed && now < Number(next.issued_at) + graceSeconds)
+            return { outcome: 'retried', successor: toRefreshToken(next) };
+          return { outcome: 'reused' };
+        }),
+      );
+    },
 
     consumeOnce: (key, expiresAt, now) =>
       guarded(async () => {
@@ -856,6 +904,33 @@ function toUser(row: Selectable<Database['users']>): UserRecord {
     accreditationStatus: row.accreditation_status as UserRecord['accreditationStatus'],
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
+  };
+}
+
+function fromRefreshToken(record: RefreshTokenRecord) {
+  return {
+    jti: record.jti,
+    family_id: record.familyId,
+    org_id: record.orgId,
+    user_id: record.userId,
+    issued_at: record.issuedAt,
+    expires_at: record.expiresAt,
+    kid: record.kid,
+  };
+}
+
+/** For rows with `issued_at` and `kid`: successors are always saved after migration 3. */
+function toRefreshToken(
+  row: Pick<Selectable<Database['refresh_tokens']>, keyof ReturnType<typeof fromRefreshToken>>,
+): RefreshTokenRecord {
+  return {
+    jti: row.jti,
+    familyId: row.family_id,
+    orgId: row.org_id,
+    userId: row.user_id,
+    issuedAt: Number(row.issued_at),
+    expiresAt: Number(row.expires_at),
+    kid: row.kid ?? '',
   };
 }
 
