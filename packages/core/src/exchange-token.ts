@@ -2,10 +2,11 @@ import type { ApiKeys } from './api-keys.js';
 import { RialtoError } from './errors.js';
 import type { RequestLike } from './http-types.js';
 import { isPlainObject, parseJsonBody } from './internal/http.js';
+import type { IssuerRegistrations } from './issuer-registrations.js';
 import type { TokenMinter, TokenResponse } from './mint-tokens.js';
 import type { Organizations } from './organizations.js';
 import { type ProvisionedUser, provisionUser } from './provision-user.js';
-import type { OrganizationRecord, Store } from './store.js';
+import type { IssuerRegistrationRecord, OrganizationRecord, Store } from './store.js';
 import { decodeIdToken, type IdTokenVerifier } from './verify-id-token.js';
 
 /** What an exchange established before it finished or failed, for audit events. */
@@ -18,6 +19,7 @@ export interface TokenExchangeDependencies {
   store: Store;
   apiKeys: ApiKeys;
   organizations: Organizations;
+  issuers: IssuerRegistrations;
   idTokens: IdTokenVerifier;
   minter: TokenMinter;
   maxTokenBytes: number;
@@ -28,6 +30,8 @@ export interface TokenExchangeDependencies {
 export interface ExchangeResult {
   tokens: TokenResponse;
   org: OrganizationRecord;
+  /** The issuer registration the token was verified against. */
+  registration: IssuerRegistrationRecord;
   provisioned: ProvisionedUser;
 }
 
@@ -46,17 +50,7 @@ export interface TokenExchange {
 }
 
 export function createTokenExchange(deps: TokenExchangeDependencies): TokenExchange {
-  const { store, apiKeys, organizations, idTokens, minter, maxTokenBytes, admitOrganization } = deps;
-
-  async function organizationOf(iss: unknown, apiKeyOrgId: string): Promise<OrganizationRecord> {
-    if (typeof iss !== 'string' || iss.length === 0) {
-      throw new RialtoError('invalid_issuer', 'The token must contain an iss claim.');
-    }
-    const org = await organizations.findByIssuer(iss);
-    if (!org) throw new RialtoError('issuer_not_registered');
-    if (org.orgId !== apiKeyOrgId) throw new RialtoError('org_mismatch');
-    return org;
-  }
+  const { store, apiKeys, organizations, issuers, idTokens, minter, maxTokenBytes, admitOrganization } = deps;
 
   return {
     async exchange(apiKeyHeader, rawBody, progress = {}) {
@@ -66,12 +60,15 @@ export function createTokenExchange(deps: TokenExchangeDependencies): TokenExcha
       const body = parseJsonBody(rawBody, 'invalid_token');
       const token = isPlainObject(body) ? body.token : undefined;
       const idToken = decodeIdToken(token, maxTokenBytes);
-      const org = await organizationOf(idToken.payload.iss, apiKeyOrgId);
-      progress.issuer = org.issuer;
-      const identity = await idTokens.verify(idToken, org);
-      const provisioned = await provisionUser(store, org, identity);
+      const registration = await issuers.resolve(apiKeyOrgId, idToken.payload.iss, idToken.payload.aud);
+      progress.issuer = registration.issuer;
+      const identity = await idTokens.verify(idToken, registration);
+      const org = await organizations.get(apiKeyOrgId);
+      // The key authenticated, so the org existed a moment ago; gone now means it was just deleted.
+      if (!org) throw new RialtoError('invalid_api_key');
+      const provisioned = await provisionUser(store, org, identity, registration);
       const tokens = await minter.mint(org, provisioned.user);
-      return { tokens, org, provisioned };
+      return { tokens, org, registration, provisioned };
     },
   };
 }

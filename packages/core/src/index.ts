@@ -5,12 +5,14 @@ export { errorBody, RialtoError, StoreUnavailableError, toRialtoError } from './
 export type { RialtoExchange, WebhookEventEmitter } from './handler.js';
 export { createRialtoExchange } from './handler.js';
 export type { RequestLike, ResponseLike } from './http-types.js';
+export type { IssuerRegistrationInput } from './issuer-registrations.js';
+export { DEFAULT_SUBJECT_CLAIM, normalizeIssuer } from './issuer-registrations.js';
 export type { Logger } from './logger.js';
 export type { RialtoAccessTokenClaims, TokenResponse } from './mint-tokens.js';
 export type { ResolvedRialtoExchangeOptions, RialtoExchangeOptions } from './options.js';
 export { DEFAULT_MAX_BODY_BYTES, resolveOptions } from './options.js';
 export type { OrganizationRegistration, RegisteredOrganization } from './organizations.js';
-export { normalizeIssuer, REQUIRED_AUDIENCE } from './organizations.js';
+export { REQUIRED_AUDIENCE } from './organizations.js';
 export { normalizeEmail } from './provision-user.js';
 export type { AccessTokenAlgorithm, HostKeys, RotatedKey } from './signing-keys.js';
 export type {
@@ -21,6 +23,8 @@ export type {
   EmailLinkingPolicy,
   FindOrCreateUserInput,
   FindOrCreateUserResult,
+  IssuerRegistrationConflict,
+  IssuerRegistrationRecord,
   KycStatus,
   OrganizationPatch,
   OrganizationRecord,

@@ -2,12 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { generateApiKey } from './api-keys.js';
-import { isAllowedRemoteUrl } from './discovery.js';
-import { RialtoError } from './errors.js';
 import type { RialtoEvents } from './events.js';
 import { epochSeconds } from './internal/clock.js';
-import type { EmailLinkingPolicy, OrganizationRecord, Store } from './store.js';
-import { ASYMMETRIC_ALGORITHMS } from './verify-id-token.js';
+import { type IssuerRegistrations, issuerConflict, issuerFields } from './issuer-registrations.js';
+import type { IssuerRegistrationRecord, OrganizationRecord, Store } from './store.js';
 
 /** Every access token names this audience, whatever else an org adds. */
 export const REQUIRED_AUDIENCE = 'identity';
@@ -20,14 +18,11 @@ const audienceSchema = z
   )
   .max(32);
 
-/** Body of `POST /identity/organizations`. */
+/** Body of `POST /identity/organizations`: the org and its first issuer. */
 export const registrationSchema = z.strictObject({
   name: z.string().trim().min(1).max(200),
-  issuer: z.string().max(2048),
   audience: audienceSchema.optional(),
-  client_ids: z.array(z.string().min(1).max(256)).max(32).optional(),
-  allowed_algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS)).min(1).optional(),
-  email_linking: z.enum(['verified', 'unless_unverified', 'never']).optional(),
+  ...issuerFields,
 });
 
 /** Body of `PATCH /identity/auth/idp/:org_id`. */
@@ -37,34 +32,27 @@ export type OrganizationRegistration = z.infer<typeof registrationSchema>;
 
 export interface RegisteredOrganization {
   organization: OrganizationRecord;
+  /** The first issuer, registered with the organization. */
+  issuer: IssuerRegistrationRecord;
   /** Shown once; only its hash is stored. */
   apiKey: string;
   apiKeyId: string;
 }
 
 export interface OrganizationsOptions {
-  allowInsecureIssuers: boolean;
-  defaultEmailLinking: EmailLinkingPolicy;
   cacheTtlSeconds: number;
   maxCachedOrgs: number;
 }
 
 export interface Organizations {
   /**
-   * Registers an organization and issues its first API key.
-   * @throws RialtoError `invalid_request` or `conflict` (issuer already registered)
+   * Registers an organization with its first issuer and issues its first API key.
+   * @throws RialtoError `invalid_request` or `conflict` (the issuer or a client id is taken)
    */
   register(input: OrganizationRegistration): Promise<RegisteredOrganization>;
-  /** @returns the org registered for a token's `iss`, tolerating one trailing-slash difference. */
-  findByIssuer(iss: string): Promise<OrganizationRecord | null>;
   get(orgId: string): Promise<OrganizationRecord | null>;
   /** Replaces the audience list, keeping `identity`. @returns `null` when the org does not exist. */
   setAudience(orgId: string, audience: string[]): Promise<OrganizationRecord | null>;
-}
-
-/** Removes one trailing slash: Auth0 issuers end in `/`, most others do not, and both name one IdP. */
-export function normalizeIssuer(issuer: string): string {
-  return issuer.endsWith('/') ? issuer.slice(0, -1) : issuer;
 }
 
 /** Deduplicates, keeping order, with `identity` always first. */
@@ -75,17 +63,10 @@ export function normalizeAudience(audience: readonly string[]): string[] {
 export function createOrganizations(
   store: Store,
   events: RialtoEvents,
+  issuers: IssuerRegistrations,
   options: OrganizationsOptions,
 ): Organizations {
-  // Hot lookups stay in process briefly; null results are cached too, so unknown issuers cannot
-  // be used to hammer the store.
-  const byIssuer = new LRUCache<string, { org: OrganizationRecord | null }>({
-    max: options.maxCachedOrgs,
-    ttl: options.cacheTtlSeconds * 1000,
-    // Compare against the clock directly instead of arming a timer per lookup.
-    ttlResolution: 0,
-    fetchMethod: async (issuer) => ({ org: await store.findOrganizationByIssuer(issuer) }),
-  });
+  // Minting reads the org's name and audience on every exchange: keep it in process briefly.
   const byId = new LRUCache<string, { org: OrganizationRecord | null }>({
     max: options.maxCachedOrgs,
     ttl: options.cacheTtlSeconds * 1000,
@@ -94,49 +75,26 @@ export function createOrganizations(
     fetchMethod: async (orgId) => ({ org: await store.getOrganization(orgId) }),
   });
 
-  function forget(org: OrganizationRecord) {
-    byIssuer.delete(org.issuer);
-    byId.delete(org.orgId);
-  }
-
   return {
     async register(input) {
-      const issuer = normalizeIssuer(input.issuer);
-      if (!URL.canParse(issuer) || !isAllowedRemoteUrl(new URL(issuer), options.allowInsecureIssuers)) {
-        throw new RialtoError(
-          'invalid_request',
-          options.allowInsecureIssuers
-            ? 'The issuer must be an absolute http or https URL.'
-            : 'The issuer must be an absolute https URL.',
-        );
-      }
       const now = epochSeconds();
       const orgId = randomUUID();
+      const issuer = issuers.build(orgId, input, now);
       const organization: OrganizationRecord = {
         orgId,
         name: input.name,
-        issuer,
         audience: normalizeAudience(input.audience ?? []),
-        clientIds: [...new Set(input.client_ids ?? [])],
-        allowedAlgorithms: input.allowed_algorithms ?? [...ASYMMETRIC_ALGORITHMS],
-        emailLinking: input.email_linking ?? options.defaultEmailLinking,
         createdAt: now,
         updatedAt: now,
       };
       const { apiKey, record } = generateApiKey(orgId, now);
-      if ((await store.createOrganization(organization, record)) === 'issuer_taken') {
-        throw new RialtoError('conflict', 'An organization is already registered for this issuer.');
-      }
-      forget(organization);
-      events.emit('organization.created', { orgId, name: organization.name, issuer });
+      const outcome = await store.createOrganization(organization, record, issuer);
+      if (outcome !== 'created') throw issuerConflict(outcome);
+      byId.delete(orgId);
+      issuers.forget(issuer.issuer);
+      events.emit('organization.created', { orgId, name: organization.name, issuer: issuer.issuer });
       events.emit('api_key.created', { orgId, keyId: record.keyId });
-      return { organization, apiKey, apiKeyId: record.keyId };
-    },
-
-    async findByIssuer(iss) {
-      const issuer = normalizeIssuer(iss);
-      // A fresh hit is answered from get(): fetch() costs a promise chain per call even on a hit.
-      return (byIssuer.get(issuer) ?? (await byIssuer.fetch(issuer)))?.org ?? null;
+      return { organization, issuer, apiKey, apiKeyId: record.keyId };
     },
 
     async get(orgId) {
@@ -150,7 +108,7 @@ export function createOrganizations(
         epochSeconds(),
       );
       if (updated) {
-        forget(updated);
+        byId.delete(orgId);
         events.emit('organization.audience_updated', { orgId, audience: updated.audience });
       }
       return updated;

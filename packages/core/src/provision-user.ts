@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { RialtoError } from './errors.js';
 import { epochSeconds } from './internal/clock.js';
-import type { OrganizationRecord, Store, UserRecord, WebhookEventRecord } from './store.js';
+import type {
+  EmailLinkingPolicy,
+  OrganizationRecord,
+  Store,
+  UserRecord,
+  WebhookEventRecord,
+} from './store.js';
 import { INITIAL_VERIFICATION, userEvent } from './users.js';
 import type { VerifiedIdentity } from './verify-id-token.js';
 
@@ -10,9 +16,22 @@ export function normalizeEmail(email: string): string {
   return email.trim().normalize('NFC').toLowerCase();
 }
 
-/** Whether the org's policy lets this identity be linked to an existing user by email. */
-export function mayLinkByEmail(org: OrganizationRecord, identity: VerifiedIdentity): boolean {
-  switch (org.emailLinking) {
+/**
+ * How the issuer registration the token was verified against lets a new identity link to an
+ * existing user by email (an `IssuerRegistrationRecord` is one).
+ */
+export interface EmailLinkingRules {
+  emailLinking: EmailLinkingPolicy;
+  /**
+   * The explicit opt-in that lets an email read from `preferred_username` or `upn` link to an
+   * existing user. Those claims are mutable and unverified at Azure AD (the nOAuth takeover).
+   */
+  trustUsernameClaims: boolean;
+}
+
+/** Whether the issuer's linking rules let this identity be linked to an existing user by email. */
+export function mayLinkByEmail(linking: EmailLinkingRules, identity: VerifiedIdentity): boolean {
+  switch (linking.emailLinking) {
     case 'verified':
       return identity.emailVerified === true;
     case 'unless_unverified':
@@ -35,6 +54,7 @@ export async function provisionUser(
   store: Store,
   org: OrganizationRecord,
   identity: VerifiedIdentity,
+  linking: EmailLinkingRules,
 ): Promise<ProvisionedUser> {
   const now = epochSeconds();
   const email = normalizeEmail(identity.email);
@@ -52,7 +72,7 @@ export async function provisionUser(
     iss: identity.iss,
     sub: identity.sub,
     email,
-    mayLinkByEmail: mayLinkByEmail(org, identity),
+    mayLinkByEmail: mayLinkByEmail(linking, identity),
     newUserId: newUser.userId,
     now,
     // Recorded with the user itself, so a created user always has its webhook and a failed create

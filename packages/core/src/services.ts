@@ -3,6 +3,7 @@ import { type ApiKeys, createApiKeys } from './api-keys.js';
 import { createDiscovery } from './discovery.js';
 import { createEvents, type RialtoEvents } from './events.js';
 import { createTokenExchange, type TokenExchange } from './exchange-token.js';
+import { createIssuerRegistrations, type IssuerRegistrations } from './issuer-registrations.js';
 import { createTokenMinter } from './mint-tokens.js';
 import type { ResolvedRialtoExchangeOptions } from './options.js';
 import { createOrganizations, type Organizations } from './organizations.js';
@@ -25,6 +26,7 @@ export interface Services {
   adminAuth: AdminAuth;
   apiKeys: ApiKeys;
   organizations: Organizations;
+  issuers: IssuerRegistrations;
   signingKeys: SigningKeys;
   tokenExchange: TokenExchange;
   refreshTokens: RefreshTokens;
@@ -46,11 +48,12 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
   const events = createEvents(options.logger);
   const cacheLimits = { cacheTtlSeconds: options.lookupCacheTtlSeconds, maxCachedOrgs: MAX_CACHED_ORGS };
   const apiKeys = createApiKeys(store, events, cacheLimits);
-  const organizations = createOrganizations(store, events, {
+  const issuers = createIssuerRegistrations(store, events, {
     ...cacheLimits,
     allowInsecureIssuers: options.allowInsecureIssuers,
     defaultEmailLinking: options.defaultEmailLinking,
   });
+  const organizations = createOrganizations(store, events, issuers, cacheLimits);
   const signingKeys = createSigningKeys({
     store,
     accessTokenAlgorithm: options.accessTokenAlgorithm,
@@ -106,11 +109,13 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
     adminAuth: createAdminAuth(options),
     apiKeys,
     organizations,
+    issuers,
     signingKeys,
     tokenExchange: createTokenExchange({
       store,
       apiKeys,
       organizations,
+      issuers,
       idTokens,
       minter,
       maxTokenBytes: options.maxTokenBytes,

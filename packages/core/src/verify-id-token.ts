@@ -4,7 +4,7 @@ import { RialtoError } from './errors.js';
 import { RemoteDocumentError } from './internal/bounded-fetch.js';
 import { epochSeconds } from './internal/clock.js';
 import type { RemoteJwks } from './remote-jwks.js';
-import type { OrganizationRecord } from './store.js';
+import type { IssuerRegistrationRecord } from './store.js';
 
 /** Algorithms an organization may allow: asymmetric only, so an IdP's public key can never act as an HMAC secret. */
 export const ASYMMETRIC_ALGORITHMS = [
@@ -30,6 +30,7 @@ export interface UnverifiedIdToken {
 /** What a verified ID token says about the user. */
 export interface VerifiedIdentity {
   iss: string;
+  /** The value of the registration's subject claim (`sub` unless it names another). */
   sub: string;
   /** As found in `email`, `preferred_username` or `upn`; not yet normalized. */
   email: string;
@@ -79,20 +80,20 @@ export function decodeIdToken(token: unknown, maxTokenBytes: number): Unverified
   }
 }
 
-/** Verifies ID tokens against the registered issuer of an organization. */
+/** Verifies ID tokens against one issuer registration of an organization. */
 export interface IdTokenVerifier {
   /**
    * Runs discovery, signature, time, audience and claim checks, in that order.
    * @throws RialtoError `discovery_failed`, `invalid_issuer`, `invalid_signature`, `token_expired`,
    *   `invalid_token` or `invalid_audience`
    */
-  verify(idToken: UnverifiedIdToken, org: OrganizationRecord): Promise<VerifiedIdentity>;
+  verify(idToken: UnverifiedIdToken, registration: IssuerRegistrationRecord): Promise<VerifiedIdentity>;
 }
 
 export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenVerifier {
   const { discovery, remoteJwks, clockToleranceSeconds, maxLifetimeSeconds } = options;
 
-  async function fetchMetadata(org: OrganizationRecord) {
+  async function fetchMetadata(org: IssuerRegistrationRecord) {
     try {
       return await discovery.getMetadata(org.issuer);
     } catch (error) {
@@ -100,7 +101,7 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
     }
   }
 
-  async function verifySignatureAndTimes(token: string, org: OrganizationRecord, jwksUri: URL) {
+  async function verifySignatureAndTimes(token: string, org: IssuerRegistrationRecord, jwksUri: URL) {
     const verifyOptions = { algorithms: org.allowedAlgorithms, clockTolerance: clockToleranceSeconds };
     let getKey = await remoteJwks.getKeySet(jwksUri).catch((error) => {
       throw discoveryFailed(error);
@@ -143,7 +144,7 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
       if (org.clientIds.length > 0 && !namesClient(payload, org.clientIds)) {
         throw new RialtoError('invalid_audience');
       }
-      return readIdentity(payload);
+      return readIdentity(payload, org.subjectClaim);
     },
   };
 }
@@ -160,9 +161,10 @@ function namesClient(payload: JWTPayload, clientIds: string[]): boolean {
 const EMAIL_CLAIMS = ['email', 'preferred_username', 'upn'] as const;
 const LOOKS_LIKE_EMAIL = /^[^\s@]+@[^\s@]+$/;
 
-function readIdentity(payload: JWTPayload): VerifiedIdentity {
-  if (typeof payload.sub !== 'string' || payload.sub.length === 0) {
-    throw new RialtoError('invalid_token', 'The token must contain a sub claim.');
+function readIdentity(payload: JWTPayload, subjectClaim: string): VerifiedIdentity {
+  const subject = payload[subjectClaim];
+  if (typeof subject !== 'string' || subject.length === 0) {
+    throw new RialtoError('invalid_token', `The token must contain a ${subjectClaim} claim.`);
   }
   const email = EMAIL_CLAIMS.map((claim) => payload[claim]).find(
     (value): value is string => typeof value === 'string' && LOOKS_LIKE_EMAIL.test(value.trim()),
@@ -179,7 +181,7 @@ function readIdentity(payload: JWTPayload): VerifiedIdentity {
   }
   return {
     iss: payload.iss as string,
-    sub: payload.sub,
+    sub: subject,
     email,
     emailVerified: typeof payload.email_verified === 'boolean' ? payload.email_verified : undefined,
   };

@@ -5,7 +5,13 @@ import { keyvStore } from '@rialto-exchange/storage-adapters';
 import Keyv from 'keyv';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { apiKey, nowSeconds, organization, refreshToken } from '../src/conformance/fixtures.js';
+import {
+  apiKey,
+  issuerRegistration,
+  nowSeconds,
+  organization,
+  refreshToken,
+} from '../src/conformance/fixtures.js';
 import { within } from './deadline.js';
 import type { RedisAdminClient } from './redis-keys.js';
 import { isServiceUp, REDIS_URL } from './services.js';
@@ -67,7 +73,7 @@ if (await isServiceUp('Redis (for Keyv)', REDIS_URL)) {
       });
       const store = keyvStore(keyv, { timeoutMs: TIMEOUT_MS });
       const org = organization();
-      await store.createOrganization(org, apiKey(org.orgId));
+      await store.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId));
 
       proxy.stall();
 

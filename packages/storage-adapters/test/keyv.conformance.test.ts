@@ -25,6 +25,7 @@ if (await isServiceUp('Redis (for Keyv)', REDIS_URL)) {
     {
       skip: {
         concurrentCreateOrganization: NO_COMPARE_AND_SET,
+        concurrentIssuerRegistration: NO_COMPARE_AND_SET,
         concurrentAddApiKey: NO_COMPARE_AND_SET,
         concurrentFindOrCreate: NO_COMPARE_AND_SET,
         concurrentEmailLinking: NO_COMPARE_AND_SET,

@@ -2,7 +2,7 @@ import { type SqlStore, sqlStore } from '@rialto-exchange/storage-adapters';
 import { createPool } from 'mysql2';
 import mysql from 'mysql2/promise';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
-import { apiKey, organization } from '../src/conformance/fixtures.js';
+import { apiKey, issuerRegistration, organization } from '../src/conformance/fixtures.js';
 import { isServiceUp, MYSQL_URL } from './services.js';
 import { CONNECT_TIMEOUT_MS, expectRefusedConnectionsToFailThenRecover } from './sql-network-failures.js';
 import { tablesOf, uniqueTablePrefix } from './sql-tables.js';
@@ -56,7 +56,9 @@ if (await isServiceUp('MariaDB/MySQL', MYSQL_URL)) {
       const [rows] = await admin.query(`select version from ${tablePrefix}migrations`);
       expect(rows).toEqual([{ version: 1 }, { version: 2 }]);
       const org = organization();
-      expect(await stores[1]?.createOrganization(org, apiKey(org.orgId))).toBe('created');
+      expect(await stores[1]?.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId))).toBe(
+        'created',
+      );
       expect(await stores[2]?.getOrganization(org.orgId)).toEqual(org);
     });
 
@@ -70,7 +72,7 @@ if (await isServiceUp('MariaDB/MySQL', MYSQL_URL)) {
       const store = sqlStore({ dialect: 'mysql', pool, tablePrefix });
       const org = organization();
 
-      await store.createOrganization(org, apiKey(org.orgId));
+      await store.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId));
       await store.close();
 
       expect(await store.getOrganization(org.orgId)).toEqual(org);

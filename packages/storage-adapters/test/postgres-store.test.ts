@@ -2,7 +2,7 @@ import { StoreUnavailableError } from '@rialto-exchange/core';
 import { type SqlStore, sqlStore } from '@rialto-exchange/storage-adapters';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
-import { apiKey, organization } from '../src/conformance/fixtures.js';
+import { apiKey, issuerRegistration, organization } from '../src/conformance/fixtures.js';
 import { eventually, within } from './deadline.js';
 import { isServiceUp, POSTGRES_URL } from './services.js';
 import {
@@ -56,7 +56,9 @@ if (await isServiceUp('PostgreSQL', POSTGRES_URL)) {
       ).rejects.toBeInstanceOf(StoreUnavailableError);
 
       proxy.restore();
-      await eventually(RECOVERY_MS, () => store.createOrganization(org, apiKey(org.orgId)));
+      await eventually(RECOVERY_MS, () =>
+        store.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId)),
+      );
       expect(await store.getOrganization(org.orgId)).toEqual(org);
     });
 
@@ -73,7 +75,7 @@ if (await isServiceUp('PostgreSQL', POSTGRES_URL)) {
       onTestFinished(() => blocker.release(true));
       await blocker.query('begin');
       await blocker.query(`lock table ${tablePrefix}api_keys in access exclusive mode`);
-      const pending = store.createOrganization(org, key);
+      const pending = store.createOrganization(org, key, issuerRegistration(org.orgId));
       const [waiting] = await eventually(RECOVERY_MS, async () => {
         const { rows } = await admin.query<{ pid: number }>(
           `select pid from pg_stat_activity where wait_event_type = 'Lock' and query like $1`,
@@ -101,7 +103,11 @@ if (await isServiceUp('PostgreSQL', POSTGRES_URL)) {
       const keys = await admin.query(`select 1 from ${tablePrefix}api_keys where key_id = $1`, [key.keyId]);
       expect([orgs.rowCount, keys.rowCount]).toEqual([0, 0]);
       proxy.restore();
-      expect(await eventually(RECOVERY_MS, () => store.createOrganization(org, key))).toBe('created');
+      expect(
+        await eventually(RECOVERY_MS, () =>
+          store.createOrganization(org, key, issuerRegistration(org.orgId)),
+        ),
+      ).toBe('created');
     });
   });
 
@@ -116,7 +122,9 @@ if (await isServiceUp('PostgreSQL', POSTGRES_URL)) {
       const { rows } = await admin.query(`select version from ${tablePrefix}migrations`);
       expect(rows).toEqual([{ version: 1 }, { version: 2 }]);
       const org = organization();
-      expect(await stores[1]?.createOrganization(org, apiKey(org.orgId))).toBe('created');
+      expect(await stores[1]?.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId))).toBe(
+        'created',
+      );
       expect(await stores[2]?.getOrganization(org.orgId)).toEqual(org);
     });
 
@@ -128,7 +136,7 @@ if (await isServiceUp('PostgreSQL', POSTGRES_URL)) {
       const store = sqlStore({ dialect: 'postgres', pool: admin, tablePrefix });
       const org = organization();
 
-      await store.createOrganization(org, apiKey(org.orgId));
+      await store.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId));
       await store.close();
 
       expect((await admin.query('select 1 as one')).rows).toEqual([{ one: 1 }]);

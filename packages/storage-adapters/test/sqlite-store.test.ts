@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { sqlStore } from '@rialto-exchange/storage-adapters';
 import Sqlite from 'better-sqlite3';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { apiKey, nowSeconds, organization, refreshToken } from '../src/conformance/fixtures.js';
+import {
+  apiKey,
+  issuerRegistration,
+  nowSeconds,
+  organization,
+  refreshToken,
+} from '../src/conformance/fixtures.js';
 import { uniqueTablePrefix } from './sql-tables.js';
 
 function temporaryDatabase(): Sqlite.Database {
@@ -60,7 +66,7 @@ describe('sqlStore (SQLite)', () => {
     const store = sqlStore({ dialect: 'sqlite', database, tablePrefix: 'exchange_' });
     const org = organization();
 
-    await store.createOrganization(org, apiKey(org.orgId));
+    await store.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId));
     await store.close();
 
     expect(database.open).toBe(true);

@@ -2,6 +2,7 @@ import { describe } from 'vitest';
 import { describeApiKeys } from './api-keys.js';
 import { describeConcurrency } from './concurrency.js';
 import { createSuiteContext } from './context.js';
+import { describeIssuerRegistrations } from './issuer-registrations.js';
 import { describeOrganizations } from './organizations.js';
 import { describeOutbox } from './outbox.js';
 import { describeRefreshTokens } from './refresh-tokens.js';
@@ -14,6 +15,7 @@ export type { ConformanceGuarantee, MakeStore, StoreConformanceOptions, StoreUnd
 
 const GUARANTEES: ReadonlySet<string> = new Set<ConformanceGuarantee>([
   'concurrentCreateOrganization',
+  'concurrentIssuerRegistration',
   'concurrentAddApiKey',
   'concurrentFindOrCreate',
   'concurrentEmailLinking',
@@ -75,6 +77,7 @@ export function runStoreConformance(
   const context = createSuiteContext(makeStore, skip);
   describe(`${name} conforms to the Store contract`, () => {
     describeOrganizations(context);
+    describeIssuerRegistrations(context);
     describeApiKeys(context);
     describeUsers(context);
     describeRefreshTokens(context);

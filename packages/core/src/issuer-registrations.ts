@@ -1,0 +1,227 @@
+import { randomUUID } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import { z } from 'zod';
+import { isAllowedRemoteUrl } from './discovery.js';
+import { RialtoError } from './errors.js';
+import type { RialtoEvents } from './events.js';
+import { epochSeconds } from './internal/clock.js';
+import type {
+  EmailLinkingPolicy,
+  IssuerRegistrationConflict,
+  IssuerRegistrationRecord,
+  Store,
+} from './store.js';
+import { ASYMMETRIC_ALGORITHMS } from './verify-id-token.js';
+
+/** The subject claim when a registration names none: OIDC Core's stable identifier of the user. */
+export const DEFAULT_SUBJECT_CLAIM = 'sub';
+
+// Claims that are mutable, user-chosen, or about the token rather than the user: keying users on
+// them would let a renamed account, or any token of the issuer, take over another user.
+const UNFIT_SUBJECT_CLAIMS = new Set([
+  'iss',
+  'aud',
+  'azp',
+  'exp',
+  'iat',
+  'nbf',
+  'jti',
+  'nonce',
+  'auth_time',
+  'acr',
+  'amr',
+  'sid',
+  'at_hash',
+  'c_hash',
+  'typ',
+  'email',
+  'email_verified',
+  'preferred_username',
+  'upn',
+  'unique_name',
+  'name',
+  'given_name',
+  'family_name',
+  'nickname',
+  'phone_number',
+]);
+
+/**
+ * The issuer fields of a registration body, shared by `POST /identity/organizations` (the first
+ * issuer) and `POST /identity/organizations/:org_id/issuers` (any further one).
+ */
+export const issuerFields = {
+  issuer: z.string().max(2048),
+  client_ids: z.array(z.string().min(1).max(256)).max(32).optional(),
+  allowed_algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS)).min(1).optional(),
+  email_linking: z.enum(['verified', 'unless_unverified', 'never']).optional(),
+  subject_claim: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/, 'must be a claim name')
+    .refine(
+      (claim) => !UNFIT_SUBJECT_CLAIMS.has(claim),
+      'must be a stable user identifier such as sub or oid',
+    )
+    .optional(),
+  trust_username_claims: z.boolean().optional(),
+};
+
+/** Body of `POST /identity/organizations/:org_id/issuers`, and of the host's `addIssuer()`. */
+export const issuerRegistrationSchema = z.strictObject(issuerFields);
+
+export type IssuerRegistrationInput = z.infer<typeof issuerRegistrationSchema>;
+
+export interface IssuerRegistrationsOptions {
+  allowInsecureIssuers: boolean;
+  defaultEmailLinking: EmailLinkingPolicy;
+  cacheTtlSeconds: number;
+  maxCachedOrgs: number;
+}
+
+/** The issuers each organization trusts, and which registration an ID token belongs to. */
+export interface IssuerRegistrations {
+  /**
+   * Validates a registration body into a record for `orgId`, without storing it.
+   * @throws RialtoError `invalid_request` when the issuer is not an allowed URL
+   */
+  build(orgId: string, input: IssuerRegistrationInput, now: number): IssuerRegistrationRecord;
+  /**
+   * Adds a registration to an existing organization.
+   * @throws RialtoError `not_found` (no such org), `invalid_request` or `conflict`
+   */
+  add(orgId: string, input: IssuerRegistrationInput): Promise<IssuerRegistrationRecord>;
+  /** @returns the org's registrations, oldest first. */
+  list(orgId: string): Promise<IssuerRegistrationRecord[]>;
+  /**
+   * Removes a registration; this instance stops accepting its tokens at once, others within the
+   * lookup-cache TTL. @returns `false` when the org has no such registration.
+   */
+  remove(orgId: string, registrationId: string): Promise<boolean>;
+  /**
+   * The registration of `orgId` an ID token belongs to, from its unverified `iss` and `aud`, before
+   * anything is fetched from the issuer. When the org registers the issuer but none of the named
+   * clients, its registration is returned and the verifier's audience check refuses the token.
+   * @throws RialtoError `invalid_issuer` (no `iss`), `org_mismatch` (the issuer and client belong to
+   *   another org) or `issuer_not_registered` (to none)
+   */
+  resolve(orgId: string, iss: unknown, aud: unknown): Promise<IssuerRegistrationRecord>;
+  /** Drops this instance's cached lookups of an issuer, after a change to its registrations. */
+  forget(issuer: string): void;
+}
+
+/** Removes one trailing slash: Auth0 issuers end in `/`, most others do not, and both name one IdP. */
+export function normalizeIssuer(issuer: string): string {
+  return issuer.endsWith('/') ? issuer.slice(0, -1) : issuer;
+}
+
+/** Says why the store refused a registration, in terms an admin can act on. */
+export function issuerConflict(conflict: IssuerRegistrationConflict): RialtoError {
+  const descriptions: Record<IssuerRegistrationConflict, string> = {
+    duplicate: 'The organization already registers this issuer; remove that registration to change it.',
+    issuer_taken:
+      'The issuer is already registered. Organizations share an issuer only when each names its client_ids; a registration without client_ids trusts every client of the issuer and cannot be shared.',
+    client_id_taken: 'One of the client_ids is already registered for this issuer.',
+  };
+  return new RialtoError('conflict', descriptions[conflict]);
+}
+
+export function createIssuerRegistrations(
+  store: Store,
+  events: RialtoEvents,
+  options: IssuerRegistrationsOptions,
+): IssuerRegistrations {
+  // Every exchange resolves its issuer here: registrations stay in process briefly, and empty
+  // results are cached too, so tokens naming unknown issuers cannot be used to hammer the store.
+  const byIssuer = new LRUCache<string, { registrations: IssuerRegistrationRecord[] }>({
+    max: options.maxCachedOrgs,
+    ttl: options.cacheTtlSeconds * 1000,
+    // Compare against the clock directly instead of arming a timer per lookup.
+    ttlResolution: 0,
+    fetchMethod: async (issuer) => ({ registrations: await store.findIssuerRegistrations(issuer) }),
+  });
+
+  async function registrationsOf(issuer: string): Promise<IssuerRegistrationRecord[]> {
+    // A fresh hit is answered from get(): fetch() costs a promise chain per call even on a hit.
+    return (byIssuer.get(issuer) ?? (await byIssuer.fetch(issuer)))?.registrations ?? [];
+  }
+
+  function build(orgId: string, input: IssuerRegistrationInput, now: number): IssuerRegistrationRecord {
+    const issuer = normalizeIssuer(input.issuer);
+    if (!URL.canParse(issuer) || !isAllowedRemoteUrl(new URL(issuer), options.allowInsecureIssuers)) {
+      throw new RialtoError(
+        'invalid_request',
+        options.allowInsecureIssuers
+          ? 'The issuer must be an absolute http or https URL.'
+          : 'The issuer must be an absolute https URL.',
+      );
+    }
+    return {
+      registrationId: randomUUID(),
+      orgId,
+      issuer,
+      clientIds: [...new Set(input.client_ids ?? [])],
+      allowedAlgorithms: input.allowed_algorithms ?? [...ASYMMETRIC_ALGORITHMS],
+      emailLinking: input.email_linking ?? options.defaultEmailLinking,
+      subjectClaim: input.subject_claim ?? DEFAULT_SUBJECT_CLAIM,
+      trustUsernameClaims: input.trust_username_claims ?? false,
+      createdAt: now,
+      updatedAt: now,
+    };
+  }
+
+  function forget(issuer: string) {
+    byIssuer.delete(issuer);
+  }
+
+  return {
+    build,
+    forget,
+
+    async add(orgId, input) {
+      if (!(await store.getOrganization(orgId))) throw new RialtoError('not_found', 'No such organization.');
+      const record = build(orgId, input, epochSeconds());
+      const outcome = await store.addIssuerRegistration(record);
+      if (outcome !== 'added') throw issuerConflict(outcome);
+      forget(record.issuer);
+      events.emit('organization.issuer_added', {
+        orgId,
+        registrationId: record.registrationId,
+        issuer: record.issuer,
+      });
+      return record;
+    },
+
+    list: (orgId) => store.listIssuerRegistrations(orgId),
+
+    async remove(orgId, registrationId) {
+      const registration = (await store.listIssuerRegistrations(orgId)).find(
+        (candidate) => candidate.registrationId === registrationId,
+      );
+      if (!registration || !(await store.removeIssuerRegistration(orgId, registrationId))) return false;
+      forget(registration.issuer);
+      events.emit('organization.issuer_removed', { orgId, registrationId, issuer: registration.issuer });
+      return true;
+    },
+
+    async resolve(orgId, iss, aud) {
+      if (typeof iss !== 'string' || iss.length === 0) {
+        throw new RialtoError('invalid_issuer', 'The token must contain an iss claim.');
+      }
+      const registrations = await registrationsOf(normalizeIssuer(iss));
+      const audiences = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
+      const claims = (registration: IssuerRegistrationRecord) =>
+        registration.clientIds.length === 0 ||
+        registration.clientIds.some((clientId) => audiences.includes(clientId));
+      let own: IssuerRegistrationRecord | undefined;
+      let isOtherOrgs = false;
+      for (const registration of registrations) {
+        if (registration.orgId !== orgId) isOtherOrgs ||= claims(registration);
+        else if (claims(registration)) return registration;
+        else own = registration;
+      }
+      if (isOtherOrgs) throw new RialtoError('org_mismatch');
+      if (own) return own;
+      throw new RialtoError('issuer_not_registered');
+    },
+  };
+}
