@@ -13,6 +13,7 @@ import {
   refreshToken,
 } from '../src/conformance/fixtures.js';
 import { within } from './deadline.js';
+import { expectLegacyOrganizationsUpgraded, legacyOrganizations } from './legacy-issuer-data.js';
 import type { RedisAdminClient } from './redis-keys.js';
 import { isServiceUp, REDIS_URL } from './services.js';
 import { startTcpProxy } from './tcp-proxy.js';
@@ -39,6 +40,18 @@ if (await isServiceUp('Redis (for Keyv)', REDIS_URL)) {
   }
 
   describe('keyvStore', () => {
+    it('organizations written before issuer registrations become their first registration on first touch', async () => {
+      const { keyv } = redisKeyv(REDIS_URL);
+      const legacy = legacyOrganizations();
+      for (const org of Object.values(legacy)) {
+        await keyv.set(`org:${org.orgId}`, org);
+        await keyv.set(`issuer:${org.issuer}`, org.orgId);
+      }
+
+      await expectLegacyOrganizationsUpgraded(keyvStore(keyv), legacy);
+      expect(await keyv.get(`issuer:${legacy.shared.issuer}`)).toBeUndefined();
+    });
+
     it('refuses a Keyv instance or adapter that would report backend failures as missing keys', () => {
       expect(() => keyvStore(new Keyv())).toThrow(/`throwOnErrors: true`/);
       const swallowingAdapter = new Keyv({ store: new KeyvRedis(REDIS_URL), throwOnErrors: true });

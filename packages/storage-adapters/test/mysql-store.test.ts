@@ -3,6 +3,12 @@ import { createPool } from 'mysql2';
 import mysql from 'mysql2/promise';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { apiKey, issuerRegistration, organization } from '../src/conformance/fixtures.js';
+import {
+  downgradeToVersion2,
+  expectLegacyOrganizationsUpgraded,
+  legacyOrganizationInsert,
+  legacyOrganizations,
+} from './legacy-issuer-data.js';
 import { isServiceUp, MYSQL_URL } from './services.js';
 import { CONNECT_TIMEOUT_MS, expectRefusedConnectionsToFailThenRecover } from './sql-network-failures.js';
 import { tablesOf, uniqueTablePrefix } from './sql-tables.js';
@@ -46,6 +52,16 @@ if (await isServiceUp('MariaDB/MySQL', MYSQL_URL)) {
   });
 
   describe('sqlStore (MySQL/MariaDB)', () => {
+    it('migration 3 turns the issuer of each organization written under version 2 into its first registration', async () => {
+      const tablePrefix = uniqueTablePrefix();
+      await storeAt(MYSQL_URL, tablePrefix).migrate();
+      const legacy = legacyOrganizations();
+      for (const statement of downgradeToVersion2(tablePrefix)) await admin.query(statement);
+      for (const org of Object.values(legacy)) await admin.query(legacyOrganizationInsert(tablePrefix, org));
+
+      await expectLegacyOrganizationsUpgraded(storeAt(MYSQL_URL, tablePrefix), legacy);
+    });
+
     it('migrates once when several instances start at once, and migrate() is idempotent', async () => {
       const tablePrefix = uniqueTablePrefix();
       const stores = Array.from({ length: 4 }, () => storeAt(MYSQL_URL, tablePrefix));
@@ -54,7 +70,7 @@ if (await isServiceUp('MariaDB/MySQL', MYSQL_URL)) {
       await stores[0]?.migrate();
 
       const [rows] = await admin.query(`select version from ${tablePrefix}migrations`);
-      expect(rows).toEqual([{ version: 1 }, { version: 2 }]);
+      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
       const org = organization();
       expect(await stores[1]?.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId))).toBe(
         'created',

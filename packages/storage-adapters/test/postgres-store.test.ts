@@ -4,6 +4,12 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { apiKey, issuerRegistration, organization } from '../src/conformance/fixtures.js';
 import { eventually, within } from './deadline.js';
+import {
+  downgradeToVersion2,
+  expectLegacyOrganizationsUpgraded,
+  legacyOrganizationInsert,
+  legacyOrganizations,
+} from './legacy-issuer-data.js';
 import { isServiceUp, POSTGRES_URL } from './services.js';
 import {
   CONNECT_TIMEOUT_MS,
@@ -112,6 +118,16 @@ if (await isServiceUp('PostgreSQL', POSTGRES_URL)) {
   });
 
   describe('sqlStore (PostgreSQL)', () => {
+    it('migration 3 turns the issuer of each organization written under version 2 into its first registration', async () => {
+      const tablePrefix = uniqueTablePrefix();
+      await storeAt(POSTGRES_URL, tablePrefix).migrate();
+      const legacy = legacyOrganizations();
+      for (const statement of downgradeToVersion2(tablePrefix)) await admin.query(statement);
+      for (const org of Object.values(legacy)) await admin.query(legacyOrganizationInsert(tablePrefix, org));
+
+      await expectLegacyOrganizationsUpgraded(storeAt(POSTGRES_URL, tablePrefix), legacy);
+    });
+
     it('migrates once when several instances start at once, and migrate() is idempotent', async () => {
       const tablePrefix = uniqueTablePrefix();
       const stores = Array.from({ length: 4 }, () => storeAt(POSTGRES_URL, tablePrefix));
@@ -120,7 +136,7 @@ if (await isServiceUp('PostgreSQL', POSTGRES_URL)) {
       await stores[0]?.migrate();
 
       const { rows } = await admin.query(`select version from ${tablePrefix}migrations`);
-      expect(rows).toEqual([{ version: 1 }, { version: 2 }]);
+      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
       const org = organization();
       expect(await stores[1]?.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId))).toBe(
         'created',

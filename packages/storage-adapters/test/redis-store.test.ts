@@ -10,6 +10,7 @@ import {
   refreshToken,
 } from '../src/conformance/fixtures.js';
 import { eventually, within } from './deadline.js';
+import { expectLegacyOrganizationsUpgraded, legacyOrganizations } from './legacy-issuer-data.js';
 import { deleteKeys, type RedisAdminClient, uniqueKeyPrefix } from './redis-keys.js';
 import { isServiceUp, REDIS_URL } from './services.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
@@ -108,6 +109,22 @@ if (await isServiceUp('Redis', REDIS_URL)) {
   });
 
   describe('redisStore', () => {
+    it('organizations written before issuer registrations become their first registration on first touch', async () => {
+      const { store, keyPrefix } = storeAt(REDIS_URL);
+      const legacy = legacyOrganizations();
+      for (const org of Object.values(legacy)) {
+        const fields = Object.fromEntries(
+          Object.entries(org).map(([field, value]) => [field, JSON.stringify(value)]),
+        );
+        await admin.hSet(`${keyPrefix}org:${org.orgId}`, fields);
+        await admin.set(`${keyPrefix}issuer:${org.issuer}`, org.orgId);
+      }
+
+      await expectLegacyOrganizationsUpgraded(store, legacy);
+      expect(await admin.exists(`${keyPrefix}issuer:${legacy.shared.issuer}`)).toBe(0);
+      expect(await admin.hExists(`${keyPrefix}org:${legacy.shared.orgId}`, 'issuer')).toBe(0);
+    });
+
     it('keeps a refresh token a minute past its expiry and a family revocation for at least a day', async () => {
       const { store, keyPrefix } = storeAt(REDIS_URL);
       const token = refreshToken({ expiresAt: nowSeconds() + 1800 });

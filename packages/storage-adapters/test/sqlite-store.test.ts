@@ -11,6 +11,12 @@ import {
   organization,
   refreshToken,
 } from '../src/conformance/fixtures.js';
+import {
+  downgradeToVersion2,
+  expectLegacyOrganizationsUpgraded,
+  legacyOrganizationInsert,
+  legacyOrganizations,
+} from './legacy-issuer-data.js';
 import { uniqueTablePrefix } from './sql-tables.js';
 
 function temporaryDatabase(): Sqlite.Database {
@@ -59,6 +65,16 @@ describe('sqlStore (SQLite)', () => {
     expect(await statuses('both')).toEqual(['approved', 'verified']);
     expect(await statuses('submitted')).toEqual(['not_started', 'submitted']);
     expect(await statuses('none')).toEqual(['not_started', 'not_submitted']);
+  });
+
+  it('migration 3 turns the issuer of each organization written under version 2 into its first registration', async () => {
+    const database = temporaryDatabase();
+    await sqlStore({ dialect: 'sqlite', database }).migrate();
+    const legacy = legacyOrganizations();
+    for (const statement of downgradeToVersion2('rialto_')) database.exec(statement);
+    for (const org of Object.values(legacy)) database.exec(legacyOrganizationInsert('rialto_', org));
+
+    await expectLegacyOrganizationsUpgraded(sqlStore({ dialect: 'sqlite', database }), legacy);
   });
 
   it("uses the host's database, under the table prefix, and leaves it open on close()", async () => {

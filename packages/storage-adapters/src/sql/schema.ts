@@ -165,4 +165,7 @@ export const TABLES: readonly TableName[] = [
   'signing_keys',
   'webhook_subscriptions',
   'webhook_deliveries',
+  'issuer_registrations',
+  'issuer_usage',
+  'issuer_client_claims',
 ];
