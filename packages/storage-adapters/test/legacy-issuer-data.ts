@@ -1,5 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { EmailLinkingPolicy, IssuerRegistrationRecord, Store } from '@rialto-exchange/core';
+import type {
+  ApiKeyRecord,
+  EmailLinkingPolicy,
+  IssuerRegistrationRecord,
+  Store,
+} from '@rialto-exchange/core';
+import Sqlite from 'better-sqlite3';
 import { expect } from 'vitest';
 import { apiKey, issuerRegistration, organization } from '../src/conformance/fixtures.js';
 
@@ -135,4 +141,24 @@ export async function expectLegacyOrganizationsUpgraded(
       issuerRegistration(newcomer.orgId, { issuer: exclusive.issuer, clientIds: ['x'] }),
     ),
   ).toBe('added');
+}
+
+/** Takes a migrated SQLite file back to version 2 and writes an org and its API key as version 2 did. */
+export function writeVersion2SqliteOrganization(
+  filename: string,
+  org: LegacyOrganization,
+  key: ApiKeyRecord,
+): void {
+  const database = new Sqlite(filename);
+  try {
+    for (const statement of downgradeToVersion2('rialto_')) database.exec(statement);
+    database.exec(legacyOrganizationInsert('rialto_', org));
+    database
+      .prepare(
+        'insert into rialto_api_keys (key_id, org_id, hash, created_at, revoked_at) values (?, ?, ?, ?, null)',
+      )
+      .run(key.keyId, key.orgId, key.hash, key.createdAt);
+  } finally {
+    database.close();
+  }
 }
