@@ -219,7 +219,12 @@ export function createIssuerRegistrations(
         else if (claims(registration)) return registration;
         else own = registration;
       }
-      if (isOtherOrgs) throw new RialtoError('org_mismatch');
+      if (isOtherOrgs) {
+        throw new RialtoError(
+          'org_mismatch',
+          "The token's issuer and client are registered to a different organization than the API key's.",
+        );
+      }
       if (own) return own;
       throw new RialtoError('issuer_not_registered');
     },

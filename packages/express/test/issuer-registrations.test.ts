@@ -81,7 +81,12 @@ describe('two organizations sharing one real OpenID provider', () => {
     const token = await idp.getIdToken({ email: 'mallory@example.com' });
     t.store.resetWrites();
 
-    expectFailsWith(await exchange(t.app, globex.apiKey, { token }), 403, 'org_mismatch');
+    expectFailsWith(
+      await exchange(t.app, globex.apiKey, { token }),
+      403,
+      'org_mismatch',
+      "The token's issuer and client are registered to a different organization than the API key's.",
+    );
     expect(t.store.writes).toEqual([]);
   });
 
@@ -94,7 +99,12 @@ describe('two organizations sharing one real OpenID provider', () => {
     idp.resetRequestCounts();
     t.store.resetWrites();
 
-    expectFailsWith(await exchange(t.app, other.apiKey, { token }), 403, 'issuer_not_registered');
+    expectFailsWith(
+      await exchange(t.app, other.apiKey, { token }),
+      403,
+      'issuer_not_registered',
+      "No organization registers the token's issuer for a client in its audience.",
+    );
     expect(idp.requestCounts.total).toBe(0);
     expect(t.store.writes).toEqual([]);
   });
