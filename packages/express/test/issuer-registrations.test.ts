@@ -354,6 +354,38 @@ describe('several issuers per organization', () => {
   });
 });
 
+describe('issuer registration from host code', () => {
+  it('addIssuer, listIssuers and removeIssuer validate and behave as the admin routes do', async () => {
+    const issuer = await startLocalIssuer();
+    try {
+      const t = createTestApp();
+      const { exchange: host } = t.router;
+      const { organization, apiKey } = await host.registerOrganization({
+        name: 'Acme',
+        issuer: `${issuer.issuer}/customers`,
+      });
+      t.store.resetWrites();
+
+      expect(() =>
+        host.addIssuer(organization.orgId, { issuer: issuer.issuer, subject_claim: 'upn' }),
+      ).toThrow(/subject_claim/);
+      expect(t.store.writes).toEqual([]);
+      const added = await host.addIssuer(organization.orgId, {
+        issuer: issuer.issuer,
+        client_ids: ['partner-app'],
+      });
+
+      expect(await host.listIssuers(organization.orgId)).toContainEqual(added);
+      const token = await issuer.sign(idTokenClaims(issuer.issuer));
+      expect((await exchange(t.app, apiKey, { token })).status).toBe(200);
+      expect(await host.removeIssuer(organization.orgId, added.registrationId)).toBe(true);
+      expectFailsWith(await exchange(t.app, apiKey, { token }), 403, 'issuer_not_registered');
+    } finally {
+      await issuer.close();
+    }
+  });
+});
+
 describe('issuer removal across instances', () => {
   it('stops exchanges on another instance within lookupCacheTtlSeconds', async () => {
     const issuer = await startLocalIssuer();
