@@ -33,6 +33,11 @@ export interface DevIdpOptions {
   port?: number;
   /** The one registered client's `client_id`, i.e. the `aud` of issued ID tokens. Defaults to `'partner-app'`. */
   clientId?: string;
+  /**
+   * More registered clients, e.g. two apps of one tenant or two partners sharing this IdP; ask for a
+   * token for one of them with `getIdToken(user, { clientId })`. Defaults to none.
+   */
+  additionalClientIds?: string[];
   /** Lifetime of issued ID tokens. Defaults to 600 seconds. */
   idTokenTtlSeconds?: number;
 }
@@ -61,7 +66,7 @@ export interface DevIdp {
    * the same `sub` are serialised, because the provider looks the account up by `sub` while the flow runs
    * and two in-flight calls with different claims for one `sub` would otherwise see each other's claims.
    */
-  getIdToken(user: DevIdpUser): Promise<string>;
+  getIdToken(user: DevIdpUser, options?: { clientId?: string }): Promise<string>;
   /**
    * How many times each endpoint was fetched, so tests can assert e.g. "exactly one discovery fetch and one
    * JWKS fetch". Requests made by {@link DevIdp.getIdToken} itself are not counted, so minting tokens
@@ -126,6 +131,7 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
   const host = options.host ?? '127.0.0.1';
   const clientId = options.clientId ?? 'partner-app';
   const idTokenTtlSeconds = options.idTokenTtlSeconds ?? 600;
+  const clientIds = [clientId, ...(options.additionalClientIds ?? [])];
 
   const [{ default: OidcProvider }, signingKey] = await Promise.all([loadOidcProvider(), createSigningKey()]);
 
@@ -168,17 +174,15 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
     // on every Provider construction and shares one global store between instances.
     adapter: createMemoryAdapterFactory(),
     jwks: { keys: [signingKey] },
-    clients: [
-      {
-        client_id: clientId,
-        // Public client + PKCE: no secret to plumb through, and v9 requires PKCE for public clients anyway.
-        token_endpoint_auth_method: 'none',
-        redirect_uris: [REDIRECT_URI],
-        grant_types: ['authorization_code'],
-        response_types: ['code'],
-        id_token_signed_response_alg: 'RS256',
-      },
-    ],
+    clients: clientIds.map((client_id) => ({
+      client_id,
+      // Public client + PKCE: no secret to plumb through, and v9 requires PKCE for public clients anyway.
+      token_endpoint_auth_method: 'none',
+      redirect_uris: [REDIRECT_URI],
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      id_token_signed_response_alg: 'RS256',
+    })),
     scopes: ['openid', 'email'],
     claims: { openid: ['sub'], email: ['email', 'email_verified'] },
     // With the default (true) oidc-provider only puts `sub` into an ID token when an access token for the
@@ -305,14 +309,19 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
     }
   }
 
-  const driver = new AuthorizationCodeFlowDriver(issuer, clientId, internalMarker);
+  const drivers = new Map(
+    clientIds.map((id) => [id, new AuthorizationCodeFlowDriver(issuer, id, internalMarker)]),
+  );
 
   let closing: Promise<void> | undefined;
 
   const idp: DevIdp = {
     issuer,
     clientId,
-    getIdToken(user: DevIdpUser): Promise<string> {
+    getIdToken(user: DevIdpUser, tokenOptions: { clientId?: string } = {}): Promise<string> {
+      const driver = drivers.get(tokenOptions.clientId ?? clientId);
+      if (!driver)
+        return Promise.reject(new TypeError(`${tokenOptions.clientId} is not a registered client`));
       if (typeof user?.email !== 'string' || user.email === '') {
         return Promise.reject(new TypeError('DevIdpUser.email must be a non-empty string'));
       }

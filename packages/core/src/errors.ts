@@ -11,7 +11,7 @@ const ERROR_TABLE = {
   invalid_issuer: [401, 'The token issuer is not trusted.'],
   invalid_audience: [401, 'The token was not issued to a client registered for this organization.'],
   discovery_failed: [502, "The issuer's OpenID configuration or key set could not be retrieved."],
-  issuer_not_registered: [403, 'The token issuer is not registered with any organization.'],
+  issuer_not_registered: [403, "No organization registers the token's issuer for a client in its audience."],
   org_mismatch: [403, "The API key belongs to a different organization than the token's issuer."],
   account_conflict: [409, 'A user with this email exists and the identity cannot be linked to it.'],
   invalid_transition: [409, "The requested status change is not allowed from the user's current status."],

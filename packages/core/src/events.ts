@@ -19,6 +19,8 @@ export interface RialtoEventMap {
   'refresh.revoked': { orgId: string; userId: string; familyId: string };
   'organization.created': { orgId: string; name: string; issuer: string };
   'organization.audience_updated': { orgId: string; audience: string[] };
+  'organization.issuer_added': { orgId: string; registrationId: string; issuer: string };
+  'organization.issuer_removed': { orgId: string; registrationId: string; issuer: string };
   'api_key.created': { orgId: string; keyId: string };
   'api_key.revoked': { orgId: string; keyId: string };
   'signing_key.rotated': { use: SigningKeyUse; kid: string };

@@ -5,10 +5,11 @@ import { RialtoError } from './errors.js';
 import type { RequestLike } from './http-types.js';
 import { isPlainObject, parseJsonBody } from './internal/http.js';
 import { inSpan } from './internal/telemetry.js';
+import type { IssuerRegistrations } from './issuer-registrations.js';
 import type { TokenMinter, TokenResponse } from './mint-tokens.js';
 import type { Organizations } from './organizations.js';
 import { type ProvisionedUser, provisionUser } from './provision-user.js';
-import type { OrganizationRecord, Store } from './store.js';
+import type { IssuerRegistrationRecord, OrganizationRecord, Store } from './store.js';
 import { decodeIdToken, type IdTokenVerifier } from './verify-id-token.js';
 
 /** What an exchange established before it finished or failed, for audit events. */
@@ -21,6 +22,7 @@ export interface TokenExchangeDependencies {
   store: Store;
   apiKeys: ApiKeys;
   organizations: Organizations;
+  issuers: IssuerRegistrations;
   idTokens: IdTokenVerifier;
   minter: TokenMinter;
   maxTokenBytes: number;
@@ -36,6 +38,8 @@ export interface TokenExchangeDependencies {
 export interface ExchangeResult {
   tokens: TokenResponse;
   org: OrganizationRecord;
+  /** The issuer registration the token was verified against. */
+  registration: IssuerRegistrationRecord;
   provisioned: ProvisionedUser;
 }
 
@@ -55,18 +59,8 @@ export interface TokenExchange {
 }
 
 export function createTokenExchange(deps: TokenExchangeDependencies): TokenExchange {
-  const { store, apiKeys, organizations, idTokens, minter, maxTokenBytes, admitOrganization, tracer } = deps;
-  const { singleUseIdTokens, clockToleranceSeconds } = deps;
-
-  async function organizationOf(iss: unknown, apiKeyOrgId: string): Promise<OrganizationRecord> {
-    if (typeof iss !== 'string' || iss.length === 0) {
-      throw new RialtoError('invalid_issuer', 'The token must contain an iss claim.');
-    }
-    const org = await organizations.findByIssuer(iss);
-    if (!org) throw new RialtoError('issuer_not_registered');
-    if (org.orgId !== apiKeyOrgId) throw new RialtoError('org_mismatch');
-    return org;
-  }
+  const { store, apiKeys, organizations, issuers, idTokens, minter, maxTokenBytes, admitOrganization } = deps;
+  const { singleUseIdTokens, clockToleranceSeconds, tracer } = deps;
 
   return {
     async exchange(apiKeyHeader, rawBody, progress = {}) {
@@ -78,21 +72,24 @@ export function createTokenExchange(deps: TokenExchangeDependencies): TokenExcha
       const body = parseJsonBody(rawBody, 'invalid_token');
       const token = isPlainObject(body) ? body.token : undefined;
       const idToken = decodeIdToken(token, maxTokenBytes);
-      const org = await inSpan(tracer, 'rialto.exchange.find_organization', () =>
-        organizationOf(idToken.payload.iss, apiKeyOrgId),
+      const registration = await inSpan(tracer, 'rialto.exchange.find_organization', () =>
+        issuers.resolve(apiKeyOrgId, idToken.payload.iss, idToken.payload.aud),
       );
-      progress.issuer = org.issuer;
+      progress.issuer = registration.issuer;
       const identity = await inSpan(tracer, 'rialto.exchange.verify_id_token', () =>
-        idTokens.verify(idToken, org),
+        idTokens.verify(idToken, registration),
       );
+      const org = await organizations.get(apiKeyOrgId);
+      // The key authenticated, so the org existed a moment ago; gone now means it was just deleted.
+      if (!org) throw new RialtoError('invalid_api_key');
       if (singleUseIdTokens) await consumeIdToken(store, idToken, clockToleranceSeconds);
       const provisioned = await inSpan(tracer, 'rialto.exchange.provision_user', () =>
-        provisionUser(store, org, identity),
+        provisionUser(store, org, identity, registration),
       );
       const tokens = await inSpan(tracer, 'rialto.exchange.mint_tokens', () =>
         minter.mint(org, provisioned.user),
       );
-      return { tokens, org, provisioned };
+      return { tokens, org, registration, provisioned };
     },
   };
 }

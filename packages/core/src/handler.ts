@@ -6,6 +6,7 @@ import { epochSeconds } from './internal/clock.js';
 import { type AuthScheme, errorResponse } from './internal/http.js';
 import { createRouteTable, type Route, type RouteMatch, routeTemplate } from './internal/route.js';
 import { markFailed } from './internal/telemetry.js';
+import { type IssuerRegistrationInput, issuerRegistrationSchema } from './issuer-registrations.js';
 import type { RialtoAccessTokenClaims } from './mint-tokens.js';
 import { type ResolvedRialtoExchangeOptions, type RialtoExchangeOptions, resolveOptions } from './options.js';
 import {
@@ -22,7 +23,7 @@ import { webhookRoutes } from './routes/webhook-routes.js';
 import { wellKnownRoutes } from './routes/well-known-routes.js';
 import { createServices } from './services.js';
 import type { RotatedKey } from './signing-keys.js';
-import type { SigningKeyUse } from './store.js';
+import type { IssuerRegistrationRecord, SigningKeyUse } from './store.js';
 import type { Users } from './users.js';
 import type { VerifyAccessTokenOptions } from './verify-access-token.js';
 import type { DeliveryRunSummary } from './webhooks/delivery-worker.js';
@@ -77,6 +78,16 @@ export interface RialtoExchange {
   close(): Promise<void>;
   /** Registers an organization from host code (scripts, seeding), as the admin route does. */
   registerOrganization(input: OrganizationRegistration): Promise<RegisteredOrganization>;
+  /**
+   * Adds an issuer to an organization from host code, as `POST /identity/organizations/:org_id/issuers`
+   * does, with the same validation.
+   * @throws RialtoError `not_found`, `invalid_request` or `conflict`
+   */
+  addIssuer(orgId: string, input: IssuerRegistrationInput): Promise<IssuerRegistrationRecord>;
+  /** The organization's issuer registrations, oldest first. */
+  listIssuers(orgId: string): Promise<IssuerRegistrationRecord[]>;
+  /** Removes an issuer registration, as the admin route does. @returns `false` when the org has no such registration */
+  removeIssuer(orgId: string, registrationId: string): Promise<boolean>;
   /**
    * Adds a new signing key (or refresh secret) to the store. It is published in the JWKS at once and
    * signs after `signingKeyPrepublishSeconds`; the key it replaces verifies until its tokens expire.
@@ -222,6 +233,9 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
     close: services.deliveryWorker.stop,
     registerOrganization: (registration) =>
       services.organizations.register(registrationSchema.parse(registration)),
+    addIssuer: (orgId, input) => services.issuers.add(orgId, issuerRegistrationSchema.parse(input)),
+    listIssuers: services.issuers.list,
+    removeIssuer: services.issuers.remove,
     issueApiKey: services.apiKeys.issue,
     revokeApiKey: services.apiKeys.revoke,
     async rotateSigningKey(use = 'access_token') {

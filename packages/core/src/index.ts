@@ -7,12 +7,14 @@ export { createRialtoExchange } from './handler.js';
 export type { HealthOptions } from './health-options.js';
 export { DEFAULT_LIVE_PATH, DEFAULT_READY_PATH, DEFAULT_READY_TIMEOUT_MS } from './health-options.js';
 export type { RequestLike, ResponseLike } from './http-types.js';
+export type { IssuerRegistrationInput } from './issuer-registrations.js';
+export { DEFAULT_SUBJECT_CLAIM, normalizeIssuer } from './issuer-registrations.js';
 export type { Logger } from './logger.js';
 export type { RialtoAccessTokenClaims, TokenResponse } from './mint-tokens.js';
 export type { ResolvedRialtoExchangeOptions, RialtoExchangeOptions } from './options.js';
 export { DEFAULT_MAX_BODY_BYTES, resolveOptions } from './options.js';
 export type { OrganizationRegistration, RegisteredOrganization } from './organizations.js';
-export { normalizeIssuer, REQUIRED_AUDIENCE } from './organizations.js';
+export { REQUIRED_AUDIENCE } from './organizations.js';
 export type { MetricsOptions, PrometheusRegistry, RialtoMetrics } from './prometheus-metrics.js';
 export { DEFAULT_METRICS_PREFIX } from './prometheus-metrics.js';
 export { normalizeEmail } from './provision-user.js';
@@ -25,6 +27,8 @@ export type {
   EmailLinkingPolicy,
   FindOrCreateUserInput,
   FindOrCreateUserResult,
+  IssuerRegistrationConflict,
+  IssuerRegistrationRecord,
   KycStatus,
   OrganizationPatch,
   OrganizationRecord,

@@ -14,8 +14,8 @@ import {
   strictOptions,
   wholeNumberAtLeastOne,
 } from './internal/option-schema.js';
+import { EMAIL_LINKING_POLICIES } from './issuer-registrations.js';
 import type { Logger } from './logger.js';
-import { EMAIL_LINKING_POLICIES } from './organizations.js';
 import {
   type MetricsOptions,
   metricsOptionsSchema,

@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { RialtoError } from './errors.js';
 import { epochSeconds } from './internal/clock.js';
-import type { OrganizationRecord, Store, UserRecord, WebhookEventRecord } from './store.js';
+import type {
+  EmailLinkingPolicy,
+  OrganizationRecord,
+  Store,
+  UserRecord,
+  WebhookEventRecord,
+} from './store.js';
 import { INITIAL_VERIFICATION, userEvent } from './users.js';
 import type { VerifiedIdentity } from './verify-id-token.js';
 
@@ -23,17 +29,29 @@ export function normalizeEmail(email: string): string {
  * or tenant admin can set to anyone's address on some IdPs (the "nOAuth" takeover on Azure AD),
  * and `email_verified` speaks only about `email`.
  *
- * `trustUsernameClaims` is the single place a per-issuer opt-in plugs in; until issuer
- * registrations carry that switch it is always `false`.
+ * `trustUsernameClaims` is the issuer registration's explicit opt-in (`trust_username_claims`).
  */
 export function isEmailVouchedFor(identity: VerifiedIdentity, trustUsernameClaims = false): boolean {
   return identity.emailClaim === 'email' || trustUsernameClaims;
 }
 
-/** Whether the org's policy lets this identity be linked to an existing user by email. */
-export function mayLinkByEmail(org: OrganizationRecord, identity: VerifiedIdentity): boolean {
-  if (!isEmailVouchedFor(identity)) return false;
-  switch (org.emailLinking) {
+/**
+ * How the issuer registration the token was verified against lets a new identity link to an
+ * existing user by email (an `IssuerRegistrationRecord` is one).
+ */
+export interface EmailLinkingRules {
+  emailLinking: EmailLinkingPolicy;
+  /**
+   * The explicit opt-in that lets an email read from `preferred_username` or `upn` link to an
+   * existing user. Those claims are mutable and unverified at Azure AD (the nOAuth takeover).
+   */
+  trustUsernameClaims: boolean;
+}
+
+/** Whether the issuer's linking rules let this identity be linked to an existing user by email. */
+export function mayLinkByEmail(linking: EmailLinkingRules, identity: VerifiedIdentity): boolean {
+  if (!isEmailVouchedFor(identity, linking.trustUsernameClaims)) return false;
+  switch (linking.emailLinking) {
     case 'verified':
       return identity.emailVerified === true;
     case 'unless_unverified':
@@ -56,6 +74,7 @@ export async function provisionUser(
   store: Store,
   org: OrganizationRecord,
   identity: VerifiedIdentity,
+  linking: EmailLinkingRules,
 ): Promise<ProvisionedUser> {
   const now = epochSeconds();
   const email = normalizeEmail(identity.email);
@@ -73,7 +92,7 @@ export async function provisionUser(
     iss: identity.iss,
     sub: identity.sub,
     email,
-    mayLinkByEmail: mayLinkByEmail(org, identity),
+    mayLinkByEmail: mayLinkByEmail(linking, identity),
     newUserId: newUser.userId,
     now,
     // Recorded with the user itself, so a created user always has its webhook and a failed create

@@ -5,6 +5,7 @@ import { createEvents, type RialtoEvents } from './events.js';
 import { createTokenExchange, type TokenExchange } from './exchange-token.js';
 import { createTelemetry, type Telemetry, tracedStore } from './internal/telemetry.js';
 import { issuerAddressPolicy } from './issuer-address.js';
+import { createIssuerRegistrations, type IssuerRegistrations } from './issuer-registrations.js';
 import { createTokenMinter } from './mint-tokens.js';
 import type { ResolvedRialtoExchangeOptions } from './options.js';
 import { createOrganizations, type Organizations } from './organizations.js';
@@ -39,6 +40,7 @@ export interface Services {
   adminAuth: AdminAuth;
   apiKeys: ApiKeys;
   organizations: Organizations;
+  issuers: IssuerRegistrations;
   signingKeys: SigningKeys;
   tokenExchange: TokenExchange;
   refreshTokens: RefreshTokens;
@@ -65,13 +67,14 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
   const store = tracedStore(options.store, telemetry.tracer);
   const cacheLimits = { cacheTtlSeconds: options.lookupCacheTtlSeconds, maxCachedOrgs: MAX_CACHED_ORGS };
   const apiKeys = createApiKeys(store, events, cacheLimits);
-  const organizations = createOrganizations(store, events, {
+  const issuers = createIssuerRegistrations(store, events, {
     ...cacheLimits,
     allowInsecureIssuers: options.allowInsecureIssuers,
     allowPrivateIssuers: options.allowPrivateIssuers,
     defaultEmailLinking: options.defaultEmailLinking,
     requireClientIds: options.requireClientIds,
   });
+  const organizations = createOrganizations(store, events, issuers, cacheLimits);
   const signingKeys = createSigningKeys({
     store,
     accessTokenAlgorithm: options.accessTokenAlgorithm,
@@ -145,11 +148,13 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
     adminAuth: createAdminAuth(options),
     apiKeys,
     organizations,
+    issuers,
     signingKeys,
     tokenExchange: createTokenExchange({
       store,
       apiKeys,
       organizations,
+      issuers,
       idTokens,
       minter,
       maxTokenBytes: options.maxTokenBytes,

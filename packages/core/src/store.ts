@@ -26,23 +26,50 @@ export interface OrganizationRecord {
   /** UUID. */
   orgId: string;
   name: string;
-  /** The partner IdP's issuer URL, without a trailing slash. Unique across organizations. */
-  issuer: string;
   /** Audience scopes put in access tokens; always contains `identity`. */
   audience: string[];
-  /** When non-empty, an ID token's `aud` or `azp` must name one of these. */
-  clientIds: string[];
-  /** Asymmetric JWS algorithms accepted on this org's ID tokens. */
-  allowedAlgorithms: string[];
-  emailLinking: EmailLinkingPolicy;
   createdAt: number;
   updatedAt: number;
 }
 
 /** The fields of an organization that can change after registration. */
-export type OrganizationPatch = Partial<
-  Pick<OrganizationRecord, 'name' | 'audience' | 'clientIds' | 'allowedAlgorithms' | 'emailLinking'>
->;
+export type OrganizationPatch = Partial<Pick<OrganizationRecord, 'name' | 'audience'>>;
+
+/**
+ * One IdP an organization trusts. An org may register several issuers; an issuer may be registered
+ * by several orgs as long as each names its `clientIds` and no client id is claimed twice for one
+ * issuer. The organization's users stay keyed by (org, issuer, subject value).
+ */
+export interface IssuerRegistrationRecord {
+  /** UUID. Registrations carried over from the single-issuer schema use their org id. */
+  registrationId: string;
+  orgId: string;
+  /** The IdP's issuer URL, normalized (no trailing slash). */
+  issuer: string;
+  /**
+   * The clients of this issuer whose ID tokens the org accepts. Empty means any client of the
+   * issuer, which also claims the whole issuer: no other org can register it.
+   */
+  clientIds: string[];
+  /** Asymmetric JWS algorithms accepted on ID tokens of this issuer. */
+  allowedAlgorithms: string[];
+  emailLinking: EmailLinkingPolicy;
+  /** The claim that identifies a user at this issuer: `sub`, or e.g. `oid` for Azure AD. */
+  subjectClaim: string;
+  /** Whether an email taken from `preferred_username` or `upn` may link to an existing user. */
+  trustUsernameClaims: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/**
+ * Why a registration was refused; nothing was written.
+ * - `duplicate`: the org already registers this issuer.
+ * - `issuer_taken`: another org registers the issuer without client ids, or this registration names
+ *   none while the issuer is registered already.
+ * - `client_id_taken`: another registration of this issuer claims one of the client ids.
+ */
+export type IssuerRegistrationConflict = 'duplicate' | 'issuer_taken' | 'client_id_taken';
 
 export interface ApiKeyRecord {
   /** UUID, used to name the key when revoking it. */
@@ -296,16 +323,18 @@ export interface SigningKeyRecord {
  */
 export interface Store {
   /**
-   * Stores an organization together with its first API key, atomically.
-   * @returns `'issuer_taken'` (and writes nothing) when another organization already has this issuer.
+   * Stores an organization together with its first API key and its first issuer registration,
+   * atomically, under the rules of `addIssuerRegistration`.
+   * @returns the conflict (and writes nothing) when the registration is refused.
    */
-  createOrganization(org: OrganizationRecord, firstKey: ApiKeyRecord): Promise<'created' | 'issuer_taken'>;
+  createOrganization(
+    org: OrganizationRecord,
+    firstKey: ApiKeyRecord,
+    firstIssuer: IssuerRegistrationRecord,
+  ): Promise<'created' | Exclude<IssuerRegistrationConflict, 'duplicate'>>;
 
   /** @returns the organization, or `null`. */
   getOrganization(orgId: string): Promise<OrganizationRecord | null>;
-
-  /** @returns the organization registered for exactly this issuer (no trailing slash), or `null`. */
-  findOrganizationByIssuer(issuer: string): Promise<OrganizationRecord | null>;
 
   /**
    * Applies `patch` and sets `updatedAt`.
@@ -316,6 +345,30 @@ export interface Store {
     patch: OrganizationPatch,
     now: number,
   ): Promise<OrganizationRecord | null>;
+
+  /**
+   * Adds an issuer registration to an existing organization (the caller checks it exists),
+   * atomically with its uniqueness checks, in this order: one registration per (org, issuer)
+   * (`duplicate`); a registration without client ids is the issuer's only one, and none can join
+   * it (`issuer_taken`); one (issuer, client id) pair per registration (`client_id_taken`). Of
+   * concurrent calls claiming the same pair, exactly one gets `added`.
+   */
+  addIssuerRegistration(record: IssuerRegistrationRecord): Promise<'added' | IssuerRegistrationConflict>;
+
+  /** @returns the organization's registrations, oldest `createdAt` first; `[]` when there are none. */
+  listIssuerRegistrations(orgId: string): Promise<IssuerRegistrationRecord[]>;
+
+  /**
+   * @returns every organization's registrations of exactly this issuer (no case folding, no
+   *   trailing-slash tolerance), oldest `createdAt` first; `[]` when there are none.
+   */
+  findIssuerRegistrations(issuer: string): Promise<IssuerRegistrationRecord[]>;
+
+  /**
+   * Removes a registration and releases its issuer and client ids for other registrations, atomically.
+   * @returns `false` when `orgId` has no such registration.
+   */
+  removeIssuerRegistration(orgId: string, registrationId: string): Promise<boolean>;
 
   /** Stores another key for an existing organization. */
   addApiKey(key: ApiKeyRecord): Promise<void>;

@@ -6,7 +6,7 @@ import { RemoteDocumentError } from './internal/bounded-fetch.js';
 import { epochSeconds } from './internal/clock.js';
 import { hasControlCharacter } from './internal/control-characters.js';
 import type { RemoteJwks } from './remote-jwks.js';
-import type { OrganizationRecord } from './store.js';
+import type { IssuerRegistrationRecord } from './store.js';
 
 /** Algorithms an organization may allow: asymmetric only, so an IdP's public key can never act as an HMAC secret. */
 export const ASYMMETRIC_ALGORITHMS = [
@@ -35,6 +35,7 @@ export type EmailClaim = 'email' | 'preferred_username' | 'upn';
 /** What a verified ID token says about the user. */
 export interface VerifiedIdentity {
   iss: string;
+  /** The value of the registration's subject claim (`sub` unless it names another). */
   sub: string;
   /** As found in `emailClaim`; not yet normalized. */
   email: string;
@@ -93,20 +94,20 @@ export function decodeIdToken(token: unknown, maxTokenBytes: number): Unverified
   }
 }
 
-/** Verifies ID tokens against the registered issuer of an organization. */
+/** Verifies ID tokens against one issuer registration of an organization. */
 export interface IdTokenVerifier {
   /**
    * Runs discovery, signature, time, token-type, audience and claim checks, in that order.
    * @throws RialtoError `discovery_failed`, `invalid_issuer`, `invalid_signature`, `token_expired`,
    *   `invalid_token` or `invalid_audience`
    */
-  verify(idToken: UnverifiedIdToken, org: OrganizationRecord): Promise<VerifiedIdentity>;
+  verify(idToken: UnverifiedIdToken, registration: IssuerRegistrationRecord): Promise<VerifiedIdentity>;
 }
 
 export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenVerifier {
   const { discovery, remoteJwks, clockToleranceSeconds, maxLifetimeSeconds } = options;
 
-  async function fetchMetadata(org: OrganizationRecord) {
+  async function fetchMetadata(org: IssuerRegistrationRecord) {
     try {
       return await discovery.getMetadata(org.issuer);
     } catch (error) {
@@ -114,7 +115,7 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
     }
   }
 
-  async function verifySignatureAndTimes(token: string, org: OrganizationRecord, jwksUri: URL) {
+  async function verifySignatureAndTimes(token: string, org: IssuerRegistrationRecord, jwksUri: URL) {
     const verifyOptions = {
       algorithms: org.allowedAlgorithms,
       clockTolerance: clockToleranceSeconds,
@@ -165,7 +166,7 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
       }
       checkTokenType(protectedHeader.typ, payload);
       checkIdTokenAudience(payload, org.clientIds);
-      return readIdentity(payload);
+      return readIdentity(payload, org.subjectClaim);
     },
   };
 }
@@ -196,11 +197,12 @@ function checkTokenType(typ: unknown, payload: JWTPayload): void {
 const EMAIL_CLAIMS = ['email', 'preferred_username', 'upn'] as const;
 const LOOKS_LIKE_EMAIL = /^[^\s@]+@[^\s@]+$/;
 
-function readIdentity(payload: JWTPayload): VerifiedIdentity {
-  if (typeof payload.sub !== 'string' || payload.sub.length === 0) {
-    throw new RialtoError('invalid_token', 'The token must contain a sub claim.');
+function readIdentity(payload: JWTPayload, subjectClaim: string): VerifiedIdentity {
+  const subject = payload[subjectClaim];
+  if (typeof subject !== 'string' || subject.length === 0) {
+    throw new RialtoError('invalid_token', `The token must contain a ${subjectClaim} claim.`);
   }
-  for (const claim of ['sub', ...EMAIL_CLAIMS] as const) {
+  for (const claim of new Set(['sub', subjectClaim, ...EMAIL_CLAIMS])) {
     const value = payload[claim];
     if (typeof value === 'string' && hasControlCharacter(value)) {
       throw new RialtoError(
@@ -221,7 +223,7 @@ function readIdentity(payload: JWTPayload): VerifiedIdentity {
   }
   return {
     iss: payload.iss as string,
-    sub: payload.sub,
+    sub: subject,
     email: payload[emailClaim] as string,
     emailClaim,
     emailVerified: readEmailVerified(payload),

@@ -1,5 +1,10 @@
 import type { RegisteredOrganization } from './organizations.js';
-import type { UserRecord, WebhookDeliveryRecord, WebhookSubscriptionRecord } from './store.js';
+import type {
+  IssuerRegistrationRecord,
+  UserRecord,
+  WebhookDeliveryRecord,
+  WebhookSubscriptionRecord,
+} from './store.js';
 import { verificationFlags } from './verification-flags.js';
 
 /** Records as the HTTP API shows them: snake_case, ISO 8601 timestamps. */
@@ -28,20 +33,35 @@ export function userJson(user: UserRecord) {
   };
 }
 
+/** An issuer registration; `issuer_id` names it in `DELETE /identity/organizations/:org_id/issuers/:issuer_id`. */
+export function issuerRegistrationJson(registration: IssuerRegistrationRecord) {
+  return {
+    issuer_id: registration.registrationId,
+    org_id: registration.orgId,
+    issuer: registration.issuer,
+    client_ids: registration.clientIds,
+    allowed_algorithms: registration.allowedAlgorithms,
+    email_linking: registration.emailLinking,
+    subject_claim: registration.subjectClaim,
+    trust_username_claims: registration.trustUsernameClaims,
+    created_at: isoTime(registration.createdAt),
+  };
+}
+
+/** The new org with its first issuer's fields at the top level, as before orgs had several. */
 export function registeredOrganizationJson({
   organization,
+  issuer,
   apiKey,
   apiKeyId,
   warnings,
 }: RegisteredOrganization) {
+  const { org_id, created_at, ...issuerFields } = issuerRegistrationJson(issuer);
   return {
     org_id: organization.orgId,
     name: organization.name,
-    issuer: organization.issuer,
     audience: organization.audience,
-    client_ids: organization.clientIds,
-    allowed_algorithms: organization.allowedAlgorithms,
-    email_linking: organization.emailLinking,
+    ...issuerFields,
     api_key: apiKey,
     api_key_id: apiKeyId,
     created_at: isoTime(organization.createdAt),

@@ -49,9 +49,11 @@ describe('rialto-exchange CLI', () => {
     const store = storeFromUrl(url);
     try {
       expect(await store.getOrganization(org.org_id)).toMatchObject({
-        issuer: 'https://acme.example.com',
         audience: ['identity', 'primary-issuance'],
       });
+      expect(await store.listIssuerRegistrations(org.org_id)).toMatchObject([
+        { issuer: 'https://acme.example.com' },
+      ]);
     } finally {
       await store.close();
     }

@@ -22,6 +22,8 @@ export const SERVICE_ISSUER = 'http://localhost:3000';
 const WRITE_METHODS = [
   'createOrganization',
   'updateOrganization',
+  'addIssuerRegistration',
+  'removeIssuerRegistration',
   'addApiKey',
   'revokeApiKey',
   'findOrCreateUser',

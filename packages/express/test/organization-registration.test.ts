@@ -82,15 +82,16 @@ describe('issuer normalization before uniqueness', () => {
     ['https://idp.example:443/tenant/', 'https://IDP.example/tenant'],
     ['http://idp.example:80', 'http://idp.example//'],
   ])('answers conflict 409 for %s after %s, keeping the first organization', async (first, second) => {
-    const created = await register(t, { name: 'First', issuer: first, client_ids: ['a'] });
+    // The first registers the issuer for every client, so no spelling of it can be shared.
+    const created = await register(t, { name: 'First', issuer: first });
     expect(created.status).toBe(201);
     expectFailsWith(
       await register(t, { name: 'Second', issuer: second, client_ids: ['b'] }),
       409,
       'conflict',
     );
-    const stored = await t.store.findOrganizationByIssuer(created.body.issuer);
-    expect(stored?.orgId).toBe(created.body.org_id);
+    const stored = await t.store.findIssuerRegistrations(created.body.issuer);
+    expect(stored.map((registration) => registration.orgId)).toEqual([created.body.org_id]);
     expect(await t.store.listActiveApiKeys(created.body.org_id)).toHaveLength(1);
   });
 
@@ -126,24 +127,27 @@ describe('issuer normalization before uniqueness', () => {
     const store = recordingStore();
     const seeded = createTestApp({ store });
     const now = Math.floor(Date.now() / 1000);
+    const orgId = '6f1d0c8e-7d0e-4f0a-9a53-2b9f4b8a1c01';
     await store.createOrganization(
-      {
-        orgId: '6f1d0c8e-7d0e-4f0a-9a53-2b9f4b8a1c01',
-        name: 'Legacy',
-        issuer: spelled,
-        audience: ['identity'],
-        clientIds: [],
-        allowedAlgorithms: ['RS256'],
-        emailLinking: 'unless_unverified',
-        createdAt: now,
-        updatedAt: now,
-      },
+      { orgId, name: 'Legacy', audience: ['identity'], createdAt: now, updatedAt: now },
       {
         keyId: '6f1d0c8e-7d0e-4f0a-9a53-2b9f4b8a1c02',
-        orgId: '6f1d0c8e-7d0e-4f0a-9a53-2b9f4b8a1c01',
+        orgId,
         hash: '0'.repeat(64),
         createdAt: now,
         revokedAt: null,
+      },
+      {
+        registrationId: orgId,
+        orgId,
+        issuer: spelled,
+        clientIds: [],
+        allowedAlgorithms: ['RS256'],
+        emailLinking: 'unless_unverified',
+        subjectClaim: 'sub',
+        trustUsernameClaims: false,
+        createdAt: now,
+        updatedAt: now,
       },
     );
     const issued = await request(seeded.app)

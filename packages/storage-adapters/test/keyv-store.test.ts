@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import {
   apiKey,
   identity,
+  issuerRegistration,
   nowSeconds,
   organization,
   refreshToken,
@@ -16,6 +17,7 @@ import {
   webhookEvent,
 } from '../src/conformance/fixtures.js';
 import { eventually, within } from './deadline.js';
+import { expectLegacyOrganizationsUpgraded, legacyOrganizations } from './legacy-issuer-data.js';
 import type { RedisAdminClient } from './redis-keys.js';
 import { isServiceUp, REDIS_URL } from './services.js';
 import { startTcpProxy } from './tcp-proxy.js';
@@ -43,6 +45,18 @@ if (await isServiceUp('Redis (for Keyv)', REDIS_URL)) {
   }
 
   describe('keyvStore', () => {
+    it('organizations written before issuer registrations become their first registration on first touch', async () => {
+      const { keyv } = redisKeyv(REDIS_URL);
+      const legacy = legacyOrganizations();
+      for (const org of Object.values(legacy)) {
+        await keyv.set(`org:${org.orgId}`, org);
+        await keyv.set(`issuer:${org.issuer}`, org.orgId);
+      }
+
+      await expectLegacyOrganizationsUpgraded(keyvStore(keyv, { sharedBetweenProcesses: false }), legacy);
+      expect(await keyv.get(`issuer:${legacy.shared.issuer}`)).toBeUndefined();
+    });
+
     it('refuses a Keyv instance or adapter that would report backend failures as missing keys', () => {
       const oneProcess = { sharedBetweenProcesses: false };
       expect(() => keyvStore(new Keyv(), oneProcess)).toThrow(/`throwOnErrors: true`/);
@@ -81,7 +95,7 @@ if (await isServiceUp('Redis (for Keyv)', REDIS_URL)) {
     it('1,000 concurrent first exchanges of one identity in one process make one user', async () => {
       const store = keyvStore(redisKeyv(REDIS_URL).keyv, { sharedBetweenProcesses: false });
       const org = organization();
-      await store.createOrganization(org, apiKey(org.orgId));
+      await store.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId));
       const person = identity(org.orgId);
 
       const results = await Promise.all(
@@ -95,7 +109,7 @@ if (await isServiceUp('Redis (for Keyv)', REDIS_URL)) {
     it("under linking policy 'never', 200 concurrent subs with one email: one user, 199 conflicts", async () => {
       const store = keyvStore(redisKeyv(REDIS_URL).keyv, { sharedBetweenProcesses: false });
       const org = organization();
-      await store.createOrganization(org, apiKey(org.orgId));
+      await store.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId));
 
       const results = await Promise.all(
         Array.from({ length: 200 }, () =>
@@ -162,7 +176,7 @@ if (await isServiceUp('Redis (for Keyv)', REDIS_URL)) {
       });
       const store = keyvStore(keyv, { sharedBetweenProcesses: false, timeoutMs: TIMEOUT_MS });
       const org = organization();
-      await store.createOrganization(org, apiKey(org.orgId));
+      await store.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId));
 
       proxy.stall();
 

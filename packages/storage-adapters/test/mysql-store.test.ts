@@ -2,7 +2,13 @@ import { type SqlStore, sqlStore } from '@rialto-exchange/storage-adapters';
 import { createPool } from 'mysql2';
 import mysql from 'mysql2/promise';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
-import { apiKey, organization } from '../src/conformance/fixtures.js';
+import { apiKey, issuerRegistration, organization } from '../src/conformance/fixtures.js';
+import {
+  expectLegacyOrganizationsUpgraded,
+  legacyOrganizationInsert,
+  legacyOrganizations,
+  undoIssuerRegistrationsMigration,
+} from './legacy-issuer-data.js';
 import { isServiceUp, MYSQL_URL } from './services.js';
 import {
   COMMAND_TIMEOUT_MS,
@@ -56,6 +62,16 @@ if (await isServiceUp('MariaDB/MySQL', MYSQL_URL)) {
   });
 
   describe('sqlStore (MySQL/MariaDB)', () => {
+    it('migration 3 turns the issuer of each organization written under version 2 into its first registration', async () => {
+      const tablePrefix = uniqueTablePrefix();
+      await storeAt(MYSQL_URL, tablePrefix).migrate();
+      const legacy = legacyOrganizations();
+      for (const statement of undoIssuerRegistrationsMigration(tablePrefix)) await admin.query(statement);
+      for (const org of Object.values(legacy)) await admin.query(legacyOrganizationInsert(tablePrefix, org));
+
+      await expectLegacyOrganizationsUpgraded(storeAt(MYSQL_URL, tablePrefix), legacy);
+    });
+
     it('migrates once when several instances start at once, and migrate() is idempotent', async () => {
       const tablePrefix = uniqueTablePrefix();
       const stores = Array.from({ length: 4 }, () => storeAt(MYSQL_URL, tablePrefix));
@@ -64,9 +80,11 @@ if (await isServiceUp('MariaDB/MySQL', MYSQL_URL)) {
       await stores[0]?.migrate();
 
       const [rows] = await admin.query(`select version from ${tablePrefix}migrations`);
-      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
+      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
       const org = organization();
-      expect(await stores[1]?.createOrganization(org, apiKey(org.orgId))).toBe('created');
+      expect(await stores[1]?.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId))).toBe(
+        'created',
+      );
       expect(await stores[2]?.getOrganization(org.orgId)).toEqual(org);
     });
 
@@ -80,7 +98,7 @@ if (await isServiceUp('MariaDB/MySQL', MYSQL_URL)) {
       const store = sqlStore({ dialect: 'mysql', pool, tablePrefix });
       const org = organization();
 
-      await store.createOrganization(org, apiKey(org.orgId));
+      await store.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId));
       await store.close();
 
       expect(await store.getOrganization(org.orgId)).toEqual(org);

@@ -2,8 +2,14 @@ import { StoreUnavailableError } from '@rialto-exchange/core';
 import { type SqlStore, sqlStore } from '@rialto-exchange/storage-adapters';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
-import { apiKey, organization } from '../src/conformance/fixtures.js';
+import { apiKey, issuerRegistration, organization } from '../src/conformance/fixtures.js';
 import { eventually, within } from './deadline.js';
+import {
+  expectLegacyOrganizationsUpgraded,
+  legacyOrganizationInsert,
+  legacyOrganizations,
+  undoIssuerRegistrationsMigration,
+} from './legacy-issuer-data.js';
 import { isServiceUp, POSTGRES_URL } from './services.js';
 import {
   COMMAND_TIMEOUT_MS,
@@ -63,7 +69,9 @@ if (await isServiceUp('PostgreSQL', POSTGRES_URL)) {
       ).rejects.toBeInstanceOf(StoreUnavailableError);
 
       proxy.restore();
-      await eventually(RECOVERY_MS, () => store.createOrganization(org, apiKey(org.orgId)));
+      await eventually(RECOVERY_MS, () =>
+        store.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId)),
+      );
       expect(await store.getOrganization(org.orgId)).toEqual(org);
     });
 
@@ -80,7 +88,7 @@ if (await isServiceUp('PostgreSQL', POSTGRES_URL)) {
       onTestFinished(() => blocker.release(true));
       await blocker.query('begin');
       await blocker.query(`lock table ${tablePrefix}api_keys in access exclusive mode`);
-      const pending = store.createOrganization(org, key);
+      const pending = store.createOrganization(org, key, issuerRegistration(org.orgId));
       const [waiting] = await eventually(RECOVERY_MS, async () => {
         const { rows } = await admin.query<{ pid: number }>(
           `select pid from pg_stat_activity where wait_event_type = 'Lock' and query like $1`,
@@ -108,11 +116,25 @@ if (await isServiceUp('PostgreSQL', POSTGRES_URL)) {
       const keys = await admin.query(`select 1 from ${tablePrefix}api_keys where key_id = $1`, [key.keyId]);
       expect([orgs.rowCount, keys.rowCount]).toEqual([0, 0]);
       proxy.restore();
-      expect(await eventually(RECOVERY_MS, () => store.createOrganization(org, key))).toBe('created');
+      expect(
+        await eventually(RECOVERY_MS, () =>
+          store.createOrganization(org, key, issuerRegistration(org.orgId)),
+        ),
+      ).toBe('created');
     });
   });
 
   describe('sqlStore (PostgreSQL)', () => {
+    it('migration 3 turns the issuer of each organization written under version 2 into its first registration', async () => {
+      const tablePrefix = uniqueTablePrefix();
+      await storeAt(POSTGRES_URL, tablePrefix).migrate();
+      const legacy = legacyOrganizations();
+      for (const statement of undoIssuerRegistrationsMigration(tablePrefix)) await admin.query(statement);
+      for (const org of Object.values(legacy)) await admin.query(legacyOrganizationInsert(tablePrefix, org));
+
+      await expectLegacyOrganizationsUpgraded(storeAt(POSTGRES_URL, tablePrefix), legacy);
+    });
+
     it('migrates once when several instances start at once, and migrate() is idempotent', async () => {
       const tablePrefix = uniqueTablePrefix();
       const stores = Array.from({ length: 4 }, () => storeAt(POSTGRES_URL, tablePrefix));
@@ -121,9 +143,11 @@ if (await isServiceUp('PostgreSQL', POSTGRES_URL)) {
       await stores[0]?.migrate();
 
       const { rows } = await admin.query(`select version from ${tablePrefix}migrations`);
-      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
+      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
       const org = organization();
-      expect(await stores[1]?.createOrganization(org, apiKey(org.orgId))).toBe('created');
+      expect(await stores[1]?.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId))).toBe(
+        'created',
+      );
       expect(await stores[2]?.getOrganization(org.orgId)).toEqual(org);
     });
 
@@ -135,7 +159,7 @@ if (await isServiceUp('PostgreSQL', POSTGRES_URL)) {
       const store = sqlStore({ dialect: 'postgres', pool: admin, tablePrefix });
       const org = organization();
 
-      await store.createOrganization(org, apiKey(org.orgId));
+      await store.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId));
       await store.close();
 
       expect((await admin.query('select 1 as one')).rows).toEqual([{ one: 1 }]);

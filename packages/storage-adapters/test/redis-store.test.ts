@@ -2,8 +2,16 @@ import { StoreUnavailableError } from '@rialto-exchange/core';
 import { type RedisStore, redisStore } from '@rialto-exchange/storage-adapters';
 import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
-import { apiKey, nowSeconds, organization, refreshToken, successorOf } from '../src/conformance/fixtures.js';
+import {
+  apiKey,
+  issuerRegistration,
+  nowSeconds,
+  organization,
+  refreshToken,
+  successorOf,
+} from '../src/conformance/fixtures.js';
 import { eventually, within } from './deadline.js';
+import { expectLegacyOrganizationsUpgraded, legacyOrganizations } from './legacy-issuer-data.js';
 import { deleteKeys, type RedisAdminClient, uniqueKeyPrefix } from './redis-keys.js';
 import { isServiceUp, REDIS_URL } from './services.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
@@ -42,12 +50,15 @@ if (await isServiceUp('Redis', REDIS_URL)) {
       // A command timeout far beyond the deadline: only refusing offline commands can pass in time.
       const { store } = storeAt(proxy.url, 30_000);
       const org = organization();
-      await store.createOrganization(org, apiKey(org.orgId));
+      await store.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId));
 
       proxy.refuse();
       const during = organization();
       await expect(
-        within(MARGIN_MS, store.createOrganization(during, apiKey(during.orgId))),
+        within(
+          MARGIN_MS,
+          store.createOrganization(during, apiKey(during.orgId), issuerRegistration(during.orgId)),
+        ),
       ).rejects.toBeInstanceOf(StoreUnavailableError);
       await expect(within(MARGIN_MS, store.getOrganization(org.orgId))).rejects.toBeInstanceOf(
         StoreUnavailableError,
@@ -62,13 +73,16 @@ if (await isServiceUp('Redis', REDIS_URL)) {
     it('rejects with StoreUnavailableError within commandTimeoutMs when the network stalls, leaving all or nothing written', async () => {
       const { store } = storeAt(proxy.url);
       const org = organization();
-      await store.createOrganization(org, apiKey(org.orgId));
+      await store.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId));
 
       proxy.stall();
       const during = organization();
       const duringKey = apiKey(during.orgId);
       await expect(
-        within(TIMEOUT_MS + MARGIN_MS, store.createOrganization(during, duringKey)),
+        within(
+          TIMEOUT_MS + MARGIN_MS,
+          store.createOrganization(during, duringKey, issuerRegistration(during.orgId)),
+        ),
       ).rejects.toBeInstanceOf(StoreUnavailableError);
 
       proxy.restore();
@@ -88,12 +102,30 @@ if (await isServiceUp('Redis', REDIS_URL)) {
       );
 
       proxy.restore();
-      await eventually(RECOVERY_MS, () => store.createOrganization(org, apiKey(org.orgId)));
+      await eventually(RECOVERY_MS, () =>
+        store.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId)),
+      );
       expect(await store.getOrganization(org.orgId)).toEqual(org);
     });
   });
 
   describe('redisStore', () => {
+    it('organizations written before issuer registrations become their first registration on first touch', async () => {
+      const { store, keyPrefix } = storeAt(REDIS_URL);
+      const legacy = legacyOrganizations();
+      for (const org of Object.values(legacy)) {
+        const fields = Object.fromEntries(
+          Object.entries(org).map(([field, value]) => [field, JSON.stringify(value)]),
+        );
+        await admin.hSet(`${keyPrefix}org:${org.orgId}`, fields);
+        await admin.set(`${keyPrefix}issuer:${org.issuer}`, org.orgId);
+      }
+
+      await expectLegacyOrganizationsUpgraded(store, legacy);
+      expect(await admin.exists(`${keyPrefix}issuer:${legacy.shared.issuer}`)).toBe(0);
+      expect(await admin.hExists(`${keyPrefix}org:${legacy.shared.orgId}`, 'issuer')).toBe(0);
+    });
+
     it('keeps a refresh token a minute past its expiry and a family revocation for at least a day', async () => {
       const { store, keyPrefix } = storeAt(REDIS_URL);
       const token = refreshToken({ expiresAt: nowSeconds() + 1800 });
@@ -122,7 +154,7 @@ if (await isServiceUp('Redis', REDIS_URL)) {
     it('sends its scripts again after Redis forgot them (SCRIPT FLUSH, restart)', async () => {
       const { store } = storeAt(REDIS_URL);
       const org = organization();
-      await store.createOrganization(org, apiKey(org.orgId));
+      await store.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId));
 
       await admin.scriptFlush();
 
@@ -137,7 +169,7 @@ if (await isServiceUp('Redis', REDIS_URL)) {
       const store = redisStore({ client }, { keyPrefix });
       const org = organization();
 
-      await store.createOrganization(org, apiKey(org.orgId));
+      await store.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId));
       await store.close();
 
       expect(client.isReady).toBe(true);

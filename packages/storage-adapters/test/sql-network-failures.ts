@@ -1,7 +1,7 @@
 import { StoreUnavailableError } from '@rialto-exchange/core';
 import type { SqlStore } from '@rialto-exchange/storage-adapters';
 import { expect } from 'vitest';
-import { apiKey, organization } from '../src/conformance/fixtures.js';
+import { apiKey, issuerRegistration, organization } from '../src/conformance/fixtures.js';
 import { eventually, within } from './deadline.js';
 import type { TcpProxy } from './tcp-proxy.js';
 
@@ -24,12 +24,15 @@ export async function expectRefusedConnectionsToFailThenRecover(
   proxy: TcpProxy,
 ): Promise<void> {
   const org = organization();
-  await store.createOrganization(org, apiKey(org.orgId));
+  await store.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId));
 
   proxy.refuse();
   const during = organization();
   await expect(
-    within(CONNECT_TIMEOUT_MS + MARGIN_MS, store.createOrganization(during, apiKey(during.orgId))),
+    within(
+      CONNECT_TIMEOUT_MS + MARGIN_MS,
+      store.createOrganization(during, apiKey(during.orgId), issuerRegistration(during.orgId)),
+    ),
   ).rejects.toBeInstanceOf(StoreUnavailableError);
   await expect(
     within(CONNECT_TIMEOUT_MS + MARGIN_MS, store.getOrganization(org.orgId)),
@@ -52,14 +55,15 @@ export async function expectStalledStatementsToFailWithinDeadline(
   proxy: TcpProxy,
 ): Promise<void> {
   const orgs = [organization(), organization(), organization()];
-  for (const org of orgs) await store.createOrganization(org, apiKey(org.orgId));
+  for (const org of orgs)
+    await store.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId));
 
   proxy.stall();
   const during = organization();
   const outcomes = await within(
     COMMAND_TIMEOUT_MS + MARGIN_MS,
     Promise.allSettled([
-      store.createOrganization(during, apiKey(during.orgId)),
+      store.createOrganization(during, apiKey(during.orgId), issuerRegistration(during.orgId)),
       ...orgs.map((org) => store.getOrganization(org.orgId)),
     ]),
   );

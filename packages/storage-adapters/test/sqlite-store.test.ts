@@ -4,7 +4,20 @@ import { join } from 'node:path';
 import { sqlStore } from '@rialto-exchange/storage-adapters';
 import Sqlite from 'better-sqlite3';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { apiKey, nowSeconds, organization, refreshToken, successorOf } from '../src/conformance/fixtures.js';
+import {
+  apiKey,
+  issuerRegistration,
+  nowSeconds,
+  organization,
+  refreshToken,
+  successorOf,
+} from '../src/conformance/fixtures.js';
+import {
+  expectLegacyOrganizationsUpgraded,
+  legacyOrganizationInsert,
+  legacyOrganizations,
+  undoIssuerRegistrationsMigration,
+} from './legacy-issuer-data.js';
 import { uniqueTablePrefix } from './sql-tables.js';
 
 function temporaryDatabase(): Sqlite.Database {
@@ -25,7 +38,9 @@ describe('sqlStore (SQLite)', () => {
     onTestFinished(() => store.close());
     const org = organization();
 
-    expect(await store.createOrganization(org, apiKey(org.orgId))).toBe('created');
+    expect(await store.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId))).toBe(
+      'created',
+    );
     expect(await store.getOrganization(org.orgId)).toEqual(org);
   });
 
@@ -66,12 +81,22 @@ describe('sqlStore (SQLite)', () => {
     expect(await statuses('none')).toEqual(['not_started', 'not_submitted']);
   });
 
+  it('migration 3 turns the issuer of each organization written under version 2 into its first registration', async () => {
+    const database = temporaryDatabase();
+    await sqlStore({ dialect: 'sqlite', database }).migrate();
+    const legacy = legacyOrganizations();
+    for (const statement of undoIssuerRegistrationsMigration('rialto_')) database.exec(statement);
+    for (const org of Object.values(legacy)) database.exec(legacyOrganizationInsert('rialto_', org));
+
+    await expectLegacyOrganizationsUpgraded(sqlStore({ dialect: 'sqlite', database }), legacy);
+  });
+
   it("uses the host's database, under the table prefix, and leaves it open on close()", async () => {
     const database = temporaryDatabase();
     const store = sqlStore({ dialect: 'sqlite', database, tablePrefix: 'exchange_' });
     const org = organization();
 
-    await store.createOrganization(org, apiKey(org.orgId));
+    await store.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId));
     await store.close();
 
     expect(database.open).toBe(true);

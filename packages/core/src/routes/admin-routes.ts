@@ -2,12 +2,13 @@ import { authenticateApiKeyOrAdmin } from '../admin-auth.js';
 import { RialtoError } from '../errors.js';
 import { json } from '../internal/http.js';
 import { isUuid, parseBody, type Route } from '../internal/route.js';
+import { issuerRegistrationSchema } from '../issuer-registrations.js';
 import { audienceUpdateSchema, registrationSchema } from '../organizations.js';
 import type { Services } from '../services.js';
-import { isoTime, registeredOrganizationJson } from '../wire-format.js';
+import { isoTime, issuerRegistrationJson, registeredOrganizationJson } from '../wire-format.js';
 
-/** Organization registration, API key rotation, and audience updates. */
-export function adminRoutes({ adminAuth, apiKeys, organizations }: Services): Route[] {
+/** Organization registration, issuers, API key rotation, and audience updates. */
+export function adminRoutes({ adminAuth, apiKeys, organizations, issuers }: Services): Route[] {
   return [
     {
       method: 'POST',
@@ -34,6 +35,40 @@ export function adminRoutes({ adminAuth, apiKeys, organizations }: Services): Ro
           api_key_id: record.keyId,
           created_at: isoTime(record.createdAt),
         });
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/identity\/organizations\/([^/]+)\/issuers$/,
+      scheme: 'bearer',
+      async run(request, [orgId]) {
+        await adminAuth.require(request);
+        const input = parseBody(issuerRegistrationSchema, request);
+        if (!isUuid(orgId)) throw new RialtoError('not_found', 'No such organization.');
+        return json(201, issuerRegistrationJson(await issuers.add(orgId, input)));
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/identity\/organizations\/([^/]+)\/issuers$/,
+      scheme: 'bearer',
+      async run(request, [orgId]) {
+        await adminAuth.require(request);
+        const org = isUuid(orgId) ? await organizations.get(orgId) : null;
+        if (!org) throw new RialtoError('not_found', 'No such organization.');
+        return json(200, { issuers: (await issuers.list(org.orgId)).map(issuerRegistrationJson) });
+      },
+    },
+    {
+      method: 'DELETE',
+      pattern: /^\/identity\/organizations\/([^/]+)\/issuers\/([^/]+)$/,
+      scheme: 'bearer',
+      async run(request, [orgId, registrationId]) {
+        await adminAuth.require(request);
+        const removed =
+          isUuid(orgId) && isUuid(registrationId) && (await issuers.remove(orgId, registrationId));
+        if (!removed) throw new RialtoError('not_found', 'No such issuer registration in this organization.');
+        return json(200, { org_id: orgId, issuer_id: registrationId, removed: true });
       },
     },
     {

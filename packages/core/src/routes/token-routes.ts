@@ -28,7 +28,7 @@ export function tokenRoutes({
         admitClient(request);
         const progress: ExchangeProgress = {};
         try {
-          const { tokens, org, provisioned } = await tokenExchange.exchange(
+          const { tokens, org, registration, provisioned } = await tokenExchange.exchange(
             header(request, 'x-api-key'),
             request.body,
             progress,
@@ -36,7 +36,12 @@ export function tokenRoutes({
           const { userId } = provisioned.user;
           const userCreated = provisioned.created;
           if (userCreated) events.emit('user.created', { orgId: org.orgId, userId });
-          events.emit('exchange.succeeded', { orgId: org.orgId, userId, issuer: org.issuer, userCreated });
+          events.emit('exchange.succeeded', {
+            orgId: org.orgId,
+            userId,
+            issuer: registration.issuer,
+            userCreated,
+          });
           return json(200, tokens);
         } catch (error) {
           const { code, status } = toRialtoError(error);

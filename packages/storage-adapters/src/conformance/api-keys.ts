@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SuiteContext } from './context.js';
-import { apiKey, organization } from './fixtures.js';
+import { apiKey, issuerRegistration, organization } from './fixtures.js';
 
 export function describeApiKeys({ freshStore }: SuiteContext): void {
   describe('API keys', () => {
@@ -16,7 +16,7 @@ export function describeApiKeys({ freshStore }: SuiteContext): void {
       const first = apiKey(org.orgId, { createdAt: 1_700_000_000 });
       const newest = apiKey(org.orgId, { createdAt: 1_700_000_200 });
       const middle = apiKey(org.orgId, { createdAt: 1_700_000_100 });
-      await store.createOrganization(org, first);
+      await store.createOrganization(org, first, issuerRegistration(org.orgId));
 
       await store.addApiKey(newest);
       await store.addApiKey(middle);
@@ -29,7 +29,7 @@ export function describeApiKeys({ freshStore }: SuiteContext): void {
       const org = organization();
       const first = apiKey(org.orgId);
       const second = apiKey(org.orgId, { createdAt: first.createdAt + 1 });
-      await store.createOrganization(org, first);
+      await store.createOrganization(org, first, issuerRegistration(org.orgId));
       await store.addApiKey(second);
 
       expect(await store.revokeApiKey(org.orgId, first.keyId, 1_700_000_500)).toBe(true);
@@ -43,8 +43,8 @@ export function describeApiKeys({ freshStore }: SuiteContext): void {
       const org = organization();
       const other = organization();
       const otherKey = apiKey(other.orgId);
-      await store.createOrganization(org, apiKey(org.orgId));
-      await store.createOrganization(other, otherKey);
+      await store.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId));
+      await store.createOrganization(other, otherKey, issuerRegistration(other.orgId));
 
       expect(await store.revokeApiKey(org.orgId, apiKey(org.orgId).keyId, 1_700_000_500)).toBe(false);
       expect(await store.revokeApiKey(org.orgId, otherKey.keyId, 1_700_000_500)).toBe(false);
@@ -57,7 +57,7 @@ export function describeApiKeys({ freshStore }: SuiteContext): void {
       const org = organization();
       const first = apiKey(org.orgId);
       const revoked = apiKey(org.orgId, { revokedAt: 1_700_000_050 });
-      await store.createOrganization(org, first);
+      await store.createOrganization(org, first, issuerRegistration(org.orgId));
 
       await store.addApiKey(revoked);
 
@@ -70,7 +70,7 @@ export function describeApiKeys({ freshStore }: SuiteContext): void {
       const org = organization();
       const key = apiKey(org.orgId);
       const snapshot = structuredClone(key);
-      await store.createOrganization(org, key);
+      await store.createOrganization(org, key, issuerRegistration(org.orgId));
 
       key.hash = 'mutated';
       const listed = (await store.listActiveApiKeys(org.orgId))[0] ?? expect.unreachable();

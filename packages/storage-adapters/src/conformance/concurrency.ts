@@ -5,6 +5,7 @@ import type { SuiteContext } from './context.js';
 import {
   apiKey,
   identity,
+  issuerRegistration,
   nowSeconds,
   organization,
   refreshToken,
@@ -39,15 +40,21 @@ export function describeConcurrency({ freshStore, itGuarantees }: SuiteContext):
       async () => {
         const store = await freshStore();
         const issuer = `https://idp-${randomUUID()}.example.com`;
-        const orgs = times(SMALL_RACE_CALLS, () => organization({ issuer }));
+        const orgs = times(SMALL_RACE_CALLS, () => organization());
+        const registrations = orgs.map((org) => issuerRegistration(org.orgId, { issuer }));
 
         const results = await Promise.all(
-          orgs.map((org) => store.createOrganization(org, apiKey(org.orgId))),
+          orgs.map((org, index) =>
+            store.createOrganization(org, apiKey(org.orgId), registrations[index] ?? expect.unreachable()),
+          ),
         );
 
         expect(results.filter((result) => result === 'created')).toHaveLength(1);
         const winner = orgs[results.indexOf('created')] ?? expect.unreachable();
-        expect(await store.findOrganizationByIssuer(issuer)).toEqual(winner);
+        expect(await store.findIssuerRegistrations(issuer)).toEqual([
+          registrations[results.indexOf('created')],
+        ]);
+        expect(await store.getOrganization(winner.orgId)).toEqual(winner);
         for (const org of orgs.filter((candidate) => candidate !== winner)) {
           expect(await store.getOrganization(org.orgId)).toBeNull();
           expect(await store.listActiveApiKeys(org.orgId)).toEqual([]);
@@ -62,7 +69,7 @@ export function describeConcurrency({ freshStore, itGuarantees }: SuiteContext):
         const store = await freshStore();
         const org = organization();
         const first = apiKey(org.orgId);
-        await store.createOrganization(org, first);
+        await store.createOrganization(org, first, issuerRegistration(org.orgId));
         const keys = times(SMALL_RACE_CALLS, (index) =>
           apiKey(org.orgId, { createdAt: first.createdAt + index + 1 }),
         );
@@ -79,7 +86,7 @@ export function describeConcurrency({ freshStore, itGuarantees }: SuiteContext):
       async () => {
         const store = await freshStore();
         const org = organization();
-        await store.createOrganization(org, apiKey(org.orgId));
+        await store.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId));
         const first = identity(org.orgId, { mayLinkByEmail: false });
 
         const results = await Promise.all(
@@ -97,7 +104,7 @@ export function describeConcurrency({ freshStore, itGuarantees }: SuiteContext):
       async () => {
         const store = await freshStore();
         const org = organization();
-        await store.createOrganization(org, apiKey(org.orgId));
+        await store.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId));
         const inputs = times(USER_CALLS, () => identity(org.orgId, { mayLinkByEmail: true }));
 
         const results = await Promise.all(inputs.map((input) => store.findOrCreateUser(input)));

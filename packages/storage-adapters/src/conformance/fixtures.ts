@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type {
   ApiKeyRecord,
   FindOrCreateUserInput,
+  IssuerRegistrationRecord,
   OrganizationRecord,
   RefreshTokenRecord,
   SigningKeyRecord,
@@ -19,11 +20,28 @@ export function organization(overrides: Partial<OrganizationRecord> = {}): Organ
   return {
     orgId,
     name: `Org ${orgId.slice(0, 8)}`,
-    issuer: `https://idp-${orgId}.example.com`,
     audience: ['identity', 'primary-issuance'],
+    createdAt: 1_700_000_000,
+    updatedAt: 1_700_000_000,
+    ...overrides,
+  };
+}
+
+/** A registration of an issuer of its own (no client ids) unless `overrides` say otherwise. */
+export function issuerRegistration(
+  orgId: string,
+  overrides: Partial<IssuerRegistrationRecord> = {},
+): IssuerRegistrationRecord {
+  const registrationId = overrides.registrationId ?? randomUUID();
+  return {
+    registrationId,
+    orgId,
+    issuer: `https://idp-${registrationId}.example.com`,
     clientIds: [],
     allowedAlgorithms: ['RS256', 'ES256'],
     emailLinking: 'verified',
+    subjectClaim: 'sub',
+    trustUsernameClaims: false,
     createdAt: 1_700_000_000,
     updatedAt: 1_700_000_000,
     ...overrides,

@@ -3,6 +3,7 @@ import { describeApiKeys } from './api-keys.js';
 import { describeConcurrency } from './concurrency.js';
 import { describeConsumeOnce } from './consume-once.js';
 import { createSuiteContext } from './context.js';
+import { describeIssuerRegistrations } from './issuer-registrations.js';
 import { describeOrganizations } from './organizations.js';
 import { describeOutbox } from './outbox.js';
 import { describeRefreshTokens } from './refresh-tokens.js';
@@ -15,6 +16,7 @@ export type { ConformanceGuarantee, MakeStore, StoreConformanceOptions, StoreUnd
 
 const GUARANTEES: ReadonlySet<string> = new Set<ConformanceGuarantee>([
   'concurrentCreateOrganization',
+  'concurrentIssuerRegistration',
   'concurrentAddApiKey',
   'concurrentFindOrCreate',
   'concurrentEmailLinking',
@@ -77,6 +79,7 @@ export function runStoreConformance(
   const context = createSuiteContext(makeStore, skip);
   describe(`${name} conforms to the Store contract`, () => {
     describeOrganizations(context);
+    describeIssuerRegistrations(context);
     describeApiKeys(context);
     describeUsers(context);
     describeRefreshTokens(context);

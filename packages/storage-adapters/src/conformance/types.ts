@@ -10,6 +10,8 @@ import type { Store } from '@rialto-exchange/core';
 export type ConformanceGuarantee =
   /** Concurrent `createOrganization` calls with one issuer: exactly one succeeds. */
   | 'concurrentCreateOrganization'
+  /** Concurrent `addIssuerRegistration` calls claiming one (issuer, client id): exactly one succeeds. */
+  | 'concurrentIssuerRegistration'
   /** Concurrent `addApiKey` calls for one organization: every key is kept. */
   | 'concurrentAddApiKey'
   /** Concurrent `findOrCreateUser` calls for one identity: exactly one user is created. */

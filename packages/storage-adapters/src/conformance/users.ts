@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { FindOrCreateUserInput, Store, UserRecord } from '@rialto-exchange/core';
 import { describe, expect, it } from 'vitest';
 import type { SuiteContext } from './context.js';
-import { apiKey, identity, organization } from './fixtures.js';
+import { apiKey, identity, issuerRegistration, organization } from './fixtures.js';
 
 export function describeUsers({ freshStore }: SuiteContext): void {
   describe('users and identity links', () => {
     async function storeWithOrg() {
       const store = await freshStore();
       const org = organization();
-      await store.createOrganization(org, apiKey(org.orgId));
+      await store.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId));
       return { store, orgId: org.orgId };
     }
 
@@ -110,7 +110,7 @@ export function describeUsers({ freshStore }: SuiteContext): void {
     it('users never match across organizations: the same iss, sub and email in two orgs are two users', async () => {
       const { store, orgId } = await storeWithOrg();
       const other = organization();
-      await store.createOrganization(other, apiKey(other.orgId));
+      await store.createOrganization(other, apiKey(other.orgId), issuerRegistration(other.orgId));
       const input = identity(orgId, { mayLinkByEmail: true });
       const inOtherOrg = { ...input, orgId: other.orgId, newUserId: identity(other.orgId).newUserId };
 
@@ -124,7 +124,7 @@ export function describeUsers({ freshStore }: SuiteContext): void {
     it("getUser returns null for an unknown user and for another organization's user", async () => {
       const { store, orgId } = await storeWithOrg();
       const other = organization();
-      await store.createOrganization(other, apiKey(other.orgId));
+      await store.createOrganization(other, apiKey(other.orgId), issuerRegistration(other.orgId));
       const input = identity(orgId);
       await createUser(store, input);
 

@@ -1,7 +1,7 @@
 import type { Store, UserRecord, UserVerification } from '@rialto-exchange/core';
 import { describe, expect, it } from 'vitest';
 import type { SuiteContext } from './context.js';
-import { apiKey, identity, organization, subscription } from './fixtures.js';
+import { apiKey, identity, issuerRegistration, organization, subscription } from './fixtures.js';
 
 const INITIAL: UserVerification = {
   onboardingCompleted: false,
@@ -11,7 +11,7 @@ const INITIAL: UserVerification = {
 
 export async function storeWithUser(store: Store): Promise<{ orgId: string; user: UserRecord }> {
   const org = organization();
-  await store.createOrganization(org, apiKey(org.orgId));
+  await store.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId));
   const result = await store.findOrCreateUser(identity(org.orgId));
   if (result.outcome !== 'created') expect.unreachable(`expected a new user, got ${result.outcome}`);
   return { orgId: org.orgId, user: result.user };

@@ -1,6 +1,8 @@
 import type {
   ApiKeyRecord,
+  EmailLinkingPolicy,
   FindOrCreateUserResult,
+  IssuerRegistrationRecord,
   OrganizationRecord,
   RefreshTokenRecord,
   RotateRefreshTokenResult,
@@ -14,6 +16,7 @@ import type {
 } from '@rialto-exchange/core';
 import { StoreUnavailableError } from '@rialto-exchange/core';
 import { withDeadline } from '../internal/deadline.js';
+import { oldestRegistrationsFirst, registrationConflict } from '../internal/issuer-registrations.js';
 import { createKeyedLock } from '../internal/keyed-lock.js';
 import { newestSigningKeysFirst, oldestKeysFirst } from '../internal/ordering.js';
 import { byDueTime, deliveriesFor, isClaimable, newestDeliveriesFirst, newUser } from '../internal/outbox.js';
@@ -34,6 +37,7 @@ export interface KeyvLike {
   get(key: string): Promise<unknown>;
   /** `ttl` in milliseconds. */
   set(key: string, value: unknown, ttl?: number): Promise<boolean>;
+  delete(key: string): Promise<boolean>;
   readonly throwOnErrors: boolean;
   readonly store?: unknown;
 }
@@ -80,7 +84,8 @@ const FAIL_FAST_MS = 1_000;
  * share the backend: Keyv offers get, set and delete, but no compare-and-set and no multi-key
  * transaction, so between processes this store cannot give these guarantees:
  *
- * - Two `createOrganization` calls racing for one issuer can both succeed.
+ * - Two `createOrganization` or `addIssuerRegistration` calls racing for one issuer or client id can
+ *   both succeed, and racing registrations of one issuer can lose one another.
  * - Racing `addApiKey`/`revokeApiKey`, `updateOrganization` or `addSigningKey` calls on one record
  *   each read, modify and write it, so one change can be lost, a key revocation included.
  * - Racing first exchanges of one person (`findOrCreateUser`, same identity or same email) can
@@ -171,13 +176,19 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
   const get = <T>(key: string) => call(() => keyv.get(key)) as Promise<T | undefined>;
   const set = (key: string, value: unknown, ttlSeconds?: number) =>
     call(() => keyv.set(key, value, ttlSeconds === undefined ? undefined : ttlSeconds * 1000));
+  const remove = (key: string) => call(() => keyv.delete(key));
   const withLocks = createKeyedLock();
   // The due list and the per-subscription lists are rewritten whole: one writer at a time.
   const OUTBOX = 'outbox';
 
   const key = {
     organization: (orgId: string) => `org:${orgId}`,
-    issuer: (issuer: string) => `issuer:${issuer}`,
+    // Written by versions before issuer registrations: issuer -> org id (see upgradeOrganization).
+    legacyIssuer: (issuer: string) => `issuer:${issuer}`,
+    // Every org's registrations of one issuer.
+    issuerRegistrations: (issuer: string) => `issuer-regs:${issuer}`,
+    // An org's registrations as { registrationId, issuer }, so an org's data is found by its id.
+    orgIssuers: (orgId: string) => `org-issuers:${orgId}`,
     apiKeys: (orgId: string) => `api-keys:${orgId}`,
     user: (userId: string) => `user:${userId}`,
     // JSON arrays keep composite keys unambiguous whatever characters the parts contain.
@@ -276,27 +287,119 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
     return { outcome: 'created', user };
   }
 
+  const registrationsOfIssuer = async (issuer: string) =>
+    (await get<IssuerRegistrationRecord[]>(key.issuerRegistrations(issuer))) ?? [];
+  const orgIndex = async (orgId: string) => (await get<OrgIssuerEntry[]>(key.orgIssuers(orgId))) ?? [];
+
+  /**
+   * Moves the issuer fields of an organization written before issuer registrations into its first
+   * registration (id = org id), on first touch. Each step is idempotent and the legacy index goes
+   * last, so an interrupted upgrade is finished by the next call.
+   */
+  async function upgradeOrganization(orgId: string): Promise<void> {
+    const org = await get<OrganizationRecord & Partial<LegacyIssuerFields>>(key.organization(orgId));
+    if (org?.issuer === undefined) return;
+    const registration: IssuerRegistrationRecord = {
+      registrationId: orgId,
+      orgId,
+      issuer: org.issuer,
+      clientIds: org.clientIds ?? [],
+      allowedAlgorithms: org.allowedAlgorithms ?? [],
+      emailLinking: org.emailLinking ?? 'unless_unverified',
+      subjectClaim: 'sub',
+      trustUsernameClaims: false,
+      createdAt: org.createdAt,
+      updatedAt: org.updatedAt,
+    };
+    const sameIssuer = await registrationsOfIssuer(org.issuer);
+    if (!sameIssuer.some((found) => found.registrationId === orgId)) {
+      await set(key.issuerRegistrations(org.issuer), [...sameIssuer, registration]);
+    }
+    const index = await orgIndex(orgId);
+    if (!index.some((entry) => entry.registrationId === orgId)) {
+      await set(key.orgIssuers(orgId), [...index, indexEntry(registration)]);
+    }
+    await set(key.organization(orgId), organizationFields(org));
+    await remove(key.legacyIssuer(org.issuer));
+  }
+
+  async function upgradeIssuer(issuer: string): Promise<void> {
+    const orgId = await get<string>(key.legacyIssuer(issuer));
+    if (orgId !== undefined) await upgradeOrganization(orgId);
+  }
+
   return {
-    createOrganization(org, firstKey) {
-      return withLocks([key.issuer(org.issuer)], async () => {
-        if ((await get(key.issuer(org.issuer))) !== undefined) return 'issuer_taken';
+    async createOrganization(org, firstKey, firstIssuer) {
+      await upgradeIssuer(firstIssuer.issuer);
+      return withLocks([key.issuerRegistrations(firstIssuer.issuer)], async () => {
+        const sameIssuer = await registrationsOfIssuer(firstIssuer.issuer);
+        const conflict = registrationConflict(sameIssuer, firstIssuer);
+        if (conflict === 'issuer_taken' || conflict === 'client_id_taken') return conflict;
         await set(key.organization(org.orgId), org);
         await set(key.apiKeys(org.orgId), [firstKey]);
-        await set(key.issuer(org.issuer), org.orgId);
+        await set(key.orgIssuers(org.orgId), [indexEntry(firstIssuer)]);
+        await set(key.issuerRegistrations(firstIssuer.issuer), [...sameIssuer, firstIssuer]);
         return 'created';
       });
     },
 
     async getOrganization(orgId) {
-      return (await get<OrganizationRecord>(key.organization(orgId))) ?? null;
+      const org = await get<OrganizationRecord>(key.organization(orgId));
+      return org ? organizationFields(org) : null;
     },
 
-    async findOrganizationByIssuer(issuer) {
-      const orgId = await get<string>(key.issuer(issuer));
-      return orgId === undefined ? null : ((await get<OrganizationRecord>(key.organization(orgId))) ?? null);
+    async addIssuerRegistration(record) {
+      await upgradeOrganization(record.orgId);
+      await upgradeIssuer(record.issuer);
+      return withLocks([key.issuerRegistrations(record.issuer), key.orgIssuers(record.orgId)], async () => {
+        const sameIssuer = await registrationsOfIssuer(record.issuer);
+        const conflict = registrationConflict(sameIssuer, record);
+        if (conflict) return conflict;
+        await set(key.orgIssuers(record.orgId), [...(await orgIndex(record.orgId)), indexEntry(record)]);
+        await set(key.issuerRegistrations(record.issuer), [...sameIssuer, record]);
+        return 'added' as const;
+      });
     },
 
-    updateOrganization(orgId, patch, now) {
+    async listIssuerRegistrations(orgId) {
+      await upgradeOrganization(orgId);
+      const found: IssuerRegistrationRecord[] = [];
+      for (const issuer of new Set((await orgIndex(orgId)).map((entry) => entry.issuer))) {
+        found.push(
+          ...(await registrationsOfIssuer(issuer)).filter((registration) => registration.orgId === orgId),
+        );
+      }
+      return oldestRegistrationsFirst(found);
+    },
+
+    async findIssuerRegistrations(issuer) {
+      await upgradeIssuer(issuer);
+      return oldestRegistrationsFirst(await registrationsOfIssuer(issuer));
+    },
+
+    async removeIssuerRegistration(orgId, registrationId) {
+      await upgradeOrganization(orgId);
+      const entry = (await orgIndex(orgId)).find((candidate) => candidate.registrationId === registrationId);
+      if (!entry) return false;
+      return withLocks([key.issuerRegistrations(entry.issuer), key.orgIssuers(orgId)], async () => {
+        const index = await orgIndex(orgId);
+        if (!index.some((candidate) => candidate.registrationId === registrationId)) return false;
+        const sameIssuer = await registrationsOfIssuer(entry.issuer);
+        // The lookup first: a registration stops being used before it stops being listed.
+        await set(
+          key.issuerRegistrations(entry.issuer),
+          sameIssuer.filter((registration) => registration.registrationId !== registrationId),
+        );
+        await set(
+          key.orgIssuers(orgId),
+          index.filter((candidate) => candidate.registrationId !== registrationId),
+        );
+        return true;
+      });
+    },
+
+    async updateOrganization(orgId, patch, now) {
+      await upgradeOrganization(orgId);
       return withLocks([key.organization(orgId)], async () => {
         const org = await get<OrganizationRecord>(key.organization(orgId));
         if (!org) return null;
@@ -552,3 +655,30 @@ interface UsedRefreshToken {
 
 // The per-subscription delivery list keeps this many ids; it is read and rewritten whole.
 const MAX_LISTED_DELIVERIES = 100;
+
+/** The issuer fields organization records carried before issuer registrations. */
+interface LegacyIssuerFields {
+  issuer: string;
+  clientIds: string[];
+  allowedAlgorithms: string[];
+  emailLinking: EmailLinkingPolicy;
+}
+
+interface OrgIssuerEntry {
+  registrationId: string;
+  issuer: string;
+}
+
+function indexEntry(registration: IssuerRegistrationRecord): OrgIssuerEntry {
+  return { registrationId: registration.registrationId, issuer: registration.issuer };
+}
+
+function organizationFields(org: OrganizationRecord): OrganizationRecord {
+  return {
+    orgId: org.orgId,
+    name: org.name,
+    audience: org.audience,
+    createdAt: org.createdAt,
+    updatedAt: org.updatedAt,
+  };
+}

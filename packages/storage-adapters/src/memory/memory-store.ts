@@ -2,6 +2,7 @@ import type {
   ApiKeyRecord,
   FindOrCreateUserInput,
   FindOrCreateUserResult,
+  IssuerRegistrationRecord,
   OrganizationPatch,
   OrganizationRecord,
   RefreshTokenRecord,
@@ -12,6 +13,7 @@ import type {
   WebhookDeliveryRecord,
   WebhookSubscriptionRecord,
 } from '@rialto-exchange/core';
+import { oldestRegistrationsFirst, registrationConflict } from '../internal/issuer-registrations.js';
 import { newestSigningKeysFirst, oldestKeysFirst } from '../internal/ordering.js';
 import { byDueTime, deliveriesFor, isClaimable, newestDeliveriesFirst, newUser } from '../internal/outbox.js';
 import { epochSeconds, FAMILY_REVOCATION_MIN_SECONDS } from '../internal/retention.js';
@@ -38,7 +40,7 @@ function copy<T>(value: T): T {
  */
 export function memoryStore(): Store {
   const organizations = new Map<string, OrganizationRecord>();
-  const orgIdByIssuer = new Map<string, string>();
+  const issuerRegistrations = new Map<string, IssuerRegistrationRecord>();
   const apiKeys = new Map<string, ApiKeyRecord[]>();
   const users = new Map<string, UserRecord>();
   const userIdByIdentity = new Map<string, string>();
@@ -75,6 +77,9 @@ export function memoryStore(): Store {
     }
   }
 
+  const registrationsOfIssuer = (issuer: string) =>
+    [...issuerRegistrations.values()].filter((registration) => registration.issuer === issuer);
+
   const subscriptionsOf = (orgId: string) =>
     [...subscriptions.values()].filter((subscription) => subscription.orgId === orgId);
 
@@ -84,11 +89,12 @@ export function memoryStore(): Store {
   }
 
   return {
-    async createOrganization(org, firstKey) {
-      if (orgIdByIssuer.has(org.issuer)) return 'issuer_taken';
+    async createOrganization(org, firstKey, firstIssuer) {
+      const conflict = registrationConflict(registrationsOfIssuer(firstIssuer.issuer), firstIssuer);
+      if (conflict === 'issuer_taken' || conflict === 'client_id_taken') return conflict;
       organizations.set(org.orgId, copy(org));
-      orgIdByIssuer.set(org.issuer, org.orgId);
       apiKeys.set(org.orgId, [copy(firstKey)]);
+      issuerRegistrations.set(firstIssuer.registrationId, copy(firstIssuer));
       return 'created';
     },
 
@@ -97,9 +103,26 @@ export function memoryStore(): Store {
       return org ? copy(org) : null;
     },
 
-    async findOrganizationByIssuer(issuer) {
-      const orgId = orgIdByIssuer.get(issuer);
-      return orgId === undefined ? null : copy(organizations.get(orgId) ?? null);
+    async addIssuerRegistration(record) {
+      const conflict = registrationConflict(registrationsOfIssuer(record.issuer), record);
+      if (conflict) return conflict;
+      issuerRegistrations.set(record.registrationId, copy(record));
+      return 'added';
+    },
+
+    async listIssuerRegistrations(orgId) {
+      return oldestRegistrationsFirst(
+        [...issuerRegistrations.values()].filter((registration) => registration.orgId === orgId),
+      ).map(copy);
+    },
+
+    async findIssuerRegistrations(issuer) {
+      return oldestRegistrationsFirst(registrationsOfIssuer(issuer)).map(copy);
+    },
+
+    async removeIssuerRegistration(orgId, registrationId) {
+      if (issuerRegistrations.get(registrationId)?.orgId !== orgId) return false;
+      return issuerRegistrations.delete(registrationId);
     },
 
     async updateOrganization(orgId: string, patch: OrganizationPatch, now: number) {

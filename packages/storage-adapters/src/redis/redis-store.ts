@@ -1,6 +1,7 @@
 import type {
   ApiKeyRecord,
   FindOrCreateUserResult,
+  IssuerRegistrationRecord,
   OrganizationRecord,
   RefreshTokenRecord,
   RotateRefreshTokenResult,
@@ -15,6 +16,7 @@ import type {
 import { StoreUnavailableError } from '@rialto-exchange/core';
 import { createBatcher } from '../internal/batcher.js';
 import { withDeadline } from '../internal/deadline.js';
+import { oldestRegistrationsFirst } from '../internal/issuer-registrations.js';
 import { newestSigningKeysFirst, oldestKeysFirst } from '../internal/ordering.js';
 import { deliveriesFor, newUser } from '../internal/outbox.js';
 import {
@@ -28,6 +30,7 @@ import { isNoScriptReply, toStoreError } from './redis-errors.js';
 import {
   ADD_API_KEY,
   ADD_DELIVERY,
+  ADD_ISSUER_REGISTRATION,
   CLAIM_DELIVERIES,
   COMPLETE_DELIVERY,
   CONSUME_ONCE,
@@ -35,14 +38,16 @@ import {
   DELETE_SUBSCRIPTION,
   ENQUEUE_WEBHOOK_EVENTS,
   ENSURE_SIGNING_KEY,
+  FIND_ISSUER_REGISTRATIONS,
   FIND_OR_CREATE_USER,
-  FIND_ORGANIZATION_BY_ISSUER,
   FIND_USERS_BY_IDENTITY,
   LIST_API_KEYS,
   LIST_DELIVERIES,
+  LIST_ISSUER_REGISTRATIONS,
   type LuaScript,
   READ_ORGANIZATION,
   READ_SUBSCRIPTIONS,
+  REMOVE_ISSUER_REGISTRATION,
   REVOKE_API_KEY,
   REVOKE_REFRESH_TOKEN_FAMILY,
   ROTATE_REFRESH_TOKEN,
@@ -126,11 +131,7 @@ const MAX_BATCH = 100;
 const ORGANIZATION_FIELDS = [
   'orgId',
   'name',
-  'issuer',
   'audience',
-  'clientIds',
-  'allowedAlgorithms',
-  'emailLinking',
   'createdAt',
   'updatedAt',
 ] as const satisfies readonly (keyof OrganizationRecord)[];
@@ -182,7 +183,10 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
 
   const key = {
     organization: (orgId: string) => `${prefix}org:${orgId}`,
-    issuer: (issuer: string) => `${prefix}issuer:${issuer}`,
+    // Every org's registrations of one issuer, by registration id (JSON records).
+    issuerRegistrations: (issuer: string) => `${prefix}issuer-regs:${issuer}`,
+    // An org's registrations: registration id -> issuer, so an org's data is found by its id.
+    orgIssuers: (orgId: string) => `${prefix}org-issuers:${orgId}`,
     apiKeys: (orgId: string) => `${prefix}api-keys:${orgId}`,
     revokedApiKeys: (orgId: string) => `${prefix}api-keys-revoked:${orgId}`,
     user: (userId: string) => `${prefix}user:${userId}`,
@@ -328,28 +332,61 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
   }
 
   return {
-    async createOrganization(org, firstKey) {
+    async createOrganization(org, firstKey, firstIssuer) {
       const reply = await run(
         CREATE_ORGANIZATION,
         [
-          key.issuer(org.issuer),
           key.organization(org.orgId),
           key.apiKeys(org.orgId),
           key.revokedApiKeys(org.orgId),
+          key.issuerRegistrations(firstIssuer.issuer),
+          key.orgIssuers(org.orgId),
         ],
-        [org.orgId, ...apiKeyArgs(firstKey), ...organizationPairs(org)],
+        [
+          org.orgId,
+          ...apiKeyArgs(firstKey),
+          prefix,
+          ...issuerRegistrationArgs(firstIssuer),
+          ...organizationPairs(org),
+        ],
       );
-      return reply === 'issuer_taken' ? 'issuer_taken' : 'created';
+      return reply === 'issuer_taken' || reply === 'client_id_taken' ? reply : 'created';
     },
 
     async getOrganization(orgId) {
       return organizationFromPairs(await run(READ_ORGANIZATION, [key.organization(orgId)], []));
     },
 
-    async findOrganizationByIssuer(issuer) {
-      return organizationFromPairs(
-        await run(FIND_ORGANIZATION_BY_ISSUER, [key.issuer(issuer)], [key.organization('')]),
+    async addIssuerRegistration(record) {
+      const reply = await run(
+        ADD_ISSUER_REGISTRATION,
+        [key.issuerRegistrations(record.issuer), key.orgIssuers(record.orgId)],
+        [prefix, record.orgId, ...issuerRegistrationArgs(record)],
       );
+      return reply as Awaited<ReturnType<Store['addIssuerRegistration']>>;
+    },
+
+    async listIssuerRegistrations(orgId) {
+      const records = await run(LIST_ISSUER_REGISTRATIONS, [key.orgIssuers(orgId)], [prefix, orgId]);
+      return oldestRegistrationsFirst((records as string[]).map((json) => JSON.parse(json)));
+    },
+
+    async findIssuerRegistrations(issuer) {
+      const records = await run(
+        FIND_ISSUER_REGISTRATIONS,
+        [key.issuerRegistrations(issuer)],
+        [prefix, issuer],
+      );
+      return oldestRegistrationsFirst((records as string[]).map((json) => JSON.parse(json)));
+    },
+
+    async removeIssuerRegistration(orgId, registrationId) {
+      const reply = await run(
+        REMOVE_ISSUER_REGISTRATION,
+        [key.orgIssuers(orgId)],
+        [prefix, orgId, registrationId],
+      );
+      return reply === 1;
     },
 
     async updateOrganization(orgId, patch, now) {
@@ -679,6 +716,11 @@ function positiveOption(name: string, value: number | undefined, fallback: numbe
   if (!Number.isFinite(value) || value <= 0)
     throw new TypeError(`redisStore: \`${name}\` must be a positive number`);
   return value;
+}
+
+/** issuer, registrationId, record JSON, clientIds JSON: the ARGV the registration scripts share. */
+function issuerRegistrationArgs(record: IssuerRegistrationRecord): string[] {
+  return [record.issuer, record.registrationId, JSON.stringify(record), JSON.stringify(record.clientIds)];
 }
 
 /** Each field is stored JSON-encoded in its own hash field, so a patch is one HSET of the changed fields. */

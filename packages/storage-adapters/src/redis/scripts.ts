@@ -17,27 +17,112 @@ function lua(source: string): LuaScript {
   return { source, sha1: createHash('sha1').update(source).digest('hex') };
 }
 
-// KEYS: issuer index, organization hash, API key hash, revoked API key hash.
-// ARGV: orgId, keyId, key JSON, key revokedAt ('' when active), organization field/value pairs...
-export const CREATE_ORGANIZATION = lua(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return 'issuer_taken' end
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('HSET', KEYS[2], unpack(ARGV, 5))
-redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
-if ARGV[4] ~= '' then redis.call('HSET', KEYS[4], ARGV[2], ARGV[4]) end
+// Organizations written before issuer registrations kept one issuer in their hash (fields issuer,
+// clientIds, allowedAlgorithms, emailLinking) and an `issuer:<issuer>` index. Every script that
+// reads or writes registrations first moves such an org's fields into its first registration (id =
+// org id), within the same atomic step, so old data upgrades on first touch and never half-way.
+// `prefix` is the store's key prefix.
+const ISSUER_REGISTRATION_FUNCTIONS = `
+local function upgradeOrg(prefix, orgId)
+  local orgKey = prefix .. 'org:' .. orgId
+  local f = redis.call('HMGET', orgKey, 'issuer', 'clientIds', 'allowedAlgorithms', 'emailLinking', 'createdAt', 'updatedAt')
+  if not f[1] then return end
+  local issuer = cjson.decode(f[1])
+  local record = '{"registrationId":' .. cjson.encode(orgId) .. ',"orgId":' .. cjson.encode(orgId) ..
+    ',"issuer":' .. f[1] .. ',"clientIds":' .. f[2] .. ',"allowedAlgorithms":' .. f[3] ..
+    ',"emailLinking":' .. f[4] .. ',"subjectClaim":"sub","trustUsernameClaims":false,"createdAt":' ..
+    f[5] .. ',"updatedAt":' .. f[6] .. '}'
+  redis.call('HSET', prefix .. 'issuer-regs:' .. issuer, orgId, record)
+  redis.call('HSET', prefix .. 'org-issuers:' .. orgId, orgId, issuer)
+  redis.call('DEL', prefix .. 'issuer:' .. issuer)
+  redis.call('HDEL', orgKey, 'issuer', 'clientIds', 'allowedAlgorithms', 'emailLinking')
+end
+
+local function upgradeIssuer(prefix, issuer)
+  local orgId = redis.call('GET', prefix .. 'issuer:' .. issuer)
+  if orgId then upgradeOrg(prefix, orgId) end
+end
+
+-- The rules of Store.addIssuerRegistration, in its order; false when the candidate may be added.
+local function registrationConflict(registrationsKey, orgId, clientIdsJson)
+  local existing = {}
+  for _, json in ipairs(redis.call('HVALS', registrationsKey)) do table.insert(existing, cjson.decode(json)) end
+  for _, registration in ipairs(existing) do
+    if registration.orgId == orgId then return 'duplicate' end
+  end
+  local candidate = cjson.decode(clientIdsJson)
+  if #existing == 0 then return false end
+  if #candidate == 0 then return 'issuer_taken' end
+  local claimed = {}
+  for _, registration in ipairs(existing) do
+    if #registration.clientIds == 0 then return 'issuer_taken' end
+    for _, clientId in ipairs(registration.clientIds) do claimed[clientId] = true end
+  end
+  for _, clientId in ipairs(candidate) do
+    if claimed[clientId] then return 'client_id_taken' end
+  end
+  return false
+end
+`;
+
+// KEYS: organization hash, API key hash, revoked API key hash, issuer registrations hash, org issuers hash.
+// ARGV: orgId, keyId, key JSON, key revokedAt ('' when active), prefix, issuer, registrationId,
+// registration JSON, registration clientIds JSON, organization field/value pairs...
+export const CREATE_ORGANIZATION = lua(`${ISSUER_REGISTRATION_FUNCTIONS}
+upgradeIssuer(ARGV[5], ARGV[6])
+local conflict = registrationConflict(KEYS[4], ARGV[1], ARGV[9])
+if conflict then return conflict == 'duplicate' and 'issuer_taken' or conflict end
+redis.call('HSET', KEYS[1], unpack(ARGV, 10))
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], ARGV[4]) end
+redis.call('HSET', KEYS[4], ARGV[7], ARGV[8])
+redis.call('HSET', KEYS[5], ARGV[7], ARGV[6])
 return 'created'
+`);
+
+// KEYS: issuer registrations hash, org issuers hash.
+// ARGV: prefix, orgId, issuer, registrationId, registration JSON, registration clientIds JSON.
+export const ADD_ISSUER_REGISTRATION = lua(`${ISSUER_REGISTRATION_FUNCTIONS}
+upgradeOrg(ARGV[1], ARGV[2])
+upgradeIssuer(ARGV[1], ARGV[3])
+local conflict = registrationConflict(KEYS[1], ARGV[2], ARGV[6])
+if conflict then return conflict end
+redis.call('HSET', KEYS[1], ARGV[4], ARGV[5])
+redis.call('HSET', KEYS[2], ARGV[4], ARGV[3])
+return 'added'
+`);
+
+// KEYS: org issuers hash. ARGV: prefix, orgId.
+export const LIST_ISSUER_REGISTRATIONS = lua(`${ISSUER_REGISTRATION_FUNCTIONS}
+upgradeOrg(ARGV[1], ARGV[2])
+local records = {}
+local entries = redis.call('HGETALL', KEYS[1])
+for index = 1, #entries, 2 do
+  local record = redis.call('HGET', ARGV[1] .. 'issuer-regs:' .. entries[index + 1], entries[index])
+  if record then table.insert(records, record) end
+end
+return records
+`);
+
+// KEYS: issuer registrations hash. ARGV: prefix, issuer.
+export const FIND_ISSUER_REGISTRATIONS = lua(`${ISSUER_REGISTRATION_FUNCTIONS}
+upgradeIssuer(ARGV[1], ARGV[2])
+return redis.call('HVALS', KEYS[1])
+`);
+
+// KEYS: org issuers hash. ARGV: prefix, orgId, registrationId.
+export const REMOVE_ISSUER_REGISTRATION = lua(`${ISSUER_REGISTRATION_FUNCTIONS}
+upgradeOrg(ARGV[1], ARGV[2])
+local issuer = redis.call('HGET', KEYS[1], ARGV[3])
+if not issuer then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[3])
+redis.call('HDEL', ARGV[1] .. 'issuer-regs:' .. issuer, ARGV[3])
+return 1
 `);
 
 // KEYS: organization hash.
 export const READ_ORGANIZATION = lua(`
 return redis.call('HGETALL', KEYS[1])
-`);
-
-// KEYS: issuer index. ARGV: organization key prefix.
-export const FIND_ORGANIZATION_BY_ISSUER = lua(`
-local orgId = redis.call('GET', KEYS[1])
-if not orgId then return {} end
-return redis.call('HGETALL', ARGV[1] .. orgId)
 `);
 
 // KEYS: organization hash. ARGV: field/value pairs, always including updatedAt.

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import { epochSeconds } from '../internal/retention.js';
 import type { Database } from './schema.js';
@@ -219,6 +220,108 @@ const MIGRATIONS: readonly Migration[] = [
       );
     },
   },
+  {
+    version: 5,
+    // Issuer registrations as their own records: an org may trust several issuers and orgs may
+    // share one. Each existing org's issuer settings become its first registration, whose id is
+    // the org id, so a rerun after a crash (MySQL commits each DDL statement) finds what it copied.
+    async up(db, { dialect, indexName }) {
+      const table = (name: keyof Database) => {
+        const builder = db.schema.createTable(name).ifNotExists();
+        return dialect === 'mysql'
+          ? builder.modifyEnd(sql`default character set utf8mb4 collate utf8mb4_bin`)
+          : builder;
+      };
+      const id = 'varchar(64)' as const;
+      const sha256Column = 'char(64)' as const;
+
+      await table('issuer_registrations')
+        .addColumn('registration_id', id, (column) => column.primaryKey())
+        .addColumn('org_id', id, (column) => column.notNull())
+        .addColumn('issuer', 'text', (column) => column.notNull())
+        .addColumn('issuer_key', sha256Column, (column) => column.notNull())
+        .addColumn('org_issuer_key', sha256Column, (column) => column.notNull().unique())
+        .addColumn('client_ids', 'text', (column) => column.notNull())
+        .addColumn('allowed_algorithms', 'text', (column) => column.notNull())
+        .addColumn('email_linking', 'varchar(32)', (column) => column.notNull())
+        .addColumn('subject_claim', 'varchar(64)', (column) => column.notNull())
+        .addColumn('trust_username_claims', 'boolean', (column) => column.notNull())
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .addColumn('updated_at', 'bigint', (column) => column.notNull())
+        .execute();
+      await createIndex(db, dialect, indexName('issuer_registrations_issuer_idx'), 'issuer_registrations', [
+        'issuer_key',
+      ]);
+      await createIndex(db, dialect, indexName('issuer_registrations_org_idx'), 'issuer_registrations', [
+        'org_id',
+      ]);
+      await table('issuer_usage')
+        .addColumn('issuer_key', sha256Column, (column) => column.primaryKey())
+        .addColumn('exclusive_registration_id', id)
+        .addColumn('shared_count', 'integer', (column) => column.notNull())
+        .execute();
+      await table('issuer_client_claims')
+        .addColumn('claim_key', sha256Column, (column) => column.primaryKey())
+        .addColumn('registration_id', id, (column) => column.notNull())
+        .execute();
+      await createIndex(
+        db,
+        dialect,
+        indexName('issuer_client_claims_registration_idx'),
+        'issuer_client_claims',
+        ['registration_id'],
+      );
+
+      const copied = new Set(
+        (await db.selectFrom('issuer_registrations').select('registration_id').execute()).map(
+          (row) => row.registration_id,
+        ),
+      );
+      const orgs = await db.selectFrom('organizations').selectAll().execute();
+      for (const org of orgs.filter((candidate) => !copied.has(candidate.org_id))) {
+        const clientIds: string[] = JSON.parse(org.client_ids);
+        // Leftovers of an interrupted run: until its registration row exists, nothing else uses them.
+        await db.deleteFrom('issuer_client_claims').where('registration_id', '=', org.org_id).execute();
+        await db.deleteFrom('issuer_usage').where('issuer_key', '=', org.issuer_key).execute();
+        await db
+          .insertInto('issuer_usage')
+          .values({
+            issuer_key: org.issuer_key,
+            exclusive_registration_id: clientIds.length === 0 ? org.org_id : null,
+            shared_count: clientIds.length === 0 ? 0 : 1,
+          })
+          .execute();
+        if (clientIds.length > 0) {
+          await db
+            .insertInto('issuer_client_claims')
+            .values(
+              [...new Set(clientIds)].map((clientId) => ({
+                claim_key: sha256(JSON.stringify([org.issuer, clientId])),
+                registration_id: org.org_id,
+              })),
+            )
+            .execute();
+        }
+        await db
+          .insertInto('issuer_registrations')
+          .values({
+            registration_id: org.org_id,
+            org_id: org.org_id,
+            issuer: org.issuer,
+            issuer_key: org.issuer_key,
+            org_issuer_key: sha256(JSON.stringify([org.org_id, org.issuer])),
+            client_ids: org.client_ids,
+            allowed_algorithms: org.allowed_algorithms,
+            email_linking: org.email_linking,
+            subject_claim: 'sub',
+            trust_username_claims: 0,
+            created_at: Number(org.created_at),
+            updated_at: Number(org.updated_at),
+          })
+          .execute();
+      }
+    },
+  },
 ];
 
 const MYSQL_DUPLICATE_KEY_NAME = 1061;
@@ -347,4 +450,8 @@ async function applyPending(db: Kysely<Database>, context: MigrationContext): Pr
       .values({ version: migration.version, applied_at: epochSeconds() })
       .execute();
   }
+}
+
+function sha256(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
 }

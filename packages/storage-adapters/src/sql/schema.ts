@@ -19,6 +19,11 @@ export interface Database {
   };
   organizations: {
     org_id: string;
+    /**
+     * Since version 3, `issuer`, `client_ids`, `allowed_algorithms` and `email_linking` are a
+     * snapshot of the first issuer, written and never read: `issuer_registrations` is the truth.
+     * `issuer_key` is unique, so new rows put a hash of the org id there.
+     */
     issuer: string;
     issuer_key: string;
     name: string;
@@ -29,6 +34,37 @@ export interface Database {
     email_linking: string;
     created_at: EpochSeconds;
     updated_at: EpochSeconds;
+  };
+  issuer_registrations: {
+    registration_id: string;
+    org_id: string;
+    issuer: string;
+    /** SHA-256 of the issuer: the lookup of an exchange. */
+    issuer_key: string;
+    /** SHA-256 of `[org_id, issuer]`, unique: one registration per org and issuer. */
+    org_issuer_key: string;
+    /** JSON arrays. */
+    client_ids: string;
+    allowed_algorithms: string;
+    email_linking: string;
+    subject_claim: string;
+    trust_username_claims: Flag;
+    created_at: EpochSeconds;
+    updated_at: EpochSeconds;
+  };
+  /**
+   * One row per registered issuer, updated (so locked) by every registration of it: either one
+   * registration without client ids holds it exclusively, or `shared_count` registrations share it.
+   */
+  issuer_usage: {
+    issuer_key: string;
+    exclusive_registration_id: string | null;
+    shared_count: number;
+  };
+  /** One row per (issuer, client id) claimed, keyed by SHA-256 of `[issuer, client_id]`. */
+  issuer_client_claims: {
+    claim_key: string;
+    registration_id: string;
   };
   api_keys: {
     key_id: string;
@@ -141,4 +177,7 @@ export const TABLES: readonly TableName[] = [
   'webhook_subscriptions',
   'webhook_deliveries',
   'consumed_keys',
+  'issuer_registrations',
+  'issuer_usage',
+  'issuer_client_claims',
 ];

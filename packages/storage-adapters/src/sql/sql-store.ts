@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import type {
   ApiKeyRecord,
   FindOrCreateUserResult,
+  IssuerRegistrationConflict,
+  IssuerRegistrationRecord,
   OrganizationRecord,
   RefreshTokenRecord,
   SigningKeyRecord,
@@ -15,7 +17,7 @@ import type {
   WebhookSubscriptionRecord,
 } from '@rialto-exchange/core';
 import { StoreUnavailableError, verificationFlags } from '@rialto-exchange/core';
-import { type Insertable, Kysely, type Selectable, type Transaction } from 'kysely';
+import { type Insertable, Kysely, type Selectable, sql, type Transaction } from 'kysely';
 import { createBatcher } from '../internal/batcher.js';
 import { withDeadline } from '../internal/deadline.js';
 import { deliveriesFor, newUser } from '../internal/outbox.js';
@@ -192,15 +194,81 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
     }
   }
 
-  async function readOrganization(
-    where: { orgId: string } | { issuer: string },
-  ): Promise<OrganizationRecord | null> {
-    const query = db.selectFrom('organizations').selectAll();
-    const row = await ('orgId' in where
-      ? query.where('org_id', '=', where.orgId)
-      : query.where('issuer_key', '=', sha256(where.issuer))
-    ).executeTakeFirst();
+  async function readOrganization(orgId: string): Promise<OrganizationRecord | null> {
+    const row = await db
+      .selectFrom('organizations')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .executeTakeFirst();
     return row ? toOrganization(row) : null;
+  }
+
+  /**
+   * Writes a registration inside the caller's transaction, in the order of the contract's checks.
+   * Each conflict throws, so the whole transaction rolls back.
+   */
+  async function insertIssuerRegistration(trx: Transaction<Database>, record: IssuerRegistrationRecord) {
+    const issuerKey = sha256(record.issuer);
+    await trx
+      .insertInto('issuer_registrations')
+      .values(fromIssuerRegistration(record))
+      .execute()
+      .catch(conflictOnUniqueViolation('duplicate'));
+    const usage = { issuer_key: issuerKey, exclusive_registration_id: null, shared_count: 0 };
+    const insertUsage = trx.insertInto('issuer_usage').values(usage);
+    await (options.dialect === 'mysql'
+      ? insertUsage.onDuplicateKeyUpdate({ issuer_key: issuerKey })
+      : insertUsage.onConflict((conflict) => conflict.column('issuer_key').doNothing())
+    ).execute();
+    // The UPDATE locks the issuer's row until commit, so registrations of one issuer take turns here
+    // and each sees the one before it.
+    const isExclusive = record.clientIds.length === 0;
+    const claimed = await trx
+      .updateTable('issuer_usage')
+      .$if(isExclusive, (update) =>
+        update.set({ exclusive_registration_id: record.registrationId }).where('shared_count', '=', 0),
+      )
+      .$if(!isExclusive, (update) => update.set({ shared_count: sql`shared_count + 1` }))
+      .where('issuer_key', '=', issuerKey)
+      .where('exclusive_registration_id', 'is', null)
+      .executeTakeFirst();
+    if (Number(claimed.numUpdatedRows) === 0) throw new RegistrationConflict('issuer_taken');
+    if (!isExclusive) {
+      await trx
+        .insertInto('issuer_client_claims')
+        .values(
+          record.clientIds.map((clientId) => ({
+            claim_key: clientClaimKey(record.issuer, clientId),
+            registration_id: record.registrationId,
+          })),
+        )
+        .execute()
+        .catch(conflictOnUniqueViolation('client_id_taken'));
+    }
+  }
+
+  /** Runs a transaction that registers an issuer; a refused registration rolls back and is returned. */
+  async function registering<T>(
+    write: (trx: Transaction<Database>) => Promise<T>,
+  ): Promise<T | IssuerRegistrationConflict> {
+    return withRetries(isRetryableConflict, async () => {
+      try {
+        return await db.transaction().execute(write);
+      } catch (error) {
+        if (error instanceof RegistrationConflict) return error.conflict;
+        throw error;
+      }
+    });
+  }
+
+  function readIssuerRegistrations(column: 'org_id' | 'issuer_key', value: string) {
+    return db
+      .selectFrom('issuer_registrations')
+      .selectAll()
+      .where(column, '=', value)
+      .orderBy('created_at')
+      .orderBy('registration_id')
+      .execute();
   }
 
   // A batch of one (each exchange, on a quiet service) runs these two statements. Building and
@@ -339,27 +407,74 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
   }
 
   return {
-    createOrganization: (org, firstKey) =>
+    createOrganization: (org, firstKey, firstIssuer) =>
+      guarded(async () => {
+        const outcome = await registering(async (trx) => {
+          await trx.insertInto('organizations').values(fromOrganization(org, firstIssuer)).execute();
+          await insertApiKey(trx, firstKey);
+          await insertIssuerRegistration(trx, firstIssuer);
+          return 'created' as const;
+        });
+        // A new org cannot register an issuer twice.
+        return outcome === 'duplicate' ? 'issuer_taken' : outcome;
+      }),
+
+    getOrganization: (orgId) => guarded(() => readOrganization(orgId)),
+
+    addIssuerRegistration: (record) =>
       guarded(() =>
-        withRetries(isRetryableConflict, async () => {
-          try {
-            await db.transaction().execute(async (trx) => {
-              await trx.insertInto('organizations').values(fromOrganization(org)).execute();
-              await insertApiKey(trx, firstKey);
-            });
-            return 'created';
-          } catch (error) {
-            // The violated constraint is not reported the same way by every driver; asking is portable.
-            if (isUniqueViolation(error) && (await readOrganization({ issuer: org.issuer })))
-              return 'issuer_taken';
-            throw error;
-          }
+        registering(async (trx) => {
+          await insertIssuerRegistration(trx, record);
+          return 'added' as const;
         }),
       ),
 
-    getOrganization: (orgId) => guarded(() => readOrganization({ orgId })),
+    listIssuerRegistrations: (orgId) =>
+      guarded(async () => (await readIssuerRegistrations('org_id', orgId)).map(toIssuerRegistration)),
 
-    findOrganizationByIssuer: (issuer) => guarded(() => readOrganization({ issuer })),
+    findIssuerRegistrations: (issuer) =>
+      guarded(async () =>
+        (await readIssuerRegistrations('issuer_key', sha256(issuer)))
+          .filter((row) => row.issuer === issuer)
+          .map(toIssuerRegistration),
+      ),
+
+    removeIssuerRegistration: (orgId, registrationId) =>
+      guarded(() =>
+        withRetries(isRetryableConflict, () =>
+          db.transaction().execute(async (trx) => {
+            const row = await trx
+              .selectFrom('issuer_registrations')
+              .selectAll()
+              .where('registration_id', '=', registrationId)
+              .where('org_id', '=', orgId)
+              .executeTakeFirst();
+            if (!row) return false;
+            const removed = await trx
+              .deleteFrom('issuer_registrations')
+              .where('registration_id', '=', registrationId)
+              .executeTakeFirst();
+            // A concurrent removal got there first.
+            if (Number(removed.numDeletedRows) === 0) return false;
+            await trx
+              .deleteFrom('issuer_client_claims')
+              .where('registration_id', '=', registrationId)
+              .execute();
+            const isExclusive = (JSON.parse(row.client_ids) as string[]).length === 0;
+            await trx
+              .updateTable('issuer_usage')
+              .$if(isExclusive, (update) =>
+                update
+                  .set({ exclusive_registration_id: null })
+                  .where('exclusive_registration_id', '=', registrationId),
+              )
+              .$if(!isExclusive, (update) => update.set({ shared_count: sql`shared_count - 1` }))
+              .where('issuer_key', '=', row.issuer_key)
+              .execute();
+            return true;
+          }),
+        ),
+      ),
 
     updateOrganization: (orgId, patch, now) =>
       guarded(async () => {
@@ -368,18 +483,13 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
           .set({
             ...(patch.name === undefined ? {} : { name: patch.name }),
             ...(patch.audience === undefined ? {} : { audience: JSON.stringify(patch.audience) }),
-            ...(patch.clientIds === undefined ? {} : { client_ids: JSON.stringify(patch.clientIds) }),
-            ...(patch.allowedAlgorithms === undefined
-              ? {}
-              : { allowed_algorithms: JSON.stringify(patch.allowedAlgorithms) }),
-            ...(patch.emailLinking === undefined ? {} : { email_linking: patch.emailLinking }),
             updated_at: now,
           })
           .where('org_id', '=', orgId)
           .execute();
         // Read back rather than count rows: MySQL counts only rows whose values changed, unless the
         // host's pool asked for found rows.
-        return readOrganization({ orgId });
+        return readOrganization(orgId);
       }),
 
     addApiKey: (key) => guarded(() => insertApiKey(db, key)),
@@ -827,16 +937,18 @@ async function insertApiKey(db: Kysely<Database> | Transaction<Database>, key: A
     .execute();
 }
 
-function fromOrganization(org: OrganizationRecord) {
+/** The issuer columns keep a snapshot of the first issuer, for readers of the pre-version-3 schema. */
+function fromOrganization(org: OrganizationRecord, firstIssuer: IssuerRegistrationRecord) {
   return {
     org_id: org.orgId,
-    issuer: org.issuer,
-    issuer_key: sha256(org.issuer),
+    issuer: firstIssuer.issuer,
+    // Unique since version 1; issuers are no longer unique per org, so it holds a per-org value.
+    issuer_key: sha256(JSON.stringify(['org', org.orgId])),
     name: org.name,
     audience: JSON.stringify(org.audience),
-    client_ids: JSON.stringify(org.clientIds),
-    allowed_algorithms: JSON.stringify(org.allowedAlgorithms),
-    email_linking: org.emailLinking,
+    client_ids: JSON.stringify(firstIssuer.clientIds),
+    allowed_algorithms: JSON.stringify(firstIssuer.allowedAlgorithms),
+    email_linking: firstIssuer.emailLinking,
     created_at: org.createdAt,
     updated_at: org.updatedAt,
   };
@@ -846,11 +958,56 @@ function toOrganization(row: Selectable<Database['organizations']>): Organizatio
   return {
     orgId: row.org_id,
     name: row.name,
-    issuer: row.issuer,
     audience: JSON.parse(row.audience),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+/** Thrown inside a registration's transaction to roll it back and report why. */
+class RegistrationConflict extends Error {
+  constructor(readonly conflict: IssuerRegistrationConflict) {
+    super(conflict);
+  }
+}
+
+function conflictOnUniqueViolation(conflict: IssuerRegistrationConflict) {
+  return (error: unknown): never => {
+    throw isUniqueViolation(error) ? new RegistrationConflict(conflict) : error;
+  };
+}
+
+function clientClaimKey(issuer: string, clientId: string): string {
+  return sha256(JSON.stringify([issuer, clientId]));
+}
+
+function fromIssuerRegistration(record: IssuerRegistrationRecord) {
+  return {
+    registration_id: record.registrationId,
+    org_id: record.orgId,
+    issuer: record.issuer,
+    issuer_key: sha256(record.issuer),
+    org_issuer_key: sha256(JSON.stringify([record.orgId, record.issuer])),
+    client_ids: JSON.stringify(record.clientIds),
+    allowed_algorithms: JSON.stringify(record.allowedAlgorithms),
+    email_linking: record.emailLinking,
+    subject_claim: record.subjectClaim,
+    trust_username_claims: record.trustUsernameClaims ? 1 : 0,
+    created_at: record.createdAt,
+    updated_at: record.updatedAt,
+  };
+}
+
+function toIssuerRegistration(row: Selectable<Database['issuer_registrations']>): IssuerRegistrationRecord {
+  return {
+    registrationId: row.registration_id,
+    orgId: row.org_id,
+    issuer: row.issuer,
     clientIds: JSON.parse(row.client_ids),
     allowedAlgorithms: JSON.parse(row.allowed_algorithms),
-    emailLinking: row.email_linking as OrganizationRecord['emailLinking'],
+    emailLinking: row.email_linking as IssuerRegistrationRecord['emailLinking'],
+    subjectClaim: row.subject_claim,
+    trustUsernameClaims: Boolean(row.trust_username_claims),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };
