@@ -7,7 +7,8 @@
  *    the workspace (no better-sqlite3: a driver is the user's choice and must not be compiled);
  * 3. compiles the first TypeScript block under "## Use it in your app" of README.md, extracted
  *    here, not copied, under `strict`, and checks `require()` of the packages;
- * 4. starts the installed `rialto-dev-idp` and the app, registers an organization, mints an ID
+ * 4. starts the installed `rialto-dev-idp` and the app (with an ES256 key from the installed
+ *    `rialto-exchange generate-key` in RIALTO_ACCESS_TOKEN_KEY), registers an organization, mints an ID
  *    token with `rialto-dev-idp token`, exchanges it, sets the user's KYC state with the PATCH
  *    body the README documents, refreshes, and calls the app's guarded route.
  *
@@ -203,12 +204,20 @@ async function main() {
     /issuer (http:\/\/\S+),/,
   );
   const adminToken = randomBytes(24).toString('base64url');
+  // The README's key recipe: an ES256 key from the CLI in RIALTO_ACCESS_TOKEN_KEY, no algorithm named.
+  const accessTokenKey = run('rialto-exchange', ['generate-key', '--alg', 'ES256'], { cwd: app, env });
   await start(
     process.execPath,
     ['dist/server.js'],
     {
       cwd: app,
-      env: { ...env, PORT: String(appPort), RIALTO_ADMIN_TOKEN: adminToken, NODE_ENV: 'development' },
+      env: {
+        ...env,
+        PORT: String(appPort),
+        RIALTO_ADMIN_TOKEN: adminToken,
+        RIALTO_ACCESS_TOKEN_KEY: accessTokenKey,
+        NODE_ENV: 'development',
+      },
     },
     /listening on http:\/\/localhost:\d+/,
   );
@@ -235,10 +244,15 @@ async function main() {
     }),
     200,
   );
-  const claims = JSON.parse(Buffer.from(tokens.access_token.split('.')[1], 'base64url').toString('utf8'));
+  const [header, claims] = tokens.access_token
+    .split('.')
+    .slice(0, 2)
+    .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')));
+  if (header.alg !== 'ES256')
+    fail(`the access token is signed with ${header.alg}, not the ES256 key from generate-key`);
   if (claims.email !== 'ada@example.com' || claims.iss !== base)
     fail(`unexpected access-token claims ${JSON.stringify(claims)}`);
-  step(`exchanged an ID token from rialto-dev-idp for an access token of user ${claims.user_id}`);
+  step(`exchanged an ID token from rialto-dev-idp for an ES256 access token of user ${claims.user_id}`);
 
   const refused = expectStatus(
     'GET /portfolio before KYC',
