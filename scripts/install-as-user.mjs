@@ -293,7 +293,7 @@ try {
   console.error(`install-as-user: FAILED: ${error.message}`);
 } finally {
   for (const child of children) child.kill();
-  if (failed && process.env.KEEP_INSTALL_DIR) console.error(`install-as-user: left ${work} for inspection`);
+  if (process.env.KEEP_INSTALL_DIR) console.error(`install-as-user: left ${work} (KEEP_INSTALL_DIR)`);
   else rmSync(work, { recursive: true, force: true });
   process.exitCode = failed ? 1 : 0;
 }
