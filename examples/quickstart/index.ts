@@ -1,7 +1,8 @@
 /**
  * Quickstart: a partner's IdP, this library mounted in Express, and one real token exchange.
  *
- *   pnpm quickstart
+ *   pnpm quickstart              (or bash scripts/quickstart.sh, which installs first)
+ *   PORT=4001 pnpm quickstart    (default 3000; 0 picks a free port)
  *
  * 1. starts a real OpenID Connect provider on loopback, standing in for the partner's IdP;
  * 2. mounts `rialtoExchange()` in an Express app with its development defaults;
@@ -17,18 +18,28 @@ import { rialtoExchange } from '@rialto-exchange/express';
 import express from 'express';
 import { decodeJwt } from 'jose';
 
-const port = Number(process.env.PORT ?? 3000);
+const DEFAULT_PORT = 3000;
+const port = parsePort(process.env.PORT);
 const exitAfterDemo = process.env.QUICKSTART_EXIT_AFTER_DEMO === '1';
 const adminToken = randomBytes(24).toString('base64url');
 const step = (message: string) => console.log(`\n▸ ${message}`);
 
-step('Starting a local OpenID Connect provider (the partner IdP)…');
+const app = express();
+// The port is taken first, so a busy one is reported before anything else starts.
+const server = app.listen(port, '127.0.0.1');
+try {
+  await once(server, 'listening');
+} catch (error) {
+  if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+  console.error(
+    `✘ Port ${port} on 127.0.0.1 is busy. Stop what uses it, or pick another port: PORT=${port + 1} bash scripts/quickstart.sh (PORT=0 picks a free one).`,
+  );
+  process.exit(1);
+}
+
+step('Starting a local OpenID Connect provider (the partner IdP, @rialto-exchange/dev-idp)…');
 const idp = await startDevIdp();
 console.log(`  issuer: ${idp.issuer}`);
-
-const app = express();
-const server = app.listen(port, '127.0.0.1');
-await once(server, 'listening');
 // The service's issuer names its port, which is known only now when PORT=0 picks a free one.
 const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 app.use(
@@ -98,6 +109,16 @@ if (exitAfterDemo) {
   );
   process.once('SIGINT', () => void shutdown());
   process.once('SIGTERM', () => void shutdown());
+}
+
+function parsePort(value: string | undefined): number {
+  if (value === undefined || value === '') return DEFAULT_PORT;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65_535) {
+    console.error(`✘ PORT must be a port number from 0 to 65535, got "${value}".`);
+    process.exit(1);
+  }
+  return parsed;
 }
 
 async function shutdown() {

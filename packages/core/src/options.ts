@@ -390,6 +390,9 @@ const optionSchemas = {
 
 const rialtoExchangeOptionsSchema = strictOptions(optionSchemas);
 
+/** Every option's name, for the check that README's Configuration table has a row for each. */
+export const OPTION_NAMES: readonly string[] = Object.keys(optionSchemas);
+
 /**
  * Fills every default and rejects misconfiguration with a TypeError naming the option: a wrong
  * option is the host developer's bug and must fail at start-up, not on a partner's request.

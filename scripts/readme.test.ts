@@ -1,0 +1,86 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { OPTION_NAMES } from '../packages/core/src/options.js';
+// @ts-expect-error: plain JavaScript run by CI, without declarations
+import { typescriptBlocks } from './check-doc-snippets.mjs';
+// @ts-expect-error: plain JavaScript run by CI, without declarations
+import { readmeSnippet } from './install-as-user.mjs';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const readme = readFileSync(join(root, 'README.md'), 'utf8');
+
+function section(heading: string): string {
+  const start = readme.indexOf(`\n${heading}\n`);
+  expect(start, `README.md has a "${heading}" section`).toBeGreaterThan(-1);
+  const rest = readme.slice(start + heading.length + 2);
+  const end = rest.search(/\n##? /);
+  return end === -1 ? rest : rest.slice(0, end);
+}
+
+function sourceFiles(directory: string): string[] {
+  return readdirSync(directory, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(directory, entry.name);
+    if (entry.isDirectory()) return sourceFiles(path);
+    return entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts') ? [path] : [];
+  });
+}
+
+describe('README.md', () => {
+  it('has a Configuration row for every option the schema accepts', () => {
+    const table = section('## Configuration');
+    const missing = OPTION_NAMES.filter((name) => !new RegExp(`^\\| \`${name}[\`(]`, 'm').test(table));
+    expect(missing).toEqual([]);
+  });
+
+  it('lists every RIALTO_* variable the packages read in its environment table', () => {
+    const table = section('### Environment variables');
+    const read = new Set<string>();
+    for (const directory of [
+      'packages/core/src',
+      'packages/express/src',
+      'packages/storage-adapters/src',
+      'internal/dev-idp/src',
+    ]) {
+      for (const file of sourceFiles(join(root, directory))) {
+        for (const [name] of readFileSync(file, 'utf8').matchAll(/\bRIALTO_[A-Z_]+\b/g)) read.add(name);
+      }
+    }
+    const documented = (name: string) => table.includes(`\`${name}\``);
+    // Error codes such as RIALTO_DEVELOPMENT_DEFAULTS are warning codes, not variables.
+    const variables = [...read].filter((name) => !/_(DEFAULTS|DISABLED)$/.test(name));
+    expect(variables.length).toBeGreaterThan(0);
+    expect(variables.filter((name) => !documented(name))).toEqual([]);
+  });
+
+  // The app snippet once never called listen(); the install-as-user test runs this exact block.
+  it('gives a "Use it in your app" block that the install-as-user test can run: it listens on PORT', () => {
+    const snippet: string = readmeSnippet(readme, '## Use it in your app');
+    expect(snippet).toContain("from '@rialto-exchange/express'");
+    expect(snippet).toMatch(/app\.listen\(port/);
+    expect(snippet).toContain('process.env.PORT');
+  });
+});
+
+describe('typescriptBlocks', () => {
+  it('returns each ts block with the markdown line its code starts on', () => {
+    const markdown = [
+      '# T',
+      '```ts',
+      'const a = 1;',
+      '```',
+      'text',
+      '```sh',
+      'ls',
+      '```',
+      '```typescript',
+      'let b;',
+      '```',
+    ].join('\n');
+    expect(typescriptBlocks(markdown)).toEqual([
+      { startLine: 3, code: 'const a = 1;' },
+      { startLine: 10, code: 'let b;' },
+    ]);
+  });
+});
