@@ -1,6 +1,6 @@
 import type { RialtoErrorCode } from './errors.js';
 import type { Logger } from './logger.js';
-import type { SigningKeyUse } from './store.js';
+import type { SigningKeyUse, UserRole } from './store.js';
 
 /**
  * Audit events and their payloads. Payloads never contain tokens, API keys or secrets, so
@@ -13,6 +13,8 @@ export interface RialtoEventMap {
   'user.created': { orgId: string; userId: string };
   /** A user's verification state changed; `eventTypes` are the webhook events it emitted. */
   'user.updated': { orgId: string; userId: string; eventTypes: string[] };
+  /** An org admin role was granted or withdrawn. */
+  'user.role_changed': { orgId: string; userId: string; role: UserRole };
   'refresh.succeeded': { orgId: string; userId: string; familyId: string };
   /** A consumed refresh token was presented again; its whole family has been revoked. */
   'refresh.reuse_detected': { orgId: string; userId: string; familyId: string };

@@ -20,6 +20,7 @@ import { wellKnownRoutes } from './routes/well-known-routes.js';
 import { createServices } from './services.js';
 import type { RotatedKey } from './signing-keys.js';
 import type { SigningKeyUse } from './store.js';
+import type { UserRoles } from './user-roles.js';
 import type { Users } from './users.js';
 import type { VerifyAccessTokenOptions } from './verify-access-token.js';
 import type { DeliveryRunSummary } from './webhooks/delivery-worker.js';
@@ -53,6 +54,8 @@ export interface RialtoExchange {
   on: RialtoEvents['on'];
   /** Changes users' verification state from host code, as `PATCH /identity/users/:user_id` does. */
   readonly users: Users;
+  /** Grants and withdraws the org admin role from host code, as `PUT /identity/users/:user_id/role` does. */
+  readonly userRoles: UserRoles;
   /** Durable, org-scoped webhook events (distinct from the in-process audit events of `on`). */
   readonly events: WebhookEventEmitter;
   readonly webhooks: {
@@ -155,6 +158,7 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
     errorResponse: respondWithError,
     on: services.events.on,
     users: services.users,
+    userRoles: services.userRoles,
     events: {
       register: services.eventCatalogue.register,
       async emit(type, orgId, data) {

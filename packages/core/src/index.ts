@@ -25,12 +25,14 @@ export type {
   OrganizationPatch,
   OrganizationRecord,
   RefreshTokenRecord,
+  SetUserRoleInput,
   SigningKeyRecord,
   SigningKeyUse,
   Store,
   UpdateUserVerificationInput,
   UpdateUserVerificationResult,
   UserRecord,
+  UserRole,
   UserVerification,
   WebhookAttemptRecord,
   WebhookDeliveryRecord,
@@ -39,6 +41,7 @@ export type {
   WebhookSubscriptionPatch,
   WebhookSubscriptionRecord,
 } from './store.js';
+export type { UserRoles } from './user-roles.js';
 export type { Users, UserVerificationPatch } from './users.js';
 export type { VerificationFlags } from './verification-flags.js';
 export { verificationFlags } from './verification-flags.js';

@@ -42,6 +42,7 @@ export async function provisionUser(
     userId: randomUUID(),
     orgId: org.orgId,
     email,
+    role: 'member',
     ...INITIAL_VERIFICATION,
     createdAt: now,
     updatedAt: now,

@@ -5,12 +5,14 @@ import { createEvents, type RialtoEvents } from './events.js';
 import { createTokenExchange, type TokenExchange } from './exchange-token.js';
 import { createTokenMinter } from './mint-tokens.js';
 import type { ResolvedRialtoExchangeOptions } from './options.js';
+import { createOrgAccess, type OrgAccess } from './org-access.js';
 import { createOrganizations, type Organizations } from './organizations.js';
 import { enforceRateLimit, limiterFor, type RateLimiter } from './rate-limit.js';
 import { createRefreshTokens, type RefreshTokens } from './refresh-tokens.js';
 import { createRemoteDocuments } from './remote-documents.js';
 import { createRemoteJwks } from './remote-jwks.js';
 import { createSigningKeys, type SigningKeys } from './signing-keys.js';
+import { createUserRoles, type UserRoles } from './user-roles.js';
 import { createUsers, type Users } from './users.js';
 import { type AccessTokenVerifier, createAccessTokenVerifier } from './verify-access-token.js';
 import { createIdTokenVerifier } from './verify-id-token.js';
@@ -30,6 +32,9 @@ export interface Services {
   refreshTokens: RefreshTokens;
   accessTokens: AccessTokenVerifier;
   users: Users;
+  /** Who may act on an organization: its API key, its users' access tokens, its org admins. */
+  orgAccess: OrgAccess;
+  userRoles: UserRoles;
   eventCatalogue: EventCatalogue;
   webhookSubscriptions: WebhookSubscriptions;
   deliveryWorker: DeliveryWorker;
@@ -40,6 +45,7 @@ export interface Services {
 // Bounds on the in-process caches: far above real fleets, low enough to cap memory under attack.
 const MAX_CACHED_ORGS = 10_000;
 const MAX_CACHED_REMOTE_DOCUMENTS = 10_000;
+const MAX_CACHED_USERS = 10_000;
 
 export function createServices(options: ResolvedRialtoExchangeOptions): Services {
   const { store } = options;
@@ -98,6 +104,18 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
     refreshTokenTtlSeconds: options.refreshTokenTtlSeconds,
   });
   const orgLimiter = limiterFor(options.rateLimit.perOrganization);
+  const accessTokens = createAccessTokenVerifier({
+    issuer: options.issuer,
+    signingKeys,
+    clockToleranceSeconds: options.clockToleranceSeconds,
+  });
+  const orgAccess = createOrgAccess({
+    store,
+    apiKeys,
+    accessTokens,
+    cacheTtlSeconds: options.lookupCacheTtlSeconds,
+    maxCachedUsers: MAX_CACHED_USERS,
+  });
   const eventCatalogue = createEventCatalogue();
 
   return {
@@ -125,11 +143,9 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
       events,
       clockToleranceSeconds: options.clockToleranceSeconds,
     }),
-    accessTokens: createAccessTokenVerifier({
-      issuer: options.issuer,
-      signingKeys,
-      clockToleranceSeconds: options.clockToleranceSeconds,
-    }),
+    accessTokens,
+    orgAccess,
+    userRoles: createUserRoles(store, events, orgAccess),
     ipLimiter: limiterFor(options.rateLimit.perIp),
     users: createUsers(store, events),
     eventCatalogue,

@@ -78,12 +78,20 @@ export interface UserVerification {
   accreditationStatus: AccreditationStatus;
 }
 
+/**
+ * What a user may do within its organization. `member` reaches its own user only; `org_admin`
+ * also reads every user of the org and manages the org's webhooks, as the org's API key does.
+ */
+export type UserRole = 'member' | 'org_admin';
+
 export interface UserRecord extends UserVerification {
   /** UUID. */
   userId: string;
   orgId: string;
   /** Normalized: trimmed, lower-cased, Unicode NFC. Unique within an org. */
   email: string;
+  /** Users created before roles existed read back as `member`. */
+  role: UserRole;
   createdAt: number;
   updatedAt: number;
 }
@@ -135,6 +143,13 @@ export interface UpdateUserVerificationInput {
   now: number;
   /** Webhook events caused by the change, recorded (and fanned out) in the same atomic operation. */
   events: WebhookEventRecord[];
+}
+
+export interface SetUserRoleInput {
+  orgId: string;
+  userId: string;
+  role: UserRole;
+  now: number;
 }
 
 export type UpdateUserVerificationResult =
@@ -317,6 +332,13 @@ export interface Store {
    * `updated`; the others get `stale` with the current user.
    */
   updateUserVerification(input: UpdateUserVerificationInput): Promise<UpdateUserVerificationResult>;
+
+  /**
+   * Sets a user's role and `updatedAt`, atomically with respect to other changes of the user: a
+   * concurrent verification change is neither lost nor loses the role.
+   * @returns the updated user, or `null` (writing nothing) when `orgId` has no such user.
+   */
+  setUserRole(input: SetUserRoleInput): Promise<UserRecord | null>;
 
   /** Stores a new webhook subscription. */
   createWebhookSubscription(record: WebhookSubscriptionRecord): Promise<void>;

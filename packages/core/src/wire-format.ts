@@ -20,6 +20,7 @@ export function userJson(user: UserRecord) {
     user_id: user.userId,
     org_id: user.orgId,
     email: user.email,
+    role: user.role,
     ...verificationFlagsJson(user),
     kyc_status: user.kycStatus,
     accreditation_status: user.accreditationStatus,

@@ -29,6 +29,7 @@ const WRITE_METHODS = [
   'consumeRefreshToken',
   'revokeRefreshTokenFamily',
   'updateUserVerification',
+  'setUserRole',
   'createWebhookSubscription',
   'updateWebhookSubscription',
   'deleteWebhookSubscription',

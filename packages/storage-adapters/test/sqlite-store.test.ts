@@ -27,7 +27,8 @@ describe('sqlStore (SQLite)', () => {
       drop table rialto_webhook_deliveries;
       alter table rialto_users drop column kyc_status;
       alter table rialto_users drop column accreditation_status;
-      delete from rialto_migrations where version = 2;
+      alter table rialto_users drop column role;
+      delete from rialto_migrations where version in (2, 3);
     `);
     const insert = database.prepare(
       `insert into rialto_users values (?, 'org', ?, ?, 0, ?, ?, ?, 1700000000, 1700000000)`,
@@ -53,6 +54,21 @@ describe('sqlStore (SQLite)', () => {
     expect(await statuses('both')).toEqual(['approved', 'verified']);
     expect(await statuses('submitted')).toEqual(['not_started', 'submitted']);
     expect(await statuses('none')).toEqual(['not_started', 'not_submitted']);
+  });
+
+  it('migration 3 makes every user written under version 2 a member', async () => {
+    const database = temporaryDatabase();
+    await sqlStore({ dialect: 'sqlite', database }).migrate();
+    database.exec(`
+      alter table rialto_users drop column role;
+      delete from rialto_migrations where version = 3;
+      insert into rialto_users values ('before-roles', 'org', 'a@example.com', 'a@example.com', 0, 0, 0, 0,
+        1700000000, 1700000000, 'not_started', 'not_submitted');
+    `);
+
+    const store = sqlStore({ dialect: 'sqlite', database });
+
+    expect((await store.getUser('org', 'before-roles'))?.role).toBe('member');
   });
 
   it("uses the host's database, under the table prefix, and leaves it open on close()", async () => {

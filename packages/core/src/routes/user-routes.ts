@@ -3,20 +3,23 @@ import { RialtoError } from '../errors.js';
 import { json } from '../internal/http.js';
 import { isUuid, parseBody, type Route } from '../internal/route.js';
 import type { Services } from '../services.js';
+import { userRoleSchema } from '../user-roles.js';
 import { userPatchSchema } from '../users.js';
 import { userJson } from '../wire-format.js';
 
-/** `GET` and `PATCH /identity/users/:user_id`, scoped to the caller's organization. */
-export function userRoutes({ accessTokens, apiKeys, adminAuth, users, options }: Services): Route[] {
+/** `GET` and `PATCH /identity/users/:user_id` and its `/role`, scoped to the caller's organization. */
+export function userRoutes({ orgAccess, apiKeys, adminAuth, users, userRoles, options }: Services): Route[] {
   return [
     {
       method: 'GET',
       pattern: /^\/identity\/users\/([^/]+)$/,
       scheme: 'bearer',
       async run(request, [userId]) {
-        const { claims } = await accessTokens.authenticate(request.headers);
-        // Another org's user is indistinguishable from a missing one: 404 either way.
-        const user = isUuid(userId) ? await options.store.getUser(claims.org_id, userId) : null;
+        const caller = await orgAccess.authenticate(request);
+        // A plain user reads only itself. Another user of its org, like another org's user, is
+        // indistinguishable from a missing one: 404 either way, so ids cannot be probed.
+        const mayRead = caller.kind === 'api_key' || caller.isOrgAdmin || caller.userId === userId;
+        const user = mayRead && isUuid(userId) ? await options.store.getUser(caller.orgId, userId) : null;
         if (!user) throw new RialtoError('not_found', 'No such user in your organization.');
         return json(200, userJson(user));
       },
@@ -36,6 +39,23 @@ export function userRoutes({ accessTokens, apiKeys, adminAuth, users, options }:
             : await options.store.getUser(orgId, userId);
         if (!user) throw new RialtoError('not_found', 'No such user in your organization.');
         return json(200, userJson(await users.update(user.orgId, user.userId, patch)));
+      },
+    },
+    {
+      method: 'PUT',
+      pattern: /^\/identity\/users\/([^/]+)\/role$/,
+      scheme: 'api_key',
+      async run(request, [userId]) {
+        // Org admins cannot grant the role themselves: only the partner's backend or the service admin.
+        const orgId = await authenticateApiKeyOrAdmin(request, apiKeys, adminAuth);
+        const { role } = parseBody(userRoleSchema, request);
+        const user = !isUuid(userId)
+          ? null
+          : orgId === undefined
+            ? await options.store.getUserById(userId)
+            : await options.store.getUser(orgId, userId);
+        if (!user) throw new RialtoError('not_found', 'No such user in your organization.');
+        return json(200, userJson(await userRoles.set(user.orgId, user.userId, role)));
       },
     },
   ];

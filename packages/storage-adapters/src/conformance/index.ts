@@ -7,6 +7,7 @@ import { describeOutbox } from './outbox.js';
 import { describeRefreshTokens } from './refresh-tokens.js';
 import { describeSigningKeys } from './signing-keys.js';
 import type { ConformanceGuarantee, MakeStore, StoreConformanceOptions } from './types.js';
+import { describeUserRoles } from './user-roles.js';
 import { describeUsers } from './users.js';
 import { describeWebhookSubscriptions } from './webhooks.js';
 
@@ -77,6 +78,7 @@ export function runStoreConformance(
     describeOrganizations(context);
     describeApiKeys(context);
     describeUsers(context);
+    describeUserRoles(context);
     describeRefreshTokens(context);
     describeSigningKeys(context);
     describeWebhookSubscriptions(context);

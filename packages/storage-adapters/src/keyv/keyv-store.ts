@@ -13,7 +13,14 @@ import type {
 import { StoreUnavailableError } from '@rialto-exchange/core';
 import { withDeadline } from '../internal/deadline.js';
 import { newestSigningKeysFirst, oldestKeysFirst } from '../internal/ordering.js';
-import { byDueTime, deliveriesFor, isClaimable, newestDeliveriesFirst, newUser } from '../internal/outbox.js';
+import {
+  byDueTime,
+  deliveriesFor,
+  isClaimable,
+  newestDeliveriesFirst,
+  newUser,
+  withDefaultRole,
+} from '../internal/outbox.js';
 import {
   DELIVERY_RETENTION_SECONDS,
   EXPIRY_MARGIN_SECONDS,
@@ -60,8 +67,8 @@ const DEFAULT_TIMEOUT_MS = 5_000;
  * multi-key transaction, so this store cannot give these guarantees under concurrency:
  *
  * - Two `createOrganization` calls racing for one issuer can both succeed.
- * - Racing `addApiKey`/`revokeApiKey`, `updateOrganization` or `addSigningKey` calls on one record
- *   each read, modify and write it, so one change can be lost, a key revocation included.
+ * - Racing `addApiKey`/`revokeApiKey`, `updateOrganization`, `setUserRole` or `addSigningKey` calls
+ *   on one record each read, modify and write it, so one change can be lost, a key revocation included.
  * - Racing first exchanges of one person (`findOrCreateUser`, same identity or same email) can
  *   create two users.
  * - Instances starting together on an empty backend can each store their own signing key
@@ -170,8 +177,13 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions = {}): Store
     await addDeliveries(deliveriesFor(events, (orgId) => byOrg.get(orgId) ?? []));
   }
 
-  async function userOf(userId: string): Promise<UserRecord> {
+  async function readUser(userId: string): Promise<UserRecord | undefined> {
     const user = await get<UserRecord>(key.user(userId));
+    return user && withDefaultRole(user);
+  }
+
+  async function userOf(userId: string): Promise<UserRecord> {
+    const user = await readUser(userId);
     if (!user) throw new Error('keyvStore: an identity or email index points to a missing user');
     return user;
   }
@@ -245,11 +257,11 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions = {}): Store
     },
 
     async getUserById(userId) {
-      return (await get<UserRecord>(key.user(userId))) ?? null;
+      return (await readUser(userId)) ?? null;
     },
 
     async updateUserVerification(input) {
-      const user = await get<UserRecord>(key.user(input.userId));
+      const user = await readUser(input.userId);
       if (!user || user.orgId !== input.orgId) return { outcome: 'not_found' };
       const { expected } = input;
       if (
@@ -356,8 +368,16 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions = {}): Store
     },
 
     async getUser(orgId, userId) {
-      const user = await get<UserRecord>(key.user(userId));
+      const user = await readUser(userId);
       return user && user.orgId === orgId ? user : null;
+    },
+
+    async setUserRole({ orgId, userId, role, now }) {
+      const user = await readUser(userId);
+      if (!user || user.orgId !== orgId) return null;
+      const updated: UserRecord = { ...user, role, updatedAt: now };
+      await set(key.user(userId), updated);
+      return updated;
     },
 
     async saveRefreshToken(saved) {

@@ -162,6 +162,14 @@ export function memoryStore(): Store {
       return { outcome: 'updated', user: copy(updated) };
     },
 
+    async setUserRole({ orgId, userId, role, now }) {
+      const user = users.get(userId);
+      if (!user || user.orgId !== orgId) return null;
+      const updated: UserRecord = { ...user, role, updatedAt: now };
+      users.set(userId, updated);
+      return copy(updated);
+    },
+
     async createWebhookSubscription(record) {
       subscriptions.set(record.subscriptionId, copy(record));
     },

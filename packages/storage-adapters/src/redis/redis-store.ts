@@ -6,7 +6,6 @@ import type {
   SigningKeyRecord,
   SigningKeyUse,
   Store,
-  UserRecord,
   WebhookDeliveryRecord,
   WebhookEventRecord,
   WebhookSubscriptionRecord,
@@ -15,7 +14,7 @@ import { StoreUnavailableError } from '@rialto-exchange/core';
 import { createBatcher } from '../internal/batcher.js';
 import { withDeadline } from '../internal/deadline.js';
 import { newestSigningKeysFirst, oldestKeysFirst } from '../internal/ordering.js';
-import { deliveriesFor, newUser } from '../internal/outbox.js';
+import { deliveriesFor, newUser, parseUser } from '../internal/outbox.js';
 import {
   DELIVERY_RETENTION_SECONDS,
   epochSeconds,
@@ -44,6 +43,7 @@ import {
   REVOKE_API_KEY,
   REVOKE_REFRESH_TOKEN_FAMILY,
   SAVE_REFRESH_TOKENS,
+  SET_USER_ROLE,
   UPDATE_ORGANIZATION,
   UPDATE_USER_VERIFICATION,
   WRITE_SUBSCRIPTION,
@@ -391,7 +391,7 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
 
     async findOrCreateUser(input): Promise<FindOrCreateUserResult> {
       const linked = await findUserByIdentity(key.identity(input.orgId, input.iss, input.sub));
-      if (linked !== null) return { outcome: 'existing', user: JSON.parse(linked) };
+      if (linked !== null) return { outcome: 'existing', user: parseUser(linked) };
       const created = newUser(input);
       const [outcome, json] = await withOutbox(
         // Read only if the first attempt asks for a retry: the events may be built on demand.
@@ -422,19 +422,19 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
       if (outcome === 'conflict') return { outcome };
       if (typeof json !== 'string')
         throw new Error(`redisStore: an identity or email index points to a missing user`);
-      return { outcome, user: JSON.parse(json) };
+      return { outcome, user: parseUser(json) };
     },
 
     async getUser(orgId, userId) {
       const json = await send(['GET', key.user(userId)]);
       if (typeof json !== 'string') return null;
-      const user: UserRecord = JSON.parse(json);
+      const user = parseUser(json);
       return user.orgId === orgId ? user : null;
     },
 
     async getUserById(userId) {
       const json = await send(['GET', key.user(userId)]);
-      return typeof json === 'string' ? (JSON.parse(json) as UserRecord) : null;
+      return typeof json === 'string' ? parseUser(json) : null;
     },
 
     async updateUserVerification(input) {
@@ -461,7 +461,12 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
         },
       );
       if (outcome === 'not_found') return { outcome };
-      return { outcome: outcome as 'updated' | 'stale', user: JSON.parse(json as string) as UserRecord };
+      return { outcome: outcome as 'updated' | 'stale', user: parseUser(json as string) };
+    },
+
+    async setUserRole({ orgId, userId, role, now }) {
+      const json = await run(SET_USER_ROLE, [key.user(userId)], [orgId, role, String(now)]);
+      return typeof json === 'string' ? parseUser(json) : null;
     },
 
     async createWebhookSubscription(record) {

@@ -199,6 +199,20 @@ outbox_write(9)
 return { 'updated', updated }
 `);
 
+// KEYS: user record. ARGV: orgId, role, now. Read-modify-write inside the script, so a concurrent
+// verification change (also a script) is never overwritten.
+export const SET_USER_ROLE = lua(`
+local json = redis.call('GET', KEYS[1])
+if not json then return false end
+local user = cjson.decode(json)
+if user.orgId ~= ARGV[1] then return false end
+user.role = ARGV[2]
+user.updatedAt = tonumber(ARGV[3])
+local updated = cjson.encode(user)
+redis.call('SET', KEYS[1], updated)
+return updated
+`);
+
 // ARGV: outbox from 1.
 export const ENQUEUE_WEBHOOK_EVENTS = lua(`${OUTBOX_FUNCTIONS}
 if not outbox_current(1) then return 'retry' end

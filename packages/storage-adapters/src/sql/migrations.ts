@@ -181,6 +181,13 @@ const MIGRATIONS: readonly Migration[] = [
       ]);
     },
   },
+  {
+    version: 3,
+    // Roles within an organization; every existing user is a plain member.
+    async up(db, { dialect }) {
+      await addColumn(db, dialect, 'users', 'role', "'member'");
+    },
+  },
 ];
 
 const MYSQL_DUPLICATE_KEY_NAME = 1061;

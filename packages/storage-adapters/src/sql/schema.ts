@@ -49,6 +49,8 @@ export interface Database {
     /** Since migration 2; the three flags above are kept in step, derived from these. */
     kyc_status: string;
     accreditation_status: string;
+    /** Since migration 3: `member` or `org_admin`. */
+    role: string;
     created_at: EpochSeconds;
     updated_at: EpochSeconds;
   };

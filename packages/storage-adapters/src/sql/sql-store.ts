@@ -455,6 +455,18 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
         }),
       ),
 
+    setUserRole: ({ orgId, userId, role, now }) =>
+      guarded(async () => {
+        // One UPDATE touching only the role: a concurrent verification change is kept.
+        const { numUpdatedRows } = await db
+          .updateTable('users')
+          .set({ role, updated_at: now })
+          .where('user_id', '=', userId)
+          .where('org_id', '=', orgId)
+          .executeTakeFirst();
+        return numUpdatedRows === 1n ? readUser(orgId, userId) : null;
+      }),
+
     createWebhookSubscription: (record) =>
       guarded(async () => {
         await db.insertInto('webhook_subscriptions').values(fromSubscription(record)).execute();
@@ -787,6 +799,7 @@ function fromUser(user: UserRecord) {
     org_id: user.orgId,
     email: user.email,
     email_key: emailKey(user.orgId, user.email),
+    role: user.role,
     ...verificationColumns(user),
     created_at: user.createdAt,
     updated_at: user.updatedAt,
@@ -798,6 +811,7 @@ function toUser(row: Selectable<Database['users']>): UserRecord {
     userId: row.user_id,
     orgId: row.org_id,
     email: row.email,
+    role: row.role as UserRecord['role'],
     onboardingCompleted: Boolean(row.onboarding_completed),
     kycStatus: row.kyc_status as UserRecord['kycStatus'],
     accreditationStatus: row.accreditation_status as UserRecord['accreditationStatus'],
