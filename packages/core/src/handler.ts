@@ -86,6 +86,18 @@ export interface RialtoExchange {
   readonly options: ResolvedRialtoExchangeOptions;
 }
 
+let hasWarnedAnyAudience = false;
+
+// Once per process: a fleet of exchanges in one process (tests, several routers) would repeat it.
+function warnAnyAudienceOnce(): void {
+  if (hasWarnedAnyAudience) return;
+  hasWarnedAnyAudience = true;
+  process.emitWarning(
+    'rialto-exchange: `allowedAudiences` is not set, so partners may put any audience in their access tokens with their API key. Set it in production.',
+    { code: 'RIALTO_ANY_AUDIENCE' },
+  );
+}
+
 /** Emits host-defined webhook events beside the built-in ones. */
 export interface WebhookEventEmitter {
   /**
@@ -115,6 +127,7 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
   const options = resolveOptions(input);
   const services = createServices(options);
   const { logger } = options;
+  if (options.allowedAudiences === undefined) warnAnyAudienceOnce();
   const routes = createRouteTable([
     ...tokenRoutes(services),
     ...userRoutes(services),

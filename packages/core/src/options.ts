@@ -1,6 +1,7 @@
 import type { JWK } from 'jose';
 import type { RequestLike } from './http-types.js';
 import type { Logger } from './logger.js';
+import { AUDIENCE_PATTERN } from './organizations.js';
 import type { RateLimit } from './rate-limit.js';
 import type { SharedDocumentCache } from './remote-documents.js';
 import type { AccessTokenAlgorithm, HostKeys } from './signing-keys.js';
@@ -109,6 +110,15 @@ export interface RialtoExchangeOptions {
    * instance stops working here within this bound. @default 5
    */
   lookupCacheTtlSeconds?: number;
+  /**
+   * The audiences partners may put in their access tokens with `PATCH /identity/auth/idp/:org_id`
+   * and their API key; anything else answers 400. `identity` is always allowed. Admin credentials
+   * may set any audience, and organizations keep the audiences they already have. Unset, partners
+   * may name any audience, so their access tokens can claim to be for any resource server that
+   * trusts this issuer: set it in production (a warning says so at start-up).
+   * @default undefined (any audience)
+   */
+  allowedAudiences?: readonly string[];
   /** Largest request body accepted. @default 65536 */
   maxBodyBytes?: number;
   /** Linking policy for organizations registered without one. @default 'unless_unverified' */
@@ -130,7 +140,8 @@ type OptionalWithoutDefault =
   | 'refreshTokenSecret'
   | 'adminToken'
   | 'authorizeAdmin'
-  | 'sharedDocumentCache';
+  | 'sharedDocumentCache'
+  | 'allowedAudiences';
 
 export type ResolvedRialtoExchangeOptions = Required<
   Omit<RialtoExchangeOptions, OptionalWithoutDefault | 'webhooks'>
@@ -236,6 +247,7 @@ export function resolveOptions(input: RialtoExchangeOptions): ResolvedRialtoExch
       input.lookupCacheTtlSeconds,
       DEFAULT_LOOKUP_CACHE_TTL_SECONDS,
     ),
+    allowedAudiences: resolveAllowedAudiences(input.allowedAudiences),
     maxBodyBytes: positive('maxBodyBytes', input.maxBodyBytes, DEFAULT_MAX_BODY_BYTES),
     defaultEmailLinking: input.defaultEmailLinking ?? 'unless_unverified',
     logger: input.logger ?? SILENT_LOGGER,
@@ -254,6 +266,16 @@ export function resolveOptions(input: RialtoExchangeOptions): ResolvedRialtoExch
     );
   }
   return resolved;
+}
+
+function resolveAllowedAudiences(input: readonly string[] | undefined): readonly string[] | undefined {
+  if (input === undefined) return undefined;
+  if (!Array.isArray(input) || !input.every((audience) => AUDIENCE_PATTERN.test(audience))) {
+    throw new TypeError(
+      'createRialtoExchange: `allowedAudiences` must be an array of audiences (1-64 letters, digits, ".", "_", ":" or "-")',
+    );
+  }
+  return [...input];
 }
 
 function resolveRateLimits(input: RateLimitOptions | false | undefined) {

@@ -12,12 +12,11 @@ import { ASYMMETRIC_ALGORITHMS } from './verify-id-token.js';
 /** Every access token names this audience, whatever else an org adds. */
 export const REQUIRED_AUDIENCE = 'identity';
 
+/** What an audience may look like: short, and safe in a space-separated `scope`. */
+export const AUDIENCE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+
 const audienceSchema = z
-  .array(
-    z
-      .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, 'must be 1-64 letters, digits, ".", "_", ":" or "-"'),
-  )
+  .array(z.string().regex(AUDIENCE_PATTERN, 'must be 1-64 letters, digits, ".", "_", ":" or "-"'))
   .max(32);
 
 /** Body of `POST /identity/organizations`. */
@@ -65,6 +64,25 @@ export interface Organizations {
 /** Removes one trailing slash: Auth0 issuers end in `/`, most others do not, and both name one IdP. */
 export function normalizeIssuer(issuer: string): string {
   return issuer.endsWith('/') ? issuer.slice(0, -1) : issuer;
+}
+
+/**
+ * Refuses audiences outside the host's allow-list (`identity` is always allowed); with no list,
+ * every audience passes.
+ * @throws RialtoError `invalid_request` naming the first audience refused
+ */
+export function checkAllowedAudiences(
+  audience: readonly string[],
+  allowed: readonly string[] | undefined,
+): void {
+  if (allowed === undefined) return;
+  const refused = audience.find((name) => name !== REQUIRED_AUDIENCE && !allowed.includes(name));
+  if (refused !== undefined) {
+    throw new RialtoError(
+      'invalid_request',
+      `audience: "${refused}" is not an audience this service allows.`,
+    );
+  }
 }
 
 /** Deduplicates, keeping order, with `identity` always first. */

@@ -2,12 +2,12 @@ import { authenticateApiKeyOrAdmin } from '../admin-auth.js';
 import { RialtoError } from '../errors.js';
 import { json } from '../internal/http.js';
 import { isUuid, parseBody, type Route } from '../internal/route.js';
-import { audienceUpdateSchema, registrationSchema } from '../organizations.js';
+import { audienceUpdateSchema, checkAllowedAudiences, registrationSchema } from '../organizations.js';
 import type { Services } from '../services.js';
 import { isoTime, registeredOrganizationJson } from '../wire-format.js';
 
 /** Organization registration, API key rotation, and audience updates. */
-export function adminRoutes({ adminAuth, apiKeys, organizations }: Services): Route[] {
+export function adminRoutes({ adminAuth, apiKeys, organizations, options }: Services): Route[] {
   return [
     {
       method: 'POST',
@@ -55,6 +55,8 @@ export function adminRoutes({ adminAuth, apiKeys, organizations }: Services): Ro
         const keyOrgId = await authenticateApiKeyOrAdmin(request, apiKeys, adminAuth);
         if (keyOrgId !== undefined && keyOrgId !== orgId) throw new RialtoError('org_mismatch');
         const { audience } = parseBody(audienceUpdateSchema, request);
+        // The host's allow-list binds partners; the service admin may set any audience.
+        if (keyOrgId !== undefined) checkAllowedAudiences(audience, options.allowedAudiences);
         const org = isUuid(orgId) ? await organizations.setAudience(orgId, audience) : null;
         if (!org) throw new RialtoError('not_found', 'No such organization.');
         return json(200, { org_id: org.orgId, audience: org.audience });
