@@ -166,6 +166,7 @@ describe.each(kinds)('roles within an organization on the %s store', async (kind
       [
         ['post', '/notifications/webhooks', { url: RECEIVER, eventTypes: ['*'] }],
         ['get', '/notifications/webhooks', undefined],
+        ['get', `/notifications/webhooks/${id}`, undefined],
         ['put', `/notifications/webhooks/${id}/subscriptions`, { eventTypes: ['user.created'] }],
         ['post', `/notifications/webhooks/${id}/rotate-secret`, undefined],
         ['post', `/notifications/webhooks/${id}/test`, undefined],
@@ -230,8 +231,41 @@ describe.each(kinds)('roles within an organization on the %s store', async (kind
         statuses.push((await call(method, path, body, credential)).status);
       }
 
-      expect(statuses).toEqual([200, 200, 200, 200, 200, 200]);
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 200, 200]);
       expect(await t.store.getWebhookSubscription(acme.orgId, created.body.id)).toBeNull();
+    });
+
+    it("GET /notifications/webhooks/:id returns one endpoint without its secret; another org's or an unknown id is 404", async () => {
+      const created = await request(t.app)
+        .post('/notifications/webhooks')
+        .set('x-api-key', acme.apiKey)
+        .send({ url: RECEIVER, description: 'one', eventTypes: ['user.created'] });
+      const notFound = 'No such webhook in your organization.';
+
+      const response = await request(t.app)
+        .get(`/notifications/webhooks/${created.body.id}`)
+        .set('x-api-key', acme.apiKey);
+      expect(response.status).toBe(200);
+      expect(response.headers['cache-control']).toBe('no-store');
+      expect(response.body).toEqual({
+        id: created.body.id,
+        url: RECEIVER,
+        description: 'one',
+        eventTypes: ['user.created'],
+        disabled: false,
+        created_at: created.body.created_at,
+      });
+      expect(JSON.stringify(response.body)).not.toContain('whsec_');
+      for (const id of [created.body.id, crypto.randomUUID(), 'not-a-uuid']) {
+        const credential =
+          id === created.body.id ? { 'x-api-key': other.apiKey } : { 'x-api-key': acme.apiKey };
+        expectFailsWith(
+          await request(t.app).get(`/notifications/webhooks/${id}`).set(credential),
+          404,
+          'not_found',
+          notFound,
+        );
+      }
     });
 
     it("a demoted org admin's unexpired token is refused at once on this instance, and within the lookup-cache bound on another", async () => {

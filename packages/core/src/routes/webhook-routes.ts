@@ -62,6 +62,15 @@ export function webhookRoutes({
       },
     },
     {
+      method: 'GET',
+      pattern: /^\/notifications\/webhooks\/([^/]+)$/,
+      scheme: 'bearer',
+      async run(request, [id]) {
+        const orgId = await orgOf(request);
+        return json(200, webhookSubscriptionJson(await webhookSubscriptions.get(orgId, subscriptionId(id))));
+      },
+    },
+    {
       method: 'DELETE',
       pattern: /^\/notifications\/webhooks\/([^/]+)$/,
       scheme: 'bearer',
