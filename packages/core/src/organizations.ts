@@ -138,6 +138,8 @@ export function createOrganizations(
         clientIds: [...new Set(input.client_ids ?? [])],
         allowedAlgorithms: input.allowed_algorithms ?? [...ASYMMETRIC_ALGORITHMS],
         emailLinking: input.email_linking ?? options.defaultEmailLinking,
+        provisioning: 'create',
+        suspendedAt: null,
         createdAt: now,
         updatedAt: now,
       };

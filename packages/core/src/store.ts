@@ -35,13 +35,29 @@ export interface OrganizationRecord {
   /** Asymmetric JWS algorithms accepted on this org's ID tokens. */
   allowedAlgorithms: string[];
   emailLinking: EmailLinkingPolicy;
+  /** Whether a first exchange may create a user. Organizations stored before it existed read as `create`. */
+  provisioning: ProvisioningMode;
+  /**
+   * Set while the organization is suspended: no exchange, refresh or org-scoped call succeeds and
+   * its access tokens are refused. Organizations stored before it existed read as `null`.
+   */
+  suspendedAt: number | null;
   createdAt: number;
   updatedAt: number;
 }
 
+/**
+ * `create`: a first exchange creates the user. `link_only`: only users created beforehand
+ * (`createUser`) can sign in, claimed by an identity whose email may be linked.
+ */
+export type ProvisioningMode = 'create' | 'link_only';
+
 /** The fields of an organization that can change after registration. */
 export type OrganizationPatch = Partial<
-  Pick<OrganizationRecord, 'name' | 'audience' | 'clientIds' | 'allowedAlgorithms' | 'emailLinking'>
+  Pick<
+    OrganizationRecord,
+    'name' | 'audience' | 'clientIds' | 'allowedAlgorithms' | 'emailLinking' | 'provisioning' | 'suspendedAt'
+  >
 >;
 
 export interface ApiKeyRecord {
@@ -150,6 +166,20 @@ export interface SetUserRoleInput {
   userId: string;
   role: UserRole;
   now: number;
+}
+
+export interface CreateUserInput {
+  /** The user to store; `email` normalized. It has no identity until a first exchange claims it. */
+  user: UserRecord;
+  /** Webhook events recorded (and fanned out) in the same atomic operation, e.g. `user.created`. */
+  events: WebhookEventRecord[];
+}
+
+export interface DeleteUserInput {
+  orgId: string;
+  userId: string;
+  /** Webhook events recorded (and fanned out) in the same atomic operation, e.g. `user.deleted`. */
+  events: WebhookEventRecord[];
 }
 
 export type UpdateUserVerificationResult =
@@ -332,6 +362,37 @@ export interface Store {
    * `updated`; the others get `stale` with the current user.
    */
   updateUserVerification(input: UpdateUserVerificationInput): Promise<UpdateUserVerificationResult>;
+
+  /**
+   * Stores a user that no identity is linked to yet, with its email index entry and `events`,
+   * atomically. A later `findOrCreateUser` with this email may link to it like to any other user.
+   * @returns `'email_taken'`, writing nothing, when the org already has a user with this email;
+   * of concurrent calls for one email, exactly one gets `'created'`.
+   */
+  createUser(input: CreateUserInput): Promise<'created' | 'email_taken'>;
+
+  /**
+   * Removes a user, its identity links and its email index entry, and records `events`, so that a
+   * later `findOrCreateUser` for any of its identities or its email creates a new user. The user
+   * record and email entry go atomically with the events; an identity link the store cannot remove
+   * in that operation (Redis, Keyv: they are found by scanning) may stay behind, and
+   * `findOrCreateUser` treats a link to a missing user as absent. Refresh tokens naming the user may
+   * stay until they expire: nothing mints from them once the user is gone.
+   * @returns `false`, writing nothing, when `orgId` has no such user
+   */
+  deleteUser(input: DeleteUserInput): Promise<boolean>;
+
+  /**
+   * Removes an organization and everything stored for it: API keys, the issuer index, users,
+   * identity links, email index entries, webhook subscriptions and deliveries, and its refresh
+   * tokens where the store can find them (SQL, memory; Redis and Keyv let them expire by their TTL:
+   * nothing mints from a token whose organization and user are gone).
+   * The organization record, its API keys, issuer entry and webhooks go first, atomically, so every
+   * reader sees it gone at once; per-user data follows (atomically in SQL, in resumable passes in
+   * Redis and Keyv). Calling it again finishes a removal an outage interrupted.
+   * @returns `false` when no organization record had this id (leftovers are still removed)
+   */
+  deleteOrganization(orgId: string): Promise<boolean>;
 
   /**
    * Sets a user's role and `updatedAt`, atomically with respect to other changes of the user: a

@@ -31,6 +31,7 @@ if (await isServiceUp('Redis (for Keyv)', REDIS_URL)) {
         concurrentEnsureSigningKey: NO_COMPARE_AND_SET,
         concurrentUserVerification: NO_COMPARE_AND_SET,
         concurrentWebhookClaim: NO_COMPARE_AND_SET,
+        concurrentCreateUser: NO_COMPARE_AND_SET,
       },
     },
   );

@@ -24,6 +24,8 @@ export function organization(overrides: Partial<OrganizationRecord> = {}): Organ
     clientIds: [],
     allowedAlgorithms: ['RS256', 'ES256'],
     emailLinking: 'verified',
+    provisioning: 'create',
+    suspendedAt: null,
     createdAt: 1_700_000_000,
     updatedAt: 1_700_000_000,
     ...overrides,

@@ -2,6 +2,7 @@ import { describe } from 'vitest';
 import { describeApiKeys } from './api-keys.js';
 import { describeConcurrency } from './concurrency.js';
 import { createSuiteContext } from './context.js';
+import { describeLifecycle } from './lifecycle.js';
 import { describeOrganizations } from './organizations.js';
 import { describeOutbox } from './outbox.js';
 import { describeRefreshTokens } from './refresh-tokens.js';
@@ -22,6 +23,7 @@ const GUARANTEES: ReadonlySet<string> = new Set<ConformanceGuarantee>([
   'concurrentEnsureSigningKey',
   'concurrentUserVerification',
   'concurrentWebhookClaim',
+  'concurrentCreateUser',
 ]);
 
 /**
@@ -79,6 +81,7 @@ export function runStoreConformance(
     describeApiKeys(context);
     describeUsers(context);
     describeUserRoles(context);
+    describeLifecycle(context);
     describeRefreshTokens(context);
     describeSigningKeys(context);
     describeWebhookSubscriptions(context);

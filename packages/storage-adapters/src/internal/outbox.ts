@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type {
   FindOrCreateUserInput,
+  OrganizationRecord,
   UserRecord,
   WebhookDeliveryRecord,
   WebhookEventRecord,
@@ -28,6 +29,15 @@ export function newUser(input: FindOrCreateUserInput): UserRecord {
  */
 export function parseUser(json: string): UserRecord {
   return withDefaultRole(JSON.parse(json) as UserRecord);
+}
+
+/** Organizations stored before suspension and provisioning modes existed: active, creating users. */
+export function withOrganizationDefaults(org: OrganizationRecord): OrganizationRecord {
+  return {
+    ...org,
+    provisioning: org.provisioning ?? 'create',
+    suspendedAt: org.suspendedAt ?? null,
+  };
 }
 
 export function withDefaultRole(user: UserRecord): UserRecord {

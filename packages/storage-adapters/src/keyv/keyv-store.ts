@@ -20,6 +20,7 @@ import {
   newestDeliveriesFirst,
   newUser,
   withDefaultRole,
+  withOrganizationDefaults,
 } from '../internal/outbox.js';
 import {
   DELIVERY_RETENTION_SECONDS,
@@ -143,7 +144,16 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions = {}): Store
     delivery: (deliveryId: string) => `webhook-delivery:${deliveryId}`,
     dueDeliveries: 'webhook-due',
     subscriptionDeliveries: (subscriptionId: string) => `webhook-sub-deliveries:${subscriptionId}`,
+    // Keyv cannot enumerate keys: deleteUser and deleteOrganization find a user's links and an
+    // org's users through these lists. Users and links written before they existed are not listed.
+    userIdentities: (userId: string) => `user-identities:${userId}`,
+    orgUsers: (orgId: string) => `org-users:${orgId}`,
   };
+
+  async function addToList(listKey: string, item: string): Promise<void> {
+    const listed = (await get<string[]>(listKey)) ?? [];
+    if (!listed.includes(item)) await set(listKey, [...listed, item]);
+  }
 
   const subscriptionsOf = async (orgId: string) =>
     (await get<WebhookSubscriptionRecord[]>(key.subscriptions(orgId))) ?? [];
@@ -177,15 +187,26 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions = {}): Store
     await addDeliveries(deliveriesFor(events, (orgId) => byOrg.get(orgId) ?? []));
   }
 
+  async function readOrganization(orgId: string): Promise<OrganizationRecord | undefined> {
+    const org = await get<OrganizationRecord>(key.organization(orgId));
+    return org && withOrganizationDefaults(org);
+  }
+
   async function readUser(userId: string): Promise<UserRecord | undefined> {
     const user = await get<UserRecord>(key.user(userId));
     return user && withDefaultRole(user);
   }
 
-  async function userOf(userId: string): Promise<UserRecord> {
-    const user = await readUser(userId);
-    if (!user) throw new Error('keyvStore: an identity or email index points to a missing user');
-    return user;
+  async function removeUser(user: UserRecord): Promise<void> {
+    // The user first: links left behind by an interruption name a missing user, which
+    // findOrCreateUser treats as no link.
+    await remove(key.user(user.userId));
+    const emailKey = key.email(user.orgId, user.email);
+    if ((await get<string>(emailKey)) === user.userId) await remove(emailKey);
+    for (const identityKey of (await get<string[]>(key.userIdentities(user.userId))) ?? []) {
+      if ((await get<string>(identityKey)) === user.userId) await remove(identityKey);
+    }
+    await remove(key.userIdentities(user.userId));
   }
 
   return {
@@ -198,16 +219,16 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions = {}): Store
     },
 
     async getOrganization(orgId) {
-      return (await get<OrganizationRecord>(key.organization(orgId))) ?? null;
+      return (await readOrganization(orgId)) ?? null;
     },
 
     async findOrganizationByIssuer(issuer) {
       const orgId = await get<string>(key.issuer(issuer));
-      return orgId === undefined ? null : ((await get<OrganizationRecord>(key.organization(orgId))) ?? null);
+      return orgId === undefined ? null : ((await readOrganization(orgId)) ?? null);
     },
 
     async updateOrganization(orgId, patch, now) {
-      const org = await get<OrganizationRecord>(key.organization(orgId));
+      const org = await readOrganization(orgId);
       if (!org) return null;
       const defined = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined));
       const updated: OrganizationRecord = { ...org, ...defined, updatedAt: now };
@@ -237,13 +258,17 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions = {}): Store
     async findOrCreateUser(input) {
       const identityKey = key.identity(input.orgId, input.iss, input.sub);
       const linkedId = await get<string>(identityKey);
-      if (linkedId !== undefined) return { outcome: 'existing', user: await userOf(linkedId) };
+      // A link or email entry naming a deleted user counts as absent.
+      const linked = linkedId === undefined ? undefined : await readUser(linkedId);
+      if (linked) return { outcome: 'existing', user: linked };
 
       const sameEmailId = await get<string>(key.email(input.orgId, input.email));
-      if (sameEmailId !== undefined) {
+      const sameEmail = sameEmailId === undefined ? undefined : await readUser(sameEmailId);
+      if (sameEmail) {
         if (!input.mayLinkByEmail) return { outcome: 'conflict' };
-        await set(identityKey, sameEmailId);
-        return { outcome: 'linked', user: await userOf(sameEmailId) };
+        await set(identityKey, sameEmail.userId);
+        await addToList(key.userIdentities(sameEmail.userId), identityKey);
+        return { outcome: 'linked', user: sameEmail };
       }
 
       const user = newUser(input);
@@ -252,8 +277,49 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions = {}): Store
       await set(key.user(user.userId), user);
       await set(identityKey, user.userId);
       await set(key.email(input.orgId, input.email), user.userId);
+      await set(key.userIdentities(user.userId), [identityKey]);
+      await addToList(key.orgUsers(input.orgId), user.userId);
       await enqueue(input.eventsIfCreated ?? []);
       return { outcome: 'created', user };
+    },
+
+    async createUser({ user, events }) {
+      const emailKey = key.email(user.orgId, user.email);
+      const takenBy = await get<string>(emailKey);
+      if (takenBy !== undefined && (await readUser(takenBy))) return 'email_taken';
+      await set(key.user(user.userId), user);
+      await set(emailKey, user.userId);
+      await addToList(key.orgUsers(user.orgId), user.userId);
+      await enqueue(events);
+      return 'created';
+    },
+
+    async deleteUser({ orgId, userId, events }) {
+      const user = await readUser(userId);
+      if (!user || user.orgId !== orgId) return false;
+      await removeUser(user);
+      await enqueue(events);
+      return true;
+    },
+
+    async deleteOrganization(orgId) {
+      const org = await readOrganization(orgId);
+      // What readers reach the org through goes first.
+      if (org && (await get<string>(key.issuer(org.issuer))) === orgId) await remove(key.issuer(org.issuer));
+      await remove(key.organization(orgId));
+      await remove(key.apiKeys(orgId));
+      for (const subscription of await subscriptionsOf(orgId)) {
+        const listKey = key.subscriptionDeliveries(subscription.subscriptionId);
+        for (const deliveryId of (await get<string[]>(listKey)) ?? []) await remove(key.delivery(deliveryId));
+        await remove(listKey);
+      }
+      await remove(key.subscriptions(orgId));
+      for (const userId of (await get<string[]>(key.orgUsers(orgId))) ?? []) {
+        const user = await readUser(userId);
+        if (user?.orgId === orgId) await removeUser(user);
+      }
+      await remove(key.orgUsers(orgId));
+      return org !== undefined;
     },
 
     async getUserById(userId) {

@@ -61,6 +61,14 @@ export function memoryStore(): Store {
     }
   }
 
+  function removeUser(user: UserRecord) {
+    users.delete(user.userId);
+    userIdByEmail.delete(emailKey(user.orgId, user.email));
+    for (const [identity, linkedUserId] of userIdByIdentity) {
+      if (linkedUserId === user.userId) userIdByIdentity.delete(identity);
+    }
+  }
+
   const subscriptionsOf = (orgId: string) =>
     [...subscriptions.values()].filter((subscription) => subscription.orgId === orgId);
 
@@ -160,6 +168,36 @@ export function memoryStore(): Store {
       users.set(user.userId, updated);
       enqueue(input.events);
       return { outcome: 'updated', user: copy(updated) };
+    },
+
+    async createUser({ user, events }) {
+      const byEmail = emailKey(user.orgId, user.email);
+      if (userIdByEmail.has(byEmail)) return 'email_taken';
+      users.set(user.userId, copy(user));
+      userIdByEmail.set(byEmail, user.userId);
+      enqueue(events);
+      return 'created';
+    },
+
+    async deleteUser({ orgId, userId, events }) {
+      const user = users.get(userId);
+      if (!user || user.orgId !== orgId) return false;
+      removeUser(user);
+      enqueue(events);
+      return true;
+    },
+
+    async deleteOrganization(orgId) {
+      const org = organizations.get(orgId);
+      if (org) orgIdByIssuer.delete(org.issuer);
+      organizations.delete(orgId);
+      apiKeys.delete(orgId);
+      for (const user of [...users.values()]) if (user.orgId === orgId) removeUser(user);
+      for (const [jti, record] of refreshTokens) if (record.orgId === orgId) refreshTokens.delete(jti);
+      for (const [id, subscription] of subscriptions)
+        if (subscription.orgId === orgId) subscriptions.delete(id);
+      for (const [id, delivery] of deliveries) if (delivery.orgId === orgId) deliveries.delete(id);
+      return org !== undefined;
     },
 
     async setUserRole({ orgId, userId, role, now }) {

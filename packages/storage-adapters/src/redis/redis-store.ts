@@ -14,7 +14,7 @@ import { StoreUnavailableError } from '@rialto-exchange/core';
 import { createBatcher } from '../internal/batcher.js';
 import { withDeadline } from '../internal/deadline.js';
 import { newestSigningKeysFirst, oldestKeysFirst } from '../internal/ordering.js';
-import { deliveriesFor, newUser, parseUser } from '../internal/outbox.js';
+import { deliveriesFor, newUser, parseUser, withOrganizationDefaults } from '../internal/outbox.js';
 import {
   DELIVERY_RETENTION_SECONDS,
   epochSeconds,
@@ -29,7 +29,11 @@ import {
   COMPLETE_DELIVERY,
   CONSUME_REFRESH_TOKEN,
   CREATE_ORGANIZATION,
+  CREATE_USER,
+  DELETE_ORGANIZATION,
+  DELETE_ORGANIZATION_USERS,
   DELETE_SUBSCRIPTION,
+  DELETE_USER,
   ENQUEUE_WEBHOOK_EVENTS,
   ENSURE_SIGNING_KEY,
   FIND_OR_CREATE_USER,
@@ -119,6 +123,13 @@ const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
 const MAX_RECONNECT_DELAY_MS = 2_000;
 // Calls batched into one script call (each brings at most 3 keys and 3 arguments).
 const MAX_BATCH = 100;
+// Keys SCAN looks at per call when deleting: a bounded amount of work per round trip.
+const SCAN_COUNT = 1000;
+
+/** Escapes Redis glob characters, so a key prefix matches itself only. */
+function globEscape(literal: string): string {
+  return literal.replace(/[*?[\]\\]/g, '\\$&');
+}
 
 const ORGANIZATION_FIELDS = [
   'orgId',
@@ -128,6 +139,8 @@ const ORGANIZATION_FIELDS = [
   'clientIds',
   'allowedAlgorithms',
   'emailLinking',
+  'provisioning',
+  'suspendedAt',
   'createdAt',
   'updatedAt',
 ] as const satisfies readonly (keyof OrganizationRecord)[];
@@ -187,6 +200,9 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
     identity: (orgId: string, iss: string, sub: string) =>
       `${prefix}identity:${JSON.stringify([orgId, iss, sub])}`,
     email: (orgId: string, email: string) => `${prefix}email:${JSON.stringify([orgId, email])}`,
+    /** A SCAN pattern for the identity links or email entries of one org: their JSON keys start with it. */
+    orgEntries: (kind: 'identity' | 'email', orgId: string) =>
+      `${globEscape(`${prefix}${kind}:${JSON.stringify([orgId]).slice(0, -1)},`)}*`,
     refreshToken: (jti: string) => `${prefix}refresh:${jti}`,
     family: (familyId: string) => `${prefix}family:${familyId}`,
     familyRevoked: (familyId: string) => `${prefix}family-revoked:${familyId}`,
@@ -294,6 +310,29 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
   }
 
   /** Runs a script that ends in the outbox again while it answers 'retry' (a subscription changed). */
+  /** Keys matching `pattern`, in batches, by SCAN: it never blocks Redis the way KEYS would. */
+  async function* scan(pattern: string): AsyncGenerator<string[]> {
+    let cursor = '0';
+    do {
+      const [next, keys] = (await send(['SCAN', cursor, 'MATCH', pattern, 'COUNT', String(SCAN_COUNT)])) as [
+        string,
+        string[],
+      ];
+      cursor = next;
+      if (keys.length > 0) yield keys;
+    } while (cursor !== '0');
+  }
+
+  /** The keys matching `pattern` whose value is `userId`. */
+  async function linksTo(pattern: string, userId: string): Promise<string[]> {
+    const found: string[] = [];
+    for await (const batch of scan(pattern)) {
+      const values = (await send(['MGET', ...batch])) as (string | null)[];
+      found.push(...batch.filter((_, index) => values[index] === userId));
+    }
+    return found;
+  }
+
   async function withOutbox<T>(
     events: () => readonly WebhookEventRecord[],
     attempt: (outbox: string[]) => Promise<T | 'retry'>,
@@ -462,6 +501,64 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
       );
       if (outcome === 'not_found') return { outcome };
       return { outcome: outcome as 'updated' | 'stale', user: parseUser(json as string) };
+    },
+
+    async createUser({ user, events }) {
+      return withOutbox(
+        () => events,
+        async (outbox) =>
+          (await run(
+            CREATE_USER,
+            [key.email(user.orgId, user.email), key.user(user.userId)],
+            [key.user(''), user.userId, JSON.stringify(user), ...outbox],
+          )) as 'created' | 'email_taken' | 'retry',
+      );
+    },
+
+    async deleteUser({ orgId, userId, events }) {
+      const json = await send(['GET', key.user(userId)]);
+      const user = typeof json === 'string' ? parseUser(json) : null;
+      if (!user || user.orgId !== orgId) return false;
+      const identities = await linksTo(key.orgEntries('identity', orgId), userId);
+      const outcome = await withOutbox(
+        () => events,
+        async (outbox) =>
+          (await run(
+            DELETE_USER,
+            [key.user(userId), key.email(orgId, user.email), ...identities],
+            [orgId, userId, ...outbox],
+          )) as 'deleted' | 'not_found' | 'retry',
+      );
+      return outcome === 'deleted';
+    },
+
+    async deleteOrganization(orgId) {
+      const existed = await run(
+        DELETE_ORGANIZATION,
+        [
+          key.organization(orgId),
+          key.apiKeys(orgId),
+          key.revokedApiKeys(orgId),
+          key.subscriptions(orgId),
+          key.subscriptionsVersion(orgId),
+        ],
+        [
+          orgId,
+          key.issuer(''),
+          key.subscriptionDeliveries(''),
+          key.delivery(''),
+          key.dueDeliveries,
+          key.deliveryLeases,
+        ],
+      );
+      // Users are found through the org's identity links and email entries, which name the org
+      // in their keys. Each batch is one script; an interrupted pass is finished by calling again.
+      for (const pattern of [key.orgEntries('identity', orgId), key.orgEntries('email', orgId)]) {
+        for await (const batch of scan(pattern)) {
+          await run(DELETE_ORGANIZATION_USERS, batch, [key.user(''), orgId]);
+        }
+      }
+      return existed === 1;
     },
 
     async setUserRole({ orgId, userId, role, now }) {
@@ -665,9 +762,11 @@ function organizationFromPairs(reply: unknown): OrganizationRecord | null {
   for (let index = 0; index < pairs.length; index += 2) {
     stored.set(pairs[index] as string, JSON.parse(pairs[index + 1] as string));
   }
-  return Object.fromEntries(
-    ORGANIZATION_FIELDS.map((field) => [field, stored.get(field)]),
-  ) as unknown as OrganizationRecord;
+  return withOrganizationDefaults(
+    Object.fromEntries(
+      ORGANIZATION_FIELDS.map((field) => [field, stored.get(field)]),
+    ) as unknown as OrganizationRecord,
+  );
 }
 
 interface Connector {

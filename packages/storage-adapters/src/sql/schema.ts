@@ -27,6 +27,9 @@ export interface Database {
     client_ids: string;
     allowed_algorithms: string;
     email_linking: string;
+    /** Since migration 3. */
+    provisioning: string;
+    suspended_at: NullableEpochSeconds;
     created_at: EpochSeconds;
     updated_at: EpochSeconds;
   };

@@ -337,6 +337,8 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
               ? {}
               : { allowed_algorithms: JSON.stringify(patch.allowedAlgorithms) }),
             ...(patch.emailLinking === undefined ? {} : { email_linking: patch.emailLinking }),
+            ...(patch.provisioning === undefined ? {} : { provisioning: patch.provisioning }),
+            ...(patch.suspendedAt === undefined ? {} : { suspended_at: patch.suspendedAt }),
             updated_at: now,
           })
           .where('org_id', '=', orgId)
@@ -453,6 +455,64 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
           // What this call wrote, even if a later change has landed since.
           return { outcome: 'updated', user: { ...user, ...next, updatedAt: input.now } } as const;
         }),
+      ),
+
+    createUser: ({ user, events }) =>
+      guarded(() =>
+        withRetries(isRetryableConflict, async () => {
+          try {
+            await db.transaction().execute(async (trx) => {
+              await trx.insertInto('users').values(fromUser(user)).execute();
+              await insertDeliveries(trx, events);
+            });
+            return 'created' as const;
+          } catch (error) {
+            if (isUniqueViolation(error)) return 'email_taken' as const;
+            throw error;
+          }
+        }),
+      ),
+
+    deleteUser: ({ orgId, userId, events }) =>
+      guarded(() =>
+        withRetries(isRetryableConflict, () =>
+          db.transaction().execute(async (trx) => {
+            const { numDeletedRows } = await trx
+              .deleteFrom('users')
+              .where('user_id', '=', userId)
+              .where('org_id', '=', orgId)
+              .executeTakeFirst();
+            if (numDeletedRows !== 1n) return false;
+            await trx.deleteFrom('identities').where('user_id', '=', userId).execute();
+            await trx.deleteFrom('refresh_tokens').where('user_id', '=', userId).execute();
+            await insertDeliveries(trx, events);
+            return true;
+          }),
+        ),
+      ),
+
+    // One transaction over every table that names the org: all of it goes, or none.
+    deleteOrganization: (orgId) =>
+      guarded(() =>
+        withRetries(isRetryableConflict, () =>
+          db.transaction().execute(async (trx) => {
+            for (const table of [
+              'api_keys',
+              'identities',
+              'users',
+              'refresh_tokens',
+              'webhook_deliveries',
+              'webhook_subscriptions',
+            ] as const) {
+              await trx.deleteFrom(table).where('org_id', '=', orgId).execute();
+            }
+            const { numDeletedRows } = await trx
+              .deleteFrom('organizations')
+              .where('org_id', '=', orgId)
+              .executeTakeFirst();
+            return numDeletedRows === 1n;
+          }),
+        ),
       ),
 
     setUserRole: ({ orgId, userId, role, now }) =>
@@ -748,6 +808,8 @@ function fromOrganization(org: OrganizationRecord) {
     client_ids: JSON.stringify(org.clientIds),
     allowed_algorithms: JSON.stringify(org.allowedAlgorithms),
     email_linking: org.emailLinking,
+    provisioning: org.provisioning,
+    suspended_at: org.suspendedAt,
     created_at: org.createdAt,
     updated_at: org.updatedAt,
   };
@@ -762,6 +824,8 @@ function toOrganization(row: Selectable<Database['organizations']>): Organizatio
     clientIds: JSON.parse(row.client_ids),
     allowedAlgorithms: JSON.parse(row.allowed_algorithms),
     emailLinking: row.email_linking as OrganizationRecord['emailLinking'],
+    provisioning: row.provisioning as OrganizationRecord['provisioning'],
+    suspendedAt: row.suspended_at === null ? null : Number(row.suspended_at),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };
