@@ -1,6 +1,6 @@
 import type { RialtoErrorCode } from './errors.js';
 import type { Logger } from './logger.js';
-import type { SigningKeyUse, UserRole } from './store.js';
+import type { ProvisioningMode, SigningKeyUse, UserRole } from './store.js';
 
 /**
  * Audit events and their payloads. Payloads never contain tokens, API keys or secrets, so
@@ -21,6 +21,15 @@ export interface RialtoEventMap {
   'refresh.revoked': { orgId: string; userId: string; familyId: string };
   'organization.created': { orgId: string; name: string; issuer: string };
   'organization.audience_updated': { orgId: string; audience: string[] };
+  'organization.suspended': { orgId: string };
+  'organization.resumed': { orgId: string };
+  /** The organization and everything stored for it were removed. */
+  'organization.deleted': { orgId: string };
+  'organization.provisioning_updated': { orgId: string; provisioning: ProvisioningMode };
+  /** A user created beforehand, by `POST /identity/users`, not by an exchange. */
+  'user.provisioned': { orgId: string; userId: string };
+  /** A user, its identities and personal data were erased. */
+  'user.deleted': { orgId: string; userId: string };
   'api_key.created': { orgId: string; keyId: string };
   'api_key.revoked': { orgId: string; keyId: string };
   'signing_key.rotated': { use: SigningKeyUse; kid: string };

@@ -1,10 +1,9 @@
-import { LRUCache } from 'lru-cache';
 import type { ApiKeys } from './api-keys.js';
 import { RialtoError } from './errors.js';
 import type { RequestLike } from './http-types.js';
 import { header } from './internal/http.js';
 import type { RialtoAccessTokenClaims } from './mint-tokens.js';
-import type { Store, UserRecord } from './store.js';
+import type { UserLookup } from './user-lookup.js';
 import type { AccessTokenVerifier } from './verify-access-token.js';
 
 /** Who is calling an org-scoped route, once authenticated. */
@@ -15,12 +14,12 @@ export type OrgCaller =
   | { kind: 'user'; orgId: string; userId: string; isOrgAdmin: boolean; claims: RialtoAccessTokenClaims };
 
 export interface OrgAccessOptions {
-  store: Store;
+  /** Authenticates keys of active organizations only. */
   apiKeys: ApiKeys;
+  /** Verifies access tokens of existing users of active organizations only. */
   accessTokens: AccessTokenVerifier;
-  /** How long a user's role is trusted before the store is asked again: the bound on a demotion's delay. */
-  cacheTtlSeconds: number;
-  maxCachedUsers: number;
+  /** Cached users: how long a role is trusted before the store is asked again bounds a demotion's delay. */
+  users: UserLookup;
 }
 
 export interface OrgAccess {
@@ -36,23 +35,10 @@ export interface OrgAccess {
    * @throws RialtoError `insufficient_role` for a plain user's token, besides `authenticate`'s errors
    */
   requireOrgWide(request: RequestLike): Promise<string>;
-  /** Drops the cached role of a user this instance changed, so the change applies here at once. */
-  forgetUser(userId: string): void;
 }
 
 export function createOrgAccess(options: OrgAccessOptions): OrgAccess {
-  const { store, apiKeys, accessTokens } = options;
-  // Keyed by user id only: a user belongs to one org, and the record names it.
-  const users = new LRUCache<string, { user: UserRecord | null }>({
-    max: options.maxCachedUsers,
-    ttl: options.cacheTtlSeconds * 1000,
-    ttlResolution: 0,
-    fetchMethod: async (userId) => ({ user: await store.getUserById(userId) }),
-  });
-
-  async function currentUser(userId: string): Promise<UserRecord | null> {
-    return (users.get(userId) ?? (await users.fetch(userId)))?.user ?? null;
-  }
+  const { apiKeys, accessTokens, users } = options;
 
   async function authenticate(request: RequestLike): Promise<OrgCaller> {
     const apiKey = header(request, 'x-api-key');
@@ -68,7 +54,7 @@ export function createOrgAccess(options: OrgAccessOptions): OrgAccess {
     // tokens need no store read here.
     let isOrgAdmin = false;
     if (claims.org_role === 'org_admin') {
-      const user = await currentUser(claims.user_id);
+      const user = await users.get(claims.user_id);
       isOrgAdmin = user !== null && user.orgId === claims.org_id && user.role === 'org_admin';
     }
     return { kind: 'user', orgId: claims.org_id, userId: claims.user_id, isOrgAdmin, claims };
@@ -80,9 +66,6 @@ export function createOrgAccess(options: OrgAccessOptions): OrgAccess {
       const caller = await authenticate(request);
       if (caller.kind === 'user' && !caller.isOrgAdmin) throw new RialtoError('insufficient_role');
       return caller.orgId;
-    },
-    forgetUser(userId) {
-      users.delete(userId);
     },
   };
 }

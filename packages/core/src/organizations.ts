@@ -6,7 +6,7 @@ import { isAllowedRemoteUrl } from './discovery.js';
 import { RialtoError } from './errors.js';
 import type { RialtoEvents } from './events.js';
 import { epochSeconds } from './internal/clock.js';
-import type { EmailLinkingPolicy, OrganizationRecord, Store } from './store.js';
+import type { EmailLinkingPolicy, OrganizationRecord, ProvisioningMode, Store } from './store.js';
 import { ASYMMETRIC_ALGORITHMS } from './verify-id-token.js';
 
 /** Every access token names this audience, whatever else an org adds. */
@@ -27,6 +27,7 @@ export const registrationSchema = z.strictObject({
   client_ids: z.array(z.string().min(1).max(256)).max(32).optional(),
   allowed_algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS)).min(1).optional(),
   email_linking: z.enum(['verified', 'unless_unverified', 'never']).optional(),
+  provisioning: z.enum(['create', 'link_only']).optional(),
 });
 
 /** Body of `PATCH /identity/auth/idp/:org_id`. */
@@ -59,6 +60,42 @@ export interface Organizations {
   get(orgId: string): Promise<OrganizationRecord | null>;
   /** Replaces the audience list, keeping `identity`. @returns `null` when the org does not exist. */
   setAudience(orgId: string, audience: string[]): Promise<OrganizationRecord | null>;
+  /**
+   * Throws unless the organization exists and is not suspended (cached for the lookup-cache TTL).
+   * @throws RialtoError `invalid_api_key` (the org is gone) or `organization_suspended`
+   */
+  requireActive(orgId: string): Promise<OrganizationRecord>;
+  /**
+   * Suspends (`true`) or resumes (`false`) an organization: while suspended, its API keys, refresh
+   * tokens and access tokens are refused; nothing is deleted, so resuming restores every session.
+   * Takes effect on this instance at once and on others within the lookup-cache TTL.
+   * @returns `null` when the org does not exist
+   */
+  setSuspended(orgId: string, isSuspended: boolean): Promise<OrganizationRecord | null>;
+  /**
+   * Sets whether a first exchange may create users.
+   * @throws RialtoError `invalid_request` for `link_only` when the org never links by email
+   * @returns `null` when the org does not exist
+   */
+  setProvisioning(orgId: string, provisioning: ProvisioningMode): Promise<OrganizationRecord | null>;
+  /**
+   * Removes the organization and everything stored for it (see `Store.deleteOrganization`).
+   * @returns `false` when it did not exist
+   */
+  remove(orgId: string): Promise<boolean>;
+}
+
+/** Body of `PATCH /identity/organizations/:org_id`. */
+export const organizationPatchSchema = z.strictObject({ provisioning: z.enum(['create', 'link_only']) });
+
+/** `link_only` signs in only users claimed by email: with linking `never`, nobody could sign in. */
+export function checkProvisioning(provisioning: ProvisioningMode, emailLinking: EmailLinkingPolicy): void {
+  if (provisioning === 'link_only' && emailLinking === 'never') {
+    throw new RialtoError(
+      'invalid_request',
+      'provisioning: "link_only" needs email linking ("verified" or "unless_unverified"); with "never" nobody could sign in.',
+    );
+  }
 }
 
 /** Removes one trailing slash: Auth0 issuers end in `/`, most others do not, and both name one IdP. */
@@ -128,6 +165,8 @@ export function createOrganizations(
             : 'The issuer must be an absolute https URL.',
         );
       }
+      const emailLinking = input.email_linking ?? options.defaultEmailLinking;
+      checkProvisioning(input.provisioning ?? 'create', emailLinking);
       const now = epochSeconds();
       const orgId = randomUUID();
       const organization: OrganizationRecord = {
@@ -137,8 +176,8 @@ export function createOrganizations(
         audience: normalizeAudience(input.audience ?? []),
         clientIds: [...new Set(input.client_ids ?? [])],
         allowedAlgorithms: input.allowed_algorithms ?? [...ASYMMETRIC_ALGORITHMS],
-        emailLinking: input.email_linking ?? options.defaultEmailLinking,
-        provisioning: 'create',
+        emailLinking,
+        provisioning: input.provisioning ?? 'create',
         suspendedAt: null,
         createdAt: now,
         updatedAt: now,
@@ -174,6 +213,44 @@ export function createOrganizations(
         events.emit('organization.audience_updated', { orgId, audience: updated.audience });
       }
       return updated;
+    },
+
+    async requireActive(orgId) {
+      const org = (byId.get(orgId) ?? (await byId.fetch(orgId)))?.org;
+      if (!org) throw new RialtoError('invalid_api_key');
+      if (org.suspendedAt !== null) throw new RialtoError('organization_suspended');
+      return org;
+    },
+
+    async setSuspended(orgId, isSuspended) {
+      const now = epochSeconds();
+      const updated = await store.updateOrganization(orgId, { suspendedAt: isSuspended ? now : null }, now);
+      if (updated) {
+        forget(updated);
+        events.emit(isSuspended ? 'organization.suspended' : 'organization.resumed', { orgId });
+      }
+      return updated;
+    },
+
+    async setProvisioning(orgId, provisioning) {
+      const org = await store.getOrganization(orgId);
+      if (!org) return null;
+      checkProvisioning(provisioning, org.emailLinking);
+      const updated = await store.updateOrganization(orgId, { provisioning }, epochSeconds());
+      if (updated) {
+        forget(updated);
+        events.emit('organization.provisioning_updated', { orgId, provisioning });
+      }
+      return updated;
+    },
+
+    async remove(orgId) {
+      const org = await store.getOrganization(orgId);
+      const removed = await store.deleteOrganization(orgId);
+      if (org) forget(org);
+      byId.delete(orgId);
+      if (removed) events.emit('organization.deleted', { orgId });
+      return removed;
     },
   };
 }

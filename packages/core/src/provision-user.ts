@@ -54,6 +54,7 @@ export async function provisionUser(
     sub: identity.sub,
     email,
     mayLinkByEmail: mayLinkByEmail(org, identity),
+    mayCreate: org.provisioning !== 'link_only',
     newUserId: newUser.userId,
     now,
     // Recorded with the user itself, so a created user always has its webhook and a failed create
@@ -70,5 +71,6 @@ export async function provisionUser(
       "A user with this email already exists and the organization's policy does not allow linking this identity to it.",
     );
   }
+  if (result.outcome === 'not_provisioned') throw new RialtoError('user_not_provisioned');
   return { user: result.user, created: result.outcome === 'created' };
 }

@@ -1,6 +1,7 @@
 import { type AdminAuth, createAdminAuth } from './admin-auth.js';
 import { type ApiKeys, createApiKeys } from './api-keys.js';
 import { createDiscovery } from './discovery.js';
+import { RialtoError } from './errors.js';
 import { createEvents, type RialtoEvents } from './events.js';
 import { createTokenExchange, type TokenExchange } from './exchange-token.js';
 import { createTokenMinter } from './mint-tokens.js';
@@ -12,6 +13,8 @@ import { createRefreshTokens, type RefreshTokens } from './refresh-tokens.js';
 import { createRemoteDocuments } from './remote-documents.js';
 import { createRemoteJwks } from './remote-jwks.js';
 import { createSigningKeys, type SigningKeys } from './signing-keys.js';
+import { createUserLifecycle, type UserLifecycle } from './user-lifecycle.js';
+import { createUserLookup, type UserLookup } from './user-lookup.js';
 import { createUserRoles, type UserRoles } from './user-roles.js';
 import { createUsers, type Users } from './users.js';
 import { type AccessTokenVerifier, createAccessTokenVerifier } from './verify-access-token.js';
@@ -35,6 +38,9 @@ export interface Services {
   /** Who may act on an organization: its API key, its users' access tokens, its org admins. */
   orgAccess: OrgAccess;
   userRoles: UserRoles;
+  /** Cached users by id, for checks that must see deletions and demotions within the cache bound. */
+  userLookup: UserLookup;
+  userLifecycle: UserLifecycle;
   eventCatalogue: EventCatalogue;
   webhookSubscriptions: WebhookSubscriptions;
   deliveryWorker: DeliveryWorker;
@@ -104,30 +110,50 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
     refreshTokenTtlSeconds: options.refreshTokenTtlSeconds,
   });
   const orgLimiter = limiterFor(options.rateLimit.perOrganization);
+  const userLookup = createUserLookup(store, {
+    cacheTtlSeconds: options.lookupCacheTtlSeconds,
+    maxCachedUsers: MAX_CACHED_USERS,
+  });
   const accessTokens = createAccessTokenVerifier({
     issuer: options.issuer,
     signingKeys,
     clockToleranceSeconds: options.clockToleranceSeconds,
+    async checkStanding(claims) {
+      const [org, user] = await Promise.all([
+        organizations.get(claims.org_id),
+        userLookup.get(claims.user_id),
+      ]);
+      if (!org || !user || user.orgId !== org.orgId) {
+        throw new RialtoError(
+          'invalid_access_token',
+          'The user or organization of this access token no longer exists.',
+        );
+      }
+      if (org.suspendedAt !== null) throw new RialtoError('organization_suspended');
+    },
   });
-  const orgAccess = createOrgAccess({
-    store,
-    apiKeys,
-    accessTokens,
-    cacheTtlSeconds: options.lookupCacheTtlSeconds,
-    maxCachedUsers: MAX_CACHED_USERS,
-  });
+  // Every route that takes an API key refuses a suspended organization's, after the key itself.
+  const activeApiKeys: ApiKeys = {
+    ...apiKeys,
+    async authenticate(headerValue) {
+      const orgId = await apiKeys.authenticate(headerValue);
+      await organizations.requireActive(orgId);
+      return orgId;
+    },
+  };
+  const orgAccess = createOrgAccess({ apiKeys: activeApiKeys, accessTokens, users: userLookup });
   const eventCatalogue = createEventCatalogue();
 
   return {
     options,
     events,
     adminAuth: createAdminAuth(options),
-    apiKeys,
+    apiKeys: activeApiKeys,
     organizations,
     signingKeys,
     tokenExchange: createTokenExchange({
       store,
-      apiKeys,
+      apiKeys: activeApiKeys,
       organizations,
       idTokens,
       minter,
@@ -145,7 +171,9 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
     }),
     accessTokens,
     orgAccess,
-    userRoles: createUserRoles(store, events, orgAccess),
+    userRoles: createUserRoles(store, events, userLookup),
+    userLookup,
+    userLifecycle: createUserLifecycle(store, events, userLookup),
     ipLimiter: limiterFor(options.rateLimit.perIp),
     users: createUsers(store, events),
     eventCatalogue,

@@ -121,6 +121,12 @@ export interface FindOrCreateUserInput {
   email: string;
   /** Whether an identity seen for the first time may be linked to an existing user with this email. */
   mayLinkByEmail: boolean;
+  /**
+   * Whether a user may be created when neither the identity nor the email is known (`link_only`
+   * organizations pass `false`). When `false`, such a call writes nothing and answers
+   * `not_provisioned`. @default true
+   */
+  mayCreate?: boolean;
   /** The id to give the user if one is created. */
   newUserId: string;
   now: number;
@@ -139,7 +145,9 @@ export type FindOrCreateUserResult =
   /** Neither identity nor email was known: user and identity link were created together. */
   | { outcome: 'created'; user: UserRecord }
   /** The identity was new, a user with the email exists, and `mayLinkByEmail` was false. Nothing was written. */
-  | { outcome: 'conflict' };
+  | { outcome: 'conflict' }
+  /** Neither identity nor email was known and `mayCreate` was false. Nothing was written. */
+  | { outcome: 'not_provisioned' };
 
 export interface RefreshTokenRecord {
   jti: string;

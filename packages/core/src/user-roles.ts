@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { RialtoError } from './errors.js';
 import type { RialtoEvents } from './events.js';
 import { epochSeconds } from './internal/clock.js';
-import type { OrgAccess } from './org-access.js';
 import type { Store, UserRecord, UserRole } from './store.js';
+import type { UserLookup } from './user-lookup.js';
 
 export const USER_ROLES = ['member', 'org_admin'] as const satisfies readonly UserRole[];
 
@@ -22,12 +22,12 @@ export interface UserRoles {
   set(orgId: string, userId: string, role: UserRole): Promise<UserRecord>;
 }
 
-export function createUserRoles(store: Store, events: RialtoEvents, orgAccess: OrgAccess): UserRoles {
+export function createUserRoles(store: Store, events: RialtoEvents, users: UserLookup): UserRoles {
   return {
     async set(orgId, userId, role) {
       const user = await store.setUserRole({ orgId, userId, role, now: epochSeconds() });
       if (!user) throw new RialtoError('not_found', 'No such user in your organization.');
-      orgAccess.forgetUser(userId);
+      users.forget(userId);
       events.emit('user.role_changed', { orgId, userId, role });
       return user;
     },

@@ -1,5 +1,10 @@
 import type { RegisteredOrganization } from './organizations.js';
-import type { UserRecord, WebhookDeliveryRecord, WebhookSubscriptionRecord } from './store.js';
+import type {
+  OrganizationRecord,
+  UserRecord,
+  WebhookDeliveryRecord,
+  WebhookSubscriptionRecord,
+} from './store.js';
 import { verificationFlags } from './verification-flags.js';
 
 /** Records as the HTTP API shows them: snake_case, ISO 8601 timestamps. */
@@ -38,9 +43,21 @@ export function registeredOrganizationJson({ organization, apiKey, apiKeyId }: R
     client_ids: organization.clientIds,
     allowed_algorithms: organization.allowedAlgorithms,
     email_linking: organization.emailLinking,
+    provisioning: organization.provisioning,
     api_key: apiKey,
     api_key_id: apiKeyId,
     created_at: isoTime(organization.createdAt),
+  };
+}
+
+/** An organization's state after an admin change; never its keys. */
+export function organizationStatusJson(org: OrganizationRecord) {
+  return {
+    org_id: org.orgId,
+    name: org.name,
+    provisioning: org.provisioning,
+    suspended: org.suspendedAt !== null,
+    suspended_at: org.suspendedAt === null ? null : isoTime(org.suspendedAt),
   };
 }
 

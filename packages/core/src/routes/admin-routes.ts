@@ -2,11 +2,16 @@ import { authenticateApiKeyOrAdmin } from '../admin-auth.js';
 import { RialtoError } from '../errors.js';
 import { json } from '../internal/http.js';
 import { isUuid, parseBody, type Route } from '../internal/route.js';
-import { audienceUpdateSchema, checkAllowedAudiences, registrationSchema } from '../organizations.js';
+import {
+  audienceUpdateSchema,
+  checkAllowedAudiences,
+  organizationPatchSchema,
+  registrationSchema,
+} from '../organizations.js';
 import type { Services } from '../services.js';
-import { isoTime, registeredOrganizationJson } from '../wire-format.js';
+import { isoTime, organizationStatusJson, registeredOrganizationJson } from '../wire-format.js';
 
-/** Organization registration, API key rotation, and audience updates. */
+/** Organization registration, suspension, provisioning mode and deletion, API key rotation, and audience updates. */
 export function adminRoutes({ adminAuth, apiKeys, organizations, options }: Services): Route[] {
   return [
     {
@@ -17,6 +22,40 @@ export function adminRoutes({ adminAuth, apiKeys, organizations, options }: Serv
         await adminAuth.require(request);
         const registered = await organizations.register(parseBody(registrationSchema, request));
         return json(201, registeredOrganizationJson(registered));
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/identity\/organizations\/([^/]+)\/(suspend|resume)$/,
+      scheme: 'bearer',
+      async run(request, [orgId, action]) {
+        await adminAuth.require(request);
+        const org = isUuid(orgId) ? await organizations.setSuspended(orgId, action === 'suspend') : null;
+        if (!org) throw new RialtoError('not_found', 'No such organization.');
+        return json(200, organizationStatusJson(org));
+      },
+    },
+    {
+      method: 'PATCH',
+      pattern: /^\/identity\/organizations\/([^/]+)$/,
+      scheme: 'bearer',
+      async run(request, [orgId]) {
+        await adminAuth.require(request);
+        const { provisioning } = parseBody(organizationPatchSchema, request);
+        const org = isUuid(orgId) ? await organizations.setProvisioning(orgId, provisioning) : null;
+        if (!org) throw new RialtoError('not_found', 'No such organization.');
+        return json(200, organizationStatusJson(org));
+      },
+    },
+    {
+      method: 'DELETE',
+      pattern: /^\/identity\/organizations\/([^/]+)$/,
+      scheme: 'bearer',
+      async run(request, [orgId]) {
+        await adminAuth.require(request);
+        const removed = isUuid(orgId) && (await organizations.remove(orgId));
+        if (!removed) throw new RialtoError('not_found', 'No such organization.');
+        return json(200, { org_id: orgId, deleted: true });
       },
     },
     {

@@ -3,13 +3,52 @@ import { RialtoError } from '../errors.js';
 import { json } from '../internal/http.js';
 import { isUuid, parseBody, type Route } from '../internal/route.js';
 import type { Services } from '../services.js';
+import { userCreationSchema } from '../user-lifecycle.js';
 import { userRoleSchema } from '../user-roles.js';
 import { userPatchSchema } from '../users.js';
 import { userJson } from '../wire-format.js';
 
 /** `GET` and `PATCH /identity/users/:user_id` and its `/role`, scoped to the caller's organization. */
-export function userRoutes({ orgAccess, apiKeys, adminAuth, users, userRoles, options }: Services): Route[] {
+export function userRoutes({
+  orgAccess,
+  apiKeys,
+  adminAuth,
+  users,
+  userRoles,
+  userLifecycle,
+  organizations,
+  options,
+}: Services): Route[] {
   return [
+    {
+      method: 'POST',
+      pattern: /^\/identity\/users$/,
+      scheme: 'api_key',
+      async run(request) {
+        const keyOrgId = await authenticateApiKeyOrAdmin(request, apiKeys, adminAuth);
+        const { org_id: bodyOrgId, ...creation } = parseBody(userCreationSchema, request);
+        if (keyOrgId !== undefined && bodyOrgId !== undefined && bodyOrgId !== keyOrgId) {
+          throw new RialtoError('org_mismatch');
+        }
+        const orgId = keyOrgId ?? bodyOrgId;
+        if (orgId === undefined) {
+          throw new RialtoError('invalid_request', 'org_id: required with admin credentials.');
+        }
+        if (!(await organizations.get(orgId))) throw new RialtoError('not_found', 'No such organization.');
+        return json(201, userJson(await userLifecycle.provision(orgId, creation)));
+      },
+    },
+    {
+      method: 'DELETE',
+      pattern: /^\/identity\/users\/([^/]+)$/,
+      scheme: 'bearer',
+      async run(request, [userId]) {
+        const orgId = await orgAccess.requireOrgWide(request);
+        const removed = isUuid(userId) && (await userLifecycle.remove(orgId, userId));
+        if (!removed) throw new RialtoError('not_found', 'No such user in your organization.');
+        return json(200, { user_id: userId, deleted: true });
+      },
+    },
     {
       method: 'GET',
       pattern: /^\/identity\/users\/([^/]+)$/,

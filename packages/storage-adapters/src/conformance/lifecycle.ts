@@ -104,6 +104,23 @@ export function describeLifecycle({ freshStore, itGuarantees }: SuiteContext): v
       expect(await store.findOrCreateUser(firstAgain)).toEqual({ outcome: 'conflict' });
     });
 
+    it('findOrCreateUser with mayCreate false answers not_provisioned for an unknown person, writing nothing, and links a created user', async () => {
+      const { store, orgId } = await storeWithOrg();
+      const stranger = identity(orgId, { email: 'stranger@example.com', mayCreate: false });
+
+      expect(await store.findOrCreateUser(stranger)).toEqual({ outcome: 'not_provisioned' });
+      expect(await store.getUser(orgId, stranger.newUserId)).toBeNull();
+      expect(await store.findOrCreateUser({ ...stranger, mayCreate: true })).toMatchObject({
+        outcome: 'created',
+      });
+
+      const user = preProvisioned(orgId);
+      await store.createUser({ user, events: [] });
+      const claimant = identity(orgId, { email: user.email, mayCreate: false });
+      expect(await store.findOrCreateUser(claimant)).toEqual({ outcome: 'linked', user });
+      expect(await store.findOrCreateUser(claimant)).toEqual({ outcome: 'existing', user });
+    });
+
     it("deleteUser returns false and writes nothing for another org's user or an unknown one", async () => {
       const { store, orgId } = await storeWithOrg();
       const other = await storeWithOrgIn(store);

@@ -270,6 +270,7 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions = {}): Store
         await addToList(key.userIdentities(sameEmail.userId), identityKey);
         return { outcome: 'linked', user: sameEmail };
       }
+      if (input.mayCreate === false) return { outcome: 'not_provisioned' };
 
       const user = newUser(input);
       // User, then identity, then email: cut short, a retry of the same identity still finds its

@@ -135,6 +135,7 @@ export function memoryStore(): Store {
         userIdByIdentity.set(byIdentity, sameEmailUserId);
         return { outcome: 'linked', user: copy(users.get(sameEmailUserId) as UserRecord) };
       }
+      if (input.mayCreate === false) return { outcome: 'not_provisioned' };
       const user = newUser(input);
       users.set(user.userId, user);
       enqueue(input.eventsIfCreated);

@@ -445,7 +445,7 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
             ],
             [
               key.user(''),
-              input.mayLinkByEmail ? '1' : '0',
+              `${input.mayLinkByEmail ? '1' : '0'}${input.mayCreate === false ? '0' : '1'}`,
               created.userId,
               JSON.stringify(created),
               ...outbox,
@@ -458,7 +458,7 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
         },
         { isLazy: true },
       );
-      if (outcome === 'conflict') return { outcome };
+      if (outcome === 'conflict' || outcome === 'not_provisioned') return { outcome };
       if (typeof json !== 'string')
         throw new Error(`redisStore: an identity or email index points to a missing user`);
       return { outcome, user: parseUser(json) };

@@ -157,7 +157,8 @@ return users
 `);
 
 // KEYS: identity link, email index, new user record.
-// ARGV: user key prefix, '1' when linking by email is allowed, new userId, new user JSON, outbox from 5.
+// ARGV: user key prefix, two flags ('1'/'0': linking by email allowed, creating a user allowed),
+// new userId, new user JSON, outbox from 5.
 // Deliveries are written only on the create path, with the user. A link or email entry naming a
 // user that no longer exists (deleteUser leaves links it could not find) counts as absent.
 export const FIND_OR_CREATE_USER = lua(`${OUTBOX_FUNCTIONS}
@@ -169,10 +170,11 @@ end
 userId = redis.call('GET', KEYS[2])
 if userId and redis.call('EXISTS', ARGV[1] .. userId) == 0 then userId = nil end
 if userId then
-  if ARGV[2] ~= '1' then return { 'conflict' } end
+  if string.sub(ARGV[2], 1, 1) ~= '1' then return { 'conflict' } end
   redis.call('SET', KEYS[1], userId)
   return { 'linked', redis.call('GET', ARGV[1] .. userId) }
 end
+if string.sub(ARGV[2], 2, 2) ~= '1' then return { 'not_provisioned' } end
 if not outbox_current(5) then return { 'retry' } end
 redis.call('SET', KEYS[3], ARGV[4])
 redis.call('SET', KEYS[2], ARGV[3])

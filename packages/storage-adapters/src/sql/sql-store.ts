@@ -406,6 +406,7 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
               .execute();
             return { outcome: 'linked', user: toUser(sameEmail) };
           }
+          if (input.mayCreate === false) return { outcome: 'not_provisioned' };
 
           const user = newUser(input);
           // A unique violation on the email or the identity means a concurrent call created the
