@@ -9,6 +9,7 @@ import type { RialtoAccessTokenClaims } from './mint-tokens.js';
 import { type ResolvedRialtoExchangeOptions, type RialtoExchangeOptions, resolveOptions } from './options.js';
 import {
   type OrganizationRegistration,
+  type Organizations,
   type RegisteredOrganization,
   registrationSchema,
 } from './organizations.js';
@@ -20,8 +21,10 @@ import { wellKnownRoutes } from './routes/well-known-routes.js';
 import { createServices } from './services.js';
 import type { RotatedKey } from './signing-keys.js';
 import type { SigningKeyUse } from './store.js';
+import type { UserLifecycle } from './user-lifecycle.js';
 import type { UserRoles } from './user-roles.js';
 import type { Users } from './users.js';
+import { validateInput } from './validate-input.js';
 import type { VerifyAccessTokenOptions } from './verify-access-token.js';
 import type { DeliveryRunSummary } from './webhooks/delivery-worker.js';
 import { webhookEvent } from './webhooks/event-catalogue.js';
@@ -70,8 +73,19 @@ export interface RialtoExchange {
   };
   /** Stops the background delivery worker and waits for a pass in progress. */
   close(): Promise<void>;
-  /** Registers an organization from host code (scripts, seeding), as the admin route does. */
+  /**
+   * Registers an organization from host code (scripts, seeding), as the admin route does, with the
+   * same validation. @throws RialtoError `invalid_request` or `conflict`
+   */
   registerOrganization(input: OrganizationRegistration): Promise<RegisteredOrganization>;
+  /** Suspends or resumes an organization, as `POST /identity/organizations/:org_id/suspend|resume` do. */
+  setOrganizationSuspended: Organizations['setSuspended'];
+  /** Sets an organization's provisioning mode, as `PATCH /identity/organizations/:org_id` does. */
+  setOrganizationProvisioning: Organizations['setProvisioning'];
+  /** Removes an organization and all its data, as `DELETE /identity/organizations/:org_id` does. */
+  deleteOrganization: Organizations['remove'];
+  /** Pre-creates and erases users, as `POST /identity/users` and `DELETE /identity/users/:user_id` do. */
+  readonly userLifecycle: UserLifecycle;
   /**
    * Adds a new signing key (or refresh secret) to the store. It is published in the JWKS at once and
    * signs after `signingKeyPrepublishSeconds`; the key it replaces verifies until its tokens expire.
@@ -189,7 +203,11 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
     },
     close: services.deliveryWorker.stop,
     registerOrganization: (registration) =>
-      services.organizations.register(registrationSchema.parse(registration)),
+      services.organizations.register(validateInput(registrationSchema, registration)),
+    setOrganizationSuspended: services.organizations.setSuspended,
+    setOrganizationProvisioning: services.organizations.setProvisioning,
+    deleteOrganization: services.organizations.remove,
+    userLifecycle: services.userLifecycle,
     issueApiKey: services.apiKeys.issue,
     revokeApiKey: services.apiKeys.revoke,
     async rotateSigningKey(use = 'access_token') {

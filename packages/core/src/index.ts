@@ -10,7 +10,12 @@ export type { RialtoAccessTokenClaims, TokenResponse } from './mint-tokens.js';
 export type { ResolvedRialtoExchangeOptions, RialtoExchangeOptions } from './options.js';
 export { DEFAULT_MAX_BODY_BYTES, resolveOptions } from './options.js';
 export type { OrganizationRegistration, RegisteredOrganization } from './organizations.js';
-export { normalizeIssuer, REQUIRED_AUDIENCE } from './organizations.js';
+export {
+  normalizeIssuer,
+  organizationPatchSchema,
+  REQUIRED_AUDIENCE,
+  registrationSchema,
+} from './organizations.js';
 export { normalizeEmail } from './provision-user.js';
 export type { AccessTokenAlgorithm, HostKeys, RotatedKey } from './signing-keys.js';
 export type {
@@ -44,8 +49,12 @@ export type {
   WebhookSubscriptionPatch,
   WebhookSubscriptionRecord,
 } from './store.js';
+export type { UserCreation, UserLifecycle } from './user-lifecycle.js';
+export { userCreationSchema } from './user-lifecycle.js';
 export type { UserRoles } from './user-roles.js';
+export { userRoleSchema } from './user-roles.js';
 export type { Users, UserVerificationPatch } from './users.js';
+export { validateInput } from './validate-input.js';
 export type { VerificationFlags } from './verification-flags.js';
 export { verificationFlags } from './verification-flags.js';
 export type { VerifyAccessTokenOptions } from './verify-access-token.js';
