@@ -77,6 +77,9 @@ const DEFAULT_TIMEOUT_MS = 5_000;
  * - Webhook outbox: two workers claiming at once can both take one delivery, so it can be sent
  *   twice; events recorded at the same time can lose one another's place in the due list, and a
  *   user's verification change and its events are separate writes (the user first).
+ * - `deleteUser` and `deleteOrganization` find a user's identity links and an org's users through
+ *   lists this store keeps since they were added; users and links written before are not found
+ *   (links left behind name a missing user, which `findOrCreateUser` treats as absent).
  * - A write interrupted by an outage can leave part of it behind. Writes are ordered so that what
  *   remains is harmless: an organization is reachable by issuer only once its key is stored, and a
  *   user by email only once its identity link is.
