@@ -54,7 +54,7 @@ if (await isServiceUp('MariaDB/MySQL', MYSQL_URL)) {
       await stores[0]?.migrate();
 
       const [rows] = await admin.query(`select version from ${tablePrefix}migrations`);
-      expect(rows).toEqual([{ version: 1 }, { version: 2 }]);
+      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
       const org = organization();
       expect(await stores[1]?.createOrganization(org, apiKey(org.orgId))).toBe('created');
       expect(await stores[2]?.getOrganization(org.orgId)).toEqual(org);

@@ -28,6 +28,8 @@ describe('sqlStore (SQLite)', () => {
       alter table rialto_users drop column kyc_status;
       alter table rialto_users drop column accreditation_status;
       alter table rialto_users drop column role;
+      alter table rialto_organizations drop column provisioning;
+      alter table rialto_organizations drop column suspended_at;
       delete from rialto_migrations where version in (2, 3);
     `);
     const insert = database.prepare(
@@ -56,11 +58,14 @@ describe('sqlStore (SQLite)', () => {
     expect(await statuses('none')).toEqual(['not_started', 'not_submitted']);
   });
 
-  it('migration 3 makes every user written under version 2 a member', async () => {
+  it('migration 3 makes every user written under version 2 a member, and every organization active and creating users', async () => {
     const database = temporaryDatabase();
-    await sqlStore({ dialect: 'sqlite', database }).migrate();
+    const org = organization();
+    await sqlStore({ dialect: 'sqlite', database }).createOrganization(org, apiKey(org.orgId));
     database.exec(`
       alter table rialto_users drop column role;
+      alter table rialto_organizations drop column provisioning;
+      alter table rialto_organizations drop column suspended_at;
       delete from rialto_migrations where version = 3;
       insert into rialto_users values ('before-roles', 'org', 'a@example.com', 'a@example.com', 0, 0, 0, 0,
         1700000000, 1700000000, 'not_started', 'not_submitted');
@@ -69,6 +74,7 @@ describe('sqlStore (SQLite)', () => {
     const store = sqlStore({ dialect: 'sqlite', database });
 
     expect((await store.getUser('org', 'before-roles'))?.role).toBe('member');
+    expect(await store.getOrganization(org.orgId)).toEqual(org);
   });
 
   it("uses the host's database, under the table prefix, and leaves it open on close()", async () => {
