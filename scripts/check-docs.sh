@@ -15,14 +15,16 @@ timed() { # label, command...
 timed "doc snippets" node scripts/check-doc-snippets.mjs
 
 publish_dry_run() {
-  for directory in packages/core packages/storage-adapters packages/express internal/dev-idp; do
+  for directory in packages/core packages/storage-adapters packages/express packages/cli internal/dev-idp; do
+    local entry=index
+    [ "$directory" = packages/cli ] && entry=cli
     # --ignore-scripts: CI has just built; a real publish rebuilds through prepublishOnly.
     if ! output=$(cd "$directory" && pnpm publish --dry-run --no-git-checks --ignore-scripts 2>&1); then
       echo "$output" >&2
       echo "pnpm publish --dry-run failed in $directory" >&2
       return 1
     fi
-    for required in README.md LICENSE CHANGELOG.md dist/index.js dist/index.d.ts; do
+    for required in README.md LICENSE CHANGELOG.md "dist/$entry.js" "dist/$entry.d.ts"; do
       if ! grep -q " $required\$" <<<"$output"; then
         echo "pnpm publish --dry-run: $directory would publish without $required" >&2
         return 1
@@ -30,5 +32,5 @@ publish_dry_run() {
     done
   done
 }
-timed "publish dry-run (4 packages)" publish_dry_run
+timed "publish dry-run (5 packages)" publish_dry_run
 timed "install as a user" node scripts/install-as-user.mjs

@@ -33,7 +33,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const PACKAGES = ['packages/core', 'packages/storage-adapters', 'packages/express', 'internal/dev-idp'];
+const PACKAGES = [
+  'packages/core',
+  'packages/storage-adapters',
+  'packages/express',
+  'packages/cli',
+  'internal/dev-idp',
+];
 const STEP_TIMEOUT_MS = 180_000;
 
 const work = mkdtempSync(join(tmpdir(), 'rialto-install-as-user-'));

@@ -23,6 +23,15 @@ const ERROR_TABLE = {
     'The access token is missing, malformed, expired or not issued by this service.',
   ],
   insufficient_claims: [403, 'The access token does not carry the claims this resource requires.'],
+  insufficient_role: [
+    403,
+    "This action takes the organization's API key or an access token of one of its org admins.",
+  ],
+  organization_suspended: [403, 'The organization is suspended.'],
+  user_not_provisioned: [
+    403,
+    'This organization signs in only users it has created beforehand, and none matches this identity.',
+  ],
   not_found: [404, 'The resource does not exist.'],
   method_not_allowed: [405, 'The method is not allowed on this resource.'],
   conflict: [409, 'The resource already exists.'],

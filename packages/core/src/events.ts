@@ -1,6 +1,6 @@
 import type { RialtoErrorCode } from './errors.js';
 import type { Logger } from './logger.js';
-import type { SigningKeyUse } from './store.js';
+import type { ProvisioningMode, SigningKeyUse, UserRole } from './store.js';
 
 /**
  * Audit events and their payloads. Payloads never contain tokens, API keys or secrets, so
@@ -13,6 +13,8 @@ export interface RialtoEventMap {
   'user.created': { orgId: string; userId: string };
   /** A user's verification state changed; `eventTypes` are the webhook events it emitted. */
   'user.updated': { orgId: string; userId: string; eventTypes: string[] };
+  /** An org admin role was granted or withdrawn. */
+  'user.role_changed': { orgId: string; userId: string; role: UserRole };
   'refresh.succeeded': { orgId: string; userId: string; familyId: string };
   /** A consumed refresh token was presented again; its whole family has been revoked. */
   'refresh.reuse_detected': { orgId: string; userId: string; familyId: string };
@@ -21,6 +23,15 @@ export interface RialtoEventMap {
   'organization.audience_updated': { orgId: string; audience: string[] };
   'organization.issuer_added': { orgId: string; registrationId: string; issuer: string };
   'organization.issuer_removed': { orgId: string; registrationId: string; issuer: string };
+  'organization.suspended': { orgId: string };
+  'organization.resumed': { orgId: string };
+  /** The organization and everything stored for it were removed. */
+  'organization.deleted': { orgId: string };
+  'organization.provisioning_updated': { orgId: string; provisioning: ProvisioningMode };
+  /** A user created beforehand, by `POST /identity/users`, not by an exchange. */
+  'user.provisioned': { orgId: string; userId: string };
+  /** A user, its identities and personal data were erased. */
+  'user.deleted': { orgId: string; userId: string };
   'api_key.created': { orgId: string; keyId: string };
   'api_key.revoked': { orgId: string; keyId: string };
   'signing_key.rotated': { use: SigningKeyUse; kid: string };

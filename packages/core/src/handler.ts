@@ -11,6 +11,7 @@ import type { RialtoAccessTokenClaims } from './mint-tokens.js';
 import { type ResolvedRialtoExchangeOptions, type RialtoExchangeOptions, resolveOptions } from './options.js';
 import {
   type OrganizationRegistration,
+  type Organizations,
   type RegisteredOrganization,
   registrationSchema,
 } from './organizations.js';
@@ -24,7 +25,10 @@ import { wellKnownRoutes } from './routes/well-known-routes.js';
 import { createServices } from './services.js';
 import type { RotatedKey } from './signing-keys.js';
 import type { IssuerRegistrationRecord, SigningKeyUse } from './store.js';
+import type { UserLifecycle } from './user-lifecycle.js';
+import type { UserRoles } from './user-roles.js';
 import type { Users } from './users.js';
+import { validateInput } from './validate-input.js';
 import type { VerifyAccessTokenOptions } from './verify-access-token.js';
 import type { DeliveryRunSummary } from './webhooks/delivery-worker.js';
 import { webhookEvent } from './webhooks/event-catalogue.js';
@@ -57,6 +61,8 @@ export interface RialtoExchange {
   on: RialtoEvents['on'];
   /** Changes users' verification state from host code, as `PATCH /identity/users/:user_id` does. */
   readonly users: Users;
+  /** Grants and withdraws the org admin role from host code, as `PUT /identity/users/:user_id/role` does. */
+  readonly userRoles: UserRoles;
   /** Durable, org-scoped webhook events (distinct from the in-process audit events of `on`). */
   readonly events: WebhookEventEmitter;
   readonly webhooks: {
@@ -76,8 +82,19 @@ export interface RialtoExchange {
   readonly metrics: RialtoMetrics | undefined;
   /** Stops the background delivery worker and waits for a pass in progress. */
   close(): Promise<void>;
-  /** Registers an organization from host code (scripts, seeding), as the admin route does. */
+  /**
+   * Registers an organization from host code (scripts, seeding), as the admin route does, with the
+   * same validation. @throws RialtoError `invalid_request` or `conflict`
+   */
   registerOrganization(input: OrganizationRegistration): Promise<RegisteredOrganization>;
+  /** Suspends or resumes an organization, as `POST /identity/organizations/:org_id/suspend|resume` do. */
+  setOrganizationSuspended: Organizations['setSuspended'];
+  /** Sets an organization's provisioning mode, as `PATCH /identity/organizations/:org_id` does. */
+  setOrganizationProvisioning: Organizations['setProvisioning'];
+  /** Removes an organization and all its data, as `DELETE /identity/organizations/:org_id` does. */
+  deleteOrganization: Organizations['remove'];
+  /** Pre-creates and erases users, as `POST /identity/users` and `DELETE /identity/users/:user_id` do. */
+  readonly userLifecycle: UserLifecycle;
   /**
    * Adds an issuer to an organization from host code, as `POST /identity/organizations/:org_id/issuers`
    * does, with the same validation.
@@ -100,6 +117,18 @@ export interface RialtoExchange {
   /** Revokes an API key, as the admin route does. @returns `false` when the org has no such active key */
   revokeApiKey(orgId: string, keyId: string): Promise<boolean>;
   readonly options: ResolvedRialtoExchangeOptions;
+}
+
+let hasWarnedAnyAudience = false;
+
+// Once per process: a fleet of exchanges in one process (tests, several routers) would repeat it.
+function warnAnyAudienceOnce(): void {
+  if (hasWarnedAnyAudience) return;
+  hasWarnedAnyAudience = true;
+  process.emitWarning(
+    'rialto-exchange: `allowedAudiences` is not set, so partners may put any audience in their access tokens with their API key. Set it in production.',
+    { code: 'RIALTO_ANY_AUDIENCE' },
+  );
 }
 
 /** How a route is named in metrics and spans. */
@@ -137,6 +166,7 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
   const options = resolveOptions(input);
   const services = createServices(options);
   const { logger } = options;
+  if (options.allowedAudiences === undefined) warnAnyAudienceOnce();
   const allRoutes = [
     ...tokenRoutes(services),
     ...userRoutes(services),
@@ -214,6 +244,7 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
     errorResponse: respondWithError,
     on: services.events.on,
     users: services.users,
+    userRoles: services.userRoles,
     events: {
       register: services.eventCatalogue.register,
       async emit(type, orgId, data) {
@@ -232,10 +263,14 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
     metrics: services.metrics,
     close: services.deliveryWorker.stop,
     registerOrganization: (registration) =>
-      services.organizations.register(registrationSchema.parse(registration)),
-    addIssuer: (orgId, input) => services.issuers.add(orgId, issuerRegistrationSchema.parse(input)),
+      services.organizations.register(validateInput(registrationSchema, registration)),
+    addIssuer: (orgId, input) => services.issuers.add(orgId, validateInput(issuerRegistrationSchema, input)),
     listIssuers: services.issuers.list,
     removeIssuer: services.issuers.remove,
+    setOrganizationSuspended: services.organizations.setSuspended,
+    setOrganizationProvisioning: services.organizations.setProvisioning,
+    deleteOrganization: services.organizations.remove,
+    userLifecycle: services.userLifecycle,
     issueApiKey: services.apiKeys.issue,
     revokeApiKey: services.apiKeys.revoke,
     async rotateSigningKey(use = 'access_token') {

@@ -14,7 +14,11 @@ export type { RialtoAccessTokenClaims, TokenResponse } from './mint-tokens.js';
 export type { ResolvedRialtoExchangeOptions, RialtoExchangeOptions } from './options.js';
 export { DEFAULT_MAX_BODY_BYTES, resolveOptions } from './options.js';
 export type { OrganizationRegistration, RegisteredOrganization } from './organizations.js';
-export { REQUIRED_AUDIENCE } from './organizations.js';
+export {
+  organizationPatchSchema,
+  REQUIRED_AUDIENCE,
+  registrationSchema,
+} from './organizations.js';
 export type { MetricsOptions, PrometheusRegistry, RialtoMetrics } from './prometheus-metrics.js';
 export { DEFAULT_METRICS_PREFIX } from './prometheus-metrics.js';
 export { normalizeEmail } from './provision-user.js';
@@ -24,6 +28,8 @@ export type {
   ApiKeyRecord,
   ClaimWebhookDeliveriesInput,
   CompleteWebhookAttemptInput,
+  CreateUserInput,
+  DeleteUserInput,
   EmailLinkingPolicy,
   FindOrCreateUserInput,
   FindOrCreateUserResult,
@@ -32,15 +38,18 @@ export type {
   KycStatus,
   OrganizationPatch,
   OrganizationRecord,
+  ProvisioningMode,
   RefreshTokenRecord,
   RotateRefreshTokenInput,
   RotateRefreshTokenResult,
+  SetUserRoleInput,
   SigningKeyRecord,
   SigningKeyUse,
   Store,
   UpdateUserVerificationInput,
   UpdateUserVerificationResult,
   UserRecord,
+  UserRole,
   UserVerification,
   WebhookAttemptRecord,
   WebhookDeliveryRecord,
@@ -49,7 +58,12 @@ export type {
   WebhookSubscriptionPatch,
   WebhookSubscriptionRecord,
 } from './store.js';
+export type { UserCreation, UserLifecycle } from './user-lifecycle.js';
+export { userCreationSchema } from './user-lifecycle.js';
+export type { UserRoles } from './user-roles.js';
+export { userRoleSchema } from './user-roles.js';
 export type { Users, UserVerificationPatch } from './users.js';
+export { validateInput } from './validate-input.js';
 export type { VerificationFlags } from './verification-flags.js';
 export { verificationFlags } from './verification-flags.js';
 export type { VerifyAccessTokenOptions } from './verify-access-token.js';

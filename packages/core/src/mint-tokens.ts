@@ -3,7 +3,7 @@ import { CompactSign } from 'jose';
 import { epochSeconds } from './internal/clock.js';
 import { signHs256Jwt } from './internal/hs256.js';
 import type { LoadedKeys, SigningKeys } from './signing-keys.js';
-import type { OrganizationRecord, RefreshTokenRecord, Store, UserRecord } from './store.js';
+import type { OrganizationRecord, RefreshTokenRecord, Store, UserRecord, UserRole } from './store.js';
 import { verificationFlagsJson } from './wire-format.js';
 
 /** The body of a successful exchange or refresh. */
@@ -29,6 +29,12 @@ export interface RialtoAccessTokenClaims {
   org_name: string;
   user_id: string;
   email: string;
+  /**
+   * The user's role in its organization when the token was minted. A hint for UI gating only: the
+   * service's org-wide routes check the role in the store again, so a demotion takes effect before
+   * tokens minted earlier expire.
+   */
+  org_role: UserRole;
   onboarding_completed: boolean;
   kyc_completed: boolean;
   accredited: boolean;
@@ -114,6 +120,7 @@ export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
       org_name: org.name,
       user_id: user.userId,
       email: user.email,
+      org_role: user.role,
       ...verificationFlagsJson(user),
     };
     // CompactSign rather than SignJWT: the claims are built above from typed values, and SignJWT

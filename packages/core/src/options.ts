@@ -16,6 +16,7 @@ import {
 } from './internal/option-schema.js';
 import { EMAIL_LINKING_POLICIES } from './issuer-registrations.js';
 import type { Logger } from './logger.js';
+import { AUDIENCE_PATTERN } from './organizations.js';
 import {
   type MetricsOptions,
   metricsOptionsSchema,
@@ -182,6 +183,15 @@ export interface RialtoExchangeOptions {
    * instance stops working here within this bound. @default 5
    */
   lookupCacheTtlSeconds?: number;
+  /**
+   * The audiences partners may put in their access tokens with `PATCH /identity/auth/idp/:org_id`
+   * and their API key; anything else answers 400. `identity` is always allowed. Admin credentials
+   * may set any audience, and organizations keep the audiences they already have. Unset, partners
+   * may name any audience, so their access tokens can claim to be for any resource server that
+   * trusts this issuer: set it in production (a warning says so at start-up).
+   * @default undefined (any audience)
+   */
+  allowedAudiences?: readonly string[];
   /** Largest request body accepted. @default 65536 */
   maxBodyBytes?: number;
   /**
@@ -241,7 +251,8 @@ type OptionalWithoutDefault =
   | 'adminToken'
   | 'authorizeAdmin'
   | 'sharedDocumentCache'
-  | 'fetch';
+  | 'fetch'
+  | 'allowedAudiences';
 
 export type ResolvedRialtoExchangeOptions = Required<
   Omit<RialtoExchangeOptions, OptionalWithoutDefault | 'webhooks' | 'health' | 'metrics' | 'logger'>
@@ -366,6 +377,15 @@ const optionSchemas = {
   maxTokenBytes: positiveNumber().default(DEFAULT_MAX_TOKEN_BYTES),
   maxIdTokenLifetimeSeconds: positiveNumber().default(DEFAULT_MAX_ID_TOKEN_LIFETIME_SECONDS),
   lookupCacheTtlSeconds: positiveNumber().default(DEFAULT_LOOKUP_CACHE_TTL_SECONDS),
+  allowedAudiences: z
+    .array(
+      z.string({ error: 'must be an array of audiences' }).regex(AUDIENCE_PATTERN, {
+        error: 'must be an array of audiences (1-64 letters, digits, ".", "_", ":" or "-")',
+      }),
+      { error: 'must be an array of audiences (1-64 letters, digits, ".", "_", ":" or "-")' },
+    )
+    .readonly()
+    .optional(),
   maxBodyBytes: positiveNumber().default(DEFAULT_MAX_BODY_BYTES),
   defaultEmailLinking: z
     .enum(EMAIL_LINKING_POLICIES, { error: `must be one of ${EMAIL_LINKING_POLICIES.join(', ')}` })

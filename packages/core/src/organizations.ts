@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { generateApiKey } from './api-keys.js';
+import { RialtoError } from './errors.js';
 import type { RialtoEvents } from './events.js';
 import { epochSeconds } from './internal/clock.js';
 import { printableText } from './internal/control-characters.js';
@@ -11,17 +12,22 @@ import {
   issuerFields,
   registrationWarnings,
 } from './issuer-registrations.js';
-import type { IssuerRegistrationRecord, OrganizationRecord, Store } from './store.js';
+import type {
+  EmailLinkingPolicy,
+  IssuerRegistrationRecord,
+  OrganizationRecord,
+  ProvisioningMode,
+  Store,
+} from './store.js';
 
 /** Every access token names this audience, whatever else an org adds. */
 export const REQUIRED_AUDIENCE = 'identity';
 
+/** What an audience may look like: short, and safe in a space-separated `scope`. */
+export const AUDIENCE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+
 const audienceSchema = z
-  .array(
-    z
-      .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, 'must be 1-64 letters, digits, ".", "_", ":" or "-"'),
-  )
+  .array(z.string().regex(AUDIENCE_PATTERN, 'must be 1-64 letters, digits, ".", "_", ":" or "-"'))
   .max(32);
 
 /** Body of `POST /identity/organizations`: the org and its first issuer. */
@@ -29,6 +35,7 @@ export const registrationSchema = z.strictObject({
   name: printableText.pipe(z.string().trim().min(1).max(200)),
   audience: audienceSchema.optional(),
   ...issuerFields,
+  provisioning: z.enum(['create', 'link_only']).optional(),
 });
 
 /** Body of `PATCH /identity/auth/idp/:org_id`. */
@@ -61,6 +68,70 @@ export interface Organizations {
   get(orgId: string): Promise<OrganizationRecord | null>;
   /** Replaces the audience list, keeping `identity`. @returns `null` when the org does not exist. */
   setAudience(orgId: string, audience: string[]): Promise<OrganizationRecord | null>;
+  /**
+   * Throws unless the organization exists and is not suspended (cached for the lookup-cache TTL).
+   * @throws RialtoError `invalid_api_key` (the org is gone) or `organization_suspended`
+   */
+  requireActive(orgId: string): Promise<OrganizationRecord>;
+  /**
+   * Suspends (`true`) or resumes (`false`) an organization: while suspended, its API keys, refresh
+   * tokens and access tokens are refused; nothing is deleted, so resuming restores every session.
+   * Takes effect on this instance at once and on others within the lookup-cache TTL.
+   * @returns `null` when the org does not exist
+   */
+  setSuspended(orgId: string, isSuspended: boolean): Promise<OrganizationRecord | null>;
+  /**
+   * Sets whether a first exchange may create users.
+   * @throws RialtoError `invalid_request` for `link_only` when the org never links by email
+   * @returns `null` when the org does not exist
+   */
+  setProvisioning(orgId: string, provisioning: ProvisioningMode): Promise<OrganizationRecord | null>;
+  /**
+   * Removes the organization and everything stored for it (see `Store.deleteOrganization`).
+   * @returns `false` when it did not exist
+   */
+  remove(orgId: string): Promise<boolean>;
+}
+
+/** Body of `PATCH /identity/organizations/:org_id`. */
+export const organizationPatchSchema = z.strictObject({ provisioning: z.enum(['create', 'link_only']) });
+
+/**
+ * `link_only` signs in only users claimed by email: when every issuer of the org links `never`,
+ * nobody could sign in.
+ */
+export function checkProvisioning(
+  provisioning: ProvisioningMode,
+  registrations: readonly { emailLinking: EmailLinkingPolicy }[],
+): void {
+  if (
+    provisioning === 'link_only' &&
+    registrations.every((registration) => registration.emailLinking === 'never')
+  ) {
+    throw new RialtoError(
+      'invalid_request',
+      'provisioning: "link_only" needs email linking ("verified" or "unless_unverified"); with "never" nobody could sign in.',
+    );
+  }
+}
+
+/**
+ * Refuses audiences outside the host's allow-list (`identity` is always allowed); with no list,
+ * every audience passes.
+ * @throws RialtoError `invalid_request` naming the first audience refused
+ */
+export function checkAllowedAudiences(
+  audience: readonly string[],
+  allowed: readonly string[] | undefined,
+): void {
+  if (allowed === undefined) return;
+  const refused = audience.find((name) => name !== REQUIRED_AUDIENCE && !allowed.includes(name));
+  if (refused !== undefined) {
+    throw new RialtoError(
+      'invalid_request',
+      `audience: "${refused}" is not an audience this service allows.`,
+    );
+  }
 }
 
 /** Deduplicates, keeping order, with `identity` always first. */
@@ -88,10 +159,13 @@ export function createOrganizations(
       const now = epochSeconds();
       const orgId = randomUUID();
       const issuer = await issuers.build(orgId, input, now);
+      checkProvisioning(input.provisioning ?? 'create', [issuer]);
       const organization: OrganizationRecord = {
         orgId,
         name: input.name,
         audience: normalizeAudience(input.audience ?? []),
+        provisioning: input.provisioning ?? 'create',
+        suspendedAt: null,
         createdAt: now,
         updatedAt: now,
       };
@@ -120,6 +194,43 @@ export function createOrganizations(
         events.emit('organization.audience_updated', { orgId, audience: updated.audience });
       }
       return updated;
+    },
+
+    async requireActive(orgId) {
+      const org = (byId.get(orgId) ?? (await byId.fetch(orgId)))?.org;
+      if (!org) throw new RialtoError('invalid_api_key');
+      if (org.suspendedAt !== null) throw new RialtoError('organization_suspended');
+      return org;
+    },
+
+    async setSuspended(orgId, isSuspended) {
+      const now = epochSeconds();
+      const updated = await store.updateOrganization(orgId, { suspendedAt: isSuspended ? now : null }, now);
+      if (updated) {
+        byId.delete(orgId);
+        events.emit(isSuspended ? 'organization.suspended' : 'organization.resumed', { orgId });
+      }
+      return updated;
+    },
+
+    async setProvisioning(orgId, provisioning) {
+      const org = await store.getOrganization(orgId);
+      if (!org) return null;
+      checkProvisioning(provisioning, await store.listIssuerRegistrations(orgId));
+      const updated = await store.updateOrganization(orgId, { provisioning }, epochSeconds());
+      if (updated) {
+        byId.delete(orgId);
+        events.emit('organization.provisioning_updated', { orgId, provisioning });
+      }
+      return updated;
+    },
+
+    async remove(orgId) {
+      const removed = await store.deleteOrganization(orgId);
+      byId.delete(orgId);
+      issuers.forget();
+      if (removed) events.emit('organization.deleted', { orgId });
+      return removed;
     },
   };
 }

@@ -82,6 +82,7 @@ export async function provisionUser(
     userId: randomUUID(),
     orgId: org.orgId,
     email,
+    role: 'member',
     ...INITIAL_VERIFICATION,
     createdAt: now,
     updatedAt: now,
@@ -93,6 +94,7 @@ export async function provisionUser(
     sub: identity.sub,
     email,
     mayLinkByEmail: mayLinkByEmail(linking, identity),
+    mayCreate: org.provisioning !== 'link_only',
     newUserId: newUser.userId,
     now,
     // Recorded with the user itself, so a created user always has its webhook and a failed create
@@ -109,5 +111,6 @@ export async function provisionUser(
       "A user with this email already exists and the organization's policy does not allow linking this identity to it.",
     );
   }
+  if (result.outcome === 'not_provisioned') throw new RialtoError('user_not_provisioned');
   return { user: result.user, created: result.outcome === 'created' };
 }

@@ -101,6 +101,9 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
   return {
     async refresh(body) {
       const claims = await verify(readToken(body), { allowExpired: false });
+      // Before consuming: a suspension pauses sessions, and resuming the org brings them back.
+      const orgNow = await organizations.get(claims.org_id);
+      if (orgNow && orgNow.suspendedAt !== null) throw new RialtoError('organization_suspended');
       const now = epochSeconds();
       const audit = { orgId: claims.org_id, userId: claims.sub, familyId: claims.fid };
       const successor = await minter.successorOf(

@@ -1,6 +1,7 @@
 import { type AdminAuth, createAdminAuth } from './admin-auth.js';
 import { type ApiKeys, createApiKeys } from './api-keys.js';
 import { createDiscovery } from './discovery.js';
+import { RialtoError } from './errors.js';
 import { createEvents, type RialtoEvents } from './events.js';
 import { createTokenExchange, type TokenExchange } from './exchange-token.js';
 import { createTelemetry, type Telemetry, tracedStore } from './internal/telemetry.js';
@@ -8,6 +9,7 @@ import { issuerAddressPolicy } from './issuer-address.js';
 import { createIssuerRegistrations, type IssuerRegistrations } from './issuer-registrations.js';
 import { createTokenMinter } from './mint-tokens.js';
 import type { ResolvedRialtoExchangeOptions } from './options.js';
+import { createOrgAccess, type OrgAccess } from './org-access.js';
 import { createOrganizations, type Organizations } from './organizations.js';
 import {
   createPrometheusMetrics,
@@ -21,6 +23,9 @@ import { createRemoteDocuments } from './remote-documents.js';
 import { createRemoteJwks, type RemoteJwks } from './remote-jwks.js';
 import { createSigningKeys, type SigningKeys } from './signing-keys.js';
 import type { Store } from './store.js';
+import { createUserLifecycle, type UserLifecycle } from './user-lifecycle.js';
+import { createUserLookup, type UserLookup } from './user-lookup.js';
+import { createUserRoles, type UserRoles } from './user-roles.js';
 import { createUsers, type Users } from './users.js';
 import { type AccessTokenVerifier, createAccessTokenVerifier } from './verify-access-token.js';
 import { createIdTokenVerifier } from './verify-id-token.js';
@@ -46,6 +51,12 @@ export interface Services {
   refreshTokens: RefreshTokens;
   accessTokens: AccessTokenVerifier;
   users: Users;
+  /** Who may act on an organization: its API key, its users' access tokens, its org admins. */
+  orgAccess: OrgAccess;
+  userRoles: UserRoles;
+  /** Cached users by id, for checks that must see deletions and demotions within the cache bound. */
+  userLookup: UserLookup;
+  userLifecycle: UserLifecycle;
   eventCatalogue: EventCatalogue;
   webhookSubscriptions: WebhookSubscriptions;
   deliveryWorker: DeliveryWorker;
@@ -58,6 +69,7 @@ export interface Services {
 // Bounds on the in-process caches: far above real fleets, low enough to cap memory under attack.
 const MAX_CACHED_ORGS = 10_000;
 const MAX_CACHED_REMOTE_DOCUMENTS = 10_000;
+const MAX_CACHED_USERS = 10_000;
 
 export function createServices(options: ResolvedRialtoExchangeOptions): Services {
   const events = createEvents(options.logger);
@@ -137,6 +149,38 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
   });
   const orgLimiter = limiterFor(options.rateLimit.perOrganization);
   const orgRefused = refusedFor(recorder, 'organization');
+  const userLookup = createUserLookup(store, {
+    cacheTtlSeconds: options.lookupCacheTtlSeconds,
+    maxCachedUsers: MAX_CACHED_USERS,
+  });
+  const accessTokens = createAccessTokenVerifier({
+    issuer: options.issuer,
+    signingKeys,
+    clockToleranceSeconds: options.clockToleranceSeconds,
+    async checkStanding(claims) {
+      const [org, user] = await Promise.all([
+        organizations.get(claims.org_id),
+        userLookup.get(claims.user_id),
+      ]);
+      if (!org || !user || user.orgId !== org.orgId) {
+        throw new RialtoError(
+          'invalid_access_token',
+          'The user or organization of this access token no longer exists.',
+        );
+      }
+      if (org.suspendedAt !== null) throw new RialtoError('organization_suspended');
+    },
+  });
+  // Every route that takes an API key refuses a suspended organization's, after the key itself.
+  const activeApiKeys: ApiKeys = {
+    ...apiKeys,
+    async authenticate(headerValue) {
+      const orgId = await apiKeys.authenticate(headerValue);
+      await organizations.requireActive(orgId);
+      return orgId;
+    },
+  };
+  const orgAccess = createOrgAccess({ apiKeys: activeApiKeys, accessTokens, users: userLookup });
   const eventCatalogue = createEventCatalogue();
 
   return {
@@ -146,13 +190,13 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
     metrics: prometheus?.metrics,
     events,
     adminAuth: createAdminAuth(options),
-    apiKeys,
+    apiKeys: activeApiKeys,
     organizations,
     issuers,
     signingKeys,
     tokenExchange: createTokenExchange({
       store,
-      apiKeys,
+      apiKeys: activeApiKeys,
       organizations,
       issuers,
       idTokens,
@@ -173,11 +217,11 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
       clockToleranceSeconds: options.clockToleranceSeconds,
       retryGraceSeconds: options.refreshTokenRetryGraceSeconds,
     }),
-    accessTokens: createAccessTokenVerifier({
-      issuer: options.issuer,
-      signingKeys,
-      clockToleranceSeconds: options.clockToleranceSeconds,
-    }),
+    accessTokens,
+    orgAccess,
+    userRoles: createUserRoles(store, events, userLookup),
+    userLookup,
+    userLifecycle: createUserLifecycle(store, events, userLookup),
     remoteJwks,
     ipLimiter: limiterFor(options.rateLimit.perIp),
     users: createUsers(store, events),

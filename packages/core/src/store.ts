@@ -28,12 +28,27 @@ export interface OrganizationRecord {
   name: string;
   /** Audience scopes put in access tokens; always contains `identity`. */
   audience: string[];
+  /** Whether a first exchange may create a user. Organizations stored before it existed read as `create`. */
+  provisioning: ProvisioningMode;
+  /**
+   * Set while the organization is suspended: no exchange, refresh or org-scoped call succeeds and
+   * its access tokens are refused. Organizations stored before it existed read as `null`.
+   */
+  suspendedAt: number | null;
   createdAt: number;
   updatedAt: number;
 }
 
+/**
+ * `create`: a first exchange creates the user. `link_only`: only users created beforehand
+ * (`createUser`) can sign in, claimed by an identity whose email may be linked.
+ */
+export type ProvisioningMode = 'create' | 'link_only';
+
 /** The fields of an organization that can change after registration. */
-export type OrganizationPatch = Partial<Pick<OrganizationRecord, 'name' | 'audience'>>;
+export type OrganizationPatch = Partial<
+  Pick<OrganizationRecord, 'name' | 'audience' | 'provisioning' | 'suspendedAt'>
+>;
 
 /**
  * One IdP an organization trusts. An org may register several issuers; an issuer may be registered
@@ -105,12 +120,20 @@ export interface UserVerification {
   accreditationStatus: AccreditationStatus;
 }
 
+/**
+ * What a user may do within its organization. `member` reaches its own user only; `org_admin`
+ * also reads every user of the org and manages the org's webhooks, as the org's API key does.
+ */
+export type UserRole = 'member' | 'org_admin';
+
 export interface UserRecord extends UserVerification {
   /** UUID. */
   userId: string;
   orgId: string;
   /** As `normalizeEmail` leaves it: trimmed, ASCII letters lower-cased. Unique within an org. */
   email: string;
+  /** Users created before roles existed read back as `member`. */
+  role: UserRole;
   createdAt: number;
   updatedAt: number;
 }
@@ -124,6 +147,12 @@ export interface FindOrCreateUserInput {
   email: string;
   /** Whether an identity seen for the first time may be linked to an existing user with this email. */
   mayLinkByEmail: boolean;
+  /**
+   * Whether a user may be created when neither the identity nor the email is known (`link_only`
+   * organizations pass `false`). When `false`, such a call writes nothing and answers
+   * `not_provisioned`. @default true
+   */
+  mayCreate?: boolean;
   /** The id to give the user if one is created. */
   newUserId: string;
   now: number;
@@ -142,7 +171,9 @@ export type FindOrCreateUserResult =
   /** Neither identity nor email was known: user and identity link were created together. */
   | { outcome: 'created'; user: UserRecord }
   /** The identity was new, a user with the email exists, and `mayLinkByEmail` was false. Nothing was written. */
-  | { outcome: 'conflict' };
+  | { outcome: 'conflict' }
+  /** Neither identity nor email was known and `mayCreate` was false. Nothing was written. */
+  | { outcome: 'not_provisioned' };
 
 export interface RefreshTokenRecord {
   jti: string;
@@ -195,6 +226,27 @@ export interface UpdateUserVerificationInput {
   next: UserVerification;
   now: number;
   /** Webhook events caused by the change, recorded (and fanned out) in the same atomic operation. */
+  events: WebhookEventRecord[];
+}
+
+export interface SetUserRoleInput {
+  orgId: string;
+  userId: string;
+  role: UserRole;
+  now: number;
+}
+
+export interface CreateUserInput {
+  /** The user to store; `email` normalized. It has no identity until a first exchange claims it. */
+  user: UserRecord;
+  /** Webhook events recorded (and fanned out) in the same atomic operation, e.g. `user.created`. */
+  events: WebhookEventRecord[];
+}
+
+export interface DeleteUserInput {
+  orgId: string;
+  userId: string;
+  /** Webhook events recorded (and fanned out) in the same atomic operation, e.g. `user.deleted`. */
   events: WebhookEventRecord[];
 }
 
@@ -404,6 +456,44 @@ export interface Store {
    * `updated`; the others get `stale` with the current user.
    */
   updateUserVerification(input: UpdateUserVerificationInput): Promise<UpdateUserVerificationResult>;
+
+  /**
+   * Stores a user that no identity is linked to yet, with its email index entry and `events`,
+   * atomically. A later `findOrCreateUser` with this email may link to it like to any other user.
+   * @returns `'email_taken'`, writing nothing, when the org already has a user with this email;
+   * of concurrent calls for one email, exactly one gets `'created'`.
+   */
+  createUser(input: CreateUserInput): Promise<'created' | 'email_taken'>;
+
+  /**
+   * Removes a user, its identity links and its email index entry, and records `events`, so that a
+   * later `findOrCreateUser` for any of its identities or its email creates a new user. The user
+   * record and email entry go atomically with the events; an identity link the store cannot remove
+   * in that operation (Redis, Keyv: they are found by scanning) may stay behind, and
+   * `findOrCreateUser` treats a link to a missing user as absent. Refresh tokens naming the user may
+   * stay until they expire: nothing mints from them once the user is gone.
+   * @returns `false`, writing nothing, when `orgId` has no such user
+   */
+  deleteUser(input: DeleteUserInput): Promise<boolean>;
+
+  /**
+   * Removes an organization and everything stored for it: API keys, the issuer index, users,
+   * identity links, email index entries, webhook subscriptions and deliveries, and its refresh
+   * tokens where the store can find them (SQL, memory; Redis and Keyv let them expire by their TTL:
+   * nothing mints from a token whose organization and user are gone).
+   * The organization record, its API keys, issuer entry and webhooks go first, atomically, so every
+   * reader sees it gone at once; per-user data follows (atomically in SQL, in resumable passes in
+   * Redis and Keyv). Calling it again finishes a removal an outage interrupted.
+   * @returns `false` when no organization record had this id (leftovers are still removed)
+   */
+  deleteOrganization(orgId: string): Promise<boolean>;
+
+  /**
+   * Sets a user's role and `updatedAt`, atomically with respect to other changes of the user: a
+   * concurrent verification change is neither lost nor loses the role.
+   * @returns the updated user, or `null` (writing nothing) when `orgId` has no such user.
+   */
+  setUserRole(input: SetUserRoleInput): Promise<UserRecord | null>;
 
   /** Stores a new webhook subscription. */
   createWebhookSubscription(record: WebhookSubscriptionRecord): Promise<void>;

@@ -11,6 +11,12 @@ export interface AccessTokenVerifierOptions {
   issuer: string;
   signingKeys: SigningKeys;
   clockToleranceSeconds: number;
+  /**
+   * Runs after the signature and claims check: throws when the token's user or organization may no
+   * longer act (deleted, suspended). Its lookups are cached, so it costs the store at most one read
+   * per user and org per cache period; when the store is down it rejects (503), never lets through.
+   */
+  checkStanding(claims: RialtoAccessTokenClaims): Promise<void>;
 }
 
 export interface VerifyAccessTokenOptions {
@@ -22,8 +28,10 @@ export interface VerifyAccessTokenOptions {
 
 export interface AccessTokenVerifier {
   /**
-   * Verifies one of this service's access tokens.
-   * @throws RialtoError `invalid_access_token` (bad, expired, foreign) or `insufficient_claims`
+   * Verifies one of this service's access tokens, and that its user still exists and its
+   * organization is not suspended (both cached for `lookupCacheTtlSeconds`).
+   * @throws RialtoError `invalid_access_token` (bad, expired, foreign, user or org deleted),
+   * `organization_suspended`, `insufficient_claims`, or `temporarily_unavailable` when the store is down
    */
   verify(token: string, options?: VerifyAccessTokenOptions): Promise<RialtoAccessTokenClaims>;
   /**
@@ -37,7 +45,7 @@ export interface AccessTokenVerifier {
 }
 
 export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): AccessTokenVerifier {
-  const { issuer, signingKeys, clockToleranceSeconds } = options;
+  const { issuer, signingKeys, clockToleranceSeconds, checkStanding } = options;
   const algorithms = [...ASYMMETRIC_ALGORITHMS];
 
   async function verify(
@@ -60,6 +68,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     } catch (error) {
       throw new RialtoError('invalid_access_token', describeFailure(error), { cause: error });
     }
+    await checkStanding(claims);
     for (const [name, expected] of Object.entries(verifyOptions.claims ?? {})) {
       if (claims[name as keyof RialtoAccessTokenClaims] !== expected) {
         throw new RialtoError(

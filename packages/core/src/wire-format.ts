@@ -1,6 +1,7 @@
 import type { RegisteredOrganization } from './organizations.js';
 import type {
   IssuerRegistrationRecord,
+  OrganizationRecord,
   UserRecord,
   WebhookDeliveryRecord,
   WebhookSubscriptionRecord,
@@ -25,6 +26,7 @@ export function userJson(user: UserRecord) {
     user_id: user.userId,
     org_id: user.orgId,
     email: user.email,
+    role: user.role,
     ...verificationFlagsJson(user),
     kyc_status: user.kycStatus,
     accreditation_status: user.accreditationStatus,
@@ -62,10 +64,22 @@ export function registeredOrganizationJson({
     name: organization.name,
     audience: organization.audience,
     ...issuerFields,
+    provisioning: organization.provisioning,
     api_key: apiKey,
     api_key_id: apiKeyId,
     created_at: isoTime(organization.createdAt),
     ...(warnings.length > 0 ? { warnings } : {}),
+  };
+}
+
+/** An organization's state after an admin change; never its keys. */
+export function organizationStatusJson(org: OrganizationRecord) {
+  return {
+    org_id: org.orgId,
+    name: org.name,
+    provisioning: org.provisioning,
+    suspended: org.suspendedAt !== null,
+    suspended_at: org.suspendedAt === null ? null : isoTime(org.suspendedAt),
   };
 }
 

@@ -129,7 +129,15 @@ describe('issuer normalization before uniqueness', () => {
     const now = Math.floor(Date.now() / 1000);
     const orgId = '6f1d0c8e-7d0e-4f0a-9a53-2b9f4b8a1c01';
     await store.createOrganization(
-      { orgId, name: 'Legacy', audience: ['identity'], createdAt: now, updatedAt: now },
+      {
+        orgId,
+        name: 'Legacy',
+        audience: ['identity'],
+        provisioning: 'create',
+        suspendedAt: null,
+        createdAt: now,
+        updatedAt: now,
+      },
       {
         keyId: '6f1d0c8e-7d0e-4f0a-9a53-2b9f4b8a1c02',
         orgId,

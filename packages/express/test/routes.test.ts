@@ -246,6 +246,7 @@ describe('GET /identity/users/:user_id', () => {
       user_id: userId,
       org_id: acme.orgId,
       email: 'ada@example.com',
+      role: 'member',
       onboarding_completed: false,
       kyc_completed: false,
       accredited: false,
@@ -257,11 +258,11 @@ describe('GET /identity/users/:user_id', () => {
     });
   });
 
-  it('answers unauthorized 401 without a bearer token', async () => {
+  it('answers unauthorized 401 without a bearer token or API key', async () => {
     const response = await getUser(userId);
     expectFailsWith(response, 401, 'unauthorized');
     expect(response.headers['www-authenticate']).toBe(
-      'Bearer realm="rialto", error_description="A Bearer access token is required."',
+      'Bearer realm="rialto", error_description="The organization\'s X-API-Key header or a Bearer access token is required."',
     );
   });
 

@@ -85,6 +85,7 @@ describe('PATCH /identity/users/:user_id', () => {
       user_id: partner.userId,
       org_id: partner.orgId,
       email: expect.any(String),
+      role: 'org_admin',
       onboarding_completed: true,
       kyc_completed: true,
       accredited: true,

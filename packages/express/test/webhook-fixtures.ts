@@ -80,7 +80,10 @@ export interface Partner {
   userId: string;
 }
 
-/** An exchange app with an org of `idp` and one exchanged user, whose access token manages webhooks. */
+/**
+ * An exchange app with an org of `idp` and one exchanged user, made an org admin with the org's API
+ * key, so its access token manages webhooks.
+ */
 export async function partnerApp(
   idp: LocalIssuer,
   options: { store?: RecordingStore | Store; sub?: string; webhooks?: object } = {},
@@ -93,9 +96,17 @@ export async function partnerApp(
   });
   const sub = options.sub ?? `user-${Math.random().toString(36).slice(2)}`;
   const token = await idp.sign(idTokenClaims(idp.issuer, { sub, email: `${sub}@example.com` }));
+  const first = await exchange(t.app, apiKey, { token });
+  expect(first.status).toBe(200);
+  const userId = decodeJwt(first.body.access_token).user_id as string;
+  const promoted = await request(t.app)
+    .put(`/identity/users/${userId}/role`)
+    .set('x-api-key', apiKey)
+    .send({ role: 'org_admin' });
+  expect(promoted.status).toBe(200);
+  // The role reaches the token's org_role claim on the next exchange.
   const response = await exchange(t.app, apiKey, { token });
-  expect(response.status).toBe(200);
-  const userId = decodeJwt(response.body.access_token).user_id as string;
+  expect(decodeJwt(response.body.access_token).org_role).toBe('org_admin');
   return {
     t,
     orgId,

@@ -62,7 +62,7 @@ if (await isServiceUp('MariaDB/MySQL', MYSQL_URL)) {
   });
 
   describe('sqlStore (MySQL/MariaDB)', () => {
-    it('migration 3 turns the issuer of each organization written under version 2 into its first registration', async () => {
+    it('migration 5 turns the issuer of each organization written before it into its first registration', async () => {
       const tablePrefix = uniqueTablePrefix();
       await storeAt(MYSQL_URL, tablePrefix).migrate();
       const legacy = legacyOrganizations();
@@ -80,7 +80,14 @@ if (await isServiceUp('MariaDB/MySQL', MYSQL_URL)) {
       await stores[0]?.migrate();
 
       const [rows] = await admin.query(`select version from ${tablePrefix}migrations`);
-      expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
+      expect(rows).toEqual([
+        { version: 1 },
+        { version: 2 },
+        { version: 3 },
+        { version: 4 },
+        { version: 5 },
+        { version: 6 },
+      ]);
       const org = organization();
       expect(await stores[1]?.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId))).toBe(
         'created',

@@ -151,6 +151,33 @@ if (await isServiceUp('Redis', REDIS_URL)) {
       expect(await admin.ttl(`${keyPrefix}refresh:${saved.jti}`)).toBeGreaterThan(1800);
     });
 
+    it('reads a user stored before roles existed as a member, and can make it an org admin', async () => {
+      const { store, keyPrefix } = storeAt(REDIS_URL);
+      const org = organization();
+      await store.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId));
+      const legacy = {
+        userId: crypto.randomUUID(),
+        orgId: org.orgId,
+        email: 'legacy@example.com',
+        onboardingCompleted: false,
+        kycStatus: 'not_started',
+        accreditationStatus: 'not_submitted',
+        createdAt: 1_700_000_000,
+        updatedAt: 1_700_000_000,
+      };
+      await admin.set(`${keyPrefix}user:${legacy.userId}`, JSON.stringify(legacy));
+
+      expect(await store.getUser(org.orgId, legacy.userId)).toEqual({ ...legacy, role: 'member' });
+      expect(
+        await store.setUserRole({
+          orgId: org.orgId,
+          userId: legacy.userId,
+          role: 'org_admin',
+          now: 1_700_000_060,
+        }),
+      ).toEqual({ ...legacy, role: 'org_admin', updatedAt: 1_700_000_060 });
+    });
+
     it('sends its scripts again after Redis forgot them (SCRIPT FLUSH, restart)', async () => {
       const { store } = storeAt(REDIS_URL);
       const org = organization();

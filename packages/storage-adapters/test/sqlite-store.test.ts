@@ -53,7 +53,10 @@ describe('sqlStore (SQLite)', () => {
       drop table rialto_webhook_deliveries;
       alter table rialto_users drop column kyc_status;
       alter table rialto_users drop column accreditation_status;
-      delete from rialto_migrations where version = 2;
+      alter table rialto_users drop column role;
+      alter table rialto_organizations drop column provisioning;
+      alter table rialto_organizations drop column suspended_at;
+      delete from rialto_migrations where version in (2, 6);
     `);
     const insert = database.prepare(
       `insert into rialto_users values (?, 'org', ?, ?, 0, ?, ?, ?, 1700000000, 1700000000)`,
@@ -81,7 +84,7 @@ describe('sqlStore (SQLite)', () => {
     expect(await statuses('none')).toEqual(['not_started', 'not_submitted']);
   });
 
-  it('migration 3 turns the issuer of each organization written under version 2 into its first registration', async () => {
+  it('migration 5 turns the issuer of each organization written before it into its first registration', async () => {
     const database = temporaryDatabase();
     await sqlStore({ dialect: 'sqlite', database }).migrate();
     const legacy = legacyOrganizations();
@@ -89,6 +92,29 @@ describe('sqlStore (SQLite)', () => {
     for (const org of Object.values(legacy)) database.exec(legacyOrganizationInsert('rialto_', org));
 
     await expectLegacyOrganizationsUpgraded(sqlStore({ dialect: 'sqlite', database }), legacy);
+  });
+
+  it('migration 6 makes every user written before it a member, and every organization active and creating users', async () => {
+    const database = temporaryDatabase();
+    const org = organization();
+    await sqlStore({ dialect: 'sqlite', database }).createOrganization(
+      org,
+      apiKey(org.orgId),
+      issuerRegistration(org.orgId),
+    );
+    database.exec(`
+      alter table rialto_users drop column role;
+      alter table rialto_organizations drop column provisioning;
+      alter table rialto_organizations drop column suspended_at;
+      delete from rialto_migrations where version = 6;
+      insert into rialto_users values ('before-roles', 'org', 'a@example.com', 'a@example.com', 0, 0, 0, 0,
+        1700000000, 1700000000, 'not_started', 'not_submitted');
+    `);
+
+    const store = sqlStore({ dialect: 'sqlite', database });
+
+    expect((await store.getUser('org', 'before-roles'))?.role).toBe('member');
+    expect(await store.getOrganization(org.orgId)).toEqual(org);
   });
 
   it("uses the host's database, under the table prefix, and leaves it open on close()", async () => {

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import { RialtoError } from '../errors.js';
 import type { RequestLike, ResponseLike } from '../http-types.js';
+import { validateInput } from '../validate-input.js';
 import { type AuthScheme, parseJsonBody } from './http.js';
 
 export interface Route {
@@ -66,11 +66,7 @@ export function isUuid(value: string | undefined): value is string {
  * @throws RialtoError `invalid_request` naming the first offending field
  */
 export function parseBody<T>(schema: z.ZodType<T>, request: RequestLike): T {
-  const parsed = schema.safeParse(parseJsonBody(request.body, 'invalid_request'));
-  if (parsed.success) return parsed.data;
-  const first = parsed.error.issues[0];
-  const where = first && first.path.length > 0 ? `${first.path.map(String).join('.')}: ` : '';
-  throw new RialtoError('invalid_request', `${where}${first?.message ?? 'invalid body'}`);
+  return validateInput(schema, parseJsonBody(request.body, 'invalid_request'));
 }
 
 function decodePathSegment(segment: string): string {

@@ -3,12 +3,25 @@ import { RialtoError } from '../errors.js';
 import { json } from '../internal/http.js';
 import { isUuid, parseBody, type Route } from '../internal/route.js';
 import { issuerRegistrationSchema } from '../issuer-registrations.js';
-import { audienceUpdateSchema, registrationSchema } from '../organizations.js';
+import {
+  audienceUpdateSchema,
+  checkAllowedAudiences,
+  organizationPatchSchema,
+  registrationSchema,
+} from '../organizations.js';
 import type { Services } from '../services.js';
-import { isoTime, issuerRegistrationJson, registeredOrganizationJson } from '../wire-format.js';
+import {
+  isoTime,
+  issuerRegistrationJson,
+  organizationStatusJson,
+  registeredOrganizationJson,
+} from '../wire-format.js';
 
-/** Organization registration, issuers, API key rotation, and audience updates. */
-export function adminRoutes({ adminAuth, apiKeys, organizations, issuers }: Services): Route[] {
+/**
+ * Organization registration, issuers, suspension, provisioning mode and deletion, API key
+ * rotation, and audience updates.
+ */
+export function adminRoutes({ adminAuth, apiKeys, organizations, issuers, options }: Services): Route[] {
   return [
     {
       method: 'POST',
@@ -18,6 +31,40 @@ export function adminRoutes({ adminAuth, apiKeys, organizations, issuers }: Serv
         await adminAuth.require(request);
         const registered = await organizations.register(parseBody(registrationSchema, request));
         return json(201, registeredOrganizationJson(registered));
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/identity\/organizations\/([^/]+)\/(suspend|resume)$/,
+      scheme: 'bearer',
+      async run(request, [orgId, action]) {
+        await adminAuth.require(request);
+        const org = isUuid(orgId) ? await organizations.setSuspended(orgId, action === 'suspend') : null;
+        if (!org) throw new RialtoError('not_found', 'No such organization.');
+        return json(200, organizationStatusJson(org));
+      },
+    },
+    {
+      method: 'PATCH',
+      pattern: /^\/identity\/organizations\/([^/]+)$/,
+      scheme: 'bearer',
+      async run(request, [orgId]) {
+        await adminAuth.require(request);
+        const { provisioning } = parseBody(organizationPatchSchema, request);
+        const org = isUuid(orgId) ? await organizations.setProvisioning(orgId, provisioning) : null;
+        if (!org) throw new RialtoError('not_found', 'No such organization.');
+        return json(200, organizationStatusJson(org));
+      },
+    },
+    {
+      method: 'DELETE',
+      pattern: /^\/identity\/organizations\/([^/]+)$/,
+      scheme: 'bearer',
+      async run(request, [orgId]) {
+        await adminAuth.require(request);
+        const removed = isUuid(orgId) && (await organizations.remove(orgId));
+        if (!removed) throw new RialtoError('not_found', 'No such organization.');
+        return json(200, { org_id: orgId, deleted: true });
       },
     },
     {
@@ -90,6 +137,8 @@ export function adminRoutes({ adminAuth, apiKeys, organizations, issuers }: Serv
         const keyOrgId = await authenticateApiKeyOrAdmin(request, apiKeys, adminAuth);
         if (keyOrgId !== undefined && keyOrgId !== orgId) throw new RialtoError('org_mismatch');
         const { audience } = parseBody(audienceUpdateSchema, request);
+        // The host's allow-list binds partners; the service admin may set any audience.
+        if (keyOrgId !== undefined) checkAllowedAudiences(audience, options.allowedAudiences);
         const org = isUuid(orgId) ? await organizations.setAudience(orgId, audience) : null;
         if (!org) throw new RialtoError('not_found', 'No such organization.');
         return json(200, { org_id: org.orgId, audience: org.audience });

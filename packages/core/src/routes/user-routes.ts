@@ -3,20 +3,62 @@ import { RialtoError } from '../errors.js';
 import { json } from '../internal/http.js';
 import { isUuid, parseBody, type Route } from '../internal/route.js';
 import type { Services } from '../services.js';
+import { userCreationSchema } from '../user-lifecycle.js';
+import { userRoleSchema } from '../user-roles.js';
 import { userPatchSchema } from '../users.js';
 import { userJson } from '../wire-format.js';
 
-/** `GET` and `PATCH /identity/users/:user_id`, scoped to the caller's organization. */
-export function userRoutes({ accessTokens, apiKeys, adminAuth, users, options }: Services): Route[] {
+/** `GET` and `PATCH /identity/users/:user_id` and its `/role`, scoped to the caller's organization. */
+export function userRoutes({
+  orgAccess,
+  apiKeys,
+  adminAuth,
+  users,
+  userRoles,
+  userLifecycle,
+  organizations,
+  options,
+}: Services): Route[] {
   return [
+    {
+      method: 'POST',
+      pattern: /^\/identity\/users$/,
+      scheme: 'api_key',
+      async run(request) {
+        const keyOrgId = await authenticateApiKeyOrAdmin(request, apiKeys, adminAuth);
+        const { org_id: bodyOrgId, ...creation } = parseBody(userCreationSchema, request);
+        if (keyOrgId !== undefined && bodyOrgId !== undefined && bodyOrgId !== keyOrgId) {
+          throw new RialtoError('org_mismatch');
+        }
+        const orgId = keyOrgId ?? bodyOrgId;
+        if (orgId === undefined) {
+          throw new RialtoError('invalid_request', 'org_id: required with admin credentials.');
+        }
+        if (!(await organizations.get(orgId))) throw new RialtoError('not_found', 'No such organization.');
+        return json(201, userJson(await userLifecycle.provision(orgId, creation)));
+      },
+    },
+    {
+      method: 'DELETE',
+      pattern: /^\/identity\/users\/([^/]+)$/,
+      scheme: 'bearer',
+      async run(request, [userId]) {
+        const orgId = await orgAccess.requireOrgWide(request);
+        const removed = isUuid(userId) && (await userLifecycle.remove(orgId, userId));
+        if (!removed) throw new RialtoError('not_found', 'No such user in your organization.');
+        return json(200, { user_id: userId, deleted: true });
+      },
+    },
     {
       method: 'GET',
       pattern: /^\/identity\/users\/([^/]+)$/,
       scheme: 'bearer',
       async run(request, [userId]) {
-        const { claims } = await accessTokens.authenticate(request.headers);
-        // Another org's user is indistinguishable from a missing one: 404 either way.
-        const user = isUuid(userId) ? await options.store.getUser(claims.org_id, userId) : null;
+        const caller = await orgAccess.authenticate(request);
+        // A plain user reads only itself. Another user of its org, like another org's user, is
+        // indistinguishable from a missing one: 404 either way, so ids cannot be probed.
+        const mayRead = caller.kind === 'api_key' || caller.isOrgAdmin || caller.userId === userId;
+        const user = mayRead && isUuid(userId) ? await options.store.getUser(caller.orgId, userId) : null;
         if (!user) throw new RialtoError('not_found', 'No such user in your organization.');
         return json(200, userJson(user));
       },
@@ -36,6 +78,23 @@ export function userRoutes({ accessTokens, apiKeys, adminAuth, users, options }:
             : await options.store.getUser(orgId, userId);
         if (!user) throw new RialtoError('not_found', 'No such user in your organization.');
         return json(200, userJson(await users.update(user.orgId, user.userId, patch)));
+      },
+    },
+    {
+      method: 'PUT',
+      pattern: /^\/identity\/users\/([^/]+)\/role$/,
+      scheme: 'api_key',
+      async run(request, [userId]) {
+        // Org admins cannot grant the role themselves: only the partner's backend or the service admin.
+        const orgId = await authenticateApiKeyOrAdmin(request, apiKeys, adminAuth);
+        const { role } = parseBody(userRoleSchema, request);
+        const user = !isUuid(userId)
+          ? null
+          : orgId === undefined
+            ? await options.store.getUserById(userId)
+            : await options.store.getUser(orgId, userId);
+        if (!user) throw new RialtoError('not_found', 'No such user in your organization.');
+        return json(200, userJson(await userRoles.set(user.orgId, user.userId, role)));
       },
     },
   ];

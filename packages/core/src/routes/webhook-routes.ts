@@ -12,17 +12,18 @@ import { isoTime, webhookDeliveryJson, webhookSubscriptionJson } from '../wire-f
 const DELIVERIES_LISTED = 50;
 
 /**
- * `/notifications/webhooks`: an organization manages its own subscriptions with an access token of
- * one of its users. Everything is scoped by the token's `org_id`; another org's webhook is 404.
+ * `/notifications/webhooks`: an organization manages its own subscriptions with its API key or an
+ * access token of one of its org admins; a plain user's token is refused, since a subscription
+ * receives every user's events. Everything is scoped by the caller's org; another org's webhook is 404.
  */
 export function webhookRoutes({
-  accessTokens,
+  orgAccess,
   webhookSubscriptions,
   deliveryWorker,
   options,
 }: Services): Route[] {
-  async function orgOf(request: RequestLike): Promise<string> {
-    return (await accessTokens.authenticate(request.headers)).claims.org_id;
+  function orgOf(request: RequestLike): Promise<string> {
+    return orgAccess.requireOrgWide(request);
   }
 
   function subscriptionId(id: string | undefined): string {
@@ -58,6 +59,15 @@ export function webhookRoutes({
       async run(request) {
         const subscriptions = await webhookSubscriptions.list(await orgOf(request));
         return json(200, { webhooks: subscriptions.map(webhookSubscriptionJson) });
+      },
+    },
+    {
+      method: 'GET',
+      pattern: /^\/notifications\/webhooks\/([^/]+)$/,
+      scheme: 'bearer',
+      async run(request, [id]) {
+        const orgId = await orgOf(request);
+        return json(200, webhookSubscriptionJson(await webhookSubscriptions.get(orgId, subscriptionId(id))));
       },
     },
     {

@@ -4,6 +4,7 @@ import type { WebhookEventRecord } from '../store.js';
 /** Event types the exchange itself emits. */
 export const BUILT_IN_WEBHOOK_EVENT_TYPES = [
   'user.created',
+  'user.deleted',
   'onboarding.completed',
   'kyc.session.created',
   'kyc.session.pii_submitted',

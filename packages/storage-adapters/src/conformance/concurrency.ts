@@ -28,7 +28,7 @@ function outcomes(results: FindOrCreateUserResult[]): Record<string, number> {
 }
 
 function userIds(results: FindOrCreateUserResult[]): Set<string> {
-  return new Set(results.flatMap((result) => (result.outcome === 'conflict' ? [] : [result.user.userId])));
+  return new Set(results.flatMap((result) => ('user' in result ? [result.user.userId] : [])));
 }
 
 /** Cases that start many calls at once on one store, as several instances would on one backend. */

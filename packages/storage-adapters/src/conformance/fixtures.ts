@@ -21,6 +21,8 @@ export function organization(overrides: Partial<OrganizationRecord> = {}): Organ
     orgId,
     name: `Org ${orgId.slice(0, 8)}`,
     audience: ['identity', 'primary-issuance'],
+    provisioning: 'create',
+    suspendedAt: null,
     createdAt: 1_700_000_000,
     updatedAt: 1_700_000_000,
     ...overrides,

@@ -4,11 +4,13 @@ import { describeConcurrency } from './concurrency.js';
 import { describeConsumeOnce } from './consume-once.js';
 import { createSuiteContext } from './context.js';
 import { describeIssuerRegistrations } from './issuer-registrations.js';
+import { describeLifecycle } from './lifecycle.js';
 import { describeOrganizations } from './organizations.js';
 import { describeOutbox } from './outbox.js';
 import { describeRefreshTokens } from './refresh-tokens.js';
 import { describeSigningKeys } from './signing-keys.js';
 import type { ConformanceGuarantee, MakeStore, StoreConformanceOptions } from './types.js';
+import { describeUserRoles } from './user-roles.js';
 import { describeUsers } from './users.js';
 import { describeWebhookSubscriptions } from './webhooks.js';
 
@@ -25,6 +27,7 @@ const GUARANTEES: ReadonlySet<string> = new Set<ConformanceGuarantee>([
   'concurrentEnsureSigningKey',
   'concurrentUserVerification',
   'concurrentWebhookClaim',
+  'concurrentCreateUser',
 ]);
 
 /**
@@ -82,6 +85,8 @@ export function runStoreConformance(
     describeIssuerRegistrations(context);
     describeApiKeys(context);
     describeUsers(context);
+    describeUserRoles(context);
+    describeLifecycle(context);
     describeRefreshTokens(context);
     describeConsumeOnce(context);
     describeSigningKeys(context);

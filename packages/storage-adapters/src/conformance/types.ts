@@ -27,7 +27,9 @@ export type ConformanceGuarantee =
   /** Concurrent `updateUserVerification` calls from one state: exactly one is applied. */
   | 'concurrentUserVerification'
   /** Concurrent `claimWebhookDeliveries` calls: no delivery is handed to two callers. */
-  | 'concurrentWebhookClaim';
+  | 'concurrentWebhookClaim'
+  /** `createUser` calls racing for one email create one user. */
+  | 'concurrentCreateUser';
 
 /**
  * A store under test and how to dispose of what was created for it.

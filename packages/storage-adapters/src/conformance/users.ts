@@ -26,6 +26,7 @@ export function describeUsers({ freshStore }: SuiteContext): void {
         userId: input.newUserId,
         orgId,
         email: input.email,
+        role: 'member',
         onboardingCompleted: false,
         kycStatus: 'not_started',
         accreditationStatus: 'not_submitted',

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type {
   FindOrCreateUserInput,
+  OrganizationRecord,
   UserRecord,
   WebhookDeliveryRecord,
   WebhookEventRecord,
@@ -13,12 +14,34 @@ export function newUser(input: FindOrCreateUserInput): UserRecord {
     userId: input.newUserId,
     orgId: input.orgId,
     email: input.email,
+    role: 'member',
     onboardingCompleted: false,
     kycStatus: 'not_started',
     accreditationStatus: 'not_submitted',
     createdAt: input.now,
     updatedAt: input.now,
   };
+}
+
+/**
+ * A user record read back from JSON (Redis, Keyv). Records written before roles existed carry no
+ * `role` and read as `member`: no migration pass, and rewriting them is never needed.
+ */
+export function parseUser(json: string): UserRecord {
+  return withDefaultRole(JSON.parse(json) as UserRecord);
+}
+
+/** Organizations stored before suspension and provisioning modes existed: active, creating users. */
+export function withOrganizationDefaults(org: OrganizationRecord): OrganizationRecord {
+  return {
+    ...org,
+    provisioning: org.provisioning ?? 'create',
+    suspendedAt: org.suspendedAt ?? null,
+  };
+}
+
+export function withDefaultRole(user: UserRecord): UserRecord {
+  return user.role === undefined ? { ...user, role: 'member' } : user;
 }
 
 /** Whether a subscription receives events of `type`: enabled, and naming the type or `*`. */

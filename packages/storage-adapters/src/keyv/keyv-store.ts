@@ -19,7 +19,14 @@ import { withDeadline } from '../internal/deadline.js';
 import { oldestRegistrationsFirst, registrationConflict } from '../internal/issuer-registrations.js';
 import { createKeyedLock } from '../internal/keyed-lock.js';
 import { newestSigningKeysFirst, oldestKeysFirst } from '../internal/ordering.js';
-import { byDueTime, deliveriesFor, isClaimable, newestDeliveriesFirst, newUser } from '../internal/outbox.js';
+import {
+  byDueTime,
+  deliveriesFor,
+  isClaimable,
+  newestDeliveriesFirst,
+  newUser,
+  withDefaultRole,
+} from '../internal/outbox.js';
 import {
   DELIVERY_RETENTION_SECONDS,
   EXPIRY_MARGIN_SECONDS,
@@ -86,8 +93,8 @@ const FAIL_FAST_MS = 1_000;
  *
  * - Two `createOrganization` or `addIssuerRegistration` calls racing for one issuer or client id can
  *   both succeed, and racing registrations of one issuer can lose one another.
- * - Racing `addApiKey`/`revokeApiKey`, `updateOrganization` or `addSigningKey` calls on one record
- *   each read, modify and write it, so one change can be lost, a key revocation included.
+ * - Racing `addApiKey`/`revokeApiKey`, `updateOrganization`, `setUserRole` or `addSigningKey` calls
+ *   on one record each read, modify and write it, so one change can be lost, a key revocation included.
  * - Racing first exchanges of one person (`findOrCreateUser`, same identity or same email) can
  *   create two users.
  * - Instances starting together on an empty backend can each store their own signing key
@@ -96,6 +103,9 @@ const FAIL_FAST_MS = 1_000;
  *   twice; events recorded at the same time can lose one another's place in the due list. Webhook
  *   subscriptions are therefore refused unless the host sets `acceptDuplicateWebhookDeliveries`.
  * - A user's verification change and its events are separate writes (the user first).
+ * - `deleteUser` and `deleteOrganization` find a user's identity links and an org's users through
+ *   lists this store keeps since they were added; users and links written before are not found
+ *   (links left behind name a missing user, which `findOrCreateUser` treats as absent).
  * - A write interrupted by an outage can leave part of it behind. Writes are ordered so that what
  *   remains is harmless: an organization is reachable by issuer only once its key is stored, and a
  *   user by email only once its identity link is.
@@ -203,7 +213,18 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
     delivery: (deliveryId: string) => `webhook-delivery:${deliveryId}`,
     dueDeliveries: 'webhook-due',
     subscriptionDeliveries: (subscriptionId: string) => `webhook-sub-deliveries:${subscriptionId}`,
+    // Keyv cannot enumerate keys: deleteUser and deleteOrganization find a user's links and an
+    // org's users through these lists. Users and links written before they existed are not listed.
+    userIdentities: (userId: string) => `user-identities:${userId}`,
+    orgUsers: (orgId: string) => `org-users:${orgId}`,
   };
+
+  function addToList(listKey: string, item: string): Promise<void> {
+    return withLocks([listKey], async () => {
+      const listed = (await get<string[]>(listKey)) ?? [];
+      if (!listed.includes(item)) await set(listKey, [...listed, item]);
+    });
+  }
 
   const subscriptionsOf = async (orgId: string) =>
     (await get<WebhookSubscriptionRecord[]>(key.subscriptions(orgId))) ?? [];
@@ -255,10 +276,26 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
     });
   }
 
-  async function userOf(userId: string): Promise<UserRecord> {
+  async function readOrganization(orgId: string): Promise<OrganizationRecord | undefined> {
+    const org = await get<OrganizationRecord>(key.organization(orgId));
+    return org && organizationFields(org);
+  }
+
+  async function readUser(userId: string): Promise<UserRecord | undefined> {
     const user = await get<UserRecord>(key.user(userId));
-    if (!user) throw new Error('keyvStore: an identity or email index points to a missing user');
-    return user;
+    return user && withDefaultRole(user);
+  }
+
+  async function removeUser(user: UserRecord): Promise<void> {
+    // The user first: links left behind by an interruption name a missing user, which
+    // findOrCreateUser treats as no link.
+    await remove(key.user(user.userId));
+    const emailKey = key.email(user.orgId, user.email);
+    if ((await get<string>(emailKey)) === user.userId) await remove(emailKey);
+    for (const identityKey of (await get<string[]>(key.userIdentities(user.userId))) ?? []) {
+      if ((await get<string>(identityKey)) === user.userId) await remove(identityKey);
+    }
+    await remove(key.userIdentities(user.userId));
   }
 
   /** The slow path of findOrCreateUser, under the locks of the identity and the email. */
@@ -266,16 +303,21 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
     input: Parameters<Store['findOrCreateUser']>[0],
     identityKey: string,
   ): Promise<FindOrCreateUserResult> {
-    // Read again under the lock: a caller that held it before may have created the link.
+    // Read again under the lock: a caller that held it before may have created the link. A link or
+    // email entry naming a deleted user counts as absent.
     const linkedId = await get<string>(identityKey);
-    if (linkedId !== undefined) return { outcome: 'existing', user: await userOf(linkedId) };
+    const linked = linkedId === undefined ? undefined : await readUser(linkedId);
+    if (linked) return { outcome: 'existing', user: linked };
 
     const sameEmailId = await get<string>(key.email(input.orgId, input.email));
-    if (sameEmailId !== undefined) {
+    const sameEmail = sameEmailId === undefined ? undefined : await readUser(sameEmailId);
+    if (sameEmail) {
       if (!input.mayLinkByEmail) return { outcome: 'conflict' };
-      await set(identityKey, sameEmailId);
-      return { outcome: 'linked', user: await userOf(sameEmailId) };
+      await set(identityKey, sameEmail.userId);
+      await addToList(key.userIdentities(sameEmail.userId), identityKey);
+      return { outcome: 'linked', user: sameEmail };
     }
+    if (input.mayCreate === false) return { outcome: 'not_provisioned' };
 
     const user = newUser(input);
     // User, then identity, then email: cut short, a retry of the same identity still finds its
@@ -283,6 +325,8 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
     await set(key.user(user.userId), user);
     await set(identityKey, user.userId);
     await set(key.email(input.orgId, input.email), user.userId);
+    await set(key.userIdentities(user.userId), [identityKey]);
+    await addToList(key.orgUsers(input.orgId), user.userId);
     await enqueue(input.eventsIfCreated ?? []);
     return { outcome: 'created', user };
   }
@@ -344,8 +388,7 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
     },
 
     async getOrganization(orgId) {
-      const org = await get<OrganizationRecord>(key.organization(orgId));
-      return org ? organizationFields(org) : null;
+      return (await readOrganization(orgId)) ?? null;
     },
 
     async addIssuerRegistration(record) {
@@ -401,7 +444,7 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
     async updateOrganization(orgId, patch, now) {
       await upgradeOrganization(orgId);
       return withLocks([key.organization(orgId)], async () => {
-        const org = await get<OrganizationRecord>(key.organization(orgId));
+        const org = await readOrganization(orgId);
         if (!org) return null;
         const defined = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined));
         const updated: OrganizationRecord = { ...org, ...defined, updatedAt: now };
@@ -435,19 +478,72 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
 
     async findOrCreateUser(input) {
       const identityKey = key.identity(input.orgId, input.iss, input.sub);
-      const knownId = await get<string>(identityKey);
-      if (knownId !== undefined) return { outcome: 'existing', user: await userOf(knownId) };
+      const linkedId = await get<string>(identityKey);
+      // A link or email entry naming a deleted user counts as absent.
+      const linked = linkedId === undefined ? undefined : await readUser(linkedId);
+      if (linked) return { outcome: 'existing', user: linked };
       const emailKey = key.email(input.orgId, input.email);
       return withLocks([identityKey, emailKey], () => createOrLinkUser(input, identityKey));
     },
 
+    createUser({ user, events }) {
+      const emailKey = key.email(user.orgId, user.email);
+      return withLocks([emailKey], async () => {
+        const takenBy = await get<string>(emailKey);
+        if (takenBy !== undefined && (await readUser(takenBy))) return 'email_taken' as const;
+        await set(key.user(user.userId), user);
+        await set(emailKey, user.userId);
+        await addToList(key.orgUsers(user.orgId), user.userId);
+        await enqueue(events);
+        return 'created' as const;
+      });
+    },
+
+    async deleteUser({ orgId, userId, events }) {
+      const user = await readUser(userId);
+      if (!user || user.orgId !== orgId) return false;
+      await removeUser(user);
+      await enqueue(events);
+      return true;
+    },
+
+    async deleteOrganization(orgId) {
+      const org = await readOrganization(orgId);
+      // What readers reach the org through goes first: its issuer registrations.
+      await upgradeOrganization(orgId);
+      for (const entry of await orgIndex(orgId)) {
+        await withLocks([key.issuerRegistrations(entry.issuer)], async () => {
+          const sameIssuer = await registrationsOfIssuer(entry.issuer);
+          await set(
+            key.issuerRegistrations(entry.issuer),
+            sameIssuer.filter((registration) => registration.orgId !== orgId),
+          );
+        });
+      }
+      await remove(key.orgIssuers(orgId));
+      await remove(key.organization(orgId));
+      await remove(key.apiKeys(orgId));
+      for (const subscription of await subscriptionsOf(orgId)) {
+        const listKey = key.subscriptionDeliveries(subscription.subscriptionId);
+        for (const deliveryId of (await get<string[]>(listKey)) ?? []) await remove(key.delivery(deliveryId));
+        await remove(listKey);
+      }
+      await remove(key.subscriptions(orgId));
+      for (const userId of (await get<string[]>(key.orgUsers(orgId))) ?? []) {
+        const user = await readUser(userId);
+        if (user?.orgId === orgId) await removeUser(user);
+      }
+      await remove(key.orgUsers(orgId));
+      return org !== undefined;
+    },
+
     async getUserById(userId) {
-      return (await get<UserRecord>(key.user(userId))) ?? null;
+      return (await readUser(userId)) ?? null;
     },
 
     updateUserVerification(input) {
       return withLocks([key.user(input.userId)], async () => {
-        const user = await get<UserRecord>(key.user(input.userId));
+        const user = await readUser(input.userId);
         if (!user || user.orgId !== input.orgId) return { outcome: 'not_found' };
         const { expected } = input;
         if (
@@ -572,8 +668,18 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
     },
 
     async getUser(orgId, userId) {
-      const user = await get<UserRecord>(key.user(userId));
+      const user = await readUser(userId);
       return user && user.orgId === orgId ? user : null;
+    },
+
+    setUserRole({ orgId, userId, role, now }) {
+      return withLocks([key.user(userId)], async () => {
+        const user = await readUser(userId);
+        if (!user || user.orgId !== orgId) return null;
+        const updated: UserRecord = { ...user, role, updatedAt: now };
+        await set(key.user(userId), updated);
+        return updated;
+      });
     },
 
     saveRefreshToken: (saved) => saveRefreshToken({ ...saved }),
@@ -678,6 +784,8 @@ function organizationFields(org: OrganizationRecord): OrganizationRecord {
     orgId: org.orgId,
     name: org.name,
     audience: org.audience,
+    provisioning: org.provisioning ?? 'create',
+    suspendedAt: org.suspendedAt ?? null,
     createdAt: org.createdAt,
     updatedAt: org.updatedAt,
   };

@@ -80,6 +80,14 @@ export function memoryStore(): Store {
   const registrationsOfIssuer = (issuer: string) =>
     [...issuerRegistrations.values()].filter((registration) => registration.issuer === issuer);
 
+  function removeUser(user: UserRecord) {
+    users.delete(user.userId);
+    userIdByEmail.delete(emailKey(user.orgId, user.email));
+    for (const [identity, linkedUserId] of userIdByIdentity) {
+      if (linkedUserId === user.userId) userIdByIdentity.delete(identity);
+    }
+  }
+
   const subscriptionsOf = (orgId: string) =>
     [...subscriptions.values()].filter((subscription) => subscription.orgId === orgId);
 
@@ -164,6 +172,7 @@ export function memoryStore(): Store {
         userIdByIdentity.set(byIdentity, sameEmailUserId);
         return { outcome: 'linked', user: copy(users.get(sameEmailUserId) as UserRecord) };
       }
+      if (input.mayCreate === false) return { outcome: 'not_provisioned' };
       const user = newUser(input);
       users.set(user.userId, user);
       enqueue(input.eventsIfCreated);
@@ -197,6 +206,45 @@ export function memoryStore(): Store {
       users.set(user.userId, updated);
       enqueue(input.events);
       return { outcome: 'updated', user: copy(updated) };
+    },
+
+    async createUser({ user, events }) {
+      const byEmail = emailKey(user.orgId, user.email);
+      if (userIdByEmail.has(byEmail)) return 'email_taken';
+      users.set(user.userId, copy(user));
+      userIdByEmail.set(byEmail, user.userId);
+      enqueue(events);
+      return 'created';
+    },
+
+    async deleteUser({ orgId, userId, events }) {
+      const user = users.get(userId);
+      if (!user || user.orgId !== orgId) return false;
+      removeUser(user);
+      enqueue(events);
+      return true;
+    },
+
+    async deleteOrganization(orgId) {
+      const org = organizations.get(orgId);
+      for (const [id, registration] of issuerRegistrations)
+        if (registration.orgId === orgId) issuerRegistrations.delete(id);
+      organizations.delete(orgId);
+      apiKeys.delete(orgId);
+      for (const user of [...users.values()]) if (user.orgId === orgId) removeUser(user);
+      for (const [jti, record] of refreshTokens) if (record.orgId === orgId) refreshTokens.delete(jti);
+      for (const [id, subscription] of subscriptions)
+        if (subscription.orgId === orgId) subscriptions.delete(id);
+      for (const [id, delivery] of deliveries) if (delivery.orgId === orgId) deliveries.delete(id);
+      return org !== undefined;
+    },
+
+    async setUserRole({ orgId, userId, role, now }) {
+      const user = users.get(userId);
+      if (!user || user.orgId !== orgId) return null;
+      const updated: UserRecord = { ...user, role, updatedAt: now };
+      users.set(userId, updated);
+      return copy(updated);
     },
 
     async createWebhookSubscription(record) {

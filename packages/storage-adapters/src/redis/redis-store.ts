@@ -8,7 +8,6 @@ import type {
   SigningKeyRecord,
   SigningKeyUse,
   Store,
-  UserRecord,
   WebhookDeliveryRecord,
   WebhookEventRecord,
   WebhookSubscriptionRecord,
@@ -18,7 +17,7 @@ import { createBatcher } from '../internal/batcher.js';
 import { withDeadline } from '../internal/deadline.js';
 import { oldestRegistrationsFirst } from '../internal/issuer-registrations.js';
 import { newestSigningKeysFirst, oldestKeysFirst } from '../internal/ordering.js';
-import { deliveriesFor, newUser } from '../internal/outbox.js';
+import { deliveriesFor, newUser, parseUser, withOrganizationDefaults } from '../internal/outbox.js';
 import {
   DELIVERY_RETENTION_SECONDS,
   EXPIRY_MARGIN_SECONDS,
@@ -35,7 +34,11 @@ import {
   COMPLETE_DELIVERY,
   CONSUME_ONCE,
   CREATE_ORGANIZATION,
+  CREATE_USER,
+  DELETE_ORGANIZATION,
+  DELETE_ORGANIZATION_USERS,
   DELETE_SUBSCRIPTION,
+  DELETE_USER,
   ENQUEUE_WEBHOOK_EVENTS,
   ENSURE_SIGNING_KEY,
   FIND_ISSUER_REGISTRATIONS,
@@ -52,6 +55,7 @@ import {
   REVOKE_REFRESH_TOKEN_FAMILY,
   ROTATE_REFRESH_TOKEN,
   SAVE_REFRESH_TOKENS,
+  SET_USER_ROLE,
   UPDATE_ORGANIZATION,
   UPDATE_USER_VERIFICATION,
   WRITE_SUBSCRIPTION,
@@ -127,11 +131,20 @@ const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
 const MAX_RECONNECT_DELAY_MS = 2_000;
 // Calls batched into one script call (each brings at most 3 keys and 3 arguments).
 const MAX_BATCH = 100;
+// Keys SCAN looks at per call when deleting: a bounded amount of work per round trip.
+const SCAN_COUNT = 1000;
+
+/** Escapes Redis glob characters, so a key prefix matches itself only. */
+function globEscape(literal: string): string {
+  return literal.replace(/[*?[\]\\]/g, '\\$&');
+}
 
 const ORGANIZATION_FIELDS = [
   'orgId',
   'name',
   'audience',
+  'provisioning',
+  'suspendedAt',
   'createdAt',
   'updatedAt',
 ] as const satisfies readonly (keyof OrganizationRecord)[];
@@ -194,6 +207,9 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
     identity: (orgId: string, iss: string, sub: string) =>
       `${prefix}identity:${JSON.stringify([orgId, iss, sub])}`,
     email: (orgId: string, email: string) => `${prefix}email:${JSON.stringify([orgId, email])}`,
+    /** A SCAN pattern for the identity links or email entries of one org: their JSON keys start with it. */
+    orgEntries: (kind: 'identity' | 'email', orgId: string) =>
+      `${globEscape(`${prefix}${kind}:${JSON.stringify([orgId]).slice(0, -1)},`)}*`,
     refreshToken: (jti: string) => `${prefix}refresh:${jti}`,
     consumed: (key: string) => `${prefix}consumed:${key}`,
     family: (familyId: string) => `${prefix}family:${familyId}`,
@@ -302,6 +318,29 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
   }
 
   /** Runs a script that ends in the outbox again while it answers 'retry' (a subscription changed). */
+  /** Keys matching `pattern`, in batches, by SCAN: it never blocks Redis the way KEYS would. */
+  async function* scan(pattern: string): AsyncGenerator<string[]> {
+    let cursor = '0';
+    do {
+      const [next, keys] = (await send(['SCAN', cursor, 'MATCH', pattern, 'COUNT', String(SCAN_COUNT)])) as [
+        string,
+        string[],
+      ];
+      cursor = next;
+      if (keys.length > 0) yield keys;
+    } while (cursor !== '0');
+  }
+
+  /** The keys matching `pattern` whose value is `userId`. */
+  async function linksTo(pattern: string, userId: string): Promise<string[]> {
+    const found: string[] = [];
+    for await (const batch of scan(pattern)) {
+      const values = (await send(['MGET', ...batch])) as (string | null)[];
+      found.push(...batch.filter((_, index) => values[index] === userId));
+    }
+    return found;
+  }
+
   async function withOutbox<T>(
     events: () => readonly WebhookEventRecord[],
     attempt: (outbox: string[]) => Promise<T | 'retry'>,
@@ -327,6 +366,20 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
       WRITE_SUBSCRIPTION,
       [key.subscriptions(orgId), key.subscriptionsVersion(orgId)],
       [subscriptionId, expected, JSON.stringify(record)],
+    );
+    return reply === 1;
+  }
+
+  async function listIssuerRegistrations(orgId: string): Promise<IssuerRegistrationRecord[]> {
+    const records = await run(LIST_ISSUER_REGISTRATIONS, [key.orgIssuers(orgId)], [prefix, orgId]);
+    return oldestRegistrationsFirst((records as string[]).map((json) => JSON.parse(json)));
+  }
+
+  async function removeIssuerRegistration(orgId: string, registrationId: string): Promise<boolean> {
+    const reply = await run(
+      REMOVE_ISSUER_REGISTRATION,
+      [key.orgIssuers(orgId)],
+      [prefix, orgId, registrationId],
     );
     return reply === 1;
   }
@@ -366,10 +419,7 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
       return reply as Awaited<ReturnType<Store['addIssuerRegistration']>>;
     },
 
-    async listIssuerRegistrations(orgId) {
-      const records = await run(LIST_ISSUER_REGISTRATIONS, [key.orgIssuers(orgId)], [prefix, orgId]);
-      return oldestRegistrationsFirst((records as string[]).map((json) => JSON.parse(json)));
-    },
+    listIssuerRegistrations,
 
     async findIssuerRegistrations(issuer) {
       const records = await run(
@@ -380,14 +430,7 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
       return oldestRegistrationsFirst((records as string[]).map((json) => JSON.parse(json)));
     },
 
-    async removeIssuerRegistration(orgId, registrationId) {
-      const reply = await run(
-        REMOVE_ISSUER_REGISTRATION,
-        [key.orgIssuers(orgId)],
-        [prefix, orgId, registrationId],
-      );
-      return reply === 1;
-    },
+    removeIssuerRegistration,
 
     async updateOrganization(orgId, patch, now) {
       return organizationFromPairs(
@@ -432,7 +475,7 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
 
     async findOrCreateUser(input): Promise<FindOrCreateUserResult> {
       const linked = await findUserByIdentity(key.identity(input.orgId, input.iss, input.sub));
-      if (linked !== null) return { outcome: 'existing', user: JSON.parse(linked) };
+      if (linked !== null) return { outcome: 'existing', user: parseUser(linked) };
       const created = newUser(input);
       const [outcome, json] = await withOutbox(
         // Read only if the first attempt asks for a retry: the events may be built on demand.
@@ -447,7 +490,7 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
             ],
             [
               key.user(''),
-              input.mayLinkByEmail ? '1' : '0',
+              `${input.mayLinkByEmail ? '1' : '0'}${input.mayCreate === false ? '0' : '1'}`,
               created.userId,
               JSON.stringify(created),
               ...outbox,
@@ -460,22 +503,22 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
         },
         { isLazy: true },
       );
-      if (outcome === 'conflict') return { outcome };
+      if (outcome === 'conflict' || outcome === 'not_provisioned') return { outcome };
       if (typeof json !== 'string')
         throw new Error(`redisStore: an identity or email index points to a missing user`);
-      return { outcome, user: JSON.parse(json) };
+      return { outcome, user: parseUser(json) };
     },
 
     async getUser(orgId, userId) {
       const json = await send(['GET', key.user(userId)]);
       if (typeof json !== 'string') return null;
-      const user: UserRecord = JSON.parse(json);
+      const user = parseUser(json);
       return user.orgId === orgId ? user : null;
     },
 
     async getUserById(userId) {
       const json = await send(['GET', key.user(userId)]);
-      return typeof json === 'string' ? (JSON.parse(json) as UserRecord) : null;
+      return typeof json === 'string' ? parseUser(json) : null;
     },
 
     async updateUserVerification(input) {
@@ -502,7 +545,75 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
         },
       );
       if (outcome === 'not_found') return { outcome };
-      return { outcome: outcome as 'updated' | 'stale', user: JSON.parse(json as string) as UserRecord };
+      return { outcome: outcome as 'updated' | 'stale', user: parseUser(json as string) };
+    },
+
+    async createUser({ user, events }) {
+      return withOutbox(
+        () => events,
+        async (outbox) =>
+          (await run(
+            CREATE_USER,
+            [key.email(user.orgId, user.email), key.user(user.userId)],
+            [key.user(''), user.userId, JSON.stringify(user), ...outbox],
+          )) as 'created' | 'email_taken' | 'retry',
+      );
+    },
+
+    async deleteUser({ orgId, userId, events }) {
+      const json = await send(['GET', key.user(userId)]);
+      const user = typeof json === 'string' ? parseUser(json) : null;
+      if (!user || user.orgId !== orgId) return false;
+      const identities = await linksTo(key.orgEntries('identity', orgId), userId);
+      const outcome = await withOutbox(
+        () => events,
+        async (outbox) =>
+          (await run(
+            DELETE_USER,
+            [key.user(userId), key.email(orgId, user.email), ...identities],
+            [orgId, userId, ...outbox],
+          )) as 'deleted' | 'not_found' | 'retry',
+      );
+      return outcome === 'deleted';
+    },
+
+    async deleteOrganization(orgId) {
+      // Its issuer registrations first, each released by the script that removes one: from then on
+      // no token resolves to the org.
+      for (const registration of await listIssuerRegistrations(orgId)) {
+        await removeIssuerRegistration(orgId, registration.registrationId);
+      }
+      const existed = await run(
+        DELETE_ORGANIZATION,
+        [
+          key.organization(orgId),
+          key.apiKeys(orgId),
+          key.revokedApiKeys(orgId),
+          key.subscriptions(orgId),
+          key.subscriptionsVersion(orgId),
+        ],
+        [
+          orgId,
+          `${prefix}issuer:`, // where stores before issuer registrations indexed an org's issuer
+          key.subscriptionDeliveries(''),
+          key.delivery(''),
+          key.dueDeliveries,
+          key.deliveryLeases,
+        ],
+      );
+      // Users are found through the org's identity links and email entries, which name the org
+      // in their keys. Each batch is one script; an interrupted pass is finished by calling again.
+      for (const pattern of [key.orgEntries('identity', orgId), key.orgEntries('email', orgId)]) {
+        for await (const batch of scan(pattern)) {
+          await run(DELETE_ORGANIZATION_USERS, batch, [key.user(''), orgId]);
+        }
+      }
+      return existed === 1;
+    },
+
+    async setUserRole({ orgId, userId, role, now }) {
+      const json = await run(SET_USER_ROLE, [key.user(userId)], [orgId, role, String(now)]);
+      return typeof json === 'string' ? parseUser(json) : null;
     },
 
     async createWebhookSubscription(record) {
@@ -737,9 +848,11 @@ function organizationFromPairs(reply: unknown): OrganizationRecord | null {
   for (let index = 0; index < pairs.length; index += 2) {
     stored.set(pairs[index] as string, JSON.parse(pairs[index + 1] as string));
   }
-  return Object.fromEntries(
-    ORGANIZATION_FIELDS.map((field) => [field, stored.get(field)]),
-  ) as unknown as OrganizationRecord;
+  return withOrganizationDefaults(
+    Object.fromEntries(
+      ORGANIZATION_FIELDS.map((field) => [field, stored.get(field)]),
+    ) as unknown as OrganizationRecord,
+  );
 }
 
 interface Connector {

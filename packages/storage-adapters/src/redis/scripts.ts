@@ -270,17 +270,24 @@ return users
 `);
 
 // KEYS: identity link, email index, new user record.
-// ARGV: user key prefix, '1' when linking by email is allowed, new userId, new user JSON, outbox from 5.
-// Deliveries are written only on the create path, with the user.
+// ARGV: user key prefix, two flags ('1'/'0': linking by email allowed, creating a user allowed),
+// new userId, new user JSON, outbox from 5.
+// Deliveries are written only on the create path, with the user. A link or email entry naming a
+// user that no longer exists (deleteUser leaves links it could not find) counts as absent.
 export const FIND_OR_CREATE_USER = lua(`${OUTBOX_FUNCTIONS}
 local userId = redis.call('GET', KEYS[1])
-if userId then return { 'existing', redis.call('GET', ARGV[1] .. userId) } end
-userId = redis.call('GET', KEYS[2])
 if userId then
-  if ARGV[2] ~= '1' then return { 'conflict' } end
+  local json = redis.call('GET', ARGV[1] .. userId)
+  if json then return { 'existing', json } end
+end
+userId = redis.call('GET', KEYS[2])
+if userId and redis.call('EXISTS', ARGV[1] .. userId) == 0 then userId = nil end
+if userId then
+  if string.sub(ARGV[2], 1, 1) ~= '1' then return { 'conflict' } end
   redis.call('SET', KEYS[1], userId)
   return { 'linked', redis.call('GET', ARGV[1] .. userId) }
 end
+if string.sub(ARGV[2], 2, 2) ~= '1' then return { 'not_provisioned' } end
 if not outbox_current(5) then return { 'retry' } end
 redis.call('SET', KEYS[3], ARGV[4])
 redis.call('SET', KEYS[2], ARGV[3])
@@ -310,6 +317,82 @@ local updated = cjson.encode(user)
 redis.call('SET', KEYS[1], updated)
 outbox_write(9)
 return { 'updated', updated }
+`);
+
+// KEYS: user record. ARGV: orgId, role, now. Read-modify-write inside the script, so a concurrent
+// verification change (also a script) is never overwritten.
+export const SET_USER_ROLE = lua(`
+local json = redis.call('GET', KEYS[1])
+if not json then return false end
+local user = cjson.decode(json)
+if user.orgId ~= ARGV[1] then return false end
+user.role = ARGV[2]
+user.updatedAt = tonumber(ARGV[3])
+local updated = cjson.encode(user)
+redis.call('SET', KEYS[1], updated)
+return updated
+`);
+
+// KEYS: email index, new user record. ARGV: user key prefix, userId, user JSON, outbox from 4.
+export const CREATE_USER = lua(`${OUTBOX_FUNCTIONS}
+local taken = redis.call('GET', KEYS[1])
+if taken and redis.call('EXISTS', ARGV[1] .. taken) == 1 then return 'email_taken' end
+if not outbox_current(4) then return 'retry' end
+redis.call('SET', KEYS[2], ARGV[3])
+redis.call('SET', KEYS[1], ARGV[2])
+outbox_write(4)
+return 'created'
+`);
+
+// KEYS: user record, then index entries (email, identity links) to drop if they name the user.
+// ARGV: orgId, userId, outbox from 3.
+export const DELETE_USER = lua(`${OUTBOX_FUNCTIONS}
+local json = redis.call('GET', KEYS[1])
+if not json or cjson.decode(json).orgId ~= ARGV[1] then return 'not_found' end
+if not outbox_current(3) then return 'retry' end
+redis.call('DEL', KEYS[1])
+for i = 2, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[2] then redis.call('DEL', KEYS[i]) end
+end
+outbox_write(3)
+return 'deleted'
+`);
+
+// KEYS: organization hash, API keys, revoked API keys, subscriptions, subscriptions version.
+// ARGV: orgId, issuer key prefix, per-subscription delivery list prefix, delivery key prefix, due
+// set, lease hash. Everything a reader reaches the org through goes in this one step.
+export const DELETE_ORGANIZATION = lua(`
+local issuer = redis.call('HGET', KEYS[1], 'issuer')
+if issuer then
+  local issuerKey = ARGV[2] .. cjson.decode(issuer)
+  if redis.call('GET', issuerKey) == ARGV[1] then redis.call('DEL', issuerKey) end
+end
+for _, id in ipairs(redis.call('HKEYS', KEYS[4])) do
+  local list = ARGV[3] .. id
+  for _, deliveryId in ipairs(redis.call('ZRANGE', list, 0, -1)) do
+    redis.call('DEL', ARGV[4] .. deliveryId)
+    redis.call('ZREM', ARGV[5], deliveryId)
+    redis.call('HDEL', ARGV[6], deliveryId)
+  end
+  redis.call('DEL', list)
+end
+local existed = redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+return existed
+`);
+
+// KEYS: identity links or email entries of one org. ARGV: user key prefix, orgId.
+// Drops each entry and the user it names, if that user belongs to the org.
+export const DELETE_ORGANIZATION_USERS = lua(`
+for i = 1, #KEYS do
+  local userId = redis.call('GET', KEYS[i])
+  redis.call('DEL', KEYS[i])
+  if userId then
+    local json = redis.call('GET', ARGV[1] .. userId)
+    if json and cjson.decode(json).orgId == ARGV[2] then redis.call('DEL', ARGV[1] .. userId) end
+  end
+end
+return 1
 `);
 
 // ARGV: outbox from 1.

@@ -322,6 +322,21 @@ const MIGRATIONS: readonly Migration[] = [
       }
     },
   },
+  {
+    version: 6,
+    // Roles within an organization (every existing user is a plain member), suspension and
+    // provisioning modes of organizations (every existing one active, creating users).
+    async up(db, { dialect }) {
+      await addColumn(db, dialect, 'users', 'role', "'member'");
+      await addColumn(db, dialect, 'organizations', 'provisioning', "'create'");
+      try {
+        await db.schema.alterTable('organizations').addColumn('suspended_at', 'bigint').execute();
+      } catch (error) {
+        if (dialect !== 'mysql' || (error as { errno?: unknown }).errno !== MYSQL_DUPLICATE_COLUMN_NAME)
+          throw error;
+      }
+    },
+  },
 ];
 
 const MYSQL_DUPLICATE_KEY_NAME = 1061;

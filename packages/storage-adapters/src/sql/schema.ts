@@ -32,6 +32,9 @@ export interface Database {
     client_ids: string;
     allowed_algorithms: string;
     email_linking: string;
+    /** Since migration 3. */
+    provisioning: string;
+    suspended_at: NullableEpochSeconds;
     created_at: EpochSeconds;
     updated_at: EpochSeconds;
   };
@@ -85,6 +88,8 @@ export interface Database {
     /** Since migration 2; the three flags above are kept in step, derived from these. */
     kyc_status: string;
     accreditation_status: string;
+    /** Since migration 3: `member` or `org_admin`. */
+    role: string;
     created_at: EpochSeconds;
     updated_at: EpochSeconds;
   };

@@ -449,29 +449,7 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
               .where('registration_id', '=', registrationId)
               .where('org_id', '=', orgId)
               .executeTakeFirst();
-            if (!row) return false;
-            const removed = await trx
-              .deleteFrom('issuer_registrations')
-              .where('registration_id', '=', registrationId)
-              .executeTakeFirst();
-            // A concurrent removal got there first.
-            if (Number(removed.numDeletedRows) === 0) return false;
-            await trx
-              .deleteFrom('issuer_client_claims')
-              .where('registration_id', '=', registrationId)
-              .execute();
-            const isExclusive = (JSON.parse(row.client_ids) as string[]).length === 0;
-            await trx
-              .updateTable('issuer_usage')
-              .$if(isExclusive, (update) =>
-                update
-                  .set({ exclusive_registration_id: null })
-                  .where('exclusive_registration_id', '=', registrationId),
-              )
-              .$if(!isExclusive, (update) => update.set({ shared_count: sql`shared_count - 1` }))
-              .where('issuer_key', '=', row.issuer_key)
-              .execute();
-            return true;
+            return row ? removeRegistration(trx, row) : false;
           }),
         ),
       ),
@@ -483,6 +461,8 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
           .set({
             ...(patch.name === undefined ? {} : { name: patch.name }),
             ...(patch.audience === undefined ? {} : { audience: JSON.stringify(patch.audience) }),
+            ...(patch.provisioning === undefined ? {} : { provisioning: patch.provisioning }),
+            ...(patch.suspendedAt === undefined ? {} : { suspended_at: patch.suspendedAt }),
             updated_at: now,
           })
           .where('org_id', '=', orgId)
@@ -550,6 +530,7 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
               .execute();
             return { outcome: 'linked', user: toUser(sameEmail) };
           }
+          if (input.mayCreate === false) return { outcome: 'not_provisioned' };
 
           const user = newUser(input);
           // A unique violation on the email or the identity means a concurrent call created the
@@ -600,6 +581,82 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
           return { outcome: 'updated', user: { ...user, ...next, updatedAt: input.now } } as const;
         }),
       ),
+
+    createUser: ({ user, events }) =>
+      guarded(() =>
+        withRetries(isRetryableConflict, async () => {
+          try {
+            await db.transaction().execute(async (trx) => {
+              await trx.insertInto('users').values(fromUser(user)).execute();
+              await insertDeliveries(trx, events);
+            });
+            return 'created' as const;
+          } catch (error) {
+            if (isUniqueViolation(error)) return 'email_taken' as const;
+            throw error;
+          }
+        }),
+      ),
+
+    deleteUser: ({ orgId, userId, events }) =>
+      guarded(() =>
+        withRetries(isRetryableConflict, () =>
+          db.transaction().execute(async (trx) => {
+            const { numDeletedRows } = await trx
+              .deleteFrom('users')
+              .where('user_id', '=', userId)
+              .where('org_id', '=', orgId)
+              .executeTakeFirst();
+            if (numDeletedRows !== 1n) return false;
+            await trx.deleteFrom('identities').where('user_id', '=', userId).execute();
+            await trx.deleteFrom('refresh_tokens').where('user_id', '=', userId).execute();
+            await insertDeliveries(trx, events);
+            return true;
+          }),
+        ),
+      ),
+
+    // One transaction over every table that names the org: all of it goes, or none.
+    deleteOrganization: (orgId) =>
+      guarded(() =>
+        withRetries(isRetryableConflict, () =>
+          db.transaction().execute(async (trx) => {
+            const registrations = await trx
+              .selectFrom('issuer_registrations')
+              .selectAll()
+              .where('org_id', '=', orgId)
+              .execute();
+            for (const registration of registrations) await removeRegistration(trx, registration);
+            for (const table of [
+              'api_keys',
+              'identities',
+              'users',
+              'refresh_tokens',
+              'webhook_deliveries',
+              'webhook_subscriptions',
+            ] as const) {
+              await trx.deleteFrom(table).where('org_id', '=', orgId).execute();
+            }
+            const { numDeletedRows } = await trx
+              .deleteFrom('organizations')
+              .where('org_id', '=', orgId)
+              .executeTakeFirst();
+            return numDeletedRows === 1n;
+          }),
+        ),
+      ),
+
+    setUserRole: ({ orgId, userId, role, now }) =>
+      guarded(async () => {
+        // One UPDATE touching only the role: a concurrent verification change is kept.
+        const { numUpdatedRows } = await db
+          .updateTable('users')
+          .set({ role, updated_at: now })
+          .where('user_id', '=', userId)
+          .where('org_id', '=', orgId)
+          .executeTakeFirst();
+        return numUpdatedRows === 1n ? readUser(orgId, userId) : null;
+      }),
 
     createWebhookSubscription: (record) =>
       guarded(async () => {
@@ -949,6 +1006,8 @@ function fromOrganization(org: OrganizationRecord, firstIssuer: IssuerRegistrati
     client_ids: JSON.stringify(firstIssuer.clientIds),
     allowed_algorithms: JSON.stringify(firstIssuer.allowedAlgorithms),
     email_linking: firstIssuer.emailLinking,
+    provisioning: org.provisioning,
+    suspended_at: org.suspendedAt,
     created_at: org.createdAt,
     updated_at: org.updatedAt,
   };
@@ -959,6 +1018,8 @@ function toOrganization(row: Selectable<Database['organizations']>): Organizatio
     orgId: row.org_id,
     name: row.name,
     audience: JSON.parse(row.audience),
+    provisioning: row.provisioning as OrganizationRecord['provisioning'],
+    suspendedAt: row.suspended_at === null ? null : Number(row.suspended_at),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };
@@ -979,6 +1040,35 @@ function conflictOnUniqueViolation(conflict: IssuerRegistrationConflict) {
 
 function clientClaimKey(issuer: string, clientId: string): string {
   return sha256(JSON.stringify([issuer, clientId]));
+}
+
+/**
+ * Deletes a registration with its client-id claims and gives its share of the issuer back, inside
+ * the caller's transaction.
+ * @returns `false` when a concurrent removal got there first
+ */
+async function removeRegistration(
+  trx: Transaction<Database>,
+  row: Selectable<Database['issuer_registrations']>,
+): Promise<boolean> {
+  const removed = await trx
+    .deleteFrom('issuer_registrations')
+    .where('registration_id', '=', row.registration_id)
+    .executeTakeFirst();
+  if (Number(removed.numDeletedRows) === 0) return false;
+  await trx.deleteFrom('issuer_client_claims').where('registration_id', '=', row.registration_id).execute();
+  const isExclusive = (JSON.parse(row.client_ids) as string[]).length === 0;
+  await trx
+    .updateTable('issuer_usage')
+    .$if(isExclusive, (update) =>
+      update
+        .set({ exclusive_registration_id: null })
+        .where('exclusive_registration_id', '=', row.registration_id),
+    )
+    .$if(!isExclusive, (update) => update.set({ shared_count: sql`shared_count - 1` }))
+    .where('issuer_key', '=', row.issuer_key)
+    .execute();
+  return true;
 }
 
 function fromIssuerRegistration(record: IssuerRegistrationRecord) {
@@ -1045,6 +1135,7 @@ function fromUser(user: UserRecord) {
     org_id: user.orgId,
     email: user.email,
     email_key: emailKey(user.orgId, user.email),
+    role: user.role,
     ...verificationColumns(user),
     created_at: user.createdAt,
     updated_at: user.updatedAt,
@@ -1056,6 +1147,7 @@ function toUser(row: Selectable<Database['users']>): UserRecord {
     userId: row.user_id,
     orgId: row.org_id,
     email: row.email,
+    role: row.role as UserRecord['role'],
     onboardingCompleted: Boolean(row.onboarding_completed),
     kycStatus: row.kyc_status as UserRecord['kycStatus'],
     accreditationStatus: row.accreditation_status as UserRecord['accreditationStatus'],

@@ -1,0 +1,281 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { createRialtoExchange } from '@rialto-exchange/core';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import {
+  type DisposableStore,
+  disposableStore,
+  SERVICE_OF,
+  type StoreKind,
+} from '../../storage-adapters/test/disposable-stores.js';
+import { isServiceUp } from '../../storage-adapters/test/services.js';
+import { type CliIo, runCli } from './cli.js';
+
+const CLI_PATH = fileURLToPath(new URL('./cli.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+
+function capture(env: NodeJS.ProcessEnv = {}) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CliIo = { env, out: (line) => void out.push(line), err: (line) => void err.push(line) };
+  return { io, out, err };
+}
+
+describe('the rialto-exchange program', () => {
+  it('prints usage for --help with exit 0, and exits 2 with usage for an unknown command or option', async () => {
+    const run = (...args: string[]) =>
+      promisify(execFile)(
+        process.execPath,
+        ['--conditions=@rialto-exchange/source', '--import', 'tsx', CLI_PATH, ...args],
+        { cwd: ROOT },
+      );
+
+    const help = await run('--help');
+    expect(help.stdout).toMatch(/^Usage: rialto-exchange <command>/);
+    expect(help.stdout).toContain('suspend-organization --org <org_id>');
+    await expect(run('launch-rockets')).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/^Unknown command: launch-rockets\n\nUsage/),
+    });
+  });
+
+  it.each([
+    [['rotate-signing-key', '--help'], /^Usage: rialto-exchange rotate-signing-key \[--use/],
+    [['delete-user', '--help'], /^Usage: rialto-exchange delete-user --org <org_id> --user <user_id>/],
+  ])('prints the usage of one command for %j with exit 0', async (argv, usage) => {
+    const { io, out } = capture();
+    expect(await runCli(argv, io)).toBe(0);
+    expect(out.join('\n')).toMatch(usage);
+  });
+
+  it.each([
+    [[], /^Usage/],
+    [['migrate', '--bogus'], /Unknown option '--bogus'/],
+    [['migrate', '--org', 'x'], /^migrate does not take --org\n\nUsage: rialto-exchange migrate/],
+    [['generate-key', '--store', 'memory:'], /^generate-key does not take --store/],
+    [['issue-api-key', '--store', 'memory:'], /^Missing --org\n\nUsage: rialto-exchange issue-api-key/],
+    [['rotate-signing-key', '--store', 'memory:', '--alg', 'HS256'], /^--alg must be one of RS256/],
+  ])('exits 2 with usage for %j', async (argv, message) => {
+    const { io, err } = capture();
+    expect(await runCli(argv, io)).toBe(2);
+    expect(err.join('\n')).toMatch(message);
+  });
+
+  it('asks for a store when none is given, and refuses unknown URLs without echoing them', async () => {
+    const { io, err } = capture();
+    expect(await runCli(['migrate'], io)).toBe(2);
+    expect(err.at(-1)).toMatch(/^No store: pass --store <url> or set RIALTO_STORE\./);
+    expect(await runCli(['migrate', '--store', 'mongodb://u:secret@h/db'], io)).toBe(2);
+    expect(err.at(-1)).not.toContain('secret');
+  });
+});
+
+const kinds: StoreKind[] = ['sqlite', 'redis', 'postgres'];
+
+describe.each(kinds)('rialto-exchange commands against the %s store', async (kind) => {
+  const service = SERVICE_OF[kind];
+  if (service && !(await isServiceUp(...service))) return;
+
+  /** A store as the app opens it (with its prefix), and the CLI arguments that reach the same data. */
+  function appStore(): { backing: DisposableStore; storeArgs: string[] } {
+    const backing = disposableStore(kind);
+    onTestFinished(() => backing.dispose());
+    const storeArgs = ['--store', backing.url as string];
+    if (backing.prefix?.keyPrefix) storeArgs.push('--key-prefix', backing.prefix.keyPrefix);
+    if (backing.prefix?.tablePrefix) storeArgs.push('--table-prefix', backing.prefix.tablePrefix);
+    return { backing, storeArgs };
+  }
+
+  async function cli(storeArgs: string[], ...argv: string[]) {
+    const { io, out, err } = capture();
+    const code = await runCli([...argv, ...storeArgs, '--json'], io);
+    return { code, json: code === 0 ? JSON.parse(out.join('\n')) : undefined, err: err.join('\n') };
+  }
+
+  it("registers an organization with the admin route's rules, in the app's prefixed store", async () => {
+    const { backing, storeArgs } = appStore();
+    const registered = await cli(
+      storeArgs,
+      'register-organization',
+      '--name',
+      'Acme',
+      '--issuer',
+      'https://acme.example.com/',
+      '--audience',
+      'primary-issuance',
+    );
+
+    expect(registered.code).toBe(0);
+    expect(registered.json.api_key).toMatch(new RegExp(`^rialto_ak_${registered.json.org_id}_`));
+    expect(await backing.store.getOrganization(registered.json.org_id)).toMatchObject({
+      audience: ['identity', 'primary-issuance'],
+    });
+    expect(await backing.store.listIssuerRegistrations(registered.json.org_id)).toMatchObject([
+      { issuer: 'https://acme.example.com' },
+    ]);
+
+    const insecure = await cli(
+      storeArgs,
+      'register-organization',
+      '--name',
+      'Old',
+      '--issuer',
+      'http://old.example.com',
+    );
+    expect(insecure).toMatchObject({
+      code: 1,
+      err: '{"error":"invalid_request: The issuer must be an absolute https URL."}',
+    });
+    expect(await backing.store.findIssuerRegistrations('http://old.example.com')).toEqual([]);
+    const privateIssuer = await cli(
+      storeArgs,
+      'register-organization',
+      '--name',
+      'P',
+      '--issuer',
+      'https://10.0.0.1',
+    );
+    expect(privateIssuer).toMatchObject({
+      code: 1,
+      err: '{"error":"invalid_request: The issuer must resolve to public addresses, not a private one (allowPrivateIssuers is off)."}',
+    });
+    const metadata = await cli(
+      storeArgs,
+      'register-organization',
+      '--name',
+      'M',
+      '--issuer',
+      'https://169.254.169.254/latest',
+      '--allow-private-issuer',
+    );
+    expect(metadata).toMatchObject({
+      code: 1,
+      err: '{"error":"invalid_request: The issuer must not point to a link-local address."}',
+    });
+    expect(
+      (
+        await cli(
+          storeArgs,
+          'register-organization',
+          '--name',
+          'P',
+          '--issuer',
+          'https://10.0.0.1',
+          '--allow-private-issuer',
+        )
+      ).code,
+    ).toBe(0);
+    const badLinking = await cli(
+      storeArgs,
+      'register-organization',
+      '--name',
+      'X',
+      '--issuer',
+      'https://x.example.com',
+      '--email-linking',
+      'always',
+    );
+    expect(badLinking.code).toBe(1);
+    expect(badLinking.err).toMatch(/invalid_request: email_linking: /);
+    const nobody = await cli(
+      storeArgs,
+      'register-organization',
+      '--name',
+      'Y',
+      '--issuer',
+      'https://y.example.com',
+      '--email-linking',
+      'never',
+      '--provisioning',
+      'link_only',
+    );
+    expect(nobody.err).toMatch(/invalid_request: provisioning: .*link_only/);
+    expect(await backing.store.findIssuerRegistrations('https://y.example.com')).toEqual([]);
+  });
+
+  it('rotates to a key of the algorithm the fleet signs with, unless --alg says otherwise', async () => {
+    const { backing, storeArgs } = appStore();
+    const fleet = createRialtoExchange({
+      store: backing.store,
+      issuer: 'https://api.example.com',
+      accessTokenAlgorithm: 'ES256',
+      webhooks: { worker: false },
+    });
+    await fleet.handle({ method: 'GET', path: '/.well-known/jwks.json', headers: {} });
+
+    const kept = await cli(storeArgs, 'rotate-signing-key');
+    expect(kept).toMatchObject({ code: 0, json: { use: 'access_token', alg: 'ES256' } });
+    const [newest] = await backing.store.listSigningKeys('access_token');
+    expect(newest).toMatchObject({ kid: kept.json.kid, alg: 'ES256' });
+
+    const changed = await cli(storeArgs, 'rotate-signing-key', '--alg', 'RS256');
+    expect(changed.json).toMatchObject({ alg: 'RS256' });
+    expect((await backing.store.listSigningKeys('access_token')).map((key) => key.alg)).toEqual([
+      'RS256',
+      'ES256',
+      'ES256',
+    ]);
+  });
+
+  it('issues and revokes API keys, suspends, resumes and deletes organizations, and deletes users', async () => {
+    const { backing, storeArgs } = appStore();
+    const { json: org } = await cli(
+      storeArgs,
+      'register-organization',
+      '--name',
+      'Acme',
+      '--issuer',
+      'https://acme.example.com',
+    );
+    const issued = await cli(storeArgs, 'issue-api-key', '--org', org.org_id);
+    expect(issued.code).toBe(0);
+    expect((await cli(storeArgs, 'revoke-api-key', '--org', org.org_id, '--key', org.api_key_id)).code).toBe(
+      0,
+    );
+    expect((await backing.store.listActiveApiKeys(org.org_id)).map((key) => key.keyId)).toEqual([
+      issued.json.api_key_id,
+    ]);
+    expect(
+      await cli(storeArgs, 'revoke-api-key', '--org', org.org_id, '--key', org.api_key_id),
+    ).toMatchObject({
+      code: 1,
+      err: '{"error":"not_found: No such active API key in this organization."}',
+    });
+
+    expect((await cli(storeArgs, 'suspend-organization', '--org', org.org_id)).json).toEqual({
+      org_id: org.org_id,
+      suspended: true,
+    });
+    expect((await backing.store.getOrganization(org.org_id))?.suspendedAt).toEqual(expect.any(Number));
+    await cli(storeArgs, 'resume-organization', '--org', org.org_id);
+    expect((await backing.store.getOrganization(org.org_id))?.suspendedAt).toBeNull();
+
+    const created = await backing.store.findOrCreateUser({
+      orgId: org.org_id,
+      iss: 'https://acme.example.com',
+      sub: 'ada',
+      email: 'ada@example.com',
+      mayLinkByEmail: true,
+      newUserId: crypto.randomUUID(),
+      now: 1_700_000_000,
+    });
+    const userId = 'user' in created ? created.user.userId : expect.unreachable();
+    expect((await cli(storeArgs, 'delete-user', '--org', org.org_id, '--user', userId)).json).toEqual({
+      user_id: userId,
+      deleted: true,
+    });
+    expect(await backing.store.getUserById(userId)).toBeNull();
+    expect((await cli(storeArgs, 'delete-user', '--org', org.org_id, '--user', userId)).code).toBe(1);
+
+    expect((await cli(storeArgs, 'delete-organization', '--org', org.org_id)).json).toEqual({
+      org_id: org.org_id,
+      deleted: true,
+    });
+    expect(await backing.store.getOrganization(org.org_id)).toBeNull();
+    expect(await cli(storeArgs, 'suspend-organization', '--org', org.org_id)).toMatchObject({
+      code: 1,
+      err: '{"error":"not_found: No such organization."}',
+    });
+  });
+});

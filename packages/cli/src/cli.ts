@@ -1,0 +1,434 @@
+#!/usr/bin/env node
+/**
+ * Operator commands against a store, for what should not need a running server. Each command calls
+ * the same core function, with the same validation, as the HTTP admin route of the same purpose,
+ * so the CLI cannot accept what the routes refuse.
+ *
+ *   rialto-exchange register-organization --name Acme --issuer https://acme.auth0.com/
+ *   rialto-exchange rotate-signing-key [--use access_token|refresh_token] [--alg ES256]
+ *   rialto-exchange suspend-organization --org <org_id>
+ *   rialto-exchange --help
+ *
+ * The store comes from `--store <url>` or `RIALTO_STORE` (see `storeFromUrl`), under `--key-prefix`
+ * (Redis) or `--table-prefix` (SQL) when the app opened it with one. Secrets are printed once, to
+ * standard output only.
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  type AccessTokenAlgorithm,
+  createRialtoExchange,
+  RialtoError,
+  type RialtoExchange,
+} from '@rialto-exchange/core';
+import { type ClosableStore, storeFromUrl } from '@rialto-exchange/storage-adapters';
+import { exportPKCS8, generateKeyPair } from 'jose';
+
+export interface CliIo {
+  env: NodeJS.ProcessEnv;
+  out(line: string): void;
+  err(line: string): void;
+}
+
+/** Exit codes: success, a command that failed (refused input, store error), a usage error. */
+const EXIT_OK = 0;
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+
+const ACCESS_TOKEN_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
+// A fleet whose store holds no access-token key yet signs with the library's default.
+const DEFAULT_ALGORITHM: AccessTokenAlgorithm = 'RS256';
+
+const STORE_OPTIONS = ['store', 'key-prefix', 'table-prefix'];
+
+interface Command {
+  usage: string;
+  summary: string;
+  /** Options the command takes besides `--json` and `--help`. */
+  options: string[];
+  needsStore: boolean;
+}
+
+const COMMANDS: Record<string, Command> = {
+  'register-organization': {
+    usage:
+      'register-organization --name <name> --issuer <https url> [--audience a,b] [--client-id <id>]... [--email-linking verified|unless_unverified|never] [--provisioning create|link_only] [--allow-insecure-issuers] [--allow-private-issuer]',
+    summary: 'registers an organization and prints its first API key (shown once)',
+    options: [
+      ...STORE_OPTIONS,
+      'name',
+      'issuer',
+      'audience',
+      'client-id',
+      'email-linking',
+      'provisioning',
+      'allow-insecure-issuers',
+      'allow-private-issuer',
+    ],
+    needsStore: true,
+  },
+  'rotate-signing-key': {
+    usage: 'rotate-signing-key [--use access_token|refresh_token] [--alg RS256|PS256|ES256|EdDSA]',
+    summary:
+      'adds a new signing key; it keeps the algorithm the fleet signs with unless --alg says otherwise',
+    options: [...STORE_OPTIONS, 'use', 'alg'],
+    needsStore: true,
+  },
+  'issue-api-key': {
+    usage: 'issue-api-key --org <org_id>',
+    summary: 'issues another API key for an organization (rotation)',
+    options: [...STORE_OPTIONS, 'org'],
+    needsStore: true,
+  },
+  'revoke-api-key': {
+    usage: 'revoke-api-key --org <org_id> --key <api_key_id>',
+    summary: 'revokes one API key; its users keep their sessions (suspend the organization to end them)',
+    options: [...STORE_OPTIONS, 'org', 'key'],
+    needsStore: true,
+  },
+  'suspend-organization': {
+    usage: 'suspend-organization --org <org_id>',
+    summary: 'refuses the organization’s keys, refresh tokens and access tokens until resumed',
+    options: [...STORE_OPTIONS, 'org'],
+    needsStore: true,
+  },
+  'resume-organization': {
+    usage: 'resume-organization --org <org_id>',
+    summary: 'ends a suspension; every session resumes',
+    options: [...STORE_OPTIONS, 'org'],
+    needsStore: true,
+  },
+  'delete-organization': {
+    usage: 'delete-organization --org <org_id>',
+    summary: 'removes the organization and everything stored for it',
+    options: [...STORE_OPTIONS, 'org'],
+    needsStore: true,
+  },
+  'delete-user': {
+    usage: 'delete-user --org <org_id> --user <user_id>',
+    summary: 'erases a user: its identities and personal data; its sessions end',
+    options: [...STORE_OPTIONS, 'org', 'user'],
+    needsStore: true,
+  },
+  migrate: {
+    usage: 'migrate',
+    summary: 'brings an SQL store to the latest schema version',
+    options: STORE_OPTIONS,
+    needsStore: true,
+  },
+  'generate-key': {
+    usage: 'generate-key [--alg RS256|PS256|ES256|EdDSA]',
+    summary: 'prints a new PKCS#8 private key for the accessTokenKey option',
+    options: ['alg'],
+    needsStore: false,
+  },
+};
+
+const USAGE = `Usage: rialto-exchange <command> [options] [--json]
+
+Commands:
+${Object.values(COMMANDS)
+  .map((command) => `  ${command.usage}\n      ${command.summary}`)
+  .join('\n')}
+
+Store options (every command but generate-key):
+  --store <url>          memory:, sqlite:<file>, redis://…, postgres://…, mysql://… (or RIALTO_STORE)
+  --key-prefix <prefix>  the Redis key prefix the app uses
+  --table-prefix <p>     the SQL table prefix the app uses
+
+  --json                 print the result as JSON
+  --help                 this text, or a command's: rialto-exchange <command> --help`;
+
+function commandUsage(name: string, command: Command): string {
+  return `Usage: rialto-exchange ${command.usage} [--store <url>] [--key-prefix <p>] [--table-prefix <p>] [--json]\n\n${name}: ${command.summary}`;
+}
+
+class UsageError extends Error {}
+
+function parse(argv: string[]) {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      store: { type: 'string' },
+      'key-prefix': { type: 'string' },
+      'table-prefix': { type: 'string' },
+      name: { type: 'string' },
+      issuer: { type: 'string' },
+      audience: { type: 'string' },
+      'client-id': { type: 'string', multiple: true },
+      'email-linking': { type: 'string' },
+      provisioning: { type: 'string' },
+      'allow-insecure-issuers': { type: 'boolean' },
+      'allow-private-issuer': { type: 'boolean' },
+      use: { type: 'string' },
+      org: { type: 'string' },
+      key: { type: 'string' },
+      user: { type: 'string' },
+      alg: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+  });
+  if (positionals.length > 1) throw new UsageError(`Unexpected argument: ${positionals[1]}`);
+  return { name: positionals[0], values };
+}
+
+type Values = ReturnType<typeof parse>['values'];
+
+/** Runs one command. @returns the process exit code */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (error) {
+    io.err(`${(error as Error).message}\n\n${USAGE}`);
+    return EXIT_USAGE;
+  }
+  const { name, values } = parsed;
+  if (name === undefined) {
+    if (values.help) {
+      io.out(USAGE);
+      return EXIT_OK;
+    }
+    io.err(USAGE);
+    return EXIT_USAGE;
+  }
+  const command = COMMANDS[name];
+  if (!command || !Object.hasOwn(COMMANDS, name)) {
+    io.err(`Unknown command: ${name}\n\n${USAGE}`);
+    return EXIT_USAGE;
+  }
+  if (values.help) {
+    io.out(commandUsage(name, command));
+    return EXIT_OK;
+  }
+  const unexpected = Object.keys(values).filter(
+    (option) => option !== 'json' && !command.options.includes(option),
+  );
+  if (unexpected.length > 0) {
+    io.err(`${name} does not take --${unexpected[0]}\n\n${commandUsage(name, command)}`);
+    return EXIT_USAGE;
+  }
+  if (!command.needsStore) return generateKey(values, io);
+
+  const url = values.store ?? io.env.RIALTO_STORE;
+  if (!url) {
+    io.err(`No store: pass --store <url> or set RIALTO_STORE.\n\n${commandUsage(name, command)}`);
+    return EXIT_USAGE;
+  }
+  let store: ClosableStore;
+  try {
+    store = storeFromUrl(url, {
+      ...(values['key-prefix'] === undefined ? {} : { keyPrefix: values['key-prefix'] }),
+      ...(values['table-prefix'] === undefined ? {} : { tablePrefix: values['table-prefix'] }),
+    });
+  } catch (error) {
+    io.err((error as Error).message);
+    return EXIT_USAGE;
+  }
+  try {
+    const result = await run(name, values, store, io.env);
+    io.out(values.json ? JSON.stringify(result.json, null, 2) : result.text);
+    return EXIT_OK;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`${error.message}\n\n${commandUsage(name, command)}`);
+      return EXIT_USAGE;
+    }
+    const message =
+      error instanceof RialtoError ? `${error.code}: ${error.description}` : (error as Error).message;
+    io.err(values.json ? JSON.stringify({ error: message }) : `${name} failed: ${message}`);
+    return EXIT_FAILED;
+  } finally {
+    await store.close();
+  }
+}
+
+async function generateKey(values: Values, io: CliIo): Promise<number> {
+  const alg = values.alg ?? DEFAULT_ALGORITHM;
+  if (!isAlgorithm(alg)) {
+    io.err(`--alg must be one of ${ACCESS_TOKEN_ALGORITHMS.join(', ')}`);
+    return EXIT_USAGE;
+  }
+  const { privateKey } = await generateKeyPair(alg, {
+    extractable: true,
+    ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}),
+  });
+  const pem = (await exportPKCS8(privateKey)).trim();
+  io.out(values.json ? JSON.stringify({ alg, private_key: pem }, null, 2) : pem);
+  return EXIT_OK;
+}
+
+function isAlgorithm(alg: string): alg is AccessTokenAlgorithm {
+  return (ACCESS_TOKEN_ALGORITHMS as readonly string[]).includes(alg);
+}
+
+function required(values: Values, ...names: ('org' | 'key' | 'user' | 'name' | 'issuer')[]): string[] {
+  const missing = names.filter((option) => values[option] === undefined);
+  if (missing.length > 0)
+    throw new UsageError(`Missing ${missing.map((option) => `--${option}`).join(', ')}`);
+  return names.map((option) => values[option] as string);
+}
+
+interface Result {
+  text: string;
+  json: unknown;
+}
+
+async function run(
+  name: string,
+  values: Values,
+  store: ClosableStore,
+  env: NodeJS.ProcessEnv,
+): Promise<Result> {
+  if (name === 'migrate') {
+    if ('migrate' in store && typeof store.migrate === 'function') await store.migrate();
+    return { text: 'Store is at the latest schema version.', json: { migrated: true } };
+  }
+  const exchange = await exchangeFor(name, values, store, env);
+  try {
+    return await runWithExchange(name, values, exchange);
+  } finally {
+    await exchange.close();
+  }
+}
+
+async function exchangeFor(
+  name: string,
+  values: Values,
+  store: ClosableStore,
+  env: NodeJS.ProcessEnv,
+): Promise<RialtoExchange> {
+  let accessTokenAlgorithm: AccessTokenAlgorithm = DEFAULT_ALGORITHM;
+  if (values.alg !== undefined) {
+    if (!isAlgorithm(values.alg)) {
+      throw new UsageError(`--alg must be one of ${ACCESS_TOKEN_ALGORITHMS.join(', ')}`);
+    }
+    accessTokenAlgorithm = values.alg;
+  } else if (name === 'rotate-signing-key') {
+    // The newest stored key is the algorithm the fleet has rotated to: keep it.
+    const [newest] = await store.listSigningKeys('access_token');
+    if (newest && isAlgorithm(newest.alg)) accessTokenAlgorithm = newest.alg;
+  }
+  return createRialtoExchange({
+    store,
+    // The issuer only goes into minted tokens, and these commands mint none.
+    issuer: env.RIALTO_ISSUER ?? 'http://localhost',
+    accessTokenAlgorithm,
+    // The admin route's rule: https issuers only, unless the host opted in to http for development.
+    allowInsecureIssuers: values['allow-insecure-issuers'] === true,
+    // The placeholder issuer above is on loopback, which would allow private IdPs by default; an
+    // operator command against a real store must ask for that explicitly, as the server's option does.
+    allowPrivateIssuers: values['allow-private-issuer'] === true,
+    // An operator command says nothing about the host's audience policy; the admin may set any.
+    allowedAudiences: [],
+    webhooks: { worker: false },
+  });
+}
+
+async function runWithExchange(name: string, values: Values, exchange: RialtoExchange): Promise<Result> {
+  switch (name) {
+    case 'register-organization': {
+      const [orgName, issuer] = required(values, 'name', 'issuer');
+      const registered = await exchange.registerOrganization({
+        name: orgName as string,
+        issuer: issuer as string,
+        ...(values.audience === undefined
+          ? {}
+          : { audience: values.audience.split(',').map((scope) => scope.trim()) }),
+        ...(values['client-id'] === undefined ? {} : { client_ids: values['client-id'] }),
+        ...(values['email-linking'] === undefined
+          ? {}
+          : { email_linking: values['email-linking'] as 'verified' }),
+        ...(values.provisioning === undefined ? {} : { provisioning: values.provisioning as 'create' }),
+      });
+      const json = {
+        org_id: registered.organization.orgId,
+        api_key: registered.apiKey,
+        api_key_id: registered.apiKeyId,
+        ...(registered.warnings.length > 0 ? { warnings: registered.warnings } : {}),
+      };
+      return { text: JSON.stringify(json, null, 2), json };
+    }
+    case 'rotate-signing-key': {
+      const use = values.use ?? 'access_token';
+      if (use !== 'access_token' && use !== 'refresh_token') {
+        throw new UsageError('--use must be access_token or refresh_token');
+      }
+      const rotated = await exchange.rotateSigningKey(use);
+      const activatesAt = new Date(rotated.activatesAt * 1000).toISOString();
+      const alg = use === 'access_token' ? exchange.options.accessTokenAlgorithm : 'HS256';
+      return {
+        text: `New ${use} key ${rotated.kid} (${alg}) is published now and signs from ${activatesAt} on every instance.`,
+        json: { use, kid: rotated.kid, alg, activates_at: activatesAt },
+      };
+    }
+    case 'issue-api-key': {
+      const [orgId] = required(values, 'org');
+      if (!(await exchange.options.store.getOrganization(orgId as string))) {
+        throw new RialtoError('not_found', 'No such organization.');
+      }
+      const { apiKey, record } = await exchange.issueApiKey(orgId as string);
+      const json = { org_id: orgId, api_key: apiKey, api_key_id: record.keyId };
+      return { text: JSON.stringify(json, null, 2), json };
+    }
+    case 'revoke-api-key': {
+      const [orgId, keyId] = required(values, 'org', 'key');
+      if (!(await exchange.revokeApiKey(orgId as string, keyId as string))) {
+        throw new RialtoError('not_found', 'No such active API key in this organization.');
+      }
+      return { text: `Revoked ${keyId}.`, json: { org_id: orgId, api_key_id: keyId, revoked: true } };
+    }
+    case 'suspend-organization':
+    case 'resume-organization': {
+      const [orgId] = required(values, 'org');
+      const isSuspended = name === 'suspend-organization';
+      const org = await exchange.setOrganizationSuspended(orgId as string, isSuspended);
+      if (!org) throw new RialtoError('not_found', 'No such organization.');
+      return {
+        text: `${isSuspended ? 'Suspended' : 'Resumed'} ${org.orgId}.`,
+        json: { org_id: org.orgId, suspended: isSuspended },
+      };
+    }
+    case 'delete-organization': {
+      const [orgId] = required(values, 'org');
+      if (!(await exchange.deleteOrganization(orgId as string))) {
+        throw new RialtoError('not_found', 'No such organization.');
+      }
+      return {
+        text: `Deleted ${orgId} and everything stored for it.`,
+        json: { org_id: orgId, deleted: true },
+      };
+    }
+    default: {
+      const [orgId, userId] = required(values, 'org', 'user');
+      if (!(await exchange.userLifecycle.remove(orgId as string, userId as string))) {
+        throw new RialtoError('not_found', 'No such user in this organization.');
+      }
+      return { text: `Deleted user ${userId}.`, json: { user_id: userId, deleted: true } };
+    }
+  }
+}
+
+function isEntryPoint(): boolean {
+  try {
+    return (
+      process.argv[1] !== undefined &&
+      realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url))
+    );
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  const io: CliIo = {
+    env: process.env,
+    out: (line) => console.log(line),
+    err: (line) => console.error(line),
+  };
+  process.exitCode = await runCli(process.argv.slice(2), io);
+}
