@@ -42,7 +42,9 @@ describe('the start-up warning', () => {
   });
 
   it('refuses an allowedAudiences that is not a list of audiences with a TypeError naming it', () => {
-    expect(() => createTestApp({ allowedAudiences: ['has space'] })).toThrow(/`allowedAudiences`/);
+    expect(() => createTestApp({ allowedAudiences: ['has space'] })).toThrow(
+      /`allowedAudiences\[0\]` must be an array of audiences/,
+    );
     expect(() => createTestApp({ allowedAudiences: 'primary-issuance' as unknown as string[] })).toThrow(
       TypeError,
     );

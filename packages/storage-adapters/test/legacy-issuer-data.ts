@@ -107,6 +107,9 @@ export async function expectLegacyOrganizationsUpgraded(
     orgId: shared.orgId,
     name: shared.name,
     audience: shared.audience,
+    // Organizations stored before suspension and provisioning modes existed read as active, creating users.
+    provisioning: 'create',
+    suspendedAt: null,
     createdAt: shared.createdAt,
     updatedAt: shared.updatedAt,
   });
