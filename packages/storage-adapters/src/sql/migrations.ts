@@ -329,12 +329,7 @@ const MIGRATIONS: readonly Migration[] = [
     async up(db, { dialect }) {
       await addColumn(db, dialect, 'users', 'role', "'member'");
       await addColumn(db, dialect, 'organizations', 'provisioning', "'create'");
-      try {
-        await db.schema.alterTable('organizations').addColumn('suspended_at', 'bigint').execute();
-      } catch (error) {
-        if (dialect !== 'mysql' || (error as { errno?: unknown }).errno !== MYSQL_DUPLICATE_COLUMN_NAME)
-          throw error;
-      }
+      await addNullableColumn(db, dialect, 'organizations', 'suspended_at', 'bigint');
     },
   },
 ];
@@ -344,33 +339,38 @@ const MYSQL_DUPLICATE_COLUMN_NAME = 1060;
 
 // MySQL has no ADD COLUMN IF NOT EXISTS, and commits DDL one statement at a time: a migration cut
 // short and run again finds the column there. PostgreSQL and SQLite migrate in one transaction.
-async function addColumn(
+/** Adds a NOT NULL text column with a default, which existing rows take. */
+function addColumn(
   db: Kysely<Database>,
   dialect: SqlDialect,
   table: keyof Database,
   column: string,
   defaultLiteral: string,
 ): Promise<void> {
-  try {
-    await db.schema
+  return tolerateExistingColumn(
+    dialect,
+    db.schema
       .alterTable(table)
       .addColumn(column, 'varchar(32)', (builder) => builder.notNull().defaultTo(sql.raw(defaultLiteral)))
-      .execute();
-  } catch (error) {
-    if (dialect !== 'mysql' || (error as { errno?: unknown }).errno !== MYSQL_DUPLICATE_COLUMN_NAME)
-      throw error;
-  }
+      .execute(),
+  );
 }
 
-async function addNullableColumn(
+function addNullableColumn(
   db: Kysely<Database>,
   dialect: SqlDialect,
   table: keyof Database,
   column: string,
   type: 'bigint' | 'varchar(128)',
 ): Promise<void> {
+  return tolerateExistingColumn(dialect, db.schema.alterTable(table).addColumn(column, type).execute());
+}
+
+// MySQL commits each DDL statement, so a migration cut short after one of them runs again whole:
+// the column it already added is tolerated there.
+async function tolerateExistingColumn(dialect: SqlDialect, adding: Promise<unknown>): Promise<void> {
   try {
-    await db.schema.alterTable(table).addColumn(column, type).execute();
+    await adding;
   } catch (error) {
     if (dialect !== 'mysql' || (error as { errno?: unknown }).errno !== MYSQL_DUPLICATE_COLUMN_NAME)
       throw error;
