@@ -1,4 +1,5 @@
 import type { Logger, Store } from '@rialto-exchange/core';
+import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   type DisposableStore,
@@ -64,7 +65,8 @@ describe.each(['redis', 'postgres'] as const)('the organization limit on a %s st
       rateLimit: { perIp: false as const, perOrganization: ORG_LIMIT },
       webhooks: { worker: false as const },
     };
-    const a = createTestApp({ ...options, store: recordingStore(healthy.store) });
+    const registry = new Registry();
+    const a = createTestApp({ ...options, store: recordingStore(healthy.store), metrics: { registry } });
     const b = createTestApp({ ...options, store: recordingStore(healthy.store) });
     const { apiKey } = await registerOrganization(a.app, { name: 'Acme', issuer: idp.issuer });
 
@@ -84,6 +86,10 @@ describe.each(['redis', 'postgres'] as const)('the organization limit on a %s st
     }
     expect(statuses).toEqual([200, 200, 200, 429, 429, 429, 429, 429]);
     expect([...a.store.writes, ...b.store.writes]).toEqual([]);
+    // Of the five refusals, the two answered by `a` (requests 4 and 6) are counted by its metrics.
+    expect(await registry.getSingleMetricAsString('rialto_rate_limit_refusals_total')).toContain(
+      'rialto_rate_limit_refusals_total{scope="organization"} 2',
+    );
   });
 
   it('counts against the per-instance limit while the store cannot answer it, never answering 503 for the limit alone', async () => {
