@@ -30,7 +30,7 @@ export interface TokenExchangeDependencies {
   singleUseIdTokens: boolean;
   clockToleranceSeconds: number;
   /** Called once the API key is authenticated; throws `rate_limited` when the org is over its limit. */
-  admitOrganization(orgId: string): void;
+  admitOrganization(orgId: string): Promise<void>;
   /** Each step runs in its own span (`rialto.exchange.*`). */
   tracer: Tracer;
 }
@@ -68,7 +68,7 @@ export function createTokenExchange(deps: TokenExchangeDependencies): TokenExcha
         apiKeys.authenticate(apiKeyHeader),
       );
       progress.orgId = apiKeyOrgId;
-      admitOrganization(apiKeyOrgId);
+      await admitOrganization(apiKeyOrgId);
       const body = parseJsonBody(rawBody, 'invalid_token');
       const token = isPlainObject(body) ? body.token : undefined;
       const idToken = decodeIdToken(token, maxTokenBytes);

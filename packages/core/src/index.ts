@@ -39,6 +39,8 @@ export type {
   OrganizationPatch,
   OrganizationRecord,
   ProvisioningMode,
+  RateLimitHit,
+  RateLimitHitResult,
   RefreshTokenRecord,
   RotateRefreshTokenInput,
   RotateRefreshTokenResult,

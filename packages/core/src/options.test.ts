@@ -106,7 +106,19 @@ describe('resolveOptions', () => {
       '`rateLimit.perIp.limit` must be a whole number of at least 1',
     ],
     [{ rateLimit: { perIp: 'off' } }, '`rateLimit.perIp` must be false or { limit, windowSeconds }'],
-    [{ rateLimit: true }, '`rateLimit` must be false or { perIp, perOrganization }'],
+    [{ rateLimit: true }, '`rateLimit` must be false or { perIp, perOrganization, ipv6PrefixLength }'],
+    [
+      { rateLimit: { ipv6PrefixLength: 0 } },
+      '`rateLimit.ipv6PrefixLength` must be a whole number from 1 to 128',
+    ],
+    [
+      { rateLimit: { ipv6PrefixLength: 129 } },
+      '`rateLimit.ipv6PrefixLength` must be a whole number from 1 to 128',
+    ],
+    [
+      { rateLimit: { ipv6PrefixLength: 56.5 } },
+      '`rateLimit.ipv6PrefixLength` must be a whole number from 1 to 128',
+    ],
     [{ webhooks: { worker: { intervalMs: 0 } } }, '`webhooks.worker.intervalMs` must be a positive number'],
     [
       { webhooks: { retryScheduleSeconds: [5, -1] } },
@@ -151,12 +163,15 @@ describe('resolveOptions', () => {
     expect(resolve(undefined)).toEqual({
       perIp: { limit: 1200, windowSeconds: 60 },
       perOrganization: { limit: 1200, windowSeconds: 60 },
+      ipv6PrefixLength: 64,
     });
-    expect(resolve(false)).toEqual({ perIp: false, perOrganization: false });
+    expect(resolve(false)).toEqual({ perIp: false, perOrganization: false, ipv6PrefixLength: 64 });
     expect(resolve({ perIp: false })).toEqual({
       perIp: false,
       perOrganization: { limit: 1200, windowSeconds: 60 },
+      ipv6PrefixLength: 64,
     });
+    expect(resolve({ ipv6PrefixLength: 48 }).ipv6PrefixLength).toBe(48);
     expect(resolve({ perOrganization: { limit: 2, windowSeconds: 1 } }).perOrganization).toEqual({
       limit: 2,
       windowSeconds: 1,

@@ -63,13 +63,31 @@ export const DEFAULT_SINGLE_USE_ID_TOKENS = false;
 // Generous: a partner backend sends all its users' exchanges from a few addresses.
 export const DEFAULT_RATE_LIMIT_PER_IP: RateLimit = { limit: 1200, windowSeconds: 60 };
 export const DEFAULT_RATE_LIMIT_PER_ORGANIZATION: RateLimit = { limit: 1200, windowSeconds: 60 };
+// RFC 6177 / RFC 7421: a site or host is usually given a whole /64, so one client can rotate
+// through 2^64 addresses; counting each would let it bypass the per-address limit.
+export const DEFAULT_IPV6_PREFIX_LENGTH_BITS = 64;
 
-/** Per-instance request limits on the exchange, refresh and revoke routes. */
+/** Request limits on the exchange, refresh and revoke routes. */
 export interface RateLimitOptions {
-  /** Every request from one client address, counted before authentication. @default 1200 per 60 s */
+  /**
+   * Every request from one client address, counted before authentication, in this process only
+   * (anonymous requests never cost a store write).
+   * @default 1200 per 60 s
+   */
   perIp?: RateLimit | false;
-  /** Authenticated exchanges of one organization. @default 1200 per 60 s */
+  /**
+   * Authenticated exchanges of one organization, shared by every instance on the store when it
+   * can hold the limit (Redis, SQL); per process on memory and Keyv, and per instance while the
+   * store is unreachable.
+   * @default 1200 per 60 s
+   */
   perOrganization?: RateLimit | false;
+  /**
+   * IPv6 clients are counted by their network of this many leading bits; IPv4-mapped IPv6
+   * addresses count as their IPv4 address. A whole number from 1 to 128.
+   * @default 64
+   */
+  ipv6PrefixLength?: number;
 }
 
 /** Options of `createRialtoExchange` (and of `rialtoExchange` in the Express binding). */
@@ -223,8 +241,9 @@ export interface RialtoExchangeOptions {
   logger?: Logger | false;
   /**
    * Request limits, answered with 429 `rate_limited` and `Retry-After`; `false` turns them off.
-   * Limits are kept per instance.
-   * @default { perIp: 1200 per 60 s, perOrganization: 1200 per 60 s }
+   * The per-organization limit is shared through the store where it can hold it (see
+   * `Store.hitRateLimit`); the per-address limit is kept per instance.
+   * @default { perIp: 1200 per 60 s, perOrganization: 1200 per 60 s, ipv6PrefixLength: 64 }
    */
   rateLimit?: RateLimitOptions | false;
   /** Webhook destinations, delivery timeout, retry schedule and the background worker. */
@@ -259,7 +278,7 @@ export type ResolvedRialtoExchangeOptions = Required<
 > &
   Pick<RialtoExchangeOptions, OptionalWithoutDefault> & {
     logger: Logger;
-    rateLimit: { perIp: RateLimit | false; perOrganization: RateLimit | false };
+    rateLimit: { perIp: RateLimit | false; perOrganization: RateLimit | false; ipv6PrefixLength: number };
     webhooks: ResolvedWebhookOptions;
     health: ResolvedHealthOptions;
     metrics: ResolvedMetricsOptions;
@@ -283,13 +302,23 @@ const rateLimitSchema = (fallback: RateLimit) =>
 const rateLimitOptionsSchema = z
   .union(
     [
-      z.literal(false).transform(() => ({ perIp: false as const, perOrganization: false as const })),
+      z.literal(false).transform(() => ({
+        perIp: false as const,
+        perOrganization: false as const,
+        ipv6PrefixLength: DEFAULT_IPV6_PREFIX_LENGTH_BITS,
+      })),
       strictOptions({
         perIp: rateLimitSchema(DEFAULT_RATE_LIMIT_PER_IP),
         perOrganization: rateLimitSchema(DEFAULT_RATE_LIMIT_PER_ORGANIZATION),
+        ipv6PrefixLength: z
+          .number({ error: 'must be a whole number from 1 to 128' })
+          .int({ error: 'must be a whole number from 1 to 128' })
+          .min(1, { error: 'must be a whole number from 1 to 128' })
+          .max(128, { error: 'must be a whole number from 1 to 128' })
+          .default(DEFAULT_IPV6_PREFIX_LENGTH_BITS),
       }),
     ],
-    { error: 'must be false or { perIp, perOrganization }' },
+    { error: 'must be false or { perIp, perOrganization, ipv6PrefixLength }' },
   )
   .prefault({});
 

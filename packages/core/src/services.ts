@@ -17,10 +17,11 @@ import {
   type RateLimitScope,
   type RialtoMetrics,
 } from './prometheus-metrics.js';
-import { enforceRateLimit, limiterFor, type RateLimiter } from './rate-limit.js';
+import { limiterFor, type RateLimiter, refuseIfLimited } from './rate-limit.js';
 import { createRefreshTokens, type RefreshTokens } from './refresh-tokens.js';
 import { createRemoteDocuments } from './remote-documents.js';
 import { createRemoteJwks, type RemoteJwks } from './remote-jwks.js';
+import { createSharedRateLimiter } from './shared-rate-limiter.js';
 import { createSigningKeys, type SigningKeys } from './signing-keys.js';
 import type { Store } from './store.js';
 import { createUserLifecycle, type UserLifecycle } from './user-lifecycle.js';
@@ -147,7 +148,9 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
     accessTokenTtlSeconds: options.accessTokenTtlSeconds,
     refreshTokenTtlSeconds: options.refreshTokenTtlSeconds,
   });
-  const orgLimiter = limiterFor(options.rateLimit.perOrganization);
+  const { perOrganization } = options.rateLimit;
+  const orgLimiter =
+    perOrganization === false ? undefined : createSharedRateLimiter(perOrganization, store, options.logger);
   const orgRefused = refusedFor(recorder, 'organization');
   const userLookup = createUserLookup(store, {
     cacheTtlSeconds: options.lookupCacheTtlSeconds,
@@ -204,7 +207,10 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
       maxTokenBytes: options.maxTokenBytes,
       singleUseIdTokens: options.singleUseIdTokens,
       clockToleranceSeconds: options.clockToleranceSeconds,
-      admitOrganization: (orgId) => enforceRateLimit(orgLimiter, orgId, 'this organization', orgRefused),
+      async admitOrganization(orgId) {
+        if (orgLimiter)
+          refuseIfLimited(await orgLimiter.take(`org:${orgId}`), 'this organization', orgRefused);
+      },
       tracer: telemetry.tracer,
     }),
     refreshTokens: createRefreshTokens({

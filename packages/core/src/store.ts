@@ -373,6 +373,28 @@ export interface SigningKeyRecord {
  *
  * Implementations must be safe for concurrent use by several processes sharing one backend.
  */
+/**
+ * One request against a rate limit, by the generic cell rate algorithm (GCRA). Core chooses every
+ * parameter; the store only applies this step atomically.
+ */
+export interface RateLimitHit {
+  /** Names the limited subject, e.g. `org:<orgId>`; at most 160 ASCII characters. */
+  key: string;
+  /** Milliseconds one admitted request adds to the key's theoretical arrival time. */
+  intervalMs: number;
+  /** How far ahead of `nowMs` the theoretical arrival time may run: the burst, in milliseconds. */
+  toleranceMs: number;
+  /** The caller's clock, epoch milliseconds. */
+  nowMs: number;
+}
+
+/** What `hitRateLimit` decided, and the key's theoretical arrival time after the step. */
+export interface RateLimitHitResult {
+  allowed: boolean;
+  /** Epoch milliseconds; on refusal, the unchanged stored value. */
+  theoreticalArrivalMs: number;
+}
+
 export interface Store {
   /**
    * Stores an organization together with its first API key and its first issuer registration,
@@ -604,4 +626,15 @@ export interface Store {
 
   /** @returns every stored key for `use`, newest `createdAt` first; `[]` when there are none. */
   listSigningKeys(use: SigningKeyUse): Promise<SigningKeyRecord[]>;
+
+  /**
+   * Optional: a rate limit shared by every process on this backend. Applies one GCRA step to
+   * `hit.key`, atomically: let `next = max(stored ?? nowMs, nowMs) + intervalMs`; when
+   * `next - nowMs <= toleranceMs` the store keeps `next` and answers `allowed: true`, otherwise it
+   * changes nothing and answers `allowed: false`. Of concurrent hits on one key (from any process)
+   * exactly as many are allowed as fit the tolerance. A key may be dropped once its stored time has
+   * passed. Stores that cannot do this in one atomic step (Keyv) or that live in one process
+   * (memory) leave it out; core then keeps the limit in process.
+   */
+  hitRateLimit?(hit: RateLimitHit): Promise<RateLimitHitResult>;
 }

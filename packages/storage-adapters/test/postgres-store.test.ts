@@ -150,6 +150,7 @@ if (await isServiceUp('PostgreSQL', POSTGRES_URL)) {
         { version: 4 },
         { version: 5 },
         { version: 6 },
+        { version: 7 },
       ]);
       const org = organization();
       expect(await stores[1]?.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId))).toBe(

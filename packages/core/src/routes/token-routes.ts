@@ -1,3 +1,4 @@
+import { clientAddressKey } from '../client-address-key.js';
 import { toRialtoError } from '../errors.js';
 import type { ExchangeProgress } from '../exchange-token.js';
 import type { RequestLike } from '../http-types.js';
@@ -13,10 +14,14 @@ export function tokenRoutes({
   events,
   ipLimiter,
   telemetry,
+  options,
 }: Services): Route[] {
   const onRefused = refusedFor(telemetry.metrics, 'client_address');
+  const { ipv6PrefixLength } = options.rateLimit;
   function admitClient(request: RequestLike): void {
-    if (request.ip !== undefined) enforceRateLimit(ipLimiter, request.ip, 'this client address', onRefused);
+    if (request.ip === undefined || ipLimiter === undefined) return;
+    const key = clientAddressKey(request.ip, ipv6PrefixLength);
+    enforceRateLimit(ipLimiter, key, 'this client address', onRefused);
   }
 
   return [

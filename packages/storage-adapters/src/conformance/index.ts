@@ -7,6 +7,7 @@ import { describeIssuerRegistrations } from './issuer-registrations.js';
 import { describeLifecycle } from './lifecycle.js';
 import { describeOrganizations } from './organizations.js';
 import { describeOutbox } from './outbox.js';
+import { describeRateLimits } from './rate-limits.js';
 import { describeRefreshTokens } from './refresh-tokens.js';
 import { describeSigningKeys } from './signing-keys.js';
 import type { ConformanceGuarantee, MakeStore, StoreConformanceOptions } from './types.js';
@@ -89,6 +90,7 @@ export function runStoreConformance(
     describeLifecycle(context);
     describeRefreshTokens(context);
     describeConsumeOnce(context);
+    describeRateLimits(context);
     describeSigningKeys(context);
     describeWebhookSubscriptions(context);
     describeOutbox(context);

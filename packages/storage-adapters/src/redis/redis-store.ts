@@ -44,6 +44,7 @@ import {
   FIND_ISSUER_REGISTRATIONS,
   FIND_OR_CREATE_USER,
   FIND_USERS_BY_IDENTITY,
+  HIT_RATE_LIMIT,
   LIST_API_KEYS,
   LIST_DELIVERIES,
   LIST_ISSUER_REGISTRATIONS,
@@ -212,6 +213,7 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
       `${globEscape(`${prefix}${kind}:${JSON.stringify([orgId]).slice(0, -1)},`)}*`,
     refreshToken: (jti: string) => `${prefix}refresh:${jti}`,
     consumed: (key: string) => `${prefix}consumed:${key}`,
+    rateLimit: (key: string) => `${prefix}rate-limit:${key}`,
     family: (familyId: string) => `${prefix}family:${familyId}`,
     familyRevoked: (familyId: string) => `${prefix}family-revoked:${familyId}`,
     signingKeys: (use: SigningKeyUse) => `${prefix}signing-keys:${use}`,
@@ -779,6 +781,15 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
         [String(expiresAt), String(now), String(ttlSeconds)],
       );
       return recorded === 1;
+    },
+
+    async hitRateLimit({ key: limitKey, intervalMs, toleranceMs, nowMs }) {
+      const [allowed, theoreticalArrivalMs] = (await run(
+        HIT_RATE_LIMIT,
+        [key.rateLimit(limitKey)],
+        [String(intervalMs), String(toleranceMs), String(nowMs), String(EXPIRY_MARGIN_SECONDS * 1000)],
+      )) as [number, number];
+      return { allowed: allowed === 1, theoreticalArrivalMs: Number(theoreticalArrivalMs) };
     },
 
     async revokeRefreshTokenFamily(familyId, now) {

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
  * number of instances observe it as a single step, and a dropped connection leaves either all of
  * its writes or none. Scripts reach a few keys derived from stored ids through prefixes passed in
  * ARGV, which is fine on a single Redis primary but is why Redis Cluster is not supported.
+ * (HIT_RATE_LIMIT touches only its KEYS.)
  */
 
 export interface LuaScript {
@@ -206,6 +207,18 @@ local recordedUntil = redis.call('GET', KEYS[1])
 if recordedUntil and tonumber(recordedUntil) > tonumber(ARGV[2]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[3]))
 return 1
+`);
+
+// KEYS: the rate-limit key. ARGV: intervalMs, toleranceMs, nowMs, milliseconds of expiry margin.
+// One GCRA step (Store.hitRateLimit): the key holds the theoretical arrival time and expires once
+// it has passed (plus a margin for callers whose clocks run behind), so idle keys cost nothing.
+export const HIT_RATE_LIMIT = lua(`
+local now = tonumber(ARGV[3])
+local stored = tonumber(redis.call('GET', KEYS[1]) or now)
+local nextArrival = math.max(stored, now) + tonumber(ARGV[1])
+if nextArrival - now > tonumber(ARGV[2]) then return {0, stored} end
+redis.call('SET', KEYS[1], nextArrival, 'PX', nextArrival - now + tonumber(ARGV[4]))
+return {1, nextArrival}
 `);
 
 // KEYS: the family's token set, the family's revocation marker.

@@ -332,6 +332,22 @@ const MIGRATIONS: readonly Migration[] = [
       await addNullableColumn(db, dialect, 'organizations', 'suspended_at', 'bigint');
     },
   },
+  {
+    version: 7,
+    // Per-organization rate limits shared by every instance: one row per limited key, updated in
+    // place, so the table holds one row per organization that ever exchanged.
+    async up(db, { dialect }) {
+      const builder = db.schema.createTable('rate_limits').ifNotExists();
+      await (dialect === 'mysql'
+        ? builder.modifyEnd(sql`default character set utf8mb4 collate utf8mb4_bin`)
+        : builder
+      )
+        .addColumn('rate_key', 'varchar(191)', (column) => column.primaryKey())
+        .addColumn('arrival_ms', 'bigint', (column) => column.notNull())
+        .addColumn('last_allowed', 'smallint', (column) => column.notNull())
+        .execute();
+    },
+  },
 ];
 
 const MYSQL_DUPLICATE_KEY_NAME = 1061;

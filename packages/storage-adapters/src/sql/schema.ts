@@ -123,6 +123,13 @@ export interface Database {
     consumed_key: string;
     expires_at: EpochSeconds;
   };
+  rate_limits: {
+    rate_key: string;
+    /** GCRA theoretical arrival time, epoch milliseconds. */
+    arrival_ms: number;
+    /** 1 when the last hit was admitted: what the upsert decided, read back in the same statement. */
+    last_allowed: number;
+  };
   signing_keys: {
     key_use: string;
     kid: string;
@@ -185,4 +192,5 @@ export const TABLES: readonly TableName[] = [
   'issuer_registrations',
   'issuer_usage',
   'issuer_client_claims',
+  'rate_limits',
 ];
