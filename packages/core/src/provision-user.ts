@@ -105,12 +105,58 @@ export async function provisionUser(
       return createdEvents;
     },
   });
-  if (result.outcome === 'conflict') {
-    throw new RialtoError(
-      'account_conflict',
-      "A user with this email already exists and the organization's policy does not allow linking this identity to it.",
-    );
-  }
+  if (result.outcome === 'conflict') throw accountConflict();
   if (result.outcome === 'not_provisioned') throw new RialtoError('user_not_provisioned');
   return { user: result.user, created: result.outcome === 'created' };
+}
+
+/** What `provisionUser` would do, worked out without writing. */
+export type ProvisioningPreview =
+  /** The identity is linked to `user` already. */
+  | { outcome: 'existing'; user: UserRecord }
+  /** The org has a user with this email, and this identity would be linked to it. */
+  | { outcome: 'linked' }
+  /** Neither is known: a user would be created. */
+  | { outcome: 'created' };
+
+/**
+ * What `provisionUser` would do for this identity now, for the token debugger. It asks the store
+ * with linking and creating both refused, a call the Store contract makes write nothing, then
+ * applies the same rules: a user found by email is linked or conflicts by `mayLinkByEmail`, no
+ * user at all is created unless the org is `link_only`. A concurrent exchange may change the
+ * answer before the real one runs.
+ * @throws RialtoError `account_conflict` or `user_not_provisioned`, as `provisionUser` would
+ */
+export async function previewProvisioning(
+  store: Store,
+  org: OrganizationRecord,
+  identity: VerifiedIdentity,
+  linking: EmailLinkingRules,
+): Promise<ProvisioningPreview> {
+  const result = await store.findOrCreateUser({
+    orgId: org.orgId,
+    iss: identity.iss,
+    sub: identity.sub,
+    email: normalizeEmail(identity.email),
+    mayLinkByEmail: false,
+    mayCreate: false,
+    newUserId: randomUUID(),
+    now: epochSeconds(),
+  });
+  if (result.outcome === 'existing' || result.outcome === 'linked') {
+    return { outcome: 'existing', user: result.user };
+  }
+  if (result.outcome === 'conflict') {
+    if (!mayLinkByEmail(linking, identity)) throw accountConflict();
+    return { outcome: 'linked' };
+  }
+  if (org.provisioning === 'link_only') throw new RialtoError('user_not_provisioned');
+  return { outcome: 'created' };
+}
+
+function accountConflict(): RialtoError {
+  return new RialtoError(
+    'account_conflict',
+    "A user with this email already exists and the organization's policy does not allow linking this identity to it.",
+  );
 }
