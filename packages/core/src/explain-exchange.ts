@@ -308,6 +308,8 @@ const FIXES: Partial<Record<ExplainStepName, Partial<Record<RialtoErrorCode, str
     invalid_api_key:
       'Check the key value: copy it whole, with no surrounding whitespace or quotes. It may have been revoked; ask the service operator for a new key if it is lost.',
     organization_suspended: 'Your organization is suspended; ask the service operator to resume it.',
+    rate_limited:
+      'Too many requests from this address or organization: wait the seconds in Retry-After before trying again.',
   },
   token_shape: {
     invalid_token:
