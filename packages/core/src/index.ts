@@ -1,3 +1,8 @@
+/**
+ * Everything that is not Express: ID-token verification, API keys, organizations, users, token minting and refresh, signing keys, webhooks, the `Store` contract and the HTTP-agnostic handler `createRialtoExchange`.
+ * @packageDocumentation
+ * @module @rialto-exchange/core
+ */
 export type { GeneratedApiKey } from './api-keys.js';
 export { generateApiKey, hashApiKey, parseApiKey } from './api-keys.js';
 export type { ErrorBody, RialtoErrorCode, RialtoErrorOptions } from './errors.js';
