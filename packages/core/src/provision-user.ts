@@ -3,6 +3,7 @@ import { RialtoError } from './errors.js';
 import { epochSeconds } from './internal/clock.js';
 import type {
   EmailLinkingPolicy,
+  FindOrCreateUserInput,
   OrganizationRecord,
   Store,
   UserRecord,
@@ -93,8 +94,7 @@ export async function provisionUser(
     iss: identity.iss,
     sub: identity.sub,
     email,
-    mayLinkByEmail: mayLinkByEmail(linking, identity),
-    mayCreate: org.provisioning !== 'link_only',
+    ...provisioningPermissions(org, identity, linking),
     newUserId: newUser.userId,
     now,
     // Recorded with the user itself, so a created user always has its webhook and a failed create
@@ -122,8 +122,7 @@ export type ProvisioningPreview =
 /**
  * What `provisionUser` would do for this identity now, for the token debugger. It asks the store
  * with linking and creating both refused, a call the Store contract makes write nothing, then
- * applies the same rules: a user found by email is linked or conflicts by `mayLinkByEmail`, no
- * user at all is created unless the org is `link_only`. A concurrent exchange may change the
+ * applies the same permissions `provisionUser` passes the store. A concurrent exchange may change the
  * answer before the real one runs.
  * @throws RialtoError `account_conflict` or `user_not_provisioned`, as `provisionUser` would
  */
@@ -146,12 +145,22 @@ export async function previewProvisioning(
   if (result.outcome === 'existing' || result.outcome === 'linked') {
     return { outcome: 'existing', user: result.user };
   }
+  const allowed = provisioningPermissions(org, identity, linking);
   if (result.outcome === 'conflict') {
-    if (!mayLinkByEmail(linking, identity)) throw accountConflict();
+    if (!allowed.mayLinkByEmail) throw accountConflict();
     return { outcome: 'linked' };
   }
-  if (org.provisioning === 'link_only') throw new RialtoError('user_not_provisioned');
+  if (!allowed.mayCreate) throw new RialtoError('user_not_provisioned');
   return { outcome: 'created' };
+}
+
+/** What the org and the issuer's linking rules let `provisionUser` do with a new identity. */
+function provisioningPermissions(
+  org: OrganizationRecord,
+  identity: VerifiedIdentity,
+  linking: EmailLinkingRules,
+): Pick<FindOrCreateUserInput, 'mayLinkByEmail' | 'mayCreate'> {
+  return { mayLinkByEmail: mayLinkByEmail(linking, identity), mayCreate: org.provisioning !== 'link_only' };
 }
 
 function accountConflict(): RialtoError {
