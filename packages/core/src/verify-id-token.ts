@@ -201,6 +201,8 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
   return {
     steps,
     async verify(idToken, registration) {
+      // The token debugger (explain-exchange.ts) runs these same steps in this order, one by one:
+      // a check added here goes there too, or its answers drift (exchange-explain.test.ts catches it).
       const metadata = await steps.discover(idToken, registration);
       const { payload, protectedHeader } = await steps.verifySignatureAndTimes(
         idToken,
