@@ -7,7 +7,11 @@
  *   rialto-exchange register-organization --name Acme --issuer https://acme.auth0.com/
  *   rialto-exchange rotate-signing-key [--use access_token|refresh_token] [--alg ES256]
  *   rialto-exchange suspend-organization --org <org_id>
+ *   rialto-exchange explain <id_token> --api-key <key> --url https://api.example.com
  *   rialto-exchange --help
+ *
+ * `explain` alone asks a running service (its token debugger route) instead of a store: only the
+ * service has the options, discovery cache and key sets that decide an exchange.
  *
  * The store comes from `--store <url>` or `RIALTO_STORE` (see `storeFromUrl`), under `--key-prefix`
  * (Redis) or `--table-prefix` (SQL) when the app opened it with one. Secrets are printed once, to
@@ -19,7 +23,10 @@ import { parseArgs } from 'node:util';
 import {
   type AccessTokenAlgorithm,
   createRialtoExchange,
+  type ExchangeExplanation,
+  exchangeErrorFix,
   RialtoError,
+  type RialtoErrorCode,
   type RialtoExchange,
 } from '@rialto-exchange/core';
 import { type ClosableStore, storeFromUrl } from '@rialto-exchange/storage-adapters';
@@ -29,6 +36,8 @@ export interface CliIo {
   env: NodeJS.ProcessEnv;
   out(line: string): void;
   err(line: string): void;
+  /** Standard input, read whole (`explain -` takes the token from there). */
+  readStdin?(): Promise<string>;
 }
 
 /** Exit codes: success, a command that failed (refused input, store error), a usage error. */
@@ -42,12 +51,18 @@ const DEFAULT_ALGORITHM: AccessTokenAlgorithm = 'RS256';
 
 const STORE_OPTIONS = ['store', 'key-prefix', 'table-prefix'];
 
+// Where the quickstart and the examples listen.
+const DEFAULT_SERVICE_URL = 'http://localhost:3000';
+// Longer than the service's own IdP fetch timeout (5 s by default): a slow IdP is part of the answer.
+const EXPLAIN_TIMEOUT_MS = 15_000;
+
 interface Command {
   usage: string;
   summary: string;
   /** Options the command takes besides `--json` and `--help`. */
   options: string[];
-  needsStore: boolean;
+  /** What the command works on: a store, a running service over HTTP, or nothing. */
+  target: 'store' | 'service' | 'none';
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -66,62 +81,69 @@ const COMMANDS: Record<string, Command> = {
       'allow-insecure-issuers',
       'allow-private-issuer',
     ],
-    needsStore: true,
+    target: 'store',
   },
   'rotate-signing-key': {
     usage: 'rotate-signing-key [--use access_token|refresh_token] [--alg RS256|PS256|ES256|EdDSA]',
     summary:
       'adds a new signing key; it keeps the algorithm the fleet signs with unless --alg says otherwise',
     options: [...STORE_OPTIONS, 'use', 'alg'],
-    needsStore: true,
+    target: 'store',
   },
   'issue-api-key': {
     usage: 'issue-api-key --org <org_id>',
     summary: 'issues another API key for an organization (rotation)',
     options: [...STORE_OPTIONS, 'org'],
-    needsStore: true,
+    target: 'store',
   },
   'revoke-api-key': {
     usage: 'revoke-api-key --org <org_id> --key <api_key_id>',
     summary: 'revokes one API key; its users keep their sessions (suspend the organization to end them)',
     options: [...STORE_OPTIONS, 'org', 'key'],
-    needsStore: true,
+    target: 'store',
   },
   'suspend-organization': {
     usage: 'suspend-organization --org <org_id>',
     summary: 'refuses the organization’s keys, refresh tokens and access tokens until resumed',
     options: [...STORE_OPTIONS, 'org'],
-    needsStore: true,
+    target: 'store',
   },
   'resume-organization': {
     usage: 'resume-organization --org <org_id>',
     summary: 'ends a suspension; every session resumes',
     options: [...STORE_OPTIONS, 'org'],
-    needsStore: true,
+    target: 'store',
   },
   'delete-organization': {
     usage: 'delete-organization --org <org_id>',
     summary: 'removes the organization and everything stored for it',
     options: [...STORE_OPTIONS, 'org'],
-    needsStore: true,
+    target: 'store',
   },
   'delete-user': {
     usage: 'delete-user --org <org_id> --user <user_id>',
     summary: 'erases a user: its identities and personal data; its sessions end',
     options: [...STORE_OPTIONS, 'org', 'user'],
-    needsStore: true,
+    target: 'store',
   },
   migrate: {
     usage: 'migrate',
     summary: 'brings an SQL store to the latest schema version',
     options: STORE_OPTIONS,
-    needsStore: true,
+    target: 'store',
+  },
+  explain: {
+    usage: 'explain <id_token | -> [--api-key <key>] [--url <service base url>]',
+    summary:
+      'asks a running service why it would accept or refuse an ID token, step by step; writes nothing (- reads the token from stdin; the key defaults to RIALTO_API_KEY, the URL to RIALTO_URL or http://localhost:3000)',
+    options: ['api-key', 'url'],
+    target: 'service',
   },
   'generate-key': {
     usage: 'generate-key [--alg RS256|PS256|ES256|EdDSA]',
     summary: 'prints a new PKCS#8 private key for the accessTokenKey option',
     options: ['alg'],
-    needsStore: false,
+    target: 'none',
   },
 };
 
@@ -132,7 +154,7 @@ ${Object.values(COMMANDS)
   .map((command) => `  ${command.usage}\n      ${command.summary}`)
   .join('\n')}
 
-Store options (every command but generate-key):
+Store options (every command but explain and generate-key):
   --store <url>          memory:, sqlite:<file>, redis://…, postgres://…, mysql://… (or RIALTO_STORE)
   --key-prefix <prefix>  the Redis key prefix the app uses
   --table-prefix <p>     the SQL table prefix the app uses
@@ -141,7 +163,9 @@ Store options (every command but generate-key):
   --help                 this text, or a command's: rialto-exchange <command> --help`;
 
 function commandUsage(name: string, command: Command): string {
-  return `Usage: rialto-exchange ${command.usage} [--store <url>] [--key-prefix <p>] [--table-prefix <p>] [--json]\n\n${name}: ${command.summary}`;
+  const storeOptions =
+    command.target === 'store' ? ' [--store <url>] [--key-prefix <p>] [--table-prefix <p>]' : '';
+  return `Usage: rialto-exchange ${command.usage}${storeOptions} [--json]\n\n${name}: ${command.summary}`;
 }
 
 class UsageError extends Error {}
@@ -168,12 +192,16 @@ function parse(argv: string[]) {
       key: { type: 'string' },
       user: { type: 'string' },
       alg: { type: 'string' },
+      'api-key': { type: 'string' },
+      url: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
-  if (positionals.length > 1) throw new UsageError(`Unexpected argument: ${positionals[1]}`);
-  return { name: positionals[0], values };
+  const [name, ...operands] = positionals;
+  const maxOperands = name === 'explain' ? 1 : 0;
+  if (operands.length > maxOperands) throw new UsageError(`Unexpected argument: ${operands[maxOperands]}`);
+  return { name, operand: operands[0], values };
 }
 
 type Values = ReturnType<typeof parse>['values'];
@@ -187,7 +215,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.err(`${(error as Error).message}\n\n${USAGE}`);
     return EXIT_USAGE;
   }
-  const { name, values } = parsed;
+  const { name, operand, values } = parsed;
   if (name === undefined) {
     if (values.help) {
       io.out(USAGE);
@@ -212,7 +240,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.err(`${name} does not take --${unexpected[0]}\n\n${commandUsage(name, command)}`);
     return EXIT_USAGE;
   }
-  if (!command.needsStore) return generateKey(values, io);
+  if (command.target === 'none') return generateKey(values, io);
+  if (command.target === 'service') return explain(operand, values, io);
 
   const url = values.store ?? io.env.RIALTO_STORE;
   if (!url) {
@@ -260,6 +289,99 @@ async function generateKey(values: Values, io: CliIo): Promise<number> {
   const pem = (await exportPKCS8(privateKey)).trim();
   io.out(values.json ? JSON.stringify({ alg, private_key: pem }, null, 2) : pem);
   return EXIT_OK;
+}
+
+async function explain(operand: string | undefined, values: Values, io: CliIo): Promise<number> {
+  const usage = commandUsage('explain', COMMANDS.explain as Command);
+  const apiKey = values['api-key'] ?? io.env.RIALTO_API_KEY;
+  if (operand === undefined || apiKey === undefined) {
+    io.err(
+      `${operand === undefined ? 'Missing the ID token' : 'Missing --api-key (or RIALTO_API_KEY)'}\n\n${usage}`,
+    );
+    return EXIT_USAGE;
+  }
+  const token = operand === '-' ? ((await io.readStdin?.()) ?? '').trim() : operand;
+  const base = values.url ?? io.env.RIALTO_URL ?? DEFAULT_SERVICE_URL;
+  if (!URL.canParse(base)) {
+    io.err(`--url must be an absolute URL, e.g. ${DEFAULT_SERVICE_URL}\n\n${usage}`);
+    return EXIT_USAGE;
+  }
+  // The service may be mounted under a path: keep it, and append the route.
+  const url = `${base.replace(/\/+$/, '')}/identity/auth/exchange/explain`;
+  let status: number;
+  let body: unknown;
+  try {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
+      body: JSON.stringify({ token }),
+      signal: AbortSignal.timeout(EXPLAIN_TIMEOUT_MS),
+      redirect: 'error',
+    });
+    status = response.status;
+    body = await response.json().catch(() => undefined);
+  } catch (error) {
+    const reason =
+      error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
+    return fail(io, values, `could not reach ${url}: ${reason}`);
+  }
+  if (status === 200 && isExplanation(body)) {
+    io.out(values.json ? JSON.stringify(body, null, 2) : explanationText(body));
+    return body.would_succeed ? EXIT_OK : EXIT_FAILED;
+  }
+  if (isErrorBody(body)) {
+    // The API-key errors (and rate limits) come before any step: the service answers them as the exchange does.
+    const fix = exchangeErrorFix('api_key', body.error);
+    if (values.json) {
+      io.err(JSON.stringify({ status, ...body, fix }, null, 2));
+    } else {
+      io.err(
+        `The service refused to explain (${status} ${body.error}): ${body.error_description}\n  fix: ${fix}`,
+      );
+    }
+    return EXIT_FAILED;
+  }
+  return fail(
+    io,
+    values,
+    `${url} answered ${status} without a token explanation: is --url the service's base URL?`,
+  );
+}
+
+function fail(io: CliIo, values: Values, message: string): number {
+  io.err(values.json ? JSON.stringify({ error: message }) : `explain failed: ${message}`);
+  return EXIT_FAILED;
+}
+
+function isExplanation(body: unknown): body is ExchangeExplanation {
+  return typeof body === 'object' && body !== null && Array.isArray((body as ExchangeExplanation).steps);
+}
+
+function isErrorBody(body: unknown): body is { error: RialtoErrorCode; error_description: string } {
+  return typeof body === 'object' && body !== null && typeof (body as { error?: unknown }).error === 'string';
+}
+
+const RESULT_LABELS = { pass: 'pass', fail: 'FAIL', skipped: 'skip' } as const;
+
+/** One line per step, the failing one followed by its error and fix. */
+function explanationText(explanation: ExchangeExplanation): string {
+  const width = Math.max(...explanation.steps.map(({ step }) => step.length));
+  const lines = explanation.steps.map(({ step, result, seen, error, fix, note }) => {
+    const detail =
+      note ??
+      Object.entries(seen)
+        .filter(([, value]) => value !== undefined)
+        .map(([name, value]) => `${name}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
+        .join(' ');
+    const line = `${RESULT_LABELS[result]}  ${step.padEnd(width)}  ${detail}`.trimEnd();
+    return error
+      ? `${line}\n      ${error.error} (${error.status}): ${error.error_description}\n      fix: ${fix}`
+      : line;
+  });
+  const verdict = explanation.error
+    ? `The exchange would answer ${explanation.error.status} ${explanation.error.error}.`
+    : 'The exchange would succeed.';
+  return [...lines, '', verdict].join('\n');
 }
 
 function isAlgorithm(alg: string): alg is AccessTokenAlgorithm {
@@ -429,6 +551,11 @@ if (isEntryPoint()) {
     env: process.env,
     out: (line) => console.log(line),
     err: (line) => console.error(line),
+    async readStdin() {
+      const chunks: Buffer[] = [];
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    },
   };
   process.exitCode = await runCli(process.argv.slice(2), io);
 }

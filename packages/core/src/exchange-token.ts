@@ -10,7 +10,7 @@ import type { TokenMinter, TokenResponse } from './mint-tokens.js';
 import type { Organizations } from './organizations.js';
 import { type ProvisionedUser, provisionUser } from './provision-user.js';
 import type { IssuerRegistrationRecord, OrganizationRecord, Store } from './store.js';
-import { decodeIdToken, type IdTokenVerifier } from './verify-id-token.js';
+import { decodeIdToken, type IdTokenVerifier, type UnverifiedIdToken } from './verify-id-token.js';
 
 /** What an exchange established before it finished or failed, for audit events. */
 export interface ExchangeProgress {
@@ -58,6 +58,15 @@ export interface TokenExchange {
   ): Promise<ExchangeResult>;
 }
 
+/**
+ * The ID token of an exchange body `{ token }`, decoded but not verified.
+ * @throws RialtoError `invalid_token`
+ */
+export function idTokenOfBody(rawBody: RequestLike['body'], maxTokenBytes: number): UnverifiedIdToken {
+  const body = parseJsonBody(rawBody, 'invalid_token');
+  return decodeIdToken(isPlainObject(body) ? body.token : undefined, maxTokenBytes);
+}
+
 export function createTokenExchange(deps: TokenExchangeDependencies): TokenExchange {
   const { store, apiKeys, organizations, issuers, idTokens, minter, maxTokenBytes, admitOrganization } = deps;
   const { singleUseIdTokens, clockToleranceSeconds, tracer } = deps;
@@ -69,9 +78,7 @@ export function createTokenExchange(deps: TokenExchangeDependencies): TokenExcha
       );
       progress.orgId = apiKeyOrgId;
       await admitOrganization(apiKeyOrgId);
-      const body = parseJsonBody(rawBody, 'invalid_token');
-      const token = isPlainObject(body) ? body.token : undefined;
-      const idToken = decodeIdToken(token, maxTokenBytes);
+      const idToken = idTokenOfBody(rawBody, maxTokenBytes);
       const registration = await inSpan(tracer, 'rialto.exchange.find_organization', () =>
         issuers.resolve(apiKeyOrgId, idToken.payload.iss, idToken.payload.aud),
       );

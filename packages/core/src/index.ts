@@ -1,7 +1,19 @@
+/**
+ * Everything that is not Express: ID-token verification, API keys, organizations, users, token minting and refresh, signing keys, webhooks, the `Store` contract and the HTTP-agnostic handler `createRialtoExchange`.
+ * @packageDocumentation
+ * @module @rialto-exchange/core
+ */
 export type { GeneratedApiKey } from './api-keys.js';
 export { generateApiKey, hashApiKey, parseApiKey } from './api-keys.js';
 export type { ErrorBody, RialtoErrorCode, RialtoErrorOptions } from './errors.js';
 export { errorBody, RialtoError, StoreUnavailableError, toRialtoError } from './errors.js';
+export type {
+  ExchangeExplanation,
+  ExplainedError,
+  ExplainStep,
+  ExplainStepName,
+} from './explain-exchange.js';
+export { exchangeErrorFix } from './explain-exchange.js';
 export type { RialtoExchange, WebhookEventEmitter } from './handler.js';
 export { createRialtoExchange } from './handler.js';
 export type { HealthOptions } from './health-options.js';

@@ -3,6 +3,7 @@ import { RialtoError } from './errors.js';
 import { epochSeconds } from './internal/clock.js';
 import type {
   EmailLinkingPolicy,
+  FindOrCreateUserInput,
   OrganizationRecord,
   Store,
   UserRecord,
@@ -93,8 +94,7 @@ export async function provisionUser(
     iss: identity.iss,
     sub: identity.sub,
     email,
-    mayLinkByEmail: mayLinkByEmail(linking, identity),
-    mayCreate: org.provisioning !== 'link_only',
+    ...provisioningPermissions(org, identity, linking),
     newUserId: newUser.userId,
     now,
     // Recorded with the user itself, so a created user always has its webhook and a failed create
@@ -105,12 +105,67 @@ export async function provisionUser(
       return createdEvents;
     },
   });
-  if (result.outcome === 'conflict') {
-    throw new RialtoError(
-      'account_conflict',
-      "A user with this email already exists and the organization's policy does not allow linking this identity to it.",
-    );
-  }
+  if (result.outcome === 'conflict') throw accountConflict();
   if (result.outcome === 'not_provisioned') throw new RialtoError('user_not_provisioned');
   return { user: result.user, created: result.outcome === 'created' };
+}
+
+/** What `provisionUser` would do, worked out without writing. */
+export type ProvisioningPreview =
+  /** The identity is linked to `user` already. */
+  | { outcome: 'existing'; user: UserRecord }
+  /** The org has a user with this email, and this identity would be linked to it. */
+  | { outcome: 'linked' }
+  /** Neither is known: a user would be created. */
+  | { outcome: 'created' };
+
+/**
+ * What `provisionUser` would do for this identity now, for the token debugger. It asks the store
+ * with linking and creating both refused, a call the Store contract makes write nothing, then
+ * applies the same permissions `provisionUser` passes the store. A concurrent exchange may change the
+ * answer before the real one runs.
+ * @throws RialtoError `account_conflict` or `user_not_provisioned`, as `provisionUser` would
+ */
+export async function previewProvisioning(
+  store: Store,
+  org: OrganizationRecord,
+  identity: VerifiedIdentity,
+  linking: EmailLinkingRules,
+): Promise<ProvisioningPreview> {
+  const result = await store.findOrCreateUser({
+    orgId: org.orgId,
+    iss: identity.iss,
+    sub: identity.sub,
+    email: normalizeEmail(identity.email),
+    mayLinkByEmail: false,
+    mayCreate: false,
+    newUserId: randomUUID(),
+    now: epochSeconds(),
+  });
+  if (result.outcome === 'existing' || result.outcome === 'linked') {
+    return { outcome: 'existing', user: result.user };
+  }
+  const allowed = provisioningPermissions(org, identity, linking);
+  if (result.outcome === 'conflict') {
+    if (!allowed.mayLinkByEmail) throw accountConflict();
+    return { outcome: 'linked' };
+  }
+  if (!allowed.mayCreate) throw new RialtoError('user_not_provisioned');
+  return { outcome: 'created' };
+}
+
+/** What the org and the issuer's linking rules let `provisionUser` do with a new identity. */
+function provisioningPermissions(
+  org: OrganizationRecord,
+  identity: VerifiedIdentity,
+  linking: EmailLinkingRules,
+): Pick<FindOrCreateUserInput, 'mayLinkByEmail' | 'mayCreate'> {
+  return { mayLinkByEmail: mayLinkByEmail(linking, identity), mayCreate: org.provisioning !== 'link_only' };
+}
+
+function accountConflict(): RialtoError {
+  return new RialtoError(
+    'account_conflict',
+    "A user with this email already exists and the organization's policy does not allow linking this identity to it.",
+  );
 }

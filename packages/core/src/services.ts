@@ -4,6 +4,7 @@ import { createDiscovery } from './discovery.js';
 import { RialtoError } from './errors.js';
 import { createEvents, type RialtoEvents } from './events.js';
 import { createTokenExchange, type TokenExchange } from './exchange-token.js';
+import { createExchangeExplainer, type ExchangeExplainer } from './explain-exchange.js';
 import { createTelemetry, type Telemetry, tracedStore } from './internal/telemetry.js';
 import { issuerAddressPolicy } from './issuer-address.js';
 import { createIssuerRegistrations, type IssuerRegistrations } from './issuer-registrations.js';
@@ -49,6 +50,8 @@ export interface Services {
   issuers: IssuerRegistrations;
   signingKeys: SigningKeys;
   tokenExchange: TokenExchange;
+  /** The token debugger: the exchange's checks, reported one by one, writing nothing. */
+  exchangeExplainer: ExchangeExplainer;
   refreshTokens: RefreshTokens;
   accessTokens: AccessTokenVerifier;
   users: Users;
@@ -185,6 +188,19 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
   };
   const orgAccess = createOrgAccess({ apiKeys: activeApiKeys, accessTokens, users: userLookup });
   const eventCatalogue = createEventCatalogue();
+  const exchangeChecks = {
+    store,
+    apiKeys: activeApiKeys,
+    organizations,
+    issuers,
+    idTokens,
+    maxTokenBytes: options.maxTokenBytes,
+    singleUseIdTokens: options.singleUseIdTokens,
+    clockToleranceSeconds: options.clockToleranceSeconds,
+    async admitOrganization(orgId: string) {
+      if (orgLimiter) refuseIfLimited(await orgLimiter.take(`org:${orgId}`), 'this organization', orgRefused);
+    },
+  };
 
   return {
     options,
@@ -197,21 +213,10 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
     organizations,
     issuers,
     signingKeys,
-    tokenExchange: createTokenExchange({
-      store,
-      apiKeys: activeApiKeys,
-      organizations,
-      issuers,
-      idTokens,
-      minter,
-      maxTokenBytes: options.maxTokenBytes,
-      singleUseIdTokens: options.singleUseIdTokens,
-      clockToleranceSeconds: options.clockToleranceSeconds,
-      async admitOrganization(orgId) {
-        if (orgLimiter)
-          refuseIfLimited(await orgLimiter.take(`org:${orgId}`), 'this organization', orgRefused);
-      },
-      tracer: telemetry.tracer,
+    tokenExchange: createTokenExchange({ ...exchangeChecks, minter, tracer: telemetry.tracer }),
+    exchangeExplainer: createExchangeExplainer({
+      ...exchangeChecks,
+      maxIdTokenLifetimeSeconds: options.maxIdTokenLifetimeSeconds,
     }),
     refreshTokens: createRefreshTokens({
       issuer: options.issuer,

@@ -462,6 +462,8 @@ export interface Store {
    * Lookup order: the identity `(orgId, iss, sub)`, then the email within `orgId`. Concurrent calls
    * for the same identity or the same email all resolve to one user: exactly one caller sees
    * `created`, the others `existing` or `linked`. Users of other organizations are never matched.
+   * With `mayLinkByEmail` and `mayCreate` both `false` the call writes nothing, whatever it finds:
+   * the token debugger looks users up that way.
    */
   findOrCreateUser(input: FindOrCreateUserInput): Promise<FindOrCreateUserResult>;
 

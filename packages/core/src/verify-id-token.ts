@@ -1,5 +1,12 @@
-import { decodeJwt, decodeProtectedHeader, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
-import type { Discovery } from './discovery.js';
+import {
+  decodeJwt,
+  decodeProtectedHeader,
+  type JWTPayload,
+  type JWTVerifyResult,
+  errors as joseErrors,
+  jwtVerify,
+} from 'jose';
+import type { Discovery, IssuerMetadata } from './discovery.js';
 import { RialtoError } from './errors.js';
 import { checkIdTokenAudience } from './id-token-audience.js';
 import { RemoteDocumentError } from './internal/bounded-fetch.js';
@@ -102,71 +109,110 @@ export interface IdTokenVerifier {
    *   `invalid_token` or `invalid_audience`
    */
   verify(idToken: UnverifiedIdToken, registration: IssuerRegistrationRecord): Promise<VerifiedIdentity>;
+  /**
+   * The first steps of `verify`, one at a time, for the token debugger; `verify` runs exactly
+   * these, then `checkTokenType`, `checkIdTokenAudience` and `readIdentity`.
+   */
+  readonly steps: IdTokenVerificationSteps;
+}
+
+/** The steps of `IdTokenVerifier.verify` that need the verifier's caches or options. */
+export interface IdTokenVerificationSteps {
+  /**
+   * The issuer's OpenID configuration, whose `issuer` must be the token's.
+   * @throws RialtoError `discovery_failed` or `invalid_issuer`
+   */
+  discover(idToken: UnverifiedIdToken, registration: IssuerRegistrationRecord): Promise<IssuerMetadata>;
+  /**
+   * Signature (with one JWKS refetch for an unknown `kid`), then `exp` (with the clock tolerance),
+   * `iat` and `nbf`: one jose call checks both, the signature first.
+   * @throws RialtoError `discovery_failed`, `invalid_signature`, `token_expired` or `invalid_token`
+   */
+  verifySignatureAndTimes(
+    idToken: UnverifiedIdToken,
+    registration: IssuerRegistrationRecord,
+    jwksUri: URL,
+  ): Promise<JWTVerifyResult>;
+  /**
+   * What jose leaves to us: `iat` in the future, `exp` further away than an ID token lives.
+   * @throws RialtoError `invalid_token`
+   */
+  checkLifetime(payload: JWTPayload, now: number): void;
 }
 
 export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenVerifier {
   const { discovery, remoteJwks, clockToleranceSeconds, maxLifetimeSeconds } = options;
 
-  async function fetchMetadata(org: IssuerRegistrationRecord) {
-    try {
-      return await discovery.getMetadata(org.issuer);
-    } catch (error) {
-      throw discoveryFailed(error);
-    }
-  }
-
-  async function verifySignatureAndTimes(token: string, org: IssuerRegistrationRecord, jwksUri: URL) {
-    const verifyOptions = {
-      algorithms: org.allowedAlgorithms,
-      clockTolerance: clockToleranceSeconds,
-      // OIDC Core §2: an ID token without exp would never expire; without iat, its age is unknown.
-      requiredClaims: ['exp', 'iat'],
-    };
-    let getKey = await remoteJwks.getKeySet(jwksUri).catch((error) => {
-      throw discoveryFailed(error);
-    });
-    for (let attempt = 0; ; attempt++) {
+  const steps: IdTokenVerificationSteps = {
+    async discover(idToken, registration) {
+      let metadata: IssuerMetadata;
       try {
-        return await jwtVerify(token, getKey, verifyOptions);
+        metadata = await discovery.getMetadata(registration.issuer);
       } catch (error) {
-        if (attempt === 0 && error instanceof joseErrors.JWKSNoMatchingKey) {
-          const refreshed = await remoteJwks.refreshAfterUnknownKid(jwksUri).catch((fetchError) => {
-            throw discoveryFailed(fetchError);
-          });
-          if (refreshed) {
-            getKey = refreshed;
-            continue;
-          }
-        }
-        throw verificationFailure(error);
+        throw discoveryFailed(error);
       }
-    }
-  }
-
-  return {
-    async verify(idToken, org) {
-      const metadata = await fetchMetadata(org);
       if (metadata.issuer !== idToken.payload.iss) {
         throw new RialtoError(
           'invalid_issuer',
           "The token issuer does not match the issuer's OpenID configuration.",
         );
       }
-      const { payload, protectedHeader } = await verifySignatureAndTimes(
-        idToken.token,
-        org,
-        metadata.jwksUri,
-      );
-      const now = epochSeconds();
+      return metadata;
+    },
+
+    async verifySignatureAndTimes(idToken, registration, jwksUri) {
+      const verifyOptions = {
+        algorithms: registration.allowedAlgorithms,
+        clockTolerance: clockToleranceSeconds,
+        // OIDC Core §2: an ID token without exp would never expire; without iat, its age is unknown.
+        requiredClaims: ['exp', 'iat'],
+      };
+      let getKey = await remoteJwks.getKeySet(jwksUri).catch((error) => {
+        throw discoveryFailed(error);
+      });
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await jwtVerify(idToken.token, getKey, verifyOptions);
+        } catch (error) {
+          if (attempt === 0 && error instanceof joseErrors.JWKSNoMatchingKey) {
+            const refreshed = await remoteJwks.refreshAfterUnknownKid(jwksUri).catch((fetchError) => {
+              throw discoveryFailed(fetchError);
+            });
+            if (refreshed) {
+              getKey = refreshed;
+              continue;
+            }
+          }
+          throw verificationFailure(error);
+        }
+      }
+    },
+
+    checkLifetime(payload, now) {
       if (typeof payload.iat === 'number' && payload.iat > now + clockToleranceSeconds) {
         throw new RialtoError('invalid_token', 'The token was issued in the future.');
       }
       if (typeof payload.exp === 'number' && payload.exp > now + maxLifetimeSeconds) {
         throw new RialtoError('invalid_token', 'The token expires too far in the future to be an ID token.');
       }
+    },
+  };
+
+  return {
+    steps,
+    async verify(idToken, registration) {
+      // The token debugger (explain-exchange.ts) runs these same steps in this order, one by one:
+      // a check added here goes there too, or its answers drift (exchange-explain.test.ts catches it).
+      const metadata = await steps.discover(idToken, registration);
+      const { payload, protectedHeader } = await steps.verifySignatureAndTimes(
+        idToken,
+        registration,
+        metadata.jwksUri,
+      );
+      steps.checkLifetime(payload, epochSeconds());
       checkTokenType(protectedHeader.typ, payload);
-      checkIdTokenAudience(payload, org.clientIds);
-      return readIdentity(payload, org.subjectClaim);
+      checkIdTokenAudience(payload, registration.clientIds);
+      return readIdentity(payload, registration.subjectClaim);
     },
   };
 }
@@ -174,8 +220,9 @@ export function createIdTokenVerifier(options: IdTokenVerifierOptions): IdTokenV
 /**
  * RFC 8725 §3.11: an IdP signs other JWTs with the same keys (access tokens `at+jwt`, logout
  * tokens `logout+jwt`); none of them may pass as an ID token. ID tokens carry no `typ` or `JWT`.
+ * @throws RialtoError `invalid_token` when the token is another kind of JWT than an ID token
  */
-function checkTokenType(typ: unknown, payload: JWTPayload): void {
+export function checkTokenType(typ: unknown, payload: JWTPayload): void {
   if (typ !== undefined && (typeof typ !== 'string' || !/^(?:application\/)?jwt$/i.test(typ))) {
     throw new RialtoError('invalid_token', 'The token header "typ" must be JWT for an ID token.');
   }
@@ -197,7 +244,11 @@ function checkTokenType(typ: unknown, payload: JWTPayload): void {
 const EMAIL_CLAIMS = ['email', 'preferred_username', 'upn'] as const;
 const LOOKS_LIKE_EMAIL = /^[^\s@]+@[^\s@]+$/;
 
-function readIdentity(payload: JWTPayload, subjectClaim: string): VerifiedIdentity {
+/**
+ * The subject and email of a verified payload.
+ * @throws RialtoError `invalid_token` when either is missing or holds control characters
+ */
+export function readIdentity(payload: JWTPayload, subjectClaim: string): VerifiedIdentity {
   const subject = payload[subjectClaim];
   if (typeof subject !== 'string' || subject.length === 0) {
     throw new RialtoError('invalid_token', `The token must contain a ${subjectClaim} claim.`);

@@ -1,3 +1,8 @@
+/**
+ * The Express binding: `rialtoExchange(options)` mounts the exchange as a router; `requireRialtoToken()` guards your own routes.
+ * @packageDocumentation
+ * @module @rialto-exchange/express
+ */
 export type {
   HealthOptions,
   MetricsOptions,

@@ -1,3 +1,8 @@
+/**
+ * The stores: `memoryStore`, `redisStore`, `sqlStore` (SQLite, PostgreSQL, MySQL/MariaDB), `keyvStore`, and `storeFromUrl`.
+ * @packageDocumentation
+ * @module @rialto-exchange/storage-adapters
+ */
 export type { KeyvLike, KeyvStoreOptions } from './keyv/keyv-store.js';
 export { keyvStore } from './keyv/keyv-store.js';
 export { memoryStore } from './memory/memory-store.js';

@@ -7,9 +7,10 @@ import type { Route } from '../internal/route.js';
 import { enforceRateLimit } from '../rate-limit.js';
 import { refusedFor, type Services } from '../services.js';
 
-/** `POST /identity/auth/exchange`, `/refresh` and `/revoke`. */
+/** `POST /identity/auth/exchange`, `/exchange/explain`, `/refresh` and `/revoke`. */
 export function tokenRoutes({
   tokenExchange,
+  exchangeExplainer,
   refreshTokens,
   events,
   ipLimiter,
@@ -53,6 +54,16 @@ export function tokenRoutes({
           events.emit('exchange.failed', { code, status, ...progress });
           throw error;
         }
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/identity\/auth\/exchange\/explain$/,
+      scheme: 'api_key',
+      async run(request) {
+        // The exchange's own limits: explaining is no way around them.
+        admitClient(request);
+        return json(200, await exchangeExplainer.explain(header(request, 'x-api-key'), request.body));
       },
     },
     {

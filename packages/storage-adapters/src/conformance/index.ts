@@ -1,3 +1,8 @@
+/**
+ * `runStoreConformance`: the behaviour every `Store` must have, as a vitest suite to run against your own adapter.
+ * @packageDocumentation
+ * @module @rialto-exchange/storage-adapters/conformance
+ */
 import { describe } from 'vitest';
 import { describeApiKeys } from './api-keys.js';
 import { describeConcurrency } from './concurrency.js';

@@ -95,6 +95,36 @@ export function describeUsers({ freshStore }: SuiteContext): void {
       });
     });
 
+    it('findOrCreateUser that may neither link nor create is a lookup: existing, conflict or not_provisioned, and nothing written', async () => {
+      const { store, orgId } = await storeWithOrg();
+      const user = await createUser(store, identity(orgId));
+      const lookup = { mayLinkByEmail: false, mayCreate: false } as const;
+      const known = identity(orgId, { ...lookup, sub: 'known' });
+      await createUser(store, {
+        ...known,
+        email: 'known@example.com',
+        mayLinkByEmail: true,
+        mayCreate: true,
+      });
+      const newIdentity = identity(orgId, lookup);
+      const stranger = identity(orgId, { ...lookup, email: 'stranger@example.com' });
+
+      expect(await store.findOrCreateUser({ ...known, email: 'known@example.com' })).toMatchObject({
+        outcome: 'existing',
+      });
+      expect(await store.findOrCreateUser(newIdentity)).toEqual({ outcome: 'conflict' });
+      expect(await store.findOrCreateUser(stranger)).toEqual({ outcome: 'not_provisioned' });
+      expect(await store.getUser(orgId, stranger.newUserId)).toBeNull();
+      // Had a lookup linked or created anything, these would answer `existing`.
+      expect(await store.findOrCreateUser({ ...newIdentity, mayLinkByEmail: true })).toEqual({
+        outcome: 'linked',
+        user,
+      });
+      expect(await store.findOrCreateUser({ ...stranger, mayCreate: true })).toMatchObject({
+        outcome: 'created',
+      });
+    });
+
     it('an identity is (org, iss, sub): the same sub at another issuer is another identity', async () => {
       const { store, orgId } = await storeWithOrg();
       const first = identity(orgId, { iss: 'https://a.example.com', email: 'a@example.com' });
