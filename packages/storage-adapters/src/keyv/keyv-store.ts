@@ -26,6 +26,7 @@ import {
   newestDeliveriesFirst,
   newUser,
   withDefaultRole,
+  withOrganizationDefaults,
 } from '../internal/outbox.js';
 import {
   DELIVERY_RETENTION_SECONDS,
@@ -779,14 +780,15 @@ function indexEntry(registration: IssuerRegistrationRecord): OrgIssuerEntry {
   return { registrationId: registration.registrationId, issuer: registration.issuer };
 }
 
+/** The organization without the issuer fields records carried before issuer registrations. */
 function organizationFields(org: OrganizationRecord): OrganizationRecord {
-  return {
+  return withOrganizationDefaults({
     orgId: org.orgId,
     name: org.name,
     audience: org.audience,
-    provisioning: org.provisioning ?? 'create',
-    suspendedAt: org.suspendedAt ?? null,
+    provisioning: org.provisioning,
+    suspendedAt: org.suspendedAt,
     createdAt: org.createdAt,
     updatedAt: org.updatedAt,
-  };
+  });
 }
