@@ -20,26 +20,31 @@ import {
 
 const TIMEOUT_MS = 1000;
 
-describe.each(['redis', 'postgres'] as const)('an exchange when %s goes away mid-run', async (kind) => {
-  if (!(await isServiceUp(...(SERVICE_OF[kind] as [string, string])))) return;
+const SERVICE_URL = { redis: REDIS_URL, postgres: POSTGRES_URL, mysql: MYSQL_URL } as const;
 
-  let idp: LocalIssuer;
-  let proxy: TcpProxy;
-  let backing: DisposableStore;
-
+/** A local IdP and a store of `kind` reached through a loopback proxy the test can break, for the enclosing describe. */
+function storeBehindProxy(kind: keyof typeof SERVICE_URL) {
+  const setup = {} as { idp: LocalIssuer; proxy: TcpProxy; backing: DisposableStore };
   beforeAll(async () => {
-    idp = await startLocalIssuer();
-    proxy = await startTcpProxy(kind === 'redis' ? REDIS_URL : POSTGRES_URL);
-    backing = disposableStore(kind, { via: proxy.url, timeoutMs: TIMEOUT_MS });
+    setup.idp = await startLocalIssuer();
+    setup.proxy = await startTcpProxy(SERVICE_URL[kind]);
+    setup.backing = disposableStore(kind, { via: setup.proxy.url, timeoutMs: TIMEOUT_MS });
   });
   afterAll(async () => {
-    proxy.restore();
-    await backing.dispose();
-    await proxy.close();
-    await idp.close();
+    setup.proxy.restore();
+    await setup.backing.dispose();
+    await setup.proxy.close();
+    await setup.idp.close();
   });
+  return setup;
+}
+
+describe.each(['redis', 'postgres'] as const)('an exchange when %s goes away mid-run', async (kind) => {
+  if (!(await isServiceUp(...(SERVICE_OF[kind] as [string, string])))) return;
+  const setup = storeBehindProxy(kind);
 
   it('answers 503 fast while the backend is unreachable, writes no user, and recovers by itself', async () => {
+    const { idp, proxy, backing } = setup;
     const t = createTestApp({ store: recordingStore(backing.store), rateLimit: false });
     const { apiKey } = await registerOrganization(t.app, { name: 'Acme', issuer: idp.issuer });
     const outcomes: Array<{ userId: string; userCreated: boolean }> = [];
@@ -72,24 +77,10 @@ describe.each(['redis', 'postgres'] as const)('an exchange when %s goes away mid
 
 describe.each(['postgres', 'mysql'] as const)('an exchange when %s stalls mid-run', async (kind) => {
   if (!(await isServiceUp(...(SERVICE_OF[kind] as [string, string])))) return;
-
-  let idp: LocalIssuer;
-  let proxy: TcpProxy;
-  let backing: DisposableStore;
-
-  beforeAll(async () => {
-    idp = await startLocalIssuer();
-    proxy = await startTcpProxy(kind === 'mysql' ? MYSQL_URL : POSTGRES_URL);
-    backing = disposableStore(kind, { via: proxy.url, timeoutMs: TIMEOUT_MS });
-  });
-  afterAll(async () => {
-    proxy.restore();
-    await backing.dispose();
-    await proxy.close();
-    await idp.close();
-  });
+  const setup = storeBehindProxy(kind);
 
   it('answers 503 with Retry-After within the command deadline instead of waiting out the stall', async () => {
+    const { idp, proxy, backing } = setup;
     const t = createTestApp({ store: recordingStore(backing.store), rateLimit: false });
     const { apiKey } = await registerOrganization(t.app, { name: 'Acme', issuer: idp.issuer });
     const token = await idp.sign(idTokenClaims(idp.issuer, { sub: 'stalled', email: 'stalled@example.com' }));
