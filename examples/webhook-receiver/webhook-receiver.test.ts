@@ -64,7 +64,7 @@ async function setup(nowSeconds = () => Math.floor(Date.now() / 1000)) {
     createdAt: now,
     updatedAt: now,
   });
-  exchange.events.register('subscription.created');
+  exchange.webhooks.registerEventType('subscription.created');
   return { exchange, orgId: organization.orgId, receiver, handled, captured };
 }
 
@@ -84,7 +84,7 @@ function replay(
 describe('example webhook receiver', () => {
   it('verifies and handles a delivery, and handles a redelivery of the same webhook-id only once', async () => {
     const { exchange, orgId, receiver, handled, captured } = await setup();
-    await exchange.events.emit('subscription.created', orgId, { subscription_id: 'sub_1' });
+    await exchange.webhooks.emit('subscription.created', orgId, { subscription_id: 'sub_1' });
 
     expect(await exchange.webhooks.runDueDeliveries()).toMatchObject({ succeeded: 1 });
     expect(handled).toEqual([
@@ -103,7 +103,7 @@ describe('example webhook receiver', () => {
   it('refuses a tampered body and a replay outside the tolerance window with 400', async () => {
     let clock = Math.floor(Date.now() / 1000);
     const { exchange, orgId, receiver, handled, captured } = await setup(() => clock);
-    await exchange.events.emit('subscription.created', orgId, { amount: 1 });
+    await exchange.webhooks.emit('subscription.created', orgId, { amount: 1 });
     await exchange.webhooks.runDueDeliveries();
     const sent = captured[0] ?? expect.unreachable();
 

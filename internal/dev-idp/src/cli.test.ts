@@ -2,7 +2,8 @@ import { createServer } from 'node:net';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DevIdpCliIo, runDevIdpCli } from './cli.js';
-import { type DevIdp, MINT_PATH } from './index.js';
+import type { DevIdp } from './index.js';
+import { MINT_PATH } from './mint-path.js';
 
 function captureIo(env: NodeJS.ProcessEnv = {}) {
   const out: string[] = [];

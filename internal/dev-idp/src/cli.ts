@@ -11,7 +11,8 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { type DevIdp, MINT_PATH, startDevIdp } from './index.js';
+import { type DevIdp, startDevIdp } from './index.js';
+import { MINT_PATH } from './mint-path.js';
 
 export const DEFAULT_DEV_IDP_PORT = 4000; // beside the quickstart's 3000
 const DEFAULT_ISSUER = `http://127.0.0.1:${DEFAULT_DEV_IDP_PORT}`;

@@ -11,6 +11,7 @@ import type {
   JWK,
   default as Provider,
 } from 'oidc-provider';
+import { MINT_PATH } from './mint-path.js';
 
 /** A user the dev IdP should issue an ID token for. */
 export interface DevIdpUser {
@@ -85,7 +86,6 @@ const DISCOVERY_PATH = '/.well-known/openid-configuration';
  * so the command line (`rialto-dev-idp token`) and non-JavaScript tools can mint tokens from a
  * running IdP. It runs the same authorization-code flow as {@link DevIdp.getIdToken}.
  */
-export const MINT_PATH = '/dev-idp/id-token';
 // Routes are pinned rather than left to oidc-provider's defaults so the counters and the flow driver below
 // cannot silently drift from what the discovery document advertises.
 const ROUTES = { authorization: '/auth', token: '/token', jwks: '/jwks' } as const;

@@ -57,24 +57,17 @@ export interface RialtoExchange {
   ): Promise<{ claims: RialtoAccessTokenClaims; token: string }>;
   /** Turns any error into the JSON error response; unknown errors become `server_error`. */
   errorResponse(error: unknown, scheme?: AuthScheme): ResponseLike;
-  /** Subscribe to audit events: `exchange.on('exchange.failed', ({ code, orgId }) => …)`. */
-  on: RialtoEvents['on'];
+  /**
+   * In-process audit events, for logs and SIEM: `exchange.audit.on('exchange.failed', ({ code, orgId }) => …)`.
+   * Handlers run in this process only and nothing is stored; for events partners receive, see `webhooks`.
+   */
+  readonly audit: Pick<RialtoEvents, 'on'>;
   /** Changes users' verification state from host code, as `PATCH /identity/users/:user_id` does. */
   readonly users: Users;
   /** Grants and withdraws the org admin role from host code, as `PUT /identity/users/:user_id/role` does. */
   readonly userRoles: UserRoles;
-  /** Durable, org-scoped webhook events (distinct from the in-process audit events of `on`). */
-  readonly events: WebhookEventEmitter;
-  readonly webhooks: {
-    /**
-     * One delivery-worker pass: attempts every due delivery. For hosts running their own worker
-     * (`webhooks: { worker: false }`) and for tests with a controllable clock.
-     * @param options.now epoch seconds deciding what is due; defaults to the clock
-     */
-    runDueDeliveries(options?: { now?: number }): Promise<DeliveryRunSummary>;
-    /** Starts the background delivery worker (unless `webhooks.worker` is `false`); the Express binding calls it. */
-    startWorker(): void;
-  };
+  /** Durable, org-scoped webhook events that partners subscribe to, and their delivery worker. */
+  readonly webhooks: RialtoWebhooks;
   /**
    * The Prometheus metrics when the `metrics` option enabled them, else `undefined`. Serve
    * `scrape()` with `contentType` where your Prometheus reaches it (Express: `rialtoMetricsHandler`).
@@ -137,21 +130,32 @@ interface RouteName {
   spanName: string;
 }
 
-/** Emits host-defined webhook events beside the built-in ones. */
-export interface WebhookEventEmitter {
+/**
+ * The durable webhook events partners subscribe to: host-defined types emitted beside the built-in
+ * ones, stored in the outbox and delivered by the worker (unlike the in-process `audit` events).
+ */
+export interface RialtoWebhooks {
   /**
-   * Makes a type known, so subscriptions may name it and `emit` accepts it.
+   * Makes a host-defined event type known, so subscriptions may name it and `emit` accepts it.
    * @throws TypeError when the name is not dotted lower-case segments
    */
-  register(type: string): void;
+  registerEventType(type: string): void;
   /**
    * Records an event for the org's subscribers in the outbox; delivery follows asynchronously.
    * @throws TypeError when `type` was not registered (a host bug, not a request error)
    * @example
-   * exchange.events.register('subscription.created');
-   * await exchange.events.emit('subscription.created', orgId, { subscription_id: id, amount: '100.00' });
+   * exchange.webhooks.registerEventType('subscription.created');
+   * await exchange.webhooks.emit('subscription.created', orgId, { subscription_id: id, amount: '100.00' });
    */
   emit(type: string, orgId: string, data: unknown): Promise<void>;
+  /**
+   * One delivery-worker pass: attempts every due delivery. For hosts running their own worker
+   * (`webhooks: { worker: false }`) and for tests with a controllable clock.
+   * @param options.now epoch seconds deciding what is due; defaults to the clock
+   */
+  runDueDeliveries(options?: { now?: number }): Promise<DeliveryRunSummary>;
+  /** Starts the background delivery worker (unless `webhooks.worker` is `false`); the Express binding calls it. */
+  startWorker(): void;
 }
 
 /**
@@ -242,21 +246,19 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
     verifyAccessToken: services.accessTokens.verify,
     authenticateBearer: services.accessTokens.authenticate,
     errorResponse: respondWithError,
-    on: services.events.on,
+    audit: { on: services.events.on },
     users: services.users,
     userRoles: services.userRoles,
-    events: {
-      register: services.eventCatalogue.register,
+    webhooks: {
+      registerEventType: services.eventCatalogue.register,
       async emit(type, orgId, data) {
         if (!services.eventCatalogue.has(type)) {
           throw new TypeError(
-            `events.emit: "${type}" is not a registered event type; call events.register() first`,
+            `webhooks.emit: "${type}" is not a registered event type; call webhooks.registerEventType() first`,
           );
         }
         await services.store.enqueueWebhookEvents([webhookEvent(type, orgId, data, epochSeconds())]);
       },
-    },
-    webhooks: {
       runDueDeliveries: services.deliveryWorker.runDueDeliveries,
       startWorker: services.deliveryWorker.start,
     },

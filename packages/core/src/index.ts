@@ -4,9 +4,8 @@
  * @module @rialto-exchange/core
  */
 export type { GeneratedApiKey } from './api-keys.js';
-export { generateApiKey, hashApiKey, parseApiKey } from './api-keys.js';
 export type { ErrorBody, RialtoErrorCode, RialtoErrorOptions } from './errors.js';
-export { errorBody, RialtoError, StoreUnavailableError, toRialtoError } from './errors.js';
+export { RialtoError, StoreUnavailableError } from './errors.js';
 export type {
   ExchangeExplanation,
   ExplainedError,
@@ -14,26 +13,16 @@ export type {
   ExplainStepName,
 } from './explain-exchange.js';
 export { exchangeErrorFix } from './explain-exchange.js';
-export type { RialtoExchange, WebhookEventEmitter } from './handler.js';
+export type { RialtoExchange, RialtoWebhooks } from './handler.js';
 export { createRialtoExchange } from './handler.js';
 export type { HealthOptions } from './health-options.js';
-export { DEFAULT_LIVE_PATH, DEFAULT_READY_PATH, DEFAULT_READY_TIMEOUT_MS } from './health-options.js';
 export type { RequestLike, ResponseLike } from './http-types.js';
 export type { IssuerRegistrationInput } from './issuer-registrations.js';
-export { DEFAULT_SUBJECT_CLAIM, normalizeIssuer } from './issuer-registrations.js';
 export type { Logger } from './logger.js';
 export type { RialtoAccessTokenClaims, TokenResponse } from './mint-tokens.js';
 export type { ResolvedRialtoExchangeOptions, RialtoExchangeOptions } from './options.js';
-export { DEFAULT_MAX_BODY_BYTES, resolveOptions } from './options.js';
 export type { OrganizationRegistration, RegisteredOrganization } from './organizations.js';
-export {
-  organizationPatchSchema,
-  REQUIRED_AUDIENCE,
-  registrationSchema,
-} from './organizations.js';
 export type { MetricsOptions, PrometheusRegistry, RialtoMetrics } from './prometheus-metrics.js';
-export { DEFAULT_METRICS_PREFIX } from './prometheus-metrics.js';
-export { normalizeEmail } from './provision-user.js';
 export type { AccessTokenAlgorithm, HostKeys, RotatedKey } from './signing-keys.js';
 export type {
   AccreditationStatus,
@@ -73,18 +62,12 @@ export type {
   WebhookSubscriptionRecord,
 } from './store.js';
 export type { UserCreation, UserLifecycle } from './user-lifecycle.js';
-export { userCreationSchema } from './user-lifecycle.js';
 export type { UserRoles } from './user-roles.js';
-export { userRoleSchema } from './user-roles.js';
 export type { Users, UserVerificationPatch } from './users.js';
-export { validateInput } from './validate-input.js';
 export type { VerificationFlags } from './verification-flags.js';
 export { verificationFlags } from './verification-flags.js';
 export type { VerifyAccessTokenOptions } from './verify-access-token.js';
-export { ASYMMETRIC_ALGORITHMS } from './verify-id-token.js';
 export type { DeliveryRunSummary } from './webhooks/delivery-worker.js';
-export { BUILT_IN_WEBHOOK_EVENT_TYPES } from './webhooks/event-catalogue.js';
 export type { WebhookOptions } from './webhooks/webhook-options.js';
-export { DEFAULT_RETRY_SCHEDULE_SECONDS } from './webhooks/webhook-options.js';
 export type { VerifyWebhookOptions, WebhookHeaders } from './webhooks/webhook-signature.js';
 export { verifyWebhook, WebhookVerificationError } from './webhooks/webhook-signature.js';

@@ -24,7 +24,7 @@ describe('audit events', () => {
       'user.created',
       'organization.created',
     ] as const) {
-      t.router.exchange.on(type, (payload) => void seen.push([type, payload as Record<string, unknown>]));
+      t.router.exchange.audit.on(type, (payload) => void seen.push([type, payload as Record<string, unknown>]));
     }
     const { apiKey, orgId } = await registerOrganization(t.app, { name: 'Acme', issuer: idp.issuer });
     const token = await idp.sign(idTokenClaims(idp.issuer));
@@ -56,10 +56,10 @@ describe('audit events', () => {
       error: (_: object, message?: string) => void logged.push(String(message)),
     };
     const t = createTestApp({ logger });
-    t.router.exchange.on('exchange.succeeded', () => {
+    t.router.exchange.audit.on('exchange.succeeded', () => {
       throw new Error('handler bug');
     });
-    t.router.exchange.on('exchange.succeeded', async () => {
+    t.router.exchange.audit.on('exchange.succeeded', async () => {
       throw new Error('async handler bug');
     });
     const { apiKey } = await registerOrganization(t.app, { name: 'Acme', issuer: idp.issuer });
@@ -72,7 +72,7 @@ describe('audit events', () => {
   it('stops calling a handler after it unsubscribes', async () => {
     const t = createTestApp();
     let calls = 0;
-    const unsubscribe = t.router.exchange.on('exchange.failed', () => {
+    const unsubscribe = t.router.exchange.audit.on('exchange.failed', () => {
       calls++;
     });
     await exchange(t.app, 'bad', { token: 'x' });

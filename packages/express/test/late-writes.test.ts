@@ -126,8 +126,8 @@ describe.each(['redis', 'postgres'] as const)('a write that %s runs after the 50
     proxy = await startTcpProxy(kind === 'redis' ? REDIS_URL : POSTGRES_URL);
     backing = await (kind === 'redis' ? redisBacking : postgresBacking)(proxy.url);
     t = createTestApp({ store: backing.store as never, rateLimit: false });
-    t.router.exchange.on('refresh.reuse_detected', (payload) => void reuses.push(payload));
-    t.router.exchange.on(
+    t.router.exchange.audit.on('refresh.reuse_detected', (payload) => void reuses.push(payload));
+    t.router.exchange.audit.on(
       'exchange.succeeded',
       ({ userId, userCreated }) => void exchanges.push({ userId, userCreated }),
     );

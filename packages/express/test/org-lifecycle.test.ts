@@ -107,7 +107,7 @@ describe.each(kinds)('organization and user lifecycle on the %s store', async (k
       const bystander = await newOrg(org.t);
       const ada = await session(org, 'ada');
       const audit: unknown[] = [];
-      org.t.router.exchange.on('organization.suspended', (event) => {
+      org.t.router.exchange.audit.on('organization.suspended', (event) => {
         audit.push(event);
       });
 
@@ -189,7 +189,7 @@ describe.each(kinds)('organization and user lifecycle on the %s store', async (k
         .set('x-api-key', org.apiKey)
         .send({ url: RECEIVER, eventTypes: ['*'] });
       const audit: unknown[] = [];
-      org.t.router.exchange.on('organization.deleted', (event) => {
+      org.t.router.exchange.audit.on('organization.deleted', (event) => {
         audit.push(event);
       });
 
@@ -228,7 +228,7 @@ describe.each(kinds)('organization and user lifecycle on the %s store', async (k
         .send({ url: RECEIVER, eventTypes: ['user.deleted'] });
       const ada = await session(org, 'ada');
       const audit: unknown[] = [];
-      org.t.router.exchange.on('user.deleted', (event) => {
+      org.t.router.exchange.audit.on('user.deleted', (event) => {
         audit.push(event);
       });
 

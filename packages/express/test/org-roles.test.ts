@@ -117,7 +117,7 @@ describe.each(kinds)('roles within an organization on the %s store', async (kind
     it('the API key and the service admin grant and withdraw the role, with an audit event', async () => {
       const carol = await signIn('carol');
       const changes: unknown[] = [];
-      const unsubscribe = t.router.exchange.on('user.role_changed', (change) => {
+      const unsubscribe = t.router.exchange.audit.on('user.role_changed', (change) => {
         changes.push(change);
       });
 

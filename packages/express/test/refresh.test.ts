@@ -28,7 +28,7 @@ describe('refresh and revoke', () => {
     t = createTestApp();
     events.length = 0;
     for (const type of ['refresh.succeeded', 'refresh.reuse_detected', 'refresh.revoked'] as const) {
-      t.router.exchange.on(type, (payload) => {
+      t.router.exchange.audit.on(type, (payload) => {
         events.push([type, payload]);
       });
     }

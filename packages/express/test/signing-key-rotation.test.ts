@@ -52,7 +52,7 @@ describe('signing key rotation', () => {
   it('signs with the new key and keeps tokens signed by the old one verifiable', async () => {
     const t = createTestApp(FAST_ROTATION);
     const rotations: unknown[] = [];
-    t.router.exchange.on('signing_key.rotated', (payload) => void rotations.push(payload));
+    t.router.exchange.audit.on('signing_key.rotated', (payload) => void rotations.push(payload));
     const { apiKey } = await registerOrganization(t.app, { name: 'Acme', issuer: idp.issuer });
     const before = await signIn(t, apiKey);
 

@@ -48,7 +48,7 @@ describe.each(['redis', 'postgres'] as const)('an exchange when %s goes away mid
     const t = createTestApp({ store: recordingStore(backing.store), rateLimit: false });
     const { apiKey } = await registerOrganization(t.app, { name: 'Acme', issuer: idp.issuer });
     const outcomes: Array<{ userId: string; userCreated: boolean }> = [];
-    t.router.exchange.on(
+    t.router.exchange.audit.on(
       'exchange.succeeded',
       ({ userId, userCreated }) => void outcomes.push({ userId, userCreated }),
     );

@@ -179,10 +179,10 @@ describe('webhook delivery', () => {
     const partner = await partnerApp(idp, { store });
     const secondInstance = createTestApp({ store, webhooks: LOCAL_WEBHOOKS }).router.exchange;
     const hooks = await receiver();
-    partner.t.router.exchange.events.register('subscription.created');
+    partner.t.router.exchange.webhooks.registerEventType('subscription.created');
     await createWebhook(partner, { url: hooks.url, eventTypes: ['subscription.created'] });
     for (let index = 0; index < 30; index++) {
-      await partner.t.router.exchange.events.emit('subscription.created', partner.orgId, { index });
+      await partner.t.router.exchange.webhooks.emit('subscription.created', partner.orgId, { index });
     }
 
     const [first, second] = await Promise.all([
@@ -286,7 +286,7 @@ describe('background worker', () => {
 describe('host-defined events', () => {
   it('emits a registered type to subscribers naming it or "*", and to no one else', async () => {
     const partner = await partnerApp(idp);
-    const { events } = partner.t.router.exchange;
+    const { webhooks } = partner.t.router.exchange;
     const [named, wildcard, other] = [await receiver(), await receiver(), await receiver()];
     const refused = await request(partner.t.app)
       .post('/notifications/webhooks')
@@ -294,11 +294,11 @@ describe('host-defined events', () => {
       .send({ url: named.url, eventTypes: ['subscription.funded'] });
     expect(refused.status).toBe(400);
 
-    events.register('subscription.funded');
+    webhooks.registerEventType('subscription.funded');
     await createWebhook(partner, { url: named.url, eventTypes: ['subscription.funded'] });
     await createWebhook(partner, { url: wildcard.url, eventTypes: ['*'] });
     await createWebhook(partner, { url: other.url, eventTypes: ['user.created'] });
-    await events.emit('subscription.funded', partner.orgId, { amount: '100.00' });
+    await webhooks.emit('subscription.funded', partner.orgId, { amount: '100.00' });
 
     expect(await run(partner)).toMatchObject({ succeeded: 2 });
     for (const hooks of [named, wildcard]) {
@@ -312,11 +312,14 @@ describe('host-defined events', () => {
   });
 
   it('throws a TypeError when emitting an unregistered type or registering a malformed one', async () => {
-    const { events } = createTestApp({ webhooks: LOCAL_WEBHOOKS }).router.exchange;
-    await expect(events.emit('subscription.created', 'org', {})).rejects.toThrow(TypeError);
-    await expect(events.emit('subscription.created', 'org', {})).rejects.toThrow(
-      /not a registered event type/,
+    const { webhooks } = createTestApp({ webhooks: LOCAL_WEBHOOKS }).router.exchange;
+    await expect(webhooks.emit('subscription.created', 'org', {})).rejects.toThrow(TypeError);
+    await expect(webhooks.emit('subscription.created', 'org', {})).rejects.toThrow(
+      'webhooks.emit: "subscription.created" is not a registered event type; call webhooks.registerEventType() first',
     );
-    expect(() => events.register('Not A Type')).toThrow(TypeError);
+    expect(() => webhooks.registerEventType('Not A Type')).toThrow(TypeError);
+    expect(() => webhooks.registerEventType('Not A Type')).toThrow(
+      'webhooks.registerEventType: "Not A Type" must be dotted lower-case segments',
+    );
   });
 });

@@ -43,7 +43,7 @@ export function createEventCatalogue(): EventCatalogue {
     register(type) {
       if (typeof type !== 'string' || type.length > MAX_EVENT_TYPE_LENGTH || !EVENT_TYPE_PATTERN.test(type)) {
         throw new TypeError(
-          `events.register: "${String(type)}" must be dotted lower-case segments, e.g. "subscription.created"`,
+          `webhooks.registerEventType: "${String(type)}" must be dotted lower-case segments, e.g. "subscription.created"`,
         );
       }
       types.add(type);
