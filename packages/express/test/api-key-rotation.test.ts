@@ -26,8 +26,14 @@ describe('API key issuance and revocation', () => {
   beforeEach(async () => {
     t = createTestApp();
     events.length = 0;
-    t.router.exchange.audit.on('api_key.created', (payload) => void events.push(['api_key.created', payload]));
-    t.router.exchange.audit.on('api_key.revoked', (payload) => void events.push(['api_key.revoked', payload]));
+    t.router.exchange.audit.on(
+      'api_key.created',
+      (payload) => void events.push(['api_key.created', payload]),
+    );
+    t.router.exchange.audit.on(
+      'api_key.revoked',
+      (payload) => void events.push(['api_key.revoked', payload]),
+    );
     acme = await registerOrganization(t.app, { name: 'Acme', issuer: idp.issuer });
   });
 

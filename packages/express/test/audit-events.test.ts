@@ -24,7 +24,10 @@ describe('audit events', () => {
       'user.created',
       'organization.created',
     ] as const) {
-      t.router.exchange.audit.on(type, (payload) => void seen.push([type, payload as Record<string, unknown>]));
+      t.router.exchange.audit.on(
+        type,
+        (payload) => void seen.push([type, payload as Record<string, unknown>]),
+      );
     }
     const { apiKey, orgId } = await registerOrganization(t.app, { name: 'Acme', issuer: idp.issuer });
     const token = await idp.sign(idTokenClaims(idp.issuer));

@@ -1,13 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-// The API key format of version 2 databases is the current one; only core makes keys, so the test borrows its generator.
-import { generateApiKey } from '../../core/src/api-keys.js';
 import { type DevIdp, startDevIdp } from '@rialto-exchange/dev-idp';
 import { memoryStore, sqlStore } from '@rialto-exchange/storage-adapters';
 import { decodeJwt } from 'jose';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// The API key format of version 2 databases is the current one; only core makes keys, so the test borrows its generator.
+import { generateApiKey } from '../../core/src/api-keys.js';
 import {
   legacyOrganizations,
   writeVersion2SqliteOrganization,

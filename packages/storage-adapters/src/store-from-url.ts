@@ -1,4 +1,6 @@
 import type { Store } from '@rialto-exchange/core';
+import { parseOptions, strictOptions } from '@rialto-exchange/core/option-schema';
+import { z } from 'zod';
 import { memoryStore } from './memory/memory-store.js';
 import { redisStore } from './redis/redis-store.js';
 import { sqlStore } from './sql/sql-store.js';
@@ -14,6 +16,12 @@ export interface StoreFromUrlOptions {
   /** Table prefix for SQL databases. @default 'rialto_' */
   tablePrefix?: string;
 }
+
+// The prefixes' own rules are the stores' to check; this only refuses what no store would read.
+const storeFromUrlOptionsSchema = strictOptions({
+  keyPrefix: z.string({ error: 'must be a string' }).optional(),
+  tablePrefix: z.string({ error: 'must be a string' }).optional(),
+});
 
 /**
  * Opens the store a URL names, so deployments choose storage by configuration alone:
@@ -31,6 +39,7 @@ export interface StoreFromUrlOptions {
  * app.use(rialtoExchange({ store: storeFromUrl(process.env.RIALTO_STORE ?? 'sqlite:./rialto.db') }));
  */
 export function storeFromUrl(url: string, options: StoreFromUrlOptions = {}): ClosableStore {
+  parseOptions(storeFromUrlOptionsSchema, options, 'storeFromUrl');
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
   const sqlSettings = options.tablePrefix === undefined ? {} : { tablePrefix: options.tablePrefix };
   switch (scheme) {

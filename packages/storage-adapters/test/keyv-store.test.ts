@@ -70,7 +70,7 @@ if (await isServiceUp('Redis (for Keyv)', REDIS_URL)) {
     it('refuses to be built without saying whether other processes share the backend', () => {
       expect(() => keyvStore(new Keyv({ throwOnErrors: true }), {} as never)).toThrow(
         new TypeError(
-          'keyvStore: set `sharedBetweenProcesses` to say whether other processes use this Keyv backend (writes are serialized within one process only)',
+          'keyvStore: `sharedBetweenProcesses` is required: say whether other processes use this Keyv backend (writes are serialized within one process only)',
         ),
       );
     });

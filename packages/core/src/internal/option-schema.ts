@@ -38,6 +38,19 @@ export const oneOrMore = <T extends z.ZodType>(schema: T, expected: string) => {
   return z.union([schema, z.array(schema).min(1, { error: message })], { error: message });
 };
 
+const REQUIRED = 'is required';
+
+/**
+ * The error option of a required option's schema: when the option is missing, the message says why
+ * it has no default; otherwise it says what the value must be.
+ * @example
+ * z.boolean({ error: requiredBecause('nothing else tells whether…', 'must be true or false') })
+ */
+export const requiredBecause =
+  (reason: string, expected: string) =>
+  (issue: { input?: unknown }): string =>
+    issue.input === undefined ? `${REQUIRED}: ${reason}` : expected;
+
 /** A value checked only for its shape, e.g. a store, a logger or a callback. */
 export const implementation = <T>(check: (value: unknown) => boolean, expected: string) =>
   z.custom<T>(check, { error: `must be ${expected}` });
@@ -72,7 +85,9 @@ function describeIssue(issue: Issue, pathPrefix: readonly PropertyKey[]): string
   if (path.length === 0)
     return `options ${issue.code === 'invalid_type' ? 'must be an object' : issue.message}`;
   const missing = 'input' in issue && issue.input === undefined;
-  return `\`${formatPath(path)}\` ${missing ? 'is required' : issue.message}`;
+  // A schema may say why an option is required (see `requiredBecause`); otherwise the message is generic.
+  const requirement = issue.message.startsWith(REQUIRED) ? issue.message : REQUIRED;
+  return `\`${formatPath(path)}\` ${missing ? requirement : issue.message}`;
 }
 
 /**

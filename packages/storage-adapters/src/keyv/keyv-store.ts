@@ -15,6 +15,13 @@ import type {
   WebhookSubscriptionRecord,
 } from '@rialto-exchange/core';
 import { StoreUnavailableError } from '@rialto-exchange/core';
+import {
+  parseOptions,
+  positiveNumber,
+  requiredBecause,
+  strictOptions,
+} from '@rialto-exchange/core/option-schema';
+import { z } from 'zod';
 import { withDeadline } from '../internal/deadline.js';
 import { oldestRegistrationsFirst, registrationConflict } from '../internal/issuer-registrations.js';
 import { createKeyedLock } from '../internal/keyed-lock.js';
@@ -80,6 +87,16 @@ export interface KeyvStoreOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 5_000;
+const keyvStoreOptionsSchema = strictOptions({
+  sharedBetweenProcesses: z.boolean({
+    error: requiredBecause(
+      'say whether other processes use this Keyv backend (writes are serialized within one process only)',
+      'must be true or false',
+    ),
+  }),
+  acceptDuplicateWebhookDeliveries: z.boolean({ error: 'must be true or false' }).optional(),
+  timeoutMs: positiveNumber().optional(),
+});
 // After a Keyv call fails, calls fail at once for this long instead of each waiting out
 // `timeoutMs`; then one call probes the backend while the others keep failing fast.
 const FAIL_FAST_MS = 1_000;
@@ -149,15 +166,9 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
       'keyvStore: create the Keyv adapter with `throwOnErrors: true` (e.g. `new KeyvRedis(url, { throwOnErrors: true })`)',
     );
   }
-  if (typeof options?.sharedBetweenProcesses !== 'boolean') {
-    throw new TypeError(
-      'keyvStore: set `sharedBetweenProcesses` to say whether other processes use this Keyv backend (writes are serialized within one process only)',
-    );
-  }
+  parseOptions(keyvStoreOptionsSchema, options, 'keyvStore');
   const refusesWebhooks = options.sharedBetweenProcesses && options.acceptDuplicateWebhookDeliveries !== true;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
-    throw new TypeError('keyvStore: `timeoutMs` must be a positive number');
 
   let failedAtMs: number | undefined;
   let isProbing = false;

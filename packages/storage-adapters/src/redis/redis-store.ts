@@ -13,6 +13,8 @@ import type {
   WebhookSubscriptionRecord,
 } from '@rialto-exchange/core';
 import { StoreUnavailableError } from '@rialto-exchange/core';
+import { parseOptions, positiveNumber, strictOptions } from '@rialto-exchange/core/option-schema';
+import { z } from 'zod';
 import { createBatcher } from '../internal/batcher.js';
 import { withDeadline } from '../internal/deadline.js';
 import { oldestRegistrationsFirst } from '../internal/issuer-registrations.js';
@@ -129,6 +131,11 @@ const DEFAULT_KEY_PREFIX = 'rialto:';
 // hitting an outage gets its 503 while the client is still waiting.
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
+const redisStoreOptionsSchema = strictOptions({
+  keyPrefix: z.string({ error: 'must be a string' }).optional(),
+  connectTimeoutMs: positiveNumber().optional(),
+  commandTimeoutMs: positiveNumber().optional(),
+});
 const MAX_RECONNECT_DELAY_MS = 2_000;
 // Calls batched into one script call (each brings at most 3 keys and 3 arguments).
 const MAX_BATCH = 100;
@@ -178,18 +185,10 @@ const ORGANIZATION_FIELDS = [
  * const store = redisStore({ client }, { keyPrefix: 'exchange:' });
  */
 export function redisStore(connection: RedisConnection, options: RedisStoreOptions = {}): RedisStore {
+  parseOptions(redisStoreOptionsSchema, options, 'redisStore');
   const prefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
-  if (typeof prefix !== 'string') throw new TypeError('redisStore: `keyPrefix` must be a string');
-  const connectTimeoutMs = positiveOption(
-    'connectTimeoutMs',
-    options.connectTimeoutMs,
-    DEFAULT_CONNECT_TIMEOUT_MS,
-  );
-  const commandTimeoutMs = positiveOption(
-    'commandTimeoutMs',
-    options.commandTimeoutMs,
-    DEFAULT_COMMAND_TIMEOUT_MS,
-  );
+  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
   const connector = createConnector(connection, connectTimeoutMs);
   // node-redis arms an AbortSignal.timeout per command for this, which costs more than the command's
   // own work on the client: only pay it where a command can wait unwritten.
@@ -831,13 +830,6 @@ const MAX_OUTBOX_ATTEMPTS = 5;
 /** Leases live in their own hash, so a claim never rewrites the delivery's JSON. */
 function withoutLease(record: WebhookDeliveryRecord): WebhookDeliveryRecord {
   return { ...record, leaseToken: null, leaseExpiresAt: null };
-}
-
-function positiveOption(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0)
-    throw new TypeError(`redisStore: \`${name}\` must be a positive number`);
-  return value;
 }
 
 /** issuer, registrationId, record JSON, clientIds JSON: the ARGV the registration scripts share. */

@@ -17,7 +17,14 @@ import type {
   WebhookSubscriptionRecord,
 } from '@rialto-exchange/core';
 import { StoreUnavailableError, verificationFlags } from '@rialto-exchange/core';
+import {
+  implementation,
+  parseOptions,
+  positiveNumber,
+  strictOptions,
+} from '@rialto-exchange/core/option-schema';
 import { type Insertable, Kysely, type Selectable, sql, type Transaction } from 'kysely';
+import { z } from 'zod';
 import { createBatcher } from '../internal/batcher.js';
 import { withDeadline } from '../internal/deadline.js';
 import { deliveriesFor, newUser } from '../internal/outbox.js';
@@ -108,6 +115,51 @@ const MAX_BATCH = 100;
 
 type RefreshTokenRow = Insertable<Database['refresh_tokens']>;
 
+const TABLE_PREFIX_RULE =
+  'must be lower-case letters, digits and underscores, starting with a letter, at most 30 characters';
+const settingsShape = {
+  tablePrefix: z
+    .string({ error: TABLE_PREFIX_RULE })
+    .regex(TABLE_PREFIX_PATTERN, { error: TABLE_PREFIX_RULE })
+    .optional(),
+  autoMigrate: z.boolean({ error: 'must be true or false' }).optional(),
+  connectTimeoutMs: positiveNumber().optional(),
+  commandTimeoutMs: positiveNumber().optional(),
+};
+const nonEmptyString = () =>
+  z.string({ error: 'must be a non-empty string' }).min(1, { error: 'must be a non-empty string' });
+const anObject = (value: unknown) => typeof value === 'object' && value !== null;
+
+/** One branch per dialect, each naming its two ways to connect: the store opens it, or the host passes it. */
+function dialectOptions<Dialect extends string>(
+  dialect: Dialect,
+  opened: string,
+  passed: string,
+  what: string,
+) {
+  return strictOptions({
+    dialect: z.literal(dialect),
+    [opened]: nonEmptyString().optional(),
+    [passed]: implementation(anObject, what).optional(),
+    ...settingsShape,
+  }).refine(
+    (options: Record<string, unknown>) => (options[opened] === undefined) !== (options[passed] === undefined),
+    {
+      error: `need exactly one of \`${opened}\` and \`${passed}\` for the ${dialect} dialect`,
+    },
+  );
+}
+
+const sqlStoreOptionsSchema = z.discriminatedUnion(
+  'dialect',
+  [
+    dialectOptions('postgres', 'connectionString', 'pool', 'a `pg` Pool'),
+    dialectOptions('mysql', 'connectionString', 'pool', 'a `mysql2` pool from createPool()'),
+    dialectOptions('sqlite', 'filename', 'database', 'a `better-sqlite3` Database'),
+  ],
+  { error: "must be 'postgres', 'mysql' or 'sqlite'" },
+);
+
 /**
  * A Store on PostgreSQL, MySQL/MariaDB or SQLite, through Kysely and the dialect's usual driver
  * (`pg`, `mysql2`, `better-sqlite3`, installed by the host). Safe for any number of instances on
@@ -139,20 +191,10 @@ type RefreshTokenRow = Insertable<Database['refresh_tokens']>;
  * const store = sqlStore({ dialect: 'sqlite', filename: './rialto.db' });
  */
 export function sqlStore(options: SqlStoreOptions): SqlStore {
+  parseOptions(sqlStoreOptionsSchema, options, 'sqlStore');
   const tablePrefix = options.tablePrefix ?? DEFAULT_TABLE_PREFIX;
-  if (typeof tablePrefix !== 'string' || !TABLE_PREFIX_PATTERN.test(tablePrefix)) {
-    throw new TypeError(
-      'sqlStore: `tablePrefix` must be lower-case letters, digits and underscores, starting with a letter, at most 30 characters',
-    );
-  }
   const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-  if (!Number.isFinite(connectTimeoutMs) || connectTimeoutMs <= 0) {
-    throw new TypeError('sqlStore: `connectTimeoutMs` must be a positive number');
-  }
   const commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-  if (!Number.isFinite(commandTimeoutMs) || commandTimeoutMs <= 0) {
-    throw new TypeError('sqlStore: `commandTimeoutMs` must be a positive number');
-  }
   const { dialect, isOwned } = resolveDialect(options, { connectTimeoutMs, commandTimeoutMs });
   const db = new Kysely<Database>({ dialect, plugins: [new TablePrefixPlugin(tablePrefix)] });
 
