@@ -202,7 +202,10 @@ export function delivery(
  * `count` UUIDs and the order a listing that breaks ties by id ascending puts them in. Callers
  * store records in the reverse order, so a store that lists in insertion order fails.
  */
-export function tiedIds(count: number): { ascending: string[]; insertionOrder: string[] } {
-  const ascending = Array.from({ length: count }, () => randomUUID()).sort((a, b) => (a < b ? -1 : 1));
+export function tiedIds(
+  count: number,
+  newId: () => string = randomUUID,
+): { ascending: string[]; insertionOrder: string[] } {
+  const ascending = Array.from({ length: count }, newId).sort((a, b) => (a < b ? -1 : 1));
   return { ascending, insertionOrder: [...ascending].reverse() };
 }

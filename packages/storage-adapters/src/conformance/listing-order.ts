@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Store } from '@rialto-exchange/core';
 import { describe, expect, it } from 'vitest';
 import type { SuiteContext } from './context.js';
@@ -121,8 +121,11 @@ export function describeListingOrder({ freshStore }: SuiteContext): void {
 
     it('listSigningKeys and ensureSigningKey: newest first, ties by kid descending', async () => {
       const store = await freshStore();
-      const ids = tiedIds(3);
-      const older = signingKey('access_token', { kid: GREATEST_ID, createdAt: CREATED_AT - 1 });
+      // Kids are JWK thumbprints: base64url, mixed case. Ordered by code unit ('A' < '_' < 'a'), as a
+      // binary collation does; a locale collation ('a' before 'A', '_' ignored) fails here.
+      const prefixes = ['a', '_', 'A'];
+      const ids = tiedIds(3, () => `${prefixes.pop()}${randomBytes(32).toString('base64url').slice(1)}`);
+      const older = signingKey('access_token', { kid: 'z'.repeat(43), createdAt: CREATED_AT - 1 });
       await store.addSigningKey(older);
       for (const kid of ids.ascending)
         await store.addSigningKey(signingKey('access_token', { kid, createdAt: CREATED_AT }));
