@@ -153,7 +153,17 @@ await measure('memoryStore.findOrCreateUser (existing user)', (i) =>
     sub: `subject-${i % 1000}`,
     email: `user${i % 1000}@bench.example`,
     mayLinkByEmail: true,
-    newUserId: randomUUID(),
+    newUser: {
+      userId: randomUUID(),
+      orgId,
+      email: `user${i % 1000}@bench.example`,
+      role: 'member',
+      onboardingCompleted: false,
+      kycStatus: 'not_started',
+      accreditationStatus: 'not_submitted',
+      createdAt: 1,
+      updatedAt: 1,
+    },
     now: 1,
   }),
 );

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createRialtoExchange } from '@rialto-exchange/core';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { identity } from '../../storage-adapters/src/conformance/fixtures.js';
 import {
   type DisposableStore,
   disposableStore,
@@ -251,15 +252,9 @@ describe.each(kinds)('rialto-exchange commands against the %s store', async (kin
     await cli(storeArgs, 'resume-organization', '--org', org.org_id);
     expect((await backing.store.getOrganization(org.org_id))?.suspendedAt).toBeNull();
 
-    const created = await backing.store.findOrCreateUser({
-      orgId: org.org_id,
-      iss: 'https://acme.example.com',
-      sub: 'ada',
-      email: 'ada@example.com',
-      mayLinkByEmail: true,
-      newUserId: crypto.randomUUID(),
-      now: 1_700_000_000,
-    });
+    const created = await backing.store.findOrCreateUser(
+      identity(org.org_id, { iss: 'https://acme.example.com', sub: 'ada', email: 'ada@example.com' }),
+    );
     const userId = 'user' in created ? created.user.userId : expect.unreachable();
     expect((await cli(storeArgs, 'delete-user', '--org', org.org_id, '--user', userId)).json).toEqual({
       user_id: userId,

@@ -39,28 +39,36 @@ export type {
   KycStatus,
   OrganizationPatch,
   OrganizationRecord,
+  OrganizationStore,
   ProvisioningMode,
   RateLimitHit,
   RateLimitHitResult,
+  RateLimitStore,
   RefreshTokenRecord,
   RotateRefreshTokenInput,
   RotateRefreshTokenResult,
   SetUserRoleInput,
   SigningKeyRecord,
+  SigningKeyStore,
   SigningKeyUse,
   Store,
+  TokenStore,
   UpdateUserVerificationInput,
   UpdateUserVerificationResult,
   UserRecord,
   UserRole,
+  UserStore,
   UserVerification,
   WebhookAttemptRecord,
   WebhookDeliveryRecord,
   WebhookDeliveryStatus,
   WebhookEventRecord,
+  WebhookStore,
   WebhookSubscriptionPatch,
   WebhookSubscriptionRecord,
 } from './store.js';
+// For store adapters: the rules every Store applies, in one namespace (docs/store-adapters.md).
+export * as storeKit from './store-kit/index.js';
 export type { UserCreation, UserLifecycle } from './user-lifecycle.js';
 export type { UserRoles } from './user-roles.js';
 export type { Users, UserVerificationPatch } from './users.js';

@@ -1,7 +1,9 @@
 import { createRequire } from 'node:module';
 import { z } from 'zod';
 import type { RialtoEvents } from './events.js';
+import { epochSeconds } from './internal/clock.js';
 import { implementation, strictOptions } from './internal/option-schema.js';
+import type { WebhookStore } from './store.js';
 
 /** Prometheus metric names start with this unless `metrics.prefix` says otherwise. */
 export const DEFAULT_METRICS_PREFIX = 'rialto_';
@@ -100,6 +102,31 @@ function loadPromClient(): PromClient {
   }
 }
 
+/**
+ * How long a scrape waits for the store to count the outbox backlog. Prometheus's default scrape
+ * timeout is 10 s, and every other metric is in memory: a slow store must not make the scrape time out.
+ */
+export const OUTBOX_BACKLOG_DEADLINE_MS = 1_000;
+
+/**
+ * The outbox backlog at `now`, or `NaN` when the store did not answer within the deadline or failed:
+ * Prometheus shows a gap, not a stale or made-up count, and the rest of the scrape is unaffected.
+ */
+async function countBacklog(
+  countPending: (now: number) => Promise<number>,
+  deadlineMs: number,
+): Promise<number> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<number>((resolve) => {
+    timer = setTimeout(resolve, deadlineMs, Number.NaN);
+  });
+  try {
+    return await Promise.race([countPending(epochSeconds()).catch(() => Number.NaN), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 /**
@@ -109,6 +136,8 @@ const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 
 export function createPrometheusMetrics(
   options: Exclude<ResolvedMetricsOptions, false>,
   events: RialtoEvents,
+  store: Pick<WebhookStore, 'countPendingWebhookDeliveries'>,
+  backlogDeadlineMs = OUTBOX_BACKLOG_DEADLINE_MS,
 ): { recorder: MetricsRecorder; metrics: RialtoMetrics } {
   const client = loadPromClient();
   const registry = (options.registry ?? client.register) as InstanceType<PromClient['Registry']>;
@@ -168,6 +197,20 @@ export function createPrometheusMetrics(
     labelNames: ['scope'] as const,
     registers,
   });
+
+  // Counted by the store on each scrape, so every instance reports the fleet's one outbox; stores
+  // without the capability get no gauge rather than a misleading zero.
+  const countPending = store.countPendingWebhookDeliveries?.bind(store);
+  if (countPending !== undefined) {
+    new client.Gauge({
+      name: name('webhook_outbox_backlog'),
+      help: 'Webhook deliveries due and waiting for a worker, across the fleet; NaN when the store did not answer in time.',
+      registers,
+      async collect() {
+        this.set(await countBacklog(countPending, backlogDeadlineMs));
+      },
+    });
+  }
 
   events.on('exchange.succeeded', () => exchanges.inc({ result: 'success' }));
   events.on('exchange.failed', ({ code }) => exchanges.inc({ result: code }));

@@ -79,15 +79,7 @@ export async function provisionUser(
 ): Promise<ProvisionedUser> {
   const now = epochSeconds();
   const email = normalizeEmail(identity.email);
-  const newUser: UserRecord = {
-    userId: randomUUID(),
-    orgId: org.orgId,
-    email,
-    role: 'member',
-    ...INITIAL_VERIFICATION,
-    createdAt: now,
-    updatedAt: now,
-  };
+  const newUser = newUserRecord(org.orgId, email, now);
   let createdEvents: WebhookEventRecord[] | undefined;
   const result = await store.findOrCreateUser({
     orgId: org.orgId,
@@ -95,7 +87,7 @@ export async function provisionUser(
     sub: identity.sub,
     email,
     ...provisioningPermissions(org, identity, linking),
-    newUserId: newUser.userId,
+    newUser,
     now,
     // Recorded with the user itself, so a created user always has its webhook and a failed create
     // none. Built on first read: nearly every exchange is a returning user, and a store reads it
@@ -132,15 +124,18 @@ export async function previewProvisioning(
   identity: VerifiedIdentity,
   linking: EmailLinkingRules,
 ): Promise<ProvisioningPreview> {
+  const now = epochSeconds();
+  const email = normalizeEmail(identity.email);
   const result = await store.findOrCreateUser({
     orgId: org.orgId,
     iss: identity.iss,
     sub: identity.sub,
-    email: normalizeEmail(identity.email),
+    email,
     mayLinkByEmail: false,
     mayCreate: false,
-    newUserId: randomUUID(),
-    now: epochSeconds(),
+    // Never stored: `mayCreate: false` writes nothing.
+    newUser: newUserRecord(org.orgId, email, now),
+    now,
   });
   if (result.outcome === 'existing' || result.outcome === 'linked') {
     return { outcome: 'existing', user: result.user };
@@ -168,4 +163,17 @@ function accountConflict(): RialtoError {
     'account_conflict',
     "A user with this email already exists and the organization's policy does not allow linking this identity to it.",
   );
+}
+
+/** The user a first exchange creates: a `member` with every verification step still ahead. */
+function newUserRecord(orgId: string, email: string, now: number): UserRecord {
+  return {
+    userId: randomUUID(),
+    orgId,
+    email,
+    role: 'member',
+    ...INITIAL_VERIFICATION,
+    createdAt: now,
+    updatedAt: now,
+  };
 }

@@ -77,7 +77,8 @@ const MAX_CACHED_USERS = 10_000;
 
 export function createServices(options: ResolvedRialtoExchangeOptions): Services {
   const events = createEvents(options.logger);
-  const prometheus = options.metrics === false ? undefined : createPrometheusMetrics(options.metrics, events);
+  const prometheus =
+    options.metrics === false ? undefined : createPrometheusMetrics(options.metrics, events, options.store);
   const telemetry = createTelemetry(prometheus?.recorder);
   const { metrics: recorder } = telemetry;
   const store = tracedStore(options.store, telemetry.tracer);

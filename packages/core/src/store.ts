@@ -153,8 +153,11 @@ export interface FindOrCreateUserInput {
    * `not_provisioned`. @default true
    */
   mayCreate?: boolean;
-  /** The id to give the user if one is created. */
-  newUserId: string;
+  /**
+   * The user to store if one is created, built whole by core (id, role, the verification state of
+   * a new user, timestamps; its `orgId` and `email` are the input's): the store persists it as given.
+   */
+  newUser: UserRecord;
   now: number;
   /**
    * Webhook events to record, as `enqueueWebhookEvents` does, in the same atomic operation, only
@@ -368,12 +371,6 @@ export interface SigningKeyRecord {
 }
 
 /**
- * Persistence for organizations, API keys, users, refresh tokens, signing keys, webhook
- * subscriptions and the webhook outbox.
- *
- * Implementations must be safe for concurrent use by several processes sharing one backend.
- */
-/**
  * One request against a rate limit, by the generic cell rate algorithm (GCRA). Core chooses every
  * parameter; the store only applies this step atomically.
  */
@@ -395,7 +392,8 @@ export interface RateLimitHitResult {
   theoreticalArrivalMs: number;
 }
 
-export interface Store {
+/** Organizations with their issuer registrations and API keys. */
+export interface OrganizationStore {
   /**
    * Stores an organization together with its first API key and its first issuer registration,
    * atomically, under the rules of `addIssuerRegistration`.
@@ -411,7 +409,7 @@ export interface Store {
   getOrganization(orgId: string): Promise<OrganizationRecord | null>;
 
   /**
-   * Applies `patch` and sets `updatedAt`.
+   * Applies `patch` and sets `updatedAt`, as `storeKit.applyOrganizationPatch` does.
    * @returns the updated organization, or `null` when it does not exist.
    */
   updateOrganization(
@@ -419,6 +417,18 @@ export interface Store {
     patch: OrganizationPatch,
     now: number,
   ): Promise<OrganizationRecord | null>;
+
+  /**
+   * Removes an organization and everything stored for it: API keys, the issuer index, users,
+   * identity links, email index entries, webhook subscriptions and deliveries, and its refresh
+   * tokens where the store can find them (SQL, memory; Redis and Keyv let them expire by their TTL:
+   * nothing mints from a token whose organization and user are gone).
+   * The organization record, its API keys, issuer entry and webhooks go first, atomically, so every
+   * reader sees it gone at once; per-user data follows (atomically in SQL, in resumable passes in
+   * Redis and Keyv). Calling it again finishes a removal an outage interrupted.
+   * @returns `false` when no organization record had this id (leftovers are still removed)
+   */
+  deleteOrganization(orgId: string): Promise<boolean>;
 
   /**
    * Adds an issuer registration to an existing organization (the caller checks it exists),
@@ -429,12 +439,15 @@ export interface Store {
    */
   addIssuerRegistration(record: IssuerRegistrationRecord): Promise<'added' | IssuerRegistrationConflict>;
 
-  /** @returns the organization's registrations, oldest `createdAt` first; `[]` when there are none. */
+  /**
+   * @returns the organization's registrations in `storeKit.oldestRegistrationFirst` order (oldest
+   *   `createdAt` first, ties by `registrationId`); `[]` when there are none.
+   */
   listIssuerRegistrations(orgId: string): Promise<IssuerRegistrationRecord[]>;
 
   /**
    * @returns every organization's registrations of exactly this issuer (no case folding, no
-   *   trailing-slash tolerance), oldest `createdAt` first; `[]` when there are none.
+   *   trailing-slash tolerance), in `storeKit.oldestRegistrationFirst` order; `[]` when there are none.
    */
   findIssuerRegistrations(issuer: string): Promise<IssuerRegistrationRecord[]>;
 
@@ -447,7 +460,10 @@ export interface Store {
   /** Stores another key for an existing organization. */
   addApiKey(key: ApiKeyRecord): Promise<void>;
 
-  /** @returns the organization's keys that are not revoked, oldest `createdAt` first; `[]` when there are none. */
+  /**
+   * @returns the organization's keys that are not revoked, in `storeKit.oldestApiKeyFirst` order
+   *   (oldest `createdAt` first, ties by `keyId`); `[]` when there are none.
+   */
   listActiveApiKeys(orgId: string): Promise<ApiKeyRecord[]>;
 
   /**
@@ -455,7 +471,10 @@ export interface Store {
    * @returns `false` when the org has no such key or it was already revoked.
    */
   revokeApiKey(orgId: string, keyId: string, now: number): Promise<boolean>;
+}
 
+/** Users and the identities linked to them; calls that change a user record its webhook events atomically. */
+export interface UserStore {
   /**
    * Finds the user of an identity, or links or creates one, atomically.
    *
@@ -501,84 +520,15 @@ export interface Store {
   deleteUser(input: DeleteUserInput): Promise<boolean>;
 
   /**
-   * Removes an organization and everything stored for it: API keys, the issuer index, users,
-   * identity links, email index entries, webhook subscriptions and deliveries, and its refresh
-   * tokens where the store can find them (SQL, memory; Redis and Keyv let them expire by their TTL:
-   * nothing mints from a token whose organization and user are gone).
-   * The organization record, its API keys, issuer entry and webhooks go first, atomically, so every
-   * reader sees it gone at once; per-user data follows (atomically in SQL, in resumable passes in
-   * Redis and Keyv). Calling it again finishes a removal an outage interrupted.
-   * @returns `false` when no organization record had this id (leftovers are still removed)
-   */
-  deleteOrganization(orgId: string): Promise<boolean>;
-
-  /**
    * Sets a user's role and `updatedAt`, atomically with respect to other changes of the user: a
    * concurrent verification change is neither lost nor loses the role.
    * @returns the updated user, or `null` (writing nothing) when `orgId` has no such user.
    */
   setUserRole(input: SetUserRoleInput): Promise<UserRecord | null>;
+}
 
-  /** Stores a new webhook subscription. */
-  createWebhookSubscription(record: WebhookSubscriptionRecord): Promise<void>;
-
-  /** @returns the subscription if it belongs to `orgId`, otherwise `null` (also for another org's). */
-  getWebhookSubscription(orgId: string, subscriptionId: string): Promise<WebhookSubscriptionRecord | null>;
-
-  /** @returns the org's subscriptions, oldest `createdAt` first; `[]` when there are none. */
-  listWebhookSubscriptions(orgId: string): Promise<WebhookSubscriptionRecord[]>;
-
-  /**
-   * Applies `patch` and sets `updatedAt`.
-   * @returns the updated subscription, or `null` when `orgId` has no such subscription.
-   */
-  updateWebhookSubscription(
-    orgId: string,
-    subscriptionId: string,
-    patch: WebhookSubscriptionPatch,
-    now: number,
-  ): Promise<WebhookSubscriptionRecord | null>;
-
-  /**
-   * Deletes a subscription. Its pending deliveries stay in the outbox; the worker marks them
-   * `failed` when it finds the subscription gone.
-   * @returns `false` when `orgId` has no such subscription.
-   */
-  deleteWebhookSubscription(orgId: string, subscriptionId: string): Promise<boolean>;
-
-  /**
-   * Records events in the outbox, fanned out at write time: one `pending` delivery, due at the
-   * event's `createdAt`, per subscription of the event's org that is not disabled and lists the
-   * event's type or `*`. An event no subscription matches leaves nothing behind. All deliveries of
-   * one call are written atomically.
-   */
-  enqueueWebhookEvents(events: WebhookEventRecord[]): Promise<void>;
-
-  /** Stores one delivery as given, e.g. a test ping already leased by the caller that sends it at once. */
-  addWebhookDelivery(record: WebhookDeliveryRecord): Promise<void>;
-
-  /**
-   * Claims up to `limit` `pending` deliveries whose `nextAttemptAt` has come and that no worker
-   * holds (no lease, or an expired one), earliest due first, atomically: concurrent callers never
-   * get the same delivery while its lease runs.
-   * @returns the claimed deliveries, with `leaseToken` and `leaseExpiresAt` set; `[]` when none is due.
-   */
-  claimWebhookDeliveries(input: ClaimWebhookDeliveriesInput): Promise<WebhookDeliveryRecord[]>;
-
-  /**
-   * Appends an attempt to a delivery, sets its status and next due time and releases the lease, if
-   * `leaseToken` still holds it.
-   * @returns `false`, writing nothing, when the delivery is unknown or its lease was lost to another worker.
-   */
-  completeWebhookAttempt(input: CompleteWebhookAttemptInput): Promise<boolean>;
-
-  /** @returns the subscription's most recent deliveries, newest `createdAt` first, at most `limit`; `[]` when none. */
-  listWebhookDeliveries(
-    orgId: string,
-    subscriptionId: string,
-    limit: number,
-  ): Promise<WebhookDeliveryRecord[]>;
-
+/** Refresh-token families and single-use ID-token keys. */
+export interface TokenStore {
   /** Records an issued refresh token. It may be dropped by the store after `expiresAt`. */
   saveRefreshToken(record: RefreshTokenRecord): Promise<void>;
 
@@ -610,12 +560,15 @@ export interface Store {
    * @returns `true` when this call recorded the key, `false` when it was already recorded
    */
   consumeOnce(key: string, expiresAt: number, now: number): Promise<boolean>;
+}
 
+/** The keys that sign access and refresh tokens, shared by every instance. */
+export interface SigningKeyStore {
   /**
    * Makes sure a key for `candidate.use` exists: stores `candidate` when there is none, atomically.
    * When several instances call this at once on an empty store, exactly one candidate is kept and
    * all of them get it back.
-   * @returns the newest key for that use (the candidate or the one already stored).
+   * @returns the first key for that use in `listSigningKeys` order (the candidate or the one already stored).
    */
   ensureSigningKey(candidate: SigningKeyRecord): Promise<SigningKeyRecord>;
 
@@ -626,9 +579,94 @@ export interface Store {
    */
   addSigningKey(record: SigningKeyRecord): Promise<void>;
 
-  /** @returns every stored key for `use`, newest `createdAt` first; `[]` when there are none. */
+  /**
+   * @returns every stored key for `use` in `storeKit.newestSigningKeyFirst` order (newest `createdAt`
+   *   first, ties by `kid` descending); `[]` when there are none.
+   */
   listSigningKeys(use: SigningKeyUse): Promise<SigningKeyRecord[]>;
+}
 
+/** Webhook subscriptions and the outbox of their deliveries. */
+export interface WebhookStore {
+  /** Stores a new webhook subscription. */
+  createWebhookSubscription(record: WebhookSubscriptionRecord): Promise<void>;
+
+  /** @returns the subscription if it belongs to `orgId`, otherwise `null` (also for another org's). */
+  getWebhookSubscription(orgId: string, subscriptionId: string): Promise<WebhookSubscriptionRecord | null>;
+
+  /**
+   * @returns the org's subscriptions in `storeKit.oldestSubscriptionFirst` order (oldest `createdAt`
+   *   first, ties by `subscriptionId`); `[]` when there are none.
+   */
+  listWebhookSubscriptions(orgId: string): Promise<WebhookSubscriptionRecord[]>;
+
+  /**
+   * Applies `patch` and sets `updatedAt`, as `storeKit.applyWebhookSubscriptionPatch` does.
+   * @returns the updated subscription, or `null` when `orgId` has no such subscription.
+   */
+  updateWebhookSubscription(
+    orgId: string,
+    subscriptionId: string,
+    patch: WebhookSubscriptionPatch,
+    now: number,
+  ): Promise<WebhookSubscriptionRecord | null>;
+
+  /**
+   * Deletes a subscription. Its pending deliveries stay in the outbox; the worker marks them
+   * `failed` when it finds the subscription gone.
+   * @returns `false` when `orgId` has no such subscription.
+   */
+  deleteWebhookSubscription(orgId: string, subscriptionId: string): Promise<boolean>;
+
+  /**
+   * Records events in the outbox, fanned out at write time by `storeKit.webhookDeliveriesFor`: one
+   * `pending` delivery, due at the event's `createdAt`, per subscription of the event's org that is
+   * not disabled and lists the event's type or `*`. An event no subscription matches leaves nothing behind. All deliveries of
+   * one call are written atomically.
+   */
+  enqueueWebhookEvents(events: WebhookEventRecord[]): Promise<void>;
+
+  /** Stores one delivery as given, e.g. a test ping already leased by the caller that sends it at once. */
+  addWebhookDelivery(record: WebhookDeliveryRecord): Promise<void>;
+
+  /**
+   * Claims up to `limit` `pending` deliveries whose `nextAttemptAt` has come and that no worker
+   * holds (no lease, or an expired one, `storeKit.isClaimable`), in `storeKit.earliestDueDeliveryFirst`
+   * order (ties by `deliveryId`), atomically: concurrent callers never
+   * get the same delivery while its lease runs.
+   * @returns the claimed deliveries, with `leaseToken` and `leaseExpiresAt` set; `[]` when none is due.
+   */
+  claimWebhookDeliveries(input: ClaimWebhookDeliveriesInput): Promise<WebhookDeliveryRecord[]>;
+
+  /**
+   * Appends an attempt to a delivery, sets its status and next due time and releases the lease, if
+   * `leaseToken` still holds it.
+   * @returns `false`, writing nothing, when the delivery is unknown or its lease was lost to another worker.
+   */
+  completeWebhookAttempt(input: CompleteWebhookAttemptInput): Promise<boolean>;
+
+  /**
+   * @returns the subscription's most recent deliveries, at most `limit`, in
+   *   `storeKit.newestDeliveryFirst` order (newest `createdAt` first, ties by `deliveryId`
+   *   descending); `[]` when none.
+   */
+  listWebhookDeliveries(
+    orgId: string,
+    subscriptionId: string,
+    limit: number,
+  ): Promise<WebhookDeliveryRecord[]>;
+
+  /**
+   * Optional: the outbox backlog, for the webhook backlog metric: how many deliveries of every
+   * organization a worker could claim at `now` (`storeKit.isClaimable`: pending, due, no live
+   * lease). A store may count a delivery whose record it has dropped until a claim tidies it away.
+   * Stores that leave it out report no backlog.
+   */
+  countPendingWebhookDeliveries?(now: number): Promise<number>;
+}
+
+/** Optional: rate limits shared by every process on the backend. */
+export interface RateLimitStore {
   /**
    * Optional: a rate limit shared by every process on this backend. Applies one GCRA step to
    * `hit.key`, atomically: let `next = max(stored ?? nowMs, nowMs) + intervalMs`; when
@@ -640,3 +678,20 @@ export interface Store {
    */
   hitRateLimit?(hit: RateLimitHit): Promise<RateLimitHitResult>;
 }
+
+/**
+ * Persistence for organizations, API keys, users, refresh tokens, signing keys, webhook
+ * subscriptions and the webhook outbox: every capability interface above, which core takes apart
+ * by concern. Methods marked optional may be left out; core then falls back as each one says.
+ *
+ * Implementations must be safe for concurrent use by several processes sharing one backend. They
+ * persist and read the records core builds, applying the rules of `storeKit` (exported by
+ * `@rialto-exchange/core`) rather than their own.
+ */
+export interface Store
+  extends OrganizationStore,
+    UserStore,
+    TokenStore,
+    SigningKeyStore,
+    WebhookStore,
+    RateLimitStore {}

@@ -66,7 +66,10 @@ describe('API key issuance and revocation', () => {
 
   it('stops a revoked key at once on this instance while the other key keeps working', async () => {
     const second = (await issueKey(acme.orgId)).body;
-    const [firstRecord] = await t.store.listActiveApiKeys(acme.orgId);
+    // Both keys may share a createdAt second; the list then orders them by id, not by issue order.
+    const firstRecord = (await t.store.listActiveApiKeys(acme.orgId)).find(
+      (record) => record.keyId !== second.api_key_id,
+    );
     expect((await exchangeWith(t.app, acme.apiKey)).status).toBe(200); // warms the key cache
     const response = await revokeKey(acme.orgId, firstRecord?.keyId as string);
     expect(response.status).toBe(200);
@@ -89,7 +92,9 @@ describe('API key issuance and revocation', () => {
         .set('authorization', `Bearer ${ADMIN_TOKEN}`)
     ).body;
     expect((await exchangeWith(b.app, org.apiKey)).status).toBe(200);
-    const [firstRecord] = await store.listActiveApiKeys(org.orgId);
+    const firstRecord = (await store.listActiveApiKeys(org.orgId)).find(
+      (record) => record.keyId !== second.api_key_id,
+    );
     await request(a.app)
       .delete(`/identity/organizations/${org.orgId}/api-keys/${firstRecord?.keyId}`)
       .set('authorization', `Bearer ${ADMIN_TOKEN}`);

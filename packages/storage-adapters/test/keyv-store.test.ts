@@ -15,6 +15,7 @@ import {
   subscription,
   successorOf,
   webhookEvent,
+  withAnotherNewUser,
 } from '../src/conformance/fixtures.js';
 import { eventually, within } from './deadline.js';
 import { expectLegacyOrganizationsUpgraded, legacyOrganizations } from './legacy-issuer-data.js';
@@ -99,7 +100,7 @@ if (await isServiceUp('Redis (for Keyv)', REDIS_URL)) {
       const person = identity(org.orgId);
 
       const results = await Promise.all(
-        Array.from({ length: 1_000 }, () => store.findOrCreateUser({ ...person, newUserId: randomUUID() })),
+        Array.from({ length: 1_000 }, () => store.findOrCreateUser(withAnotherNewUser(person))),
       );
 
       expect(new Set(results.map((result) => 'user' in result && result.user.userId)).size).toBe(1);

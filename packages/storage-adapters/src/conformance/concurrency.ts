@@ -11,6 +11,7 @@ import {
   refreshToken,
   signingKey,
   successorOf,
+  withAnotherNewUser,
 } from './fixtures.js';
 
 const USER_CALLS = 50;
@@ -90,7 +91,7 @@ export function describeConcurrency({ freshStore, itGuarantees }: SuiteContext):
         const first = identity(org.orgId, { mayLinkByEmail: false });
 
         const results = await Promise.all(
-          times(USER_CALLS, () => store.findOrCreateUser({ ...first, newUserId: randomUUID() })),
+          times(USER_CALLS, () => store.findOrCreateUser(withAnotherNewUser(first))),
         );
 
         expect(outcomes(results)).toEqual({ created: 1, existing: USER_CALLS - 1 });

@@ -7,6 +7,8 @@ import type {
   RefreshTokenRecord,
   SigningKeyRecord,
   SigningKeyUse,
+  UserRecord,
+  WebhookDeliveryRecord,
   WebhookEventRecord,
   WebhookSubscriptionRecord,
 } from '@rialto-exchange/core';
@@ -65,16 +67,36 @@ export function identity(
   orgId: string,
   overrides: Partial<FindOrCreateUserInput> = {},
 ): FindOrCreateUserInput {
-  return {
+  const input = {
     orgId,
     iss: 'https://idp.example.com',
     sub: `sub-${randomUUID()}`,
     email: 'ada@example.com',
     mayLinkByEmail: true,
-    newUserId: randomUUID(),
     now: 1_700_000_000,
     ...overrides,
   };
+  return { ...input, newUser: overrides.newUser ?? newUserFor(input) };
+}
+
+/** The user core builds for a first exchange, as `provisionUser` does. */
+export function newUserFor({ orgId, email, now }: { orgId: string; email: string; now: number }): UserRecord {
+  return {
+    userId: randomUUID(),
+    orgId,
+    email,
+    role: 'member',
+    onboardingCompleted: false,
+    kycStatus: 'not_started',
+    accreditationStatus: 'not_submitted',
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+/** The same exchange offering another new user, as each of several concurrent exchanges does. */
+export function withAnotherNewUser(input: FindOrCreateUserInput): FindOrCreateUserInput {
+  return { ...input, newUser: { ...input.newUser, userId: randomUUID() } };
 }
 
 /** A token valid for half an hour of wall-clock time, so stores that expire keys by TTL keep it. */
@@ -150,4 +172,40 @@ export function webhookEvent(
     createdAt,
     ...overrides,
   };
+}
+
+/** A pending delivery to `hook`, due and created now (wall clock), held by no worker. */
+export function delivery(
+  hook: WebhookSubscriptionRecord,
+  overrides: Partial<WebhookDeliveryRecord> = {},
+): WebhookDeliveryRecord {
+  const event = webhookEvent(hook.orgId, 'user.created');
+  return {
+    deliveryId: randomUUID(),
+    subscriptionId: hook.subscriptionId,
+    orgId: hook.orgId,
+    eventId: event.eventId,
+    eventType: event.type,
+    payload: event.payload,
+    status: 'pending',
+    nextAttemptAt: event.createdAt,
+    leaseToken: null,
+    leaseExpiresAt: null,
+    attempts: [],
+    createdAt: event.createdAt,
+    updatedAt: event.createdAt,
+    ...overrides,
+  };
+}
+
+/**
+ * `count` UUIDs and the order a listing that breaks ties by id ascending puts them in. Callers
+ * store records in the reverse order, so a store that lists in insertion order fails.
+ */
+export function tiedIds(
+  count: number,
+  newId: () => string = randomUUID,
+): { ascending: string[]; insertionOrder: string[] } {
+  const ascending = Array.from({ length: count }, newId).sort((a, b) => (a < b ? -1 : 1));
+  return { ascending, insertionOrder: [...ascending].reverse() };
 }

@@ -10,8 +10,10 @@ import { describeConsumeOnce } from './consume-once.js';
 import { createSuiteContext } from './context.js';
 import { describeIssuerRegistrations } from './issuer-registrations.js';
 import { describeLifecycle } from './lifecycle.js';
+import { describeListingOrder } from './listing-order.js';
 import { describeOrganizations } from './organizations.js';
 import { describeOutbox } from './outbox.js';
+import { describeOutboxBacklog } from './outbox-backlog.js';
 import { describeRateLimits } from './rate-limits.js';
 import { describeRefreshTokens } from './refresh-tokens.js';
 import { describeSigningKeys } from './signing-keys.js';
@@ -99,6 +101,8 @@ export function runStoreConformance(
     describeSigningKeys(context);
     describeWebhookSubscriptions(context);
     describeOutbox(context);
+    describeOutboxBacklog(context);
+    describeListingOrder(context);
     describeConcurrency(context);
   });
 }

@@ -10,6 +10,7 @@ import {
   organization,
   subscription,
   webhookEvent,
+  withAnotherNewUser,
 } from './fixtures.js';
 
 function preProvisioned(orgId: string, overrides: Partial<UserRecord> = {}): UserRecord {
@@ -94,19 +95,19 @@ export function describeLifecycle({ freshStore, itGuarantees }: SuiteContext): v
       expect(
         await store.deleteUser({
           orgId,
-          userId: first.newUserId,
+          userId: first.newUser.userId,
           events: [webhookEvent(orgId, 'user.deleted')],
         }),
       ).toBe(true);
 
-      expect(await store.getUser(orgId, first.newUserId)).toBeNull();
-      expect(await store.getUserById(first.newUserId)).toBeNull();
+      expect(await store.getUser(orgId, first.newUser.userId)).toBeNull();
+      expect(await store.getUserById(first.newUser.userId)).toBeNull();
       expect(await deliveriesOf(store, orgId, hook.subscriptionId)).toEqual(['user.deleted']);
       // Both identities and the email are free again: the same person becomes a new user.
       const again = identity(orgId, { sub: second.sub, email: first.email, now: first.now + 60 });
       expect(await store.findOrCreateUser(again)).toMatchObject({
         outcome: 'created',
-        user: { userId: again.newUserId },
+        user: { userId: again.newUser.userId },
       });
       const firstAgain = identity(orgId, { sub: first.sub, email: first.email, mayLinkByEmail: false });
       expect(await store.findOrCreateUser(firstAgain)).toEqual({ outcome: 'conflict' });
@@ -117,7 +118,7 @@ export function describeLifecycle({ freshStore, itGuarantees }: SuiteContext): v
       const stranger = identity(orgId, { email: 'stranger@example.com', mayCreate: false });
 
       expect(await store.findOrCreateUser(stranger)).toEqual({ outcome: 'not_provisioned' });
-      expect(await store.getUser(orgId, stranger.newUserId)).toBeNull();
+      expect(await store.getUser(orgId, stranger.newUser.userId)).toBeNull();
       expect(await store.findOrCreateUser({ ...stranger, mayCreate: true })).toMatchObject({
         outcome: 'created',
       });
@@ -135,9 +136,9 @@ export function describeLifecycle({ freshStore, itGuarantees }: SuiteContext): v
       const input = identity(orgId);
       await store.findOrCreateUser(input);
 
-      expect(await store.deleteUser({ orgId: other, userId: input.newUserId, events: [] })).toBe(false);
+      expect(await store.deleteUser({ orgId: other, userId: input.newUser.userId, events: [] })).toBe(false);
       expect(await store.deleteUser({ orgId, userId: randomUUID(), events: [] })).toBe(false);
-      expect(await store.getUser(orgId, input.newUserId)).not.toBeNull();
+      expect(await store.getUser(orgId, input.newUser.userId)).not.toBeNull();
       expect(await store.findOrCreateUser(input)).toMatchObject({ outcome: 'existing' });
     });
   });
@@ -192,7 +193,7 @@ export function describeLifecycle({ freshStore, itGuarantees }: SuiteContext): v
       expect(await store.findIssuerRegistrations(doomedIssuer.issuer)).toEqual([]);
       expect(await store.listIssuerRegistrations(doomed.orgId)).toEqual([]);
       expect(await store.listActiveApiKeys(doomed.orgId)).toEqual([]);
-      expect(await store.getUserById(doomedUser.newUserId)).toBeNull();
+      expect(await store.getUserById(doomedUser.newUser.userId)).toBeNull();
       expect(await store.getUserById(imported.userId)).toBeNull();
       expect(await store.listWebhookSubscriptions(doomed.orgId)).toEqual([]);
       expect(await store.listWebhookDeliveries(doomed.orgId, doomedHook.subscriptionId, 10)).toEqual([]);
@@ -213,7 +214,7 @@ export function describeLifecycle({ freshStore, itGuarantees }: SuiteContext): v
       const reborn = organization({ orgId: doomed.orgId });
       const again = issuerRegistration(reborn.orgId, { issuer: doomedIssuer.issuer });
       expect(await store.createOrganization(reborn, apiKey(reborn.orgId), again)).toBe('created');
-      expect(await store.findOrCreateUser({ ...doomedUser, newUserId: randomUUID() })).toMatchObject({
+      expect(await store.findOrCreateUser(withAnotherNewUser(doomedUser))).toMatchObject({
         outcome: 'created',
       });
     });

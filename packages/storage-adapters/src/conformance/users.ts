@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { FindOrCreateUserInput, Store, UserRecord } from '@rialto-exchange/core';
 import { describe, expect, it } from 'vitest';
 import type { SuiteContext } from './context.js';
-import { apiKey, identity, issuerRegistration, organization } from './fixtures.js';
+import { apiKey, identity, issuerRegistration, organization, withAnotherNewUser } from './fixtures.js';
 
 export function describeUsers({ freshStore }: SuiteContext): void {
   describe('users and identity links', () => {
@@ -19,33 +18,37 @@ export function describeUsers({ freshStore }: SuiteContext): void {
       return result.user;
     }
 
-    it('findOrCreateUser creates a user with no verification step done, linked to the identity', async () => {
+    it('findOrCreateUser stores the new user core built, exactly as given, linked to the identity', async () => {
       const { store, orgId } = await storeWithOrg();
-      const input = identity(orgId);
+      const base = identity(orgId);
+      // Unlike the initial state of today's users, so a store that builds its own record fails.
       const expected: UserRecord = {
-        userId: input.newUserId,
-        orgId,
-        email: input.email,
-        role: 'member',
-        onboardingCompleted: false,
-        kycStatus: 'not_started',
-        accreditationStatus: 'not_submitted',
-        createdAt: input.now,
-        updatedAt: input.now,
+        ...base.newUser,
+        role: 'org_admin',
+        onboardingCompleted: true,
+        kycStatus: 'processing',
+        accreditationStatus: 'submitted',
+        createdAt: base.now - 5,
+        updatedAt: base.now - 1,
       };
+      const input = { ...base, newUser: expected };
 
       expect(await store.findOrCreateUser(input)).toEqual({ outcome: 'created', user: expected });
-      expect(await store.getUser(orgId, input.newUserId)).toEqual(expected);
+      expect(await store.getUser(orgId, expected.userId)).toEqual(expected);
+      expect(await store.findOrCreateUser(withAnotherNewUser(input))).toEqual({
+        outcome: 'existing',
+        user: expected,
+      });
     });
 
-    it('findOrCreateUser returns existing for a linked identity, whatever email or newUserId is passed', async () => {
+    it('findOrCreateUser returns existing for a linked identity, whatever email or new user is passed', async () => {
       const { store, orgId } = await storeWithOrg();
       const input = identity(orgId);
       const user = await createUser(store, input);
       const again = identity(orgId, { sub: input.sub, email: 'renamed@example.com', now: input.now + 60 });
 
       expect(await store.findOrCreateUser(again)).toEqual({ outcome: 'existing', user });
-      expect(await store.getUser(orgId, again.newUserId)).toBeNull();
+      expect(await store.getUser(orgId, again.newUser.userId)).toBeNull();
     });
 
     it('concurrent findOrCreateUser calls for many identities each get their own user', async () => {
@@ -59,12 +62,12 @@ export function describeUsers({ freshStore }: SuiteContext): void {
       );
 
       const [again, fresh] = await Promise.all([
-        Promise.all(known.map((input) => store.findOrCreateUser({ ...input, newUserId: randomUUID() }))),
+        Promise.all(known.map((input) => store.findOrCreateUser(withAnotherNewUser(input)))),
         Promise.all(unknown.map((input) => store.findOrCreateUser(input))),
       ]);
       expect(again).toEqual(users.map((user) => ({ outcome: 'existing', user })));
       expect(fresh.map((result) => result.outcome === 'created' && result.user.userId)).toEqual(
-        unknown.map((input) => input.newUserId),
+        unknown.map((input) => input.newUser.userId),
       );
     });
 
@@ -78,7 +81,7 @@ export function describeUsers({ freshStore }: SuiteContext): void {
         outcome: 'existing',
         user,
       });
-      expect(await store.getUser(orgId, other.newUserId)).toBeNull();
+      expect(await store.getUser(orgId, other.newUser.userId)).toBeNull();
     });
 
     it('findOrCreateUser returns conflict and writes nothing when the email is taken and linking is refused', async () => {
@@ -87,7 +90,7 @@ export function describeUsers({ freshStore }: SuiteContext): void {
       const refused = identity(orgId, { mayLinkByEmail: false });
 
       expect(await store.findOrCreateUser(refused)).toEqual({ outcome: 'conflict' });
-      expect(await store.getUser(orgId, refused.newUserId)).toBeNull();
+      expect(await store.getUser(orgId, refused.newUser.userId)).toBeNull();
       // Had the refused identity been linked anyway, this would answer `existing`.
       expect(await store.findOrCreateUser({ ...refused, mayLinkByEmail: true })).toEqual({
         outcome: 'linked',
@@ -99,22 +102,17 @@ export function describeUsers({ freshStore }: SuiteContext): void {
       const { store, orgId } = await storeWithOrg();
       const user = await createUser(store, identity(orgId));
       const lookup = { mayLinkByEmail: false, mayCreate: false } as const;
-      const known = identity(orgId, { ...lookup, sub: 'known' });
-      await createUser(store, {
-        ...known,
-        email: 'known@example.com',
-        mayLinkByEmail: true,
-        mayCreate: true,
-      });
+      const known = identity(orgId, { ...lookup, sub: 'known', email: 'known@example.com' });
+      await createUser(store, { ...known, mayLinkByEmail: true, mayCreate: true });
       const newIdentity = identity(orgId, lookup);
       const stranger = identity(orgId, { ...lookup, email: 'stranger@example.com' });
 
-      expect(await store.findOrCreateUser({ ...known, email: 'known@example.com' })).toMatchObject({
+      expect(await store.findOrCreateUser(known)).toMatchObject({
         outcome: 'existing',
       });
       expect(await store.findOrCreateUser(newIdentity)).toEqual({ outcome: 'conflict' });
       expect(await store.findOrCreateUser(stranger)).toEqual({ outcome: 'not_provisioned' });
-      expect(await store.getUser(orgId, stranger.newUserId)).toBeNull();
+      expect(await store.getUser(orgId, stranger.newUser.userId)).toBeNull();
       // Had a lookup linked or created anything, these would answer `existing`.
       expect(await store.findOrCreateUser({ ...newIdentity, mayLinkByEmail: true })).toEqual({
         outcome: 'linked',
@@ -143,12 +141,12 @@ export function describeUsers({ freshStore }: SuiteContext): void {
       const other = organization();
       await store.createOrganization(other, apiKey(other.orgId), issuerRegistration(other.orgId));
       const input = identity(orgId, { mayLinkByEmail: true });
-      const inOtherOrg = { ...input, orgId: other.orgId, newUserId: identity(other.orgId).newUserId };
+      const inOtherOrg = identity(other.orgId, { iss: input.iss, sub: input.sub, email: input.email });
 
       const first = await createUser(store, input);
       const second = await createUser(store, inOtherOrg);
 
-      expect(second).toEqual({ ...first, userId: inOtherOrg.newUserId, orgId: other.orgId });
+      expect(second).toEqual({ ...first, userId: inOtherOrg.newUser.userId, orgId: other.orgId });
       expect(await store.getUser(orgId, first.userId)).toEqual(first);
     });
 
@@ -159,8 +157,8 @@ export function describeUsers({ freshStore }: SuiteContext): void {
       const input = identity(orgId);
       await createUser(store, input);
 
-      expect(await store.getUser(orgId, identity(orgId).newUserId)).toBeNull();
-      expect(await store.getUser(other.orgId, input.newUserId)).toBeNull();
+      expect(await store.getUser(orgId, identity(orgId).newUser.userId)).toBeNull();
+      expect(await store.getUser(other.orgId, input.newUser.userId)).toBeNull();
     });
 
     it('users are copied in and out: mutating a returned record never changes the store', async () => {
@@ -170,10 +168,10 @@ export function describeUsers({ freshStore }: SuiteContext): void {
       const snapshot = structuredClone(created);
 
       created.kycStatus = 'approved';
-      const read = (await store.getUser(orgId, input.newUserId)) ?? expect.unreachable();
+      const read = (await store.getUser(orgId, input.newUser.userId)) ?? expect.unreachable();
       read.email = 'mutated@example.com';
 
-      expect(await store.getUser(orgId, input.newUserId)).toEqual(snapshot);
+      expect(await store.getUser(orgId, input.newUser.userId)).toEqual(snapshot);
     });
   });
 }

@@ -91,7 +91,7 @@ export function describeWebhookSubscriptions({ freshStore, itGuarantees }: Suite
       const store = await freshStore();
       const { user } = await storeWithUser(store);
       expect(await store.getUserById(user.userId)).toEqual(user);
-      expect(await store.getUserById(identity(user.orgId).newUserId)).toBeNull();
+      expect(await store.getUserById(identity(user.orgId).newUser.userId)).toBeNull();
     });
 
     it('updateUserVerification applies the next state when the user is in the expected one', async () => {
@@ -153,7 +153,7 @@ export function describeWebhookSubscriptions({ freshStore, itGuarantees }: Suite
         await store.updateUserVerification({
           ...change,
           orgId: user.orgId,
-          userId: identity(user.orgId).newUserId,
+          userId: identity(user.orgId).newUser.userId,
         }),
       ).toEqual({ outcome: 'not_found' });
       expect(await store.getUserById(user.userId)).toEqual(user);

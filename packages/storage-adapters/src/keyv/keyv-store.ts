@@ -14,7 +14,7 @@ import type {
   WebhookEventRecord,
   WebhookSubscriptionRecord,
 } from '@rialto-exchange/core';
-import { StoreUnavailableError } from '@rialto-exchange/core';
+import { StoreUnavailableError, storeKit } from '@rialto-exchange/core';
 import {
   parseOptions,
   positiveNumber,
@@ -23,18 +23,7 @@ import {
 } from '@rialto-exchange/core/option-schema';
 import { z } from 'zod';
 import { withDeadline } from '../internal/deadline.js';
-import { oldestRegistrationsFirst, registrationConflict } from '../internal/issuer-registrations.js';
 import { createKeyedLock } from '../internal/keyed-lock.js';
-import { newestSigningKeysFirst, oldestKeysFirst } from '../internal/ordering.js';
-import {
-  byDueTime,
-  deliveriesFor,
-  isClaimable,
-  newestDeliveriesFirst,
-  newUser,
-  withDefaultRole,
-  withOrganizationDefaults,
-} from '../internal/outbox.js';
 import {
   DELIVERY_RETENTION_SECONDS,
   EXPIRY_MARGIN_SECONDS,
@@ -214,8 +203,9 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
     apiKeys: (orgId: string) => `api-keys:${orgId}`,
     user: (userId: string) => `user:${userId}`,
     // JSON arrays keep composite keys unambiguous whatever characters the parts contain.
-    identity: (orgId: string, iss: string, sub: string) => `identity:${JSON.stringify([orgId, iss, sub])}`,
-    email: (orgId: string, email: string) => `email:${JSON.stringify([orgId, email])}`,
+    identity: (orgId: string, iss: string, sub: string) =>
+      `identity:${storeKit.identityKey(orgId, iss, sub)}`,
+    email: (orgId: string, email: string) => `email:${storeKit.emailKey(orgId, email)}`,
     refreshToken: (jti: string) => `refresh:${jti}`,
     consumed: (consumedKey: string) => `consumed:${consumedKey}`,
     familyExpiry: (familyId: string) => `family-expiry:${familyId}`,
@@ -271,7 +261,7 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
     const byOrg = new Map(
       await Promise.all(orgIds.map(async (orgId) => [orgId, await subscriptionsOf(orgId)] as const)),
     );
-    await addDeliveries(deliveriesFor(events, (orgId) => byOrg.get(orgId) ?? []));
+    await addDeliveries(storeKit.webhookDeliveriesFor(events, (orgId) => byOrg.get(orgId) ?? []));
   }
 
   async function saveRefreshToken(record: RefreshTokenRecord): Promise<void> {
@@ -295,7 +285,7 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
 
   async function readUser(userId: string): Promise<UserRecord | undefined> {
     const user = await get<UserRecord>(key.user(userId));
-    return user && withDefaultRole(user);
+    return user && storeKit.withUserDefaults(user);
   }
 
   async function removeUser(user: UserRecord): Promise<void> {
@@ -331,7 +321,7 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
     }
     if (input.mayCreate === false) return { outcome: 'not_provisioned' };
 
-    const user = newUser(input);
+    const user = input.newUser;
     // User, then identity, then email: cut short, a retry of the same identity still finds its
     // user, and nobody else is refused or linked because of a half-created one.
     await set(key.user(user.userId), user);
@@ -389,7 +379,7 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
       await upgradeIssuer(firstIssuer.issuer);
       return withLocks([key.issuerRegistrations(firstIssuer.issuer)], async () => {
         const sameIssuer = await registrationsOfIssuer(firstIssuer.issuer);
-        const conflict = registrationConflict(sameIssuer, firstIssuer);
+        const conflict = storeKit.issuerRegistrationConflict(sameIssuer, firstIssuer);
         if (conflict === 'issuer_taken' || conflict === 'client_id_taken') return conflict;
         await set(key.organization(org.orgId), org);
         await set(key.apiKeys(org.orgId), [firstKey]);
@@ -408,7 +398,7 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
       await upgradeIssuer(record.issuer);
       return withLocks([key.issuerRegistrations(record.issuer), key.orgIssuers(record.orgId)], async () => {
         const sameIssuer = await registrationsOfIssuer(record.issuer);
-        const conflict = registrationConflict(sameIssuer, record);
+        const conflict = storeKit.issuerRegistrationConflict(sameIssuer, record);
         if (conflict) return conflict;
         await set(key.orgIssuers(record.orgId), [...(await orgIndex(record.orgId)), indexEntry(record)]);
         await set(key.issuerRegistrations(record.issuer), [...sameIssuer, record]);
@@ -424,12 +414,12 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
           ...(await registrationsOfIssuer(issuer)).filter((registration) => registration.orgId === orgId),
         );
       }
-      return oldestRegistrationsFirst(found);
+      return storeKit.sortedBy(found, storeKit.oldestRegistrationFirst);
     },
 
     async findIssuerRegistrations(issuer) {
       await upgradeIssuer(issuer);
-      return oldestRegistrationsFirst(await registrationsOfIssuer(issuer));
+      return storeKit.sortedBy(await registrationsOfIssuer(issuer), storeKit.oldestRegistrationFirst);
     },
 
     async removeIssuerRegistration(orgId, registrationId) {
@@ -458,8 +448,7 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
       return withLocks([key.organization(orgId)], async () => {
         const org = await readOrganization(orgId);
         if (!org) return null;
-        const defined = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined));
-        const updated: OrganizationRecord = { ...org, ...defined, updatedAt: now };
+        const updated = storeKit.applyOrganizationPatch(org, patch, now);
         await set(key.organization(orgId), updated);
         return updated;
       });
@@ -474,7 +463,10 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
 
     async listActiveApiKeys(orgId) {
       const keys = (await get<ApiKeyRecord[]>(key.apiKeys(orgId))) ?? [];
-      return oldestKeysFirst(keys.filter((record) => record.revokedAt === null));
+      return storeKit.sortedBy(
+        keys.filter((record) => record.revokedAt === null),
+        storeKit.oldestApiKeyFirst,
+      );
     },
 
     revokeApiKey(orgId, keyId, now) {
@@ -592,7 +584,7 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
     },
 
     async listWebhookSubscriptions(orgId) {
-      return (await subscriptionsOf(orgId)).sort((a, b) => a.createdAt - b.createdAt);
+      return storeKit.sortedBy(await subscriptionsOf(orgId), storeKit.oldestSubscriptionFirst);
     },
 
     updateWebhookSubscription(orgId, subscriptionId, patch, now) {
@@ -601,8 +593,7 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
         const index = stored.findIndex((record) => record.subscriptionId === subscriptionId);
         const current = stored[index];
         if (!current) return null;
-        const defined = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined));
-        const updated: WebhookSubscriptionRecord = { ...current, ...defined, updatedAt: now };
+        const updated = storeKit.applyWebhookSubscriptionPatch(current, patch, now);
         stored[index] = updated;
         await set(key.subscriptions(orgId), stored);
         return updated;
@@ -633,7 +624,7 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
         for (const deliveryId of due) {
           const delivery = await get<WebhookDeliveryRecord>(key.delivery(deliveryId));
           if (delivery?.status !== 'pending') finished.add(deliveryId);
-          else if (isClaimable(delivery, now)) pending.push(delivery);
+          else if (storeKit.isClaimable(delivery, now)) pending.push(delivery);
         }
         if (finished.size > 0) {
           const latest = (await get<string[]>(key.dueDeliveries)) ?? [];
@@ -643,7 +634,7 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
           );
         }
         const claimed = pending
-          .sort(byDueTime)
+          .sort(storeKit.earliestDueDeliveryFirst)
           .slice(0, limit)
           .map((delivery) => ({ ...delivery, leaseToken, leaseExpiresAt: now + leaseSeconds }));
         for (const delivery of claimed) await saveDelivery(delivery);
@@ -668,6 +659,14 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
       });
     },
 
+    async countPendingWebhookDeliveries(now) {
+      const due = (await get<string[]>(key.dueDeliveries)) ?? [];
+      const deliveries = await Promise.all(
+        due.map((deliveryId) => get<WebhookDeliveryRecord>(key.delivery(deliveryId))),
+      );
+      return deliveries.filter((delivery) => delivery && storeKit.isClaimable(delivery, now)).length;
+    },
+
     async listWebhookDeliveries(orgId, subscriptionId, limit) {
       const ids = (await get<string[]>(key.subscriptionDeliveries(subscriptionId))) ?? [];
       const found = await Promise.all(
@@ -675,7 +674,7 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
       );
       return found
         .filter((delivery): delivery is WebhookDeliveryRecord => delivery?.orgId === orgId)
-        .sort(newestDeliveriesFirst)
+        .sort(storeKit.newestDeliveryFirst)
         .slice(0, limit);
     },
 
@@ -744,7 +743,7 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
     ensureSigningKey(candidate) {
       return withLocks([key.signingKeys(candidate.use)], async () => {
         const stored = (await get<SigningKeyRecord[]>(key.signingKeys(candidate.use))) ?? [];
-        const newest = newestSigningKeysFirst(stored)[0];
+        const newest = storeKit.sortedBy(stored, storeKit.newestSigningKeyFirst)[0];
         if (newest) return newest;
         await set(key.signingKeys(candidate.use), [candidate]);
         return candidate;
@@ -760,7 +759,10 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
     },
 
     async listSigningKeys(use) {
-      return newestSigningKeysFirst((await get<SigningKeyRecord[]>(key.signingKeys(use))) ?? []);
+      return storeKit.sortedBy(
+        (await get<SigningKeyRecord[]>(key.signingKeys(use))) ?? [],
+        storeKit.newestSigningKeyFirst,
+      );
     },
   };
 }
@@ -793,7 +795,7 @@ function indexEntry(registration: IssuerRegistrationRecord): OrgIssuerEntry {
 
 /** The organization without the issuer fields records carried before issuer registrations. */
 function organizationFields(org: OrganizationRecord): OrganizationRecord {
-  return withOrganizationDefaults({
+  return storeKit.withOrganizationDefaults({
     orgId: org.orgId,
     name: org.name,
     audience: org.audience,

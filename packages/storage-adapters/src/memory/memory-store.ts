@@ -13,9 +13,7 @@ import type {
   WebhookDeliveryRecord,
   WebhookSubscriptionRecord,
 } from '@rialto-exchange/core';
-import { oldestRegistrationsFirst, registrationConflict } from '../internal/issuer-registrations.js';
-import { newestSigningKeysFirst, oldestKeysFirst } from '../internal/ordering.js';
-import { byDueTime, deliveriesFor, isClaimable, newestDeliveriesFirst, newUser } from '../internal/outbox.js';
+import { storeKit } from '@rialto-exchange/core';
 import { epochSeconds, FAMILY_REVOCATION_MIN_SECONDS } from '../internal/retention.js';
 
 /**
@@ -56,8 +54,7 @@ export function memoryStore(): Store {
   const consumedUntil = new Map<string, number>();
   let consumesSinceSweep = 0;
 
-  const identityKey = (orgId: string, iss: string, sub: string) => JSON.stringify([orgId, iss, sub]);
-  const emailKey = (orgId: string, email: string) => JSON.stringify([orgId, email]);
+  const { emailKey, identityKey, sortedBy } = storeKit;
 
   // Unconsumed tokens and old revocations would otherwise accumulate for the life of the process.
   function sweep(now: number) {
@@ -91,14 +88,23 @@ export function memoryStore(): Store {
   const subscriptionsOf = (orgId: string) =>
     [...subscriptions.values()].filter((subscription) => subscription.orgId === orgId);
 
+  const signingKeysFor = (use: SigningKeyUse) =>
+    sortedBy(
+      signingKeys.filter((key) => key.use === use),
+      storeKit.newestSigningKeyFirst,
+    );
+
   function enqueue(events: FindOrCreateUserInput['eventsIfCreated'] = []) {
-    for (const delivery of deliveriesFor(events, subscriptionsOf))
+    for (const delivery of storeKit.webhookDeliveriesFor(events, subscriptionsOf))
       deliveries.set(delivery.deliveryId, delivery);
   }
 
   return {
     async createOrganization(org, firstKey, firstIssuer) {
-      const conflict = registrationConflict(registrationsOfIssuer(firstIssuer.issuer), firstIssuer);
+      const conflict = storeKit.issuerRegistrationConflict(
+        registrationsOfIssuer(firstIssuer.issuer),
+        firstIssuer,
+      );
       if (conflict === 'issuer_taken' || conflict === 'client_id_taken') return conflict;
       organizations.set(org.orgId, copy(org));
       apiKeys.set(org.orgId, [copy(firstKey)]);
@@ -112,20 +118,21 @@ export function memoryStore(): Store {
     },
 
     async addIssuerRegistration(record) {
-      const conflict = registrationConflict(registrationsOfIssuer(record.issuer), record);
+      const conflict = storeKit.issuerRegistrationConflict(registrationsOfIssuer(record.issuer), record);
       if (conflict) return conflict;
       issuerRegistrations.set(record.registrationId, copy(record));
       return 'added';
     },
 
     async listIssuerRegistrations(orgId) {
-      return oldestRegistrationsFirst(
+      return sortedBy(
         [...issuerRegistrations.values()].filter((registration) => registration.orgId === orgId),
+        storeKit.oldestRegistrationFirst,
       ).map(copy);
     },
 
     async findIssuerRegistrations(issuer) {
-      return oldestRegistrationsFirst(registrationsOfIssuer(issuer)).map(copy);
+      return sortedBy(registrationsOfIssuer(issuer), storeKit.oldestRegistrationFirst).map(copy);
     },
 
     async removeIssuerRegistration(orgId, registrationId) {
@@ -136,8 +143,7 @@ export function memoryStore(): Store {
     async updateOrganization(orgId: string, patch: OrganizationPatch, now: number) {
       const org = organizations.get(orgId);
       if (!org) return null;
-      const defined = Object.entries(patch).filter(([, value]) => value !== undefined);
-      const updated = { ...org, ...copy(Object.fromEntries(defined)), updatedAt: now };
+      const updated = storeKit.applyOrganizationPatch(org, copy(patch), now);
       organizations.set(orgId, updated);
       return copy(updated);
     },
@@ -149,7 +155,8 @@ export function memoryStore(): Store {
     },
 
     async listActiveApiKeys(orgId) {
-      return oldestKeysFirst((apiKeys.get(orgId) ?? []).filter((key) => key.revokedAt === null)).map(copy);
+      const active = (apiKeys.get(orgId) ?? []).filter((key) => key.revokedAt === null);
+      return sortedBy(active, storeKit.oldestApiKeyFirst).map(copy);
     },
 
     async revokeApiKey(orgId, keyId, now) {
@@ -173,7 +180,7 @@ export function memoryStore(): Store {
         return { outcome: 'linked', user: copy(users.get(sameEmailUserId) as UserRecord) };
       }
       if (input.mayCreate === false) return { outcome: 'not_provisioned' };
-      const user = newUser(input);
+      const user = copy(input.newUser);
       users.set(user.userId, user);
       enqueue(input.eventsIfCreated);
       userIdByEmail.set(byEmail, user.userId);
@@ -257,16 +264,13 @@ export function memoryStore(): Store {
     },
 
     async listWebhookSubscriptions(orgId) {
-      return subscriptionsOf(orgId)
-        .sort((a, b) => a.createdAt - b.createdAt)
-        .map(copy);
+      return sortedBy(subscriptionsOf(orgId), storeKit.oldestSubscriptionFirst).map(copy);
     },
 
     async updateWebhookSubscription(orgId, subscriptionId, patch, now) {
       const subscription = subscriptions.get(subscriptionId);
       if (!subscription || subscription.orgId !== orgId) return null;
-      const defined = Object.entries(patch).filter(([, value]) => value !== undefined);
-      const updated = { ...subscription, ...copy(Object.fromEntries(defined)), updatedAt: now };
+      const updated = storeKit.applyWebhookSubscriptionPatch(subscription, copy(patch), now);
       subscriptions.set(subscriptionId, updated);
       return copy(updated);
     },
@@ -286,7 +290,10 @@ export function memoryStore(): Store {
     },
 
     async claimWebhookDeliveries({ now, limit, leaseSeconds, leaseToken }) {
-      const due = [...deliveries.values()].filter((delivery) => isClaimable(delivery, now)).sort(byDueTime);
+      const due = sortedBy(
+        [...deliveries.values()].filter((delivery) => storeKit.isClaimable(delivery, now)),
+        storeKit.earliestDueDeliveryFirst,
+      );
       return due.slice(0, limit).map((delivery) => {
         delivery.leaseToken = leaseToken;
         delivery.leaseExpiresAt = now + leaseSeconds;
@@ -309,10 +316,16 @@ export function memoryStore(): Store {
       return true;
     },
 
+    async countPendingWebhookDeliveries(now) {
+      let pending = 0;
+      for (const delivery of deliveries.values()) if (storeKit.isClaimable(delivery, now)) pending++;
+      return pending;
+    },
+
     async listWebhookDeliveries(orgId, subscriptionId, limit) {
       return [...deliveries.values()]
         .filter((delivery) => delivery.orgId === orgId && delivery.subscriptionId === subscriptionId)
-        .sort(newestDeliveriesFirst)
+        .sort(storeKit.newestDeliveryFirst)
         .slice(0, limit)
         .map(copy);
     },
@@ -368,7 +381,7 @@ export function memoryStore(): Store {
     },
 
     async ensureSigningKey(candidate) {
-      const existing = newestSigningKeysFirst(signingKeys, candidate.use)[0];
+      const existing = signingKeysFor(candidate.use)[0];
       if (existing) return copy(existing);
       signingKeys.push(copy(candidate));
       return copy(candidate);
@@ -380,7 +393,7 @@ export function memoryStore(): Store {
     },
 
     async listSigningKeys(use: SigningKeyUse) {
-      return newestSigningKeysFirst(signingKeys, use).map(copy);
+      return signingKeysFor(use).map(copy);
     },
   };
 }

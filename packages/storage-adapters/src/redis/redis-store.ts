@@ -12,14 +12,12 @@ import type {
   WebhookEventRecord,
   WebhookSubscriptionRecord,
 } from '@rialto-exchange/core';
-import { StoreUnavailableError } from '@rialto-exchange/core';
+import { StoreUnavailableError, storeKit } from '@rialto-exchange/core';
 import { parseOptions, positiveNumber, strictOptions } from '@rialto-exchange/core/option-schema';
 import { z } from 'zod';
 import { createBatcher } from '../internal/batcher.js';
 import { withDeadline } from '../internal/deadline.js';
-import { oldestRegistrationsFirst } from '../internal/issuer-registrations.js';
-import { newestSigningKeysFirst, oldestKeysFirst } from '../internal/ordering.js';
-import { deliveriesFor, newUser, parseUser, withOrganizationDefaults } from '../internal/outbox.js';
+import { parseUser } from '../internal/json-records.js';
 import {
   DELIVERY_RETENTION_SECONDS,
   EXPIRY_MARGIN_SECONDS,
@@ -298,7 +296,7 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
         };
       }),
     );
-    const deliveries = deliveriesFor(
+    const deliveries = storeKit.webhookDeliveriesFor(
       events,
       (orgId) => snapshots.find((snapshot) => snapshot.orgId === orgId)?.subscriptions ?? [],
     );
@@ -373,7 +371,10 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
 
   async function listIssuerRegistrations(orgId: string): Promise<IssuerRegistrationRecord[]> {
     const records = await run(LIST_ISSUER_REGISTRATIONS, [key.orgIssuers(orgId)], [prefix, orgId]);
-    return oldestRegistrationsFirst((records as string[]).map((json) => JSON.parse(json)));
+    return storeKit.sortedBy(
+      (records as string[]).map((json) => JSON.parse(json)),
+      storeKit.oldestRegistrationFirst,
+    );
   }
 
   async function removeIssuerRegistration(orgId: string, registrationId: string): Promise<boolean> {
@@ -428,7 +429,10 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
         [key.issuerRegistrations(issuer)],
         [prefix, issuer],
       );
-      return oldestRegistrationsFirst((records as string[]).map((json) => JSON.parse(json)));
+      return storeKit.sortedBy(
+        (records as string[]).map((json) => JSON.parse(json)),
+        storeKit.oldestRegistrationFirst,
+      );
     },
 
     removeIssuerRegistration,
@@ -458,10 +462,11 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
         [],
       )) as [string[], string[]];
       const revokedIds = new Set(revoked);
-      return oldestKeysFirst(
+      return storeKit.sortedBy(
         stored
           .map((json): ApiKeyRecord => ({ ...JSON.parse(json), revokedAt: null }))
           .filter((record) => !revokedIds.has(record.keyId)),
+        storeKit.oldestApiKeyFirst,
       );
     },
 
@@ -477,7 +482,7 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
     async findOrCreateUser(input): Promise<FindOrCreateUserResult> {
       const linked = await findUserByIdentity(key.identity(input.orgId, input.iss, input.sub));
       if (linked !== null) return { outcome: 'existing', user: parseUser(linked) };
-      const created = newUser(input);
+      const created = input.newUser;
       const [outcome, json] = await withOutbox(
         // Read only if the first attempt asks for a retry: the events may be built on demand.
         () => input.eventsIfCreated ?? [],
@@ -630,15 +635,14 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
       const stored = (await send(['HVALS', key.subscriptions(orgId)])) as string[];
       return stored
         .map((json) => JSON.parse(json) as WebhookSubscriptionRecord)
-        .sort((a, b) => a.createdAt - b.createdAt || a.subscriptionId.localeCompare(b.subscriptionId));
+        .sort(storeKit.oldestSubscriptionFirst);
     },
 
     async updateWebhookSubscription(orgId, subscriptionId, patch, now) {
       for (let attempts = 1; attempts <= MAX_OUTBOX_ATTEMPTS; attempts++) {
         const json = await send(['HGET', key.subscriptions(orgId), subscriptionId]);
         if (typeof json !== 'string') return null;
-        const defined = Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined));
-        const updated: WebhookSubscriptionRecord = { ...JSON.parse(json), ...defined, updatedAt: now };
+        const updated = storeKit.applyWebhookSubscriptionPatch(JSON.parse(json), patch, now);
         if (await writeSubscription(orgId, subscriptionId, json, updated)) return updated;
       }
       throw new Error('redisStore: a webhook subscription kept changing while being updated');
@@ -723,6 +727,10 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
       return reply === 1;
     },
 
+    async countPendingWebhookDeliveries(now) {
+      return Number(await send(['ZCOUNT', key.dueDeliveries, '-inf', String(now)]));
+    },
+
     async listWebhookDeliveries(orgId, subscriptionId, limit) {
       const stored = (await run(
         LIST_DELIVERIES,
@@ -805,7 +813,10 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
         [key.signingKeys(candidate.use)],
         [candidate.kid, JSON.stringify(candidate)],
       )) as string[];
-      return newestSigningKeysFirst(stored.map((json) => JSON.parse(json)))[0] as SigningKeyRecord;
+      return storeKit.sortedBy(
+        stored.map((json) => JSON.parse(json)),
+        storeKit.newestSigningKeyFirst,
+      )[0] as SigningKeyRecord;
     },
 
     async addSigningKey(record) {
@@ -814,7 +825,10 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
 
     async listSigningKeys(use) {
       const stored = (await send(['HVALS', key.signingKeys(use)])) as string[];
-      return newestSigningKeysFirst(stored.map((json) => JSON.parse(json)));
+      return storeKit.sortedBy(
+        stored.map((json) => JSON.parse(json)),
+        storeKit.newestSigningKeyFirst,
+      );
     },
 
     close: () => connector.close(),
@@ -851,7 +865,7 @@ function organizationFromPairs(reply: unknown): OrganizationRecord | null {
   for (let index = 0; index < pairs.length; index += 2) {
     stored.set(pairs[index] as string, JSON.parse(pairs[index + 1] as string));
   }
-  return withOrganizationDefaults(
+  return storeKit.withOrganizationDefaults(
     Object.fromEntries(
       ORGANIZATION_FIELDS.map((field) => [field, stored.get(field)]),
     ) as unknown as OrganizationRecord,

@@ -16,7 +16,7 @@ import type {
   WebhookSubscriptionPatch,
   WebhookSubscriptionRecord,
 } from '@rialto-exchange/core';
-import { StoreUnavailableError, verificationFlags } from '@rialto-exchange/core';
+import { StoreUnavailableError, storeKit, verificationFlags } from '@rialto-exchange/core';
 import {
   implementation,
   parseOptions,
@@ -27,7 +27,6 @@ import { type Insertable, Kysely, type Selectable, sql, type Transaction } from 
 import { z } from 'zod';
 import { createBatcher } from '../internal/batcher.js';
 import { withDeadline } from '../internal/deadline.js';
-import { deliveriesFor, newUser } from '../internal/outbox.js';
 import { EXPIRY_MARGIN_SECONDS, epochSeconds, FAMILY_REVOCATION_MIN_SECONDS } from '../internal/retention.js';
 import { runMigrations } from './migrations.js';
 import type { Database } from './schema.js';
@@ -371,6 +370,7 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
       .selectAll()
       .where('key_use', '=', use)
       .orderBy('created_at', 'desc')
+      .orderBy('kid', 'desc')
       .limit(1)
       .executeTakeFirst();
     return row && toSigningKey(row);
@@ -409,7 +409,9 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
     const subscriptions = (
       await trx.selectFrom('webhook_subscriptions').selectAll().where('org_id', 'in', orgIds).execute()
     ).map(toSubscription);
-    const deliveries = deliveriesFor(events, (orgId) => subscriptions.filter((sub) => sub.orgId === orgId));
+    const deliveries = storeKit.webhookDeliveriesFor(events, (orgId) =>
+      subscriptions.filter((sub) => sub.orgId === orgId),
+    );
     if (deliveries.length > 0)
       await trx.insertInto('webhook_deliveries').values(deliveries.map(fromDelivery)).execute();
   }
@@ -574,7 +576,7 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
           }
           if (input.mayCreate === false) return { outcome: 'not_provisioned' };
 
-          const user = newUser(input);
+          const user = input.newUser;
           // A unique violation on the email or the identity means a concurrent call created the
           // user first; the transaction rolls back whole and the retry finds that user.
           await db.transaction().execute(async (trx) => {
@@ -814,6 +816,18 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
         return numUpdatedRows === 1n;
       }),
 
+    countPendingWebhookDeliveries: (now) =>
+      guarded(async () => {
+        const { pending } = await db
+          .selectFrom('webhook_deliveries')
+          .select((eb) => eb.fn.countAll<number | string | bigint>().as('pending'))
+          .where('status', '=', 'pending')
+          .where('next_attempt_at', '<=', now)
+          .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<=', now)]))
+          .executeTakeFirstOrThrow();
+        return Number(pending);
+      }),
+
     listWebhookDeliveries: (orgId, subscriptionId, limit) =>
       guarded(async () => {
         const rows = await db
@@ -1013,7 +1027,7 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
           .selectAll()
           .where('key_use', '=', use)
           .orderBy('created_at', 'desc')
-          .orderBy('kid')
+          .orderBy('kid', 'desc')
           .execute();
         return rows.map(toSigningKey);
       }),
@@ -1041,11 +1055,11 @@ function sha256(value: string): string {
 
 // JSON arrays keep composite keys unambiguous whatever characters the parts contain.
 function identityKey(orgId: string, iss: string, sub: string): string {
-  return sha256(JSON.stringify([orgId, iss, sub]));
+  return sha256(storeKit.identityKey(orgId, iss, sub));
 }
 
 function emailKey(orgId: string, email: string): string {
-  return sha256(JSON.stringify([orgId, email]));
+  return sha256(storeKit.emailKey(orgId, email));
 }
 
 async function insertApiKey(db: Kysely<Database> | Transaction<Database>, key: ApiKeyRecord): Promise<void> {

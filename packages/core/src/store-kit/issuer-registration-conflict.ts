@@ -1,11 +1,13 @@
-import type { IssuerRegistrationConflict, IssuerRegistrationRecord } from '@rialto-exchange/core';
+import type { IssuerRegistrationConflict, IssuerRegistrationRecord } from '../store.js';
 
 /**
- * The uniqueness rules of `Store.addIssuerRegistration`, for stores that check them in this process
- * (memory, Keyv); the Redis script and the SQL constraints enforce the same ones.
+ * The uniqueness rules of `addIssuerRegistration` (and of `createOrganization`'s first
+ * registration), in their order, for stores that check them in process under a lock or a
+ * transaction; stores that enforce them with constraints or a script must answer the same.
  * @param sameIssuer every stored registration of the candidate's issuer
+ * @returns `null` when the candidate may be added
  */
-export function registrationConflict(
+export function issuerRegistrationConflict(
   sameIssuer: readonly IssuerRegistrationRecord[],
   candidate: IssuerRegistrationRecord,
 ): IssuerRegistrationConflict | null {
@@ -19,13 +21,4 @@ export function registrationConflict(
   }
   const claimed = new Set(sameIssuer.flatMap((registration) => registration.clientIds));
   return candidate.clientIds.some((clientId) => claimed.has(clientId)) ? 'client_id_taken' : null;
-}
-
-/** Oldest first; the id breaks ties so every store lists registrations of one second alike. */
-export function oldestRegistrationsFirst(
-  registrations: readonly IssuerRegistrationRecord[],
-): IssuerRegistrationRecord[] {
-  return [...registrations].sort(
-    (a, b) => a.createdAt - b.createdAt || (a.registrationId < b.registrationId ? -1 : 1),
-  );
 }

@@ -1,0 +1,21 @@
+import type { OrganizationRecord, UserRecord } from '../store.js';
+
+/*
+ * Records stored by earlier releases lack fields added since. Stores that keep records as JSON
+ * (Redis, Keyv) read them through these, so old records need no migration pass; SQL stores give
+ * the columns the same defaults in their migrations.
+ */
+
+/** Organizations stored before suspension and provisioning modes existed: active, creating users. */
+export function withOrganizationDefaults(org: OrganizationRecord): OrganizationRecord {
+  return {
+    ...org,
+    provisioning: org.provisioning ?? 'create',
+    suspendedAt: org.suspendedAt ?? null,
+  };
+}
+
+/** Users stored before roles existed: `member`. */
+export function withUserDefaults(user: UserRecord): UserRecord {
+  return user.role === undefined ? { ...user, role: 'member' } : user;
+}
