@@ -22,12 +22,18 @@ export async function deleteClusterKeys(admin: RedisClusterAdmin, prefix: string
   }
 }
 
-/** The primaries (host:port) that really hold `key`, asked one by one. */
+/**
+ * The primaries (host:port) that really hold `key`, by scanning each one: a key command would only
+ * be redirected (MOVED) to the owner the client already assumes.
+ */
 export async function holdersOf(admin: RedisClusterAdmin, key: string): Promise<string[]> {
   const holders: string[] = [];
+  const pattern = key.replace(/[*?[\]\\]/g, '\\$&');
   for (const master of admin.masters) {
     const node = await admin.nodeClient(master);
-    if ((await node.exists(key)) === 1) holders.push(`${master.host}:${master.port}`);
+    for await (const keys of node.scanIterator({ MATCH: pattern, COUNT: 1000 })) {
+      if (keys.includes(key)) holders.push(`${master.host}:${master.port}`);
+    }
   }
   return holders;
 }

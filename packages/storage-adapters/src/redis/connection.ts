@@ -25,7 +25,7 @@ export interface RedisClusterCommandClient {
   sendCommand(
     firstKey: string | undefined,
     isReadonly: boolean | undefined,
-    args: readonly string[],
+    args: string[],
     options?: { timeout?: number },
   ): Promise<unknown>;
 }
@@ -133,7 +133,7 @@ export function createConnector(connection: RedisConnection, connectTimeoutMs: n
       );
     }
     return hostClientConnector(
-      (firstKey, args, options) => clusterClient.sendCommand(firstKey, false, args, options),
+      (firstKey, args, options) => clusterClient.sendCommand(firstKey, false, [...args], options),
       clusterClient,
       true,
     );
