@@ -111,7 +111,7 @@ if (await isServiceUp('Redis', REDIS_URL)) {
   });
 
   describe('redisStore', () => {
-    it('organizations written before issuer registrations become their first registration on first touch', async () => {
+    it('organizations written before issuer registrations become their first registration when the layout is moved', async () => {
       const { store, keyPrefix } = storeAt(REDIS_URL);
       const legacy = legacyOrganizations();
       for (const org of Object.values(legacy)) {
@@ -124,7 +124,9 @@ if (await isServiceUp('Redis', REDIS_URL)) {
 
       await expectLegacyOrganizationsUpgraded(store, legacy);
       expect(await admin.exists(`${keyPrefix}issuer:${legacy.shared.issuer}`)).toBe(0);
-      expect(await admin.hExists(`${keyPrefix}org:${legacy.shared.orgId}`, 'issuer')).toBe(0);
+      expect(await admin.exists(`${keyPrefix}org:${legacy.shared.orgId}`)).toBe(0);
+      expect(await admin.hExists(`${keyPrefix}{o:${legacy.shared.orgId}}:org`, 'issuer')).toBe(0);
+      expect(await admin.hExists(`${keyPrefix}{o:${legacy.shared.orgId}}:org`, 'name')).toBe(1);
     });
 
     it('moves a database of the first key layout to the current one on the first call, keeping every record', async () => {
