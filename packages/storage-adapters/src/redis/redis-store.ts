@@ -82,7 +82,8 @@ export type {
  */
 export interface RedisStoreOptions {
   /**
-   * Prepended to every key, so several deployments (or tests) can share one database.
+   * Prepended to every key, so several deployments (or tests) can share one database. On a Redis
+   * Cluster it must not contain `{` or `}`, which would override the per-organization hash tags.
    * @default 'rialto:'
    */
   keyPrefix?: string;
