@@ -189,6 +189,23 @@ if (await isServiceUp('Redis', REDIS_URL)) {
       expect(await admin.get(`${keyPrefix}layout`)).toBe('2');
     });
 
+    it('moves the first key layout once when several instances start together; the others wait for it', async () => {
+      const { store: first, keyPrefix } = storeAt(REDIS_URL);
+      const second = redisStore({ url: REDIS_URL }, { keyPrefix });
+      onTestFinished(() => second.close());
+      const v1 = await writeLayoutV1(admin, keyPrefix);
+
+      const [fromFirst, fromSecond] = await Promise.all([
+        first.listActiveApiKeys(v1.org.orgId),
+        second.listActiveApiKeys(v1.org.orgId),
+      ]);
+
+      expect(fromFirst).toEqual([v1.key]);
+      expect(fromSecond).toEqual([v1.key]);
+      expect(await second.getUserById(v1.user.userId)).toEqual(v1.user);
+      expect(await admin.exists(`${keyPrefix}layout-migration`)).toBe(0);
+    });
+
     it("keeps a family's refresh tokens a minute past the last one's expiry and a family revocation for at least a day", async () => {
       const { store, keyPrefix } = storeAt(REDIS_URL);
       const token = refreshToken({ expiresAt: nowSeconds() + 1800 });
