@@ -206,6 +206,41 @@ if (await isServiceUp('Redis', REDIS_URL)) {
       expect(await admin.exists(`${keyPrefix}layout-migration`)).toBe(0);
     });
 
+    it('reads global index entries left by a step that failed half-way as absent, and drops a stale due mark', async () => {
+      const { store, keyPrefix } = storeAt(REDIS_URL);
+      const org = organization();
+      await store.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId));
+      const userId = crypto.randomUUID();
+      const deliveryId = crypto.randomUUID();
+      // What a process stopped between a global index entry and the org's own write leaves behind.
+      await admin.set(`${keyPrefix}user-org:${userId}`, org.orgId);
+      await admin.set(`${keyPrefix}webhook-delivery-org:${deliveryId}`, org.orgId);
+      await admin.zAdd(`${keyPrefix}webhook-due-orgs`, { score: 0, value: org.orgId });
+
+      expect(await store.getUserById(userId)).toBeNull();
+      const now = nowSeconds();
+      expect(
+        await store.completeWebhookAttempt({
+          deliveryId,
+          leaseToken: 'lease',
+          attempt: {
+            attemptedAt: now,
+            durationMs: 1,
+            responseStatus: 200,
+            error: null,
+            responseExcerpt: null,
+          },
+          status: 'succeeded',
+          nextAttemptAt: null,
+          now,
+        }),
+      ).toBe(false);
+      expect(
+        await store.claimWebhookDeliveries({ now, limit: 10, leaseSeconds: 60, leaseToken: 'lease' }),
+      ).toEqual([]);
+      expect(await admin.zScore(`${keyPrefix}webhook-due-orgs`, org.orgId)).toBeNull();
+    });
+
     it("keeps a family's refresh tokens a minute past the last one's expiry and a family revocation for at least a day", async () => {
       const { store, keyPrefix } = storeAt(REDIS_URL);
       const token = refreshToken({ expiresAt: nowSeconds() + 1800 });
