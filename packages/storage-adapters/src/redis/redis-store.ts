@@ -419,8 +419,8 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
   }
 
   /**
-   * The issuer's side of a registration, after the org's side was written: answers the conflict
-   * (and takes the org's side back) or 'added'.
+   * The issuer's side of a registration, written after the org's side: answers the conflict (the
+   * caller then takes the org's side back) or 'added'.
    */
   async function claimIssuer(
     record: IssuerRegistrationRecord,
