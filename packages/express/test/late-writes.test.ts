@@ -57,11 +57,19 @@ async function redisBacking(via: string): Promise<Backing> {
       saveRefreshToken: SAVE_REFRESH_TOKENS.sha1,
       createUser: FIND_OR_CREATE_USER.sha1,
     },
+    // A token lives in its family's hash, a user in its org's (redis/keys.ts).
     async successorOf(jti) {
-      const stored = await admin.get(`${keyPrefix}refresh:${jti}`);
-      return stored ? (JSON.parse(stored).successorJti as string | undefined) : undefined;
+      for (const family of await admin.keys(`${keyPrefix}{f:*}:tokens`)) {
+        const stored = await admin.hGet(family, jti);
+        if (stored) return JSON.parse(stored).successorJti as string | undefined;
+      }
+      return undefined;
     },
-    countUsers: async () => (await admin.keys(`${keyPrefix}user:*`)).length,
+    async countUsers() {
+      let users = 0;
+      for (const org of await admin.keys(`${keyPrefix}{o:*}:users`)) users += await admin.hLen(org);
+      return users;
+    },
     async dispose() {
       await admin.close();
       await disposable.dispose();

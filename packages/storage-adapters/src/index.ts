@@ -7,6 +7,7 @@ export type { KeyvLike, KeyvStoreOptions } from './keyv/keyv-store.js';
 export { keyvStore } from './keyv/keyv-store.js';
 export { memoryStore } from './memory/memory-store.js';
 export type {
+  RedisClusterCommandClient,
   RedisCommandClient,
   RedisConnection,
   RedisStore,

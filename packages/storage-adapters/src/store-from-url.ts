@@ -2,6 +2,7 @@ import type { Store } from '@rialto-exchange/core';
 import { parseOptions, strictOptions } from '@rialto-exchange/core/option-schema';
 import { z } from 'zod';
 import { memoryStore } from './memory/memory-store.js';
+import { clusterRootNodes } from './redis/connection.js';
 import { redisStore } from './redis/redis-store.js';
 import { sqlStore } from './sql/sql-store.js';
 
@@ -31,6 +32,7 @@ const storeFromUrlOptionsSchema = strictOptions({
  * | `memory:` | `memoryStore()` |
  * | `sqlite:./data/rialto.db`, `sqlite:/abs/path.db` | `sqlStore({ dialect: 'sqlite' })` |
  * | `redis://…`, `rediss://…` | `redisStore()` |
+ * | `redis+cluster://h1:p1,h2:p2`, `rediss+cluster://…` | `redisStore({ cluster })` on those nodes |
  * | `postgres://…`, `postgresql://…` | `sqlStore({ dialect: 'postgres' })` |
  * | `mysql://…`, `mariadb://…` | `sqlStore({ dialect: 'mysql' })` |
  *
@@ -54,6 +56,12 @@ export function storeFromUrl(url: string, options: StoreFromUrlOptions = {}): Cl
     case 'redis':
     case 'rediss':
       return redisStore({ url }, options.keyPrefix === undefined ? {} : { keyPrefix: options.keyPrefix });
+    case 'redis+cluster':
+    case 'rediss+cluster':
+      return redisStore(
+        { cluster: { rootNodes: clusterRootNodes(url) } },
+        options.keyPrefix === undefined ? {} : { keyPrefix: options.keyPrefix },
+      );
     case 'postgres':
     case 'postgresql':
       return sqlStore({ dialect: 'postgres', connectionString: url, ...sqlSettings });
@@ -66,7 +74,7 @@ export function storeFromUrl(url: string, options: StoreFromUrlOptions = {}): Cl
       });
     default:
       throw new TypeError(
-        'storeFromUrl: the URL must start with memory:, sqlite:, redis://, rediss://, postgres://, mysql:// or mariadb://',
+        'storeFromUrl: the URL must start with memory:, sqlite:, redis://, rediss://, redis+cluster://, rediss+cluster://, postgres://, mysql:// or mariadb://',
       );
   }
 }

@@ -13,6 +13,7 @@ import {
 import { eventually, within } from './deadline.js';
 import { expectLegacyOrganizationsUpgraded, legacyOrganizations } from './legacy-issuer-data.js';
 import { deleteKeys, type RedisAdminClient, uniqueKeyPrefix } from './redis-keys.js';
+import { writeLayoutV1 } from './redis-layout-v1.js';
 import { isServiceUp, REDIS_URL } from './services.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
@@ -110,7 +111,7 @@ if (await isServiceUp('Redis', REDIS_URL)) {
   });
 
   describe('redisStore', () => {
-    it('organizations written before issuer registrations become their first registration on first touch', async () => {
+    it('organizations written before issuer registrations become their first registration when the layout is moved', async () => {
       const { store, keyPrefix } = storeAt(REDIS_URL);
       const legacy = legacyOrganizations();
       for (const org of Object.values(legacy)) {
@@ -123,20 +124,158 @@ if (await isServiceUp('Redis', REDIS_URL)) {
 
       await expectLegacyOrganizationsUpgraded(store, legacy);
       expect(await admin.exists(`${keyPrefix}issuer:${legacy.shared.issuer}`)).toBe(0);
-      expect(await admin.hExists(`${keyPrefix}org:${legacy.shared.orgId}`, 'issuer')).toBe(0);
+      expect(await admin.exists(`${keyPrefix}org:${legacy.shared.orgId}`)).toBe(0);
+      expect(await admin.hExists(`${keyPrefix}{o:${legacy.shared.orgId}}:org`, 'issuer')).toBe(0);
+      expect(await admin.hExists(`${keyPrefix}{o:${legacy.shared.orgId}}:org`, 'name')).toBe(1);
     });
 
-    it('keeps a refresh token a minute past its expiry and a family revocation for at least a day', async () => {
+    it('moves a database of the first key layout to the current one on the first call, keeping every record', async () => {
+      const { store, keyPrefix } = storeAt(REDIS_URL);
+      const v1 = await writeLayoutV1(admin, keyPrefix);
+      const now = nowSeconds();
+
+      expect(await store.getOrganization(v1.org.orgId)).toEqual(v1.org);
+      expect(await store.listActiveApiKeys(v1.org.orgId)).toEqual([v1.key]);
+      expect(await store.listIssuerRegistrations(v1.org.orgId)).toEqual([v1.registration]);
+      expect(await store.findIssuerRegistrations(v1.registration.issuer)).toEqual([v1.registration]);
+      expect(await store.findOrCreateUser(v1.login)).toEqual({ outcome: 'existing', user: v1.user });
+      expect(await store.getUserById(v1.user.userId)).toEqual(v1.user);
+      expect(await store.createUser({ user: { ...v1.user, userId: crypto.randomUUID() }, events: [] })).toBe(
+        'email_taken',
+      );
+      const successor = successorOf(v1.live, now);
+      expect(await store.rotateRefreshToken({ jti: v1.live.jti, successor, now, graceSeconds: 0 })).toEqual({
+        outcome: 'rotated',
+        successor,
+      });
+      expect(
+        await store.rotateRefreshToken({
+          jti: v1.used,
+          successor: successorOf(v1.live, now),
+          now,
+          graceSeconds: 0,
+        }),
+      ).toEqual({ outcome: 'reused' });
+      const afterRevocation = successorOf(v1.revoked, now);
+      await store.saveRefreshToken(afterRevocation);
+      expect(
+        await store.rotateRefreshToken({
+          jti: afterRevocation.jti,
+          successor: successorOf(v1.revoked, now),
+          now,
+          graceSeconds: 0,
+        }),
+      ).toEqual({ outcome: 'unknown' });
+      expect(await store.listWebhookSubscriptions(v1.org.orgId)).toEqual([v1.webhook]);
+      const claimed = await store.claimWebhookDeliveries({
+        now,
+        limit: 10,
+        leaseSeconds: 60,
+        leaseToken: 'lease',
+      });
+      expect(claimed).toEqual([{ ...v1.delivery, leaseToken: 'lease', leaseExpiresAt: now + 60 }]);
+      expect(await store.listWebhookDeliveries(v1.org.orgId, v1.webhook.subscriptionId, 10)).toEqual([
+        v1.delivery,
+      ]);
+
+      // Nothing is left in the first layout: every key is an org's or a family's, or a global index.
+      const current = /^(\{[of]:|issuer-regs:|user-org:|webhook-delivery-org:|webhook-due-orgs$|layout$)/;
+      const keys: string[] = [];
+      for await (const batch of admin.scanIterator({ MATCH: `${keyPrefix}*`, COUNT: 1000 }))
+        keys.push(...batch);
+      expect(keys.map((name) => name.slice(keyPrefix.length)).filter((name) => !current.test(name))).toEqual(
+        [],
+      );
+      expect(await admin.get(`${keyPrefix}layout`)).toBe('2');
+    });
+
+    it('moves the first key layout once when several instances start together; the others wait for it', async () => {
+      const { store: first, keyPrefix } = storeAt(REDIS_URL);
+      const second = redisStore({ url: REDIS_URL }, { keyPrefix });
+      onTestFinished(() => second.close());
+      const v1 = await writeLayoutV1(admin, keyPrefix);
+
+      const [fromFirst, fromSecond] = await Promise.all([
+        first.listActiveApiKeys(v1.org.orgId),
+        second.listActiveApiKeys(v1.org.orgId),
+      ]);
+
+      expect(fromFirst).toEqual([v1.key]);
+      expect(fromSecond).toEqual([v1.key]);
+      expect(await second.getUserById(v1.user.userId)).toEqual(v1.user);
+      expect(await admin.exists(`${keyPrefix}layout-migration`)).toBe(0);
+    });
+
+    it('reads global index entries left by a step that failed half-way as absent, and drops a stale due mark', async () => {
+      const { store, keyPrefix } = storeAt(REDIS_URL);
+      const org = organization();
+      await store.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId));
+      const userId = crypto.randomUUID();
+      const deliveryId = crypto.randomUUID();
+      // What a process stopped between a global index entry and the org's own write leaves behind.
+      await admin.set(`${keyPrefix}user-org:${userId}`, org.orgId);
+      await admin.set(`${keyPrefix}webhook-delivery-org:${deliveryId}`, org.orgId);
+      await admin.zAdd(`${keyPrefix}webhook-due-orgs`, { score: 0, value: org.orgId });
+
+      expect(await store.getUserById(userId)).toBeNull();
+      const now = nowSeconds();
+      expect(
+        await store.completeWebhookAttempt({
+          deliveryId,
+          leaseToken: 'lease',
+          attempt: {
+            attemptedAt: now,
+            durationMs: 1,
+            responseStatus: 200,
+            error: null,
+            responseExcerpt: null,
+          },
+          status: 'succeeded',
+          nextAttemptAt: null,
+          now,
+        }),
+      ).toBe(false);
+      expect(
+        await store.claimWebhookDeliveries({ now, limit: 10, leaseSeconds: 60, leaseToken: 'lease' }),
+      ).toEqual([]);
+      expect(await admin.zScore(`${keyPrefix}webhook-due-orgs`, org.orgId)).toBeNull();
+    });
+
+    it("keeps a family's refresh tokens a minute past the last one's expiry and a family revocation for at least a day", async () => {
       const { store, keyPrefix } = storeAt(REDIS_URL);
       const token = refreshToken({ expiresAt: nowSeconds() + 1800 });
       await store.saveRefreshToken(token);
-      await store.revokeRefreshTokenFamily(refreshToken().familyId, nowSeconds());
+      const revokedFamily = refreshToken().familyId;
+      await store.revokeRefreshTokenFamily(revokedFamily, nowSeconds());
 
-      const tokenTtl = await admin.ttl(`${keyPrefix}refresh:${token.jti}`);
+      const tokenTtl = await admin.ttl(`${keyPrefix}{f:${token.familyId}}:tokens`);
       expect(tokenTtl).toBeGreaterThan(1800);
       expect(tokenTtl).toBeLessThanOrEqual(1860);
-      const [marker] = await admin.keys(`${keyPrefix}family-revoked:*`);
-      expect(await admin.ttl(marker ?? expect.unreachable())).toBeGreaterThanOrEqual(86_400 - 5);
+      expect(await admin.ttl(`${keyPrefix}{f:${revokedFamily}}:revoked`)).toBeGreaterThanOrEqual(86_400 - 5);
+    });
+
+    it('drops used refresh tokens from their family once they are a minute past expiry, so an active family stays small', async () => {
+      const { store, keyPrefix } = storeAt(REDIS_URL);
+      const now = nowSeconds();
+      const first = refreshToken({ issuedAt: now - 3000, expiresAt: now - 100 });
+      const second = successorOf(first, now - 500);
+      // The first was rotated long ago: its used marker names its expiry.
+      await admin.hSet(`${keyPrefix}{f:${first.familyId}}:tokens`, {
+        [first.jti]: JSON.stringify({ successorJti: second.jti, expiresAt: first.expiresAt }),
+        [second.jti]: JSON.stringify(second),
+      });
+      await admin.set(`${keyPrefix}layout`, '2');
+      const third = successorOf(second, now);
+
+      expect(
+        await store.rotateRefreshToken({ jti: second.jti, successor: third, now, graceSeconds: 10 }),
+      ).toEqual({
+        outcome: 'rotated',
+        successor: third,
+      });
+      expect((await admin.hKeys(`${keyPrefix}{f:${first.familyId}}:tokens`)).sort()).toEqual(
+        [second.jti, third.jti].sort(),
+      );
     });
 
     it('rotates a refresh token saved before the grace window (no issuedAt or kid), and keeps the used key until the token would expire', async () => {
@@ -148,7 +287,7 @@ if (await isServiceUp('Redis', REDIS_URL)) {
 
       expect(await store.rotateRefreshToken(input)).toEqual({ outcome: 'rotated', successor });
       expect(await store.rotateRefreshToken(input)).toEqual({ outcome: 'retried', successor });
-      expect(await admin.ttl(`${keyPrefix}refresh:${saved.jti}`)).toBeGreaterThan(1800);
+      expect(await admin.ttl(`${keyPrefix}{f:${saved.familyId}}:tokens`)).toBeGreaterThan(1800);
     });
 
     it('reads a user stored before roles existed as a member, and can make it an org admin', async () => {
@@ -165,7 +304,7 @@ if (await isServiceUp('Redis', REDIS_URL)) {
         createdAt: 1_700_000_000,
         updatedAt: 1_700_000_000,
       };
-      await admin.set(`${keyPrefix}user:${legacy.userId}`, JSON.stringify(legacy));
+      await admin.hSet(`${keyPrefix}{o:${org.orgId}}:users`, legacy.userId, JSON.stringify(legacy));
 
       expect(await store.getUser(org.orgId, legacy.userId)).toEqual({ ...legacy, role: 'member' });
       expect(

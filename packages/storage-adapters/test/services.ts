@@ -4,6 +4,9 @@ import { it } from 'vitest';
 /** Local services the adapter tests run against; override with environment variables. */
 export const REDIS_URL = process.env.RIALTO_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const POSTGRES_URL = process.env.RIALTO_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+/** A Redis Cluster, as `scripts/redis-cluster.sh` starts one (CI runs it from `.ci/run`). */
+export const REDIS_CLUSTER_URL =
+  process.env.RIALTO_TEST_REDIS_CLUSTER_URL ?? 'redis+cluster://127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103';
 export const MYSQL_URL = process.env.RIALTO_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 
 const PROBE_TIMEOUT_MS = 2_000;

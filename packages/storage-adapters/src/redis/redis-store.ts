@@ -1,12 +1,12 @@
 import type {
   ApiKeyRecord,
   FindOrCreateUserResult,
+  IssuerRegistrationConflict,
   IssuerRegistrationRecord,
   OrganizationRecord,
   RefreshTokenRecord,
   RotateRefreshTokenResult,
   SigningKeyRecord,
-  SigningKeyUse,
   Store,
   WebhookDeliveryRecord,
   WebhookEventRecord,
@@ -14,6 +14,7 @@ import type {
 } from '@rialto-exchange/core';
 import { StoreUnavailableError, storeKit } from '@rialto-exchange/core';
 import { parseOptions, positiveNumber, strictOptions } from '@rialto-exchange/core/option-schema';
+import calculateSlot from 'cluster-key-slot';
 import { z } from 'zod';
 import { createBatcher } from '../internal/batcher.js';
 import { withDeadline } from '../internal/deadline.js';
@@ -25,33 +26,33 @@ import {
   FAMILY_REVOCATION_MIN_SECONDS,
   secondsToKeep,
 } from '../internal/retention.js';
+import { createConnector, type RedisConnection, type RedisSender } from './connection.js';
+import { redisKeys } from './keys.js';
+import { migrateLayout } from './layout-migration.js';
 import { isNoScriptReply, toStoreError } from './redis-errors.js';
 import {
   ADD_API_KEY,
   ADD_DELIVERY,
-  ADD_ISSUER_REGISTRATION,
   CLAIM_DELIVERIES,
+  CLAIM_ISSUER_REGISTRATION,
   COMPLETE_DELIVERY,
   CONSUME_ONCE,
   CREATE_ORGANIZATION,
   CREATE_USER,
   DELETE_ORGANIZATION,
-  DELETE_ORGANIZATION_USERS,
   DELETE_SUBSCRIPTION,
   DELETE_USER,
   ENQUEUE_WEBHOOK_EVENTS,
   ENSURE_SIGNING_KEY,
-  FIND_ISSUER_REGISTRATIONS,
   FIND_OR_CREATE_USER,
   FIND_USERS_BY_IDENTITY,
   HIT_RATE_LIMIT,
   LIST_API_KEYS,
   LIST_DELIVERIES,
-  LIST_ISSUER_REGISTRATIONS,
+  LOWER_DUE_ORG,
   type LuaScript,
   READ_ORGANIZATION,
   READ_SUBSCRIPTIONS,
-  REMOVE_ISSUER_REGISTRATION,
   REVOKE_API_KEY,
   REVOKE_REFRESH_TOKEN_FAMILY,
   ROTATE_REFRESH_TOKEN,
@@ -62,29 +63,11 @@ import {
   WRITE_SUBSCRIPTION,
 } from './scripts.js';
 
-/**
- * The part of a node-redis v5 client (`createClient()` from `redis` or `@redis/client`) the store
- * uses, so the store's types do not depend on the `redis` package. Replies are read in their RESP2
- * and RESP3 forms alike. Cluster clients do not fit: the store needs one primary.
- *
- * @example
- * const client: RedisCommandClient = await createClient({ url }).connect();
- */
-export interface RedisCommandClient {
-  sendCommand(args: readonly string[], options?: { timeout?: number }): Promise<unknown>;
-}
-
-/**
- * Where the store's data lives: a URL to connect to, or a connected client of the host's.
- *
- * @example
- * redisStore({ url: 'rediss://user:secret@redis.internal:6380/0' });
- */
-export type RedisConnection =
-  /** `redis://` or `rediss://` URL; the store creates, connects (on first use) and closes the client. */
-  | { url: string }
-  /** A node-redis v5 client the host created and connected; the store never closes it. */
-  | { client: RedisCommandClient };
+export type {
+  RedisClusterCommandClient,
+  RedisCommandClient,
+  RedisConnection,
+} from './connection.js';
 
 /**
  * Settings of `redisStore()`; every one has a default.
@@ -94,7 +77,8 @@ export type RedisConnection =
  */
 export interface RedisStoreOptions {
   /**
-   * Prepended to every key, so several deployments (or tests) can share one database.
+   * Prepended to every key, so several deployments (or tests) can share one database. On a Redis
+   * Cluster it must not contain `{` or `}`, which would override the per-organization hash tags.
    * @default 'rialto:'
    */
   keyPrefix?: string;
@@ -134,16 +118,10 @@ const redisStoreOptionsSchema = strictOptions({
   connectTimeoutMs: positiveNumber().optional(),
   commandTimeoutMs: positiveNumber().optional(),
 });
-const MAX_RECONNECT_DELAY_MS = 2_000;
-// Calls batched into one script call (each brings at most 3 keys and 3 arguments).
+// Calls batched into one script call (each brings at most 2 keys and 3 arguments).
 const MAX_BATCH = 100;
-// Keys SCAN looks at per call when deleting: a bounded amount of work per round trip.
+// Hash fields HSCAN looks at per call: a bounded amount of work per round trip.
 const SCAN_COUNT = 1000;
-
-/** Escapes Redis glob characters, so a key prefix matches itself only. */
-function globEscape(literal: string): string {
-  return literal.replace(/[*?[\]\\]/g, '\\$&');
-}
 
 const ORGANIZATION_FIELDS = [
   'orgId',
@@ -155,22 +133,37 @@ const ORGANIZATION_FIELDS = [
   'updatedAt',
 ] as const satisfies readonly (keyof OrganizationRecord)[];
 
+/** A batched call: the keys and arguments one item adds to the script call of its slot. */
+interface BatchItem {
+  keys: string[];
+  args: string[];
+}
+
 /**
- * A Store on Redis (standalone or a Sentinel-managed primary; not Cluster), shared safely by any
- * number of instances.
+ * A Store on Redis (standalone, a Sentinel-managed primary, or a Redis Cluster), shared safely by
+ * any number of instances.
  *
  * Atomicity comes from Redis itself, never from read-then-write in this process: every multi-key
- * write and every check-then-write (issuer uniqueness, find-or-create of users, refresh-token rotation
- * with its successor, ensure of signing keys) is one Lua script, which Redis runs without interleaving and which
- * a dropped connection cannot cut in half. Refresh tokens expire with their `expiresAt` (plus a
- * minute for clock skew); a family revocation is remembered for a day, and the family's existing
- * tokens are deleted at once.
+ * write and every check-then-write (find-or-create of users, refresh-token rotation with its
+ * successor, ensure of signing keys) is one Lua script, which Redis runs without interleaving and
+ * which a dropped connection cannot cut in half. Every script gets all its keys in `KEYS`, and the
+ * keys of one call share a hash slot: an organization's data lives in one slot, a refresh-token
+ * family's in another. The few global indexes (issuer to registrations, user id to org, delivery
+ * id to org, orgs with due deliveries) are single keys written in a separate step, ordered so that
+ * a failure between the steps only leaves an entry that reads as absent. Refresh tokens expire
+ * with their `expiresAt` (plus a minute for clock skew); a family revocation is remembered for a
+ * day, and the family's existing tokens are deleted at once.
  *
- * With `url`, the store connects on first use with `disableOfflineQueue`, so while Redis is down
- * every call fails at once with `StoreUnavailableError` (answered as 503) instead of queueing, and
- * reconnects in the background with capped backoff: no restart is needed once Redis is back. With
- * `client`, the host owns the connection; `commandTimeoutMs` still bounds every call. Needs Redis 6
- * or later, and the `redis` package (v5) when `url` is used.
+ * Data written by versions before the cluster-ready key layout is moved to it once, on the first
+ * call after connecting to a standalone Redis (guarded by a version key and a lock, so one instance
+ * does it); instances of an older version must not write to the same prefix meanwhile.
+ *
+ * With `url` or `cluster`, the store connects on first use with `disableOfflineQueue`, so while
+ * Redis is down every call fails at once with `StoreUnavailableError` (answered as 503) instead of
+ * queueing, and reconnects in the background with capped backoff: no restart is needed once Redis
+ * is back. With `client` or `clusterClient`, the host owns the connection; `commandTimeoutMs` still
+ * bounds every call. Needs Redis 6 or later, and the `redis` package (v5) when `url` or `cluster`
+ * is used.
  *
  * @example
  * import { redisStore } from '@rialto-exchange/storage-adapters';
@@ -181,6 +174,10 @@ const ORGANIZATION_FIELDS = [
  * // Sharing the host's client; the host connects it and closes it.
  * const client = await createClient({ url: process.env.REDIS_URL, disableOfflineQueue: true }).connect();
  * const store = redisStore({ client }, { keyPrefix: 'exchange:' });
+ *
+ * @example
+ * // A Redis Cluster, from some of its nodes.
+ * const store = redisStore({ cluster: { rootNodes: ['redis://10.0.0.1:6379', 'redis://10.0.0.2:6379'] } });
  */
 export function redisStore(connection: RedisConnection, options: RedisStoreOptions = {}): RedisStore {
   parseOptions(redisStoreOptionsSchema, options, 'redisStore');
@@ -188,54 +185,56 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
   const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
   const connector = createConnector(connection, connectTimeoutMs);
+  if (connector.isCluster && /[{}]/.test(prefix)) {
+    // The hash tag of a key is its first {…}: braces in the prefix would put every key in one slot.
+    throw new TypeError('redisStore: `keyPrefix` must not contain { or } with a Redis Cluster');
+  }
   // node-redis arms an AbortSignal.timeout per command for this, which costs more than the command's
   // own work on the client: only pay it where a command can wait unwritten.
   const writeTimeout = connector.queuesUnwrittenCommands ? { timeout: commandTimeoutMs } : undefined;
+  const key = redisKeys(prefix);
 
-  const key = {
-    organization: (orgId: string) => `${prefix}org:${orgId}`,
-    // Every org's registrations of one issuer, by registration id (JSON records).
-    issuerRegistrations: (issuer: string) => `${prefix}issuer-regs:${issuer}`,
-    // An org's registrations: registration id -> issuer, so an org's data is found by its id.
-    orgIssuers: (orgId: string) => `${prefix}org-issuers:${orgId}`,
-    apiKeys: (orgId: string) => `${prefix}api-keys:${orgId}`,
-    revokedApiKeys: (orgId: string) => `${prefix}api-keys-revoked:${orgId}`,
-    user: (userId: string) => `${prefix}user:${userId}`,
-    // JSON arrays keep composite keys unambiguous whatever characters the parts contain.
-    identity: (orgId: string, iss: string, sub: string) =>
-      `${prefix}identity:${JSON.stringify([orgId, iss, sub])}`,
-    email: (orgId: string, email: string) => `${prefix}email:${JSON.stringify([orgId, email])}`,
-    /** A SCAN pattern for the identity links or email entries of one org: their JSON keys start with it. */
-    orgEntries: (kind: 'identity' | 'email', orgId: string) =>
-      `${globEscape(`${prefix}${kind}:${JSON.stringify([orgId]).slice(0, -1)},`)}*`,
-    refreshToken: (jti: string) => `${prefix}refresh:${jti}`,
-    consumed: (key: string) => `${prefix}consumed:${key}`,
-    rateLimit: (key: string) => `${prefix}rate-limit:${key}`,
-    family: (familyId: string) => `${prefix}family:${familyId}`,
-    familyRevoked: (familyId: string) => `${prefix}family-revoked:${familyId}`,
-    signingKeys: (use: SigningKeyUse) => `${prefix}signing-keys:${use}`,
-    subscriptions: (orgId: string) => `${prefix}webhook-subs:${orgId}`,
-    subscriptionsVersion: (orgId: string) => `${prefix}webhook-subs-version:${orgId}`,
-    delivery: (deliveryId: string) => `${prefix}webhook-delivery:${deliveryId}`,
-    dueDeliveries: `${prefix}webhook-due`,
-    deliveryLeases: `${prefix}webhook-leases`,
-    subscriptionDeliveries: (subscriptionId: string) => `${prefix}webhook-sub-deliveries:${subscriptionId}`,
-  };
-
-  function request(client: RedisCommandClient, args: string[]): Promise<unknown> {
+  function request(sender: RedisSender, firstKey: string | undefined, args: string[]): Promise<unknown> {
     // node-redis's own `timeout` only covers the time a command waits to be written (it then drops
     // the command, so a call that failed is not run later); the deadline covers waiting for the reply.
     return withDeadline(
-      client.sendCommand(args, writeTimeout),
+      sender(firstKey, args, writeTimeout),
       commandTimeoutMs,
       () => new Error(`Redis did not reply within ${commandTimeoutMs} ms`),
     );
   }
 
+  // Standalone databases of the previous key layout move to this one before the first call.
+  let layoutReady: Promise<void> | undefined;
+  let isLayoutReady = connector.isCluster;
+  async function ready(): Promise<RedisSender> {
+    const sender = await connector.ready();
+    if (isLayoutReady) return sender;
+    layoutReady ??= migrateLayout(
+      (args) => request(sender, undefined, args),
+      key,
+      prefix,
+      connectTimeoutMs,
+    ).then(
+      () => {
+        isLayoutReady = true;
+      },
+      (error: unknown) => {
+        layoutReady = undefined;
+        throw error;
+      },
+    );
+    await layoutReady;
+    return sender;
+  }
+
+  /** One command; `args[1]` is its key (every command the store sends names its key first). */
   async function send(args: string[]): Promise<unknown> {
-    const client = await connector.ready();
+    const sender = await ready().catch((error: unknown) => {
+      throw toStoreError(error);
+    });
     try {
-      return await request(client, args);
+      return await request(sender, args[1], args);
     } catch (error) {
       throw toStoreError(error);
     }
@@ -243,35 +242,62 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
 
   async function run(script: LuaScript, keys: string[], args: string[]): Promise<unknown> {
     const tail = [String(keys.length), ...keys, ...args];
-    const client = await connector.ready();
+    const sender = await ready().catch((error: unknown) => {
+      throw toStoreError(error);
+    });
     try {
       try {
-        return await request(client, ['EVALSHA', script.sha1, ...tail]);
+        return await request(sender, keys[0], ['EVALSHA', script.sha1, ...tail]);
       } catch (error) {
         // First use of the script on this server (or after SCRIPT FLUSH / a restart): EVAL caches it.
         if (!isNoScriptReply(error)) throw error;
-        return await request(client, ['EVAL', script.source, ...tail]);
+        return await request(sender, keys[0], ['EVAL', script.source, ...tail]);
       }
     } catch (error) {
       throw toStoreError(error);
     }
   }
 
-  // Every exchange saves a refresh token: saves that arrive together go out as one script call.
-  const saveRefreshTokens = createBatcher<{ keys: string[]; args: string[] }>(async (saves) => {
-    await run(
-      SAVE_REFRESH_TOKENS,
-      saves.flatMap((save) => save.keys),
-      saves.flatMap((save) => save.args),
+  /**
+   * Runs `script` once per hash slot over the items (once in all on a standalone Redis), so a batch
+   * never mixes slots; answers each item's reply (`perItem` replies per call are in item order).
+   */
+  async function runBatch(script: LuaScript, items: readonly BatchItem[]): Promise<unknown[]> {
+    const groups = new Map<number, number[]>();
+    items.forEach((item, index) => {
+      const slot = connector.isCluster ? calculateSlot(item.keys[0] as string) : 0;
+      const group = groups.get(slot);
+      if (group) group.push(index);
+      else groups.set(slot, [index]);
+    });
+    const replies: unknown[] = new Array(items.length);
+    await Promise.all(
+      [...groups.values()].map(async (indexes) => {
+        const reply = await run(
+          script,
+          indexes.flatMap((index) => (items[index] as BatchItem).keys),
+          indexes.flatMap((index) => (items[index] as BatchItem).args),
+        );
+        indexes.forEach((itemIndex, position) => {
+          replies[itemIndex] = (reply as unknown[])[position];
+        });
+      }),
     );
+    return replies;
+  }
+
+  // Every exchange saves a refresh token: saves that arrive together go out as one call per slot.
+  // A batch applies whole or fails whole per slot; a failed slot fails every save of the batch.
+  const saveRefreshTokens = createBatcher<BatchItem>(async (saves) => {
+    await runBatch(SAVE_REFRESH_TOKENS, saves);
     return undefined;
   }, MAX_BATCH);
 
   // Nearly every exchange is a returning user: lookups that arrive together go out as one read-only
-  // script call, and only identities it does not find take the find-or-create script.
-  const findUserByIdentity = createBatcher<string, string | null>(async (identityKeys) => {
-    const users = (await run(FIND_USERS_BY_IDENTITY, identityKeys, [key.user('')])) as unknown[];
-    return identityKeys.map((_, i) => (typeof users[i] === 'string' ? (users[i] as string) : null));
+  // call per slot, and only identities it does not find take the find-or-create script.
+  const findUserByIdentity = createBatcher<BatchItem, string | null>(async (lookups) => {
+    const users = await runBatch(FIND_USERS_BY_IDENTITY, lookups);
+    return users.map((user) => (typeof user === 'string' ? user : null));
   }, MAX_BATCH);
 
   function apiKeyArgs(record: ApiKeyRecord): string[] {
@@ -279,76 +305,90 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
     return [record.keyId, JSON.stringify(stored), revokedAt === null ? '' : String(revokedAt)];
   }
 
-  /** The deliveries of `events` and the outbox ARGV that writes them if no subscription changed meanwhile. */
-  async function outboxArgs(events: readonly WebhookEventRecord[]): Promise<string[]> {
-    const orgIds = [...new Set(events.map((event) => event.orgId))];
-    const snapshots = await Promise.all(
-      orgIds.map(async (orgId) => {
-        const [version, stored] = (await run(
-          READ_SUBSCRIPTIONS,
-          [key.subscriptions(orgId), key.subscriptionsVersion(orgId)],
-          [],
-        )) as [string, string[]];
-        return {
-          orgId,
-          version,
-          subscriptions: stored.map((json) => JSON.parse(json) as WebhookSubscriptionRecord),
-        };
-      }),
-    );
-    const deliveries = storeKit.webhookDeliveriesFor(
-      events,
-      (orgId) => snapshots.find((snapshot) => snapshot.orgId === orgId)?.subscriptions ?? [],
-    );
-    return [
-      String(snapshots.length),
-      ...snapshots.flatMap(({ orgId, version }) => [key.subscriptionsVersion(orgId), version]),
-      key.delivery(''),
-      key.dueDeliveries,
-      key.subscriptionDeliveries(''),
-      String(deliveries.length),
-      ...deliveries.flatMap((delivery) => [
-        delivery.deliveryId,
-        delivery.subscriptionId,
-        JSON.stringify(delivery),
-        String(delivery.nextAttemptAt),
-      ]),
-    ];
+  interface Outbox {
+    keys: string[];
+    args: string[];
+    /** The earliest due time of the deliveries it writes, or null when it writes none. */
+    earliestDue: number | null;
+    deliveryIds: string[];
   }
 
-  /** Runs a script that ends in the outbox again while it answers 'retry' (a subscription changed). */
-  /** Keys matching `pattern`, in batches, by SCAN: it never blocks Redis the way KEYS would. */
-  async function* scan(pattern: string): AsyncGenerator<string[]> {
-    let cursor = '0';
-    do {
-      const [next, keys] = (await send(['SCAN', cursor, 'MATCH', pattern, 'COUNT', String(SCAN_COUNT)])) as [
-        string,
-        string[],
-      ];
-      cursor = next;
-      if (keys.length > 0) yield keys;
-    } while (cursor !== '0');
+  /** Outbox keys and arguments telling a script that deliveries were not computed. */
+  function unpreparedOutbox(orgId: string): Outbox {
+    const keys = key.org(orgId);
+    return {
+      keys: [keys.subscriptionsVersion, keys.deliveries, keys.dueDeliveries],
+      args: ['-1', '0'],
+      earliestDue: null,
+      deliveryIds: [],
+    };
   }
 
-  /** The keys matching `pattern` whose value is `userId`. */
-  async function linksTo(pattern: string, userId: string): Promise<string[]> {
-    const found: string[] = [];
-    for await (const batch of scan(pattern)) {
-      const values = (await send(['MGET', ...batch])) as (string | null)[];
-      found.push(...batch.filter((_, index) => values[index] === userId));
+  /** The deliveries of one org's `events` and the outbox that writes them if no subscription changed meanwhile. */
+  async function outboxOf(orgId: string, events: readonly WebhookEventRecord[]): Promise<Outbox> {
+    if (events.some((event) => event.orgId !== orgId)) {
+      throw new Error('redisStore: the events of one write must belong to its organization');
     }
-    return found;
+    const keys = key.org(orgId);
+    const [version, stored] = (await run(
+      READ_SUBSCRIPTIONS,
+      [keys.subscriptions, keys.subscriptionsVersion],
+      [],
+    )) as [string, string[]];
+    const subscriptions = stored.map((json) => JSON.parse(json) as WebhookSubscriptionRecord);
+    const deliveries = storeKit.webhookDeliveriesFor(events, () => subscriptions);
+    const listIds = [...new Set(deliveries.map((delivery) => delivery.subscriptionId))];
+    return {
+      keys: [
+        keys.subscriptionsVersion,
+        keys.deliveries,
+        keys.dueDeliveries,
+        ...listIds.map((id) => keys.subscriptionDeliveries(id)),
+      ],
+      args: [
+        version,
+        String(deliveries.length),
+        ...deliveries.flatMap((delivery) => [
+          delivery.deliveryId,
+          String(listIds.indexOf(delivery.subscriptionId) + 1),
+          JSON.stringify(delivery),
+          String(delivery.nextAttemptAt),
+        ]),
+      ],
+      earliestDue:
+        deliveries.length === 0
+          ? null
+          : Math.min(...deliveries.map((delivery) => delivery.nextAttemptAt ?? 0)),
+      deliveryIds: deliveries.map((delivery) => delivery.deliveryId),
+    };
   }
 
+  /** Makes the org findable by claimers from `due` on (global index, see keys.ts). */
+  async function markDue(orgId: string, due: number): Promise<void> {
+    await run(LOWER_DUE_ORG, [key.dueOrgs], [String(due), orgId]);
+  }
+
+  /**
+   * Runs a script that ends in the outbox of `orgId`, again while it answers 'retry' (a
+   * subscription changed). Global index entries of new deliveries are written before the script
+   * (so a failure after it leaves none unfindable) and the org's due mark again after it (so a
+   * claimer that cleared the mark meanwhile cannot lose them).
+   */
   async function withOutbox<T>(
+    orgId: string,
     events: () => readonly WebhookEventRecord[],
-    attempt: (outbox: string[]) => Promise<T | 'retry'>,
+    attempt: (outbox: Outbox) => Promise<T | 'retry'>,
     { isLazy = false } = {},
   ): Promise<T> {
     for (let attempts = 1; ; attempts++) {
-      const outbox = isLazy && attempts === 1 ? [...UNPREPARED_OUTBOX] : await outboxArgs(events());
+      const outbox = isLazy && attempts === 1 ? unpreparedOutbox(orgId) : await outboxOf(orgId, events());
+      await Promise.all(outbox.deliveryIds.map((id) => send(['SET', key.deliveryOrg(id), orgId])));
+      if (outbox.earliestDue !== null) await markDue(orgId, outbox.earliestDue);
       const result = await attempt(outbox);
-      if (result !== 'retry') return result;
+      if (result !== 'retry') {
+        if (outbox.earliestDue !== null) await markDue(orgId, outbox.earliestDue);
+        return result;
+      }
       if (attempts >= MAX_OUTBOX_ATTEMPTS) {
         throw new Error('redisStore: subscriptions kept changing while recording webhook events');
       }
@@ -361,76 +401,113 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
     expected: string,
     record: WebhookSubscriptionRecord,
   ): Promise<boolean> {
+    const keys = key.org(orgId);
     const reply = await run(
       WRITE_SUBSCRIPTION,
-      [key.subscriptions(orgId), key.subscriptionsVersion(orgId)],
+      [keys.subscriptions, keys.subscriptionsVersion],
       [subscriptionId, expected, JSON.stringify(record)],
     );
     return reply === 1;
   }
 
+  /**
+   * The issuer's side of a registration, written after the org's side: answers the conflict (the
+   * caller then takes the org's side back) or 'added'.
+   */
+  async function claimIssuer(
+    record: IssuerRegistrationRecord,
+  ): Promise<'added' | IssuerRegistrationConflict> {
+    const reply = (await run(
+      CLAIM_ISSUER_REGISTRATION,
+      [key.issuerRegistrations(record.issuer)],
+      [record.orgId, record.registrationId, JSON.stringify(record), JSON.stringify(record.clientIds)],
+    )) as 'added' | IssuerRegistrationConflict;
+    return reply;
+  }
+
   async function listIssuerRegistrations(orgId: string): Promise<IssuerRegistrationRecord[]> {
-    const records = await run(LIST_ISSUER_REGISTRATIONS, [key.orgIssuers(orgId)], [prefix, orgId]);
+    const records = (await send(['HVALS', key.org(orgId).registrations])) as string[];
     return storeKit.sortedBy(
-      (records as string[]).map((json) => JSON.parse(json)),
+      records.map((json) => JSON.parse(json)),
       storeKit.oldestRegistrationFirst,
     );
   }
 
   async function removeIssuerRegistration(orgId: string, registrationId: string): Promise<boolean> {
-    const reply = await run(
-      REMOVE_ISSUER_REGISTRATION,
-      [key.orgIssuers(orgId)],
-      [prefix, orgId, registrationId],
-    );
-    return reply === 1;
+    const registrations = key.org(orgId).registrations;
+    const json = await send(['HGET', registrations, registrationId]);
+    if (typeof json !== 'string') return false;
+    const { issuer } = JSON.parse(json) as IssuerRegistrationRecord;
+    // The issuer's side first: from then on no token resolves to the org through it.
+    await send(['HDEL', key.issuerRegistrations(issuer), registrationId]);
+    return (await send(['HDEL', registrations, registrationId])) === 1;
+  }
+
+  /** The identity-link fields of an org that name `userId`, by HSCAN: it never blocks Redis. */
+  async function identitiesOf(orgId: string, userId: string): Promise<string[]> {
+    const found: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, entries] = (await send([
+        'HSCAN',
+        key.org(orgId).identities,
+        cursor,
+        'COUNT',
+        String(SCAN_COUNT),
+      ])) as [string, string[]];
+      cursor = next;
+      for (let index = 0; index < entries.length; index += 2) {
+        if (entries[index + 1] === userId) found.push(entries[index] as string);
+      }
+    } while (cursor !== '0');
+    return found;
+  }
+
+  /** Deletes single-key global index entries; each may live on its own node. */
+  async function deleteIndexEntries(keys: readonly string[]): Promise<void> {
+    await Promise.all(keys.map((entry) => send(['UNLINK', entry])));
   }
 
   return {
     async createOrganization(org, firstKey, firstIssuer) {
-      const reply = await run(
+      const keys = key.org(org.orgId);
+      await run(
         CREATE_ORGANIZATION,
+        [keys.organization, keys.apiKeys, keys.revokedApiKeys, keys.registrations],
         [
-          key.organization(org.orgId),
-          key.apiKeys(org.orgId),
-          key.revokedApiKeys(org.orgId),
-          key.issuerRegistrations(firstIssuer.issuer),
-          key.orgIssuers(org.orgId),
-        ],
-        [
-          org.orgId,
           ...apiKeyArgs(firstKey),
-          prefix,
-          ...issuerRegistrationArgs(firstIssuer),
+          firstIssuer.registrationId,
+          JSON.stringify(firstIssuer),
           ...organizationPairs(org),
         ],
       );
-      return reply === 'issuer_taken' || reply === 'client_id_taken' ? reply : 'created';
+      // The org's side first: if this process stops here, the org exists with a registration no
+      // token reaches, and an API key nobody was shown.
+      const claim = await claimIssuer(firstIssuer);
+      if (claim === 'added') return 'created';
+      await send(['DEL', keys.organization, keys.apiKeys, keys.revokedApiKeys, keys.registrations]);
+      return claim === 'duplicate' ? 'issuer_taken' : claim;
     },
 
     async getOrganization(orgId) {
-      return organizationFromPairs(await run(READ_ORGANIZATION, [key.organization(orgId)], []));
+      return organizationFromPairs(await run(READ_ORGANIZATION, [key.org(orgId).organization], []));
     },
 
     async addIssuerRegistration(record) {
-      const reply = await run(
-        ADD_ISSUER_REGISTRATION,
-        [key.issuerRegistrations(record.issuer), key.orgIssuers(record.orgId)],
-        [prefix, record.orgId, ...issuerRegistrationArgs(record)],
-      );
-      return reply as Awaited<ReturnType<Store['addIssuerRegistration']>>;
+      const registrations = key.org(record.orgId).registrations;
+      const added = await send(['HSETNX', registrations, record.registrationId, JSON.stringify(record)]);
+      if (added !== 1) return 'duplicate';
+      const claim = await claimIssuer(record);
+      if (claim !== 'added') await send(['HDEL', registrations, record.registrationId]);
+      return claim;
     },
 
     listIssuerRegistrations,
 
     async findIssuerRegistrations(issuer) {
-      const records = await run(
-        FIND_ISSUER_REGISTRATIONS,
-        [key.issuerRegistrations(issuer)],
-        [prefix, issuer],
-      );
+      const records = (await send(['HVALS', key.issuerRegistrations(issuer)])) as string[];
       return storeKit.sortedBy(
-        (records as string[]).map((json) => JSON.parse(json)),
+        records.map((json) => JSON.parse(json)),
         storeKit.oldestRegistrationFirst,
       );
     },
@@ -441,26 +518,23 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
       return organizationFromPairs(
         await run(
           UPDATE_ORGANIZATION,
-          [key.organization(orgId)],
+          [key.org(orgId).organization],
           organizationPairs({ ...patch, updatedAt: now }),
         ),
       );
     },
 
     async addApiKey(record) {
-      await run(
-        ADD_API_KEY,
-        [key.apiKeys(record.orgId), key.revokedApiKeys(record.orgId)],
-        apiKeyArgs(record),
-      );
+      const keys = key.org(record.orgId);
+      await run(ADD_API_KEY, [keys.apiKeys, keys.revokedApiKeys], apiKeyArgs(record));
     },
 
     async listActiveApiKeys(orgId) {
-      const [stored, revoked] = (await run(
-        LIST_API_KEYS,
-        [key.apiKeys(orgId), key.revokedApiKeys(orgId)],
-        [],
-      )) as [string[], string[]];
+      const keys = key.org(orgId);
+      const [stored, revoked] = (await run(LIST_API_KEYS, [keys.apiKeys, keys.revokedApiKeys], [])) as [
+        string[],
+        string[],
+      ];
       const revokedIds = new Set(revoked);
       return storeKit.sortedBy(
         stored
@@ -471,35 +545,34 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
     },
 
     async revokeApiKey(orgId, keyId, now) {
-      const reply = await run(
-        REVOKE_API_KEY,
-        [key.apiKeys(orgId), key.revokedApiKeys(orgId)],
-        [keyId, String(now)],
-      );
+      const keys = key.org(orgId);
+      const reply = await run(REVOKE_API_KEY, [keys.apiKeys, keys.revokedApiKeys], [keyId, String(now)]);
       return reply === 1;
     },
 
     async findOrCreateUser(input): Promise<FindOrCreateUserResult> {
-      const linked = await findUserByIdentity(key.identity(input.orgId, input.iss, input.sub));
+      const keys = key.org(input.orgId);
+      const identity = key.identityField(input.iss, input.sub);
+      const linked = await findUserByIdentity({ keys: [keys.identities, keys.users], args: [identity] });
       if (linked !== null) return { outcome: 'existing', user: parseUser(linked) };
       const created = input.newUser;
       const [outcome, json] = await withOutbox(
+        input.orgId,
         // Read only if the first attempt asks for a retry: the events may be built on demand.
         () => input.eventsIfCreated ?? [],
         async (outbox) => {
+          // Creating is only possible with a prepared outbox; the user id index goes first.
+          if (outbox.args[0] !== '-1') await send(['SET', key.userOrg(created.userId), input.orgId]);
           const reply = (await run(
             FIND_OR_CREATE_USER,
+            [keys.identities, keys.emails, keys.users, ...outbox.keys],
             [
-              key.identity(input.orgId, input.iss, input.sub),
-              key.email(input.orgId, input.email),
-              key.user(created.userId),
-            ],
-            [
-              key.user(''),
+              identity,
+              input.email,
               `${input.mayLinkByEmail ? '1' : '0'}${input.mayCreate === false ? '0' : '1'}`,
               created.userId,
               JSON.stringify(created),
-              ...outbox,
+              ...outbox.args,
             ],
           )) as [FindOrCreateUserResult['outcome'] | 'retry', string | null | undefined];
           return reply[0] === 'retry'
@@ -516,26 +589,30 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
     },
 
     async getUser(orgId, userId) {
-      const json = await send(['GET', key.user(userId)]);
+      const json = await send(['HGET', key.org(orgId).users, userId]);
       if (typeof json !== 'string') return null;
       const user = parseUser(json);
       return user.orgId === orgId ? user : null;
     },
 
     async getUserById(userId) {
-      const json = await send(['GET', key.user(userId)]);
+      const orgId = await send(['GET', key.userOrg(userId)]);
+      if (typeof orgId !== 'string') return null;
+      const json = await send(['HGET', key.org(orgId).users, userId]);
       return typeof json === 'string' ? parseUser(json) : null;
     },
 
     async updateUserVerification(input) {
       const { expected, next } = input;
       const [outcome, json] = await withOutbox(
+        input.orgId,
         () => input.events,
         async (outbox) => {
           const reply = (await run(
             UPDATE_USER_VERIFICATION,
-            [key.user(input.userId)],
+            [key.org(input.orgId).users, ...outbox.keys],
             [
+              input.userId,
               input.orgId,
               expected.onboardingCompleted ? '1' : '0',
               expected.kycStatus,
@@ -544,7 +621,7 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
               next.kycStatus,
               next.accreditationStatus,
               String(input.now),
-              ...outbox,
+              ...outbox.args,
             ],
           )) as ['updated' | 'stale' | 'not_found' | 'retry', string?];
           return reply[0] === 'retry' ? 'retry' : reply;
@@ -555,70 +632,89 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
     },
 
     async createUser({ user, events }) {
+      const keys = key.org(user.orgId);
+      await send(['SET', key.userOrg(user.userId), user.orgId]);
       return withOutbox(
+        user.orgId,
         () => events,
         async (outbox) =>
           (await run(
             CREATE_USER,
-            [key.email(user.orgId, user.email), key.user(user.userId)],
-            [key.user(''), user.userId, JSON.stringify(user), ...outbox],
+            [keys.emails, keys.users, ...outbox.keys],
+            [user.email, user.userId, JSON.stringify(user), ...outbox.args],
           )) as 'created' | 'email_taken' | 'retry',
       );
     },
 
     async deleteUser({ orgId, userId, events }) {
-      const json = await send(['GET', key.user(userId)]);
+      const keys = key.org(orgId);
+      const json = await send(['HGET', keys.users, userId]);
       const user = typeof json === 'string' ? parseUser(json) : null;
       if (!user || user.orgId !== orgId) return false;
-      const identities = await linksTo(key.orgEntries('identity', orgId), userId);
+      const identities = await identitiesOf(orgId, userId);
       const outcome = await withOutbox(
+        orgId,
         () => events,
         async (outbox) =>
           (await run(
             DELETE_USER,
-            [key.user(userId), key.email(orgId, user.email), ...identities],
-            [orgId, userId, ...outbox],
+            [keys.users, keys.emails, keys.identities, ...outbox.keys],
+            [userId, orgId, user.email, JSON.stringify(identities), ...outbox.args],
           )) as 'deleted' | 'not_found' | 'retry',
       );
+      // The user id index after the user: a failure here leaves an entry naming no user.
+      if (outcome === 'deleted') await deleteIndexEntries([key.userOrg(userId)]);
       return outcome === 'deleted';
     },
 
     async deleteOrganization(orgId) {
-      // Its issuer registrations first, each released by the script that removes one: from then on
+      // Its issuer registrations first, the issuer's side of each before the org's: from then on
       // no token resolves to the org.
       for (const registration of await listIssuerRegistrations(orgId)) {
         await removeIssuerRegistration(orgId, registration.registrationId);
       }
-      const existed = await run(
-        DELETE_ORGANIZATION,
-        [
-          key.organization(orgId),
-          key.apiKeys(orgId),
-          key.revokedApiKeys(orgId),
-          key.subscriptions(orgId),
-          key.subscriptionsVersion(orgId),
-        ],
-        [
-          orgId,
-          `${prefix}issuer:`, // where stores before issuer registrations indexed an org's issuer
-          key.subscriptionDeliveries(''),
-          key.delivery(''),
-          key.dueDeliveries,
-          key.deliveryLeases,
-        ],
-      );
-      // Users are found through the org's identity links and email entries, which name the org
-      // in their keys. Each batch is one script; an interrupted pass is finished by calling again.
-      for (const pattern of [key.orgEntries('identity', orgId), key.orgEntries('email', orgId)]) {
-        for await (const batch of scan(pattern)) {
-          await run(DELETE_ORGANIZATION_USERS, batch, [key.user(''), orgId]);
+      const keys = key.org(orgId);
+      for (let attempts = 1; ; attempts++) {
+        const subscriptionIds = (await send(['HKEYS', keys.subscriptions])) as string[];
+        const reply = (await run(
+          DELETE_ORGANIZATION,
+          [
+            keys.organization,
+            keys.apiKeys,
+            keys.revokedApiKeys,
+            keys.registrations,
+            keys.users,
+            keys.identities,
+            keys.emails,
+            keys.subscriptions,
+            keys.subscriptionsVersion,
+            keys.deliveries,
+            keys.dueDeliveries,
+            keys.deliveryLeases,
+            keys.finishedDeliveries,
+            ...subscriptionIds.map((id) => keys.subscriptionDeliveries(id)),
+          ],
+          subscriptionIds,
+        )) as ['retry'] | [number, string[], string[]];
+        if (reply[0] === 'retry') {
+          if (attempts >= MAX_OUTBOX_ATTEMPTS) {
+            throw new Error('redisStore: subscriptions kept changing while deleting an organization');
+          }
+          continue;
         }
+        const [existed, userIds, deliveryIds] = reply;
+        // Global index entries after the org: each left behind names data that no longer exists.
+        await deleteIndexEntries([
+          ...userIds.map((id) => key.userOrg(id)),
+          ...deliveryIds.map((id) => key.deliveryOrg(id)),
+        ]);
+        await send(['ZREM', key.dueOrgs, orgId]);
+        return existed === 1;
       }
-      return existed === 1;
     },
 
     async setUserRole({ orgId, userId, role, now }) {
-      const json = await run(SET_USER_ROLE, [key.user(userId)], [orgId, role, String(now)]);
+      const json = await run(SET_USER_ROLE, [key.org(orgId).users], [userId, orgId, role, String(now)]);
       return typeof json === 'string' ? parseUser(json) : null;
     },
 
@@ -627,12 +723,12 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
     },
 
     async getWebhookSubscription(orgId, subscriptionId) {
-      const json = await send(['HGET', key.subscriptions(orgId), subscriptionId]);
+      const json = await send(['HGET', key.org(orgId).subscriptions, subscriptionId]);
       return typeof json === 'string' ? (JSON.parse(json) as WebhookSubscriptionRecord) : null;
     },
 
     async listWebhookSubscriptions(orgId) {
-      const stored = (await send(['HVALS', key.subscriptions(orgId)])) as string[];
+      const stored = (await send(['HVALS', key.org(orgId).subscriptions])) as string[];
       return stored
         .map((json) => JSON.parse(json) as WebhookSubscriptionRecord)
         .sort(storeKit.oldestSubscriptionFirst);
@@ -640,7 +736,7 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
 
     async updateWebhookSubscription(orgId, subscriptionId, patch, now) {
       for (let attempts = 1; attempts <= MAX_OUTBOX_ATTEMPTS; attempts++) {
-        const json = await send(['HGET', key.subscriptions(orgId), subscriptionId]);
+        const json = await send(['HGET', key.org(orgId).subscriptions, subscriptionId]);
         if (typeof json !== 'string') return null;
         const updated = storeKit.applyWebhookSubscriptionPatch(JSON.parse(json), patch, now);
         if (await writeSubscription(orgId, subscriptionId, json, updated)) return updated;
@@ -649,60 +745,96 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
     },
 
     async deleteWebhookSubscription(orgId, subscriptionId) {
+      const keys = key.org(orgId);
       const reply = await run(
         DELETE_SUBSCRIPTION,
-        [key.subscriptions(orgId), key.subscriptionsVersion(orgId)],
+        [keys.subscriptions, keys.subscriptionsVersion],
         [subscriptionId],
       );
       return reply === 1;
     },
 
     async enqueueWebhookEvents(events) {
-      if (events.length === 0) return;
-      await withOutbox(
-        () => events,
-        async (outbox) => {
-          const reply = await run(ENQUEUE_WEBHOOK_EVENTS, [], outbox);
-          return reply === 'retry' ? 'retry' : undefined;
-        },
+      // One script per organization: an org's deliveries share its slot, different orgs may not.
+      const orgIds = [...new Set(events.map((event) => event.orgId))];
+      await Promise.all(
+        orgIds.map((orgId) =>
+          withOutbox(
+            orgId,
+            () => events.filter((event) => event.orgId === orgId),
+            async (outbox) => {
+              const reply = await run(ENQUEUE_WEBHOOK_EVENTS, outbox.keys, outbox.args);
+              return reply === 'retry' ? 'retry' : undefined;
+            },
+          ),
+        ),
       );
     },
 
     async addWebhookDelivery(record) {
       const { leaseToken, leaseExpiresAt } = record;
       const claimableAt = leaseToken !== null ? leaseExpiresAt : record.nextAttemptAt;
+      const due = record.status === 'pending' && claimableAt !== null ? claimableAt : null;
+      const keys = key.org(record.orgId);
+      await send(['SET', key.deliveryOrg(record.deliveryId), record.orgId]);
+      if (due !== null) await markDue(record.orgId, due);
       await run(
         ADD_DELIVERY,
         [
-          key.delivery(record.deliveryId),
-          key.dueDeliveries,
-          key.deliveryLeases,
-          key.subscriptionDeliveries(record.subscriptionId),
+          keys.deliveries,
+          keys.dueDeliveries,
+          keys.deliveryLeases,
+          keys.subscriptionDeliveries(record.subscriptionId),
         ],
         [
           record.deliveryId,
           JSON.stringify(withoutLease(record)),
           leaseToken ?? '',
-          record.status === 'pending' && claimableAt !== null ? String(claimableAt) : '',
+          due === null ? '' : String(due),
           String(record.createdAt),
         ],
       );
+      if (due !== null) await markDue(record.orgId, due);
     },
 
     async claimWebhookDeliveries({ now, limit, leaseSeconds, leaseToken }) {
       const leaseExpiresAt = now + leaseSeconds;
-      const claimed = (await run(
-        CLAIM_DELIVERIES,
-        [key.dueDeliveries, key.deliveryLeases],
-        [String(now), String(limit), String(leaseExpiresAt), leaseToken, key.delivery('')],
-      )) as string[];
-      return claimed.map(
-        (json): WebhookDeliveryRecord => ({ ...JSON.parse(json), leaseToken, leaseExpiresAt }),
-      );
+      const orgIds = (await send([
+        'ZRANGEBYSCORE',
+        key.dueOrgs,
+        '-inf',
+        String(now),
+        'LIMIT',
+        '0',
+        String(limit),
+      ])) as string[];
+      const claimed: WebhookDeliveryRecord[] = [];
+      for (const orgId of orgIds) {
+        if (claimed.length >= limit) break;
+        // Unmark, claim, mark again with what is left: a delivery written meanwhile marks the org
+        // itself after its write, so it is never left unfindable (see keys.ts).
+        await send(['ZREM', key.dueOrgs, orgId]);
+        const keys = key.org(orgId);
+        const [records, nextDue] = (await run(
+          CLAIM_DELIVERIES,
+          [keys.dueDeliveries, keys.deliveryLeases, keys.deliveries],
+          [String(now), String(limit - claimed.length), String(leaseExpiresAt), leaseToken],
+        )) as [string[], string];
+        if (nextDue !== '') await markDue(orgId, Number(nextDue));
+        claimed.push(
+          ...records.map(
+            (json): WebhookDeliveryRecord => ({ ...JSON.parse(json), leaseToken, leaseExpiresAt }),
+          ),
+        );
+      }
+      return claimed.sort(storeKit.earliestDueDeliveryFirst);
     },
 
     async completeWebhookAttempt(input) {
-      const json = await send(['GET', key.delivery(input.deliveryId)]);
+      const orgId = await send(['GET', key.deliveryOrg(input.deliveryId)]);
+      if (typeof orgId !== 'string') return false;
+      const keys = key.org(orgId);
+      const json = await send(['HGET', keys.deliveries, input.deliveryId]);
       if (typeof json !== 'string') return false;
       // Only the lease holder writes the record while its lease holds, so what was read is current.
       const current: WebhookDeliveryRecord = JSON.parse(json);
@@ -713,29 +845,40 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
         attempts: [...current.attempts, input.attempt],
         updatedAt: input.now,
       };
-      const reply = await run(
+      const nextDue = input.status === 'pending' ? input.nextAttemptAt : null;
+      const [completed, dropped] = (await run(
         COMPLETE_DELIVERY,
-        [key.delivery(input.deliveryId), key.dueDeliveries, key.deliveryLeases],
+        [keys.deliveries, keys.dueDeliveries, keys.deliveryLeases, keys.finishedDeliveries],
         [
           input.deliveryId,
           input.leaseToken,
           JSON.stringify(updated),
-          input.status === 'pending' && input.nextAttemptAt !== null ? String(input.nextAttemptAt) : '',
-          String(DELIVERY_RETENTION_SECONDS),
+          nextDue === null ? '' : String(nextDue),
+          String(input.now),
+          String(input.now - DELIVERY_RETENTION_SECONDS),
         ],
-      );
-      return reply === 1;
+      )) as [number, string[]?];
+      if (completed !== 1) return false;
+      if (nextDue !== null) await markDue(orgId, nextDue);
+      if (dropped && dropped.length > 0) await deleteIndexEntries(dropped.map((id) => key.deliveryOrg(id)));
+      return true;
     },
 
     async countPendingWebhookDeliveries(now) {
-      return Number(await send(['ZCOUNT', key.dueDeliveries, '-inf', String(now)]));
+      // An org's mark is at most its earliest due time, so orgs marked later have nothing due.
+      const orgIds = (await send(['ZRANGEBYSCORE', key.dueOrgs, '-inf', String(now)])) as string[];
+      const counts = await Promise.all(
+        orgIds.map((orgId) => send(['ZCOUNT', key.org(orgId).dueDeliveries, '-inf', String(now)])),
+      );
+      return counts.reduce((total: number, count) => total + Number(count), 0);
     },
 
     async listWebhookDeliveries(orgId, subscriptionId, limit) {
+      const keys = key.org(orgId);
       const stored = (await run(
         LIST_DELIVERIES,
-        [key.subscriptionDeliveries(subscriptionId)],
-        [String(limit), key.delivery(''), String(epochSeconds() - DELIVERY_RETENTION_SECONDS)],
+        [keys.subscriptionDeliveries(subscriptionId), keys.deliveries],
+        [String(limit), String(epochSeconds() - DELIVERY_RETENTION_SECONDS)],
       )) as string[];
       return stored
         .map((json) => JSON.parse(json) as WebhookDeliveryRecord)
@@ -743,9 +886,10 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
     },
 
     saveRefreshToken(record) {
+      const keys = key.family(record.familyId);
       // Serialized at the call: the caller may reuse its object before the batch goes out.
       return saveRefreshTokens({
-        keys: [key.refreshToken(record.jti), key.family(record.familyId), key.familyRevoked(record.familyId)],
+        keys: [keys.tokens, keys.revoked],
         args: [record.jti, JSON.stringify(record), String(secondsToKeep(record.expiresAt))],
       });
     },
@@ -753,21 +897,19 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
     async rotateRefreshToken({ jti, successor, now, graceSeconds }) {
       // Serialized before the first await: the caller may reuse its object.
       const successorJson = JSON.stringify(successor);
+      // The presented token's family is the successor's: core builds it from the token's `fid`.
+      const keys = key.family(successor.familyId);
       const [outcome, stored] = (await run(
         ROTATE_REFRESH_TOKEN,
-        [
-          key.refreshToken(jti),
-          key.refreshToken(successor.jti),
-          key.family(successor.familyId),
-          key.familyRevoked(successor.familyId),
-        ],
+        [keys.tokens, keys.revoked],
         [
           String(now),
           String(graceSeconds),
+          jti,
           successor.jti,
           successorJson,
           String(secondsToKeep(successor.expiresAt)),
-          key.refreshToken(''),
+          String(EXPIRY_MARGIN_SECONDS),
         ],
       )) as [RotateRefreshTokenResult['outcome'], string?];
       switch (outcome) {
@@ -800,10 +942,11 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
     },
 
     async revokeRefreshTokenFamily(familyId, now) {
+      const keys = key.family(familyId);
       await run(
         REVOKE_REFRESH_TOKEN_FAMILY,
-        [key.family(familyId), key.familyRevoked(familyId)],
-        [String(now), String(FAMILY_REVOCATION_MIN_SECONDS), key.refreshToken('')],
+        [keys.tokens, keys.revoked],
+        [String(now), String(FAMILY_REVOCATION_MIN_SECONDS)],
       );
     },
 
@@ -835,20 +978,12 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
   };
 }
 
-// Outbox ARGV telling a script that deliveries were not computed: it answers 'retry' if it needs them.
-const UNPREPARED_OUTBOX = ['-1'];
-
 // Subscriptions change rarely; losing this many races in a row means something else is wrong.
 const MAX_OUTBOX_ATTEMPTS = 5;
 
 /** Leases live in their own hash, so a claim never rewrites the delivery's JSON. */
 function withoutLease(record: WebhookDeliveryRecord): WebhookDeliveryRecord {
   return { ...record, leaseToken: null, leaseExpiresAt: null };
-}
-
-/** issuer, registrationId, record JSON, clientIds JSON: the ARGV the registration scripts share. */
-function issuerRegistrationArgs(record: IssuerRegistrationRecord): string[] {
-  return [record.issuer, record.registrationId, JSON.stringify(record), JSON.stringify(record.clientIds)];
 }
 
 /** Each field is stored JSON-encoded in its own hash field, so a patch is one HSET of the changed fields. */
@@ -870,91 +1005,4 @@ function organizationFromPairs(reply: unknown): OrganizationRecord | null {
       ORGANIZATION_FIELDS.map((field) => [field, stored.get(field)]),
     ) as unknown as OrganizationRecord,
   );
-}
-
-interface Connector {
-  ready(): Promise<RedisCommandClient>;
-  /**
-   * Whether a command can wait in the client to be written, as in node-redis's offline queue: then
-   * it needs node-redis's own `timeout`, which drops it unwritten, so a call already reported as
-   * failed never runs later. A client with the offline queue disabled fails such a call at once.
-   */
-  queuesUnwrittenCommands: boolean;
-  close(): Promise<void>;
-}
-
-interface OwnedClient extends RedisCommandClient {
-  connect(): Promise<unknown>;
-  close(): Promise<unknown>;
-  readonly isOpen: boolean;
-  on(event: 'error', listener: (error: unknown) => void): unknown;
-}
-
-function createConnector(connection: RedisConnection, connectTimeoutMs: number): Connector {
-  if ('client' in connection) {
-    if (typeof connection.client?.sendCommand !== 'function') {
-      throw new TypeError(
-        'redisStore: `client` must be a node-redis v5 client (createClient() from `redis`)',
-      );
-    }
-    const { client } = connection;
-    const options = (client as { options?: { disableOfflineQueue?: boolean } }).options;
-    return {
-      ready: async () => client,
-      queuesUnwrittenCommands: options?.disableOfflineQueue !== true,
-      close: async () => {},
-    };
-  }
-  const { url } = connection;
-  if (typeof url !== 'string' || !URL.canParse(url) || !/^rediss?:$/.test(new URL(url).protocol)) {
-    throw new TypeError(
-      'redisStore: pass `{ url }` with a redis:// or rediss:// URL, or `{ client }` with a node-redis client',
-    );
-  }
-
-  let client: OwnedClient | undefined;
-  let connected: Promise<OwnedClient> | undefined;
-  // Once connected, node-redis reconnects by itself: later calls skip the connect deadline.
-  let isConnected = false;
-  let isClosed = false;
-
-  async function open(): Promise<OwnedClient> {
-    const { createClient } = await import('redis').catch((error: unknown) => {
-      throw new Error('redisStore: `{ url }` needs the `redis` package (v5) installed', { cause: error });
-    });
-    if (isClosed) throw new StoreUnavailableError('The Redis store has been closed.');
-    const created: OwnedClient = createClient({
-      url,
-      // Fail calls at once while disconnected rather than queueing them behind an outage.
-      disableOfflineQueue: true,
-      socket: {
-        connectTimeout: connectTimeoutMs,
-        reconnectStrategy: (retries: number) => Math.min(2 ** retries * 50, MAX_RECONNECT_DELAY_MS),
-      },
-    });
-    // node-redis reports every failed (re)connection attempt here, and an 'error' event without a
-    // listener would crash the process. The calls those failures affect reject on their own.
-    created.on('error', () => {});
-    client = created;
-    await created.connect();
-    isConnected = true;
-    return created;
-  }
-
-  return {
-    queuesUnwrittenCommands: false,
-    ready() {
-      if (isConnected && client) return Promise.resolve(client);
-      connected ??= open();
-      return withDeadline(
-        connected,
-        connectTimeoutMs,
-        () => new StoreUnavailableError(`Redis did not accept a connection within ${connectTimeoutMs} ms.`),
-      );
-    },
-    async close() {
-      isClosed = true;
-      if (client?.isOpen) await client.close();
-    },
-  };
 }

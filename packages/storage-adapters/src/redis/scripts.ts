@@ -4,9 +4,9 @@ import { createHash } from 'node:crypto';
  * Every write that touches more than one key, or reads before it writes, is one Lua script: Redis
  * runs a script to completion before serving any other command, so concurrent callers on any
  * number of instances observe it as a single step, and a dropped connection leaves either all of
- * its writes or none. Scripts reach a few keys derived from stored ids through prefixes passed in
- * ARGV, which is fine on a single Redis primary but is why Redis Cluster is not supported.
- * (HIT_RATE_LIMIT touches only its KEYS.)
+ * its writes or none. Every key a script touches is passed in KEYS, and the keys of one call
+ * share a Redis Cluster hash slot (keys.ts says which): that is Redis's scripting contract, and
+ * what lets a cluster route the call to the one node that holds them all.
  */
 
 export interface LuaScript {
@@ -18,41 +18,29 @@ function lua(source: string): LuaScript {
   return { source, sha1: createHash('sha1').update(source).digest('hex') };
 }
 
-// Organizations written before issuer registrations kept one issuer in their hash (fields issuer,
-// clientIds, allowedAlgorithms, emailLinking) and an `issuer:<issuer>` index. Every script that
-// reads or writes registrations first moves such an org's fields into its first registration (id =
-// org id), within the same atomic step, so old data upgrades on first touch and never half-way.
-// `prefix` is the store's key prefix.
-const ISSUER_REGISTRATION_FUNCTIONS = `
-local function upgradeOrg(prefix, orgId)
-  local orgKey = prefix .. 'org:' .. orgId
-  local f = redis.call('HMGET', orgKey, 'issuer', 'clientIds', 'allowedAlgorithms', 'emailLinking', 'createdAt', 'updatedAt')
-  if not f[1] then return end
-  local issuer = cjson.decode(f[1])
-  local record = '{"registrationId":' .. cjson.encode(orgId) .. ',"orgId":' .. cjson.encode(orgId) ..
-    ',"issuer":' .. f[1] .. ',"clientIds":' .. f[2] .. ',"allowedAlgorithms":' .. f[3] ..
-    ',"emailLinking":' .. f[4] .. ',"subjectClaim":"sub","trustUsernameClaims":false,"createdAt":' ..
-    f[5] .. ',"updatedAt":' .. f[6] .. '}'
-  redis.call('HSET', prefix .. 'issuer-regs:' .. issuer, orgId, record)
-  redis.call('HSET', prefix .. 'org-issuers:' .. orgId, orgId, issuer)
-  redis.call('DEL', prefix .. 'issuer:' .. issuer)
-  redis.call('HDEL', orgKey, 'issuer', 'clientIds', 'allowedAlgorithms', 'emailLinking')
-end
+// KEYS: organization hash, API key hash, revoked API key hash, the org's registrations.
+// ARGV: keyId, key JSON, key revokedAt ('' when active), registrationId, registration JSON,
+// organization field/value pairs...
+// The org's side of createOrganization; the issuer's side (CLAIM_ISSUER_REGISTRATION) follows.
+export const CREATE_ORGANIZATION = lua(`
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[3], ARGV[1], ARGV[3]) end
+redis.call('HSET', KEYS[4], ARGV[4], ARGV[5])
+return 1
+`);
 
-local function upgradeIssuer(prefix, issuer)
-  local orgId = redis.call('GET', prefix .. 'issuer:' .. issuer)
-  if orgId then upgradeOrg(prefix, orgId) end
+// KEYS: the issuer's registrations (every org's, by registration id).
+// ARGV: orgId, registrationId, registration JSON, registration clientIds JSON.
+// The rules of Store.addIssuerRegistration, in its order: answers the conflict, or 'added'.
+export const CLAIM_ISSUER_REGISTRATION = lua(`
+local existing = {}
+for _, json in ipairs(redis.call('HVALS', KEYS[1])) do table.insert(existing, cjson.decode(json)) end
+for _, registration in ipairs(existing) do
+  if registration.orgId == ARGV[1] then return 'duplicate' end
 end
-
--- The rules of Store.addIssuerRegistration, in its order; false when the candidate may be added.
-local function registrationConflict(registrationsKey, orgId, clientIdsJson)
-  local existing = {}
-  for _, json in ipairs(redis.call('HVALS', registrationsKey)) do table.insert(existing, cjson.decode(json)) end
-  for _, registration in ipairs(existing) do
-    if registration.orgId == orgId then return 'duplicate' end
-  end
-  local candidate = cjson.decode(clientIdsJson)
-  if #existing == 0 then return false end
+local candidate = cjson.decode(ARGV[4])
+if #existing > 0 then
   if #candidate == 0 then return 'issuer_taken' end
   local claimed = {}
   for _, registration in ipairs(existing) do
@@ -62,66 +50,12 @@ local function registrationConflict(registrationsKey, orgId, clientIdsJson)
   for _, clientId in ipairs(candidate) do
     if claimed[clientId] then return 'client_id_taken' end
   end
-  return false
 end
-`;
-
-// KEYS: organization hash, API key hash, revoked API key hash, issuer registrations hash, org issuers hash.
-// ARGV: orgId, keyId, key JSON, key revokedAt ('' when active), prefix, issuer, registrationId,
-// registration JSON, registration clientIds JSON, organization field/value pairs...
-export const CREATE_ORGANIZATION = lua(`${ISSUER_REGISTRATION_FUNCTIONS}
-upgradeIssuer(ARGV[5], ARGV[6])
-local conflict = registrationConflict(KEYS[4], ARGV[1], ARGV[9])
-if conflict then return conflict == 'duplicate' and 'issuer_taken' or conflict end
-redis.call('HSET', KEYS[1], unpack(ARGV, 10))
-redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
-if ARGV[4] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], ARGV[4]) end
-redis.call('HSET', KEYS[4], ARGV[7], ARGV[8])
-redis.call('HSET', KEYS[5], ARGV[7], ARGV[6])
-return 'created'
-`);
-
-// KEYS: issuer registrations hash, org issuers hash.
-// ARGV: prefix, orgId, issuer, registrationId, registration JSON, registration clientIds JSON.
-export const ADD_ISSUER_REGISTRATION = lua(`${ISSUER_REGISTRATION_FUNCTIONS}
-upgradeOrg(ARGV[1], ARGV[2])
-upgradeIssuer(ARGV[1], ARGV[3])
-local conflict = registrationConflict(KEYS[1], ARGV[2], ARGV[6])
-if conflict then return conflict end
-redis.call('HSET', KEYS[1], ARGV[4], ARGV[5])
-redis.call('HSET', KEYS[2], ARGV[4], ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
 return 'added'
 `);
 
-// KEYS: org issuers hash. ARGV: prefix, orgId.
-export const LIST_ISSUER_REGISTRATIONS = lua(`${ISSUER_REGISTRATION_FUNCTIONS}
-upgradeOrg(ARGV[1], ARGV[2])
-local records = {}
-local entries = redis.call('HGETALL', KEYS[1])
-for index = 1, #entries, 2 do
-  local record = redis.call('HGET', ARGV[1] .. 'issuer-regs:' .. entries[index + 1], entries[index])
-  if record then table.insert(records, record) end
-end
-return records
-`);
-
-// KEYS: issuer registrations hash. ARGV: prefix, issuer.
-export const FIND_ISSUER_REGISTRATIONS = lua(`${ISSUER_REGISTRATION_FUNCTIONS}
-upgradeIssuer(ARGV[1], ARGV[2])
-return redis.call('HVALS', KEYS[1])
-`);
-
-// KEYS: org issuers hash. ARGV: prefix, orgId, registrationId.
-export const REMOVE_ISSUER_REGISTRATION = lua(`${ISSUER_REGISTRATION_FUNCTIONS}
-upgradeOrg(ARGV[1], ARGV[2])
-local issuer = redis.call('HGET', KEYS[1], ARGV[3])
-if not issuer then return 0 end
-redis.call('HDEL', KEYS[1], ARGV[3])
-redis.call('HDEL', ARGV[1] .. 'issuer-regs:' .. issuer, ARGV[3])
-return 1
-`);
-
-// KEYS: organization hash.
+// KEYS: organization hash. A script rather than HGETALL, whose reply is a map in RESP3.
 export const READ_ORGANIZATION = lua(`
 return redis.call('HGETALL', KEYS[1])
 `);
@@ -151,37 +85,38 @@ if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
 return redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2])
 `);
 
-// Saves one or more tokens (the store batches concurrent saves). For each token, in order:
-// KEYS: token, the family's token set, the family's revocation marker.
-// ARGV: jti, record JSON, seconds to keep the token.
-// A family revoked before this save never gets the token at all; the set of a family's tokens
-// lives as long as its longest-lived token so that revocation can find every one.
+// Saves one or more tokens (the store batches concurrent saves of one slot). For each token, in
+// order: KEYS: the family's token hash, the family's revocation marker. ARGV: jti, record JSON,
+// seconds to keep the token.
+// A family revoked before this save never gets the token at all; the family's hash lives as long
+// as its longest-lived token.
 export const SAVE_REFRESH_TOKENS = lua(`
-for i = 1, #KEYS, 3 do
-  if redis.call('EXISTS', KEYS[i + 2]) == 0 then
-    local ttl = tonumber(ARGV[i + 2])
-    redis.call('SET', KEYS[i], ARGV[i + 1], 'EX', ttl)
-    redis.call('SADD', KEYS[i + 1], ARGV[i])
-    if redis.call('TTL', KEYS[i + 1]) < ttl then redis.call('EXPIRE', KEYS[i + 1], ttl) end
+for i = 1, #KEYS, 2 do
+  if redis.call('EXISTS', KEYS[i + 1]) == 0 then
+    local a = (i - 1) / 2 * 3 + 1
+    local ttl = tonumber(ARGV[a + 2])
+    redis.call('HSET', KEYS[i], ARGV[a], ARGV[a + 1])
+    if redis.call('TTL', KEYS[i]) < ttl then redis.call('EXPIRE', KEYS[i], ttl) end
   end
 end
 return 1
 `);
 
-// KEYS: token, successor, the family's token set, the family's revocation marker.
-// ARGV: now, grace seconds, successor jti, successor JSON, seconds to keep the successor, token key prefix.
-// A used token's value becomes {"successorJti": …} for the rest of its TTL, written in the same
-// script as its successor: a token is never used without its successor, and a retry of the same
-// call (a reply lost to a client timeout) finds what the first run wrote. Tokens saved before this
-// layout have no successorJti and rotate like any live record.
+// KEYS: the family's token hash, the family's revocation marker.
+// ARGV: now, grace seconds, jti, successor jti, successor JSON, seconds to keep the successor,
+// seconds of expiry margin.
+// A used token's value becomes {"successorJti": …, "expiresAt": …}, written in the same script
+// as its successor: a token is never used without its successor, and a retry of the same call (a
+// reply lost to a client timeout) finds what the first run wrote. Entries a margin past their
+// expiry are dropped here, so a long-lived family's hash stays as small as its live tokens.
 export const ROTATE_REFRESH_TOKEN = lua(`
-local json = redis.call('GET', KEYS[1])
+if redis.call('EXISTS', KEYS[2]) == 1 then return { 'unknown' } end
+local json = redis.call('HGET', KEYS[1], ARGV[3])
 if not json then return { 'unknown' } end
-if redis.call('EXISTS', KEYS[4]) == 1 then return { 'unknown' } end
 local record = cjson.decode(json)
 local now = tonumber(ARGV[1])
 if record.successorJti then
-  local nextJson = redis.call('GET', ARGV[6] .. record.successorJti)
+  local nextJson = redis.call('HGET', KEYS[1], record.successorJti)
   if nextJson then
     local successor = cjson.decode(nextJson)
     if not successor.successorJti and now < successor.issuedAt + tonumber(ARGV[2]) then
@@ -191,12 +126,24 @@ if record.successorJti then
   return { 'reused' }
 end
 if record.expiresAt <= now then return { 'unknown' } end
-local ttl = tonumber(ARGV[5])
-redis.call('SET', KEYS[2], ARGV[4], 'EX', ttl)
-redis.call('SADD', KEYS[3], ARGV[3])
-if redis.call('TTL', KEYS[3]) < ttl then redis.call('EXPIRE', KEYS[3], ttl) end
-redis.call('SET', KEYS[1], cjson.encode({ successorJti = ARGV[3] }), 'KEEPTTL')
+local entries = redis.call('HGETALL', KEYS[1])
+local horizon = now - tonumber(ARGV[7])
+for index = 1, #entries, 2 do
+  local expiresAt = cjson.decode(entries[index + 1]).expiresAt
+  if expiresAt and expiresAt < horizon then redis.call('HDEL', KEYS[1], entries[index]) end
+end
+redis.call('HSET', KEYS[1], ARGV[4], ARGV[5])
+redis.call('HSET', KEYS[1], ARGV[3], cjson.encode({ successorJti = ARGV[4], expiresAt = record.expiresAt }))
+local ttl = tonumber(ARGV[6])
+if redis.call('TTL', KEYS[1]) < ttl then redis.call('EXPIRE', KEYS[1], ttl) end
 return { 'rotated' }
+`);
+
+// KEYS: the family's token hash, the family's revocation marker. ARGV: now, seconds to keep the marker.
+export const REVOKE_REFRESH_TOKEN_FAMILY = lua(`
+redis.call('SET', KEYS[2], ARGV[1], 'EX', tonumber(ARGV[2]))
+redis.call('DEL', KEYS[1])
+return 1
 `);
 
 // KEYS: the consumed key. ARGV: expiresAt, now, seconds to keep it.
@@ -221,17 +168,6 @@ redis.call('SET', KEYS[1], nextArrival, 'PX', nextArrival - now + tonumber(ARGV[
 return {1, nextArrival}
 `);
 
-// KEYS: the family's token set, the family's revocation marker.
-// ARGV: now, seconds to keep the marker, token key prefix.
-export const REVOKE_REFRESH_TOKEN_FAMILY = lua(`
-redis.call('SET', KEYS[2], ARGV[1], 'EX', tonumber(ARGV[2]))
-for _, jti in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  redis.call('DEL', ARGV[3] .. jti)
-end
-redis.call('DEL', KEYS[1])
-return 1
-`);
-
 // KEYS: signing key hash of one use. ARGV: candidate kid, candidate JSON.
 export const ENSURE_SIGNING_KEY = lua(`
 if redis.call('HLEN', KEYS[1]) == 0 then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
@@ -239,179 +175,163 @@ return redis.call('HVALS', KEYS[1])
 `);
 
 /*
- * The webhook outbox. Fan-out is computed in the store's process from a snapshot of the org's
- * subscriptions taken with their version counter (READ_SUBSCRIPTIONS); the script that writes the
- * change and its deliveries first checks that no subscription of those orgs changed since, and
- * answers 'retry' otherwise, so the deliveries always match the subscriptions at the time of the write.
+ * The webhook outbox of one organization. Fan-out is computed in the store's process from a
+ * snapshot of the org's subscriptions taken with their version counter (READ_SUBSCRIPTIONS); the
+ * script that writes the change and its deliveries first checks that the subscriptions did not
+ * change since, and answers 'retry' otherwise, so the deliveries always match the subscriptions at
+ * the time of the write.
  *
- * Outbox ARGV layout, from index `at`: n, then n (version key, expected version) pairs, then the
- * delivery key prefix, the due set, the per-subscription list prefix, the delivery count, and per
- * delivery: id, subscriptionId, JSON, due time. n = -1 stands for "not prepared": the script answers
- * 'retry' if it would need the deliveries, so the common path (an existing user) skips the snapshot.
+ * Outbox KEYS, from index \`ko\` (fixed per script): the subscriptions' version counter, the
+ * deliveries hash, the due set, then the delivery list of each subscription a delivery goes to.
+ * Outbox ARGV, from index \`ao\`: the expected version (-1 for "not prepared": the script answers
+ * 'retry' if it would need the deliveries, so the common path, an existing user, skips the
+ * snapshot), the delivery count, and per delivery: id, index of its list among the list keys
+ * (from 1), JSON, due time.
  */
 const OUTBOX_FUNCTIONS = `
-local function outbox_current(at)
-  local n = tonumber(ARGV[at])
-  if n < 0 then return false end
-  for i = 1, n do
-    if (redis.call('GET', ARGV[at + 2 * i - 1]) or '0') ~= ARGV[at + 2 * i] then return false end
-  end
-  return true
+local function outbox_current(ko, ao)
+  if tonumber(ARGV[ao]) < 0 then return false end
+  return (redis.call('GET', KEYS[ko]) or '0') == ARGV[ao]
 end
-local function outbox_write(at)
-  local base = at + 2 * tonumber(ARGV[at]) + 1
-  local deliveryPrefix, dueKey, listPrefix = ARGV[base], ARGV[base + 1], ARGV[base + 2]
-  for i = 0, tonumber(ARGV[base + 3]) - 1 do
-    local j = base + 4 + i * 4
-    redis.call('SET', deliveryPrefix .. ARGV[j], ARGV[j + 2])
-    redis.call('ZADD', dueKey, ARGV[j + 3], ARGV[j])
-    redis.call('ZADD', listPrefix .. ARGV[j + 1], ARGV[j + 3], ARGV[j])
+local function outbox_write(ko, ao)
+  for i = 0, tonumber(ARGV[ao + 1]) - 1 do
+    local j = ao + 2 + i * 4
+    redis.call('HSET', KEYS[ko + 1], ARGV[j], ARGV[j + 2])
+    redis.call('ZADD', KEYS[ko + 2], ARGV[j + 3], ARGV[j])
+    redis.call('ZADD', KEYS[ko + 2 + tonumber(ARGV[j + 1])], ARGV[j + 3], ARGV[j])
   end
 end
 `;
 
-// KEYS: identity links. ARGV: user key prefix.
+// For each identity, in order: KEYS: the org's identity links, the org's users. ARGV: identity field.
 // The user record of each linked identity, or nil: the read-only first step of findOrCreateUser,
-// for many identities at once (the store batches concurrent lookups).
+// for many identities at once (the store batches concurrent lookups of one slot).
 export const FIND_USERS_BY_IDENTITY = lua(`
 local users = {}
-for i = 1, #KEYS do
-  local userId = redis.call('GET', KEYS[i])
-  users[i] = userId and redis.call('GET', ARGV[1] .. userId) or false
+for i = 1, #KEYS, 2 do
+  local userId = redis.call('HGET', KEYS[i], ARGV[(i + 1) / 2])
+  users[(i + 1) / 2] = userId and redis.call('HGET', KEYS[i + 1], userId) or false
 end
 return users
 `);
 
-// KEYS: identity link, email index, new user record.
-// ARGV: user key prefix, two flags ('1'/'0': linking by email allowed, creating a user allowed),
-// new userId, new user JSON, outbox from 5.
+// KEYS: identity links, email entries, users, outbox from 4.
+// ARGV: identity field, email, two flags ('1'/'0': linking by email allowed, creating a user
+// allowed), new userId, new user JSON, outbox from 6.
 // Deliveries are written only on the create path, with the user. A link or email entry naming a
 // user that no longer exists (deleteUser leaves links it could not find) counts as absent.
 export const FIND_OR_CREATE_USER = lua(`${OUTBOX_FUNCTIONS}
-local userId = redis.call('GET', KEYS[1])
+local userId = redis.call('HGET', KEYS[1], ARGV[1])
 if userId then
-  local json = redis.call('GET', ARGV[1] .. userId)
+  local json = redis.call('HGET', KEYS[3], userId)
   if json then return { 'existing', json } end
 end
-userId = redis.call('GET', KEYS[2])
-if userId and redis.call('EXISTS', ARGV[1] .. userId) == 0 then userId = nil end
+userId = redis.call('HGET', KEYS[2], ARGV[2])
+if userId and redis.call('HEXISTS', KEYS[3], userId) == 0 then userId = nil end
 if userId then
-  if string.sub(ARGV[2], 1, 1) ~= '1' then return { 'conflict' } end
-  redis.call('SET', KEYS[1], userId)
-  return { 'linked', redis.call('GET', ARGV[1] .. userId) }
+  if string.sub(ARGV[3], 1, 1) ~= '1' then return { 'conflict' } end
+  redis.call('HSET', KEYS[1], ARGV[1], userId)
+  return { 'linked', redis.call('HGET', KEYS[3], userId) }
 end
-if string.sub(ARGV[2], 2, 2) ~= '1' then return { 'not_provisioned' } end
-if not outbox_current(5) then return { 'retry' } end
-redis.call('SET', KEYS[3], ARGV[4])
-redis.call('SET', KEYS[2], ARGV[3])
-redis.call('SET', KEYS[1], ARGV[3])
-outbox_write(5)
-return { 'created', ARGV[4] }
+if string.sub(ARGV[3], 2, 2) ~= '1' then return { 'not_provisioned' } end
+if not outbox_current(4, 6) then return { 'retry' } end
+redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[4])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
+outbox_write(4, 6)
+return { 'created', ARGV[5] }
 `);
 
-// KEYS: user record. ARGV: orgId, expected onboardingCompleted ('1'/'0'), expected kycStatus,
-// expected accreditationStatus, next onboardingCompleted, next kycStatus, next accreditationStatus,
-// now, outbox from 9. The record holds only scalars, so re-encoding it with cjson is lossless.
+// KEYS: users, outbox from 2. ARGV: userId, orgId, expected onboardingCompleted ('1'/'0'),
+// expected kycStatus, expected accreditationStatus, next onboardingCompleted, next kycStatus, next
+// accreditationStatus, now, outbox from 10. The record holds only scalars, so re-encoding it with
+// cjson is lossless.
 export const UPDATE_USER_VERIFICATION = lua(`${OUTBOX_FUNCTIONS}
-local json = redis.call('GET', KEYS[1])
+local json = redis.call('HGET', KEYS[1], ARGV[1])
 if not json then return { 'not_found' } end
 local user = cjson.decode(json)
-if user.orgId ~= ARGV[1] then return { 'not_found' } end
+if user.orgId ~= ARGV[2] then return { 'not_found' } end
 local onboarding = user.onboardingCompleted and '1' or '0'
-if onboarding ~= ARGV[2] or user.kycStatus ~= ARGV[3] or user.accreditationStatus ~= ARGV[4] then
+if onboarding ~= ARGV[3] or user.kycStatus ~= ARGV[4] or user.accreditationStatus ~= ARGV[5] then
   return { 'stale', json }
 end
-if not outbox_current(9) then return { 'retry' } end
-user.onboardingCompleted = ARGV[5] == '1'
-user.kycStatus = ARGV[6]
-user.accreditationStatus = ARGV[7]
-user.updatedAt = tonumber(ARGV[8])
+if not outbox_current(2, 10) then return { 'retry' } end
+user.onboardingCompleted = ARGV[6] == '1'
+user.kycStatus = ARGV[7]
+user.accreditationStatus = ARGV[8]
+user.updatedAt = tonumber(ARGV[9])
 local updated = cjson.encode(user)
-redis.call('SET', KEYS[1], updated)
-outbox_write(9)
+redis.call('HSET', KEYS[1], ARGV[1], updated)
+outbox_write(2, 10)
 return { 'updated', updated }
 `);
 
-// KEYS: user record. ARGV: orgId, role, now. Read-modify-write inside the script, so a concurrent
+// KEYS: users. ARGV: userId, orgId, role, now. Read-modify-write inside the script, so a concurrent
 // verification change (also a script) is never overwritten.
 export const SET_USER_ROLE = lua(`
-local json = redis.call('GET', KEYS[1])
+local json = redis.call('HGET', KEYS[1], ARGV[1])
 if not json then return false end
 local user = cjson.decode(json)
-if user.orgId ~= ARGV[1] then return false end
-user.role = ARGV[2]
-user.updatedAt = tonumber(ARGV[3])
+if user.orgId ~= ARGV[2] then return false end
+user.role = ARGV[3]
+user.updatedAt = tonumber(ARGV[4])
 local updated = cjson.encode(user)
-redis.call('SET', KEYS[1], updated)
+redis.call('HSET', KEYS[1], ARGV[1], updated)
 return updated
 `);
 
-// KEYS: email index, new user record. ARGV: user key prefix, userId, user JSON, outbox from 4.
+// KEYS: email entries, users, outbox from 3. ARGV: email, userId, user JSON, outbox from 4.
 export const CREATE_USER = lua(`${OUTBOX_FUNCTIONS}
-local taken = redis.call('GET', KEYS[1])
-if taken and redis.call('EXISTS', ARGV[1] .. taken) == 1 then return 'email_taken' end
-if not outbox_current(4) then return 'retry' end
-redis.call('SET', KEYS[2], ARGV[3])
-redis.call('SET', KEYS[1], ARGV[2])
-outbox_write(4)
+local taken = redis.call('HGET', KEYS[1], ARGV[1])
+if taken and redis.call('HEXISTS', KEYS[2], taken) == 1 then return 'email_taken' end
+if not outbox_current(3, 4) then return 'retry' end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+outbox_write(3, 4)
 return 'created'
 `);
 
-// KEYS: user record, then index entries (email, identity links) to drop if they name the user.
-// ARGV: orgId, userId, outbox from 3.
+// KEYS: users, email entries, identity links, outbox from 4.
+// ARGV: userId, orgId, the user's email, JSON array of identity fields to drop if they name the
+// user, outbox from 5.
 export const DELETE_USER = lua(`${OUTBOX_FUNCTIONS}
-local json = redis.call('GET', KEYS[1])
-if not json or cjson.decode(json).orgId ~= ARGV[1] then return 'not_found' end
-if not outbox_current(3) then return 'retry' end
-redis.call('DEL', KEYS[1])
-for i = 2, #KEYS do
-  if redis.call('GET', KEYS[i]) == ARGV[2] then redis.call('DEL', KEYS[i]) end
+local json = redis.call('HGET', KEYS[1], ARGV[1])
+if not json or cjson.decode(json).orgId ~= ARGV[2] then return 'not_found' end
+if not outbox_current(4, 5) then return 'retry' end
+redis.call('HDEL', KEYS[1], ARGV[1])
+if redis.call('HGET', KEYS[2], ARGV[3]) == ARGV[1] then redis.call('HDEL', KEYS[2], ARGV[3]) end
+for _, field in ipairs(cjson.decode(ARGV[4])) do
+  if redis.call('HGET', KEYS[3], field) == ARGV[1] then redis.call('HDEL', KEYS[3], field) end
 end
-outbox_write(3)
+outbox_write(4, 5)
 return 'deleted'
 `);
 
-// KEYS: organization hash, API keys, revoked API keys, subscriptions, subscriptions version.
-// ARGV: orgId, issuer key prefix, per-subscription delivery list prefix, delivery key prefix, due
-// set, lease hash. Everything a reader reaches the org through goes in this one step.
+// KEYS: organization hash, API keys, revoked API keys, registrations, users, identity links, email
+// entries, subscriptions, subscriptions version, deliveries, due set, lease hash, finished set,
+// then the delivery list of each subscription. ARGV: the subscription ids of those lists.
+// Everything of the org in one step: 'retry' if a subscription came or went since the caller
+// listed them. Answers whether the org existed, its user ids and its delivery ids, whose global
+// index entries the caller drops next.
 export const DELETE_ORGANIZATION = lua(`
-local issuer = redis.call('HGET', KEYS[1], 'issuer')
-if issuer then
-  local issuerKey = ARGV[2] .. cjson.decode(issuer)
-  if redis.call('GET', issuerKey) == ARGV[1] then redis.call('DEL', issuerKey) end
+local current = redis.call('HKEYS', KEYS[8])
+if #current ~= #ARGV then return { 'retry' } end
+local expected = {}
+for _, id in ipairs(ARGV) do expected[id] = true end
+for _, id in ipairs(current) do
+  if not expected[id] then return { 'retry' } end
 end
-for _, id in ipairs(redis.call('HKEYS', KEYS[4])) do
-  local list = ARGV[3] .. id
-  for _, deliveryId in ipairs(redis.call('ZRANGE', list, 0, -1)) do
-    redis.call('DEL', ARGV[4] .. deliveryId)
-    redis.call('ZREM', ARGV[5], deliveryId)
-    redis.call('HDEL', ARGV[6], deliveryId)
-  end
-  redis.call('DEL', list)
-end
-local existed = redis.call('DEL', KEYS[1])
-redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
-return existed
+local existed = redis.call('EXISTS', KEYS[1])
+local users = redis.call('HKEYS', KEYS[5])
+local deliveries = redis.call('HKEYS', KEYS[10])
+redis.call('UNLINK', unpack(KEYS))
+return { existed, users, deliveries }
 `);
 
-// KEYS: identity links or email entries of one org. ARGV: user key prefix, orgId.
-// Drops each entry and the user it names, if that user belongs to the org.
-export const DELETE_ORGANIZATION_USERS = lua(`
-for i = 1, #KEYS do
-  local userId = redis.call('GET', KEYS[i])
-  redis.call('DEL', KEYS[i])
-  if userId then
-    local json = redis.call('GET', ARGV[1] .. userId)
-    if json and cjson.decode(json).orgId == ARGV[2] then redis.call('DEL', ARGV[1] .. userId) end
-  end
-end
-return 1
-`);
-
-// ARGV: outbox from 1.
+// KEYS: outbox from 1. ARGV: outbox from 1.
 export const ENQUEUE_WEBHOOK_EVENTS = lua(`${OUTBOX_FUNCTIONS}
-if not outbox_current(1) then return 'retry' end
-outbox_write(1)
+if not outbox_current(1, 1) then return 'retry' end
+outbox_write(1, 1)
 return 'ok'
 `);
 
@@ -437,25 +357,34 @@ redis.call('INCR', KEYS[2])
 return 1
 `);
 
-// KEYS: delivery, due set, lease hash, the subscription's delivery list.
+// KEYS: deliveries, due set, lease hash, the subscription's delivery list.
 // ARGV: id, JSON, lease token ('' for none), due time (the lease expiry when leased), createdAt.
 export const ADD_DELIVERY = lua(`
-redis.call('SET', KEYS[1], ARGV[2])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[3], ARGV[1], ARGV[3]) end
 if ARGV[4] ~= '' then redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1]) end
 redis.call('ZADD', KEYS[4], ARGV[5], ARGV[1])
 return 1
 `);
 
-// KEYS: due set, lease hash. ARGV: now, limit, lease expiry, lease token, delivery key prefix.
+// KEYS: the global set of orgs with due deliveries. ARGV: due time, orgId.
+// Lowers the org's score to the due time (adds it if absent); never raises it.
+export const LOWER_DUE_ORG = lua(`
+local current = redis.call('ZSCORE', KEYS[1], ARGV[2])
+if not current or tonumber(current) > tonumber(ARGV[1]) then redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2]) end
+return 1
+`);
+
+// KEYS: the org's due set, lease hash, deliveries. ARGV: now, limit, lease expiry, lease token.
 // The due set scores a pending delivery by when it may next be claimed: its due time, or its lease
 // expiry while leased. Claiming moves the score to the lease expiry, so no other caller sees it
-// until then; finished deliveries leave the set.
+// until then; finished deliveries leave the set. Answers the claimed records and the earliest
+// score left ('' when none), which the caller puts back into the global set of orgs.
 export const CLAIM_DELIVERIES = lua(`
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 local claimed = {}
 for _, id in ipairs(ids) do
-  local json = redis.call('GET', ARGV[5] .. id)
+  local json = redis.call('HGET', KEYS[3], id)
   if json then
     redis.call('ZADD', KEYS[1], ARGV[3], id)
     redis.call('HSET', KEYS[2], id, ARGV[4])
@@ -465,32 +394,41 @@ for _, id in ipairs(ids) do
     redis.call('HDEL', KEYS[2], id)
   end
 end
-return claimed
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return { claimed, first[2] or '' }
 `);
 
-// KEYS: delivery, due set, lease hash. ARGV: id, lease token, new JSON, next due time ('' when finished),
-// seconds to keep a finished delivery.
+// KEYS: deliveries, due set, lease hash, finished set. ARGV: id, lease token, new JSON, next due
+// time ('' when finished), now, retention cutoff.
+// A finished delivery is kept for the retention period after it finished; older finished ones are
+// dropped here. Answers 0 when the lease is not held, else 1 and the ids dropped.
 export const COMPLETE_DELIVERY = lua(`
-if redis.call('HGET', KEYS[3], ARGV[1]) ~= ARGV[2] then return 0 end
+if redis.call('HGET', KEYS[3], ARGV[1]) ~= ARGV[2] then return { 0 } end
 redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+local dropped = {}
 if ARGV[4] == '' then
-  redis.call('SET', KEYS[1], ARGV[3], 'EX', tonumber(ARGV[5]))
   redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('ZADD', KEYS[4], ARGV[5], ARGV[1])
+  dropped = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', '(' .. ARGV[6])
+  for _, id in ipairs(dropped) do
+    redis.call('HDEL', KEYS[1], id)
+    redis.call('ZREM', KEYS[4], id)
+  end
 else
-  redis.call('SET', KEYS[1], ARGV[3])
   redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 end
-return 1
+return { 1, dropped }
 `);
 
-// KEYS: the subscription's delivery list. ARGV: limit, delivery key prefix, retention cutoff.
-// Finished deliveries expire a retention period after they finish, so every id younger than the
+// KEYS: the subscription's delivery list, deliveries. ARGV: limit, retention cutoff.
+// Finished deliveries are kept a retention period after they finish, so every id younger than the
 // cutoff still has its record; older ids are dropped here.
 export const LIST_DELIVERIES = lua(`
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])
 local found = {}
 for _, id in ipairs(redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)) do
-  local json = redis.call('GET', ARGV[2] .. id)
+  local json = redis.call('HGET', KEYS[2], id)
   if json then table.insert(found, json) end
 end
 return found
