@@ -28,6 +28,13 @@ const REQUEST_SCHEMAS: ReadonlyArray<readonly [z.ZodType, string]> = [
 ];
 for (const [schema, id] of REQUEST_SCHEMAS) if (!apiSchemas.has(schema)) apiSchemas.add(schema, { id });
 
+// What presenting each credential may answer, whichever route it is presented to.
+const CREDENTIAL_ERRORS: Record<Credential, RialtoErrorCode[]> = {
+  apiKey: ['invalid_api_key', 'organization_suspended'],
+  accessToken: ['unauthorized', 'invalid_access_token', 'organization_suspended'],
+  adminToken: ['unauthorized'],
+};
+
 // The Express binding reads the body of every request it routes, so any operation may answer these.
 const BODY_ERRORS: RialtoErrorCode[] = ['request_too_large', 'unsupported_media_type'];
 
@@ -135,7 +142,11 @@ function operation(route: Route): Record<string, unknown> {
       content: { 'application/json': { schema: schemaRef(schema) } },
     };
   }
-  for (const [status, codes] of errorsByStatus([...doc.errors, ...BODY_ERRORS, 'server_error'])) {
+  const credentialErrors = doc.isCredentialOptional
+    ? []
+    : doc.security.flatMap((credential) => CREDENTIAL_ERRORS[credential]);
+  const errors = [...doc.errors, ...credentialErrors, ...BODY_ERRORS, 'server_error' as const];
+  for (const [status, codes] of errorsByStatus(errors)) {
     if (responses[status] !== undefined) {
       throw new TypeError(`${doc.operationId}: status ${status} is both an answer and an error`);
     }
