@@ -46,7 +46,7 @@ const ERROR_TABLE = {
 export type RialtoErrorCode = keyof typeof ERROR_TABLE;
 
 /** Every error code, in the table's order. */
-export const RIALTO_ERROR_CODES = Object.keys(ERROR_TABLE) as readonly RialtoErrorCode[];
+export const ERROR_CODES = Object.keys(ERROR_TABLE) as readonly RialtoErrorCode[];
 
 /** The JSON body of every error response. */
 export interface ErrorBody {

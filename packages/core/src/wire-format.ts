@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RIALTO_ERROR_CODES, type RialtoErrorCode } from './errors.js';
+import { ERROR_CODES, type RialtoErrorCode } from './errors.js';
 import { apiSchemas } from './internal/api-schemas.js';
 import { EMAIL_LINKING_POLICIES } from './issuer-registrations.js';
 import type { RegisteredOrganization } from './organizations.js';
@@ -387,7 +387,7 @@ export const healthResponseSchema = z
 /** The body of every error answer; each operation's document narrows `error` to the codes it can answer. */
 export const errorResponseSchema = z
   .strictObject({
-    error: z.enum(RIALTO_ERROR_CODES as [RialtoErrorCode, ...RialtoErrorCode[]]),
+    error: z.enum(ERROR_CODES as [RialtoErrorCode, ...RialtoErrorCode[]]),
     error_description: z.string().describe('For people; branch on `error`, never on this text.'),
   })
   .register(apiSchemas, { id: 'Error' });
