@@ -104,6 +104,26 @@ describe('every documented route', () => {
     },
   );
 
+  it('POST /identity/users with admin credentials answers 404 for an organization that does not exist', async () => {
+    const { app, store } = createTestApp();
+    store.resetWrites();
+    const response = await request(app)
+      .post('/identity/users')
+      .set('authorization', `Bearer ${ADMIN_TOKEN}`)
+      .send({ org_id: randomUUID(), email: 'someone@example.com' });
+    expectFailsWith(response, 404, 'not_found', 'No such organization.');
+    expect(store.writes).toEqual([]);
+  });
+
+  it('POST /identity/auth/revoke counts against the per-address limit like the other token routes', async () => {
+    const { app } = createTestApp({ rateLimit: { perIp: { limit: 1, windowSeconds: 60 } } });
+    const first = await request(app).post('/identity/auth/revoke').send({ refresh_token: 'not-a-token' });
+    expect(first.status).toBe(200);
+    const second = await request(app).post('/identity/auth/revoke').send({ refresh_token: 'not-a-token' });
+    expectFailsWith(second, 429, 'rate_limited');
+    expect(second.headers['retry-after']).toMatch(/^[1-9]\d*$/);
+  });
+
   describe("a suspended organization's credentials", () => {
     let idp: LocalIssuer;
     beforeAll(async () => {

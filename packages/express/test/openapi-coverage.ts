@@ -53,9 +53,11 @@ export default function setup(project: TestProject): () => void {
       `openapi coverage: ${documented - missing.length} of ${documented} documented answers exercised or excused`,
     );
     if (missing.length > 0) {
-      throw new Error(
-        `documented answers no test produces (test them, or list them in UNEXERCISED with why):\n${missing.join('\n')}`,
+      // Vitest reports a throwing teardown but still exits 0: the exit code is set here.
+      console.error(
+        `openapi coverage: documented answers no test produces (test them, or list them in UNEXERCISED with why):\n${missing.join('\n')}`,
       );
+      process.exitCode = 1;
     }
   };
 }
