@@ -23,7 +23,7 @@ export type { IssuerRegistrationInput } from './issuer-registrations.js';
 export { DEFAULT_SUBJECT_CLAIM, normalizeIssuer } from './issuer-registrations.js';
 export type { Logger } from './logger.js';
 export type { RialtoAccessTokenClaims, TokenResponse } from './mint-tokens.js';
-// The HTTP API's OpenAPI document and the strict schemas of its bodies.
+// The HTTP API's OpenAPI document and the option that serves it.
 export type { OpenApiDocument } from './openapi.js';
 export type { OpenApiOptions } from './openapi-options.js';
 export { DEFAULT_OPENAPI_PATH } from './openapi-options.js';
