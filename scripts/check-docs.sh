@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Checks that keep README.md true, each timed: its TypeScript snippets compile under strict, every
+# Checks that keep README.md true, each timed: its TypeScript snippets compile under strict,
+# docs/openapi.json is what the routes generate, every
 # package passes `pnpm publish --dry-run`, and the packed packages install and run like a user's.
 # Needs `pnpm build` first (the snippets are checked against the published types).
 set -euo pipefail
@@ -13,6 +14,7 @@ timed() { # label, command...
 }
 
 timed "doc snippets" node scripts/check-doc-snippets.mjs
+timed "openapi document" pnpm -s run openapi --check
 
 publish_dry_run() {
   for directory in packages/core packages/storage-adapters packages/express packages/cli internal/dev-idp; do

@@ -45,6 +45,9 @@ const ERROR_TABLE = {
 /** A machine-readable error code, sent as `error` in every error response. */
 export type RialtoErrorCode = keyof typeof ERROR_TABLE;
 
+/** Every error code, in the table's order. */
+export const ERROR_CODES = Object.keys(ERROR_TABLE) as readonly RialtoErrorCode[];
+
 /** The JSON body of every error response. */
 export interface ErrorBody {
   error: RialtoErrorCode;

@@ -18,6 +18,7 @@ import {
 import type { RialtoMetrics } from './prometheus-metrics.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
+import { openApiRoutes } from './routes/openapi-routes.js';
 import { tokenRoutes } from './routes/token-routes.js';
 import { userRoutes } from './routes/user-routes.js';
 import { webhookRoutes } from './routes/webhook-routes.js';
@@ -171,7 +172,7 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
   const services = createServices(options);
   const { logger } = options;
   if (options.allowedAudiences === undefined) warnAnyAudienceOnce();
-  const allRoutes = [
+  const documentedRoutes = [
     ...tokenRoutes(services),
     ...userRoutes(services),
     ...adminRoutes(services),
@@ -179,6 +180,7 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
     ...webhookRoutes(services),
     ...healthRoutes(services),
   ];
+  const allRoutes = [...documentedRoutes, ...openApiRoutes(services, documentedRoutes)];
   const routes = createRouteTable(allRoutes);
   const { tracer, metrics: recorder } = services.telemetry;
   // Metric labels and span names use the route's template, never the raw path: bounded and id-free.

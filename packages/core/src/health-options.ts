@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import { orFalse, positiveNumber, strictOptions } from './internal/option-schema.js';
+import { orFalse, positiveNumber, routePath, strictOptions } from './internal/option-schema.js';
 
 /** Kubernetes' default probe timeout is 1 s: readiness must answer before the kubelet gives up on it. */
 export const DEFAULT_READY_TIMEOUT_MS = 500;
@@ -19,19 +18,11 @@ export interface HealthOptions {
 
 export type ResolvedHealthOptions = Required<HealthOptions> | false;
 
-const healthPath = (fallback: string) =>
-  z
-    .string({ error: `must be a path such as "${fallback}"` })
-    .regex(/^(?:\/[A-Za-z0-9._~-]+)+$/, {
-      error: `must be a path such as "${fallback}" (letters, digits, . _ ~ - between slashes)`,
-    })
-    .default(fallback);
-
 /** The `health` option: validated and defaulted in one place, as every other option is. */
 export const healthOptionsSchema = orFalse(
   strictOptions({
-    livePath: healthPath(DEFAULT_LIVE_PATH),
-    readyPath: healthPath(DEFAULT_READY_PATH),
+    livePath: routePath(DEFAULT_LIVE_PATH),
+    readyPath: routePath(DEFAULT_READY_PATH),
     readyTimeoutMs: positiveNumber().default(DEFAULT_READY_TIMEOUT_MS),
   }).refine((health) => health.livePath !== health.readyPath, {
     error: 'needs a `livePath` and a `readyPath` that differ',

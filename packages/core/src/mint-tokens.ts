@@ -1,20 +1,17 @@
 import { KeyObject, randomUUID } from 'node:crypto';
 import { CompactSign } from 'jose';
+import type { z } from 'zod';
 import { epochSeconds } from './internal/clock.js';
 import { signHs256Jwt } from './internal/hs256.js';
 import type { LoadedKeys, SigningKeys } from './signing-keys.js';
 import type { OrganizationRecord, RefreshTokenRecord, Store, UserRecord, UserRole } from './store.js';
-import { verificationFlagsJson } from './wire-format.js';
+import { type tokenResponseSchema, verificationFlagsJson } from './wire-format.js';
 
-/** The body of a successful exchange or refresh. */
-export interface TokenResponse {
-  access_token: string;
-  token_type: 'Bearer';
-  expires_in: number;
-  refresh_token: string;
-  refresh_expires_in: number;
-  scope: string;
-}
+/**
+ * The body of a successful exchange or refresh. Built field by field on the hot path rather than
+ * parsed: this type is the schema's, so the compiler refuses a field the OpenAPI document lacks.
+ */
+export type TokenResponse = z.infer<typeof tokenResponseSchema>;
 
 /** Claims of the service's access tokens. */
 export interface RialtoAccessTokenClaims {

@@ -16,6 +16,7 @@ import {
 } from './internal/option-schema.js';
 import { EMAIL_LINKING_POLICIES } from './issuer-registrations.js';
 import type { Logger } from './logger.js';
+import { type OpenApiOptions, openApiOptionsSchema, type ResolvedOpenApiOptions } from './openapi-options.js';
 import { AUDIENCE_PATTERN } from './organizations.js';
 import {
   type MetricsOptions,
@@ -255,6 +256,12 @@ export interface RialtoExchangeOptions {
    */
   health?: HealthOptions | false;
   /**
+   * The route serving the OpenAPI 3.1 document of the HTTP API (public: it names no organization,
+   * key or user), or `false` not to serve it. The same document is committed as `docs/openapi.json`.
+   * @default { path: '/identity/openapi.json' }
+   */
+  openapi?: OpenApiOptions | false;
+  /**
    * Prometheus metrics through prom-client (an optional peer dependency, loaded only when this is
    * set): `true` registers them on prom-client's global registry, `{ registry }` on yours. Expose
    * them with `exchange.metrics.scrape()` (Express: `rialtoMetricsHandler`). Off, nothing is
@@ -274,13 +281,17 @@ type OptionalWithoutDefault =
   | 'allowedAudiences';
 
 export type ResolvedRialtoExchangeOptions = Required<
-  Omit<RialtoExchangeOptions, OptionalWithoutDefault | 'webhooks' | 'health' | 'metrics' | 'logger'>
+  Omit<
+    RialtoExchangeOptions,
+    OptionalWithoutDefault | 'webhooks' | 'health' | 'openapi' | 'metrics' | 'logger'
+  >
 > &
   Pick<RialtoExchangeOptions, OptionalWithoutDefault> & {
     logger: Logger;
     rateLimit: { perIp: RateLimit | false; perOrganization: RateLimit | false; ipv6PrefixLength: number };
     webhooks: ResolvedWebhookOptions;
     health: ResolvedHealthOptions;
+    openapi: ResolvedOpenApiOptions;
     metrics: ResolvedMetricsOptions;
   };
 
@@ -434,6 +445,7 @@ const optionSchemas = {
   rateLimit: rateLimitOptionsSchema,
   webhooks: webhookOptionsSchema,
   health: healthOptionsSchema,
+  openapi: openApiOptionsSchema,
   metrics: metricsOptionsSchema,
 } satisfies { [Name in keyof Required<RialtoExchangeOptions>]: z.ZodType };
 

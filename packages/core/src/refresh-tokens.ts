@@ -3,12 +3,13 @@ import { RialtoError } from './errors.js';
 import type { RialtoEvents } from './events.js';
 import type { RequestLike } from './http-types.js';
 import { epochSeconds } from './internal/clock.js';
-import { isPlainObject, parseJsonBody } from './internal/http.js';
+import { parseJsonBody } from './internal/http.js';
 import { kidOf } from './internal/kid-of.js';
 import type { TokenMinter, TokenResponse } from './mint-tokens.js';
 import type { Organizations } from './organizations.js';
 import { REFRESH_TOKEN_ALGORITHM, type SigningKeys } from './signing-keys.js';
 import type { Store } from './store.js';
+import { refreshRequestSchema } from './wire-format.js';
 
 export interface RefreshTokensOptions {
   issuer: string;
@@ -60,12 +61,11 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
   } = options;
 
   function readToken(body: RequestLike['body']): string {
-    const parsed = parseJsonBody(body, 'invalid_request');
-    const token = isPlainObject(parsed) ? parsed.refresh_token : undefined;
-    if (typeof token !== 'string' || token.length === 0) {
+    const parsed = refreshRequestSchema.safeParse(parseJsonBody(body, 'invalid_request'));
+    if (!parsed.success) {
       throw new RialtoError('invalid_request', 'The request body must contain a "refresh_token" string.');
     }
-    return token;
+    return parsed.data.refresh_token;
   }
 
   async function verify(token: string, { allowExpired }: { allowExpired: boolean }): Promise<RefreshClaims> {

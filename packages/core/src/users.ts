@@ -10,26 +10,11 @@ import type {
   UserVerification,
   WebhookEventRecord,
 } from './store.js';
-import { verificationFlags } from './verification-flags.js';
+import { ACCREDITATION_STATUSES, KYC_STATUSES, verificationFlags } from './verification-flags.js';
 import { webhookEvent } from './webhooks/event-catalogue.js';
 import { userJson } from './wire-format.js';
 
-export const KYC_STATUSES = [
-  'not_started',
-  'session_created',
-  'pii_submitted',
-  'processing',
-  'resubmission_requested',
-  'approved',
-  'denied',
-] as const satisfies readonly KycStatus[];
-
-export const ACCREDITATION_STATUSES = [
-  'not_submitted',
-  'submitted',
-  'verified',
-  'rejected',
-] as const satisfies readonly AccreditationStatus[];
+export { ACCREDITATION_STATUSES, KYC_STATUSES };
 
 /**
  * Where each KYC status may go. A decision (approved, denied, resubmission) may arrive at any point

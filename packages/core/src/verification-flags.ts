@@ -1,4 +1,22 @@
-import type { UserVerification } from './store.js';
+import type { AccreditationStatus, KycStatus, UserVerification } from './store.js';
+
+// Here rather than in users.ts, which imports the wire format: the response schemas need them at load time.
+export const KYC_STATUSES = [
+  'not_started',
+  'session_created',
+  'pii_submitted',
+  'processing',
+  'resubmission_requested',
+  'approved',
+  'denied',
+] as const satisfies readonly KycStatus[];
+
+export const ACCREDITATION_STATUSES = [
+  'not_submitted',
+  'submitted',
+  'verified',
+  'rejected',
+] as const satisfies readonly AccreditationStatus[];
 
 /** The boolean claims of access tokens and user JSON, derived from the statuses. */
 export interface VerificationFlags {

@@ -14,6 +14,7 @@ import {
   type RialtoExchangeRouter,
   rialtoExchange,
 } from '../src/index.js';
+import { openApiConformance } from './openapi-conformance.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 export const SERVICE_ISSUER = 'http://localhost:3000';
@@ -110,6 +111,8 @@ export function createTestApp(
     ...rest,
     store,
   });
+  // Every answer the router gives in a test is also checked against its OpenAPI document.
+  app.use(openApiConformance(router.exchange));
   app.use(router);
   return { app, router, store };
 }

@@ -1,9 +1,23 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { z } from 'zod';
 import { type ErrorBody, errorBody, RialtoError } from '../errors.js';
 import type { RequestLike, ResponseLike } from '../http-types.js';
 
 // Token responses carry credentials: RFC 6749 §5.1 forbids caching them.
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' } as const;
+
+/**
+ * A JSON answer parsed through its strict schema first, so it can carry no field the OpenAPI
+ * document does not name (an extra one is a server bug: 500, logged). Off the hot path only.
+ */
+export function respond<T>(
+  status: number,
+  schema: z.ZodType<T>,
+  body: NoInfer<T>,
+  headers: Record<string, string> = {},
+): ResponseLike {
+  return json(status, schema.parse(body), headers);
+}
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): ResponseLike {
   return { status, headers: { ...NO_STORE, ...headers }, body };

@@ -28,6 +28,15 @@ export const wholeNumberAtLeastOne = () =>
     error: 'must be a whole number of at least 1',
   });
 
+/** A path the router serves, e.g. `/health/live`: letters, digits, `.` `_` `~` `-` between slashes. */
+export const routePath = (fallback: string) =>
+  z
+    .string({ error: `must be a path such as "${fallback}"` })
+    .regex(/^(?:\/[A-Za-z0-9._~-]+)+$/, {
+      error: `must be a path such as "${fallback}" (letters, digits, . _ ~ - between slashes)`,
+    })
+    .default(fallback);
+
 /** `T | false`, where `false` turns the feature off. */
 export const orFalse = <T extends z.ZodType>(schema: T, expected: string) =>
   z.union([z.literal(false), schema], { error: `must be false or ${expected}` });

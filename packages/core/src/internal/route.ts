@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { RialtoErrorCode } from '../errors.js';
 import type { RequestLike, ResponseLike } from '../http-types.js';
 import { validateInput } from '../validate-input.js';
 import { type AuthScheme, parseJsonBody } from './http.js';
@@ -9,6 +10,31 @@ export interface Route {
   /** How the route authenticates; decides the `WWW-Authenticate` challenge of its 401s. */
   scheme: AuthScheme;
   run(request: RequestLike, params: string[]): Promise<ResponseLike>;
+  /** What the OpenAPI document says of the route; required, so no route goes undocumented. */
+  doc: RouteDoc;
+}
+
+/** A credential a route accepts, as the OpenAPI document names its security scheme. */
+export type Credential = 'apiKey' | 'adminToken' | 'accessToken';
+
+export interface RouteDoc {
+  /** The OpenAPI path template, e.g. `/identity/users/{user_id}`; its parameters are the pattern's groups, in order. */
+  path: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  tag: 'Tokens' | 'Users' | 'Organizations' | 'Webhooks' | 'Discovery' | 'Health';
+  /** Each entry is one credential the route accepts; empty for public routes. */
+  security: Credential[];
+  /** Also answers without credentials, with less (the readiness probe). */
+  isCredentialOptional?: boolean;
+  requestBody?: z.ZodType;
+  /** Answers other than errors, by status. */
+  responses: Partial<Record<number, z.ZodType>>;
+  /** The error codes the route answers besides those every route can (`server_error`, body errors). */
+  errors: RialtoErrorCode[];
+  /** `Cache-Control` of its success answers; errors are always `no-store`. @default 'no-store' */
+  cacheControl?: 'no-store' | 'public';
 }
 
 export interface RouteMatch {
@@ -52,6 +78,11 @@ export function routeTemplate(pattern: RegExp): string {
     .replace(/^\^|\$$/g, '')
     .replace(/\((?:[^()\\]|\\.)*\)/g, ':id')
     .replace(/\\(.)/g, '$1');
+}
+
+/** A pattern matching exactly `path`, for routes whose path is configurable. */
+export function literalPattern(path: string): RegExp {
+  return new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`);
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -1,6 +1,6 @@
 import { authenticateApiKeyOrAdmin } from '../admin-auth.js';
 import { RialtoError } from '../errors.js';
-import { json } from '../internal/http.js';
+import { respond } from '../internal/http.js';
 import { isUuid, parseBody, type Route } from '../internal/route.js';
 import { issuerRegistrationSchema } from '../issuer-registrations.js';
 import {
@@ -11,10 +11,19 @@ import {
 } from '../organizations.js';
 import type { Services } from '../services.js';
 import {
+  apiKeyIssuedResponseSchema,
+  apiKeyRevokedResponseSchema,
+  audienceResponseSchema,
   isoTime,
+  issuerListResponseSchema,
   issuerRegistrationJson,
+  issuerRegistrationResponseSchema,
+  issuerRemovedResponseSchema,
+  organizationDeletedResponseSchema,
   organizationStatusJson,
+  organizationStatusResponseSchema,
   registeredOrganizationJson,
+  registeredOrganizationResponseSchema,
 } from '../wire-format.js';
 
 /**
@@ -22,61 +31,116 @@ import {
  * rotation, and audience updates.
  */
 export function adminRoutes({ adminAuth, apiKeys, organizations, issuers, options }: Services): Route[] {
+  function suspensionRoute(action: 'suspend' | 'resume'): Route {
+    const isSuspending = action === 'suspend';
+    return {
+      method: 'POST',
+      pattern: new RegExp(`^\\/identity\\/organizations\\/([^/]+)\\/${action}$`),
+      scheme: 'bearer',
+      doc: {
+        path: `/identity/organizations/{org_id}/${action}`,
+        operationId: isSuspending ? 'suspendOrganization' : 'resumeOrganization',
+        summary: isSuspending
+          ? 'Suspend an organization: its exchanges and refreshes answer organization_suspended'
+          : 'Resume a suspended organization',
+        tag: 'Organizations',
+        security: ['adminToken'],
+        responses: { 200: organizationStatusResponseSchema },
+        errors: ['unauthorized', 'not_found', 'temporarily_unavailable'],
+      },
+      async run(request, [orgId]) {
+        await adminAuth.require(request);
+        const org = isUuid(orgId) ? await organizations.setSuspended(orgId, isSuspending) : null;
+        if (!org) throw new RialtoError('not_found', 'No such organization.');
+        return respond(200, organizationStatusResponseSchema, organizationStatusJson(org));
+      },
+    };
+  }
+
   return [
     {
       method: 'POST',
       pattern: /^\/identity\/organizations$/,
       scheme: 'bearer',
+      doc: {
+        path: '/identity/organizations',
+        operationId: 'registerOrganization',
+        summary: 'Register an organization with its first issuer; its API key is shown only here',
+        tag: 'Organizations',
+        security: ['adminToken'],
+        requestBody: registrationSchema,
+        responses: { 201: registeredOrganizationResponseSchema },
+        errors: ['unauthorized', 'not_found', 'temporarily_unavailable', 'invalid_request', 'conflict'],
+      },
       async run(request) {
         await adminAuth.require(request);
         const registered = await organizations.register(parseBody(registrationSchema, request));
-        return json(201, registeredOrganizationJson(registered));
+        return respond(201, registeredOrganizationResponseSchema, registeredOrganizationJson(registered));
       },
     },
-    {
-      method: 'POST',
-      pattern: /^\/identity\/organizations\/([^/]+)\/(suspend|resume)$/,
-      scheme: 'bearer',
-      async run(request, [orgId, action]) {
-        await adminAuth.require(request);
-        const org = isUuid(orgId) ? await organizations.setSuspended(orgId, action === 'suspend') : null;
-        if (!org) throw new RialtoError('not_found', 'No such organization.');
-        return json(200, organizationStatusJson(org));
-      },
-    },
+    suspensionRoute('suspend'),
+    suspensionRoute('resume'),
     {
       method: 'PATCH',
       pattern: /^\/identity\/organizations\/([^/]+)$/,
       scheme: 'bearer',
+      doc: {
+        path: '/identity/organizations/{org_id}',
+        operationId: 'setOrganizationProvisioning',
+        summary: 'Set whether unknown identities are created or only linked to pre-created users',
+        tag: 'Organizations',
+        security: ['adminToken'],
+        requestBody: organizationPatchSchema,
+        responses: { 200: organizationStatusResponseSchema },
+        errors: ['unauthorized', 'not_found', 'temporarily_unavailable', 'invalid_request'],
+      },
       async run(request, [orgId]) {
         await adminAuth.require(request);
         const { provisioning } = parseBody(organizationPatchSchema, request);
         const org = isUuid(orgId) ? await organizations.setProvisioning(orgId, provisioning) : null;
         if (!org) throw new RialtoError('not_found', 'No such organization.');
-        return json(200, organizationStatusJson(org));
+        return respond(200, organizationStatusResponseSchema, organizationStatusJson(org));
       },
     },
     {
       method: 'DELETE',
       pattern: /^\/identity\/organizations\/([^/]+)$/,
       scheme: 'bearer',
+      doc: {
+        path: '/identity/organizations/{org_id}',
+        operationId: 'deleteOrganization',
+        summary: 'Delete an organization and all its data',
+        tag: 'Organizations',
+        security: ['adminToken'],
+        responses: { 200: organizationDeletedResponseSchema },
+        errors: ['unauthorized', 'not_found', 'temporarily_unavailable'],
+      },
       async run(request, [orgId]) {
         await adminAuth.require(request);
         const removed = isUuid(orgId) && (await organizations.remove(orgId));
         if (!removed) throw new RialtoError('not_found', 'No such organization.');
-        return json(200, { org_id: orgId, deleted: true });
+        return respond(200, organizationDeletedResponseSchema, { org_id: orgId, deleted: true });
       },
     },
     {
       method: 'POST',
       pattern: /^\/identity\/organizations\/([^/]+)\/api-keys$/,
       scheme: 'bearer',
+      doc: {
+        path: '/identity/organizations/{org_id}/api-keys',
+        operationId: 'issueApiKey',
+        summary: 'Issue another API key (rotation); the key is shown only here',
+        tag: 'Organizations',
+        security: ['adminToken'],
+        responses: { 201: apiKeyIssuedResponseSchema },
+        errors: ['unauthorized', 'not_found', 'temporarily_unavailable'],
+      },
       async run(request, [orgId]) {
         await adminAuth.require(request);
         const org = isUuid(orgId) ? await organizations.get(orgId) : null;
         if (!org) throw new RialtoError('not_found', 'No such organization.');
         const { apiKey, record } = await apiKeys.issue(org.orgId);
-        return json(201, {
+        return respond(201, apiKeyIssuedResponseSchema, {
           org_id: org.orgId,
           api_key: apiKey,
           api_key_id: record.keyId,
@@ -88,51 +152,116 @@ export function adminRoutes({ adminAuth, apiKeys, organizations, issuers, option
       method: 'POST',
       pattern: /^\/identity\/organizations\/([^/]+)\/issuers$/,
       scheme: 'bearer',
+      doc: {
+        path: '/identity/organizations/{org_id}/issuers',
+        operationId: 'addIssuer',
+        summary: 'Register another issuer for the organization',
+        tag: 'Organizations',
+        security: ['adminToken'],
+        requestBody: issuerRegistrationSchema,
+        responses: { 201: issuerRegistrationResponseSchema },
+        errors: ['unauthorized', 'not_found', 'temporarily_unavailable', 'invalid_request', 'conflict'],
+      },
       async run(request, [orgId]) {
         await adminAuth.require(request);
         const input = parseBody(issuerRegistrationSchema, request);
         if (!isUuid(orgId)) throw new RialtoError('not_found', 'No such organization.');
-        return json(201, issuerRegistrationJson(await issuers.add(orgId, input)));
+        return respond(
+          201,
+          issuerRegistrationResponseSchema,
+          issuerRegistrationJson(await issuers.add(orgId, input)),
+        );
       },
     },
     {
       method: 'GET',
       pattern: /^\/identity\/organizations\/([^/]+)\/issuers$/,
       scheme: 'bearer',
+      doc: {
+        path: '/identity/organizations/{org_id}/issuers',
+        operationId: 'listIssuers',
+        summary: "List the organization's issuer registrations, oldest first",
+        tag: 'Organizations',
+        security: ['adminToken'],
+        responses: { 200: issuerListResponseSchema },
+        errors: ['unauthorized', 'not_found', 'temporarily_unavailable'],
+      },
       async run(request, [orgId]) {
         await adminAuth.require(request);
         const org = isUuid(orgId) ? await organizations.get(orgId) : null;
         if (!org) throw new RialtoError('not_found', 'No such organization.');
-        return json(200, { issuers: (await issuers.list(org.orgId)).map(issuerRegistrationJson) });
+        return respond(200, issuerListResponseSchema, {
+          issuers: (await issuers.list(org.orgId)).map(issuerRegistrationJson),
+        });
       },
     },
     {
       method: 'DELETE',
       pattern: /^\/identity\/organizations\/([^/]+)\/issuers\/([^/]+)$/,
       scheme: 'bearer',
+      doc: {
+        path: '/identity/organizations/{org_id}/issuers/{issuer_id}',
+        operationId: 'removeIssuer',
+        summary: 'Remove an issuer registration',
+        tag: 'Organizations',
+        security: ['adminToken'],
+        responses: { 200: issuerRemovedResponseSchema },
+        errors: ['unauthorized', 'not_found', 'temporarily_unavailable'],
+      },
       async run(request, [orgId, registrationId]) {
         await adminAuth.require(request);
         const removed =
           isUuid(orgId) && isUuid(registrationId) && (await issuers.remove(orgId, registrationId));
         if (!removed) throw new RialtoError('not_found', 'No such issuer registration in this organization.');
-        return json(200, { org_id: orgId, issuer_id: registrationId, removed: true });
+        return respond(200, issuerRemovedResponseSchema, {
+          org_id: orgId,
+          issuer_id: registrationId,
+          removed: true,
+        });
       },
     },
     {
       method: 'DELETE',
       pattern: /^\/identity\/organizations\/([^/]+)\/api-keys\/([^/]+)$/,
       scheme: 'bearer',
+      doc: {
+        path: '/identity/organizations/{org_id}/api-keys/{api_key_id}',
+        operationId: 'revokeApiKey',
+        summary: 'Revoke an API key',
+        tag: 'Organizations',
+        security: ['adminToken'],
+        responses: { 200: apiKeyRevokedResponseSchema },
+        errors: ['unauthorized', 'not_found', 'temporarily_unavailable'],
+      },
       async run(request, [orgId, keyId]) {
         await adminAuth.require(request);
         const revoked = isUuid(orgId) && isUuid(keyId) && (await apiKeys.revoke(orgId, keyId));
         if (!revoked) throw new RialtoError('not_found', 'No such active API key in this organization.');
-        return json(200, { org_id: orgId, api_key_id: keyId, revoked: true });
+        return respond(200, apiKeyRevokedResponseSchema, { org_id: orgId, api_key_id: keyId, revoked: true });
       },
     },
     {
       method: 'PATCH',
       pattern: /^\/identity\/auth\/idp\/([^/]+)$/,
       scheme: 'api_key',
+      doc: {
+        path: '/identity/auth/idp/{org_id}',
+        operationId: 'setOrganizationAudience',
+        summary: "Set the audiences of the organization's access tokens",
+        tag: 'Organizations',
+        security: ['apiKey', 'adminToken'],
+        requestBody: audienceUpdateSchema,
+        responses: { 200: audienceResponseSchema },
+        errors: [
+          'missing_api_key',
+          'invalid_api_key',
+          'unauthorized',
+          'org_mismatch',
+          'invalid_request',
+          'not_found',
+          'temporarily_unavailable',
+        ],
+      },
       async run(request, [orgId]) {
         const keyOrgId = await authenticateApiKeyOrAdmin(request, apiKeys, adminAuth);
         if (keyOrgId !== undefined && keyOrgId !== orgId) throw new RialtoError('org_mismatch');
@@ -141,7 +270,7 @@ export function adminRoutes({ adminAuth, apiKeys, organizations, issuers, option
         if (keyOrgId !== undefined) checkAllowedAudiences(audience, options.allowedAudiences);
         const org = isUuid(orgId) ? await organizations.setAudience(orgId, audience) : null;
         if (!org) throw new RialtoError('not_found', 'No such organization.');
-        return json(200, { org_id: org.orgId, audience: org.audience });
+        return respond(200, audienceResponseSchema, { org_id: org.orgId, audience: org.audience });
       },
     },
   ];

@@ -1,8 +1,9 @@
 import type { ResponseLike } from '../http-types.js';
-import { json } from '../internal/http.js';
-import type { Route } from '../internal/route.js';
+import { respond } from '../internal/http.js';
+import { literalPattern, type Route } from '../internal/route.js';
 import type { Services } from '../services.js';
 import type { Store } from '../store.js';
+import { healthResponseSchema } from '../wire-format.js';
 
 // A UUID no record ever gets: the probe reads by primary key and always finds nothing.
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
@@ -45,6 +46,15 @@ export function healthRoutes({ options, store, adminAuth, remoteJwks }: Services
       method: 'GET',
       pattern: literalPattern(health.livePath),
       scheme: 'none',
+      doc: {
+        path: health.livePath,
+        operationId: 'getLiveness',
+        summary: 'Liveness: 200 while the process serves requests; never touches the store',
+        tag: 'Health',
+        security: [],
+        responses: { 200: healthResponseSchema },
+        errors: [],
+      },
       async run() {
         return answer('UP', []);
       },
@@ -53,6 +63,17 @@ export function healthRoutes({ options, store, adminAuth, remoteJwks }: Services
       method: 'GET',
       pattern: literalPattern(health.readyPath),
       scheme: 'none',
+      doc: {
+        path: health.readyPath,
+        operationId: 'getReadiness',
+        summary:
+          'Readiness: 200 when the store answers a read in time, else 503; admins also get figures (data)',
+        tag: 'Health',
+        security: ['adminToken'],
+        isCredentialOptional: true,
+        responses: { 200: healthResponseSchema, 503: healthResponseSchema },
+        errors: [],
+      },
       async run(request) {
         const [store, withDetails] = await Promise.all([probeStore(), isAdmin(request)]);
         const storeCheck: HealthCheck = { name: 'store', status: store.status };
@@ -79,11 +100,7 @@ export function healthRoutes({ options, store, adminAuth, remoteJwks }: Services
 }
 
 function answer(status: CheckStatus, checks: HealthCheck[]): ResponseLike {
-  return json(status === 'UP' ? 200 : 503, { status, checks });
-}
-
-function literalPattern(path: string): RegExp {
-  return new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`);
+  return respond(status === 'UP' ? 200 : 503, healthResponseSchema, { status, checks });
 }
 
 /**

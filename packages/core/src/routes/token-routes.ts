@@ -2,10 +2,35 @@ import { clientAddressKey } from '../client-address-key.js';
 import { toRialtoError } from '../errors.js';
 import type { ExchangeProgress } from '../exchange-token.js';
 import type { RequestLike } from '../http-types.js';
-import { header, json } from '../internal/http.js';
+import { header, json, respond } from '../internal/http.js';
 import type { Route } from '../internal/route.js';
 import { enforceRateLimit } from '../rate-limit.js';
 import { refusedFor, type Services } from '../services.js';
+import {
+  emptyResponseSchema,
+  exchangeExplanationResponseSchema,
+  exchangeRequestSchema,
+  refreshRequestSchema,
+  tokenResponseSchema,
+} from '../wire-format.js';
+
+const EXCHANGE_ERRORS = [
+  'missing_api_key',
+  'invalid_api_key',
+  'rate_limited',
+  'invalid_token',
+  'invalid_signature',
+  'token_expired',
+  'invalid_issuer',
+  'invalid_audience',
+  'discovery_failed',
+  'issuer_not_registered',
+  'org_mismatch',
+  'account_conflict',
+  'organization_suspended',
+  'user_not_provisioned',
+  'temporarily_unavailable',
+] as const;
 
 /** `POST /identity/auth/exchange`, `/exchange/explain`, `/refresh` and `/revoke`. */
 export function tokenRoutes({
@@ -30,6 +55,16 @@ export function tokenRoutes({
       method: 'POST',
       pattern: /^\/identity\/auth\/exchange$/,
       scheme: 'api_key',
+      doc: {
+        path: '/identity/auth/exchange',
+        operationId: 'exchangeToken',
+        summary: "Exchange a partner IdP's ID token for this service's access and refresh tokens",
+        tag: 'Tokens',
+        security: ['apiKey'],
+        requestBody: exchangeRequestSchema,
+        responses: { 200: tokenResponseSchema },
+        errors: [...EXCHANGE_ERRORS],
+      },
       async run(request) {
         admitClient(request);
         const progress: ExchangeProgress = {};
@@ -60,16 +95,46 @@ export function tokenRoutes({
       method: 'POST',
       pattern: /^\/identity\/auth\/exchange\/explain$/,
       scheme: 'api_key',
+      doc: {
+        path: '/identity/auth/exchange/explain',
+        operationId: 'explainExchange',
+        summary: 'Run every check of an exchange, writing and minting nothing, and report each step',
+        tag: 'Tokens',
+        security: ['apiKey'],
+        requestBody: exchangeRequestSchema,
+        responses: { 200: exchangeExplanationResponseSchema },
+        errors: ['missing_api_key', 'invalid_api_key', 'rate_limited', 'temporarily_unavailable'],
+      },
       async run(request) {
         // The exchange's own limits: explaining is no way around them.
         admitClient(request);
-        return json(200, await exchangeExplainer.explain(header(request, 'x-api-key'), request.body));
+        return respond(
+          200,
+          exchangeExplanationResponseSchema,
+          await exchangeExplainer.explain(header(request, 'x-api-key'), request.body),
+        );
       },
     },
     {
       method: 'POST',
       pattern: /^\/identity\/auth\/refresh$/,
       scheme: 'none',
+      doc: {
+        path: '/identity/auth/refresh',
+        operationId: 'refreshTokens',
+        summary: 'Trade a refresh token (once) for a new access and refresh token',
+        tag: 'Tokens',
+        security: [],
+        requestBody: refreshRequestSchema,
+        responses: { 200: tokenResponseSchema },
+        errors: [
+          'invalid_request',
+          'invalid_grant',
+          'organization_suspended',
+          'rate_limited',
+          'temporarily_unavailable',
+        ],
+      },
       async run(request) {
         admitClient(request);
         return json(200, await refreshTokens.refresh(request.body));
@@ -79,10 +144,20 @@ export function tokenRoutes({
       method: 'POST',
       pattern: /^\/identity\/auth\/revoke$/,
       scheme: 'none',
+      doc: {
+        path: '/identity/auth/revoke',
+        operationId: 'revokeRefreshToken',
+        summary: "Revoke a refresh token's family; an unknown token is not an error (RFC 7009)",
+        tag: 'Tokens',
+        security: [],
+        requestBody: refreshRequestSchema,
+        responses: { 200: emptyResponseSchema },
+        errors: ['invalid_request', 'rate_limited', 'temporarily_unavailable'],
+      },
       async run(request) {
         admitClient(request);
         await refreshTokens.revoke(request.body);
-        return json(200, {});
+        return respond(200, emptyResponseSchema, {});
       },
     },
   ];

@@ -1,12 +1,12 @@
 import { authenticateApiKeyOrAdmin } from '../admin-auth.js';
 import { RialtoError } from '../errors.js';
-import { json } from '../internal/http.js';
+import { respond } from '../internal/http.js';
 import { isUuid, parseBody, type Route } from '../internal/route.js';
 import type { Services } from '../services.js';
 import { userCreationSchema } from '../user-lifecycle.js';
 import { userRoleSchema } from '../user-roles.js';
 import { userPatchSchema } from '../users.js';
-import { userJson } from '../wire-format.js';
+import { userDeletedResponseSchema, userJson, userResponseSchema } from '../wire-format.js';
 
 /** `GET` and `PATCH /identity/users/:user_id` and its `/role`, scoped to the caller's organization. */
 export function userRoutes({
@@ -24,6 +24,25 @@ export function userRoutes({
       method: 'POST',
       pattern: /^\/identity\/users$/,
       scheme: 'api_key',
+      doc: {
+        path: '/identity/users',
+        operationId: 'createUser',
+        summary: 'Create a user before its first sign-in (import), with its initial verification state',
+        tag: 'Users',
+        security: ['apiKey', 'adminToken'],
+        requestBody: userCreationSchema,
+        responses: { 201: userResponseSchema },
+        errors: [
+          'missing_api_key',
+          'invalid_api_key',
+          'unauthorized',
+          'org_mismatch',
+          'invalid_request',
+          'not_found',
+          'conflict',
+          'temporarily_unavailable',
+        ],
+      },
       async run(request) {
         const keyOrgId = await authenticateApiKeyOrAdmin(request, apiKeys, adminAuth);
         const { org_id: bodyOrgId, ...creation } = parseBody(userCreationSchema, request);
@@ -35,24 +54,55 @@ export function userRoutes({
           throw new RialtoError('invalid_request', 'org_id: required with admin credentials.');
         }
         if (!(await organizations.get(orgId))) throw new RialtoError('not_found', 'No such organization.');
-        return json(201, userJson(await userLifecycle.provision(orgId, creation)));
+        return respond(201, userResponseSchema, userJson(await userLifecycle.provision(orgId, creation)));
       },
     },
     {
       method: 'DELETE',
       pattern: /^\/identity\/users\/([^/]+)$/,
       scheme: 'bearer',
+      doc: {
+        path: '/identity/users/{user_id}',
+        operationId: 'deleteUser',
+        summary: 'Erase a user of your organization',
+        tag: 'Users',
+        security: ['apiKey', 'accessToken'],
+        responses: { 200: userDeletedResponseSchema },
+        errors: [
+          'unauthorized',
+          'invalid_api_key',
+          'invalid_access_token',
+          'insufficient_role',
+          'not_found',
+          'temporarily_unavailable',
+        ],
+      },
       async run(request, [userId]) {
         const orgId = await orgAccess.requireOrgWide(request);
         const removed = isUuid(userId) && (await userLifecycle.remove(orgId, userId));
         if (!removed) throw new RialtoError('not_found', 'No such user in your organization.');
-        return json(200, { user_id: userId, deleted: true });
+        return respond(200, userDeletedResponseSchema, { user_id: userId, deleted: true });
       },
     },
     {
       method: 'GET',
       pattern: /^\/identity\/users\/([^/]+)$/,
       scheme: 'bearer',
+      doc: {
+        path: '/identity/users/{user_id}',
+        operationId: 'getUser',
+        summary: 'Read a user: any of your org with the API key or an org admin token, else yourself',
+        tag: 'Users',
+        security: ['apiKey', 'accessToken'],
+        responses: { 200: userResponseSchema },
+        errors: [
+          'unauthorized',
+          'invalid_api_key',
+          'invalid_access_token',
+          'not_found',
+          'temporarily_unavailable',
+        ],
+      },
       async run(request, [userId]) {
         const caller = await orgAccess.authenticate(request);
         // A plain user reads only itself. Another user of its org, like another org's user, is
@@ -60,13 +110,31 @@ export function userRoutes({
         const mayRead = caller.kind === 'api_key' || caller.isOrgAdmin || caller.userId === userId;
         const user = mayRead && isUuid(userId) ? await options.store.getUser(caller.orgId, userId) : null;
         if (!user) throw new RialtoError('not_found', 'No such user in your organization.');
-        return json(200, userJson(user));
+        return respond(200, userResponseSchema, userJson(user));
       },
     },
     {
       method: 'PATCH',
       pattern: /^\/identity\/users\/([^/]+)$/,
       scheme: 'api_key',
+      doc: {
+        path: '/identity/users/{user_id}',
+        operationId: 'updateUserVerification',
+        summary: "Change a user's onboarding, KYC or accreditation state",
+        tag: 'Users',
+        security: ['apiKey', 'adminToken'],
+        requestBody: userPatchSchema,
+        responses: { 200: userResponseSchema },
+        errors: [
+          'missing_api_key',
+          'invalid_api_key',
+          'unauthorized',
+          'not_found',
+          'temporarily_unavailable',
+          'invalid_request',
+          'invalid_transition',
+        ],
+      },
       async run(request, [userId]) {
         // The org's API key acts within its org; admin credentials act on any user.
         const orgId = await authenticateApiKeyOrAdmin(request, apiKeys, adminAuth);
@@ -77,13 +145,30 @@ export function userRoutes({
             ? await options.store.getUserById(userId)
             : await options.store.getUser(orgId, userId);
         if (!user) throw new RialtoError('not_found', 'No such user in your organization.');
-        return json(200, userJson(await users.update(user.orgId, user.userId, patch)));
+        return respond(200, userResponseSchema, userJson(await users.update(user.orgId, user.userId, patch)));
       },
     },
     {
       method: 'PUT',
       pattern: /^\/identity\/users\/([^/]+)\/role$/,
       scheme: 'api_key',
+      doc: {
+        path: '/identity/users/{user_id}/role',
+        operationId: 'setUserRole',
+        summary: 'Grant or withdraw the org admin role',
+        tag: 'Users',
+        security: ['apiKey', 'adminToken'],
+        requestBody: userRoleSchema,
+        responses: { 200: userResponseSchema },
+        errors: [
+          'missing_api_key',
+          'invalid_api_key',
+          'unauthorized',
+          'not_found',
+          'temporarily_unavailable',
+          'invalid_request',
+        ],
+      },
       async run(request, [userId]) {
         // Org admins cannot grant the role themselves: only the partner's backend or the service admin.
         const orgId = await authenticateApiKeyOrAdmin(request, apiKeys, adminAuth);
@@ -94,7 +179,7 @@ export function userRoutes({
             ? await options.store.getUserById(userId)
             : await options.store.getUser(orgId, userId);
         if (!user) throw new RialtoError('not_found', 'No such user in your organization.');
-        return json(200, userJson(await userRoles.set(user.orgId, user.userId, role)));
+        return respond(200, userResponseSchema, userJson(await userRoles.set(user.orgId, user.userId, role)));
       },
     },
   ];

@@ -1,6 +1,7 @@
-import { json } from '../internal/http.js';
+import { json, respond } from '../internal/http.js';
 import type { Route } from '../internal/route.js';
 import type { Services } from '../services.js';
+import { jwksResponseSchema, openIdConfigurationResponseSchema } from '../wire-format.js';
 
 // Public documents: resource servers may cache them briefly; key rotation pre-publishes keys.
 const PUBLIC_CACHE = { 'cache-control': 'public, max-age=300' };
@@ -12,14 +13,35 @@ export function wellKnownRoutes({ signingKeys, options }: Services): Route[] {
       method: 'GET',
       pattern: /^\/\.well-known\/jwks\.json$/,
       scheme: 'none',
+      doc: {
+        path: '/.well-known/jwks.json',
+        operationId: 'getJwks',
+        summary: "The public keys that verify this service's access tokens",
+        tag: 'Discovery',
+        security: [],
+        cacheControl: 'public',
+        responses: { 200: jwksResponseSchema },
+        errors: ['temporarily_unavailable'],
+      },
       async run() {
-        return json(200, (await signingKeys.load()).publicJwks, PUBLIC_CACHE);
+        // jose types a JWK loosely; the strict schema is what keeps private members out.
+        return json(200, jwksResponseSchema.parse((await signingKeys.load()).publicJwks), PUBLIC_CACHE);
       },
     },
     {
       method: 'GET',
       pattern: /^\/\.well-known\/openid-configuration$/,
       scheme: 'none',
+      doc: {
+        path: '/.well-known/openid-configuration',
+        operationId: 'getOpenIdConfiguration',
+        summary: "This service's metadata, so any JWT library can find its keys",
+        tag: 'Discovery',
+        security: [],
+        cacheControl: 'public',
+        responses: { 200: openIdConfigurationResponseSchema },
+        errors: [],
+      },
       async run() {
         const metadata = {
           issuer: options.issuer,
@@ -27,7 +49,7 @@ export function wellKnownRoutes({ signingKeys, options }: Services): Route[] {
           scopes_supported: ['openid', 'email', 'profile'],
           access_token_signing_alg_values_supported: [options.accessTokenAlgorithm],
         };
-        return json(200, metadata, PUBLIC_CACHE);
+        return respond(200, openIdConfigurationResponseSchema, metadata, PUBLIC_CACHE);
       },
     },
   ];
