@@ -9,9 +9,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRialtoExchange, DEFAULT_OPENAPI_PATH } from '@rialto-exchange/core';
+import { createRialtoExchange } from '@rialto-exchange/core';
 import { memoryStore } from '@rialto-exchange/storage-adapters';
 
+// The path documented in the README; the router serves the document there unless `openapi.path` moves it.
+const DOCUMENT_PATH = '/identity/openapi.json';
 const target = join(dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'openapi.json');
 
 const exchange = createRialtoExchange({
@@ -20,9 +22,9 @@ const exchange = createRialtoExchange({
   allowedAudiences: [],
   logger: false,
 });
-const response = await exchange.handle({ method: 'GET', path: DEFAULT_OPENAPI_PATH, headers: {} });
+const response = await exchange.handle({ method: 'GET', path: DOCUMENT_PATH, headers: {} });
 await exchange.close();
-if (response?.status !== 200) throw new Error(`GET ${DEFAULT_OPENAPI_PATH} answered ${response?.status}`);
+if (response?.status !== 200) throw new Error(`GET ${DOCUMENT_PATH} answered ${response?.status}`);
 const generated = `${JSON.stringify(response.body, null, 2)}\n`;
 
 if (process.argv.includes('--check')) {

@@ -23,7 +23,6 @@ export type { RialtoAccessTokenClaims, TokenResponse } from './mint-tokens.js';
 // The HTTP API's OpenAPI document and the option that serves it.
 export type { OpenApiDocument } from './openapi.js';
 export type { OpenApiOptions } from './openapi-options.js';
-export { DEFAULT_OPENAPI_PATH } from './openapi-options.js';
 export type { ResolvedRialtoExchangeOptions, RialtoExchangeOptions } from './options.js';
 export type { OrganizationRegistration, RegisteredOrganization } from './organizations.js';
 export type { MetricsOptions, PrometheusRegistry, RialtoMetrics } from './prometheus-metrics.js';
