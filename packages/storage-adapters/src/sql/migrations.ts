@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
-import { type Kysely, sql } from 'kysely';
-import { epochSeconds } from '../internal/retention.js';
+import { type CreateTableBuilder, type Kysely, Migrator, sql } from 'kysely';
 import type { Database } from './schema.js';
+import { TablePrefixPlugin } from './table-prefix-plugin.js';
 
 export type SqlDialect = 'postgres' | 'mysql' | 'sqlite';
 
 interface Migration {
+  /** The number the runner before Kysely's `Migrator` recorded, kept so that its databases are adopted. */
   version: number;
+  name: string;
   up(db: Kysely<Database>, context: MigrationContext): Promise<void>;
 }
 
@@ -14,6 +16,8 @@ interface MigrationContext {
   dialect: SqlDialect;
   /** Index names are not table names, so the prefix plugin leaves them alone. */
   indexName(name: string): string;
+  /** CREATE TABLE IF NOT EXISTS, in MySQL's binary collation. */
+  table(name: keyof Database): CreateTableBuilder<string, never>;
 }
 
 /**
@@ -24,15 +28,8 @@ interface MigrationContext {
 const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
-    async up(db, { dialect, indexName }) {
-      // MySQL compares text case- and accent-insensitively by default; ids, hashes and JWKs must
-      // match byte for byte.
-      const table = (name: keyof Database) => {
-        const builder = db.schema.createTable(name).ifNotExists();
-        return dialect === 'mysql'
-          ? builder.modifyEnd(sql`default character set utf8mb4 collate utf8mb4_bin`)
-          : builder;
-      };
+    name: 'initial_schema',
+    async up(db, { dialect, indexName, table }) {
       const id = 'varchar(64)' as const;
       const sha256 = 'char(64)' as const;
       const token = 'varchar(128)' as const;
@@ -111,14 +108,9 @@ const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 2,
+    name: 'verification_statuses_and_webhooks',
     // Verification statuses on users (the flags become derived from them) and the webhook outbox.
-    async up(db, { dialect, indexName }) {
-      const table = (name: keyof Database) => {
-        const builder = db.schema.createTable(name).ifNotExists();
-        return dialect === 'mysql'
-          ? builder.modifyEnd(sql`default character set utf8mb4 collate utf8mb4_bin`)
-          : builder;
-      };
+    async up(db, { dialect, indexName, table }) {
       const id = 'varchar(64)' as const;
 
       await addColumn(db, dialect, 'users', 'kyc_status', "'not_started'");
@@ -184,22 +176,19 @@ const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 3,
+    name: 'consumed_keys',
     // Single-use ID tokens (consumeOnce): the primary key is the atomic claim.
-    async up(db, { dialect, indexName }) {
-      const builder = db.schema
-        .createTable('consumed_keys')
-        .ifNotExists()
+    async up(db, { dialect, indexName, table }) {
+      await table('consumed_keys')
         .addColumn('consumed_key', 'varchar(128)', (column) => column.primaryKey())
-        .addColumn('expires_at', 'bigint', (column) => column.notNull());
-      await (dialect === 'mysql'
-        ? builder.modifyEnd(sql`default character set utf8mb4 collate utf8mb4_bin`)
-        : builder
-      ).execute();
+        .addColumn('expires_at', 'bigint', (column) => column.notNull())
+        .execute();
       await createIndex(db, dialect, indexName('consumed_keys_expiry_idx'), 'consumed_keys', ['expires_at']);
     },
   },
   {
     version: 4,
+    name: 'refresh_token_rotation',
     // Refresh-token rotation with a retry grace window. A used token is no longer deleted: its
     // successor's row names it in `parent_jti`, and the UNIQUE index makes "use once" and "store the
     // successor" one INSERT. `issued_at` and `kid` let a retry be answered with the same token.
@@ -222,16 +211,11 @@ const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 5,
+    name: 'issuer_registrations',
     // Issuer registrations as their own records: an org may trust several issuers and orgs may
     // share one. Each existing org's issuer settings become its first registration, whose id is
     // the org id, so a rerun after a crash (MySQL commits each DDL statement) finds what it copied.
-    async up(db, { dialect, indexName }) {
-      const table = (name: keyof Database) => {
-        const builder = db.schema.createTable(name).ifNotExists();
-        return dialect === 'mysql'
-          ? builder.modifyEnd(sql`default character set utf8mb4 collate utf8mb4_bin`)
-          : builder;
-      };
+    async up(db, { dialect, indexName, table }) {
       const id = 'varchar(64)' as const;
       const sha256Column = 'char(64)' as const;
 
@@ -324,6 +308,7 @@ const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 6,
+    name: 'roles_and_provisioning',
     // Roles within an organization (every existing user is a plain member), suspension and
     // provisioning modes of organizations (every existing one active, creating users).
     async up(db, { dialect }) {
@@ -334,14 +319,11 @@ const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 7,
+    name: 'shared_rate_limits',
     // Per-organization rate limits shared by every instance: one row per limited key, updated in
     // place, so the table holds one row per organization that ever exchanged.
-    async up(db, { dialect }) {
-      const builder = db.schema.createTable('rate_limits').ifNotExists();
-      await (dialect === 'mysql'
-        ? builder.modifyEnd(sql`default character set utf8mb4 collate utf8mb4_bin`)
-        : builder
-      )
+    async up(_db, { table }) {
+      await table('rate_limits')
         .addColumn('rate_key', 'varchar(191)', (column) => column.primaryKey())
         .addColumn('arrival_ms', 'bigint', (column) => column.notNull())
         .addColumn('last_allowed', 'smallint', (column) => column.notNull())
@@ -412,75 +394,138 @@ async function createIndex(
   }
 }
 
-// How long a starting instance waits for another one's migration before giving up.
-const MIGRATION_LOCK_TIMEOUT_SECONDS = 60;
+/** The name Kysely's Migrator records: zero-padded so that its alphabetical order is the version order. */
+function migrationName(migration: Migration): string {
+  return `${String(migration.version).padStart(4, '0')}_${migration.name}`;
+}
 
 /**
- * Brings the schema under `tablePrefix` to the latest version. Safe when several instances start
- * at once: PostgreSQL holds a transaction-scoped advisory lock (and applies everything in that one
- * transaction), MySQL a named lock, SQLite its single write lock (BEGIN IMMEDIATE); whoever gets it
- * second finds the work done.
+ * Brings the schema under `tablePrefix` to the latest version with Kysely's `Migrator`, which
+ * records applied migrations in `<prefix>kysely_migration` and holds its own lock while it runs
+ * them (PostgreSQL: an advisory lock, with everything in one transaction; MySQL: a named lock;
+ * SQLite: its write lock, the transaction beginning IMMEDIATE). Whoever gets the lock second finds
+ * the work done. A database set up by the runner this replaced is adopted first, see
+ * `adoptLegacyBookkeeping`.
  */
 export async function runMigrations(
   db: Kysely<Database>,
   dialect: SqlDialect,
   tablePrefix: string,
 ): Promise<void> {
-  const lockName = `rialto-exchange:migrate:${tablePrefix}`;
-  const context: MigrationContext = { dialect, indexName: (name) => `${tablePrefix}${name}` };
+  // Migrator looks its tables up in the catalog (information_schema, pg_catalog, sqlite_master),
+  // whose names the prefix plugin must not touch: it gets the bare connection and prefixed names.
+  const unprefixed = db.withoutPlugins();
+  const prefixing = new TablePrefixPlugin(tablePrefix);
+  await adoptLegacyBookkeeping(unprefixed, prefixing, dialect, tablePrefix);
+  const migrator = new Migrator({
+    db: unprefixed,
+    migrationTableName: `${tablePrefix}kysely_migration`,
+    migrationLockTableName: `${tablePrefix}kysely_migration_lock`,
+    // As the runner before it did: any migration not recorded runs, in order, even after later ones.
+    allowUnorderedMigrations: true,
+    provider: {
+      getMigrations: async () =>
+        Object.fromEntries(
+          MIGRATIONS.map((migration) => [
+            migrationName(migration),
+            {
+              up: (trx: Kysely<Database>) => {
+                const prefixed = trx.withPlugin(prefixing);
+                return migration.up(prefixed, migrationContext(prefixed, dialect, tablePrefix));
+              },
+            },
+          ]),
+        ),
+    },
+  });
+  const { error } = await migrator.migrateToLatest();
+  if (error !== undefined) throw error;
+}
 
-  await db.connection().execute(async (connection) => {
-    if (dialect === 'mysql') {
-      const [acquired] = (
-        await sql<{
-          acquired: number | null;
-        }>`select get_lock(${lockName}, ${MIGRATION_LOCK_TIMEOUT_SECONDS}) as acquired`.execute(connection)
-      ).rows;
-      if (acquired?.acquired !== 1)
-        throw new Error(`sqlStore: timed out waiting for the migration lock ${lockName}`);
-      try {
-        await applyPending(connection, context);
-      } finally {
-        await sql`select release_lock(${lockName})`.execute(connection);
-      }
-      return;
-    }
-    await sql.raw(dialect === 'sqlite' ? 'begin immediate' : 'begin').execute(connection);
-    try {
-      if (dialect === 'postgres') {
-        await sql`select pg_advisory_xact_lock(hashtext(${lockName}))`.execute(connection);
-      }
-      await applyPending(connection, context);
-      await sql.raw('commit').execute(connection);
-    } catch (error) {
-      // If the connection is gone, so is the transaction; the original error is the one to report.
-      await sql
-        .raw('rollback')
-        .execute(connection)
-        .catch(() => {});
-      throw error;
-    }
+function migrationContext(db: Kysely<Database>, dialect: SqlDialect, tablePrefix: string): MigrationContext {
+  return {
+    dialect,
+    indexName: (name) => `${tablePrefix}${name}`,
+    table: (name) => {
+      const builder = db.schema.createTable(name).ifNotExists();
+      // MySQL compares text case- and accent-insensitively by default; ids, hashes and JWKs must
+      // match byte for byte.
+      return dialect === 'mysql'
+        ? builder.modifyEnd(sql`default character set utf8mb4 collate utf8mb4_bin`)
+        : builder;
+    },
+  };
+}
+
+/**
+ * A database created by the runner before `Migrator` has `<prefix>migrations` (one row per applied
+ * version) and no `<prefix>kysely_migration`. Its versions are written there as Migrator's names,
+ * so no migration runs twice, under the old runner's lock (an instance of the previous release
+ * still migrating is waited for) and in one transaction where DDL is transactional; on MySQL the
+ * rows go in with one INSERT, and an empty table after a crash is filled on the next start. The old
+ * table stays, so that an instance of the previous release started later still finds its versions.
+ */
+async function adoptLegacyBookkeeping(
+  unprefixed: Kysely<Database>,
+  prefixing: TablePrefixPlugin,
+  dialect: SqlDialect,
+  tablePrefix: string,
+): Promise<void> {
+  await underLegacyLock(unprefixed, dialect, tablePrefix, async (locked) => {
+    const tables = await locked.introspection.getTables();
+    if (!tables.some((table) => table.name === `${tablePrefix}migrations`)) return;
+    const db = locked.withPlugin(prefixing);
+    // Migrator's own definition of the table, which it then finds in place.
+    await db.schema
+      .createTable('kysely_migration')
+      .ifNotExists()
+      .addColumn('name', 'varchar(255)', (column) => column.notNull().primaryKey())
+      .addColumn('timestamp', 'varchar(255)', (column) => column.notNull())
+      .execute();
+    if ((await db.selectFrom('kysely_migration').select('name').limit(1).execute()).length > 0) return;
+    const applied = await db.selectFrom('migrations').select(['version', 'applied_at']).execute();
+    const adopted = applied.flatMap(({ version, applied_at }) => {
+      const migration = MIGRATIONS.find((candidate) => candidate.version === Number(version));
+      return migration === undefined
+        ? []
+        : [{ name: migrationName(migration), timestamp: new Date(Number(applied_at) * 1000).toISOString() }];
+    });
+    if (adopted.length > 0) await db.insertInto('kysely_migration').values(adopted).execute();
   });
 }
 
-async function applyPending(db: Kysely<Database>, context: MigrationContext): Promise<void> {
-  await db.schema
-    .createTable('migrations')
-    .ifNotExists()
-    .addColumn('version', 'integer', (column) => column.primaryKey())
-    .addColumn('applied_at', 'bigint', (column) => column.notNull())
-    .execute();
-  const applied = new Set(
-    (await db.selectFrom('migrations').select('version').execute()).map((row) => Number(row.version)),
-  );
-  for (const migration of MIGRATIONS) {
-    if (applied.has(migration.version)) continue;
-    await migration.up(db, context);
-    await db
-      .insertInto('migrations')
-      .values({ version: migration.version, applied_at: epochSeconds() })
-      .execute();
+// How long a starting instance waits for a previous release's migration before giving up.
+const LEGACY_LOCK_TIMEOUT_SECONDS = 60;
+
+/** Runs `work` holding the lock the runner before `Migrator` took, in a transaction but on MySQL. */
+async function underLegacyLock(
+  db: Kysely<Database>,
+  dialect: SqlDialect,
+  tablePrefix: string,
+  work: (locked: Kysely<Database>) => Promise<void>,
+): Promise<void> {
+  const lockName = `rialto-exchange:migrate:${tablePrefix}`;
+  if (dialect !== 'mysql') {
+    await db.transaction().execute(async (trx) => {
+      if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(hashtext(${lockName}))`.execute(trx);
+      await work(trx);
+    });
+    return;
   }
+  await db.connection().execute(async (connection) => {
+    const [acquired] = (
+      await sql<{
+        acquired: number | null;
+      }>`select get_lock(${lockName}, ${LEGACY_LOCK_TIMEOUT_SECONDS}) as acquired`.execute(connection)
+    ).rows;
+    if (acquired?.acquired !== 1)
+      throw new Error(`sqlStore: timed out waiting for the migration lock ${lockName}`);
+    try {
+      await work(connection);
+    } finally {
+      await sql`select release_lock(${lockName})`.execute(connection);
+    }
+  });
 }
 
 function sha256(value: string): string {
