@@ -23,6 +23,7 @@ import { withDeadline } from '../internal/deadline.js';
 import { deliveriesFor, newUser } from '../internal/outbox.js';
 import { EXPIRY_MARGIN_SECONDS, epochSeconds, FAMILY_REVOCATION_MIN_SECONDS } from '../internal/retention.js';
 import { runMigrations } from './migrations.js';
+import { createRateLimitUpsert } from './rate-limit-upsert.js';
 import type { Database } from './schema.js';
 import { resolveDialect, type SqlConnection } from './sql-dialect.js';
 import { isRetryableConflict, isUniqueViolation, toStoreError } from './sql-errors.js';
@@ -318,6 +319,8 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
       return row ? toUser(row) : null;
     });
   }, MAX_BATCH);
+
+  const hitRateLimit = createRateLimitUpsert(db, options.dialect, MAX_BATCH);
 
   function findUserByIdentity(orgId: string, iss: string, sub: string): Promise<UserRecord | null> {
     return findUsersByIdentityKey(identityKey(orgId, iss, sub));
@@ -901,30 +904,7 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
         return numDeletedRows === 1n && (await insert());
       }),
 
-    hitRateLimit: ({ key, intervalMs, toleranceMs, nowMs }) =>
-      guarded(async () => {
-        // One upsert applies the GCRA step under the row lock and returns what it decided. Both
-        // assignments read the row as it was (MySQL assigns left to right, so the decision is
-        // written first and the arrival time's own expression still reads the old value).
-        const latestAdmissibleMs = nowMs + toleranceMs - intervalMs;
-        const stored = sql.ref('rate_limits.arrival_ms');
-        const update = {
-          last_allowed: sql<number>`case when ${stored} <= ${latestAdmissibleMs} then 1 else 0 end`,
-          arrival_ms: sql<number>`case when ${stored} > ${latestAdmissibleMs} then ${stored} when ${stored} > ${nowMs} then ${stored} + ${intervalMs} else ${nowMs + intervalMs} end`,
-        };
-        const insert = db
-          .insertInto('rate_limits')
-          .values({ rate_key: key, arrival_ms: nowMs + intervalMs, last_allowed: 1 });
-        // Kysely drops RETURNING rows on MySQL; MariaDB (10.5+) answers them, so run it compiled.
-        const upsert = (
-          options.dialect === 'mysql'
-            ? insert.onDuplicateKeyUpdate(update)
-            : insert.onConflict((conflict) => conflict.column('rate_key').doUpdateSet(update))
-        ).returning(['arrival_ms', 'last_allowed']);
-        const [row] = (await db.executeQuery(upsert.compile())).rows;
-        if (row === undefined) throw new Error('the rate-limit upsert returned no row');
-        return { allowed: Number(row.last_allowed) === 1, theoreticalArrivalMs: Number(row.arrival_ms) };
-      }),
+    hitRateLimit: (hit) => guarded(() => hitRateLimit(hit)),
 
     revokeRefreshTokenFamily: (familyId, now) =>
       guarded(async () => {
