@@ -1,5 +1,5 @@
 import type { RateLimitHit, RateLimitHitResult } from '@rialto-exchange/core';
-import { type CompiledQuery, type Kysely, type RawBuilder, sql } from 'kysely';
+import { type CompiledQuery, type Kysely, type QueryResult, type RawBuilder, sql } from 'kysely';
 import { createBatcher } from '../internal/batcher.js';
 import type { SqlDialect } from './migrations.js';
 import type { Database } from './schema.js';
@@ -40,7 +40,8 @@ export function createRateLimitUpsert(
   dialect: SqlDialect,
   maxBatch: number,
 ): (hit: RateLimitHit) => Promise<RateLimitHitResult> {
-  const statement = compileUpsert(db, dialect);
+  if (maxBatch >= PACKED_ADMITTED) throw new RangeError('a rate-limit batch must stay below 256 hits');
+  const { statement, decided } = compileUpsert(db, dialect);
   const slots = statement.parameters.map((parameter) => {
     const slot = (Object.keys(PLACEHOLDERS) as (keyof Step)[]).find(
       (name) => PLACEHOLDERS[name] === parameter,
@@ -64,12 +65,9 @@ export function createRateLimitUpsert(
       freshArrivalMs: nowMs + freshAdmitted * intervalMs,
       freshAdmitted,
     };
-    const [row] = (
-      await db.executeQuery<SteppedRow>({ ...statement, parameters: slots.map((slot) => values[slot]) })
-    ).rows;
-    if (row === undefined) throw new Error('the rate-limit upsert returned no row');
-    const admitted = Number(row.last_allowed);
-    const arrivalMs = Number(row.arrival_ms);
+    const { admitted, arrivalMs } = decided(
+      await db.executeQuery<SteppedRow>({ ...statement, parameters: slots.map((slot) => values[slot]) }),
+    );
     // The n-th admitted hit moved the arrival time n intervals on; refused hits see where it ended.
     return hits.map((_, index) =>
       index < admitted
@@ -99,13 +97,27 @@ export function createRateLimitUpsert(
 
 type SteppedRow = Pick<Database['rate_limits'], 'arrival_ms' | 'last_allowed'>;
 
+interface Upsert {
+  statement: CompiledQuery<SteppedRow>;
+  /** The key's arrival time after the batch, and how many of its hits were admitted. */
+  decided(result: QueryResult<SteppedRow>): { arrivalMs: number; admitted: number };
+}
+
+// MySQL packs both numbers into LAST_INSERT_ID as `arrival × 256 + admitted`; batches stay below 256.
+const PACKED_ADMITTED = 256;
+
 /**
- * INSERT … ON CONFLICT/ON DUPLICATE KEY UPDATE … RETURNING. Hit n of the batch is admitted when
+ * One upsert for a batch. Hit n of the batch is admitted when
  * `max(stored, now) + n × interval ≤ now + tolerance`, so the admitted count is that inequality
  * solved for n, between 0 and the batch size. Each assignment recomputes it from the stored value:
  * MySQL assigns left to right and would otherwise read `last_allowed` already overwritten.
+ *
+ * PostgreSQL and SQLite return the row (RETURNING). MySQL 8 has no RETURNING (MariaDB 10.5+ has),
+ * so on the `mysql` dialect the statement passes the two numbers through `LAST_INSERT_ID(expr)`,
+ * which the server sends back in the statement's own OK packet (the insert id): one round trip,
+ * on either server.
  */
-function compileUpsert(db: Kysely<Database>, dialect: SqlDialect): CompiledQuery<SteppedRow> {
+function compileUpsert(db: Kysely<Database>, dialect: SqlDialect): Upsert {
   const p = PLACEHOLDERS;
   const greatest = (a: RawBuilder<unknown>, b: unknown) =>
     dialect === 'sqlite' ? sql`max(${a}, ${b})` : sql`greatest(${a}, ${b})`;
@@ -122,19 +134,46 @@ function compileUpsert(db: Kysely<Database>, dialect: SqlDialect): CompiledQuery
   const stored = sql.ref('rate_limits.arrival_ms');
   const base = greatest(sql`${stored}`, p.nowMs);
   const admitted = greatest(least(p.hits, wholeIntervals(sql`${p.limitMs} - ${base}`)), sql.lit(0));
-  const update = {
-    last_allowed: sql<number>`${admitted}`,
-    arrival_ms: sql<number>`case when ${admitted} > 0 then ${base} + ${admitted} * ${p.intervalMs} else ${stored} end`,
-  };
-  const insert = db
+  const arrival = sql`case when ${admitted} > 0 then ${base} + ${admitted} * ${p.intervalMs} else ${stored} end`;
+
+  if (dialect === 'mysql') {
+    const pack = (arrivalMs: unknown, count: unknown) =>
+      sql<number>`last_insert_id(${arrivalMs} * ${sql.lit(PACKED_ADMITTED)} + ${count}) div ${sql.lit(PACKED_ADMITTED)}`;
+    const statement = db
+      .insertInto('rate_limits')
+      .values({
+        rate_key: p.key,
+        arrival_ms: pack(p.freshArrivalMs, p.freshAdmitted),
+        last_allowed: p.freshAdmitted,
+      })
+      .onDuplicateKeyUpdate({ last_allowed: sql<number>`${admitted}`, arrival_ms: pack(arrival, admitted) })
+      .compile() as CompiledQuery<SteppedRow>;
+    return {
+      statement,
+      decided({ insertId }) {
+        if (insertId === undefined || insertId <= 0n)
+          throw new Error('the rate-limit upsert reported no decision');
+        const packed = BigInt(PACKED_ADMITTED);
+        return { arrivalMs: Number(insertId / packed), admitted: Number(insertId % packed) };
+      },
+    };
+  }
+
+  const statement = db
     .insertInto('rate_limits')
-    .values({ rate_key: p.key, arrival_ms: p.freshArrivalMs, last_allowed: p.freshAdmitted });
-  // Kysely drops RETURNING rows on MySQL; MariaDB (10.5+) answers them, so the query runs compiled.
-  return (
-    dialect === 'mysql'
-      ? insert.onDuplicateKeyUpdate(update)
-      : insert.onConflict((conflict) => conflict.column('rate_key').doUpdateSet(update))
-  )
+    .values({ rate_key: p.key, arrival_ms: p.freshArrivalMs, last_allowed: p.freshAdmitted })
+    .onConflict((conflict) =>
+      conflict
+        .column('rate_key')
+        .doUpdateSet({ last_allowed: sql<number>`${admitted}`, arrival_ms: sql<number>`${arrival}` }),
+    )
     .returning(['arrival_ms', 'last_allowed'])
     .compile();
+  return {
+    statement,
+    decided({ rows: [row] }) {
+      if (row === undefined) throw new Error('the rate-limit upsert returned no row');
+      return { arrivalMs: Number(row.arrival_ms), admitted: Number(row.last_allowed) };
+    },
+  };
 }
