@@ -102,6 +102,27 @@ if (await isServiceUp('MariaDB/MySQL', MYSQL_URL)) {
       expect((await second.hitRateLimit?.(hit))?.allowed).toBe(false);
     });
 
+    it("waits for the migration lock of its table prefix (the name an earlier release's runner took), and for no other prefix's", async () => {
+      const tablePrefix = uniqueTablePrefix();
+      const holder = await admin.getConnection();
+      onTestFinished(() => holder.release());
+      const lockName = `rialto-exchange:migrate:${tablePrefix}`;
+      await holder.query('select get_lock(?, 10)', [lockName]);
+
+      let isMigrated = false;
+      const migrating = storeAt(MYSQL_URL, tablePrefix)
+        .migrate()
+        .then(() => {
+          isMigrated = true;
+        });
+      await storeAt(MYSQL_URL).migrate();
+      expect(isMigrated).toBe(false);
+
+      await holder.query('select release_lock(?)', [lockName]);
+      await migrating;
+      expect(isMigrated).toBe(true);
+    });
+
     it('migrates once when several instances start at once, and migrate() is idempotent', async () => {
       const tablePrefix = uniqueTablePrefix();
       const stores = Array.from({ length: 4 }, () => storeAt(MYSQL_URL, tablePrefix));

@@ -162,6 +162,44 @@ if (await isServiceUp('PostgreSQL', POSTGRES_URL)) {
       expect((await second.hitRateLimit?.(hit))?.allowed).toBe(false);
     });
 
+    it("waits for the migration lock of its table prefix (the name an earlier release's runner took), and for no other prefix's", async () => {
+      const tablePrefix = uniqueTablePrefix();
+      const holder = await admin.connect();
+      onTestFinished(() => holder.release());
+      const lockName = `rialto-exchange:migrate:${tablePrefix}`;
+      await holder.query('select pg_advisory_lock(hashtext($1))', [lockName]);
+
+      let isMigrated = false;
+      const migrating = storeAt(POSTGRES_URL, tablePrefix)
+        .migrate()
+        .then(() => {
+          isMigrated = true;
+        });
+      await storeAt(POSTGRES_URL).migrate();
+      expect(isMigrated).toBe(false);
+
+      await holder.query('select pg_advisory_unlock(hashtext($1))', [lockName]);
+      await migrating;
+      expect(isMigrated).toBe(true);
+    });
+
+    it('migrates while other clients create and drop tables in the same database', async () => {
+      const churn = `${uniqueTablePrefix()}churn`;
+      let isChurning = true;
+      const churning = (async () => {
+        while (isChurning) {
+          await admin.query(`create table if not exists ${churn} (id integer)`);
+          await admin.query(`drop table if exists ${churn}`);
+        }
+      })();
+      try {
+        for (let started = 0; started < 5; started++) await storeAt(POSTGRES_URL).migrate();
+      } finally {
+        isChurning = false;
+        await churning;
+      }
+    });
+
     it('migrates once when several instances start at once, and migrate() is idempotent', async () => {
       const tablePrefix = uniqueTablePrefix();
       const stores = Array.from({ length: 4 }, () => storeAt(POSTGRES_URL, tablePrefix));

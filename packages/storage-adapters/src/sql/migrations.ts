@@ -1,5 +1,18 @@
-import { createHash } from 'node:crypto';
-import { type CreateTableBuilder, type Kysely, Migrator, sql } from 'kysely';
+import {
+  type CreateTableBuilder,
+  type DatabaseIntrospector,
+  type Dialect,
+  type DialectAdapter,
+  type Kysely,
+  Migrator,
+  MysqlAdapter,
+  PostgresAdapter,
+  type QueryExecutorProvider,
+  type RawBuilder,
+  sql,
+  type TableMetadata,
+} from 'kysely';
+import { clientClaimKey, orgIssuerKey } from './lookup-keys.js';
 import type { Database } from './schema.js';
 import { TablePrefixPlugin } from './table-prefix-plugin.js';
 
@@ -20,6 +33,11 @@ interface MigrationContext {
   table(name: keyof Database): CreateTableBuilder<string, never>;
 }
 
+// Column types the tables share: ids, SHA-256 lookup keys in hex, token ids (jti, family, kid).
+const id = 'varchar(64)';
+const sha256Hex = 'char(64)';
+const token = 'varchar(128)';
+
 /**
  * Applied in order, each at most once per table prefix. A released version is never edited: a
  * schema change is a new entry. Statements are idempotent (IF NOT EXISTS, duplicate index ignored)
@@ -30,14 +48,10 @@ const MIGRATIONS: readonly Migration[] = [
     version: 1,
     name: 'initial_schema',
     async up(db, { dialect, indexName, table }) {
-      const id = 'varchar(64)' as const;
-      const sha256 = 'char(64)' as const;
-      const token = 'varchar(128)' as const;
-
       await table('organizations')
         .addColumn('org_id', id, (column) => column.primaryKey())
         .addColumn('issuer', 'text', (column) => column.notNull())
-        .addColumn('issuer_key', sha256, (column) => column.notNull().unique())
+        .addColumn('issuer_key', sha256Hex, (column) => column.notNull().unique())
         .addColumn('name', 'text', (column) => column.notNull())
         .addColumn('audience', 'text', (column) => column.notNull())
         .addColumn('client_ids', 'text', (column) => column.notNull())
@@ -60,7 +74,7 @@ const MIGRATIONS: readonly Migration[] = [
         .addColumn('user_id', id, (column) => column.primaryKey())
         .addColumn('org_id', id, (column) => column.notNull())
         .addColumn('email', 'text', (column) => column.notNull())
-        .addColumn('email_key', sha256, (column) => column.notNull().unique())
+        .addColumn('email_key', sha256Hex, (column) => column.notNull().unique())
         .addColumn('onboarding_completed', 'boolean', (column) => column.notNull())
         .addColumn('kyc_completed', 'boolean', (column) => column.notNull())
         .addColumn('accredited', 'boolean', (column) => column.notNull())
@@ -70,7 +84,7 @@ const MIGRATIONS: readonly Migration[] = [
         .execute();
 
       await table('identities')
-        .addColumn('identity_key', sha256, (column) => column.primaryKey())
+        .addColumn('identity_key', sha256Hex, (column) => column.primaryKey())
         .addColumn('org_id', id, (column) => column.notNull())
         .addColumn('iss', 'text', (column) => column.notNull())
         .addColumn('sub', 'text', (column) => column.notNull())
@@ -111,8 +125,6 @@ const MIGRATIONS: readonly Migration[] = [
     name: 'verification_statuses_and_webhooks',
     // Verification statuses on users (the flags become derived from them) and the webhook outbox.
     async up(db, { dialect, indexName, table }) {
-      const id = 'varchar(64)' as const;
-
       await addColumn(db, dialect, 'users', 'kyc_status', "'not_started'");
       await addColumn(db, dialect, 'users', 'accreditation_status', "'not_submitted'");
       await db.updateTable('users').set({ kyc_status: 'approved' }).where('kyc_completed', '=', 1).execute();
@@ -216,15 +228,12 @@ const MIGRATIONS: readonly Migration[] = [
     // share one. Each existing org's issuer settings become its first registration, whose id is
     // the org id, so a rerun after a crash (MySQL commits each DDL statement) finds what it copied.
     async up(db, { dialect, indexName, table }) {
-      const id = 'varchar(64)' as const;
-      const sha256Column = 'char(64)' as const;
-
       await table('issuer_registrations')
         .addColumn('registration_id', id, (column) => column.primaryKey())
         .addColumn('org_id', id, (column) => column.notNull())
         .addColumn('issuer', 'text', (column) => column.notNull())
-        .addColumn('issuer_key', sha256Column, (column) => column.notNull())
-        .addColumn('org_issuer_key', sha256Column, (column) => column.notNull().unique())
+        .addColumn('issuer_key', sha256Hex, (column) => column.notNull())
+        .addColumn('org_issuer_key', sha256Hex, (column) => column.notNull().unique())
         .addColumn('client_ids', 'text', (column) => column.notNull())
         .addColumn('allowed_algorithms', 'text', (column) => column.notNull())
         .addColumn('email_linking', 'varchar(32)', (column) => column.notNull())
@@ -240,12 +249,12 @@ const MIGRATIONS: readonly Migration[] = [
         'org_id',
       ]);
       await table('issuer_usage')
-        .addColumn('issuer_key', sha256Column, (column) => column.primaryKey())
+        .addColumn('issuer_key', sha256Hex, (column) => column.primaryKey())
         .addColumn('exclusive_registration_id', id)
         .addColumn('shared_count', 'integer', (column) => column.notNull())
         .execute();
       await table('issuer_client_claims')
-        .addColumn('claim_key', sha256Column, (column) => column.primaryKey())
+        .addColumn('claim_key', sha256Hex, (column) => column.primaryKey())
         .addColumn('registration_id', id, (column) => column.notNull())
         .execute();
       await createIndex(
@@ -280,7 +289,7 @@ const MIGRATIONS: readonly Migration[] = [
             .insertInto('issuer_client_claims')
             .values(
               [...new Set(clientIds)].map((clientId) => ({
-                claim_key: sha256(JSON.stringify([org.issuer, clientId])),
+                claim_key: clientClaimKey(org.issuer, clientId),
                 registration_id: org.org_id,
               })),
             )
@@ -293,7 +302,7 @@ const MIGRATIONS: readonly Migration[] = [
             org_id: org.org_id,
             issuer: org.issuer,
             issuer_key: org.issuer_key,
-            org_issuer_key: sha256(JSON.stringify([org.org_id, org.issuer])),
+            org_issuer_key: orgIssuerKey(org.org_id, org.issuer),
             client_ids: org.client_ids,
             allowed_algorithms: org.allowed_algorithms,
             email_linking: org.email_linking,
@@ -402,8 +411,9 @@ function migrationName(migration: Migration): string {
 /**
  * Brings the schema under `tablePrefix` to the latest version with Kysely's `Migrator`, which
  * records applied migrations in `<prefix>kysely_migration` and holds its own lock while it runs
- * them (PostgreSQL: an advisory lock, with everything in one transaction; MySQL: a named lock;
- * SQLite: its write lock, the transaction beginning IMMEDIATE). Whoever gets the lock second finds
+ * them (per table prefix, see `withMigrationLockPerPrefix`; PostgreSQL: an advisory lock, with
+ * everything in one transaction; MySQL: a named lock; SQLite: its write lock, the transaction
+ * beginning IMMEDIATE). Whoever gets the lock second finds
  * the work done. A database set up by the runner this replaced is adopted first, see
  * `adoptLegacyBookkeeping`.
  */
@@ -494,17 +504,106 @@ async function adoptLegacyBookkeeping(
   });
 }
 
-// How long a starting instance waits for a previous release's migration before giving up.
-const LEGACY_LOCK_TIMEOUT_SECONDS = 60;
+// How long a starting instance waits for another one's migration before giving up.
+const MIGRATION_LOCK_TIMEOUT_SECONDS = 60;
 
-/** Runs `work` holding the lock the runner before `Migrator` took, in a transaction but on MySQL. */
+/**
+ * The lock of the migrations under one table prefix. The runner before `Migrator` took the same
+ * name, so an instance of an earlier release still migrating is waited for.
+ */
+function migrationLockName(tablePrefix: string): string {
+  return `rialto-exchange:migrate:${tablePrefix}`;
+}
+
+async function acquireMysqlLock(db: QueryExecutorProvider, lockName: string): Promise<void> {
+  const [acquired] = (
+    await sql<{
+      acquired: number | null;
+    }>`select get_lock(${lockName}, ${MIGRATION_LOCK_TIMEOUT_SECONDS}) as acquired`.execute(db)
+  ).rows;
+  if (acquired?.acquired !== 1)
+    throw new Error(`sqlStore: timed out waiting for the migration lock ${lockName}`);
+}
+
+/**
+ * `dialect`, with `Migrator`'s lock taken per table prefix and its tables listed by one catalog
+ * query. Kysely's own adapters lock one fixed id per server (MySQL) or per database (PostgreSQL):
+ * deployments under other prefixes would wait for each other's migrations, past the statement
+ * timeout, and MySQL's would wait an hour without checking that it got the lock. SQLite's write
+ * lock is per file already, and its catalog is the file's own.
+ */
+export function withMigrationLockPerPrefix(
+  dialect: Dialect,
+  sqlDialect: SqlDialect,
+  tablePrefix: string,
+): Dialect {
+  const lockName = migrationLockName(tablePrefix);
+  let adapter: DialectAdapter;
+  if (sqlDialect === 'postgres') {
+    adapter = new (class extends PostgresAdapter {
+      override async acquireMigrationLock(db: Kysely<unknown>): Promise<void> {
+        await sql`select pg_advisory_lock(hashtext(${lockName}))`.execute(db);
+      }
+      override async releaseMigrationLock(db: Kysely<unknown>): Promise<void> {
+        await sql`select pg_advisory_unlock(hashtext(${lockName}))`.execute(db);
+      }
+    })();
+  } else if (sqlDialect === 'mysql') {
+    adapter = new (class extends MysqlAdapter {
+      override async acquireMigrationLock(db: Kysely<unknown>): Promise<void> {
+        await acquireMysqlLock(db, lockName);
+      }
+      override async releaseMigrationLock(db: Kysely<unknown>): Promise<void> {
+        await sql`select release_lock(${lockName})`.execute(db);
+      }
+    })();
+  } else {
+    return dialect;
+  }
+  const currentSchema = sqlDialect === 'postgres' ? sql`current_schema()` : sql`database()`;
+  return {
+    createAdapter: () => adapter,
+    createDriver: () => dialect.createDriver(),
+    createQueryCompiler: () => dialect.createQueryCompiler(),
+    createIntrospector: (db) => tableListing(db, dialect.createIntrospector(db), currentSchema),
+  };
+}
+
+/**
+ * The introspector `Migrator` asks which tables exist, answering from one catalog query. Kysely's
+ * own reads every column of every table in the database, and on PostgreSQL fails ("relation …
+ * does not exist") when another client drops a table between its two queries.
+ */
+function tableListing(
+  db: Kysely<unknown>,
+  introspector: DatabaseIntrospector,
+  currentSchema: RawBuilder<unknown>,
+): DatabaseIntrospector {
+  return {
+    getSchemas: () => introspector.getSchemas(),
+    getMetadata: (options) => introspector.getMetadata(options),
+    async getTables(): Promise<TableMetadata[]> {
+      const { rows } = await sql<{ table_schema_name: string; table_name_only: string; table_kind: string }>`
+        select table_schema as table_schema_name, table_name as table_name_only, table_type as table_kind
+        from information_schema.tables where table_schema = ${currentSchema}`.execute(db);
+      return rows.map((row) => ({
+        schema: row.table_schema_name,
+        name: row.table_name_only,
+        isView: row.table_kind === 'VIEW',
+        columns: [],
+      }));
+    },
+  };
+}
+
+/** Runs `work` holding the migration lock of `tablePrefix`, in a transaction but on MySQL. */
 async function underLegacyLock(
   db: Kysely<Database>,
   dialect: SqlDialect,
   tablePrefix: string,
   work: (locked: Kysely<Database>) => Promise<void>,
 ): Promise<void> {
-  const lockName = `rialto-exchange:migrate:${tablePrefix}`;
+  const lockName = migrationLockName(tablePrefix);
   if (dialect !== 'mysql') {
     await db.transaction().execute(async (trx) => {
       if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(hashtext(${lockName}))`.execute(trx);
@@ -513,21 +612,11 @@ async function underLegacyLock(
     return;
   }
   await db.connection().execute(async (connection) => {
-    const [acquired] = (
-      await sql<{
-        acquired: number | null;
-      }>`select get_lock(${lockName}, ${LEGACY_LOCK_TIMEOUT_SECONDS}) as acquired`.execute(connection)
-    ).rows;
-    if (acquired?.acquired !== 1)
-      throw new Error(`sqlStore: timed out waiting for the migration lock ${lockName}`);
+    await acquireMysqlLock(connection, lockName);
     try {
       await work(connection);
     } finally {
       await sql`select release_lock(${lockName})`.execute(connection);
     }
   });
-}
-
-function sha256(value: string): string {
-  return createHash('sha256').update(value).digest('hex');
 }

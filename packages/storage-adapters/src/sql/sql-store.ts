@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type {
   ApiKeyRecord,
   FindOrCreateUserResult,
@@ -22,7 +21,8 @@ import { createBatcher } from '../internal/batcher.js';
 import { withDeadline } from '../internal/deadline.js';
 import { deliveriesFor, newUser } from '../internal/outbox.js';
 import { EXPIRY_MARGIN_SECONDS, epochSeconds, FAMILY_REVOCATION_MIN_SECONDS } from '../internal/retention.js';
-import { runMigrations } from './migrations.js';
+import { clientClaimKey, emailKey, identityKey, orgIssuerKey, sha256 } from './lookup-keys.js';
+import { runMigrations, withMigrationLockPerPrefix } from './migrations.js';
 import { createRateLimitUpsert } from './rate-limit-upsert.js';
 import type { Database } from './schema.js';
 import { resolveDialect, type SqlConnection } from './sql-dialect.js';
@@ -155,7 +155,10 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
     throw new TypeError('sqlStore: `commandTimeoutMs` must be a positive number');
   }
   const { dialect, isOwned } = resolveDialect(options, { connectTimeoutMs, commandTimeoutMs });
-  const db = new Kysely<Database>({ dialect, plugins: [new TablePrefixPlugin(tablePrefix)] });
+  const db = new Kysely<Database>({
+    dialect: withMigrationLockPerPrefix(dialect, options.dialect, tablePrefix),
+    plugins: [new TablePrefixPlugin(tablePrefix)],
+  });
 
   let migrated: Promise<void> | undefined;
   function migrate(): Promise<void> {
@@ -973,19 +976,6 @@ function isLostUserRace(error: unknown): boolean {
   return isUniqueViolation(error) || isRetryableConflict(error);
 }
 
-function sha256(value: string): string {
-  return createHash('sha256').update(value).digest('hex');
-}
-
-// JSON arrays keep composite keys unambiguous whatever characters the parts contain.
-function identityKey(orgId: string, iss: string, sub: string): string {
-  return sha256(JSON.stringify([orgId, iss, sub]));
-}
-
-function emailKey(orgId: string, email: string): string {
-  return sha256(JSON.stringify([orgId, email]));
-}
-
 async function insertApiKey(db: Kysely<Database> | Transaction<Database>, key: ApiKeyRecord): Promise<void> {
   await db
     .insertInto('api_keys')
@@ -1043,10 +1033,6 @@ function conflictOnUniqueViolation(conflict: IssuerRegistrationConflict) {
   };
 }
 
-function clientClaimKey(issuer: string, clientId: string): string {
-  return sha256(JSON.stringify([issuer, clientId]));
-}
-
 /**
  * Deletes a registration with its client-id claims and gives its share of the issuer back, inside
  * the caller's transaction.
@@ -1082,7 +1068,7 @@ function fromIssuerRegistration(record: IssuerRegistrationRecord) {
     org_id: record.orgId,
     issuer: record.issuer,
     issuer_key: sha256(record.issuer),
-    org_issuer_key: sha256(JSON.stringify([record.orgId, record.issuer])),
+    org_issuer_key: orgIssuerKey(record.orgId, record.issuer),
     client_ids: JSON.stringify(record.clientIds),
     allowed_algorithms: JSON.stringify(record.allowedAlgorithms),
     email_linking: record.emailLinking,
