@@ -8,6 +8,7 @@ import type {
 import Sqlite from 'better-sqlite3';
 import { expect } from 'vitest';
 import { apiKey, issuerRegistration, organization } from '../src/conformance/fixtures.js';
+import { forgetMigration } from './legacy-migration-runner.js';
 
 /** An organization as the single-issuer schema (SQL versions 1-2, earlier Redis and Keyv records) stored it. */
 export interface LegacyOrganization {
@@ -74,7 +75,7 @@ export function undoIssuerRegistrationsMigration(tablePrefix: string): string[] 
     `drop table ${tablePrefix}issuer_registrations`,
     `drop table ${tablePrefix}issuer_usage`,
     `drop table ${tablePrefix}issuer_client_claims`,
-    `delete from ${tablePrefix}migrations where version = 5`,
+    forgetMigration(tablePrefix, 5),
   ];
 }
 

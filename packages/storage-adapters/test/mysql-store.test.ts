@@ -9,6 +9,11 @@ import {
   legacyOrganizations,
   undoIssuerRegistrationsMigration,
 } from './legacy-issuer-data.js';
+import {
+  expectAdoptedAtVersion6,
+  legacyRunnerAtVersion6,
+  MIGRATION_NAMES,
+} from './legacy-migration-runner.js';
 import { isServiceUp, MYSQL_URL } from './services.js';
 import {
   COMMAND_TIMEOUT_MS,
@@ -72,6 +77,52 @@ if (await isServiceUp('MariaDB/MySQL', MYSQL_URL)) {
       await expectLegacyOrganizationsUpgraded(storeAt(MYSQL_URL, tablePrefix), legacy);
     });
 
+    it("adopts a database the runner before Kysely's Migrator created, with two instances starting at once: nothing runs again, data stays, migration 7 applies", async () => {
+      const tablePrefix = uniqueTablePrefix();
+      const org = organization();
+      await storeAt(MYSQL_URL, tablePrefix).createOrganization(
+        org,
+        apiKey(org.orgId),
+        issuerRegistration(org.orgId),
+      );
+      for (const statement of legacyRunnerAtVersion6(tablePrefix)) await admin.query(statement);
+
+      const [first, second] = [storeAt(MYSQL_URL, tablePrefix), storeAt(MYSQL_URL, tablePrefix)];
+      await Promise.all([first.migrate(), second.migrate()]);
+
+      expectAdoptedAtVersion6(
+        (await admin.query(`select name, timestamp from ${tablePrefix}kysely_migration`))[0] as {
+          name: string;
+          timestamp: string;
+        }[],
+      );
+      expect(await second.getOrganization(org.orgId)).toEqual(org);
+      const hit = { key: `org:${org.orgId}`, intervalMs: 1_000, toleranceMs: 1_000, nowMs: Date.now() };
+      expect((await first.hitRateLimit?.(hit))?.allowed).toBe(true);
+      expect((await second.hitRateLimit?.(hit))?.allowed).toBe(false);
+    });
+
+    it("waits for the migration lock of its table prefix (the name an earlier release's runner took), and for no other prefix's", async () => {
+      const tablePrefix = uniqueTablePrefix();
+      const holder = await admin.getConnection();
+      onTestFinished(() => holder.release());
+      const lockName = `rialto-exchange:migrate:${tablePrefix}`;
+      await holder.query('select get_lock(?, 10)', [lockName]);
+
+      let isMigrated = false;
+      const migrating = storeAt(MYSQL_URL, tablePrefix)
+        .migrate()
+        .then(() => {
+          isMigrated = true;
+        });
+      await storeAt(MYSQL_URL).migrate();
+      expect(isMigrated).toBe(false);
+
+      await holder.query('select release_lock(?)', [lockName]);
+      await migrating;
+      expect(isMigrated).toBe(true);
+    });
+
     it('migrates once when several instances start at once, and migrate() is idempotent', async () => {
       const tablePrefix = uniqueTablePrefix();
       const stores = Array.from({ length: 4 }, () => storeAt(MYSQL_URL, tablePrefix));
@@ -79,16 +130,8 @@ if (await isServiceUp('MariaDB/MySQL', MYSQL_URL)) {
       await Promise.all(stores.map((store) => store.migrate()));
       await stores[0]?.migrate();
 
-      const [rows] = await admin.query(`select version from ${tablePrefix}migrations`);
-      expect(rows).toEqual([
-        { version: 1 },
-        { version: 2 },
-        { version: 3 },
-        { version: 4 },
-        { version: 5 },
-        { version: 6 },
-        { version: 7 },
-      ]);
+      const [rows] = await admin.query(`select name from ${tablePrefix}kysely_migration order by name`);
+      expect(rows).toEqual(MIGRATION_NAMES.map((name) => ({ name })));
       const org = organization();
       expect(await stores[1]?.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId))).toBe(
         'created',

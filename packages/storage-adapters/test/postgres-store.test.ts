@@ -10,6 +10,11 @@ import {
   legacyOrganizations,
   undoIssuerRegistrationsMigration,
 } from './legacy-issuer-data.js';
+import {
+  expectAdoptedAtVersion6,
+  legacyRunnerAtVersion6,
+  MIGRATION_NAMES,
+} from './legacy-migration-runner.js';
 import { isServiceUp, POSTGRES_URL } from './services.js';
 import {
   COMMAND_TIMEOUT_MS,
@@ -135,6 +140,66 @@ if (await isServiceUp('PostgreSQL', POSTGRES_URL)) {
       await expectLegacyOrganizationsUpgraded(storeAt(POSTGRES_URL, tablePrefix), legacy);
     });
 
+    it("adopts a database the runner before Kysely's Migrator created, with two instances starting at once: nothing runs again, data stays, migration 7 applies", async () => {
+      const tablePrefix = uniqueTablePrefix();
+      const org = organization();
+      await storeAt(POSTGRES_URL, tablePrefix).createOrganization(
+        org,
+        apiKey(org.orgId),
+        issuerRegistration(org.orgId),
+      );
+      for (const statement of legacyRunnerAtVersion6(tablePrefix)) await admin.query(statement);
+
+      const [first, second] = [storeAt(POSTGRES_URL, tablePrefix), storeAt(POSTGRES_URL, tablePrefix)];
+      await Promise.all([first.migrate(), second.migrate()]);
+
+      expectAdoptedAtVersion6(
+        (await admin.query(`select name, timestamp from ${tablePrefix}kysely_migration`)).rows,
+      );
+      expect(await second.getOrganization(org.orgId)).toEqual(org);
+      const hit = { key: `org:${org.orgId}`, intervalMs: 1_000, toleranceMs: 1_000, nowMs: Date.now() };
+      expect((await first.hitRateLimit?.(hit))?.allowed).toBe(true);
+      expect((await second.hitRateLimit?.(hit))?.allowed).toBe(false);
+    });
+
+    it("waits for the migration lock of its table prefix (the name an earlier release's runner took), and for no other prefix's", async () => {
+      const tablePrefix = uniqueTablePrefix();
+      const holder = await admin.connect();
+      onTestFinished(() => holder.release());
+      const lockName = `rialto-exchange:migrate:${tablePrefix}`;
+      await holder.query('select pg_advisory_lock(hashtext($1))', [lockName]);
+
+      let isMigrated = false;
+      const migrating = storeAt(POSTGRES_URL, tablePrefix)
+        .migrate()
+        .then(() => {
+          isMigrated = true;
+        });
+      await storeAt(POSTGRES_URL).migrate();
+      expect(isMigrated).toBe(false);
+
+      await holder.query('select pg_advisory_unlock(hashtext($1))', [lockName]);
+      await migrating;
+      expect(isMigrated).toBe(true);
+    });
+
+    it('migrates while other clients create and drop tables in the same database', async () => {
+      const churn = `${uniqueTablePrefix()}churn`;
+      let isChurning = true;
+      const churning = (async () => {
+        while (isChurning) {
+          await admin.query(`create table if not exists ${churn} (id integer)`);
+          await admin.query(`drop table if exists ${churn}`);
+        }
+      })();
+      try {
+        for (let started = 0; started < 5; started++) await storeAt(POSTGRES_URL).migrate();
+      } finally {
+        isChurning = false;
+        await churning;
+      }
+    });
+
     it('migrates once when several instances start at once, and migrate() is idempotent', async () => {
       const tablePrefix = uniqueTablePrefix();
       const stores = Array.from({ length: 4 }, () => storeAt(POSTGRES_URL, tablePrefix));
@@ -142,16 +207,8 @@ if (await isServiceUp('PostgreSQL', POSTGRES_URL)) {
       await Promise.all(stores.map((store) => store.migrate()));
       await stores[0]?.migrate();
 
-      const { rows } = await admin.query(`select version from ${tablePrefix}migrations`);
-      expect(rows).toEqual([
-        { version: 1 },
-        { version: 2 },
-        { version: 3 },
-        { version: 4 },
-        { version: 5 },
-        { version: 6 },
-        { version: 7 },
-      ]);
+      const { rows } = await admin.query(`select name from ${tablePrefix}kysely_migration order by name`);
+      expect(rows).toEqual(MIGRATION_NAMES.map((name) => ({ name })));
       const org = organization();
       expect(await stores[1]?.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId))).toBe(
         'created',

@@ -18,6 +18,7 @@ import {
   legacyOrganizations,
   undoIssuerRegistrationsMigration,
 } from './legacy-issuer-data.js';
+import { expectAdoptedAtVersion6, legacyRunnerAtVersion6 } from './legacy-migration-runner.js';
 import { uniqueTablePrefix } from './sql-tables.js';
 
 function temporaryDatabase(): Sqlite.Database {
@@ -44,6 +45,30 @@ describe('sqlStore (SQLite)', () => {
     expect(await store.getOrganization(org.orgId)).toEqual(org);
   });
 
+  it("adopts a database the runner before Kysely's Migrator created: nothing runs again, data stays, migration 7 applies", async () => {
+    const database = temporaryDatabase();
+    const org = organization();
+    const registration = issuerRegistration(org.orgId);
+    const before = sqlStore({ dialect: 'sqlite', database, tablePrefix: 'exchange_' });
+    await before.createOrganization(org, apiKey(org.orgId), registration);
+    for (const statement of legacyRunnerAtVersion6('exchange_')) database.exec(statement);
+
+    const store = sqlStore({ dialect: 'sqlite', database, tablePrefix: 'exchange_' });
+    await store.migrate();
+
+    expectAdoptedAtVersion6(
+      database.prepare('select name, timestamp from exchange_kysely_migration').all() as {
+        name: string;
+        timestamp: string;
+      }[],
+    );
+    expect(await store.getOrganization(org.orgId)).toEqual(org);
+    expect(await store.listIssuerRegistrations(org.orgId)).toEqual([registration]);
+    const hit = { key: `org:${org.orgId}`, intervalMs: 1_000, toleranceMs: 1_000, nowMs: Date.now() };
+    expect((await store.hitRateLimit?.(hit))?.allowed).toBe(true);
+    expect((await store.hitRateLimit?.(hit))?.allowed).toBe(false);
+  });
+
   it('migration 2 derives the verification statuses of users written under version 1 from their flags', async () => {
     const database = temporaryDatabase();
     await sqlStore({ dialect: 'sqlite', database }).migrate();
@@ -56,7 +81,7 @@ describe('sqlStore (SQLite)', () => {
       alter table rialto_users drop column role;
       alter table rialto_organizations drop column provisioning;
       alter table rialto_organizations drop column suspended_at;
-      delete from rialto_migrations where version in (2, 6);
+      delete from rialto_kysely_migration where name in ('0002_verification_statuses_and_webhooks', '0006_roles_and_provisioning');
     `);
     const insert = database.prepare(
       `insert into rialto_users values (?, 'org', ?, ?, 0, ?, ?, ?, 1700000000, 1700000000)`,
@@ -106,7 +131,7 @@ describe('sqlStore (SQLite)', () => {
       alter table rialto_users drop column role;
       alter table rialto_organizations drop column provisioning;
       alter table rialto_organizations drop column suspended_at;
-      delete from rialto_migrations where version = 6;
+      delete from rialto_kysely_migration where name = '0006_roles_and_provisioning';
       insert into rialto_users values ('before-roles', 'org', 'a@example.com', 'a@example.com', 0, 0, 0, 0,
         1700000000, 1700000000, 'not_started', 'not_submitted');
     `);
@@ -154,7 +179,7 @@ describe('sqlStore (SQLite)', () => {
       alter table rialto_refresh_tokens drop column parent_jti;
       alter table rialto_refresh_tokens drop column kid;
       alter table rialto_refresh_tokens drop column issued_at;
-      delete from rialto_migrations where version = 4;
+      delete from rialto_kysely_migration where name = '0004_refresh_token_rotation';
     `);
     const token = refreshToken();
     database

@@ -45,6 +45,27 @@ export function describeRateLimits({ freshStore }: SuiteContext): void {
       }
     });
 
+    it('hitRateLimit admits what is left of a partly spent burst to parallel hits, one interval apart, and keeps parallel keys and rates apart', async (context) => {
+      const hit = await sharedLimiter(freshStore, context);
+      const key = rateKey();
+      const other = rateKey();
+      const nowMs = Date.now();
+      for (let i = 0; i < 3; i++) await hit(hitAt(key, nowMs));
+
+      const [onKey, onOther, slower] = await Promise.all([
+        Promise.all(Array.from({ length: BURST }, () => hit(hitAt(key, nowMs)))),
+        Promise.all(Array.from({ length: 2 }, () => hit(hitAt(other, nowMs)))),
+        hit({ key: rateKey(), intervalMs: TOLERANCE_MS, toleranceMs: TOLERANCE_MS, nowMs }),
+      ]);
+
+      const admitted = onKey.filter((result) => result.allowed).map((result) => result.theoreticalArrivalMs);
+      expect(admitted.sort((a, b) => a - b)).toEqual(
+        Array.from({ length: BURST - 3 }, (_, index) => nowMs + (index + 4) * INTERVAL_MS),
+      );
+      expect(onOther.map((result) => result.allowed)).toEqual([true, true]);
+      expect(slower).toEqual({ allowed: true, theoreticalArrivalMs: nowMs + TOLERANCE_MS });
+    });
+
     it('hitRateLimit admits one more hit per interval once the burst is spent; refused hits change nothing', async (context) => {
       const hit = await sharedLimiter(freshStore, context);
       const key = rateKey();

@@ -1,12 +1,27 @@
-import { createHash } from 'node:crypto';
-import { type Kysely, sql } from 'kysely';
-import { epochSeconds } from '../internal/retention.js';
+import {
+  type CreateTableBuilder,
+  type DatabaseIntrospector,
+  type Dialect,
+  type DialectAdapter,
+  type Kysely,
+  Migrator,
+  MysqlAdapter,
+  PostgresAdapter,
+  type QueryExecutorProvider,
+  type RawBuilder,
+  sql,
+  type TableMetadata,
+} from 'kysely';
+import { clientClaimKey, orgIssuerKey } from './lookup-keys.js';
 import type { Database } from './schema.js';
+import { TablePrefixPlugin } from './table-prefix-plugin.js';
 
 export type SqlDialect = 'postgres' | 'mysql' | 'sqlite';
 
 interface Migration {
+  /** The number the runner before Kysely's `Migrator` recorded, kept so that its databases are adopted. */
   version: number;
+  name: string;
   up(db: Kysely<Database>, context: MigrationContext): Promise<void>;
 }
 
@@ -14,7 +29,14 @@ interface MigrationContext {
   dialect: SqlDialect;
   /** Index names are not table names, so the prefix plugin leaves them alone. */
   indexName(name: string): string;
+  /** CREATE TABLE IF NOT EXISTS, in MySQL's binary collation. */
+  table(name: keyof Database): CreateTableBuilder<string, never>;
 }
+
+// Column types the tables share: ids, SHA-256 lookup keys in hex, token ids (jti, family, kid).
+const id = 'varchar(64)';
+const sha256Hex = 'char(64)';
+const token = 'varchar(128)';
 
 /**
  * Applied in order, each at most once per table prefix. A released version is never edited: a
@@ -24,23 +46,12 @@ interface MigrationContext {
 const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
-    async up(db, { dialect, indexName }) {
-      // MySQL compares text case- and accent-insensitively by default; ids, hashes and JWKs must
-      // match byte for byte.
-      const table = (name: keyof Database) => {
-        const builder = db.schema.createTable(name).ifNotExists();
-        return dialect === 'mysql'
-          ? builder.modifyEnd(sql`default character set utf8mb4 collate utf8mb4_bin`)
-          : builder;
-      };
-      const id = 'varchar(64)' as const;
-      const sha256 = 'char(64)' as const;
-      const token = 'varchar(128)' as const;
-
+    name: 'initial_schema',
+    async up(db, { dialect, indexName, table }) {
       await table('organizations')
         .addColumn('org_id', id, (column) => column.primaryKey())
         .addColumn('issuer', 'text', (column) => column.notNull())
-        .addColumn('issuer_key', sha256, (column) => column.notNull().unique())
+        .addColumn('issuer_key', sha256Hex, (column) => column.notNull().unique())
         .addColumn('name', 'text', (column) => column.notNull())
         .addColumn('audience', 'text', (column) => column.notNull())
         .addColumn('client_ids', 'text', (column) => column.notNull())
@@ -63,7 +74,7 @@ const MIGRATIONS: readonly Migration[] = [
         .addColumn('user_id', id, (column) => column.primaryKey())
         .addColumn('org_id', id, (column) => column.notNull())
         .addColumn('email', 'text', (column) => column.notNull())
-        .addColumn('email_key', sha256, (column) => column.notNull().unique())
+        .addColumn('email_key', sha256Hex, (column) => column.notNull().unique())
         .addColumn('onboarding_completed', 'boolean', (column) => column.notNull())
         .addColumn('kyc_completed', 'boolean', (column) => column.notNull())
         .addColumn('accredited', 'boolean', (column) => column.notNull())
@@ -73,7 +84,7 @@ const MIGRATIONS: readonly Migration[] = [
         .execute();
 
       await table('identities')
-        .addColumn('identity_key', sha256, (column) => column.primaryKey())
+        .addColumn('identity_key', sha256Hex, (column) => column.primaryKey())
         .addColumn('org_id', id, (column) => column.notNull())
         .addColumn('iss', 'text', (column) => column.notNull())
         .addColumn('sub', 'text', (column) => column.notNull())
@@ -111,16 +122,9 @@ const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 2,
+    name: 'verification_statuses_and_webhooks',
     // Verification statuses on users (the flags become derived from them) and the webhook outbox.
-    async up(db, { dialect, indexName }) {
-      const table = (name: keyof Database) => {
-        const builder = db.schema.createTable(name).ifNotExists();
-        return dialect === 'mysql'
-          ? builder.modifyEnd(sql`default character set utf8mb4 collate utf8mb4_bin`)
-          : builder;
-      };
-      const id = 'varchar(64)' as const;
-
+    async up(db, { dialect, indexName, table }) {
       await addColumn(db, dialect, 'users', 'kyc_status', "'not_started'");
       await addColumn(db, dialect, 'users', 'accreditation_status', "'not_submitted'");
       await db.updateTable('users').set({ kyc_status: 'approved' }).where('kyc_completed', '=', 1).execute();
@@ -184,22 +188,19 @@ const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 3,
+    name: 'consumed_keys',
     // Single-use ID tokens (consumeOnce): the primary key is the atomic claim.
-    async up(db, { dialect, indexName }) {
-      const builder = db.schema
-        .createTable('consumed_keys')
-        .ifNotExists()
+    async up(db, { dialect, indexName, table }) {
+      await table('consumed_keys')
         .addColumn('consumed_key', 'varchar(128)', (column) => column.primaryKey())
-        .addColumn('expires_at', 'bigint', (column) => column.notNull());
-      await (dialect === 'mysql'
-        ? builder.modifyEnd(sql`default character set utf8mb4 collate utf8mb4_bin`)
-        : builder
-      ).execute();
+        .addColumn('expires_at', 'bigint', (column) => column.notNull())
+        .execute();
       await createIndex(db, dialect, indexName('consumed_keys_expiry_idx'), 'consumed_keys', ['expires_at']);
     },
   },
   {
     version: 4,
+    name: 'refresh_token_rotation',
     // Refresh-token rotation with a retry grace window. A used token is no longer deleted: its
     // successor's row names it in `parent_jti`, and the UNIQUE index makes "use once" and "store the
     // successor" one INSERT. `issued_at` and `kid` let a retry be answered with the same token.
@@ -222,25 +223,17 @@ const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 5,
+    name: 'issuer_registrations',
     // Issuer registrations as their own records: an org may trust several issuers and orgs may
     // share one. Each existing org's issuer settings become its first registration, whose id is
     // the org id, so a rerun after a crash (MySQL commits each DDL statement) finds what it copied.
-    async up(db, { dialect, indexName }) {
-      const table = (name: keyof Database) => {
-        const builder = db.schema.createTable(name).ifNotExists();
-        return dialect === 'mysql'
-          ? builder.modifyEnd(sql`default character set utf8mb4 collate utf8mb4_bin`)
-          : builder;
-      };
-      const id = 'varchar(64)' as const;
-      const sha256Column = 'char(64)' as const;
-
+    async up(db, { dialect, indexName, table }) {
       await table('issuer_registrations')
         .addColumn('registration_id', id, (column) => column.primaryKey())
         .addColumn('org_id', id, (column) => column.notNull())
         .addColumn('issuer', 'text', (column) => column.notNull())
-        .addColumn('issuer_key', sha256Column, (column) => column.notNull())
-        .addColumn('org_issuer_key', sha256Column, (column) => column.notNull().unique())
+        .addColumn('issuer_key', sha256Hex, (column) => column.notNull())
+        .addColumn('org_issuer_key', sha256Hex, (column) => column.notNull().unique())
         .addColumn('client_ids', 'text', (column) => column.notNull())
         .addColumn('allowed_algorithms', 'text', (column) => column.notNull())
         .addColumn('email_linking', 'varchar(32)', (column) => column.notNull())
@@ -256,12 +249,12 @@ const MIGRATIONS: readonly Migration[] = [
         'org_id',
       ]);
       await table('issuer_usage')
-        .addColumn('issuer_key', sha256Column, (column) => column.primaryKey())
+        .addColumn('issuer_key', sha256Hex, (column) => column.primaryKey())
         .addColumn('exclusive_registration_id', id)
         .addColumn('shared_count', 'integer', (column) => column.notNull())
         .execute();
       await table('issuer_client_claims')
-        .addColumn('claim_key', sha256Column, (column) => column.primaryKey())
+        .addColumn('claim_key', sha256Hex, (column) => column.primaryKey())
         .addColumn('registration_id', id, (column) => column.notNull())
         .execute();
       await createIndex(
@@ -296,7 +289,7 @@ const MIGRATIONS: readonly Migration[] = [
             .insertInto('issuer_client_claims')
             .values(
               [...new Set(clientIds)].map((clientId) => ({
-                claim_key: sha256(JSON.stringify([org.issuer, clientId])),
+                claim_key: clientClaimKey(org.issuer, clientId),
                 registration_id: org.org_id,
               })),
             )
@@ -309,7 +302,7 @@ const MIGRATIONS: readonly Migration[] = [
             org_id: org.org_id,
             issuer: org.issuer,
             issuer_key: org.issuer_key,
-            org_issuer_key: sha256(JSON.stringify([org.org_id, org.issuer])),
+            org_issuer_key: orgIssuerKey(org.org_id, org.issuer),
             client_ids: org.client_ids,
             allowed_algorithms: org.allowed_algorithms,
             email_linking: org.email_linking,
@@ -324,6 +317,7 @@ const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 6,
+    name: 'roles_and_provisioning',
     // Roles within an organization (every existing user is a plain member), suspension and
     // provisioning modes of organizations (every existing one active, creating users).
     async up(db, { dialect }) {
@@ -334,14 +328,11 @@ const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 7,
+    name: 'shared_rate_limits',
     // Per-organization rate limits shared by every instance: one row per limited key, updated in
     // place, so the table holds one row per organization that ever exchanged.
-    async up(db, { dialect }) {
-      const builder = db.schema.createTable('rate_limits').ifNotExists();
-      await (dialect === 'mysql'
-        ? builder.modifyEnd(sql`default character set utf8mb4 collate utf8mb4_bin`)
-        : builder
-      )
+    async up(_db, { table }) {
+      await table('rate_limits')
         .addColumn('rate_key', 'varchar(191)', (column) => column.primaryKey())
         .addColumn('arrival_ms', 'bigint', (column) => column.notNull())
         .addColumn('last_allowed', 'smallint', (column) => column.notNull())
@@ -412,77 +403,220 @@ async function createIndex(
   }
 }
 
-// How long a starting instance waits for another one's migration before giving up.
-const MIGRATION_LOCK_TIMEOUT_SECONDS = 60;
+/** The name Kysely's Migrator records: zero-padded so that its alphabetical order is the version order. */
+function migrationName(migration: Migration): string {
+  return `${String(migration.version).padStart(4, '0')}_${migration.name}`;
+}
 
 /**
- * Brings the schema under `tablePrefix` to the latest version. Safe when several instances start
- * at once: PostgreSQL holds a transaction-scoped advisory lock (and applies everything in that one
- * transaction), MySQL a named lock, SQLite its single write lock (BEGIN IMMEDIATE); whoever gets it
- * second finds the work done.
+ * Brings the schema under `tablePrefix` to the latest version with Kysely's `Migrator`, which
+ * records applied migrations in `<prefix>kysely_migration` and holds its own lock while it runs
+ * them (per table prefix, see `withMigrationLockPerPrefix`; PostgreSQL: an advisory lock, with
+ * everything in one transaction; MySQL: a named lock; SQLite: its write lock, the transaction
+ * beginning IMMEDIATE). Whoever gets the lock second finds
+ * the work done. A database set up by the runner this replaced is adopted first, see
+ * `adoptLegacyBookkeeping`.
  */
 export async function runMigrations(
   db: Kysely<Database>,
   dialect: SqlDialect,
   tablePrefix: string,
 ): Promise<void> {
-  const lockName = `rialto-exchange:migrate:${tablePrefix}`;
-  const context: MigrationContext = { dialect, indexName: (name) => `${tablePrefix}${name}` };
+  // Migrator looks its tables up in the catalog (information_schema, pg_catalog, sqlite_master),
+  // whose names the prefix plugin must not touch: it gets the bare connection and prefixed names.
+  const unprefixed = db.withoutPlugins();
+  const prefixing = new TablePrefixPlugin(tablePrefix);
+  await adoptLegacyBookkeeping(unprefixed, prefixing, dialect, tablePrefix);
+  const migrator = new Migrator({
+    db: unprefixed,
+    migrationTableName: `${tablePrefix}kysely_migration`,
+    migrationLockTableName: `${tablePrefix}kysely_migration_lock`,
+    // As the runner before it did: any migration not recorded runs, in order, even after later ones.
+    allowUnorderedMigrations: true,
+    provider: {
+      getMigrations: async () =>
+        Object.fromEntries(
+          MIGRATIONS.map((migration) => [
+            migrationName(migration),
+            {
+              up: (trx: Kysely<Database>) => {
+                const prefixed = trx.withPlugin(prefixing);
+                return migration.up(prefixed, migrationContext(prefixed, dialect, tablePrefix));
+              },
+            },
+          ]),
+        ),
+    },
+  });
+  const { error } = await migrator.migrateToLatest();
+  if (error !== undefined) throw error;
+}
 
-  await db.connection().execute(async (connection) => {
-    if (dialect === 'mysql') {
-      const [acquired] = (
-        await sql<{
-          acquired: number | null;
-        }>`select get_lock(${lockName}, ${MIGRATION_LOCK_TIMEOUT_SECONDS}) as acquired`.execute(connection)
-      ).rows;
-      if (acquired?.acquired !== 1)
-        throw new Error(`sqlStore: timed out waiting for the migration lock ${lockName}`);
-      try {
-        await applyPending(connection, context);
-      } finally {
-        await sql`select release_lock(${lockName})`.execute(connection);
-      }
-      return;
-    }
-    await sql.raw(dialect === 'sqlite' ? 'begin immediate' : 'begin').execute(connection);
-    try {
-      if (dialect === 'postgres') {
-        await sql`select pg_advisory_xact_lock(hashtext(${lockName}))`.execute(connection);
-      }
-      await applyPending(connection, context);
-      await sql.raw('commit').execute(connection);
-    } catch (error) {
-      // If the connection is gone, so is the transaction; the original error is the one to report.
-      await sql
-        .raw('rollback')
-        .execute(connection)
-        .catch(() => {});
-      throw error;
-    }
+function migrationContext(db: Kysely<Database>, dialect: SqlDialect, tablePrefix: string): MigrationContext {
+  return {
+    dialect,
+    indexName: (name) => `${tablePrefix}${name}`,
+    table: (name) => {
+      const builder = db.schema.createTable(name).ifNotExists();
+      // MySQL compares text case- and accent-insensitively by default; ids, hashes and JWKs must
+      // match byte for byte.
+      return dialect === 'mysql'
+        ? builder.modifyEnd(sql`default character set utf8mb4 collate utf8mb4_bin`)
+        : builder;
+    },
+  };
+}
+
+/**
+ * A database created by the runner before `Migrator` has `<prefix>migrations` (one row per applied
+ * version) and no `<prefix>kysely_migration`. Its versions are written there as Migrator's names,
+ * so no migration runs twice, under the old runner's lock (an instance of the previous release
+ * still migrating is waited for) and in one transaction where DDL is transactional; on MySQL the
+ * rows go in with one INSERT, and an empty table after a crash is filled on the next start. The old
+ * table stays, so that an instance of the previous release started later still finds its versions.
+ */
+async function adoptLegacyBookkeeping(
+  unprefixed: Kysely<Database>,
+  prefixing: TablePrefixPlugin,
+  dialect: SqlDialect,
+  tablePrefix: string,
+): Promise<void> {
+  await underLegacyLock(unprefixed, dialect, tablePrefix, async (locked) => {
+    const tables = await locked.introspection.getTables();
+    if (!tables.some((table) => table.name === `${tablePrefix}migrations`)) return;
+    const db = locked.withPlugin(prefixing);
+    // Migrator's own definition of the table, which it then finds in place.
+    await db.schema
+      .createTable('kysely_migration')
+      .ifNotExists()
+      .addColumn('name', 'varchar(255)', (column) => column.notNull().primaryKey())
+      .addColumn('timestamp', 'varchar(255)', (column) => column.notNull())
+      .execute();
+    if ((await db.selectFrom('kysely_migration').select('name').limit(1).execute()).length > 0) return;
+    const applied = await db.selectFrom('migrations').select(['version', 'applied_at']).execute();
+    const adopted = applied.flatMap(({ version, applied_at }) => {
+      const migration = MIGRATIONS.find((candidate) => candidate.version === Number(version));
+      return migration === undefined
+        ? []
+        : [{ name: migrationName(migration), timestamp: new Date(Number(applied_at) * 1000).toISOString() }];
+    });
+    if (adopted.length > 0) await db.insertInto('kysely_migration').values(adopted).execute();
   });
 }
 
-async function applyPending(db: Kysely<Database>, context: MigrationContext): Promise<void> {
-  await db.schema
-    .createTable('migrations')
-    .ifNotExists()
-    .addColumn('version', 'integer', (column) => column.primaryKey())
-    .addColumn('applied_at', 'bigint', (column) => column.notNull())
-    .execute();
-  const applied = new Set(
-    (await db.selectFrom('migrations').select('version').execute()).map((row) => Number(row.version)),
-  );
-  for (const migration of MIGRATIONS) {
-    if (applied.has(migration.version)) continue;
-    await migration.up(db, context);
-    await db
-      .insertInto('migrations')
-      .values({ version: migration.version, applied_at: epochSeconds() })
-      .execute();
-  }
+// How long a starting instance waits for another one's migration before giving up.
+const MIGRATION_LOCK_TIMEOUT_SECONDS = 60;
+
+/**
+ * The lock of the migrations under one table prefix. The runner before `Migrator` took the same
+ * name, so an instance of an earlier release still migrating is waited for.
+ */
+function migrationLockName(tablePrefix: string): string {
+  return `rialto-exchange:migrate:${tablePrefix}`;
 }
 
-function sha256(value: string): string {
-  return createHash('sha256').update(value).digest('hex');
+async function acquireMysqlLock(db: QueryExecutorProvider, lockName: string): Promise<void> {
+  const [acquired] = (
+    await sql<{
+      acquired: number | null;
+    }>`select get_lock(${lockName}, ${MIGRATION_LOCK_TIMEOUT_SECONDS}) as acquired`.execute(db)
+  ).rows;
+  if (acquired?.acquired !== 1)
+    throw new Error(`sqlStore: timed out waiting for the migration lock ${lockName}`);
+}
+
+/**
+ * `dialect`, with `Migrator`'s lock taken per table prefix and its tables listed by one catalog
+ * query. Kysely's own adapters lock one fixed id per server (MySQL) or per database (PostgreSQL):
+ * deployments under other prefixes would wait for each other's migrations, past the statement
+ * timeout, and MySQL's would wait an hour without checking that it got the lock. SQLite's write
+ * lock is per file already, and its catalog is the file's own.
+ */
+export function withMigrationLockPerPrefix(
+  dialect: Dialect,
+  sqlDialect: SqlDialect,
+  tablePrefix: string,
+): Dialect {
+  const lockName = migrationLockName(tablePrefix);
+  let adapter: DialectAdapter;
+  if (sqlDialect === 'postgres') {
+    adapter = new (class extends PostgresAdapter {
+      override async acquireMigrationLock(db: Kysely<unknown>): Promise<void> {
+        await sql`select pg_advisory_lock(hashtext(${lockName}))`.execute(db);
+      }
+      override async releaseMigrationLock(db: Kysely<unknown>): Promise<void> {
+        await sql`select pg_advisory_unlock(hashtext(${lockName}))`.execute(db);
+      }
+    })();
+  } else if (sqlDialect === 'mysql') {
+    adapter = new (class extends MysqlAdapter {
+      override async acquireMigrationLock(db: Kysely<unknown>): Promise<void> {
+        await acquireMysqlLock(db, lockName);
+      }
+      override async releaseMigrationLock(db: Kysely<unknown>): Promise<void> {
+        await sql`select release_lock(${lockName})`.execute(db);
+      }
+    })();
+  } else {
+    return dialect;
+  }
+  const currentSchema = sqlDialect === 'postgres' ? sql`current_schema()` : sql`database()`;
+  return {
+    createAdapter: () => adapter,
+    createDriver: () => dialect.createDriver(),
+    createQueryCompiler: () => dialect.createQueryCompiler(),
+    createIntrospector: (db) => tableListing(db, dialect.createIntrospector(db), currentSchema),
+  };
+}
+
+/**
+ * The introspector `Migrator` asks which tables exist, answering from one catalog query. Kysely's
+ * own reads every column of every table in the database, and on PostgreSQL fails ("relation …
+ * does not exist") when another client drops a table between its two queries.
+ */
+function tableListing(
+  db: Kysely<unknown>,
+  introspector: DatabaseIntrospector,
+  currentSchema: RawBuilder<unknown>,
+): DatabaseIntrospector {
+  return {
+    getSchemas: () => introspector.getSchemas(),
+    getMetadata: (options) => introspector.getMetadata(options),
+    async getTables(): Promise<TableMetadata[]> {
+      const { rows } = await sql<{ table_schema_name: string; table_name_only: string; table_kind: string }>`
+        select table_schema as table_schema_name, table_name as table_name_only, table_type as table_kind
+        from information_schema.tables where table_schema = ${currentSchema}`.execute(db);
+      return rows.map((row) => ({
+        schema: row.table_schema_name,
+        name: row.table_name_only,
+        isView: row.table_kind === 'VIEW',
+        columns: [],
+      }));
+    },
+  };
+}
+
+/** Runs `work` holding the migration lock of `tablePrefix`, in a transaction but on MySQL. */
+async function underLegacyLock(
+  db: Kysely<Database>,
+  dialect: SqlDialect,
+  tablePrefix: string,
+  work: (locked: Kysely<Database>) => Promise<void>,
+): Promise<void> {
+  const lockName = migrationLockName(tablePrefix);
+  if (dialect !== 'mysql') {
+    await db.transaction().execute(async (trx) => {
+      if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(hashtext(${lockName}))`.execute(trx);
+      await work(trx);
+    });
+    return;
+  }
+  await db.connection().execute(async (connection) => {
+    await acquireMysqlLock(connection, lockName);
+    try {
+      await work(connection);
+    } finally {
+      await sql`select release_lock(${lockName})`.execute(connection);
+    }
+  });
 }

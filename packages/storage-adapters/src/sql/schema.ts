@@ -13,6 +13,13 @@ type Flag = ColumnType<boolean | number, number, number>;
  * whatever the column collation would do with case or accents.
  */
 export interface Database {
+  /** Kysely `Migrator`'s record of applied migrations (its default names, behind the prefix). */
+  kysely_migration: {
+    name: string;
+    /** ISO 8601. */
+    timestamp: string;
+  };
+  /** The bookkeeping of the runner before `Migrator`: read once, to adopt a database it created. */
   migrations: {
     version: number;
     applied_at: EpochSeconds;
@@ -177,7 +184,10 @@ export interface Database {
 
 export type TableName = keyof Database;
 
-export const TABLES: readonly TableName[] = [
+/** Every table a store creates, `Migrator`'s lock table included, e.g. for tests that drop them. */
+export const TABLES: readonly string[] = [
+  'kysely_migration',
+  'kysely_migration_lock',
   'migrations',
   'organizations',
   'api_keys',

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type {
   ApiKeyRecord,
   FindOrCreateUserResult,
@@ -28,7 +27,9 @@ import { z } from 'zod';
 import { createBatcher } from '../internal/batcher.js';
 import { withDeadline } from '../internal/deadline.js';
 import { EXPIRY_MARGIN_SECONDS, epochSeconds, FAMILY_REVOCATION_MIN_SECONDS } from '../internal/retention.js';
-import { runMigrations } from './migrations.js';
+import { clientClaimKey, emailKey, identityKey, orgIssuerKey, sha256 } from './lookup-keys.js';
+import { runMigrations, withMigrationLockPerPrefix } from './migrations.js';
+import { createRateLimitUpsert } from './rate-limit-upsert.js';
 import type { Database } from './schema.js';
 import { resolveDialect, type SqlConnection } from './sql-dialect.js';
 import { isRetryableConflict, isUniqueViolation, toStoreError } from './sql-errors.js';
@@ -195,7 +196,10 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
   const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
   const { dialect, isOwned } = resolveDialect(options, { connectTimeoutMs, commandTimeoutMs });
-  const db = new Kysely<Database>({ dialect, plugins: [new TablePrefixPlugin(tablePrefix)] });
+  const db = new Kysely<Database>({
+    dialect: withMigrationLockPerPrefix(dialect, options.dialect, tablePrefix),
+    plugins: [new TablePrefixPlugin(tablePrefix)],
+  });
 
   let migrated: Promise<void> | undefined;
   function migrate(): Promise<void> {
@@ -359,6 +363,8 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
       return row ? toUser(row) : null;
     });
   }, MAX_BATCH);
+
+  const hitRateLimit = createRateLimitUpsert(db, options.dialect, MAX_BATCH);
 
   function findUserByIdentity(orgId: string, iss: string, sub: string): Promise<UserRecord | null> {
     return findUsersByIdentityKey(identityKey(orgId, iss, sub));
@@ -957,30 +963,7 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
         return numDeletedRows === 1n && (await insert());
       }),
 
-    hitRateLimit: ({ key, intervalMs, toleranceMs, nowMs }) =>
-      guarded(async () => {
-        // One upsert applies the GCRA step under the row lock and returns what it decided. Both
-        // assignments read the row as it was (MySQL assigns left to right, so the decision is
-        // written first and the arrival time's own expression still reads the old value).
-        const latestAdmissibleMs = nowMs + toleranceMs - intervalMs;
-        const stored = sql.ref('rate_limits.arrival_ms');
-        const update = {
-          last_allowed: sql<number>`case when ${stored} <= ${latestAdmissibleMs} then 1 else 0 end`,
-          arrival_ms: sql<number>`case when ${stored} > ${latestAdmissibleMs} then ${stored} when ${stored} > ${nowMs} then ${stored} + ${intervalMs} else ${nowMs + intervalMs} end`,
-        };
-        const insert = db
-          .insertInto('rate_limits')
-          .values({ rate_key: key, arrival_ms: nowMs + intervalMs, last_allowed: 1 });
-        // Kysely drops RETURNING rows on MySQL; MariaDB (10.5+) answers them, so run it compiled.
-        const upsert = (
-          options.dialect === 'mysql'
-            ? insert.onDuplicateKeyUpdate(update)
-            : insert.onConflict((conflict) => conflict.column('rate_key').doUpdateSet(update))
-        ).returning(['arrival_ms', 'last_allowed']);
-        const [row] = (await db.executeQuery(upsert.compile())).rows;
-        if (row === undefined) throw new Error('the rate-limit upsert returned no row');
-        return { allowed: Number(row.last_allowed) === 1, theoreticalArrivalMs: Number(row.arrival_ms) };
-      }),
+    hitRateLimit: (hit) => guarded(() => hitRateLimit(hit)),
 
     revokeRefreshTokenFamily: (familyId, now) =>
       guarded(async () => {
@@ -1049,19 +1032,6 @@ function isLostUserRace(error: unknown): boolean {
   return isUniqueViolation(error) || isRetryableConflict(error);
 }
 
-function sha256(value: string): string {
-  return createHash('sha256').update(value).digest('hex');
-}
-
-// JSON arrays keep composite keys unambiguous whatever characters the parts contain.
-function identityKey(orgId: string, iss: string, sub: string): string {
-  return sha256(storeKit.identityKey(orgId, iss, sub));
-}
-
-function emailKey(orgId: string, email: string): string {
-  return sha256(storeKit.emailKey(orgId, email));
-}
-
 async function insertApiKey(db: Kysely<Database> | Transaction<Database>, key: ApiKeyRecord): Promise<void> {
   await db
     .insertInto('api_keys')
@@ -1119,10 +1089,6 @@ function conflictOnUniqueViolation(conflict: IssuerRegistrationConflict) {
   };
 }
 
-function clientClaimKey(issuer: string, clientId: string): string {
-  return sha256(JSON.stringify([issuer, clientId]));
-}
-
 /**
  * Deletes a registration with its client-id claims and gives its share of the issuer back, inside
  * the caller's transaction.
@@ -1158,7 +1124,7 @@ function fromIssuerRegistration(record: IssuerRegistrationRecord) {
     org_id: record.orgId,
     issuer: record.issuer,
     issuer_key: sha256(record.issuer),
-    org_issuer_key: sha256(JSON.stringify([record.orgId, record.issuer])),
+    org_issuer_key: orgIssuerKey(record.orgId, record.issuer),
     client_ids: JSON.stringify(record.clientIds),
     allowed_algorithms: JSON.stringify(record.allowedAlgorithms),
     email_linking: record.emailLinking,
