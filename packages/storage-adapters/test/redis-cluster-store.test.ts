@@ -22,6 +22,13 @@ import {
   holdersOf,
   type RedisClusterAdmin,
 } from './redis-cluster.js';
+import {
+  expectDeleteRacingClaimReleasesIssuer,
+  expectInterruptedCreateRetried,
+  expectLiveClaimsSurviveCleanup,
+  expectRaceLeftoversReleased,
+  type RawRedis,
+} from './redis-issuer-leftovers.js';
 import { uniqueKeyPrefix } from './redis-keys.js';
 import { isServiceUp, REDIS_CLUSTER_URL } from './services.js';
 
@@ -147,6 +154,32 @@ if (await isServiceUp('Redis Cluster', CLUSTER_PROBE_URL)) {
       // Only the global set of orgs with due deliveries may remain, without this org.
       expect(left.filter((name) => name !== `${keyPrefix}webhook-due-orgs`)).toEqual([]);
       expect(await admin.zScore(`${keyPrefix}webhook-due-orgs`, org.orgId)).toBeNull();
+    });
+
+    describe('issuer index entries left by a crash or a claim racing deleteOrganization', () => {
+      // The issuer's index and each org's copies live in different slots, checked across nodes.
+      const raw = (): RawRedis => ({
+        hSet: (key, field, value) => admin.hSet(key, field, value),
+        hDel: (key, field) => admin.hDel(key, field),
+        hVals: (key) => admin.hVals(key),
+        exists: (key) => admin.exists(key),
+      });
+
+      it('read as absent and free their issuer and client ids for another org, leaving live entries', async () => {
+        await expectRaceLeftoversReleased({ ...clusterStore(), raw: raw() });
+      });
+
+      it('let a createOrganization interrupted before its claim be retried with the same issuer', async () => {
+        await expectInterruptedCreateRetried({ ...clusterStore(), raw: raw() });
+      });
+
+      it('are dropped by concurrent claimers without ever removing a claim that succeeded', async () => {
+        await expectLiveClaimsSurviveCleanup({ ...clusterStore(), raw: raw() });
+      });
+
+      it('never keep an issuer taken after deleteOrganization raced addIssuerRegistration', async () => {
+        await expectDeleteRacingClaimReleasesIssuer({ ...clusterStore(), raw: raw() });
+      });
     });
 
     it('saves refresh tokens of many families in one batch, split by slot, and rotates each', async () => {

@@ -12,6 +12,13 @@ import {
 } from '../src/conformance/fixtures.js';
 import { eventually, within } from './deadline.js';
 import { expectLegacyOrganizationsUpgraded, legacyOrganizations } from './legacy-issuer-data.js';
+import {
+  expectDeleteRacingClaimReleasesIssuer,
+  expectInterruptedCreateRetried,
+  expectLiveClaimsSurviveCleanup,
+  expectRaceLeftoversReleased,
+  type RawRedis,
+} from './redis-issuer-leftovers.js';
 import { deleteKeys, type RedisAdminClient, uniqueKeyPrefix } from './redis-keys.js';
 import { writeLayoutV1 } from './redis-layout-v1.js';
 import { isServiceUp, REDIS_URL } from './services.js';
@@ -239,6 +246,31 @@ if (await isServiceUp('Redis', REDIS_URL)) {
         await store.claimWebhookDeliveries({ now, limit: 10, leaseSeconds: 60, leaseToken: 'lease' }),
       ).toEqual([]);
       expect(await admin.zScore(`${keyPrefix}webhook-due-orgs`, org.orgId)).toBeNull();
+    });
+
+    describe('issuer index entries left by a crash or a claim racing deleteOrganization', () => {
+      const rawOf = (client: RedisAdminClient): RawRedis => ({
+        hSet: (key, field, value) => client.hSet(key, field, value),
+        hDel: (key, field) => client.hDel(key, field),
+        hVals: (key) => client.hVals(key),
+        exists: (key) => client.exists(key),
+      });
+
+      it('read as absent and free their issuer and client ids for another org, leaving live entries', async () => {
+        await expectRaceLeftoversReleased({ ...storeAt(REDIS_URL), raw: rawOf(admin) });
+      });
+
+      it('let a createOrganization interrupted before its claim be retried with the same issuer', async () => {
+        await expectInterruptedCreateRetried({ ...storeAt(REDIS_URL), raw: rawOf(admin) });
+      });
+
+      it('are dropped by concurrent claimers without ever removing a claim that succeeded', async () => {
+        await expectLiveClaimsSurviveCleanup({ ...storeAt(REDIS_URL), raw: rawOf(admin) });
+      });
+
+      it('never keep an issuer taken after deleteOrganization raced addIssuerRegistration', async () => {
+        await expectDeleteRacingClaimReleasesIssuer({ ...storeAt(REDIS_URL), raw: rawOf(admin) });
+      });
     });
 
     it("keeps a family's refresh tokens a minute past the last one's expiry and a family revocation for at least a day", async () => {

@@ -16,8 +16,12 @@ import type { SigningKeyUse } from '@rialto-exchange/core';
  * rate-limit keys, signing keys. The global indexes are single keys too, each written in its own
  * step, ordered so that a failure between the steps leaves only an entry that reads as absent:
  * - issuer -> registrations (`issuer-regs:<issuer>`, the authority for token resolution): written
- *   after the org's own copy and removed before it, so a registration found by issuer always has
- *   its org side; a crash leaves at most an org-side copy that no token reaches.
+ *   after the org's own copy and removed before it, so a live entry always has its org side. An
+ *   entry whose org or org-side copy is gone is a leftover (a claim that raced deleteOrganization,
+ *   or a crash): it reads as absent, and a conflicting claim drops it (compare-and-delete) and
+ *   claims again, so it never keeps an issuer or client id taken. A crash between the two steps
+ *   of createOrganization leaves an org that holds no claim (a retry with the issuer succeeds) and
+ *   an API key nobody was shown; nothing reaches such an org, and it is not cleaned up.
  * - user id -> org (`user-org:<userId>`): written before the user, removed after it; a dangling
  *   entry leads to an org hash without the user, which reads as "no such user".
  * - delivery id -> org (`webhook-delivery-org:<id>`): the same, for completing a leased delivery.

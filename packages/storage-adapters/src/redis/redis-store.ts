@@ -42,6 +42,8 @@ import {
   DELETE_ORGANIZATION,
   DELETE_SUBSCRIPTION,
   DELETE_USER,
+  DROP_ORPHANED_REGISTRATIONS,
+  DROP_STALE_ISSUER_CLAIMS,
   ENQUEUE_WEBHOOK_EVENTS,
   ENSURE_SIGNING_KEY,
   FIND_OR_CREATE_USER,
@@ -53,6 +55,7 @@ import {
   type LuaScript,
   READ_ORGANIZATION,
   READ_SUBSCRIPTIONS,
+  REGISTRATIONS_ON_ORG_SIDE,
   REVOKE_API_KEY,
   REVOKE_REFRESH_TOKEN_FAMILY,
   ROTATE_REFRESH_TOKEN,
@@ -412,17 +415,79 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
 
   /**
    * The issuer's side of a registration, written after the org's side: answers the conflict (the
-   * caller then takes the org's side back) or 'added'.
+   * caller then takes the org's side back) or 'added'. Entries of the issuer's index that lost their
+   * org's copy (a crash, or a claim racing deleteOrganization) do not count: a conflict first drops
+   * them and claims again, so a leftover never keeps an issuer or its client ids taken.
    */
   async function claimIssuer(
     record: IssuerRegistrationRecord,
   ): Promise<'added' | IssuerRegistrationConflict> {
-    const reply = (await run(
-      CLAIM_ISSUER_REGISTRATION,
-      [key.issuerRegistrations(record.issuer)],
-      [record.orgId, record.registrationId, JSON.stringify(record), JSON.stringify(record.clientIds)],
-    )) as 'added' | IssuerRegistrationConflict;
-    return reply;
+    const issuerKey = key.issuerRegistrations(record.issuer);
+    for (let attempts = 1; ; attempts++) {
+      const reply = (await run(
+        CLAIM_ISSUER_REGISTRATION,
+        [issuerKey],
+        [record.orgId, record.registrationId, JSON.stringify(record), JSON.stringify(record.clientIds)],
+      )) as 'added' | IssuerRegistrationConflict;
+      if (reply === 'added' || attempts >= MAX_CLAIM_ATTEMPTS) return reply;
+      const { stale } = await checkOrgSides((await send(['HVALS', issuerKey])) as string[]);
+      if (stale.length === 0) return reply;
+      await dropStaleClaims(issuerKey, stale);
+    }
+  }
+
+  /** Index entries as read, split by whether their org still holds its copy (keys.ts). */
+  async function checkOrgSides(
+    jsons: readonly string[],
+  ): Promise<{ live: IssuerRegistrationRecord[]; stale: IndexEntry[] }> {
+    const byOrg = new Map<string, IndexEntry[]>();
+    for (const json of jsons) {
+      const record = JSON.parse(json) as IssuerRegistrationRecord;
+      const entries = byOrg.get(record.orgId);
+      if (entries) entries.push({ json, record });
+      else byOrg.set(record.orgId, [{ json, record }]);
+    }
+    const live: IssuerRegistrationRecord[] = [];
+    const stale: IndexEntry[] = [];
+    // One call per org: each org's copies live in its own slot.
+    await Promise.all(
+      [...byOrg].map(async ([orgId, entries]) => {
+        const keys = key.org(orgId);
+        const found = (await run(
+          REGISTRATIONS_ON_ORG_SIDE,
+          [keys.organization, keys.registrations],
+          entries.map((entry) => entry.record.registrationId),
+        )) as number[];
+        entries.forEach((entry, index) => {
+          if (found[index] === 1) live.push(entry.record);
+          else stale.push(entry);
+        });
+      }),
+    );
+    return { live, stale };
+  }
+
+  /**
+   * Drops index entries judged stale, then what a claim racing deleteOrganization wrote back on the
+   * side of the deleted org, in the order removeIssuerRegistration uses: the issuer's side first.
+   */
+  async function dropStaleClaims(issuerKey: string, stale: readonly IndexEntry[]): Promise<void> {
+    await run(
+      DROP_STALE_ISSUER_CLAIMS,
+      [issuerKey],
+      stale.flatMap((entry) => [entry.record.registrationId, entry.json]),
+    );
+    const orgIds = new Set(stale.map((entry) => entry.record.orgId));
+    await Promise.all(
+      [...orgIds].map((orgId) => {
+        const keys = key.org(orgId);
+        return run(
+          DROP_ORPHANED_REGISTRATIONS,
+          [keys.organization, keys.registrations],
+          stale.filter((entry) => entry.record.orgId === orgId).map((entry) => entry.record.registrationId),
+        );
+      }),
+    );
   }
 
   async function listIssuerRegistrations(orgId: string): Promise<IssuerRegistrationRecord[]> {
@@ -481,8 +546,9 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
           ...organizationPairs(org),
         ],
       );
-      // The org's side first: if this process stops here, the org exists with a registration no
-      // token reaches, and an API key nobody was shown.
+      // The org's side first, so a concurrent claimer checking this claim finds its org (keys.ts).
+      // If this process stops here, the org exists with a registration no token reaches and an API
+      // key nobody was shown, but holds no claim: a retry with the same issuer succeeds.
       const claim = await claimIssuer(firstIssuer);
       if (claim === 'added') return 'created';
       await send(['DEL', keys.organization, keys.apiKeys, keys.revokedApiKeys, keys.registrations]);
@@ -505,11 +571,11 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
     listIssuerRegistrations,
 
     async findIssuerRegistrations(issuer) {
-      const records = (await send(['HVALS', key.issuerRegistrations(issuer)])) as string[];
-      return storeKit.sortedBy(
-        records.map((json) => JSON.parse(json)),
-        storeKit.oldestRegistrationFirst,
-      );
+      const stored = (await send(['HVALS', key.issuerRegistrations(issuer)])) as string[];
+      if (stored.length === 0) return [];
+      // Leftovers read as absent; the next conflicting claim drops them.
+      const { live } = await checkOrgSides(stored);
+      return storeKit.sortedBy(live, storeKit.oldestRegistrationFirst);
     },
 
     removeIssuerRegistration,
@@ -980,6 +1046,15 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
 
 // Subscriptions change rarely; losing this many races in a row means something else is wrong.
 const MAX_OUTBOX_ATTEMPTS = 5;
+// Each retry of a claim follows dropping at least one leftover entry; leftovers only come from
+// crashes and rare races, so this many in a row means something else is wrong.
+const MAX_CLAIM_ATTEMPTS = 5;
+
+/** An issuer index entry: the stored JSON (what a compare-and-delete compares) and its record. */
+interface IndexEntry {
+  json: string;
+  record: IssuerRegistrationRecord;
+}
 
 /** Leases live in their own hash, so a claim never rewrites the delivery's JSON. */
 function withoutLease(record: WebhookDeliveryRecord): WebhookDeliveryRecord {

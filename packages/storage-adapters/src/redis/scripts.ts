@@ -55,6 +55,40 @@ redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
 return 'added'
 `);
 
+// KEYS: organization hash, the org's registrations. ARGV: registration ids.
+// For each id, 1 when the org exists and still holds its own copy of the registration, else 0. An
+// issuer index entry is written after its org's copy and removed before it, so an entry failing
+// this is a leftover (a crash, or a claim racing deleteOrganization) that must not count.
+export const REGISTRATIONS_ON_ORG_SIDE = lua(`
+local orgExists = redis.call('EXISTS', KEYS[1]) == 1
+local found = {}
+for index, registrationId in ipairs(ARGV) do
+  found[index] = (orgExists and redis.call('HEXISTS', KEYS[2], registrationId) == 1) and 1 or 0
+end
+return found
+`);
+
+// KEYS: the issuer's registrations. ARGV: registrationId, registration JSON, in pairs.
+// Drops each entry only if it still holds exactly the JSON judged stale: a compare-and-delete, so
+// an entry rewritten since the judgement is left alone. Answers how many it dropped.
+export const DROP_STALE_ISSUER_CLAIMS = lua(`
+local dropped = 0
+for index = 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[index]) == ARGV[index + 1] then
+    dropped = dropped + redis.call('HDEL', KEYS[1], ARGV[index])
+  end
+end
+return dropped
+`);
+
+// KEYS: organization hash, the org's registrations. ARGV: registration ids.
+// What an addIssuerRegistration racing deleteOrganization can write back after the org is gone.
+// Only while the org is absent: an org id is never reused, so its copies can never be live again.
+export const DROP_ORPHANED_REGISTRATIONS = lua(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+return redis.call('HDEL', KEYS[2], unpack(ARGV))
+`);
+
 // KEYS: organization hash. A script rather than HGETALL, whose reply is a map in RESP3.
 export const READ_ORGANIZATION = lua(`
 return redis.call('HGETALL', KEYS[1])
