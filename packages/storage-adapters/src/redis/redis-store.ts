@@ -12,7 +12,7 @@ import type {
   WebhookEventRecord,
   WebhookSubscriptionRecord,
 } from '@rialto-exchange/core';
-import { StoreUnavailableError, storeKit } from '@rialto-exchange/core';
+import { storeKit } from '@rialto-exchange/core';
 import { parseOptions, positiveNumber, strictOptions } from '@rialto-exchange/core/option-schema';
 import calculateSlot from 'cluster-key-slot';
 import { z } from 'zod';
