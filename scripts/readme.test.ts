@@ -72,10 +72,18 @@ describe('README.md', () => {
     ];
     for (const file of files) {
       const source = readFileSync(file, 'utf8');
-      const patterns = [/\bprocess\.env\.([A-Z_]+)/g, /\benv\.([A-Z_]+)/g, /\$\{([A-Z_]+):-/g, /^\s*(?:if .*then )?export ([A-Z_]+)=/gm];
-      for (const pattern of patterns) for (const [, name] of source.matchAll(pattern)) read.add(name as string);
+      const patterns = [
+        /\bprocess\.env\.([A-Z_]+)/g,
+        /\benv\.([A-Z_]+)/g,
+        /\$\{([A-Z_]+):-/g,
+        /^\s*(?:if .*then )?export ([A-Z_]+)=/gm,
+      ];
+      for (const pattern of patterns)
+        for (const [, name] of source.matchAll(pattern)) read.add(name as string);
     }
-    const undocumented = [...read].filter((name) => !shellDefaults.has(name) && !table.includes(`\`${name}\``));
+    const undocumented = [...read].filter(
+      (name) => !shellDefaults.has(name) && !table.includes(`\`${name}\``),
+    );
     expect(read.size).toBeGreaterThan(0);
     expect(undocumented).toEqual([]);
   });
