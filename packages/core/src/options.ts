@@ -50,7 +50,6 @@ export const DEFAULT_REMOTE_FAILURE_BACKOFF_SECONDS = 5; // an unreachable IdP i
 export const DEFAULT_MAX_TOKEN_BYTES = 16 * 1024; // large Azure AD tokens are ~8 KB
 export const DEFAULT_MAX_ID_TOKEN_LIFETIME_SECONDS = 86_400; // the longest ID-token lifetime common IdPs allow
 export const DEFAULT_LOOKUP_CACHE_TTL_SECONDS = 5; // bound on how stale org and API-key lookups can be
-export const DEFAULT_MAX_CACHED_ENTRIES = 10_000;
 // Bounds how long another instance's new key stays unknown here (JWKS included); one store read per interval.
 export const DEFAULT_KEY_RELOAD_INTERVAL_SECONDS = 60;
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;

@@ -116,6 +116,14 @@ describe('sqlStore options', () => {
     onTestFinished(() => store.close());
     expect(await store.getOrganization('org_missing')).toBeNull();
   });
+
+  // The schema lets an absent way to connect be spelled `undefined` (as a spread of a config object
+  // does); the store once took the mere presence of the key as the host's own database or pool.
+  it('opens the named connection when the other way to connect is given as undefined', async () => {
+    const store = sqlStore({ ...SQLITE, database: undefined } as never);
+    onTestFinished(() => store.close());
+    expect(await store.getOrganization('org_missing')).toBeNull();
+  });
 });
 
 describe('storeFromUrl options', () => {

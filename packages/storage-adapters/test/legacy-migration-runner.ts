@@ -1,4 +1,7 @@
-import { expect } from 'vitest';
+import type { SqlStore } from '@rialto-exchange/storage-adapters';
+import { expect, onTestFinished } from 'vitest';
+import { apiKey, issuerRegistration, organization } from '../src/conformance/fixtures.js';
+import { uniqueTablePrefix } from './sql-tables.js';
 
 /** Kysely Migrator's names of the migrations, in order: the runner before it numbered them 1 to 7. */
 export const MIGRATION_NAMES = [
@@ -45,4 +48,60 @@ export function expectAdoptedAtVersion6(rows: readonly { name: string; timestamp
   expect(sorted.map((row) => row.name)).toEqual(MIGRATION_NAMES);
   expect(sorted.slice(0, 6).map((row) => row.timestamp)).toEqual(Array(6).fill(legacyTimestamp));
   expect(Date.parse(sorted[6]?.timestamp ?? '')).toBeGreaterThan(Date.now() - 60_000);
+}
+
+/** A server database as the adoption and lock tests see it; each dialect says how to reach it. */
+export interface ServerDatabase {
+  /** A store on the database under `tablePrefix`. */
+  storeAt(tablePrefix: string): SqlStore;
+  /** Runs one statement as another client of the database. */
+  execute(statement: string): Promise<void>;
+  /** The rows of `<tablePrefix>kysely_migration`. */
+  migrationRows(tablePrefix: string): Promise<{ name: string; timestamp: string }[]>;
+  /** Takes the named migration lock on a connection of its own; resolves to its release. */
+  holdMigrationLock(lockName: string): Promise<() => Promise<void>>;
+}
+
+/** Two instances start at once on what the runner before Migrator left: nothing runs again, data stays, migration 7 applies. */
+export async function expectLegacyDatabaseAdopted(database: ServerDatabase): Promise<void> {
+  const tablePrefix = uniqueTablePrefix();
+  const org = organization();
+  await database
+    .storeAt(tablePrefix)
+    .createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId));
+  for (const statement of legacyRunnerAtVersion6(tablePrefix)) await database.execute(statement);
+
+  const [first, second] = [database.storeAt(tablePrefix), database.storeAt(tablePrefix)];
+  await Promise.all([first.migrate(), second.migrate()]);
+
+  expectAdoptedAtVersion6(await database.migrationRows(tablePrefix));
+  expect(await second.getOrganization(org.orgId)).toEqual(org);
+  const hit = { key: `org:${org.orgId}`, intervalMs: 1_000, toleranceMs: 1_000, nowMs: Date.now() };
+  expect((await first.hitRateLimit?.(hit))?.allowed).toBe(true);
+  expect((await second.hitRateLimit?.(hit))?.allowed).toBe(false);
+}
+
+/** A migration waits for the lock of its own table prefix, under the name the earlier runner took, and not for another prefix's. */
+export async function expectMigrationWaitsForItsPrefixLock(database: ServerDatabase): Promise<void> {
+  const tablePrefix = uniqueTablePrefix();
+  const release = await database.holdMigrationLock(`rialto-exchange:migrate:${tablePrefix}`);
+  let isReleased = false;
+  onTestFinished(async () => {
+    if (!isReleased) await release();
+  });
+
+  let isMigrated = false;
+  const migrating = database
+    .storeAt(tablePrefix)
+    .migrate()
+    .then(() => {
+      isMigrated = true;
+    });
+  await database.storeAt(uniqueTablePrefix()).migrate();
+  expect(isMigrated).toBe(false);
+
+  isReleased = true;
+  await release();
+  await migrating;
+  expect(isMigrated).toBe(true);
 }

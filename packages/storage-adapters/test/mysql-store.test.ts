@@ -10,9 +10,10 @@ import {
   undoIssuerRegistrationsMigration,
 } from './legacy-issuer-data.js';
 import {
-  expectAdoptedAtVersion6,
-  legacyRunnerAtVersion6,
+  expectLegacyDatabaseAdopted,
+  expectMigrationWaitsForItsPrefixLock,
   MIGRATION_NAMES,
+  type ServerDatabase,
 } from './legacy-migration-runner.js';
 import { isServiceUp, MYSQL_URL } from './services.js';
 import {
@@ -50,6 +51,26 @@ if (await isServiceUp('MariaDB/MySQL', MYSQL_URL)) {
     return store;
   }
 
+  const database: ServerDatabase = {
+    storeAt: (tablePrefix) => storeAt(MYSQL_URL, tablePrefix),
+    execute: async (statement) => {
+      await admin.query(statement);
+    },
+    migrationRows: async (tablePrefix) =>
+      (await admin.query(`select name, timestamp from ${tablePrefix}kysely_migration`))[0] as {
+        name: string;
+        timestamp: string;
+      }[],
+    async holdMigrationLock(lockName) {
+      const holder = await admin.getConnection();
+      await holder.query('select get_lock(?, 10)', [lockName]);
+      return async () => {
+        await holder.query('select release_lock(?)', [lockName]);
+        holder.release();
+      };
+    },
+  };
+
   describe('sqlStore (MySQL/MariaDB) when the network fails', () => {
     let proxy: TcpProxy;
     beforeEach(async () => {
@@ -77,51 +98,11 @@ if (await isServiceUp('MariaDB/MySQL', MYSQL_URL)) {
       await expectLegacyOrganizationsUpgraded(storeAt(MYSQL_URL, tablePrefix), legacy);
     });
 
-    it("adopts a database the runner before Kysely's Migrator created, with two instances starting at once: nothing runs again, data stays, migration 7 applies", async () => {
-      const tablePrefix = uniqueTablePrefix();
-      const org = organization();
-      await storeAt(MYSQL_URL, tablePrefix).createOrganization(
-        org,
-        apiKey(org.orgId),
-        issuerRegistration(org.orgId),
-      );
-      for (const statement of legacyRunnerAtVersion6(tablePrefix)) await admin.query(statement);
+    it("adopts a database the runner before Kysely's Migrator created, with two instances starting at once: nothing runs again, data stays, migration 7 applies", () =>
+      expectLegacyDatabaseAdopted(database));
 
-      const [first, second] = [storeAt(MYSQL_URL, tablePrefix), storeAt(MYSQL_URL, tablePrefix)];
-      await Promise.all([first.migrate(), second.migrate()]);
-
-      expectAdoptedAtVersion6(
-        (await admin.query(`select name, timestamp from ${tablePrefix}kysely_migration`))[0] as {
-          name: string;
-          timestamp: string;
-        }[],
-      );
-      expect(await second.getOrganization(org.orgId)).toEqual(org);
-      const hit = { key: `org:${org.orgId}`, intervalMs: 1_000, toleranceMs: 1_000, nowMs: Date.now() };
-      expect((await first.hitRateLimit?.(hit))?.allowed).toBe(true);
-      expect((await second.hitRateLimit?.(hit))?.allowed).toBe(false);
-    });
-
-    it("waits for the migration lock of its table prefix (the name an earlier release's runner took), and for no other prefix's", async () => {
-      const tablePrefix = uniqueTablePrefix();
-      const holder = await admin.getConnection();
-      onTestFinished(() => holder.release());
-      const lockName = `rialto-exchange:migrate:${tablePrefix}`;
-      await holder.query('select get_lock(?, 10)', [lockName]);
-
-      let isMigrated = false;
-      const migrating = storeAt(MYSQL_URL, tablePrefix)
-        .migrate()
-        .then(() => {
-          isMigrated = true;
-        });
-      await storeAt(MYSQL_URL).migrate();
-      expect(isMigrated).toBe(false);
-
-      await holder.query('select release_lock(?)', [lockName]);
-      await migrating;
-      expect(isMigrated).toBe(true);
-    });
+    it("waits for the migration lock of its table prefix (the name an earlier release's runner took), and for no other prefix's", () =>
+      expectMigrationWaitsForItsPrefixLock(database));
 
     it('migrates once when several instances start at once, and migrate() is idempotent', async () => {
       const tablePrefix = uniqueTablePrefix();

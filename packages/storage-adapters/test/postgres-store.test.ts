@@ -11,9 +11,10 @@ import {
   undoIssuerRegistrationsMigration,
 } from './legacy-issuer-data.js';
 import {
-  expectAdoptedAtVersion6,
-  legacyRunnerAtVersion6,
+  expectLegacyDatabaseAdopted,
+  expectMigrationWaitsForItsPrefixLock,
   MIGRATION_NAMES,
+  type ServerDatabase,
 } from './legacy-migration-runner.js';
 import { isServiceUp, POSTGRES_URL } from './services.js';
 import {
@@ -48,6 +49,23 @@ if (await isServiceUp('PostgreSQL', POSTGRES_URL)) {
     });
     return store;
   }
+
+  const database: ServerDatabase = {
+    storeAt: (tablePrefix) => storeAt(POSTGRES_URL, tablePrefix),
+    execute: async (statement) => {
+      await admin.query(statement);
+    },
+    migrationRows: async (tablePrefix) =>
+      (await admin.query(`select name, timestamp from ${tablePrefix}kysely_migration`)).rows,
+    async holdMigrationLock(lockName) {
+      const holder = await admin.connect();
+      await holder.query('select pg_advisory_lock(hashtext($1))', [lockName]);
+      return async () => {
+        await holder.query('select pg_advisory_unlock(hashtext($1))', [lockName]);
+        holder.release();
+      };
+    },
+  };
 
   describe('sqlStore (PostgreSQL) when the network fails', () => {
     let proxy: TcpProxy;
@@ -140,48 +158,11 @@ if (await isServiceUp('PostgreSQL', POSTGRES_URL)) {
       await expectLegacyOrganizationsUpgraded(storeAt(POSTGRES_URL, tablePrefix), legacy);
     });
 
-    it("adopts a database the runner before Kysely's Migrator created, with two instances starting at once: nothing runs again, data stays, migration 7 applies", async () => {
-      const tablePrefix = uniqueTablePrefix();
-      const org = organization();
-      await storeAt(POSTGRES_URL, tablePrefix).createOrganization(
-        org,
-        apiKey(org.orgId),
-        issuerRegistration(org.orgId),
-      );
-      for (const statement of legacyRunnerAtVersion6(tablePrefix)) await admin.query(statement);
+    it("adopts a database the runner before Kysely's Migrator created, with two instances starting at once: nothing runs again, data stays, migration 7 applies", () =>
+      expectLegacyDatabaseAdopted(database));
 
-      const [first, second] = [storeAt(POSTGRES_URL, tablePrefix), storeAt(POSTGRES_URL, tablePrefix)];
-      await Promise.all([first.migrate(), second.migrate()]);
-
-      expectAdoptedAtVersion6(
-        (await admin.query(`select name, timestamp from ${tablePrefix}kysely_migration`)).rows,
-      );
-      expect(await second.getOrganization(org.orgId)).toEqual(org);
-      const hit = { key: `org:${org.orgId}`, intervalMs: 1_000, toleranceMs: 1_000, nowMs: Date.now() };
-      expect((await first.hitRateLimit?.(hit))?.allowed).toBe(true);
-      expect((await second.hitRateLimit?.(hit))?.allowed).toBe(false);
-    });
-
-    it("waits for the migration lock of its table prefix (the name an earlier release's runner took), and for no other prefix's", async () => {
-      const tablePrefix = uniqueTablePrefix();
-      const holder = await admin.connect();
-      onTestFinished(() => holder.release());
-      const lockName = `rialto-exchange:migrate:${tablePrefix}`;
-      await holder.query('select pg_advisory_lock(hashtext($1))', [lockName]);
-
-      let isMigrated = false;
-      const migrating = storeAt(POSTGRES_URL, tablePrefix)
-        .migrate()
-        .then(() => {
-          isMigrated = true;
-        });
-      await storeAt(POSTGRES_URL).migrate();
-      expect(isMigrated).toBe(false);
-
-      await holder.query('select pg_advisory_unlock(hashtext($1))', [lockName]);
-      await migrating;
-      expect(isMigrated).toBe(true);
-    });
+    it("waits for the migration lock of its table prefix (the name an earlier release's runner took), and for no other prefix's", () =>
+      expectMigrationWaitsForItsPrefixLock(database));
 
     it('migrates while other clients create and drop tables in the same database', async () => {
       const churn = `${uniqueTablePrefix()}churn`;

@@ -182,8 +182,6 @@ export interface Database {
   };
 }
 
-export type TableName = keyof Database;
-
 /** Every table a store creates, `Migrator`'s lock table included, e.g. for tests that drop them. */
 export const TABLES: readonly string[] = [
   'kysely_migration',

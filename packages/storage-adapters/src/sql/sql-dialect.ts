@@ -18,21 +18,21 @@ import { createSqliteDialect, SQLITE_BUSY_TIMEOUT_MS } from './sqlite-dialect.js
  */
 export type SqlConnection =
   /** A `postgres://` URL; the store opens a `pg` pool and closes it on `close()`. */
-  | { dialect: 'postgres'; connectionString: string }
+  | { dialect: 'postgres'; connectionString: string; pool?: undefined }
   /**
    * The host's `pg` `Pool`; the store never ends it. Give its clients an `'error'` listener
    * (`pool.on('connect', (client) => client.on('error', log))`): pg emits one when a connection dies
    * during a query, and an unheard `'error'` event crashes the process.
    */
-  | { dialect: 'postgres'; pool: PostgresPool }
+  | { dialect: 'postgres'; pool: PostgresPool; connectionString?: undefined }
   /** A `mysql://` URL; the store opens a `mysql2` pool and closes it on `close()`. */
-  | { dialect: 'mysql'; connectionString: string }
+  | { dialect: 'mysql'; connectionString: string; pool?: undefined }
   /** The host's `mysql2` pool from `createPool()` (the callback API, not `mysql2/promise`); never ended by the store. */
-  | { dialect: 'mysql'; pool: MysqlPool }
+  | { dialect: 'mysql'; pool: MysqlPool; connectionString?: undefined }
   /** A file path; the store opens it with `better-sqlite3` in WAL mode and closes it on `close()`. */
-  | { dialect: 'sqlite'; filename: string }
+  | { dialect: 'sqlite'; filename: string; database?: undefined }
   /** The host's `better-sqlite3` `Database`; the store never closes it. */
-  | { dialect: 'sqlite'; database: SqliteDatabase };
+  | { dialect: 'sqlite'; database: SqliteDatabase; filename?: undefined };
 
 export interface ResolvedDialect {
   dialect: Dialect;
@@ -46,15 +46,17 @@ export interface DialectTimeouts {
   commandTimeoutMs: number;
 }
 
+/** `connection` has passed sqlStore's schema: a known dialect and exactly one way to connect. */
 export function resolveDialect(
   connection: SqlConnection,
   { connectTimeoutMs, commandTimeoutMs }: DialectTimeouts,
 ): ResolvedDialect {
   switch (connection.dialect) {
     case 'postgres': {
-      if ('pool' in connection)
+      // By value, not by key: the schema accepts the unused way to connect spelled `undefined`.
+      if (connection.pool !== undefined)
         return { dialect: new PostgresDialect({ pool: connection.pool }), isOwned: false };
-      const connectionString = requireString(connection.connectionString, 'connectionString');
+      const { connectionString } = connection;
       const pool = async () => {
         const { default: pg } = await importDriver(() => import('pg'), 'pg', 'postgres');
         const created = new pg.Pool({
@@ -78,9 +80,9 @@ export function resolveDialect(
       return { dialect: new PostgresDialect({ pool }), isOwned: true };
     }
     case 'mysql': {
-      if ('pool' in connection)
+      if (connection.pool !== undefined)
         return { dialect: new MysqlDialect({ pool: connection.pool }), isOwned: false };
-      const uri = requireString(connection.connectionString, 'connectionString');
+      const uri = connection.connectionString;
       const pool = async () => {
         const mysql = await importDriver(() => import('mysql2'), 'mysql2', 'mysql');
         const created = mysql.createPool({ uri, connectTimeout: connectTimeoutMs, enableKeepAlive: true });
@@ -90,7 +92,7 @@ export function resolveDialect(
       return { dialect: new MysqlDialect({ pool }), isOwned: true };
     }
     case 'sqlite': {
-      if ('database' in connection) {
+      if (connection.database !== undefined) {
         return {
           dialect: createSqliteDialect(
             { database: reusingStatements(connection.database) },
@@ -99,7 +101,7 @@ export function resolveDialect(
           isOwned: false,
         };
       }
-      const filename = requireString(connection.filename, 'filename');
+      const { filename } = connection;
       const database = async () => {
         const { default: Sqlite } = await importDriver(
           () => import('better-sqlite3'),
@@ -117,8 +119,6 @@ export function resolveDialect(
       };
       return { dialect: createSqliteDialect({ database }, commandTimeoutMs), isOwned: true };
     }
-    default:
-      throw new TypeError("sqlStore: `dialect` must be 'postgres', 'mysql' or 'sqlite'");
   }
 }
 
@@ -188,12 +188,6 @@ function reusingStatements(database: SqliteDatabase): SqliteDatabase {
       return statement;
     },
   };
-}
-
-function requireString(value: unknown, name: string): string {
-  if (typeof value !== 'string' || value === '')
-    throw new TypeError(`sqlStore: \`${name}\` must be a non-empty string`);
-  return value;
 }
 
 async function importDriver<T>(load: () => Promise<T>, name: string, dialect: string): Promise<T> {
