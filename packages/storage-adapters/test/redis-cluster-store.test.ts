@@ -132,6 +132,9 @@ if (await isServiceUp('Redis Cluster', CLUSTER_PROBE_URL)) {
       await store.createOrganization(org, apiKey(org.orgId), registration);
       const webhook = subscription(org.orgId);
       await store.createWebhookSubscription(webhook);
+      // A subscription deleted before the org: its delivery list must not outlive either.
+      const deletedFirst = subscription(org.orgId);
+      await store.createWebhookSubscription(deletedFirst);
       const login = identity(org.orgId);
       const created = await store.findOrCreateUser({
         ...login,
@@ -139,6 +142,8 @@ if (await isServiceUp('Redis Cluster', CLUSTER_PROBE_URL)) {
       });
       if (created.outcome !== 'created') throw new Error(`expected a new user, got ${created.outcome}`);
       expect(await store.listWebhookDeliveries(org.orgId, webhook.subscriptionId, 10)).toHaveLength(1);
+      expect(await store.listWebhookDeliveries(org.orgId, deletedFirst.subscriptionId, 10)).toHaveLength(1);
+      expect(await store.deleteWebhookSubscription(org.orgId, deletedFirst.subscriptionId)).toBe(true);
 
       expect(await store.deleteOrganization(org.orgId)).toBe(true);
 

@@ -814,7 +814,8 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
       const keys = key.org(orgId);
       const reply = await run(
         DELETE_SUBSCRIPTION,
-        [keys.subscriptions, keys.subscriptionsVersion],
+        // Its delivery list goes with it: deleteOrganization only knows the subscriptions still stored.
+        [keys.subscriptions, keys.subscriptionsVersion, keys.subscriptionDeliveries(subscriptionId)],
         [subscriptionId],
       );
       return reply === 1;

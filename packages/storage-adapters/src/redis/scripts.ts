@@ -384,10 +384,11 @@ redis.call('INCR', KEYS[2])
 return 1
 `);
 
-// KEYS: the org's subscription hash, its version counter. ARGV: id.
+// KEYS: the org's subscription hash, its version counter, the subscription's delivery list. ARGV: id.
 export const DELETE_SUBSCRIPTION = lua(`
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('INCR', KEYS[2])
+redis.call('DEL', KEYS[3])
 return 1
 `);
 
