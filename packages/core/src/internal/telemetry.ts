@@ -1,7 +1,8 @@
 import {
   type Attributes,
   context,
-  isSpanContextValid,
+  INVALID_SPANID,
+  INVALID_TRACEID,
   type Span,
   SpanKind,
   type SpanOptions,
@@ -48,7 +49,7 @@ export function inActiveSpan<T>(
 ): Promise<T> {
   const parent = context.active();
   const span = tracer.startSpan(name, options, parent);
-  if (span.isRecording() || isSpanContextValid(span.spanContext())) {
+  if (span.isRecording() || !carriesNoTrace(span)) {
     return context.with(trace.setSpan(parent, span), work, undefined, span);
   }
   try {
@@ -57,6 +58,14 @@ export function inActiveSpan<T>(
     // As from startActiveSpan's async callbacks: a synchronous throw arrives as a rejection.
     return Promise.reject(error);
   }
+}
+
+// The no-op tracer's span without a parent has all-zero ids. Compared as strings rather than with
+// isSpanContextValid, whose regular expressions cost more than the rest of a no-op span; an id that
+// is merely malformed counts as a trace here, which errs on the side of activating the span.
+function carriesNoTrace(span: Span): boolean {
+  const { traceId, spanId } = span.spanContext();
+  return traceId === INVALID_TRACEID || spanId === INVALID_SPANID;
 }
 
 /**
