@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { RialtoError } from './errors.js';
 import type { RialtoEvents } from './events.js';
@@ -77,7 +77,8 @@ export function createApiKeys(store: Store, events: RialtoEvents, options: ApiKe
       if (headerValue === undefined || headerValue === '') throw new RialtoError('missing_api_key');
       const parsed = parseApiKey(headerValue);
       if (!parsed) throw new RialtoError('invalid_api_key');
-      const candidate = createHash('sha256').update(headerValue).digest();
+      // One-shot hash: no Hash object per request.
+      const candidate = hash('sha256', headerValue, 'buffer');
       // A fresh hit is answered from get(): fetch() costs a promise chain per call even on a hit.
       const hashes = activeHashes.get(parsed.orgId) ?? (await activeHashes.fetch(parsed.orgId)) ?? [];
       let matched = false;

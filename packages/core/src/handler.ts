@@ -1,3 +1,4 @@
+import type { Span } from '@opentelemetry/api';
 import type { GeneratedApiKey } from './api-keys.js';
 import { RialtoError, toRialtoError } from './errors.js';
 import type { RialtoEvents } from './events.js';
@@ -5,7 +6,7 @@ import type { RequestLike, ResponseLike } from './http-types.js';
 import { epochSeconds } from './internal/clock.js';
 import { type AuthScheme, errorResponse } from './internal/http.js';
 import { createRouteTable, type Route, type RouteMatch, routeTemplate } from './internal/route.js';
-import { markFailed } from './internal/telemetry.js';
+import { inActiveSpan, markFailed } from './internal/telemetry.js';
 import { type IssuerRegistrationInput, issuerRegistrationSchema } from './issuer-registrations.js';
 import type { RialtoAccessTokenClaims } from './mint-tokens.js';
 import { type ResolvedRialtoExchangeOptions, type RialtoExchangeOptions, resolveOptions } from './options.js';
@@ -200,17 +201,25 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
   }
 
   function runInSpan(selected: RouteMatch, name: RouteName, request: RequestLike): Promise<ResponseLike> {
-    return tracer.startActiveSpan(name.spanName, async (span) => {
-      const response = await run(selected, request);
-      if (span.isRecording()) {
-        span.setAttribute('http.route', name.template);
-        span.setAttribute('http.request.method', selected.route.method);
-        span.setAttribute('http.response.status_code', response.status);
-        if (response.status >= 500) markFailed(span, { code: (response.body as { error?: unknown }).error });
-      }
-      span.end();
-      return response;
-    });
+    // A span that does not record has no attributes to take and nothing to end.
+    return inActiveSpan(tracer, name.spanName, undefined, (span) =>
+      span.isRecording() ? runRecorded(selected, name, request, span) : run(selected, request),
+    );
+  }
+
+  async function runRecorded(
+    selected: RouteMatch,
+    name: RouteName,
+    request: RequestLike,
+    span: Span,
+  ): Promise<ResponseLike> {
+    const response = await run(selected, request);
+    span.setAttribute('http.route', name.template);
+    span.setAttribute('http.request.method', selected.route.method);
+    span.setAttribute('http.response.status_code', response.status);
+    if (response.status >= 500) markFailed(span, { code: (response.body as { error?: unknown }).error });
+    span.end();
+    return response;
   }
 
   function respondWithError(error: unknown, scheme: AuthScheme = 'none'): ResponseLike {

@@ -1,4 +1,15 @@
-import { type Attributes, type Span, SpanKind, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
+import {
+  type Attributes,
+  context,
+  INVALID_SPANID,
+  INVALID_TRACEID,
+  type Span,
+  SpanKind,
+  type SpanOptions,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
 import type { IdpDocument, MetricsRecorder } from '../prometheus-metrics.js';
 import type { Store } from '../store.js';
 
@@ -23,9 +34,44 @@ export function createTelemetry(metrics: MetricsRecorder | undefined): Telemetry
 export const NO_TELEMETRY: Telemetry = createTelemetry(undefined);
 
 /**
- * Runs `work` inside an active span, so spans started within (IdP fetches, store calls) nest under
- * it. A failure sets the span's status and `error.type` to the error's code or class name only:
- * messages and stacks can quote upstream answers, so they are never recorded.
+ * `tracer.startActiveSpan(name, options, work)` with one shortcut. The tracer is asked on every
+ * call, so an SDK registered later takes over at once. When it hands back a span that neither
+ * records nor carries a valid trace context, which is what the no-op tracer does while no SDK is
+ * installed, making that span active would show a child span nothing new, so `work` runs in the
+ * caller's context: no context copy and no context switch per span. A span that an SDK samples out
+ * still has a valid context and is made active, so its children stay in its trace.
+ */
+export function inActiveSpan<T>(
+  tracer: Tracer,
+  name: string,
+  options: SpanOptions | undefined,
+  work: (span: Span) => Promise<T>,
+): Promise<T> {
+  const parent = context.active();
+  const span = tracer.startSpan(name, options, parent);
+  if (span.isRecording() || !carriesNoTrace(span)) {
+    return context.with(trace.setSpan(parent, span), work, undefined, span);
+  }
+  try {
+    return work(span);
+  } catch (error) {
+    // As from startActiveSpan's async callbacks: a synchronous throw arrives as a rejection.
+    return Promise.reject(error);
+  }
+}
+
+// The no-op tracer's span without a parent has all-zero ids. Compared as strings rather than with
+// isSpanContextValid, whose regular expressions cost more than the rest of a no-op span; an id that
+// is merely malformed counts as a trace here, which errs on the side of activating the span.
+function carriesNoTrace(span: Span): boolean {
+  const { traceId, spanId } = span.spanContext();
+  return traceId === INVALID_TRACEID || spanId === INVALID_SPANID;
+}
+
+/**
+ * Runs `work` inside an active span (see `inActiveSpan`), so spans started within (IdP fetches,
+ * store calls) nest under it. A failure sets the span's status and `error.type` to the error's code
+ * or class name only: messages and stacks can quote upstream answers, so they are never recorded.
  */
 export function inSpan<T>(
   tracer: Tracer,
@@ -33,16 +79,21 @@ export function inSpan<T>(
   work: (span: Span) => Promise<T>,
   attributes?: Attributes,
 ): Promise<T> {
-  return tracer.startActiveSpan(name, attributes === undefined ? {} : { attributes }, async (span) => {
-    try {
-      return await work(span);
-    } catch (error) {
-      markFailed(span, error);
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
+  // A span that does not record has no status to set and nothing to end.
+  return inActiveSpan(tracer, name, attributes === undefined ? undefined : { attributes }, (span) =>
+    span.isRecording() ? recordOutcome(span, work) : work(span),
+  );
+}
+
+async function recordOutcome<T>(span: Span, work: (span: Span) => Promise<T>): Promise<T> {
+  try {
+    return await work(span);
+  } catch (error) {
+    markFailed(span, error);
+    throw error;
+  } finally {
+    span.end();
+  }
 }
 
 export function markFailed(span: Span, error: unknown): void {
