@@ -31,7 +31,10 @@ export interface RouteDoc {
   requestBody?: z.ZodType;
   /** Answers other than errors, by status. */
   responses: Partial<Record<number, z.ZodType>>;
-  /** The error codes the route answers besides those every route can (`server_error`, body errors). */
+  /**
+   * The error codes the route answers besides those every route can (`server_error`, body errors)
+   * and those its credentials bring (e.g. `invalid_api_key`), which the document adds itself.
+   */
   errors: RialtoErrorCode[];
   /** `Cache-Control` of its success answers; errors are always `no-store`. @default 'no-store' */
   cacheControl?: 'no-store' | 'public';

@@ -46,7 +46,7 @@ export function adminRoutes({ adminAuth, apiKeys, organizations, issuers, option
         tag: 'Organizations',
         security: ['adminToken'],
         responses: { 200: organizationStatusResponseSchema },
-        errors: ['unauthorized', 'not_found', 'temporarily_unavailable'],
+        errors: ['not_found', 'temporarily_unavailable'],
       },
       async run(request, [orgId]) {
         await adminAuth.require(request);
@@ -70,7 +70,7 @@ export function adminRoutes({ adminAuth, apiKeys, organizations, issuers, option
         security: ['adminToken'],
         requestBody: registrationSchema,
         responses: { 201: registeredOrganizationResponseSchema },
-        errors: ['unauthorized', 'not_found', 'temporarily_unavailable', 'invalid_request', 'conflict'],
+        errors: ['not_found', 'temporarily_unavailable', 'invalid_request', 'conflict'],
       },
       async run(request) {
         await adminAuth.require(request);
@@ -92,7 +92,7 @@ export function adminRoutes({ adminAuth, apiKeys, organizations, issuers, option
         security: ['adminToken'],
         requestBody: organizationPatchSchema,
         responses: { 200: organizationStatusResponseSchema },
-        errors: ['unauthorized', 'not_found', 'temporarily_unavailable', 'invalid_request'],
+        errors: ['not_found', 'temporarily_unavailable', 'invalid_request'],
       },
       async run(request, [orgId]) {
         await adminAuth.require(request);
@@ -113,7 +113,7 @@ export function adminRoutes({ adminAuth, apiKeys, organizations, issuers, option
         tag: 'Organizations',
         security: ['adminToken'],
         responses: { 200: organizationDeletedResponseSchema },
-        errors: ['unauthorized', 'not_found', 'temporarily_unavailable'],
+        errors: ['not_found', 'temporarily_unavailable'],
       },
       async run(request, [orgId]) {
         await adminAuth.require(request);
@@ -133,7 +133,7 @@ export function adminRoutes({ adminAuth, apiKeys, organizations, issuers, option
         tag: 'Organizations',
         security: ['adminToken'],
         responses: { 201: apiKeyIssuedResponseSchema },
-        errors: ['unauthorized', 'not_found', 'temporarily_unavailable'],
+        errors: ['not_found', 'temporarily_unavailable'],
       },
       async run(request, [orgId]) {
         await adminAuth.require(request);
@@ -160,7 +160,7 @@ export function adminRoutes({ adminAuth, apiKeys, organizations, issuers, option
         security: ['adminToken'],
         requestBody: issuerRegistrationSchema,
         responses: { 201: issuerRegistrationResponseSchema },
-        errors: ['unauthorized', 'not_found', 'temporarily_unavailable', 'invalid_request', 'conflict'],
+        errors: ['not_found', 'temporarily_unavailable', 'invalid_request', 'conflict'],
       },
       async run(request, [orgId]) {
         await adminAuth.require(request);
@@ -184,7 +184,7 @@ export function adminRoutes({ adminAuth, apiKeys, organizations, issuers, option
         tag: 'Organizations',
         security: ['adminToken'],
         responses: { 200: issuerListResponseSchema },
-        errors: ['unauthorized', 'not_found', 'temporarily_unavailable'],
+        errors: ['not_found', 'temporarily_unavailable'],
       },
       async run(request, [orgId]) {
         await adminAuth.require(request);
@@ -206,7 +206,7 @@ export function adminRoutes({ adminAuth, apiKeys, organizations, issuers, option
         tag: 'Organizations',
         security: ['adminToken'],
         responses: { 200: issuerRemovedResponseSchema },
-        errors: ['unauthorized', 'not_found', 'temporarily_unavailable'],
+        errors: ['not_found', 'temporarily_unavailable'],
       },
       async run(request, [orgId, registrationId]) {
         await adminAuth.require(request);
@@ -231,7 +231,7 @@ export function adminRoutes({ adminAuth, apiKeys, organizations, issuers, option
         tag: 'Organizations',
         security: ['adminToken'],
         responses: { 200: apiKeyRevokedResponseSchema },
-        errors: ['unauthorized', 'not_found', 'temporarily_unavailable'],
+        errors: ['not_found', 'temporarily_unavailable'],
       },
       async run(request, [orgId, keyId]) {
         await adminAuth.require(request);
@@ -254,8 +254,6 @@ export function adminRoutes({ adminAuth, apiKeys, organizations, issuers, option
         responses: { 200: audienceResponseSchema },
         errors: [
           'missing_api_key',
-          'invalid_api_key',
-          'unauthorized',
           'org_mismatch',
           'invalid_request',
           'not_found',

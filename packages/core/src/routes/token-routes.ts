@@ -103,7 +103,7 @@ export function tokenRoutes({
         security: ['apiKey'],
         requestBody: exchangeRequestSchema,
         responses: { 200: exchangeExplanationResponseSchema },
-        errors: ['missing_api_key', 'invalid_api_key', 'rate_limited', 'temporarily_unavailable'],
+        errors: ['missing_api_key', 'rate_limited', 'temporarily_unavailable'],
       },
       async run(request) {
         // The exchange's own limits: explaining is no way around them.

@@ -34,8 +34,6 @@ export function userRoutes({
         responses: { 201: userResponseSchema },
         errors: [
           'missing_api_key',
-          'invalid_api_key',
-          'unauthorized',
           'org_mismatch',
           'invalid_request',
           'not_found',
@@ -68,14 +66,7 @@ export function userRoutes({
         tag: 'Users',
         security: ['apiKey', 'accessToken'],
         responses: { 200: userDeletedResponseSchema },
-        errors: [
-          'unauthorized',
-          'invalid_api_key',
-          'invalid_access_token',
-          'insufficient_role',
-          'not_found',
-          'temporarily_unavailable',
-        ],
+        errors: ['insufficient_role', 'not_found', 'temporarily_unavailable'],
       },
       async run(request, [userId]) {
         const orgId = await orgAccess.requireOrgWide(request);
@@ -95,13 +86,7 @@ export function userRoutes({
         tag: 'Users',
         security: ['apiKey', 'accessToken'],
         responses: { 200: userResponseSchema },
-        errors: [
-          'unauthorized',
-          'invalid_api_key',
-          'invalid_access_token',
-          'not_found',
-          'temporarily_unavailable',
-        ],
+        errors: ['not_found', 'temporarily_unavailable'],
       },
       async run(request, [userId]) {
         const caller = await orgAccess.authenticate(request);
@@ -127,8 +112,6 @@ export function userRoutes({
         responses: { 200: userResponseSchema },
         errors: [
           'missing_api_key',
-          'invalid_api_key',
-          'unauthorized',
           'not_found',
           'temporarily_unavailable',
           'invalid_request',
@@ -160,14 +143,7 @@ export function userRoutes({
         security: ['apiKey', 'adminToken'],
         requestBody: userRoleSchema,
         responses: { 200: userResponseSchema },
-        errors: [
-          'missing_api_key',
-          'invalid_api_key',
-          'unauthorized',
-          'not_found',
-          'temporarily_unavailable',
-          'invalid_request',
-        ],
+        errors: ['missing_api_key', 'not_found', 'temporarily_unavailable', 'invalid_request'],
       },
       async run(request, [userId]) {
         // Org admins cannot grant the role themselves: only the partner's backend or the service admin.

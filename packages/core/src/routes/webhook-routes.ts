@@ -55,14 +55,7 @@ export function webhookRoutes({
         security: ['apiKey', 'accessToken'],
         requestBody: webhookCreationSchema,
         responses: { 201: webhookCreatedResponseSchema },
-        errors: [
-          'unauthorized',
-          'invalid_api_key',
-          'invalid_access_token',
-          'insufficient_role',
-          'temporarily_unavailable',
-          'invalid_request',
-        ],
+        errors: ['insufficient_role', 'temporarily_unavailable', 'invalid_request'],
       },
       async run(request) {
         const orgId = await orgOf(request);
@@ -91,13 +84,7 @@ export function webhookRoutes({
         tag: 'Webhooks',
         security: ['apiKey', 'accessToken'],
         responses: { 200: webhookListResponseSchema },
-        errors: [
-          'unauthorized',
-          'invalid_api_key',
-          'invalid_access_token',
-          'insufficient_role',
-          'temporarily_unavailable',
-        ],
+        errors: ['insufficient_role', 'temporarily_unavailable'],
       },
       async run(request) {
         const subscriptions = await webhookSubscriptions.list(await orgOf(request));
@@ -117,14 +104,7 @@ export function webhookRoutes({
         tag: 'Webhooks',
         security: ['apiKey', 'accessToken'],
         responses: { 200: webhookSubscriptionResponseSchema },
-        errors: [
-          'unauthorized',
-          'invalid_api_key',
-          'invalid_access_token',
-          'insufficient_role',
-          'not_found',
-          'temporarily_unavailable',
-        ],
+        errors: ['insufficient_role', 'not_found', 'temporarily_unavailable'],
       },
       async run(request, [id]) {
         const orgId = await orgOf(request);
@@ -146,14 +126,7 @@ export function webhookRoutes({
         tag: 'Webhooks',
         security: ['apiKey', 'accessToken'],
         responses: { 200: webhookDeletedResponseSchema },
-        errors: [
-          'unauthorized',
-          'invalid_api_key',
-          'invalid_access_token',
-          'insufficient_role',
-          'not_found',
-          'temporarily_unavailable',
-        ],
+        errors: ['insufficient_role', 'not_found', 'temporarily_unavailable'],
       },
       async run(request, [id]) {
         const orgId = await orgOf(request);
@@ -174,15 +147,7 @@ export function webhookRoutes({
         security: ['apiKey', 'accessToken'],
         requestBody: webhookEventTypesSchema,
         responses: { 200: webhookSubscriptionResponseSchema },
-        errors: [
-          'unauthorized',
-          'invalid_api_key',
-          'invalid_access_token',
-          'insufficient_role',
-          'not_found',
-          'temporarily_unavailable',
-          'invalid_request',
-        ],
+        errors: ['insufficient_role', 'not_found', 'temporarily_unavailable', 'invalid_request'],
       },
       async run(request, [id]) {
         const orgId = await orgOf(request);
@@ -202,14 +167,7 @@ export function webhookRoutes({
         tag: 'Webhooks',
         security: ['apiKey', 'accessToken'],
         responses: { 200: webhookSecretResponseSchema },
-        errors: [
-          'unauthorized',
-          'invalid_api_key',
-          'invalid_access_token',
-          'insufficient_role',
-          'not_found',
-          'temporarily_unavailable',
-        ],
+        errors: ['insufficient_role', 'not_found', 'temporarily_unavailable'],
       },
       async run(request, [id]) {
         const orgId = await orgOf(request);
@@ -231,14 +189,7 @@ export function webhookRoutes({
         tag: 'Webhooks',
         security: ['apiKey', 'accessToken'],
         responses: { 200: webhookDeliveryResponseSchema },
-        errors: [
-          'unauthorized',
-          'invalid_api_key',
-          'invalid_access_token',
-          'insufficient_role',
-          'not_found',
-          'temporarily_unavailable',
-        ],
+        errors: ['insufficient_role', 'not_found', 'temporarily_unavailable'],
       },
       async run(request, [id]) {
         const orgId = await orgOf(request);
@@ -267,14 +218,7 @@ export function webhookRoutes({
         tag: 'Webhooks',
         security: ['apiKey', 'accessToken'],
         responses: { 200: webhookDeliveriesResponseSchema },
-        errors: [
-          'unauthorized',
-          'invalid_api_key',
-          'invalid_access_token',
-          'insufficient_role',
-          'not_found',
-          'temporarily_unavailable',
-        ],
+        errors: ['insufficient_role', 'not_found', 'temporarily_unavailable'],
       },
       async run(request, [id]) {
         const orgId = await orgOf(request);
