@@ -23,6 +23,8 @@ import type {
 /** Every access token names this audience, whatever else an org adds. */
 export const REQUIRED_AUDIENCE = 'identity';
 
+export const PROVISIONING_MODES = ['create', 'link_only'] as const satisfies readonly ProvisioningMode[];
+
 /** What an audience may look like: short, and safe in a space-separated `scope`. */
 export const AUDIENCE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 
@@ -35,7 +37,7 @@ export const registrationSchema = z.strictObject({
   name: printableText.pipe(z.string().trim().min(1).max(200)),
   audience: audienceSchema.optional(),
   ...issuerFields,
-  provisioning: z.enum(['create', 'link_only']).optional(),
+  provisioning: z.enum(PROVISIONING_MODES).optional(),
 });
 
 /** Body of `PATCH /identity/auth/idp/:org_id`. */
@@ -94,7 +96,7 @@ export interface Organizations {
 }
 
 /** Body of `PATCH /identity/organizations/:org_id`. */
-export const organizationPatchSchema = z.strictObject({ provisioning: z.enum(['create', 'link_only']) });
+export const organizationPatchSchema = z.strictObject({ provisioning: z.enum(PROVISIONING_MODES) });
 
 /**
  * `link_only` signs in only users claimed by email: when every issuer of the org links `never`,

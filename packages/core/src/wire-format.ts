@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ERROR_CODES, type RialtoErrorCode } from './errors.js';
 import { apiSchemas } from './internal/api-schemas.js';
 import { EMAIL_LINKING_POLICIES } from './issuer-registrations.js';
-import type { RegisteredOrganization } from './organizations.js';
+import { PROVISIONING_MODES, type RegisteredOrganization } from './organizations.js';
 import type {
   IssuerRegistrationRecord,
   OrganizationRecord,
@@ -94,7 +94,7 @@ export const registeredOrganizationResponseSchema = z
     audience: z.array(z.string()),
     issuer_id: z.uuid(),
     ...issuerFieldsShape,
-    provisioning: z.enum(['create', 'link_only']),
+    provisioning: z.enum(PROVISIONING_MODES),
     api_key: z.string().describe('Shown only here: store it in your secret store.'),
     api_key_id: z.uuid(),
     created_at: isoTimeSchema,
@@ -106,7 +106,7 @@ export const organizationStatusResponseSchema = z
   .strictObject({
     org_id: z.uuid(),
     name: z.string(),
-    provisioning: z.enum(['create', 'link_only']),
+    provisioning: z.enum(PROVISIONING_MODES),
     suspended: z.boolean(),
     suspended_at: isoTimeSchema.nullable(),
   })
