@@ -10,6 +10,7 @@ import type {
   UserVerification,
   WebhookEventRecord,
 } from './store.js';
+import { sameVerification } from './store-kit/verification.js';
 import { ACCREDITATION_STATUSES, KYC_STATUSES, verificationFlags } from './verification-flags.js';
 import { webhookEvent } from './webhooks/event-catalogue.js';
 import { userJson } from './wire-format.js';
@@ -219,13 +220,7 @@ export function createUsers(store: Store, events: RialtoEvents): Users {
         };
         const next = resolveVerificationPatch(current, patch);
         const types = verificationEventTypes(current, next);
-        if (
-          next.onboardingCompleted === current.onboardingCompleted &&
-          next.kycStatus === current.kycStatus &&
-          next.accreditationStatus === current.accreditationStatus
-        ) {
-          return user;
-        }
+        if (sameVerification(next, current)) return user;
         const now = epochSeconds();
         const updated: UserRecord = { ...user, ...next, updatedAt: now };
         const result = await store.updateUserVerification({

@@ -21,4 +21,5 @@ export {
   sortedBy,
 } from './ordering.js';
 export { applyOrganizationPatch, applyWebhookSubscriptionPatch, definedFields } from './patches.js';
+export { sameVerification } from './verification.js';
 export { isClaimable, subscribesTo, webhookDeliveriesFor } from './webhook-fan-out.js';

@@ -162,3 +162,17 @@ describe('storeKit legacy defaults', () => {
     expect(storeKit.withUserDefaults(legacyUser)).toEqual({ userId: 'u', role: 'member' });
   });
 });
+
+describe('storeKit.sameVerification', () => {
+  it('is true only when every verification field matches', () => {
+    const read = {
+      onboardingCompleted: true,
+      kycStatus: 'approved',
+      accreditationStatus: 'submitted',
+    } as const;
+    expect(storeKit.sameVerification(read, { ...read })).toBe(true);
+    expect(storeKit.sameVerification(read, { ...read, onboardingCompleted: false })).toBe(false);
+    expect(storeKit.sameVerification(read, { ...read, kycStatus: 'denied' })).toBe(false);
+    expect(storeKit.sameVerification(read, { ...read, accreditationStatus: 'verified' })).toBe(false);
+  });
+});

@@ -549,12 +549,7 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
       return withLocks([key.user(input.userId)], async () => {
         const user = await readUser(input.userId);
         if (!user || user.orgId !== input.orgId) return { outcome: 'not_found' };
-        const { expected } = input;
-        if (
-          user.onboardingCompleted !== expected.onboardingCompleted ||
-          user.kycStatus !== expected.kycStatus ||
-          user.accreditationStatus !== expected.accreditationStatus
-        ) {
+        if (!storeKit.sameVerification(user, input.expected)) {
           return { outcome: 'stale', user };
         }
         const updated: UserRecord = { ...user, ...input.next, updatedAt: input.now };

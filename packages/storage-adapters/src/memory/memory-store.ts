@@ -221,12 +221,7 @@ export function memoryStore(): Store {
     async updateUserVerification(input) {
       const user = users.get(input.userId);
       if (!user || user.orgId !== input.orgId) return { outcome: 'not_found' };
-      const { expected } = input;
-      if (
-        user.onboardingCompleted !== expected.onboardingCompleted ||
-        user.kycStatus !== expected.kycStatus ||
-        user.accreditationStatus !== expected.accreditationStatus
-      ) {
+      if (!storeKit.sameVerification(user, input.expected)) {
         return { outcome: 'stale', user: copy(user) };
       }
       const updated: UserRecord = { ...user, ...copy(input.next), updatedAt: input.now };
