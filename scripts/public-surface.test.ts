@@ -121,7 +121,7 @@ const EXPECTED: Record<string, { source: string; load: () => Promise<object>; su
     },
   },
   '@rialto-exchange/core/option-schema': {
-    source: 'packages/core/src/option-schema.ts',
+    source: 'packages/core/src/options/option-schema.ts',
     load: () => import('@rialto-exchange/core/option-schema'),
     surface: {
       values: ['implementation', 'parseOptions', 'positiveNumber', 'requiredBecause', 'strictOptions'],

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { OPTION_NAMES } from '../packages/core/src/options.js';
+import { OPTION_NAMES } from '../packages/core/src/options/options.js';
 // @ts-expect-error: plain JavaScript run by CI, without declarations
 import { typescriptBlocks } from './check-doc-snippets.mjs';
 // @ts-expect-error: plain JavaScript run by CI, without declarations

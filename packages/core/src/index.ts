@@ -3,7 +3,9 @@
  * @packageDocumentation
  * @module @rialto-exchange/core
  */
-export type { GeneratedApiKey } from './api-keys.js';
+
+export type { RialtoExchange, RialtoWebhooks } from './create-rialto-exchange.js';
+export { createRialtoExchange } from './create-rialto-exchange.js';
 export type { ErrorBody, RialtoErrorCode, RialtoErrorOptions } from './errors.js';
 export { RialtoError, StoreUnavailableError } from './errors.js';
 export type {
@@ -11,22 +13,20 @@ export type {
   ExplainedError,
   ExplainStep,
   ExplainStepName,
-} from './explain-exchange.js';
-export { exchangeErrorFix } from './explain-exchange.js';
-export type { RialtoExchange, RialtoWebhooks } from './handler.js';
-export { createRialtoExchange } from './handler.js';
-export type { HealthOptions } from './health-options.js';
-export type { RequestLike, ResponseLike } from './http-types.js';
-export type { IssuerRegistrationInput } from './issuer-registrations.js';
-export type { Logger } from './logger.js';
-export type { RialtoAccessTokenClaims, TokenResponse } from './mint-tokens.js';
+} from './exchange/explain-exchange.js';
+export { exchangeErrorFix } from './exchange/explain-exchange.js';
+export type { HealthOptions } from './http/health-options.js';
+export type { RequestLike, ResponseLike } from './http/http-types.js';
 // The HTTP API's OpenAPI document and the option that serves it.
-export type { OpenApiDocument } from './openapi.js';
-export type { OpenApiOptions } from './openapi-options.js';
-export type { ResolvedRialtoExchangeOptions, RialtoExchangeOptions } from './options.js';
-export type { OrganizationRegistration, RegisteredOrganization } from './organizations.js';
-export type { MetricsOptions, PrometheusRegistry, RialtoMetrics } from './prometheus-metrics.js';
-export type { AccessTokenAlgorithm, HostKeys, RotatedKey } from './signing-keys.js';
+export type { OpenApiDocument } from './http/openapi.js';
+export type { OpenApiOptions } from './http/openapi-options.js';
+export type { IssuerRegistrationInput } from './issuers/issuer-registrations.js';
+export type { AccessTokenAlgorithm, HostKeys, RotatedKey } from './keys/signing-keys.js';
+export type { ResolvedRialtoExchangeOptions, RialtoExchangeOptions } from './options/options.js';
+export type { GeneratedApiKey } from './organizations/api-keys.js';
+export type { OrganizationRegistration, RegisteredOrganization } from './organizations/organizations.js';
+// For store adapters: the rules every Store applies, in one namespace (docs/store-adapters.md).
+export * as storeKit from './store/kit/index.js';
 export type {
   AccreditationStatus,
   ApiKeyRecord,
@@ -69,15 +69,16 @@ export type {
   WebhookStore,
   WebhookSubscriptionPatch,
   WebhookSubscriptionRecord,
-} from './store.js';
-// For store adapters: the rules every Store applies, in one namespace (docs/store-adapters.md).
-export * as storeKit from './store-kit/index.js';
-export type { UserCreation, UserLifecycle } from './user-lifecycle.js';
-export type { UserRoles } from './user-roles.js';
-export type { Users, UserVerificationPatch } from './users.js';
-export type { VerificationFlags } from './verification-flags.js';
-export { verificationFlags } from './verification-flags.js';
-export type { VerifyAccessTokenOptions } from './verify-access-token.js';
+} from './store/store.js';
+export type { Logger } from './telemetry/logger.js';
+export type { MetricsOptions, PrometheusRegistry, RialtoMetrics } from './telemetry/prometheus-metrics.js';
+export type { RialtoAccessTokenClaims, TokenResponse } from './tokens/mint-tokens.js';
+export type { VerifyAccessTokenOptions } from './tokens/verify-access-token.js';
+export type { UserCreation, UserLifecycle } from './users/user-lifecycle.js';
+export type { UserRoles } from './users/user-roles.js';
+export type { Users, UserVerificationPatch } from './users/users.js';
+export type { VerificationFlags } from './users/verification-flags.js';
+export { verificationFlags } from './users/verification-flags.js';
 export type { DeliveryRunSummary } from './webhooks/delivery-worker.js';
 export type { WebhookOptions } from './webhooks/webhook-options.js';
 export type { VerifyWebhookOptions, WebhookHeaders } from './webhooks/webhook-signature.js';

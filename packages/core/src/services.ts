@@ -1,36 +1,36 @@
-import { type AdminAuth, createAdminAuth } from './admin-auth.js';
-import { type ApiKeys, createApiKeys } from './api-keys.js';
-import { createDiscovery } from './discovery.js';
 import { RialtoError } from './errors.js';
-import { createEvents, type RialtoEvents } from './events.js';
-import { createTokenExchange, type TokenExchange } from './exchange-token.js';
-import { createExchangeExplainer, type ExchangeExplainer } from './explain-exchange.js';
-import { createTelemetry, type Telemetry, tracedStore } from './internal/telemetry.js';
-import { issuerAddressPolicy } from './issuer-address.js';
-import { createIssuerRegistrations, type IssuerRegistrations } from './issuer-registrations.js';
-import { createTokenMinter } from './mint-tokens.js';
-import type { ResolvedRialtoExchangeOptions } from './options.js';
-import { createOrgAccess, type OrgAccess } from './org-access.js';
-import { createOrganizations, type Organizations } from './organizations.js';
+import { createTokenExchange, type TokenExchange } from './exchange/exchange-token.js';
+import { createExchangeExplainer, type ExchangeExplainer } from './exchange/explain-exchange.js';
+import { createIdTokenVerifier } from './exchange/verify-id-token.js';
+import { type AdminAuth, createAdminAuth } from './http/admin-auth.js';
+import { createDiscovery } from './issuers/discovery.js';
+import { issuerAddressPolicy } from './issuers/issuer-address.js';
+import { createIssuerRegistrations, type IssuerRegistrations } from './issuers/issuer-registrations.js';
+import { createRemoteDocuments } from './issuers/remote-documents.js';
+import { createRemoteJwks, type RemoteJwks } from './issuers/remote-jwks.js';
+import { createSigningKeys, type SigningKeys } from './keys/signing-keys.js';
+import { limiterFor, type RateLimiter, refuseIfLimited } from './limits/rate-limit.js';
+import { createSharedRateLimiter } from './limits/shared-rate-limiter.js';
+import type { ResolvedRialtoExchangeOptions } from './options/options.js';
+import { type ApiKeys, createApiKeys } from './organizations/api-keys.js';
+import { createOrgAccess, type OrgAccess } from './organizations/org-access.js';
+import { createOrganizations, type Organizations } from './organizations/organizations.js';
+import type { Store } from './store/store.js';
+import { createEvents, type RialtoEvents } from './telemetry/audit-events.js';
 import {
   createPrometheusMetrics,
   type MetricsRecorder,
   type RateLimitScope,
   type RialtoMetrics,
-} from './prometheus-metrics.js';
-import { limiterFor, type RateLimiter, refuseIfLimited } from './rate-limit.js';
-import { createRefreshTokens, type RefreshTokens } from './refresh-tokens.js';
-import { createRemoteDocuments } from './remote-documents.js';
-import { createRemoteJwks, type RemoteJwks } from './remote-jwks.js';
-import { createSharedRateLimiter } from './shared-rate-limiter.js';
-import { createSigningKeys, type SigningKeys } from './signing-keys.js';
-import type { Store } from './store.js';
-import { createUserLifecycle, type UserLifecycle } from './user-lifecycle.js';
-import { createUserLookup, type UserLookup } from './user-lookup.js';
-import { createUserRoles, type UserRoles } from './user-roles.js';
-import { createUsers, type Users } from './users.js';
-import { type AccessTokenVerifier, createAccessTokenVerifier } from './verify-access-token.js';
-import { createIdTokenVerifier } from './verify-id-token.js';
+} from './telemetry/prometheus-metrics.js';
+import { createTelemetry, type Telemetry, tracedStore } from './telemetry/tracing.js';
+import { createTokenMinter } from './tokens/mint-tokens.js';
+import { createRefreshTokens, type RefreshTokens } from './tokens/refresh-tokens.js';
+import { type AccessTokenVerifier, createAccessTokenVerifier } from './tokens/verify-access-token.js';
+import { createUserLifecycle, type UserLifecycle } from './users/user-lifecycle.js';
+import { createUserLookup, type UserLookup } from './users/user-lookup.js';
+import { createUserRoles, type UserRoles } from './users/user-roles.js';
+import { createUsers, type Users } from './users/users.js';
 import { createDeliveryWorker, type DeliveryWorker } from './webhooks/delivery-worker.js';
 import { createEventCatalogue, type EventCatalogue } from './webhooks/event-catalogue.js';
 import { createWebhookSubscriptions, type WebhookSubscriptions } from './webhooks/webhook-subscriptions.js';

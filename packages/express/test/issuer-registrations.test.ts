@@ -7,7 +7,7 @@ import { decodeJwt } from 'jose';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The API key format of version 2 databases is the current one; only core makes keys, so the test borrows its generator.
-import { generateApiKey } from '../../core/src/api-keys.js';
+import { generateApiKey } from '../../core/src/organizations/api-keys.js';
 import {
   legacyOrganizations,
   writeVersion2SqliteOrganization,

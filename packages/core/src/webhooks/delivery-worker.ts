@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { epochSeconds } from '../internal/clock.js';
-import type { Logger } from '../logger.js';
-import type { WebhookAttemptOutcome } from '../prometheus-metrics.js';
 import type {
   Store,
   WebhookAttemptRecord,
@@ -9,7 +7,9 @@ import type {
   WebhookDeliveryStatus,
   WebhookEventRecord,
   WebhookSubscriptionRecord,
-} from '../store.js';
+} from '../store/store.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { WebhookAttemptOutcome } from '../telemetry/prometheus-metrics.js';
 import { postWebhook, type WebhookPostResult } from './deliver.js';
 import type { ResolvedWebhookOptions } from './webhook-options.js';
 import { signWebhook, type WebhookHeaders } from './webhook-signature.js';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { WebhookEventRecord } from '../store.js';
+import type { WebhookEventRecord } from '../store/store.js';
 
 /** Event types the exchange itself emits. */
 export const BUILT_IN_WEBHOOK_EVENT_TYPES = [

@@ -5,7 +5,7 @@ import {
   positiveNumber,
   strictOptions,
   wholeNumberAtLeastOne,
-} from '../internal/option-schema.js';
+} from '../options/schema-helpers.js';
 
 /** Svix's schedule: after the first attempt, retries 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h later (~27 h in all). */
 export const DEFAULT_RETRY_SCHEDULE_SECONDS: readonly number[] = [5, 300, 1800, 7200, 18_000, 36_000, 36_000];

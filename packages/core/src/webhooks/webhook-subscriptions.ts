@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { RialtoError } from '../errors.js';
 import { epochSeconds } from '../internal/clock.js';
 import { printableText } from '../internal/control-characters.js';
-import type { Store, WebhookSubscriptionRecord } from '../store.js';
+import type { Store, WebhookSubscriptionRecord } from '../store/store.js';
 import {
   assertPublicDestination,
   type DestinationPolicy,

@@ -1,0 +1,239 @@
+import { STATUS_CODES } from 'node:http';
+import { z } from 'zod';
+import { type RialtoErrorCode, statusOf } from '../errors.js';
+import { issuerRegistrationSchema } from '../issuers/issuer-registrations.js';
+import {
+  audienceUpdateSchema,
+  organizationPatchSchema,
+  registrationSchema,
+} from '../organizations/organizations.js';
+import { userCreationSchema } from '../users/user-lifecycle.js';
+import { userRoleSchema } from '../users/user-roles.js';
+import { userPatchSchema } from '../users/users.js';
+import { webhookCreationSchema, webhookEventTypesSchema } from '../webhooks/webhook-subscriptions.js';
+import { apiSchemas } from './api-schemas.js';
+import type { Credential, Route } from './route.js';
+import { errorResponseSchema, type openApiDocumentResponseSchema } from './wire-format.js';
+
+/** An OpenAPI 3.1 document as JSON. */
+export type OpenApiDocument = z.infer<typeof openApiDocumentResponseSchema>;
+
+// The request schemas the routes validate their bodies with, named in the document as they are here.
+const REQUEST_SCHEMAS: ReadonlyArray<readonly [z.ZodType, string]> = [
+  [registrationSchema, 'OrganizationRegistration'],
+  [organizationPatchSchema, 'OrganizationPatch'],
+  [audienceUpdateSchema, 'AudienceUpdate'],
+  [issuerRegistrationSchema, 'IssuerRegistrationInput'],
+  [userCreationSchema, 'UserCreation'],
+  [userPatchSchema, 'UserPatch'],
+  [userRoleSchema, 'UserRoleUpdate'],
+  [webhookCreationSchema, 'WebhookCreation'],
+  [webhookEventTypesSchema, 'WebhookEventTypes'],
+];
+for (const [schema, id] of REQUEST_SCHEMAS) if (!apiSchemas.has(schema)) apiSchemas.add(schema, { id });
+
+// What presenting each credential may answer, whichever route it is presented to.
+const CREDENTIAL_ERRORS: Record<Credential, RialtoErrorCode[]> = {
+  apiKey: ['invalid_api_key', 'organization_suspended'],
+  accessToken: ['unauthorized', 'invalid_access_token', 'organization_suspended'],
+  adminToken: ['unauthorized'],
+};
+
+// The Express binding reads the body of every request it routes, so any operation may answer these.
+const BODY_ERRORS: RialtoErrorCode[] = ['request_too_large', 'unsupported_media_type'];
+
+const SECURITY_SCHEMES: Record<Credential, Record<string, string>> = {
+  apiKey: {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-API-Key',
+    description: "An organization's API key (from registration or `POST .../api-keys`).",
+  },
+  adminToken: {
+    type: 'http',
+    scheme: 'bearer',
+    description:
+      'The service admin: `adminToken` (RIALTO_ADMIN_TOKEN), or whatever `authorizeAdmin` accepts.',
+  },
+  accessToken: {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description: 'An access token of this service; org-wide routes take an org admin\u2019s.',
+  },
+};
+
+const HEADERS = {
+  'Cache-Control': {
+    description:
+      '`no-store` on credentials and errors (RFC 6749 §5.1); `public, max-age=300` on public documents.',
+    schema: z.enum(['no-store', 'public, max-age=300']),
+  },
+  Pragma: { description: '`no-cache` with `no-store`, for HTTP/1.0 caches.', schema: z.literal('no-cache') },
+  'WWW-Authenticate': {
+    description: 'The challenge of a 401 (RFC 6750 §3 for bearer tokens; `APIKey` for the X-API-Key header).',
+    schema: z.string().regex(/realm="rialto"/),
+  },
+  'Retry-After': {
+    description: 'Seconds to wait before retrying.',
+    schema: z.string().regex(/^\d+$/),
+  },
+} satisfies Record<string, { description: string; schema: z.ZodType }>;
+
+type HeaderName = keyof typeof HEADERS;
+
+/**
+ * The OpenAPI 3.1 document of `routes`, generated from the zod schemas they validate requests with
+ * and build answers with: no part of it is written by hand, so it cannot describe another API.
+ * @throws TypeError when a route names a schema that has no id in the API's registry (a bug here)
+ */
+export function openApiDocument(routes: readonly Route[]): OpenApiDocument {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of routes) {
+    const operations = paths[route.doc.path] ?? {};
+    operations[route.method.toLowerCase()] = operation(route);
+    paths[route.doc.path] = operations;
+  }
+  const { schemas } = z.toJSONSchema(apiSchemas, {
+    io: 'input',
+    unrepresentable: 'any',
+    uri: (id) => `#/components/schemas/${id}`,
+  });
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'rialto-exchange',
+      version: '1.0.0',
+      description:
+        "Exchanges a partner identity provider's ID token for this service's access and refresh tokens, and manages the organizations, users and webhooks behind them. Paths are relative to where the router is mounted.",
+      license: { name: 'MIT', identifier: 'MIT' },
+    },
+    tags: ['Tokens', 'Users', 'Organizations', 'Webhooks', 'Discovery', 'Health'].map((name) => ({ name })),
+    paths,
+    components: {
+      schemas: Object.fromEntries(
+        Object.entries(schemas)
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([id, schema]) => [id, withoutSchemaIdentity(schema)]),
+      ),
+      headers: Object.fromEntries(
+        Object.entries(HEADERS).map(([name, { description, schema }]) => [
+          name,
+          { description, schema: inlineJsonSchema(schema) },
+        ]),
+      ),
+      securitySchemes: SECURITY_SCHEMES,
+    },
+  };
+}
+
+function operation(route: Route): Record<string, unknown> {
+  const { doc } = route;
+  const parameters = [...doc.path.matchAll(/\{([a-z_]+)\}/g)].map(([, name]) => ({
+    name,
+    in: 'path',
+    required: true,
+    schema: inlineJsonSchema(z.string()),
+  }));
+  const security = doc.security.map((credential) => ({ [credential]: [] }));
+  const responses: Record<string, unknown> = {};
+  for (const [status, schema] of Object.entries(doc.responses)) {
+    if (schema === undefined) continue;
+    const cache = doc.cacheControl === 'public' ? ['Cache-Control'] : ['Cache-Control', 'Pragma'];
+    responses[status] = {
+      description: `${statusText(Number(status))}.`,
+      headers: headerRefs(cache as HeaderName[]),
+      content: { 'application/json': { schema: schemaRef(schema) } },
+    };
+  }
+  const credentialErrors = doc.isCredentialOptional
+    ? []
+    : doc.security.flatMap((credential) => CREDENTIAL_ERRORS[credential]);
+  const errors = [...doc.errors, ...credentialErrors, ...BODY_ERRORS, 'server_error' as const];
+  for (const [status, codes] of errorsByStatus(errors)) {
+    if (responses[status] !== undefined) {
+      throw new TypeError(`${doc.operationId}: status ${status} is both an answer and an error`);
+    }
+    responses[status] = {
+      description: `${statusText(status)}: ${codes.map((code) => `\`${code}\``).join(', ')}.`,
+      headers: headerRefs(errorHeaders(status, codes)),
+      content: {
+        'application/json': {
+          schema: {
+            allOf: [
+              schemaRef(errorResponseSchema),
+              { properties: { error: inlineJsonSchema(z.enum(codes)) } },
+            ],
+          },
+        },
+      },
+    };
+  }
+  return {
+    operationId: doc.operationId,
+    summary: doc.summary,
+    ...(doc.description === undefined ? {} : { description: doc.description }),
+    tags: [doc.tag],
+    security: doc.isCredentialOptional ? [...security, {}] : security,
+    ...(parameters.length > 0 ? { parameters } : {}),
+    ...(doc.requestBody === undefined
+      ? {}
+      : {
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: schemaRef(doc.requestBody) } },
+          },
+        }),
+    responses: Object.fromEntries(Object.entries(responses).sort(([a], [b]) => Number(a) - Number(b))),
+  };
+}
+
+function errorsByStatus(codes: RialtoErrorCode[]): Array<[number, [RialtoErrorCode, ...RialtoErrorCode[]]]> {
+  const byStatus = new Map<number, [RialtoErrorCode, ...RialtoErrorCode[]]>();
+  for (const code of new Set(codes)) {
+    const status = statusOf(code);
+    const known = byStatus.get(status);
+    if (known) known.push(code);
+    else byStatus.set(status, [code]);
+  }
+  return [...byStatus.entries()].sort(([a], [b]) => a - b);
+}
+
+function errorHeaders(status: number, codes: readonly RialtoErrorCode[]): HeaderName[] {
+  const headers: HeaderName[] = ['Cache-Control', 'Pragma'];
+  if (status === 401) headers.push('WWW-Authenticate');
+  if (codes.includes('rate_limited') || codes.includes('temporarily_unavailable'))
+    headers.push('Retry-After');
+  return headers;
+}
+
+function headerRefs(names: HeaderName[]): Record<string, unknown> {
+  return Object.fromEntries(
+    names.map((name) => [
+      name,
+      // Every documented header is always sent: required.
+      { $ref: `#/components/headers/${name}` },
+    ]),
+  );
+}
+
+function schemaRef(schema: z.ZodType): { $ref: string } {
+  const id = apiSchemas.get(schema)?.id;
+  if (id === undefined)
+    throw new TypeError('openApiDocument: a route names a schema without an id in apiSchemas');
+  return { $ref: `#/components/schemas/${id}` };
+}
+
+function inlineJsonSchema(schema: z.ZodType): Record<string, unknown> {
+  return withoutSchemaIdentity(z.toJSONSchema(schema, { io: 'input' }));
+}
+
+// Components sit inside the document: no `$schema` of their own, and their name is their address.
+function withoutSchemaIdentity(schema: Record<string, unknown>): Record<string, unknown> {
+  const { $schema, $id, ...rest } = schema;
+  return rest;
+}
+
+function statusText(status: number): string {
+  return STATUS_CODES[status] ?? `HTTP ${status}`;
+}

@@ -1,0 +1,164 @@
+import { toRialtoError } from '../../errors.js';
+import type { ExchangeProgress } from '../../exchange/exchange-token.js';
+import { clientAddressKey } from '../../limits/client-address-key.js';
+import { enforceRateLimit } from '../../limits/rate-limit.js';
+import { refusedFor, type Services } from '../../services.js';
+import type { RequestLike } from '../http-types.js';
+import { header, json, respond } from '../messages.js';
+import type { Route } from '../route.js';
+import {
+  emptyResponseSchema,
+  exchangeExplanationResponseSchema,
+  exchangeRequestSchema,
+  refreshRequestSchema,
+  tokenResponseSchema,
+} from '../wire-format.js';
+
+const EXCHANGE_ERRORS = [
+  'missing_api_key',
+  'invalid_api_key',
+  'rate_limited',
+  'invalid_token',
+  'invalid_signature',
+  'token_expired',
+  'invalid_issuer',
+  'invalid_audience',
+  'discovery_failed',
+  'issuer_not_registered',
+  'org_mismatch',
+  'account_conflict',
+  'organization_suspended',
+  'user_not_provisioned',
+  'temporarily_unavailable',
+] as const;
+
+/** `POST /identity/auth/exchange`, `/exchange/explain`, `/refresh` and `/revoke`. */
+export function tokenRoutes({
+  tokenExchange,
+  exchangeExplainer,
+  refreshTokens,
+  events,
+  ipLimiter,
+  telemetry,
+  options,
+}: Services): Route[] {
+  const onRefused = refusedFor(telemetry.metrics, 'client_address');
+  const { ipv6PrefixLength } = options.rateLimit;
+  function admitClient(request: RequestLike): void {
+    if (request.ip === undefined || ipLimiter === undefined) return;
+    const key = clientAddressKey(request.ip, ipv6PrefixLength);
+    enforceRateLimit(ipLimiter, key, 'this client address', onRefused);
+  }
+
+  return [
+    {
+      method: 'POST',
+      pattern: /^\/identity\/auth\/exchange$/,
+      scheme: 'api_key',
+      doc: {
+        path: '/identity/auth/exchange',
+        operationId: 'exchangeToken',
+        summary: "Exchange a partner IdP's ID token for this service's access and refresh tokens",
+        tag: 'Tokens',
+        security: ['apiKey'],
+        requestBody: exchangeRequestSchema,
+        responses: { 200: tokenResponseSchema },
+        errors: [...EXCHANGE_ERRORS],
+      },
+      async run(request) {
+        admitClient(request);
+        const progress: ExchangeProgress = {};
+        try {
+          const { tokens, org, registration, provisioned } = await tokenExchange.exchange(
+            header(request, 'x-api-key'),
+            request.body,
+            progress,
+          );
+          const { userId } = provisioned.user;
+          const userCreated = provisioned.created;
+          if (userCreated) events.emit('user.created', { orgId: org.orgId, userId });
+          events.emit('exchange.succeeded', {
+            orgId: org.orgId,
+            userId,
+            issuer: registration.issuer,
+            userCreated,
+          });
+          return json(200, tokens);
+        } catch (error) {
+          const { code, status } = toRialtoError(error);
+          events.emit('exchange.failed', { code, status, ...progress });
+          throw error;
+        }
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/identity\/auth\/exchange\/explain$/,
+      scheme: 'api_key',
+      doc: {
+        path: '/identity/auth/exchange/explain',
+        operationId: 'explainExchange',
+        summary: 'Run every check of an exchange, writing and minting nothing, and report each step',
+        tag: 'Tokens',
+        security: ['apiKey'],
+        requestBody: exchangeRequestSchema,
+        responses: { 200: exchangeExplanationResponseSchema },
+        errors: ['missing_api_key', 'rate_limited', 'temporarily_unavailable'],
+      },
+      async run(request) {
+        // The exchange's own limits: explaining is no way around them.
+        admitClient(request);
+        return respond(
+          200,
+          exchangeExplanationResponseSchema,
+          await exchangeExplainer.explain(header(request, 'x-api-key'), request.body),
+        );
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/identity\/auth\/refresh$/,
+      scheme: 'none',
+      doc: {
+        path: '/identity/auth/refresh',
+        operationId: 'refreshTokens',
+        summary: 'Trade a refresh token (once) for a new access and refresh token',
+        tag: 'Tokens',
+        security: [],
+        requestBody: refreshRequestSchema,
+        responses: { 200: tokenResponseSchema },
+        errors: [
+          'invalid_request',
+          'invalid_grant',
+          'organization_suspended',
+          'rate_limited',
+          'temporarily_unavailable',
+        ],
+      },
+      async run(request) {
+        admitClient(request);
+        return json(200, await refreshTokens.refresh(request.body));
+      },
+    },
+    {
+      method: 'POST',
+      pattern: /^\/identity\/auth\/revoke$/,
+      scheme: 'none',
+      doc: {
+        path: '/identity/auth/revoke',
+        operationId: 'revokeRefreshToken',
+        summary: "Revoke a refresh token's family; an unknown token is not an error (RFC 7009)",
+        tag: 'Tokens',
+        security: [],
+        requestBody: refreshRequestSchema,
+        responses: { 200: emptyResponseSchema },
+        errors: ['invalid_request', 'rate_limited', 'temporarily_unavailable'],
+      },
+      async run(request) {
+        admitClient(request);
+        await refreshTokens.revoke(request.body);
+        return respond(200, emptyResponseSchema, {});
+      },
+    },
+  ];
+}

@@ -1,0 +1,304 @@
+import { randomUUID } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import { z } from 'zod';
+import { RialtoError } from '../errors.js';
+import { ASYMMETRIC_ALGORITHMS } from '../exchange/verify-id-token.js';
+import { epochSeconds } from '../internal/clock.js';
+import { printableText } from '../internal/control-characters.js';
+import type {
+  EmailLinkingPolicy,
+  IssuerRegistrationConflict,
+  IssuerRegistrationRecord,
+  Store,
+} from '../store/store.js';
+import type { RialtoEvents } from '../telemetry/audit-events.js';
+import { isAllowedRemoteUrl } from './discovery.js';
+import { assertIssuerAddress, issuerAddressPolicy } from './issuer-address.js';
+
+/** The linking policies an issuer registration may choose. */
+export const EMAIL_LINKING_POLICIES = [
+  'verified',
+  'unless_unverified',
+  'never',
+] as const satisfies readonly EmailLinkingPolicy[];
+
+const NO_CLIENT_IDS_WARNING =
+  'No client_ids were given: ID tokens issued to any client of this issuer will be accepted, including other applications using the same identity provider. Register the client ids of your application.';
+
+/** What an admin should know about a registration that was accepted, e.g. that it trusts every client. */
+export function registrationWarnings(registration: IssuerRegistrationRecord): string[] {
+  return registration.clientIds.length === 0 ? [NO_CLIENT_IDS_WARNING] : [];
+}
+
+/** The subject claim when a registration names none: OIDC Core's stable identifier of the user. */
+export const DEFAULT_SUBJECT_CLAIM = 'sub';
+
+// Claims that are mutable, user-chosen, or about the token rather than the user: keying users on
+// them would let a renamed account, or any token of the issuer, take over another user.
+const UNFIT_SUBJECT_CLAIMS = new Set([
+  'iss',
+  'aud',
+  'azp',
+  'exp',
+  'iat',
+  'nbf',
+  'jti',
+  'nonce',
+  'auth_time',
+  'acr',
+  'amr',
+  'sid',
+  'at_hash',
+  'c_hash',
+  'typ',
+  'email',
+  'email_verified',
+  'preferred_username',
+  'upn',
+  'unique_name',
+  'name',
+  'given_name',
+  'family_name',
+  'nickname',
+  'phone_number',
+]);
+
+/**
+ * The issuer fields of a registration body, shared by `POST /identity/organizations` (the first
+ * issuer) and `POST /identity/organizations/:org_id/issuers` (any further one).
+ */
+export const issuerFields = {
+  issuer: printableText.pipe(z.string().max(2048)),
+  client_ids: z
+    .array(printableText.pipe(z.string().min(1).max(256)))
+    .max(32)
+    .optional(),
+  allowed_algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS)).min(1).optional(),
+  email_linking: z.enum(EMAIL_LINKING_POLICIES).optional(),
+  subject_claim: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/, 'must be a claim name')
+    .refine(
+      (claim) => !UNFIT_SUBJECT_CLAIMS.has(claim),
+      'must be a stable user identifier such as sub or oid',
+    )
+    .optional(),
+  trust_username_claims: z.boolean().optional(),
+};
+
+/** Body of `POST /identity/organizations/:org_id/issuers`, and of the host's `addIssuer()`. */
+export const issuerRegistrationSchema = z.strictObject(issuerFields);
+
+export type IssuerRegistrationInput = z.infer<typeof issuerRegistrationSchema>;
+
+export interface IssuerRegistrationsOptions {
+  allowInsecureIssuers: boolean;
+  allowPrivateIssuers: boolean;
+  defaultEmailLinking: EmailLinkingPolicy;
+  requireClientIds: boolean;
+  cacheTtlSeconds: number;
+  maxCachedOrgs: number;
+}
+
+/** The issuers each organization trusts, and which registration an ID token belongs to. */
+export interface IssuerRegistrations {
+  /**
+   * Validates a registration body into a record for `orgId`, without storing it.
+   * @throws RialtoError `invalid_request` when the issuer is not an allowed URL or address, or
+   *   when `requireClientIds` is set and `client_ids` is empty
+   */
+  build(orgId: string, input: IssuerRegistrationInput, now: number): Promise<IssuerRegistrationRecord>;
+  /**
+   * Adds a registration to an existing organization.
+   * @throws RialtoError `not_found` (no such org), `invalid_request` or `conflict`
+   */
+  add(orgId: string, input: IssuerRegistrationInput): Promise<IssuerRegistrationRecord>;
+  /** @returns the org's registrations, oldest first. */
+  list(orgId: string): Promise<IssuerRegistrationRecord[]>;
+  /**
+   * Removes a registration; this instance stops accepting its tokens at once, others within the
+   * lookup-cache TTL. @returns `false` when the org has no such registration.
+   */
+  remove(orgId: string, registrationId: string): Promise<boolean>;
+  /**
+   * The registration of `orgId` an ID token belongs to, from its unverified `iss` and `aud`, before
+   * anything is fetched from the issuer. When the org registers the issuer but none of the named
+   * clients, its registration is returned and the verifier's audience check refuses the token.
+   * @throws RialtoError `invalid_issuer` (no `iss`), `org_mismatch` (the issuer and client belong to
+   *   another org) or `issuer_not_registered` (to none)
+   */
+  resolve(orgId: string, iss: unknown, aud: unknown): Promise<IssuerRegistrationRecord>;
+  /**
+   * Drops this instance's cached issuer lookups, after a change to any registration: they are keyed
+   * by the token's spelling, so any cached spelling may name the changed issuer.
+   */
+  forget(): void;
+}
+
+/**
+ * The one spelling of an issuer URL that uniqueness is decided on: scheme and host lower-case (as
+ * the URL parser leaves them), default port dropped, trailing slashes of the path removed (Auth0
+ * issuers end in `/`, most others do not, and both name one IdP). The path keeps its case: it is
+ * case-sensitive. A string that is not a URL is returned with its trailing slashes removed.
+ */
+export function normalizeIssuer(issuer: string): string {
+  if (!URL.canParse(issuer)) return issuer.replace(/\/+$/, '');
+  const url = new URL(issuer);
+  const credentials = url.username || url.password ? `${url.username}:${url.password}@` : '';
+  const path = url.pathname.replace(/\/+$/, '');
+  return `${url.protocol}//${credentials}${url.host}${path}${url.search}${url.hash}`;
+}
+
+/** How issuers were keyed before `normalizeIssuer`: one trailing slash removed, nothing else. */
+function legacyIssuerKey(issuer: string): string {
+  return issuer.endsWith('/') ? issuer.slice(0, -1) : issuer;
+}
+
+/** Says why the store refused a registration, in terms an admin can act on. */
+export function issuerConflict(conflict: IssuerRegistrationConflict): RialtoError {
+  const descriptions: Record<IssuerRegistrationConflict, string> = {
+    duplicate: 'The organization already registers this issuer; remove that registration to change it.',
+    issuer_taken:
+      'The issuer is already registered. Organizations share an issuer only when each names its client_ids; a registration without client_ids trusts every client of the issuer and cannot be shared.',
+    client_id_taken: 'One of the client_ids is already registered for this issuer.',
+  };
+  return new RialtoError('conflict', descriptions[conflict]);
+}
+
+export function createIssuerRegistrations(
+  store: Store,
+  events: RialtoEvents,
+  options: IssuerRegistrationsOptions,
+): IssuerRegistrations {
+  // Every exchange resolves its issuer here: registrations stay in process briefly, and empty
+  // results are cached too, so tokens naming unknown issuers cannot be used to hammer the store.
+  const byIssuer = new LRUCache<string, { registrations: IssuerRegistrationRecord[] }>({
+    max: options.maxCachedOrgs,
+    ttl: options.cacheTtlSeconds * 1000,
+    // Compare against the clock directly instead of arming a timer per lookup.
+    ttlResolution: 0,
+    // Keyed by the token's spelling: a fresh hit costs no URL parsing. Registrations stored before
+    // issuers were normalized keep the spelling they were registered with, hence the second read.
+    fetchMethod: async (issuerKey) => {
+      const canonical = normalizeIssuer(issuerKey);
+      const legacy = legacyIssuerKey(issuerKey);
+      const registrations = await store.findIssuerRegistrations(canonical);
+      return {
+        registrations:
+          registrations.length > 0 || canonical === legacy
+            ? registrations
+            : await store.findIssuerRegistrations(legacy),
+      };
+    },
+  });
+
+  async function registrationsOf(issuer: string): Promise<IssuerRegistrationRecord[]> {
+    // A fresh hit is answered from get(): fetch() costs a promise chain per call even on a hit.
+    return (byIssuer.get(issuer) ?? (await byIssuer.fetch(issuer)))?.registrations ?? [];
+  }
+
+  async function build(
+    orgId: string,
+    input: IssuerRegistrationInput,
+    now: number,
+  ): Promise<IssuerRegistrationRecord> {
+    const issuer = normalizeIssuer(input.issuer);
+    if (!URL.canParse(issuer) || !isAllowedRemoteUrl(new URL(issuer), options.allowInsecureIssuers)) {
+      throw new RialtoError(
+        'invalid_request',
+        options.allowInsecureIssuers
+          ? 'The issuer must be an absolute http or https URL.'
+          : 'The issuer must be an absolute https URL.',
+      );
+    }
+    const issuerUrl = new URL(issuer);
+    if (issuerUrl.username || issuerUrl.password || issuerUrl.search || issuerUrl.hash) {
+      // OIDC Discovery §2: an issuer has no query or fragment; credentials would be sent to the IdP.
+      throw new RialtoError(
+        'invalid_request',
+        'The issuer must not contain credentials, a query or a fragment.',
+      );
+    }
+    const clientIds = [...new Set(input.client_ids ?? [])];
+    if (clientIds.length === 0 && options.requireClientIds) {
+      throw new RialtoError(
+        'invalid_request',
+        'client_ids: this service requires the client ids your ID tokens are issued to.',
+      );
+    }
+    await assertIssuerAddress(issuerUrl, issuerAddressPolicy(options.allowPrivateIssuers));
+    return {
+      registrationId: randomUUID(),
+      orgId,
+      issuer,
+      clientIds,
+      allowedAlgorithms: input.allowed_algorithms ?? [...ASYMMETRIC_ALGORITHMS],
+      emailLinking: input.email_linking ?? options.defaultEmailLinking,
+      subjectClaim: input.subject_claim ?? DEFAULT_SUBJECT_CLAIM,
+      trustUsernameClaims: input.trust_username_claims ?? false,
+      createdAt: now,
+      updatedAt: now,
+    };
+  }
+
+  function forget() {
+    byIssuer.clear();
+  }
+
+  return {
+    build,
+    forget,
+
+    async add(orgId, input) {
+      if (!(await store.getOrganization(orgId))) throw new RialtoError('not_found', 'No such organization.');
+      const record = await build(orgId, input, epochSeconds());
+      const outcome = await store.addIssuerRegistration(record);
+      if (outcome !== 'added') throw issuerConflict(outcome);
+      forget();
+      events.emit('organization.issuer_added', {
+        orgId,
+        registrationId: record.registrationId,
+        issuer: record.issuer,
+      });
+      return record;
+    },
+
+    list: (orgId) => store.listIssuerRegistrations(orgId),
+
+    async remove(orgId, registrationId) {
+      const registration = (await store.listIssuerRegistrations(orgId)).find(
+        (candidate) => candidate.registrationId === registrationId,
+      );
+      if (!registration || !(await store.removeIssuerRegistration(orgId, registrationId))) return false;
+      forget();
+      events.emit('organization.issuer_removed', { orgId, registrationId, issuer: registration.issuer });
+      return true;
+    },
+
+    async resolve(orgId, iss, aud) {
+      if (typeof iss !== 'string' || iss.length === 0) {
+        throw new RialtoError('invalid_issuer', 'The token must contain an iss claim.');
+      }
+      const registrations = await registrationsOf(iss);
+      const audiences = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
+      const claims = (registration: IssuerRegistrationRecord) =>
+        registration.clientIds.length === 0 ||
+        registration.clientIds.some((clientId) => audiences.includes(clientId));
+      let own: IssuerRegistrationRecord | undefined;
+      let isOtherOrgs = false;
+      for (const registration of registrations) {
+        if (registration.orgId !== orgId) isOtherOrgs ||= claims(registration);
+        else if (claims(registration)) return registration;
+        else own = registration;
+      }
+      if (isOtherOrgs) {
+        throw new RialtoError(
+          'org_mismatch',
+          "The token's issuer and client are registered to a different organization than the API key's.",
+        );
+      }
+      if (own) return own;
+      throw new RialtoError('issuer_not_registered');
+    },
+  };
+}

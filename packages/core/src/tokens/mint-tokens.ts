@@ -1,0 +1,182 @@
+import { KeyObject, randomUUID } from 'node:crypto';
+import { CompactSign } from 'jose';
+import type { z } from 'zod';
+import { type tokenResponseSchema, verificationFlagsJson } from '../http/wire-format.js';
+import { epochSeconds } from '../internal/clock.js';
+import { signHs256Jwt } from '../internal/hs256.js';
+import type { LoadedKeys, SigningKeys } from '../keys/signing-keys.js';
+import type { OrganizationRecord, RefreshTokenRecord, Store, UserRecord, UserRole } from '../store/store.js';
+
+/**
+ * The body of a successful exchange or refresh. Built field by field on the hot path rather than
+ * parsed: this type is the schema's, so the compiler refuses a field the OpenAPI document lacks.
+ */
+export type TokenResponse = z.infer<typeof tokenResponseSchema>;
+
+/** Claims of the service's access tokens. */
+export interface RialtoAccessTokenClaims {
+  iss: string;
+  sub: string;
+  aud: string[];
+  iat: number;
+  exp: number;
+  jti: string;
+  scope: string;
+  org_id: string;
+  org_name: string;
+  user_id: string;
+  email: string;
+  /**
+   * The user's role in its organization when the token was minted. A hint for UI gating only: the
+   * service's org-wide routes check the role in the store again, so a demotion takes effect before
+   * tokens minted earlier expire.
+   */
+  org_role: UserRole;
+  onboarding_completed: boolean;
+  kyc_completed: boolean;
+  accredited: boolean;
+  accreditation_verified: boolean;
+}
+
+export interface TokenMinterOptions {
+  issuer: string;
+  store: Store;
+  signingKeys: SigningKeys;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+}
+
+export interface TokenMinter {
+  /** Signs an access token and a refresh token that starts a new family, and records the refresh token. */
+  mint(org: OrganizationRecord, user: UserRecord): Promise<TokenResponse>;
+  /**
+   * The record of a refresh token to succeed one of `familyId`, issued `now` under the current
+   * refresh secret. Nothing is signed or stored: the store rotates it in.
+   */
+  successorOf(
+    previous: { familyId: string; orgId: string; userId: string },
+    now: number,
+  ): Promise<RefreshTokenRecord>;
+  /**
+   * Signs a fresh access token and the refresh token `refreshToken` describes. The refresh token's
+   * bytes depend on the record alone, so a retried refresh answers with the very token it got first.
+   */
+  respond(
+    org: OrganizationRecord,
+    user: UserRecord,
+    refreshToken: RefreshTokenRecord,
+    now: number,
+  ): Promise<TokenResponse>;
+}
+
+const BASE_SCOPES = 'openid email profile';
+const encoder = new TextEncoder();
+// RFC 9068 media type: resource servers can tell an access token from any other JWT.
+export const ACCESS_TOKEN_TYPE = 'at+jwt';
+
+export function scopeFor(org: OrganizationRecord): string {
+  return [BASE_SCOPES, ...org.audience.map((audience) => `aud:${audience}`)].join(' ');
+}
+
+export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
+  const { issuer, store, signingKeys, accessTokenTtlSeconds, refreshTokenTtlSeconds } = options;
+
+  async function refreshRecord(
+    previous: { familyId: string; orgId: string; userId: string },
+    now: number,
+  ): Promise<RefreshTokenRecord> {
+    const keys = await signingKeys.load();
+    return {
+      jti: randomUUID(),
+      familyId: previous.familyId,
+      orgId: previous.orgId,
+      userId: previous.userId,
+      issuedAt: now,
+      expiresAt: now + refreshTokenTtlSeconds,
+      kid: keys.refresh.kid,
+    };
+  }
+
+  async function respond(
+    org: OrganizationRecord,
+    user: UserRecord,
+    refreshToken: RefreshTokenRecord,
+    now: number,
+  ): Promise<TokenResponse> {
+    const keys = await signingKeys.load();
+    const scope = scopeFor(org);
+    const claims: RialtoAccessTokenClaims = {
+      iss: issuer,
+      sub: user.userId,
+      aud: org.audience,
+      iat: now,
+      exp: now + accessTokenTtlSeconds,
+      jti: randomUUID(),
+      scope,
+      org_id: org.orgId,
+      org_name: org.name,
+      user_id: user.userId,
+      email: user.email,
+      org_role: user.role,
+      ...verificationFlagsJson(user),
+    };
+    // CompactSign rather than SignJWT: the claims are built above from typed values, and SignJWT
+    // would deep-copy and re-check them on every exchange.
+    const accessToken = await new CompactSign(encoder.encode(JSON.stringify(claims)))
+      .setProtectedHeader({ alg: keys.access.alg, kid: keys.access.kid, typ: ACCESS_TOKEN_TYPE })
+      .sign(keys.access.key);
+    return {
+      access_token: accessToken,
+      token_type: 'Bearer',
+      expires_in: accessTokenTtlSeconds,
+      refresh_token: signRefreshToken(refreshToken, keys),
+      refresh_expires_in: Math.max(0, refreshToken.expiresAt - now),
+      scope,
+    };
+  }
+
+  function signRefreshToken(record: RefreshTokenRecord, keys: LoadedKeys): string {
+    // A retry within the grace window may come after a secret rotation: the record's own secret
+    // still verifies (it is kept while its tokens live), so the same bytes come out.
+    const secret =
+      record.kid === keys.refresh.kid
+        ? keys.refresh.secret
+        : secretOf(keys.refreshSecretsByKid.get(record.kid));
+    const kid = secret ? record.kid : keys.refresh.kid;
+    return signHs256Jwt(
+      { kid, typ: 'JWT' },
+      {
+        fid: record.familyId,
+        org_id: record.orgId,
+        iss: issuer,
+        sub: record.userId,
+        aud: issuer,
+        jti: record.jti,
+        iat: record.issuedAt,
+        exp: record.expiresAt,
+      },
+      secret ?? keys.refresh.secret,
+    );
+  }
+
+  return {
+    async mint(org, user) {
+      const now = epochSeconds();
+      const refreshToken = await refreshRecord(
+        { familyId: randomUUID(), orgId: org.orgId, userId: user.userId },
+        now,
+      );
+      const [tokens] = await Promise.all([
+        respond(org, user, refreshToken, now),
+        store.saveRefreshToken(refreshToken),
+      ]);
+      return tokens;
+    },
+    successorOf: refreshRecord,
+    respond,
+  };
+}
+
+function secretOf(key: Parameters<typeof KeyObject.from>[0] | undefined): KeyObject | undefined {
+  return key && KeyObject.from(key);
+}

@@ -1,0 +1,149 @@
+import { errors as joseErrors, jwtVerify } from 'jose';
+import { RialtoError } from '../errors.js';
+import type { RequestLike } from '../http/http-types.js';
+import { parseJsonBody } from '../http/messages.js';
+import { refreshRequestSchema } from '../http/wire-format.js';
+import { epochSeconds } from '../internal/clock.js';
+import { kidOf } from '../internal/kid-of.js';
+import { REFRESH_TOKEN_ALGORITHM, type SigningKeys } from '../keys/signing-keys.js';
+import type { Organizations } from '../organizations/organizations.js';
+import type { Store } from '../store/store.js';
+import type { RialtoEvents } from '../telemetry/audit-events.js';
+import type { TokenMinter, TokenResponse } from './mint-tokens.js';
+
+export interface RefreshTokensOptions {
+  issuer: string;
+  store: Store;
+  signingKeys: SigningKeys;
+  organizations: Organizations;
+  minter: TokenMinter;
+  events: RialtoEvents;
+  clockToleranceSeconds: number;
+  /** See `refreshTokenRetryGraceSeconds`. */
+  retryGraceSeconds: number;
+}
+
+interface RefreshClaims {
+  jti: string;
+  sub: string;
+  fid: string;
+  org_id: string;
+}
+
+export interface RefreshTokens {
+  /**
+   * Trades a refresh token for a new pair. Each refresh token works once: presenting a used one
+   * again revokes its whole family (RFC 9700 §4.14.2), so a stolen token dies with the original.
+   * The exception is a retry within the grace window, before the successor is used: it gets the
+   * same successor again, so a refresh that answered 503 (or whose answer was lost) after the
+   * store wrote it costs no session. The new access token carries the user's current flags.
+   * @throws RialtoError `invalid_request` (no `refresh_token`) or `invalid_grant`
+   */
+  refresh(body: RequestLike['body']): Promise<TokenResponse>;
+  /**
+   * Revokes the family of a refresh token. As RFC 7009 §2.2 asks, an unknown or invalid token is
+   * not an error: the caller learns nothing about which tokens exist.
+   * @throws RialtoError `invalid_request` (no `refresh_token`)
+   */
+  revoke(body: RequestLike['body']): Promise<void>;
+}
+
+export function createRefreshTokens(options: RefreshTokensOptions): RefreshTokens {
+  const {
+    issuer,
+    store,
+    signingKeys,
+    organizations,
+    minter,
+    events,
+    clockToleranceSeconds,
+    retryGraceSeconds,
+  } = options;
+
+  function readToken(body: RequestLike['body']): string {
+    const parsed = refreshRequestSchema.safeParse(parseJsonBody(body, 'invalid_request'));
+    if (!parsed.success) {
+      throw new RialtoError('invalid_request', 'The request body must contain a "refresh_token" string.');
+    }
+    return parsed.data.refresh_token;
+  }
+
+  async function verify(token: string, { allowExpired }: { allowExpired: boolean }): Promise<RefreshClaims> {
+    const keys = await signingKeys.loadKnowing('refresh_token', kidOf(token));
+    try {
+      const { payload } = await jwtVerify(
+        token,
+        (header) => {
+          const secret = header.kid === undefined ? undefined : keys.refreshSecretsByKid.get(header.kid);
+          if (!secret) throw new joseErrors.JWKSNoMatchingKey();
+          return secret;
+        },
+        {
+          issuer,
+          audience: issuer,
+          algorithms: [REFRESH_TOKEN_ALGORITHM],
+          clockTolerance: allowExpired ? Number.MAX_SAFE_INTEGER : clockToleranceSeconds,
+          requiredClaims: ['jti', 'sub', 'exp'],
+        },
+      );
+      if (typeof payload.fid !== 'string' || typeof payload.org_id !== 'string')
+        throw new joseErrors.JWTInvalid();
+      return payload as unknown as RefreshClaims;
+    } catch (error) {
+      const description =
+        error instanceof joseErrors.JWTExpired
+          ? 'The refresh token has expired.'
+          : 'The refresh token is not valid.';
+      throw new RialtoError('invalid_grant', description, { cause: error });
+    }
+  }
+
+  return {
+    async refresh(body) {
+      const claims = await verify(readToken(body), { allowExpired: false });
+      // Before consuming: a suspension pauses sessions, and resuming the org brings them back.
+      const orgNow = await organizations.get(claims.org_id);
+      if (orgNow && orgNow.suspendedAt !== null) throw new RialtoError('organization_suspended');
+      const now = epochSeconds();
+      const audit = { orgId: claims.org_id, userId: claims.sub, familyId: claims.fid };
+      const successor = await minter.successorOf(
+        { familyId: claims.fid, orgId: claims.org_id, userId: claims.sub },
+        now,
+      );
+      // The lookups run beside the rotation: if one fails after the rotation was written, the
+      // client's retry is answered from the grace window.
+      const [rotation, org, user] = await Promise.all([
+        store.rotateRefreshToken({ jti: claims.jti, successor, now, graceSeconds: retryGraceSeconds }),
+        organizations.get(claims.org_id),
+        store.getUser(claims.org_id, claims.sub),
+      ]);
+      if (rotation.outcome === 'reused' || rotation.outcome === 'unknown') {
+        // A genuine, unexpired token that is no longer live was used before (or its family was
+        // revoked): treat it as stolen and end every session descended from it.
+        await store.revokeRefreshTokenFamily(claims.fid, now);
+        events.emit('refresh.reuse_detected', audit);
+        throw new RialtoError(
+          'invalid_grant',
+          'The refresh token was already used; its session has been revoked.',
+        );
+      }
+      if (!org || !user)
+        throw new RialtoError('invalid_grant', 'The user of this refresh token no longer exists.');
+      const tokens = await minter.respond(org, user, rotation.successor, now);
+      events.emit('refresh.succeeded', audit);
+      return tokens;
+    },
+
+    async revoke(body) {
+      const token = readToken(body);
+      let claims: RefreshClaims;
+      try {
+        claims = await verify(token, { allowExpired: true });
+      } catch {
+        return;
+      }
+      await store.revokeRefreshTokenFamily(claims.fid, epochSeconds());
+      events.emit('refresh.revoked', { orgId: claims.org_id, userId: claims.sub, familyId: claims.fid });
+    },
+  };
+}
