@@ -51,6 +51,9 @@ app.use(
     // says so explicitly.)
     allowInsecureIssuers: true,
     allowPrivateIssuers: true,
+    // The audiences an organization's API key may put in its access tokens; without this list,
+    // any (the production warning this example would otherwise print).
+    allowedAudiences: ['primary-issuance'],
   }),
 );
 step(`Rialto exchange listening on ${baseUrl}`);

@@ -38,6 +38,8 @@ describe('quickstart', () => {
     expect(stdout).toContain('"email": "ada@example.com"');
     expect(stdout).toContain('"scope": "openid email profile aud:identity aud:primary-issuance"');
     expect(stderr).toContain('development defaults');
+    // The one warning it shows is about the embedded store, not the production one it tells users to avoid.
+    expect(stderr).not.toContain('RIALTO_ANY_AUDIENCE');
     expect(stderr).not.toMatch(/\n\s+at /);
   }, 60_000);
 

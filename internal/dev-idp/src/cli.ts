@@ -8,8 +8,6 @@
  * The first serves discovery and JWKS until Ctrl-C; the second asks a running one for an ID token
  * and prints it alone on standard output, so it fits `TOKEN=$(rialto-dev-idp token --email …)`.
  */
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type DevIdp, startDevIdp } from './index.js';
 import { MINT_PATH } from './mint-path.js';
@@ -131,18 +129,11 @@ function parse(argv: string[]) {
   return { command: positionals[0], values };
 }
 
-function isEntryPoint(): boolean {
-  try {
-    return (
-      process.argv[1] !== undefined &&
-      realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url))
-    );
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
+/**
+ * Runs the command line of this process: the `rialto-dev-idp` bin calls it. A server it starts
+ * stops on SIGINT or SIGTERM.
+ */
+export async function runFromCommandLine(): Promise<void> {
   const io: DevIdpCliIo = {
     env: process.env,
     out: (line) => console.log(line),
