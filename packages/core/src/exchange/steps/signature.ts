@@ -57,12 +57,18 @@ export const signatureStep = defineStep({
 
 /**
  * The issuer's key set refetched for a `kid` it lacked, or `null` when it was fetched within the
- * unknown-kid cooldown: then the IdP does not know the kid.
+ * unknown-kid cooldown and nothing the service fetched from the issuer since has failed: then the
+ * IdP does not know the kid.
  * @throws RialtoError `discovery_failed` while the IdP cannot be asked
  */
 async function keysAfterUnknownKid(ctx: ExchangeContext): Promise<JWTVerifyGetKey | null> {
+  const { discovery, remoteJwks } = ctx.deps;
+  const { issuer } = established(ctx.registration);
   try {
-    return await ctx.deps.remoteJwks.refreshAfterUnknownKid(established(ctx.metadata).jwksUri);
+    return await remoteJwks.refreshAfterUnknownKid(
+      established(ctx.metadata).jwksUri,
+      discovery.lastFailureAtMs(issuer),
+    );
   } catch (error) {
     throw discoveryFailed(error);
   }
