@@ -122,7 +122,9 @@ describe.each(FAILURES)('a key the service has not seen, while the IdP is %s', (
     await sleep(300);
     idp.behaviour = behaviour;
     expect((await exchange(t.app, apiKey, { token: await knownKidToken() })).status).toBe(200);
-    await vi.waitFor(() => expect(logger.warnings).toEqual([REFRESH_FAILED, REFRESH_FAILED]));
+    await vi.waitFor(() => expect(logger.warnings).toEqual([REFRESH_FAILED, REFRESH_FAILED]), {
+      timeout: 5000,
+    });
 
     const token = await rotatedKidToken();
     t.store.resetWrites();
@@ -137,6 +139,8 @@ describe.each(FAILURES)('a key the service has not seen, while the IdP is %s', (
     // The IdP is back with the new key: the next fetch brings it in, still within the cooldown.
     idp.behaviour = 'ok';
     idp.extraPublicKeys = [rotated.publicJwk];
+    // Fetches still held by a slow IdP fail at their deadline; then the failure backoff passes.
+    await vi.waitFor(() => expect(idp.held).toBe(0), { timeout: 5000 });
     await sleep(300);
     expect((await exchange(t.app, apiKey, { token })).status).toBe(200);
   });
@@ -157,7 +161,7 @@ describe('a key the service has not seen, once the IdP answers again', () => {
     await sleep(1100);
     idp.behaviour = 'down';
     expect((await exchange(t.app, apiKey, { token: await knownKidToken() })).status).toBe(200);
-    await vi.waitFor(() => expect(logger.warnings).toHaveLength(2));
+    await vi.waitFor(() => expect(logger.warnings).toHaveLength(2), { timeout: 5000 });
 
     // The IdP answers again and both documents are refetched, successfully, without the kid.
     idp.behaviour = 'ok';
@@ -167,7 +171,7 @@ describe('a key the service has not seen, once the IdP answers again', () => {
     await vi.waitFor(() =>
       expect(idp.counts).toEqual({ ...fetched, discovery: fetched.discovery + 1, jwks: fetched.jwks + 1 }),
     );
-    await sleep(100);
+    await sleep(300);
 
     const token = await rotatedKidToken();
     const refused = await exchange(t.app, apiKey, { token });
@@ -185,22 +189,22 @@ describe('a key the service has not seen, while only the discovery document fail
     // the discovery document expires and fails while the key set is still fresh.
     const t = createTestApp({
       logger,
-      discoveryCacheTtlSeconds: 3,
-      unknownKidCooldownSeconds: 2,
+      discoveryCacheTtlSeconds: 4,
+      unknownKidCooldownSeconds: 2.5,
       // One failed refresh, remembered for the rest of the test.
       remoteFailureBackoffSeconds: 60,
     });
     const { apiKey } = await registerOrganization(t.app, { name: 'Acme', issuer: idp.issuer });
     expect((await exchange(t.app, apiKey, { token: await knownKidToken() })).status).toBe(200);
-    await sleep(2200);
+    await sleep(2700);
     const forged = await idp.sign(idTokenClaims(idp.issuer), { kid: 'never-published' });
     expectFailsWith(await exchange(t.app, apiKey, { token: forged }), 401, 'invalid_signature');
     expect(idp.counts).toEqual({ discovery: 1, jwks: 2, other: 0 });
 
-    await sleep(1100);
+    await sleep(1500);
     idp.behaviour = 'down';
     expect((await exchange(t.app, apiKey, { token: await knownKidToken() })).status).toBe(200);
-    await vi.waitFor(() => expect(logger.warnings).toEqual([REFRESH_FAILED]));
+    await vi.waitFor(() => expect(logger.warnings).toEqual([REFRESH_FAILED]), { timeout: 5000 });
     // Only the discovery document was due: the key set was not asked for again.
     expect(idp.counts).toEqual({ discovery: 2, jwks: 2, other: 0 });
 
@@ -225,7 +229,7 @@ describe('a key the service has not seen, while a refresh of the key set waits o
     idp.behaviour = 'hang';
     expect((await exchange(t.app, apiKey, { token: await knownKidToken() })).status).toBe(200);
     // Both refreshes reached the IdP and are unanswered.
-    await vi.waitFor(() => expect(idp.held).toBe(2));
+    await vi.waitFor(() => expect(idp.held).toBe(2), { timeout: 5000 });
 
     expectFailsWith(
       await exchange(t.app, apiKey, { token: await rotatedKidToken() }),

@@ -1,6 +1,6 @@
 import { errorBody, type RialtoErrorCode, toRialtoError } from '../errors.js';
 import type { ExchangeContext, ExchangeInput } from './exchange-context.js';
-import type { ExchangeStep, ExplainStepName, StepFixes } from './exchange-step.js';
+import type { ExchangeStep, ExplainStepName, StepExplanation, StepFixes } from './exchange-step.js';
 import { EXCHANGE_STEPS, type ExchangePipeline } from './pipeline.js';
 import { runStep } from './run-exchange.js';
 
@@ -53,29 +53,38 @@ export async function explainExchange(
   let failure: ExplainedError | null = null;
   for (const step of pipeline.steps) {
     const { explain } = step;
-    if (explain.kind === 'omit') continue;
-    const name = reportedName(step);
     if (failure !== null) {
-      steps.push({ step: name, result: 'skipped', seen: {}, note: NOT_RUN });
-    } else if (explain.kind === 'skip') {
-      steps.push({ step: name, result: 'skipped', seen: {}, note: explain.note });
-    } else if (explain.kind === 'gate') {
-      await runStep(step, ctx, step.run);
-      if (explain.seen) steps.push({ step: name, result: 'pass', seen: explain.seen(ctx) });
-    } else {
-      const error = await failureOf(step, ctx, explain.kind === 'preview' ? explain.preview : step.run);
-      const seen = explain.seen(ctx);
-      if (error === undefined) {
-        steps.push({ step: name, result: 'pass', seen });
-      } else {
-        failure = { ...errorBody(error), status: error.status };
-        steps.push({
-          step: name,
-          result: 'fail',
-          seen,
-          error: failure,
-          fix: exchangeErrorFix(name, error.code),
-        });
+      if (isReported(explain))
+        steps.push({ step: reportedName(step), result: 'skipped', seen: {}, note: NOT_RUN });
+      continue;
+    }
+    switch (explain.kind) {
+      case 'omit':
+        break;
+      case 'skip':
+        steps.push({ step: reportedName(step), result: 'skipped', seen: {}, note: explain.note });
+        break;
+      case 'gate':
+        await runStep(step, ctx, step.run);
+        if (explain.seen) steps.push({ step: reportedName(step), result: 'pass', seen: explain.seen(ctx) });
+        break;
+      case 'check':
+      case 'preview': {
+        const error = await failureOf(step, ctx, explain.kind === 'preview' ? explain.preview : step.run);
+        const name = reportedName(step);
+        const seen = explain.seen(ctx);
+        if (error === undefined) {
+          steps.push({ step: name, result: 'pass', seen });
+        } else {
+          failure = { ...errorBody(error), status: error.status };
+          steps.push({
+            step: name,
+            result: 'fail',
+            seen,
+            error: failure,
+            fix: exchangeErrorFix(name, error.code),
+          });
+        }
       }
     }
   }
@@ -99,7 +108,12 @@ async function failureOf(
   }
 }
 
-/** Every step the debugger reports is named by an `ExplainStepName`: all but gates without `seen` and omitted ones. */
+/** Whether the debugger's answer has an entry for the step: all but gates without `seen`, and omitted steps. */
+function isReported(explain: StepExplanation): boolean {
+  return explain.kind !== 'omit' && (explain.kind !== 'gate' || explain.seen !== undefined);
+}
+
+/** The name of a step the debugger reports, which is always an `ExplainStepName`. */
 function reportedName(step: ExchangeStep): ExplainStepName {
   return step.name as ExplainStepName;
 }
