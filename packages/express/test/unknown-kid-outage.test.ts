@@ -240,3 +240,31 @@ describe('a key the service has not seen, while a refresh of the key set waits o
     expect(idp.counts).toEqual({ discovery: 2, jwks: 2, other: 0 });
   });
 });
+
+describe('a key set that cannot be fetched at all', () => {
+  it('is discovery_failed at the discovery step, which fetches the discovery document and the key set it names', async () => {
+    // The IdP (behind a host-supplied fetch, as behind a proxy) serves its discovery document, but
+    // its key set answers 500.
+    const issuer = 'https://93.184.215.14';
+    const proxyFetch = async (input: string) =>
+      input === `${issuer}/.well-known/openid-configuration`
+        ? Response.json({ issuer, jwks_uri: `${issuer}/jwks` })
+        : new Response('internal error', { status: 500 });
+    const t = createTestApp({ fetch: proxyFetch });
+    const { apiKey } = await registerOrganization(t.app, { name: 'Acme', issuer });
+    const token = await idp.sign(idTokenClaims(issuer));
+    const refused = await exchange(t.app, apiKey, { token });
+    expectFailsWith(refused, 502, 'discovery_failed', DISCOVERY_FAILED);
+
+    const explanation = (await explain(t.app, apiKey, token)).body as ExchangeExplanation;
+    const discovery = explanation.steps.find(({ step }) => step === 'discovery');
+    expect(discovery).toEqual({
+      step: 'discovery',
+      result: 'fail',
+      seen: { registered_issuer: issuer, document_issuer: issuer, jwks_uri: `${issuer}/jwks` },
+      error: { ...refused.body, status: 502 },
+      fix: exchangeErrorFix('discovery', 'discovery_failed'),
+    });
+    expect(explanation.steps.find(({ step }) => step === 'signature')?.result).toBe('skipped');
+  });
+});
