@@ -8,12 +8,8 @@ export type { RialtoExchange, RialtoWebhooks } from './create-rialto-exchange.js
 export { createRialtoExchange } from './create-rialto-exchange.js';
 export type { ErrorBody, RialtoErrorCode, RialtoErrorOptions } from './errors.js';
 export { RialtoError, StoreUnavailableError } from './errors.js';
-export type {
-  ExchangeExplanation,
-  ExplainedError,
-  ExplainStep,
-  ExplainStepName,
-} from './exchange/explain-exchange.js';
+export type { ExplainStepName } from './exchange/exchange-step.js';
+export type { ExchangeExplanation, ExplainedError, ExplainStep } from './exchange/explain-exchange.js';
 export { exchangeErrorFix } from './exchange/explain-exchange.js';
 export type { HealthOptions } from './http/health-options.js';
 export type { RequestLike, ResponseLike } from './http/http-types.js';

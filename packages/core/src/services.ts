@@ -1,7 +1,5 @@
 import { RialtoError } from './errors.js';
-import { createTokenExchange, type TokenExchange } from './exchange/exchange-token.js';
-import { createExchangeExplainer, type ExchangeExplainer } from './exchange/explain-exchange.js';
-import { createIdTokenVerifier } from './exchange/verify-id-token.js';
+import { createExchangePipeline, type ExchangePipeline } from './exchange/pipeline.js';
 import { type AdminAuth, createAdminAuth } from './http/admin-auth.js';
 import { createDiscovery } from './issuers/discovery.js';
 import { issuerAddressPolicy } from './issuers/issuer-address.js';
@@ -49,9 +47,8 @@ export interface Services {
   organizations: Organizations;
   issuers: IssuerRegistrations;
   signingKeys: SigningKeys;
-  tokenExchange: TokenExchange;
-  /** The token debugger: the exchange's checks, reported one by one, writing nothing. */
-  exchangeExplainer: ExchangeExplainer;
+  /** The exchange's steps and what they use: the exchange route runs them, the token debugger reports them. */
+  exchange: ExchangePipeline;
   refreshTokens: RefreshTokens;
   accessTokens: AccessTokenVerifier;
   users: Users;
@@ -133,16 +130,11 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
     sharedCache: options.sharedDocumentCache,
     onRefreshFailure,
   });
-  const idTokens = createIdTokenVerifier({
-    discovery: createDiscovery({
-      ...remoteCachePolicy,
-      documents,
-      allowInsecureIssuers: options.allowInsecureIssuers,
-      onRefreshFailure,
-    }),
-    remoteJwks,
-    clockToleranceSeconds: options.clockToleranceSeconds,
-    maxLifetimeSeconds: options.maxIdTokenLifetimeSeconds,
+  const discovery = createDiscovery({
+    ...remoteCachePolicy,
+    documents,
+    allowInsecureIssuers: options.allowInsecureIssuers,
+    onRefreshFailure,
   });
 
   const minter = createTokenMinter({
@@ -189,19 +181,24 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
   };
   const orgAccess = createOrgAccess({ apiKeys: activeApiKeys, accessTokens, users: userLookup });
   const eventCatalogue = createEventCatalogue();
-  const exchangeChecks = {
+  const exchange = createExchangePipeline({
     store,
-    apiKeys: activeApiKeys,
+    apiKeys,
     organizations,
     issuers,
-    idTokens,
-    maxTokenBytes: options.maxTokenBytes,
-    singleUseIdTokens: options.singleUseIdTokens,
-    clockToleranceSeconds: options.clockToleranceSeconds,
-    async admitOrganization(orgId: string) {
+    discovery,
+    remoteJwks,
+    minter,
+    events,
+    tracer: telemetry.tracer,
+    async admitOrganization(orgId) {
       if (orgLimiter) refuseIfLimited(await orgLimiter.take(`org:${orgId}`), 'this organization', orgRefused);
     },
-  };
+    maxTokenBytes: options.maxTokenBytes,
+    clockToleranceSeconds: options.clockToleranceSeconds,
+    maxIdTokenLifetimeSeconds: options.maxIdTokenLifetimeSeconds,
+    singleUseIdTokens: options.singleUseIdTokens,
+  });
 
   return {
     options,
@@ -214,11 +211,7 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
     organizations,
     issuers,
     signingKeys,
-    tokenExchange: createTokenExchange({ ...exchangeChecks, minter, tracer: telemetry.tracer }),
-    exchangeExplainer: createExchangeExplainer({
-      ...exchangeChecks,
-      maxIdTokenLifetimeSeconds: options.maxIdTokenLifetimeSeconds,
-    }),
+    exchange,
     refreshTokens: createRefreshTokens({
       issuer: options.issuer,
       store,

@@ -135,7 +135,16 @@ export function expectFailsWith(
 }
 
 /** What a local issuer does when asked for its documents. */
-export type IssuerBehaviour = 'ok' | 'down' | 'html' | 'hang' | 'oversize' | 'wrong-issuer' | 'not-found';
+export type IssuerBehaviour =
+  | 'ok'
+  | 'down'
+  | 'server-error'
+  | 'reset'
+  | 'html'
+  | 'hang'
+  | 'oversize'
+  | 'wrong-issuer'
+  | 'not-found';
 
 export interface LocalIssuer {
   issuer: string;
@@ -190,6 +199,13 @@ export async function startLocalIssuer(options: { trailingSlash?: boolean } = {}
     switch (state.behaviour) {
       case 'down':
         res.writeHead(503).end('unavailable');
+        return;
+      case 'server-error':
+        res.writeHead(500).end('internal error');
+        return;
+      case 'reset':
+        // The connection drops before any answer, as when the IdP's process dies mid-request.
+        req.socket.destroy();
         return;
       case 'not-found':
         res.writeHead(404).end();

@@ -62,11 +62,11 @@ describe('OpenTelemetry spans that the host SDK samples out', () => {
     const root = started('POST /identity/auth/exchange');
     expect(root.parentSpanId).toBeUndefined();
     const nested = [
-      'rialto.exchange.authenticate_api_key',
-      'rialto.exchange.find_organization',
-      'rialto.exchange.verify_id_token',
-      'rialto.exchange.provision_user',
-      'rialto.exchange.mint_tokens',
+      'rialto.exchange.api_key',
+      'rialto.exchange.issuer',
+      'rialto.exchange.signature',
+      'rialto.exchange.linking',
+      'rialto.exchange.minting',
       'rialto.store.findOrCreateUser',
     ].map(started);
     for (const span of nested) {

@@ -83,4 +83,31 @@ describe('ResilientCache', () => {
     await expect(joined).rejects.toThrow('down');
     expect(await cache.get('k')).toBe('v1');
   });
+
+  it('tells when the last load failed until a load succeeds, and hands out the load under way', async () => {
+    const { calls, load } = manualLoad();
+    const cache = new ResilientCache({ ...policy, load, onRefreshFailure: () => undefined });
+    const first = cache.get('k');
+    expect(cache.pendingLoad('k')).toBe(first);
+    calls[0]?.resolve('v1');
+    await first;
+    expect(cache.pendingLoad('k')).toBeUndefined();
+    expect(cache.lastFailureAtMs('k')).toBeUndefined();
+
+    vi.advanceTimersByTime(1500);
+    await cache.get('k');
+    const refresh = cache.pendingLoad('k');
+    calls[1]?.reject(new Error('down'));
+    await expect(refresh).rejects.toThrow('down');
+    // The stale value is still served, and the failure is remembered past the backoff.
+    expect(cache.lastFailureAtMs('k')).toBe(Date.now());
+    vi.advanceTimersByTime(600);
+    expect(cache.isFailing('k')).toBe(false);
+    expect(cache.lastFailureAtMs('k')).toBe(Date.now() - 600);
+
+    expect(await cache.get('k')).toBe('v1');
+    calls[2]?.resolve('v2');
+    await cache.pendingLoad('k');
+    expect(cache.lastFailureAtMs('k')).toBeUndefined();
+  });
 });

@@ -97,6 +97,19 @@ export class ResilientCache<T> {
     return entry !== undefined && this.#backingOff(entry, Date.now());
   }
 
+  /**
+   * When the last load of `key` failed, if it did (a later success clears it): the cached value,
+   * if any, is older than what the party would say now, which is unknown.
+   */
+  lastFailureAtMs(key: string): number | undefined {
+    return this.#entries.get(key)?.failedAtMs;
+  }
+
+  /** The load of `key` under way, if any. */
+  pendingLoad(key: string): Promise<T> | undefined {
+    return this.#entries.get(key)?.pending;
+  }
+
   #entry(key: string): Entry<T> {
     let entry = this.#entries.get(key);
     if (entry === undefined) {

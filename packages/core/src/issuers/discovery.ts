@@ -37,6 +37,11 @@ export interface Discovery {
    * @throws RemoteDocumentError when the document cannot be fetched or is not usable.
    */
   getMetadata(registeredIssuer: string): Promise<IssuerMetadata>;
+  /**
+   * When the last fetch of the issuer's configuration failed, if it did (a later success clears
+   * it): the cached copy may be outdated, and what the IdP would say now is unknown.
+   */
+  lastFailureAtMs(registeredIssuer: string): number | undefined;
 }
 
 /**
@@ -57,7 +62,10 @@ export function createDiscovery(options: DiscoveryOptions): Discovery {
       );
     },
   });
-  return { getMetadata: (registeredIssuer) => cache.get(registeredIssuer) };
+  return {
+    getMetadata: (registeredIssuer) => cache.get(registeredIssuer),
+    lastFailureAtMs: (registeredIssuer) => cache.lastFailureAtMs(registeredIssuer),
+  };
 }
 
 export function cachePolicyMs(policy: RemoteCachePolicy) {

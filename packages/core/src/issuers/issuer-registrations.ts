@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { RialtoError } from '../errors.js';
-import { ASYMMETRIC_ALGORITHMS } from '../exchange/verify-id-token.js';
+import { ASYMMETRIC_ALGORITHMS } from '../exchange/id-token.js';
 import { epochSeconds } from '../internal/clock.js';
 import { printableText } from '../internal/control-characters.js';
 import type {

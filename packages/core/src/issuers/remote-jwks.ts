@@ -25,14 +25,17 @@ export interface RemoteJwks {
   /**
    * Refetches the key set after a token named a `kid` it lacks, at most once per cooldown per key
    * set, whether that refetch succeeded or failed, and across instances when a shared cache is
-   * configured: a flood of tokens with random kids causes at most one fetch per cooldown.
-   * @returns the refetched resolver, or `null` when the set was refetched successfully within the
-   *   cooldown (the IdP does not know the kid).
-   * @throws RemoteDocumentError when the refetch fails, when the last one failed within the
-   *   cooldown, or while the IdP is failing: the kid may be genuine, so the token is not forged
-   *   as far as anyone can tell.
+   * configured: a flood of tokens with random kids causes at most one fetch per cooldown. Within
+   * the cooldown, a fetch of the set already under way is joined.
+   * @param issuerFailedAtMs when the last fetch of the issuer's discovery document failed, if it
+   *   did: a key set loaded before that says nothing of keys the IdP published since
+   * @returns the refetched resolver, or `null` when the set was fetched successfully within the
+   *   cooldown and no fetch from the issuer has failed since (the IdP does not know the kid).
+   * @throws RemoteDocumentError when the refetch fails, when the last fetch of the set or of the
+   *   issuer's discovery document failed, or while the IdP is failing: the kid may be genuine, so
+   *   the token is not forged as far as anyone can tell.
    */
-  refreshAfterUnknownKid(jwksUri: URL): Promise<JWTVerifyGetKey | null>;
+  refreshAfterUnknownKid(jwksUri: URL, issuerFailedAtMs?: number): Promise<JWTVerifyGetKey | null>;
   /** How many key sets are cached and the age of the oldest, for the admin view of readiness. */
   summary(): { entries: number; oldestAgeMs: number | undefined };
 }
@@ -68,12 +71,42 @@ export function createRemoteJwks(options: RemoteJwksOptions): RemoteJwks {
   const cooldownMs = options.refetchCooldownSeconds * 1000;
   const { sharedCache } = options;
 
-  function answerFrom(attempt: RefetchAttempt, href: string): Promise<JWTVerifyGetKey | null> {
+  function answerFrom(
+    attempt: RefetchAttempt,
+    href: string,
+    issuerFailedAtMs: number | undefined,
+  ): Promise<JWTVerifyGetKey | null> {
     if (attempt.outcome === 'pending' && attempt.done) return attempt.done;
-    if (attempt.outcome === 'succeeded') return Promise.resolve(null);
+    if (attempt.outcome === 'succeeded') return answerWithoutFetch(href, issuerFailedAtMs);
     return Promise.reject(
       new RemoteDocumentError(`${href} could not be refetched within the unknown-kid cooldown`),
     );
+  }
+
+  /**
+   * For a set fetched within the cooldown: the fetch under way, if any, answers; otherwise the IdP
+   * does not know the kid, unless a fetch from it failed after the set was loaded. A failure that
+   * late means the IdP is failing now, and it may have rotated keys in since.
+   */
+  function answerWithoutFetch(
+    href: string,
+    issuerFailedAtMs: number | undefined,
+  ): Promise<JWTVerifyGetKey | null> {
+    const pending = cache.pendingLoad(href);
+    if (pending) return pending;
+    // A failure of the set's own fetch is cleared by its next success, so it is always the later.
+    const setFailed = cache.lastFailureAtMs(href) !== undefined;
+    const ageMs = cache.ageMs(href);
+    const issuerFailedSince =
+      issuerFailedAtMs !== undefined && (ageMs === undefined || issuerFailedAtMs >= Date.now() - ageMs);
+    if (setFailed || issuerFailedSince) {
+      return Promise.reject(
+        new RemoteDocumentError(
+          `the last fetch of ${href} or of its issuer's configuration failed, so an unknown kid cannot be looked up`,
+        ),
+      );
+    }
+    return Promise.resolve(null);
   }
 
   function track(href: string, attempt: RefetchAttempt, share: boolean): Promise<JWTVerifyGetKey> {
@@ -103,7 +136,7 @@ export function createRemoteJwks(options: RemoteJwksOptions): RemoteJwks {
     getKeySet: (jwksUri) => cache.get(jwksUri.href),
     summary: () => cache.summary(),
 
-    async refreshAfterUnknownKid(jwksUri) {
+    async refreshAfterUnknownKid(jwksUri, issuerFailedAtMs) {
       const href = jwksUri.href;
       const now = Date.now();
       const last = attempts.get(href);
@@ -114,9 +147,11 @@ export function createRemoteJwks(options: RemoteJwksOptions): RemoteJwks {
         now - last.atMs < cooldownMs &&
         (loadedAgeMs === undefined || now - last.atMs <= loadedAgeMs)
       ) {
-        return answerFrom(last, href);
+        return answerFrom(last, href, issuerFailedAtMs);
       }
-      if (loadedAgeMs !== undefined && loadedAgeMs < cooldownMs) return null;
+      if (loadedAgeMs !== undefined && loadedAgeMs < cooldownMs) {
+        return answerWithoutFetch(href, issuerFailedAtMs);
+      }
       if (cache.isFailing(href)) {
         throw new RemoteDocumentError(`${href} is failing, so an unknown kid cannot be looked up`);
       }

@@ -1,6 +1,6 @@
 import { errors as joseErrors, jwtVerify } from 'jose';
 import { RialtoError } from '../errors.js';
-import { ASYMMETRIC_ALGORITHMS } from '../exchange/verify-id-token.js';
+import { ASYMMETRIC_ALGORITHMS } from '../exchange/id-token.js';
 import type { RequestLike } from '../http/http-types.js';
 import { bearerToken } from '../http/messages.js';
 import { kidOf } from '../internal/kid-of.js';

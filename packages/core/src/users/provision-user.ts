@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { RialtoError } from '../errors.js';
-import type { VerifiedIdentity } from '../exchange/verify-id-token.js';
+import type { VerifiedIdentity } from '../exchange/id-token.js';
 import { epochSeconds } from '../internal/clock.js';
 import type {
   EmailLinkingPolicy,

@@ -1,10 +1,12 @@
-import { toRialtoError } from '../../errors.js';
-import type { ExchangeProgress } from '../../exchange/exchange-token.js';
+import { apiKeyExchangeInput } from '../../exchange/api-key-input.js';
+import { explainExchange } from '../../exchange/explain-exchange.js';
+import { EXCHANGE_ERRORS, EXPLAIN_ERRORS } from '../../exchange/pipeline.js';
+import { runExchange } from '../../exchange/run-exchange.js';
 import { clientAddressKey } from '../../limits/client-address-key.js';
 import { enforceRateLimit } from '../../limits/rate-limit.js';
 import { refusedFor, type Services } from '../../services.js';
 import type { RequestLike } from '../http-types.js';
-import { header, json, respond } from '../messages.js';
+import { json, respond } from '../messages.js';
 import type { Route } from '../route.js';
 import {
   emptyResponseSchema,
@@ -14,34 +16,8 @@ import {
   tokenResponseSchema,
 } from '../wire-format.js';
 
-const EXCHANGE_ERRORS = [
-  'missing_api_key',
-  'invalid_api_key',
-  'rate_limited',
-  'invalid_token',
-  'invalid_signature',
-  'token_expired',
-  'invalid_issuer',
-  'invalid_audience',
-  'discovery_failed',
-  'issuer_not_registered',
-  'org_mismatch',
-  'account_conflict',
-  'organization_suspended',
-  'user_not_provisioned',
-  'temporarily_unavailable',
-] as const;
-
 /** `POST /identity/auth/exchange`, `/exchange/explain`, `/refresh` and `/revoke`. */
-export function tokenRoutes({
-  tokenExchange,
-  exchangeExplainer,
-  refreshTokens,
-  events,
-  ipLimiter,
-  telemetry,
-  options,
-}: Services): Route[] {
+export function tokenRoutes({ exchange, refreshTokens, ipLimiter, telemetry, options }: Services): Route[] {
   const onRefused = refusedFor(telemetry.metrics, 'client_address');
   const { ipv6PrefixLength } = options.rateLimit;
   function admitClient(request: RequestLike): void {
@@ -67,28 +43,7 @@ export function tokenRoutes({
       },
       async run(request) {
         admitClient(request);
-        const progress: ExchangeProgress = {};
-        try {
-          const { tokens, org, registration, provisioned } = await tokenExchange.exchange(
-            header(request, 'x-api-key'),
-            request.body,
-            progress,
-          );
-          const { userId } = provisioned.user;
-          const userCreated = provisioned.created;
-          if (userCreated) events.emit('user.created', { orgId: org.orgId, userId });
-          events.emit('exchange.succeeded', {
-            orgId: org.orgId,
-            userId,
-            issuer: registration.issuer,
-            userCreated,
-          });
-          return json(200, tokens);
-        } catch (error) {
-          const { code, status } = toRialtoError(error);
-          events.emit('exchange.failed', { code, status, ...progress });
-          throw error;
-        }
+        return json(200, await runExchange(exchange, apiKeyExchangeInput(request)));
       },
     },
     {
@@ -103,7 +58,7 @@ export function tokenRoutes({
         security: ['apiKey'],
         requestBody: exchangeRequestSchema,
         responses: { 200: exchangeExplanationResponseSchema },
-        errors: ['missing_api_key', 'rate_limited', 'temporarily_unavailable'],
+        errors: [...EXPLAIN_ERRORS],
       },
       async run(request) {
         // The exchange's own limits: explaining is no way around them.
@@ -111,7 +66,7 @@ export function tokenRoutes({
         return respond(
           200,
           exchangeExplanationResponseSchema,
-          await exchangeExplainer.explain(header(request, 'x-api-key'), request.body),
+          await explainExchange(exchange, apiKeyExchangeInput(request)),
         );
       },
     },

@@ -1,0 +1,17 @@
+import type { RequestLike } from '../http/http-types.js';
+import { header, isPlainObject, parseJsonBody } from '../http/messages.js';
+import type { ExchangeInput } from './exchange-context.js';
+
+/**
+ * The way in of `POST /identity/auth/exchange` and its debugger: the organization's API key in
+ * `X-API-Key`, the ID token as the `token` of a JSON body.
+ */
+export function apiKeyExchangeInput(request: RequestLike): ExchangeInput {
+  return {
+    authenticateClient: (apiKeys) => apiKeys.authenticate(header(request, 'x-api-key')),
+    readIdToken() {
+      const body = parseJsonBody(request.body, 'invalid_token');
+      return isPlainObject(body) ? body.token : undefined;
+    },
+  };
+}

@@ -1,0 +1,47 @@
+import { toRialtoError } from '../errors.js';
+import { inSpan } from '../telemetry/tracing.js';
+import type { TokenResponse } from '../tokens/mint-tokens.js';
+import { type ExchangeContext, type ExchangeInput, established } from './exchange-context.js';
+import type { ExchangeStep } from './exchange-step.js';
+import type { ExchangePipeline } from './pipeline.js';
+
+/**
+ * Exchanges a partner IdP's ID token for this service's tokens: runs every step in order and
+ * stops at the first failure, so a request with several faults always gets the same error. Emits
+ * `exchange.succeeded` or `exchange.failed` (with the organization and issuer once established).
+ * @throws RialtoError the first failing step's
+ */
+export async function runExchange(pipeline: ExchangePipeline, input: ExchangeInput): Promise<TokenResponse> {
+  const ctx: ExchangeContext = { deps: pipeline.deps, input };
+  const { events } = pipeline.deps;
+  try {
+    for (const step of pipeline.steps) await runStep(step, ctx, step.run);
+  } catch (error) {
+    const { code, status } = toRialtoError(error);
+    const { orgId, registration } = ctx;
+    events.emit('exchange.failed', {
+      code,
+      status,
+      ...(orgId === undefined ? {} : { orgId }),
+      ...(registration === undefined ? {} : { issuer: registration.issuer }),
+    });
+    throw error;
+  }
+  const { user, created } = established(ctx.provisioned);
+  events.emit('exchange.succeeded', {
+    orgId: established(ctx.org).orgId,
+    userId: user.userId,
+    issuer: established(ctx.registration).issuer,
+    userCreated: created,
+  });
+  return established(ctx.tokens);
+}
+
+/** Runs `work` (the step itself, or the debugger's stand-in) in the step's span. */
+export function runStep(
+  step: ExchangeStep,
+  ctx: ExchangeContext,
+  work: (ctx: ExchangeContext) => Promise<void> | void,
+): Promise<void> {
+  return inSpan(ctx.deps.tracer, step.spanName, async () => work(ctx));
+}
