@@ -41,7 +41,11 @@ export function createRouteTable(routes: readonly Route[], services: CredentialS
   const declared = new Set<string>();
   for (const route of routes) {
     const shape = `${route.method} ${route.label}`;
-    if (declared.has(shape)) throw new TypeError(`route "${route.method} ${route.path}" is declared twice`);
+    if (declared.has(shape)) {
+      throw new TypeError(
+        `route "${route.method} ${route.path}" is declared twice (a configured path, such as the health or openapi option's, may name another route)`,
+      );
+    }
     declared.add(shape);
     const served = serveRoute(route, services);
     if (route.pattern === undefined) {
