@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RialtoError } from '../errors.js';
-import type { ApiKeys } from '../organizations/api-keys.js';
 import type { UserRecord } from '../store/store.js';
 import type { RialtoAccessTokenClaims } from '../tokens/mint-tokens.js';
-import type { AccessTokenVerifier } from '../tokens/verify-access-token.js';
 import { type AdminAuthOptions, createAdminAuth } from './admin-auth.js';
 import {
   type Credential,
@@ -40,7 +38,7 @@ function fakeServices(admin: AdminAuthOptions = { adminToken: ADMIN_TOKEN }): Cr
         if (headerValue === API_KEY) return ORG_ID;
         throw new RialtoError('invalid_api_key');
       },
-    } as ApiKeys,
+    },
     accessTokens: {
       async authenticate(headers) {
         const token = String(headers.authorization).replace(/^Bearer /, '');
@@ -49,13 +47,12 @@ function fakeServices(admin: AdminAuthOptions = { adminToken: ADMIN_TOKEN }): Cr
         const claims = { org_id: ORG_ID, user_id: known.user, org_role: known.role };
         return { claims: claims as RialtoAccessTokenClaims, token };
       },
-    } as AccessTokenVerifier,
+    },
     userLookup: {
       async get(userId) {
         const role = storedRoles.get(userId);
         return role === undefined ? null : ({ userId, orgId: ORG_ID, role } as UserRecord);
       },
-      forget() {},
     },
   };
 }

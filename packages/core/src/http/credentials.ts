@@ -62,11 +62,11 @@ export type CallerFor<C extends Credential> = C extends 'adminToken'
 export interface CredentialServices {
   adminAuth: AdminAuth;
   /** Authenticates keys of active organizations only. */
-  apiKeys: ApiKeys;
+  apiKeys: Pick<ApiKeys, 'authenticate'>;
   /** Verifies access tokens of existing users of active organizations only. */
-  accessTokens: AccessTokenVerifier;
+  accessTokens: Pick<AccessTokenVerifier, 'authenticate'>;
   /** Cached users: how long a role is trusted before the store is asked again bounds a demotion's delay. */
-  userLookup: UserLookup;
+  userLookup: Pick<UserLookup, 'get'>;
 }
 
 /** Authenticates a request against the credentials of one route. */

@@ -1,8 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { RialtoError } from '../errors.js';
-import type { ApiKeys } from '../organizations/api-keys.js';
-import type { AccessTokenVerifier } from '../tokens/verify-access-token.js';
 import { createAdminAuth } from './admin-auth.js';
 import type { Credential, CredentialServices } from './credentials.js';
 import type { RequestLike, ResponseLike } from './http-types.js';
@@ -23,13 +21,13 @@ const services: CredentialServices = {
       if (headerValue === API_KEY) return ORG_ID;
       throw new RialtoError('invalid_api_key');
     },
-  } as ApiKeys,
+  },
   accessTokens: {
     async authenticate() {
       throw new RialtoError('invalid_access_token');
     },
-  } as unknown as AccessTokenVerifier,
-  userLookup: { get: async () => null, forget() {} },
+  },
+  userLookup: { get: async () => null },
 };
 
 function route(key: RouteKey, credentials: Credential[] = [], extra: object = {}) {
