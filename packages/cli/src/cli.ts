@@ -455,7 +455,7 @@ async function runWithExchange(name: string, values: Values, exchange: RialtoExc
   switch (name) {
     case 'register-organization': {
       const [orgName, issuer] = required(values, 'name', 'issuer');
-      const registered = await exchange.registerOrganization({
+      const registered = await exchange.organizations.register({
         name: orgName as string,
         issuer: issuer as string,
         ...(values.audience === undefined
@@ -480,7 +480,7 @@ async function runWithExchange(name: string, values: Values, exchange: RialtoExc
       if (use !== 'access_token' && use !== 'refresh_token') {
         throw new UsageError('--use must be access_token or refresh_token');
       }
-      const rotated = await exchange.rotateSigningKey(use);
+      const rotated = await exchange.keys.rotate(use);
       const activatesAt = new Date(rotated.activatesAt * 1000).toISOString();
       const alg = use === 'access_token' ? exchange.options.accessTokenAlgorithm : 'HS256';
       return {
@@ -490,26 +490,22 @@ async function runWithExchange(name: string, values: Values, exchange: RialtoExc
     }
     case 'issue-api-key': {
       const [orgId] = required(values, 'org');
-      if (!(await exchange.options.store.getOrganization(orgId as string))) {
-        throw new RialtoError('not_found', 'No such organization.');
-      }
-      const { apiKey, record } = await exchange.issueApiKey(orgId as string);
+      const { apiKey, record } = await exchange.apiKeys.issue(orgId as string);
       const json = { org_id: orgId, api_key: apiKey, api_key_id: record.keyId };
       return { text: JSON.stringify(json, null, 2), json };
     }
     case 'revoke-api-key': {
       const [orgId, keyId] = required(values, 'org', 'key');
-      if (!(await exchange.revokeApiKey(orgId as string, keyId as string))) {
-        throw new RialtoError('not_found', 'No such active API key in this organization.');
-      }
+      await exchange.apiKeys.revoke(orgId as string, keyId as string);
       return { text: `Revoked ${keyId}.`, json: { org_id: orgId, api_key_id: keyId, revoked: true } };
     }
     case 'suspend-organization':
     case 'resume-organization': {
       const [orgId] = required(values, 'org');
       const isSuspended = name === 'suspend-organization';
-      const org = await exchange.setOrganizationSuspended(orgId as string, isSuspended);
-      if (!org) throw new RialtoError('not_found', 'No such organization.');
+      const org = isSuspended
+        ? await exchange.organizations.suspend(orgId as string)
+        : await exchange.organizations.resume(orgId as string);
       return {
         text: `${isSuspended ? 'Suspended' : 'Resumed'} ${org.orgId}.`,
         json: { org_id: org.orgId, suspended: isSuspended },
@@ -517,9 +513,7 @@ async function runWithExchange(name: string, values: Values, exchange: RialtoExc
     }
     case 'delete-organization': {
       const [orgId] = required(values, 'org');
-      if (!(await exchange.deleteOrganization(orgId as string))) {
-        throw new RialtoError('not_found', 'No such organization.');
-      }
+      await exchange.organizations.remove(orgId as string);
       return {
         text: `Deleted ${orgId} and everything stored for it.`,
         json: { org_id: orgId, deleted: true },
@@ -527,9 +521,7 @@ async function runWithExchange(name: string, values: Values, exchange: RialtoExc
     }
     default: {
       const [orgId, userId] = required(values, 'org', 'user');
-      if (!(await exchange.userLifecycle.remove(orgId as string, userId as string))) {
-        throw new RialtoError('not_found', 'No such user in this organization.');
-      }
+      await exchange.users.remove(orgId as string, userId as string);
       return { text: `Deleted user ${userId}.`, json: { user_id: userId, deleted: true } };
     }
   }

@@ -1,8 +1,15 @@
 import type { Span } from '@opentelemetry/api';
 import { RialtoError, toRialtoError } from './errors.js';
+import type { RialtoApiKeys } from './facade/api-keys.js';
+import { createFacadeGroups } from './facade/index.js';
+import type { RialtoIssuers } from './facade/issuers.js';
+import type { RialtoOrganizations } from './facade/organizations.js';
+import type { RialtoKeys } from './facade/signing-keys.js';
+import type { RialtoUsers } from './facade/users.js';
+import type { RialtoWebhooks } from './facade/webhooks.js';
 import type { RequestLike, ResponseLike } from './http/http-types.js';
 import { type AuthScheme, errorResponse } from './http/messages.js';
-import { createRouteTable, type Route, type RouteMatch, routeTemplate } from './http/route.js';
+import { createRouteTable, type RouteMatch } from './http/route-table.js';
 import { adminRoutes } from './http/routes/admin-routes.js';
 import { healthRoutes } from './http/routes/health-routes.js';
 import { openApiRoutes } from './http/routes/openapi-routes.js';
@@ -10,7 +17,6 @@ import { tokenRoutes } from './http/routes/token-routes.js';
 import { userRoutes } from './http/routes/user-routes.js';
 import { webhookRoutes } from './http/routes/webhook-routes.js';
 import { wellKnownRoutes } from './http/routes/well-known-routes.js';
-import { epochSeconds } from './internal/clock.js';
 import { validateInput } from './internal/validate-input.js';
 import { type IssuerRegistrationInput, issuerRegistrationSchema } from './issuers/issuer-registrations.js';
 import type { RotatedKey } from './keys/signing-keys.js';
@@ -35,9 +41,6 @@ import type { RialtoAccessTokenClaims } from './tokens/mint-tokens.js';
 import type { VerifyAccessTokenOptions } from './tokens/verify-access-token.js';
 import type { UserLifecycle } from './users/user-lifecycle.js';
 import type { UserRoles } from './users/user-roles.js';
-import type { Users } from './users/users.js';
-import type { DeliveryRunSummary } from './webhooks/delivery-worker.js';
-import { webhookEvent } from './webhooks/event-catalogue.js';
 
 /** The exchange service: an HTTP-agnostic handler plus what host code needs beside it. */
 export interface RialtoExchange {
@@ -68,10 +71,16 @@ export interface RialtoExchange {
    * Handlers run in this process only and nothing is stored; for events partners receive, see `webhooks`.
    */
   readonly audit: Pick<RialtoEvents, 'on'>;
-  /** Changes users' verification state from host code, as `PATCH /identity/users/:user_id` does. */
-  readonly users: Users;
-  /** Grants and withdraws the org admin role from host code, as `PUT /identity/users/:user_id/role` does. */
-  readonly userRoles: UserRoles;
+  /** Partner organizations: register, suspend and resume, provisioning mode, audiences, removal. */
+  readonly organizations: RialtoOrganizations;
+  /** Organizations' API keys: issue another (rotation), revoke. */
+  readonly apiKeys: RialtoApiKeys;
+  /** The identity providers each organization trusts. */
+  readonly issuers: RialtoIssuers;
+  /** An organization's users: create, read, verification state, role, erasure. */
+  readonly users: RialtoUsers;
+  /** The service's own signing keys. */
+  readonly keys: RialtoKeys;
   /** Durable, org-scoped webhook events that partners subscribe to, and their delivery worker. */
   readonly webhooks: RialtoWebhooks;
   /**
@@ -81,41 +90,34 @@ export interface RialtoExchange {
   readonly metrics: RialtoMetrics | undefined;
   /** Stops the background delivery worker and waits for a pass in progress. */
   close(): Promise<void>;
-  /**
-   * Registers an organization from host code (scripts, seeding), as the admin route does, with the
-   * same validation. @throws RialtoError `invalid_request` or `conflict`
-   */
-  registerOrganization(input: OrganizationRegistration): Promise<RegisteredOrganization>;
-  /** Suspends or resumes an organization, as `POST /identity/organizations/:org_id/suspend|resume` do. */
-  setOrganizationSuspended: Organizations['setSuspended'];
-  /** Sets an organization's provisioning mode, as `PATCH /identity/organizations/:org_id` does. */
-  setOrganizationProvisioning: Organizations['setProvisioning'];
-  /** Removes an organization and all its data, as `DELETE /identity/organizations/:org_id` does. */
-  deleteOrganization: Organizations['remove'];
-  /** Pre-creates and erases users, as `POST /identity/users` and `DELETE /identity/users/:user_id` do. */
-  readonly userLifecycle: UserLifecycle;
-  /**
-   * Adds an issuer to an organization from host code, as `POST /identity/organizations/:org_id/issuers`
-   * does, with the same validation.
-   * @throws RialtoError `not_found`, `invalid_request` or `conflict`
-   */
-  addIssuer(orgId: string, input: IssuerRegistrationInput): Promise<IssuerRegistrationRecord>;
-  /** The organization's issuer registrations, oldest first. */
-  listIssuers(orgId: string): Promise<IssuerRegistrationRecord[]>;
-  /** Removes an issuer registration, as the admin route does. @returns `false` when the org has no such registration */
-  removeIssuer(orgId: string, registrationId: string): Promise<boolean>;
-  /**
-   * Adds a new signing key (or refresh secret) to the store. It is published in the JWKS at once and
-   * signs after `signingKeyPrepublishSeconds`; the key it replaces verifies until its tokens expire.
-   * Other instances pick the new key up within a minute.
-   * @throws TypeError when the host supplies that kind of key through options
-   */
-  rotateSigningKey(use?: SigningKeyUse): Promise<RotatedKey>;
-  /** Issues another API key for an organization, as the admin route does; the key is shown only here. */
-  issueApiKey(orgId: string): Promise<GeneratedApiKey>;
-  /** Revokes an API key, as the admin route does. @returns `false` when the org has no such active key */
-  revokeApiKey(orgId: string, keyId: string): Promise<boolean>;
   readonly options: ResolvedRialtoExchangeOptions;
+  /** @deprecated Use `exchange.organizations.register`. */
+  registerOrganization(input: OrganizationRegistration): Promise<RegisteredOrganization>;
+  /**
+   * @deprecated Use `exchange.organizations.suspend` or `exchange.organizations.resume`, which throw
+   * `not_found` where this returns `null`.
+   */
+  setOrganizationSuspended: Organizations['setSuspended'];
+  /** @deprecated Use `exchange.organizations.setProvisioning`, which throws `not_found` where this returns `null`. */
+  setOrganizationProvisioning: Organizations['setProvisioning'];
+  /** @deprecated Use `exchange.organizations.remove`, which throws `not_found` where this returns `false`. */
+  deleteOrganization: Organizations['remove'];
+  /** @deprecated Use `exchange.users.create` (which validates its input as the route does) and `exchange.users.remove`. */
+  readonly userLifecycle: UserLifecycle;
+  /** @deprecated Use `exchange.users.setRole`. */
+  readonly userRoles: UserRoles;
+  /** @deprecated Use `exchange.issuers.add`. */
+  addIssuer(orgId: string, input: IssuerRegistrationInput): Promise<IssuerRegistrationRecord>;
+  /** @deprecated Use `exchange.issuers.list`, which throws `not_found` for an unknown organization. */
+  listIssuers(orgId: string): Promise<IssuerRegistrationRecord[]>;
+  /** @deprecated Use `exchange.issuers.remove`, which throws `not_found` where this returns `false`. */
+  removeIssuer(orgId: string, registrationId: string): Promise<boolean>;
+  /** @deprecated Use `exchange.keys.rotate`. */
+  rotateSigningKey(use?: SigningKeyUse): Promise<RotatedKey>;
+  /** @deprecated Use `exchange.apiKeys.issue`. */
+  issueApiKey(orgId: string): Promise<GeneratedApiKey>;
+  /** @deprecated Use `exchange.apiKeys.revoke`, which throws `not_found` where this returns `false`. */
+  revokeApiKey(orgId: string, keyId: string): Promise<boolean>;
 }
 
 let hasWarnedAnyAudience = false;
@@ -130,40 +132,6 @@ function warnAnyAudienceOnce(): void {
   );
 }
 
-/** How a route is named in metrics and spans. */
-interface RouteName {
-  template: string;
-  spanName: string;
-}
-
-/**
- * The durable webhook events partners subscribe to: host-defined types emitted beside the built-in
- * ones, stored in the outbox and delivered by the worker (unlike the in-process `audit` events).
- */
-export interface RialtoWebhooks {
-  /**
-   * Makes a host-defined event type known, so subscriptions may name it and `emit` accepts it.
-   * @throws TypeError when the name is not dotted lower-case segments
-   */
-  registerEventType(type: string): void;
-  /**
-   * Records an event for the org's subscribers in the outbox; delivery follows asynchronously.
-   * @throws TypeError when `type` was not registered (a host bug, not a request error)
-   * @example
-   * exchange.webhooks.registerEventType('subscription.created');
-   * await exchange.webhooks.emit('subscription.created', orgId, { subscription_id: id, amount: '100.00' });
-   */
-  emit(type: string, orgId: string, data: unknown): Promise<void>;
-  /**
-   * One delivery-worker pass: attempts every due delivery. For hosts running their own worker
-   * (`webhooks: { worker: false }`) and for tests with a controllable clock.
-   * @param options.now epoch seconds deciding what is due; defaults to the clock
-   */
-  runDueDeliveries(options?: { now?: number }): Promise<DeliveryRunSummary>;
-  /** Starts the background delivery worker (unless `webhooks.worker` is `false`); the Express binding calls it. */
-  startWorker(): void;
-}
-
 /**
  * Builds the exchange: services, caches and routes are created once here; per request only
  * `handle` runs.
@@ -175,51 +143,44 @@ export interface RialtoWebhooks {
 export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchange {
   const options = resolveOptions(input);
   const services = createServices(options);
+  const groups = createFacadeGroups(services);
   const { logger } = options;
   if (options.allowedAudiences === undefined) warnAnyAudienceOnce();
   const documentedRoutes = [
     ...tokenRoutes(services),
-    ...userRoutes(services),
-    ...adminRoutes(services),
+    ...userRoutes(services, groups),
+    ...adminRoutes(services, groups),
     ...wellKnownRoutes(services),
     ...webhookRoutes(services),
     ...healthRoutes(services),
   ];
-  const allRoutes = [...documentedRoutes, ...openApiRoutes(services, documentedRoutes)];
-  const routes = createRouteTable(allRoutes);
-  const { tracer, metrics: recorder } = services.telemetry;
-  // Metric labels and span names use the route's template, never the raw path: bounded and id-free.
-  const names = new Map<Route, RouteName>(
-    allRoutes.map((route) => {
-      const template = routeTemplate(route.pattern);
-      return [route, { template, spanName: `${route.method} ${template}` }];
-    }),
+  const routes = createRouteTable(
+    [...documentedRoutes, ...openApiRoutes(services, documentedRoutes)],
+    services,
   );
+  const { tracer, metrics: recorder } = services.telemetry;
 
-  async function run({ route, params }: RouteMatch, request: RequestLike): Promise<ResponseLike> {
+  async function run({ served, params }: RouteMatch, request: RequestLike): Promise<ResponseLike> {
     try {
-      return await route.run(request, params);
+      return await served.serve(request, params);
     } catch (error) {
-      return respondWithError(error, route.scheme);
+      return respondWithError(error, served.route.challenge);
     }
   }
 
-  function runInSpan(selected: RouteMatch, name: RouteName, request: RequestLike): Promise<ResponseLike> {
+  function runInSpan(selected: RouteMatch, request: RequestLike): Promise<ResponseLike> {
     // A span that does not record has no attributes to take and nothing to end.
-    return inActiveSpan(tracer, name.spanName, undefined, (span) =>
-      span.isRecording() ? runRecorded(selected, name, request, span) : run(selected, request),
+    return inActiveSpan(tracer, selected.served.route.spanName, undefined, (span) =>
+      span.isRecording() ? runRecorded(selected, request, span) : run(selected, request),
     );
   }
 
-  async function runRecorded(
-    selected: RouteMatch,
-    name: RouteName,
-    request: RequestLike,
-    span: Span,
-  ): Promise<ResponseLike> {
+  async function runRecorded(selected: RouteMatch, request: RequestLike, span: Span): Promise<ResponseLike> {
     const response = await run(selected, request);
-    span.setAttribute('http.route', name.template);
-    span.setAttribute('http.request.method', selected.route.method);
+    const { route } = selected.served;
+    // Metric labels and span names use the route's template, never the raw path: bounded and id-free.
+    span.setAttribute('http.route', route.label);
+    span.setAttribute('http.request.method', route.method);
     span.setAttribute('http.response.status_code', response.status);
     if (response.status >= 500) markFailed(span, { code: (response.body as { error?: unknown }).error });
     span.end();
@@ -245,56 +206,38 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
     async handle(request) {
       const candidates = routes.match(request.path);
       if (candidates.length === 0) return null;
-      const selected = candidates.find(({ route }) => route.method === request.method);
+      const selected = candidates.find(({ served }) => served.route.method === request.method);
       if (!selected) {
-        const allow = candidates.map(({ route }) => route.method).join(', ');
+        const allow = candidates.map(({ served }) => served.route.method).join(', ');
         return respondWithError(new RialtoError('method_not_allowed', undefined, { headers: { allow } }));
       }
-      const name = names.get(selected.route) as RouteName;
-      if (recorder === undefined) return runInSpan(selected, name, request);
+      if (recorder === undefined) return runInSpan(selected, request);
       const startedMs = performance.now();
-      const response = await runInSpan(selected, name, request);
+      const response = await runInSpan(selected, request);
       const seconds = (performance.now() - startedMs) / 1000;
-      recorder.requestServed(name.template, request.method, response.status, seconds);
+      recorder.requestServed(selected.served.route.label, request.method, response.status, seconds);
       return response;
     },
     verifyAccessToken: services.accessTokens.verify,
     authenticateBearer: services.accessTokens.authenticate,
     errorResponse: respondWithError,
     audit: { on: services.events.on },
-    users: services.users,
-    userRoles: services.userRoles,
-    webhooks: {
-      registerEventType: services.eventCatalogue.register,
-      async emit(type, orgId, data) {
-        if (!services.eventCatalogue.has(type)) {
-          throw new TypeError(
-            `webhooks.emit: "${type}" is not a registered event type; call webhooks.registerEventType() first`,
-          );
-        }
-        await services.store.enqueueWebhookEvents([webhookEvent(type, orgId, data, epochSeconds())]);
-      },
-      runDueDeliveries: services.deliveryWorker.runDueDeliveries,
-      startWorker: services.deliveryWorker.start,
-    },
+    ...groups,
     metrics: services.metrics,
     close: services.deliveryWorker.stop,
+    // Deprecated aliases, kept for one minor release with their former results (and synchronous throws).
     registerOrganization: (registration) =>
       services.organizations.register(validateInput(registrationSchema, registration)),
-    addIssuer: (orgId, input) => services.issuers.add(orgId, validateInput(issuerRegistrationSchema, input)),
-    listIssuers: services.issuers.list,
-    removeIssuer: services.issuers.remove,
     setOrganizationSuspended: services.organizations.setSuspended,
     setOrganizationProvisioning: services.organizations.setProvisioning,
     deleteOrganization: services.organizations.remove,
     userLifecycle: services.userLifecycle,
+    userRoles: services.userRoles,
+    addIssuer: (orgId, input) => services.issuers.add(orgId, validateInput(issuerRegistrationSchema, input)),
+    listIssuers: services.issuers.list,
+    removeIssuer: services.issuers.remove,
+    rotateSigningKey: groups.keys.rotate,
     issueApiKey: services.apiKeys.issue,
     revokeApiKey: services.apiKeys.revoke,
-    async rotateSigningKey(use = 'access_token') {
-      const rotated = await services.signingKeys.rotate(use);
-      services.events.emit('signing_key.rotated', { use, kid: rotated.kid });
-      logger.info({ event: 'signing_key.rotated', use, kid: rotated.kid }, 'signing key rotated');
-      return rotated;
-    },
   };
 }

@@ -4,13 +4,22 @@
  * @module @rialto-exchange/core
  */
 
-export type { RialtoExchange, RialtoWebhooks } from './create-rialto-exchange.js';
+export type { RialtoExchange } from './create-rialto-exchange.js';
 export { createRialtoExchange } from './create-rialto-exchange.js';
 export type { ErrorBody, RialtoErrorCode, RialtoErrorOptions } from './errors.js';
 export { RialtoError, StoreUnavailableError } from './errors.js';
 export type { ExplainStepName } from './exchange/exchange-step.js';
 export type { ExchangeExplanation, ExplainedError, ExplainStep } from './exchange/explain-exchange.js';
 export { exchangeErrorFix } from './exchange/explain-exchange.js';
+// The facade's groups: `exchange.organizations`, `.apiKeys`, `.issuers`, `.users`, `.keys`, `.webhooks`.
+export type {
+  RialtoApiKeys,
+  RialtoIssuers,
+  RialtoKeys,
+  RialtoOrganizations,
+  RialtoUsers,
+  RialtoWebhooks,
+} from './facade/index.js';
 export type { HealthOptions } from './http/health-options.js';
 export type { RequestLike, ResponseLike } from './http/http-types.js';
 // The HTTP API's OpenAPI document and the option that serves it.
@@ -72,7 +81,7 @@ export type { RialtoAccessTokenClaims, TokenResponse } from './tokens/mint-token
 export type { VerifyAccessTokenOptions } from './tokens/verify-access-token.js';
 export type { UserCreation, UserLifecycle } from './users/user-lifecycle.js';
 export type { UserRoles } from './users/user-roles.js';
-export type { Users, UserVerificationPatch } from './users/users.js';
+export type { UserVerificationPatch } from './users/users.js';
 export type { VerificationFlags } from './users/verification-flags.js';
 export { verificationFlags } from './users/verification-flags.js';
 export type { DeliveryRunSummary } from './webhooks/delivery-worker.js';

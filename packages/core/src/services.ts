@@ -11,7 +11,6 @@ import { limiterFor, type RateLimiter, refuseIfLimited } from './limits/rate-lim
 import { createSharedRateLimiter } from './limits/shared-rate-limiter.js';
 import type { ResolvedRialtoExchangeOptions } from './options/options.js';
 import { type ApiKeys, createApiKeys } from './organizations/api-keys.js';
-import { createOrgAccess, type OrgAccess } from './organizations/org-access.js';
 import { createOrganizations, type Organizations } from './organizations/organizations.js';
 import type { Store } from './store/store.js';
 import { createEvents, type RialtoEvents } from './telemetry/audit-events.js';
@@ -52,8 +51,6 @@ export interface Services {
   refreshTokens: RefreshTokens;
   accessTokens: AccessTokenVerifier;
   users: Users;
-  /** Who may act on an organization: its API key, its users' access tokens, its org admins. */
-  orgAccess: OrgAccess;
   userRoles: UserRoles;
   /** Cached users by id, for checks that must see deletions and demotions within the cache bound. */
   userLookup: UserLookup;
@@ -179,7 +176,6 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
       return orgId;
     },
   };
-  const orgAccess = createOrgAccess({ apiKeys: activeApiKeys, accessTokens, users: userLookup });
   const eventCatalogue = createEventCatalogue();
   const exchange = createExchangePipeline({
     store,
@@ -223,7 +219,6 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
       retryGraceSeconds: options.refreshTokenRetryGraceSeconds,
     }),
     accessTokens,
-    orgAccess,
     userRoles: createUserRoles(store, events, userLookup),
     userLookup,
     userLifecycle: createUserLifecycle(store, events, userLookup),

@@ -12,7 +12,8 @@ import { userRoleSchema } from '../users/user-roles.js';
 import { userPatchSchema } from '../users/users.js';
 import { webhookCreationSchema, webhookEventTypesSchema } from '../webhooks/webhook-subscriptions.js';
 import { apiSchemas } from './api-schemas.js';
-import type { Credential, Route } from './route.js';
+import { credentialErrors, type SecurityScheme, securityRequirements } from './credentials.js';
+import type { Route } from './route.js';
 import { errorResponseSchema, type openApiDocumentResponseSchema } from './wire-format.js';
 
 /** An OpenAPI 3.1 document as JSON. */
@@ -32,17 +33,10 @@ const REQUEST_SCHEMAS: ReadonlyArray<readonly [z.ZodType, string]> = [
 ];
 for (const [schema, id] of REQUEST_SCHEMAS) if (!apiSchemas.has(schema)) apiSchemas.add(schema, { id });
 
-// What presenting each credential may answer, whichever route it is presented to.
-const CREDENTIAL_ERRORS: Record<Credential, RialtoErrorCode[]> = {
-  apiKey: ['invalid_api_key', 'organization_suspended'],
-  accessToken: ['unauthorized', 'invalid_access_token', 'organization_suspended'],
-  adminToken: ['unauthorized'],
-};
-
 // The Express binding reads the body of every request it routes, so any operation may answer these.
 const BODY_ERRORS: RialtoErrorCode[] = ['request_too_large', 'unsupported_media_type'];
 
-const SECURITY_SCHEMES: Record<Credential, Record<string, string>> = {
+const SECURITY_SCHEMES: Record<SecurityScheme, Record<string, string>> = {
   apiKey: {
     type: 'apiKey',
     in: 'header',
@@ -90,9 +84,9 @@ type HeaderName = keyof typeof HEADERS;
 export function openApiDocument(routes: readonly Route[]): OpenApiDocument {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
-    const operations = paths[route.doc.path] ?? {};
+    const operations = paths[route.path] ?? {};
     operations[route.method.toLowerCase()] = operation(route);
-    paths[route.doc.path] = operations;
+    paths[route.path] = operations;
   }
   const { schemas } = z.toJSONSchema(apiSchemas, {
     io: 'input',
@@ -128,31 +122,31 @@ export function openApiDocument(routes: readonly Route[]): OpenApiDocument {
 }
 
 function operation(route: Route): Record<string, unknown> {
-  const { doc } = route;
-  const parameters = [...doc.path.matchAll(/\{([a-z_]+)\}/g)].map(([, name]) => ({
+  const parameters = route.paramNames.map((name) => ({
     name,
     in: 'path',
     required: true,
     schema: inlineJsonSchema(z.string()),
   }));
-  const security = doc.security.map((credential) => ({ [credential]: [] }));
   const responses: Record<string, unknown> = {};
-  for (const [status, schema] of Object.entries(doc.responses)) {
+  for (const [status, schema] of Object.entries(route.responses)) {
     if (schema === undefined) continue;
-    const cache = doc.cacheControl === 'public' ? ['Cache-Control'] : ['Cache-Control', 'Pragma'];
+    const cache = route.cacheControl === 'public' ? ['Cache-Control'] : ['Cache-Control', 'Pragma'];
     responses[status] = {
       description: `${statusText(Number(status))}.`,
       headers: headerRefs(cache as HeaderName[]),
       content: { 'application/json': { schema: schemaRef(schema) } },
     };
   }
-  const credentialErrors = doc.isCredentialOptional
-    ? []
-    : doc.security.flatMap((credential) => CREDENTIAL_ERRORS[credential]);
-  const errors = [...doc.errors, ...credentialErrors, ...BODY_ERRORS, 'server_error' as const];
+  const errors = [
+    ...route.errors,
+    ...credentialErrors(route.credentials, route.bindsOrganization),
+    ...BODY_ERRORS,
+    'server_error' as const,
+  ];
   for (const [status, codes] of errorsByStatus(errors)) {
     if (responses[status] !== undefined) {
-      throw new TypeError(`${doc.operationId}: status ${status} is both an answer and an error`);
+      throw new TypeError(`${route.operationId}: status ${status} is both an answer and an error`);
     }
     responses[status] = {
       description: `${statusText(status)}: ${codes.map((code) => `\`${code}\``).join(', ')}.`,
@@ -170,18 +164,18 @@ function operation(route: Route): Record<string, unknown> {
     };
   }
   return {
-    operationId: doc.operationId,
-    summary: doc.summary,
-    ...(doc.description === undefined ? {} : { description: doc.description }),
-    tags: [doc.tag],
-    security: doc.isCredentialOptional ? [...security, {}] : security,
+    operationId: route.operationId,
+    summary: route.summary,
+    ...(route.description === undefined ? {} : { description: route.description }),
+    tags: [route.tag],
+    security: securityRequirements(route.credentials),
     ...(parameters.length > 0 ? { parameters } : {}),
-    ...(doc.requestBody === undefined
+    ...(route.body === undefined
       ? {}
       : {
           requestBody: {
             required: true,
-            content: { 'application/json': { schema: schemaRef(doc.requestBody) } },
+            content: { 'application/json': { schema: schemaRef(route.body) } },
           },
         }),
     responses: Object.fromEntries(Object.entries(responses).sort(([a], [b]) => Number(a) - Number(b))),

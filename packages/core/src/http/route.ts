@@ -1,34 +1,60 @@
 import type { z } from 'zod';
 import type { RialtoErrorCode } from '../errors.js';
 import { validateInput } from '../internal/validate-input.js';
+import { type CallerFor, type Credential, challengeFor } from './credentials.js';
 import type { RequestLike, ResponseLike } from './http-types.js';
 import { type AuthScheme, parseJsonBody } from './messages.js';
 
-export interface Route {
-  method: string;
-  pattern: RegExp;
-  /** How the route authenticates; decides the `WWW-Authenticate` challenge of its 401s. */
-  scheme: AuthScheme;
-  run(request: RequestLike, params: string[]): Promise<ResponseLike>;
-  /** What the OpenAPI document says of the route; required, so no route goes undocumented. */
-  doc: RouteDoc;
-}
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
-/** A credential a route accepts, as the OpenAPI document names its security scheme. */
-export type Credential = 'apiKey' | 'adminToken' | 'accessToken';
+/** A method and a path template, e.g. `'PATCH /identity/users/{user_id}'`. */
+export type RouteKey = `${HttpMethod} /${string}`;
 
-export interface RouteDoc {
-  /** The OpenAPI path template, e.g. `/identity/users/{user_id}`; its parameters are the pattern's groups, in order. */
-  path: string;
+/** The names of a template's parameters: `'user_id'` for `'/identity/users/{user_id}'`. */
+export type PathParameter<T extends string> = T extends `${string}{${infer Name}}${infer Rest}`
+  ? Name | PathParameter<Rest>
+  : never;
+
+/** A route's decoded path parameters, by the names its template gives them. */
+export type PathParams<K extends string> = { readonly [Name in PathParameter<K>]: string };
+
+export type RouteTag = 'Tokens' | 'Users' | 'Organizations' | 'Webhooks' | 'Discovery' | 'Health';
+
+/**
+ * One route, declared once: the route table matches requests with its template, checks its
+ * credentials and parses its body before `run`, names it in metrics and spans, and the OpenAPI
+ * document describes it, all from these fields.
+ *
+ * @typeParam K the method and path template
+ * @typeParam C the credentials it accepts
+ * @typeParam B the body `run` receives, parsed with `body`
+ * @typeParam S `true` when `run` reads the raw request itself (see `handlesRequestItself`)
+ */
+export interface RouteDeclaration<K extends RouteKey, C extends Credential, B, S extends boolean> {
+  /**
+   * The method, then the path template relative to the mount path, e.g.
+   * `'PATCH /identity/users/{user_id}'`: a parameter is a whole segment, `{snake_case}`, matching any
+   * non-empty segment; the rest is literal. A template naming `{org_id}` acts on that organization:
+   * an API key or access token of another organization is refused (`org_mismatch`) before the body
+   * is read.
+   */
+  route: K;
+  /** Who may call it (see `Credential`); empty for public routes. */
+  credentials: readonly C[];
+  /**
+   * The route table neither checks the credentials nor parses the body: `run` reads both from the
+   * request. For the exchange, whose pipeline checks the API key and reads the body as its first steps
+   * (so the debugger reports them and a refusal is audited like any failed exchange), and for
+   * refresh and revoke, whose bad bodies answer their own errors. Credentials and body are still
+   * documented, and the challenge of a 401 still comes from `credentials`.
+   */
+  handlesRequestItself?: S;
+  /** The JSON body, validated before `run` (a failure is `invalid_request` naming the field). */
+  body?: z.ZodType<B>;
   operationId: string;
   summary: string;
   description?: string;
-  tag: 'Tokens' | 'Users' | 'Organizations' | 'Webhooks' | 'Discovery' | 'Health';
-  /** Each entry is one credential the route accepts; empty for public routes. */
-  security: Credential[];
-  /** Also answers without credentials, with less (the readiness probe). */
-  isCredentialOptional?: boolean;
-  requestBody?: z.ZodType;
+  tag: RouteTag;
   /** Answers other than errors, by status. */
   responses: Partial<Record<number, z.ZodType>>;
   /**
@@ -38,61 +64,109 @@ export interface RouteDoc {
   errors: RialtoErrorCode[];
   /** `Cache-Control` of its success answers; errors are always `no-store`. @default 'no-store' */
   cacheControl?: 'no-store' | 'public';
+  /**
+   * Answers an authenticated request. Positional arguments, so serving a request allocates no
+   * context object.
+   */
+  run(
+    request: RequestLike,
+    params: PathParams<K>,
+    caller: S extends true ? undefined : CallerFor<C>,
+    body: S extends true ? undefined : B,
+  ): Promise<ResponseLike>;
 }
 
-export interface RouteMatch {
-  route: Route;
-  params: string[];
+/** A declared route, with what its key says worked out once. */
+export interface Route extends RouteDeclaration<RouteKey, Credential, unknown, boolean> {
+  readonly method: HttpMethod;
+  /** The path template, as the OpenAPI document names it: `/identity/users/{user_id}`. */
+  readonly path: string;
+  /** The template's parameter names, in order. */
+  readonly paramNames: readonly string[];
+  /** Matches the path and captures its parameters; `undefined` for a path without any. */
+  readonly pattern: RegExp | undefined;
+  /**
+   * The route in metrics (`route` label) and spans (`http.route`): the template with `:id` for each
+   * parameter, as `/identity/users/:id`, so labels stay bounded and hold no id.
+   */
+  readonly label: string;
+  /** The name of its span: method and label, `GET /identity/users/:id`. */
+  readonly spanName: string;
+  /** The challenge of its 401s. */
+  readonly challenge: AuthScheme;
+  /** Whether `{org_id}` binds organization credentials to that organization. */
+  readonly bindsOrganization: boolean;
 }
 
-export interface RouteTable {
-  /** Whether some route serves this path, whatever the method. */
-  handlesPath(path: string): boolean;
-  /** Routes whose pattern matches the path, with their decoded path parameters. */
-  match(path: string): RouteMatch[];
-}
-
-export function createRouteTable(routes: Route[]): RouteTable {
-  // The hot paths (`/identity/auth/exchange`, `/refresh`) match routes without parameters, whose
-  // patterns are anchored literals: their matches are worked out once. Each such pattern matches one
-  // path, so the map holds at most one entry per route.
-  const literalMatches = new Map<string, RouteMatch[]>();
-
+/**
+ * Declares a route (see `RouteDeclaration`); the types of `run`'s parameters follow from the key,
+ * the credentials and the body schema.
+ * @throws TypeError when the key is not a method and a template of literal and `{name}` segments
+ */
+export function declareRoute<
+  const K extends RouteKey,
+  C extends Credential = never,
+  B = undefined,
+  S extends boolean = false,
+>(declaration: RouteDeclaration<K, C, B, S>): Route {
+  const { method, path, paramNames, pattern, label } = parseRouteKey(declaration.route);
   return {
-    handlesPath: (path) => literalMatches.has(path) || routes.some((route) => route.pattern.test(path)),
-    match(path) {
-      const known = literalMatches.get(path);
-      if (known) return known;
-      const found: RouteMatch[] = [];
-      for (const route of routes) {
-        const match = route.pattern.exec(path);
-        if (match) found.push({ route, params: match.slice(1).map(decodePathSegment) });
-      }
-      if (found.length > 0 && found.every(({ params }) => params.length === 0))
-        literalMatches.set(path, found);
-      return found;
-    },
+    ...(declaration as unknown as RouteDeclaration<RouteKey, Credential, unknown, boolean>),
+    method,
+    path,
+    paramNames,
+    pattern,
+    label,
+    spanName: `${method} ${label}`,
+    challenge: challengeFor(declaration.credentials),
+    bindsOrganization: paramNames.includes('org_id'),
   };
 }
 
-/** `/^\/identity\/users\/([^/]+)$/` → `/identity/users/:id`: the pattern's literal parts, `:id` per parameter. */
-export function routeTemplate(pattern: RegExp): string {
-  return pattern.source
-    .replace(/^\^|\$$/g, '')
-    .replace(/\((?:[^()\\]|\\.)*\)/g, ':id')
-    .replace(/\\(.)/g, '$1');
+const ROUTE_KEY = /^(GET|POST|PUT|PATCH|DELETE) (\/\S*)$/;
+const PARAMETER_SEGMENT = /^\{([a-z][a-z0-9_]*)\}$/;
+// The characters the `routePath` option allows, so configured paths are templates too.
+const LITERAL_SEGMENT = /^[A-Za-z0-9._~-]+$/;
+
+interface ParsedRouteKey {
+  method: HttpMethod;
+  path: string;
+  paramNames: string[];
+  pattern: RegExp | undefined;
+  label: string;
 }
 
-/** A pattern matching exactly `path`, for routes whose path is configurable. */
-export function literalPattern(path: string): RegExp {
-  return new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`);
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/** Ids in paths are UUIDs; anything else cannot name a record, so it need not reach the store. */
-export function isUuid(value: string | undefined): value is string {
-  return value !== undefined && UUID.test(value);
+function parseRouteKey(key: string): ParsedRouteKey {
+  const [, method, path] = ROUTE_KEY.exec(key) ?? [];
+  if (method === undefined || path === undefined) {
+    throw new TypeError(
+      `route "${key}": expected a method and a path, such as "GET /identity/users/{user_id}"`,
+    );
+  }
+  const paramNames: string[] = [];
+  const source: string[] = [];
+  const label: string[] = [];
+  for (const segment of path.slice(1).split('/')) {
+    const name = PARAMETER_SEGMENT.exec(segment)?.[1];
+    if (name !== undefined) {
+      if (paramNames.includes(name)) throw new TypeError(`route "${key}": {${name}} appears twice`);
+      paramNames.push(name);
+      source.push('([^/]+)');
+      label.push(':id');
+    } else if (LITERAL_SEGMENT.test(segment)) {
+      source.push(segment.replaceAll('.', '\\.'));
+      label.push(segment);
+    } else {
+      throw new TypeError(`route "${key}": "${segment}" is neither a literal segment nor a {parameter}`);
+    }
+  }
+  return {
+    method: method as HttpMethod,
+    path,
+    paramNames,
+    pattern: paramNames.length === 0 ? undefined : new RegExp(`^\\/${source.join('\\/')}$`),
+    label: `/${label.join('/')}`,
+  };
 }
 
 /**
@@ -101,12 +175,4 @@ export function isUuid(value: string | undefined): value is string {
  */
 export function parseBody<T>(schema: z.ZodType<T>, request: RequestLike): T {
   return validateInput(schema, parseJsonBody(request.body, 'invalid_request'));
-}
-
-function decodePathSegment(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
 }

@@ -195,6 +195,10 @@ export function userEvent(type: string, user: UserRecord, nowSeconds: number): W
 }
 
 export interface Users {
+  /** The user of `orgId`, read from the store (never a cache), so it shows the latest change. @returns `null` when there is none */
+  get(orgId: string, userId: string): Promise<UserRecord | null>;
+  /** The user with this id in whichever organization, read from the store. @returns `null` when there is none */
+  find(userId: string): Promise<UserRecord | null>;
   /**
    * Changes a user's verification state and records the webhook events it causes, atomically.
    * A patch that changes nothing succeeds and emits nothing.
@@ -210,6 +214,9 @@ const MAX_UPDATE_ATTEMPTS = 5;
 
 export function createUsers(store: Store, events: RialtoEvents): Users {
   return {
+    get: (orgId, userId) => store.getUser(orgId, userId),
+    find: (userId) => store.getUserById(userId),
+
     async update(orgId, userId, patch) {
       let user = await store.getUser(orgId, userId);
       for (let attempt = 1; user && attempt <= MAX_UPDATE_ATTEMPTS; attempt++) {

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { RialtoError } from '../errors.js';
 import { epochSeconds } from '../internal/clock.js';
 import { printableText } from '../internal/control-characters.js';
-import type { Store, WebhookSubscriptionRecord } from '../store/store.js';
+import type { Store, WebhookDeliveryRecord, WebhookSubscriptionRecord } from '../store/store.js';
 import {
   assertPublicDestination,
   type DestinationPolicy,
@@ -13,6 +13,8 @@ import {
 import { ALL_EVENT_TYPES, type EventCatalogue } from './event-catalogue.js';
 import { generateWebhookSecret } from './webhook-signature.js';
 
+// The deliveries log shows the recent past; older rows stay in the store but are not listed.
+const DELIVERIES_LISTED = 50;
 // Fan-out happens at write time, one row per subscription: a cap keeps one event's cost bounded.
 export const MAX_SUBSCRIPTIONS_PER_ORG = 20;
 const MAX_EVENT_TYPES = 100;
@@ -67,6 +69,11 @@ export interface WebhookSubscriptions {
   rotateSecret(orgId: string, subscriptionId: string): Promise<SubscriptionWithSecret>;
   /** @throws RialtoError `not_found` */
   remove(orgId: string, subscriptionId: string): Promise<void>;
+  /**
+   * The subscription's most recent deliveries (50 at most), newest first.
+   * @throws RialtoError `not_found`
+   */
+  listDeliveries(orgId: string, subscriptionId: string): Promise<WebhookDeliveryRecord[]>;
 }
 
 export function createWebhookSubscriptions(
@@ -169,6 +176,11 @@ export function createWebhookSubscriptions(
 
     async remove(orgId, subscriptionId) {
       if (!(await store.deleteWebhookSubscription(orgId, subscriptionId))) throw notFound();
+    },
+
+    async listDeliveries(orgId, subscriptionId) {
+      if (!(await store.getWebhookSubscription(orgId, subscriptionId))) throw notFound();
+      return store.listWebhookDeliveries(orgId, subscriptionId, DELIVERIES_LISTED);
     },
   };
 }

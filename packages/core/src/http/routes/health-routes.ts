@@ -2,7 +2,7 @@ import type { Services } from '../../services.js';
 import type { Store } from '../../store/store.js';
 import type { ResponseLike } from '../http-types.js';
 import { respond } from '../messages.js';
-import { literalPattern, type Route } from '../route.js';
+import { declareRoute, type Route, type RouteKey } from '../route.js';
 import { healthResponseSchema } from '../wire-format.js';
 
 // A UUID no record ever gets: the probe reads by primary key and always finds nothing.
@@ -27,58 +27,38 @@ type StoreProbeResult =
  * reads the store, so a load balancer stops sending requests an instance cannot serve. Neither names
  * an issuer, an organization or a secret; admins also get figures (`data`) to diagnose with.
  */
-export function healthRoutes({ options, store, adminAuth, remoteJwks }: Services): Route[] {
+export function healthRoutes({ options, store, remoteJwks }: Services): Route[] {
   const { health } = options;
   if (health === false) return [];
   const probeStore = createStoreProbe(store, health.readyTimeoutMs);
 
-  async function isAdmin(request: Parameters<Route['run']>[0]): Promise<boolean> {
-    if (!adminAuth.isConfigured) return false;
-    try {
-      return await adminAuth.isAdmin(request);
-    } catch {
-      return false;
-    }
-  }
-
   return [
-    {
-      method: 'GET',
-      pattern: literalPattern(health.livePath),
-      scheme: 'none',
-      doc: {
-        path: health.livePath,
-        operationId: 'getLiveness',
-        summary: 'Liveness: 200 while the process serves requests; never touches the store',
-        tag: 'Health',
-        security: [],
-        responses: { 200: healthResponseSchema },
-        errors: [],
-      },
+    declareRoute({
+      route: `GET ${health.livePath}` as RouteKey,
+      credentials: [],
+      operationId: 'getLiveness',
+      summary: 'Liveness: 200 while the process serves requests; never touches the store',
+      tag: 'Health',
+      responses: { 200: healthResponseSchema },
+      errors: [],
       async run() {
         return answer('UP', []);
       },
-    },
-    {
-      method: 'GET',
-      pattern: literalPattern(health.readyPath),
-      scheme: 'none',
-      doc: {
-        path: health.readyPath,
-        operationId: 'getReadiness',
-        summary:
-          'Readiness: 200 when the store answers a read in time, else 503; admins also get figures (data)',
-        tag: 'Health',
-        security: ['adminToken'],
-        isCredentialOptional: true,
-        responses: { 200: healthResponseSchema, 503: healthResponseSchema },
-        errors: [],
-      },
-      async run(request) {
-        const [store, withDetails] = await Promise.all([probeStore(), isAdmin(request)]);
+    }),
+    declareRoute({
+      route: `GET ${health.readyPath}` as RouteKey,
+      credentials: ['adminToken', 'anonymous'],
+      operationId: 'getReadiness',
+      summary:
+        'Readiness: 200 when the store answers a read in time, else 503; admins also get figures (data)',
+      tag: 'Health',
+      responses: { 200: healthResponseSchema, 503: healthResponseSchema },
+      errors: [],
+      async run(_request, _params, caller) {
+        const store = await probeStore();
         const storeCheck: HealthCheck = { name: 'store', status: store.status };
         const checks = [storeCheck];
-        if (withDetails) {
+        if (caller.kind === 'admin') {
           storeCheck.data =
             store.status === 'UP' ? { latency_ms: Math.round(store.latencyMs) } : { reason: store.reason };
           const keySets = remoteJwks.summary();
@@ -95,7 +75,7 @@ export function healthRoutes({ options, store, adminAuth, remoteJwks }: Services
         }
         return answer(store.status, checks);
       },
-    },
+    }),
   ];
 }
 

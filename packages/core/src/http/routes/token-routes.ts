@@ -7,7 +7,7 @@ import { enforceRateLimit } from '../../limits/rate-limit.js';
 import { refusedFor, type Services } from '../../services.js';
 import type { RequestLike } from '../http-types.js';
 import { json, respond } from '../messages.js';
-import type { Route } from '../route.js';
+import { declareRoute, type Route } from '../route.js';
 import {
   emptyResponseSchema,
   exchangeExplanationResponseSchema,
@@ -27,39 +27,31 @@ export function tokenRoutes({ exchange, refreshTokens, ipLimiter, telemetry, opt
   }
 
   return [
-    {
-      method: 'POST',
-      pattern: /^\/identity\/auth\/exchange$/,
-      scheme: 'api_key',
-      doc: {
-        path: '/identity/auth/exchange',
-        operationId: 'exchangeToken',
-        summary: "Exchange a partner IdP's ID token for this service's access and refresh tokens",
-        tag: 'Tokens',
-        security: ['apiKey'],
-        requestBody: exchangeRequestSchema,
-        responses: { 200: tokenResponseSchema },
-        errors: [...EXCHANGE_ERRORS],
-      },
+    declareRoute({
+      route: 'POST /identity/auth/exchange',
+      credentials: ['apiKey'],
+      handlesRequestItself: true,
+      body: exchangeRequestSchema,
+      operationId: 'exchangeToken',
+      summary: "Exchange a partner IdP's ID token for this service's access and refresh tokens",
+      tag: 'Tokens',
+      responses: { 200: tokenResponseSchema },
+      errors: [...EXCHANGE_ERRORS],
       async run(request) {
         admitClient(request);
         return json(200, await runExchange(exchange, apiKeyExchangeInput(request)));
       },
-    },
-    {
-      method: 'POST',
-      pattern: /^\/identity\/auth\/exchange\/explain$/,
-      scheme: 'api_key',
-      doc: {
-        path: '/identity/auth/exchange/explain',
-        operationId: 'explainExchange',
-        summary: 'Run every check of an exchange, writing and minting nothing, and report each step',
-        tag: 'Tokens',
-        security: ['apiKey'],
-        requestBody: exchangeRequestSchema,
-        responses: { 200: exchangeExplanationResponseSchema },
-        errors: [...EXPLAIN_ERRORS],
-      },
+    }),
+    declareRoute({
+      route: 'POST /identity/auth/exchange/explain',
+      credentials: ['apiKey'],
+      handlesRequestItself: true,
+      body: exchangeRequestSchema,
+      operationId: 'explainExchange',
+      summary: 'Run every check of an exchange, writing and minting nothing, and report each step',
+      tag: 'Tokens',
+      responses: { 200: exchangeExplanationResponseSchema },
+      errors: [...EXPLAIN_ERRORS],
       async run(request) {
         // The exchange's own limits: explaining is no way around them.
         admitClient(request);
@@ -69,51 +61,43 @@ export function tokenRoutes({ exchange, refreshTokens, ipLimiter, telemetry, opt
           await explainExchange(exchange, apiKeyExchangeInput(request)),
         );
       },
-    },
-    {
-      method: 'POST',
-      pattern: /^\/identity\/auth\/refresh$/,
-      scheme: 'none',
-      doc: {
-        path: '/identity/auth/refresh',
-        operationId: 'refreshTokens',
-        summary: 'Trade a refresh token (once) for a new access and refresh token',
-        tag: 'Tokens',
-        security: [],
-        requestBody: refreshRequestSchema,
-        responses: { 200: tokenResponseSchema },
-        errors: [
-          'invalid_request',
-          'invalid_grant',
-          'organization_suspended',
-          'rate_limited',
-          'temporarily_unavailable',
-        ],
-      },
+    }),
+    declareRoute({
+      route: 'POST /identity/auth/refresh',
+      credentials: [],
+      handlesRequestItself: true,
+      body: refreshRequestSchema,
+      operationId: 'refreshTokens',
+      summary: 'Trade a refresh token (once) for a new access and refresh token',
+      tag: 'Tokens',
+      responses: { 200: tokenResponseSchema },
+      errors: [
+        'invalid_request',
+        'invalid_grant',
+        'organization_suspended',
+        'rate_limited',
+        'temporarily_unavailable',
+      ],
       async run(request) {
         admitClient(request);
         return json(200, await refreshTokens.refresh(request.body));
       },
-    },
-    {
-      method: 'POST',
-      pattern: /^\/identity\/auth\/revoke$/,
-      scheme: 'none',
-      doc: {
-        path: '/identity/auth/revoke',
-        operationId: 'revokeRefreshToken',
-        summary: "Revoke a refresh token's family; an unknown token is not an error (RFC 7009)",
-        tag: 'Tokens',
-        security: [],
-        requestBody: refreshRequestSchema,
-        responses: { 200: emptyResponseSchema },
-        errors: ['invalid_request', 'rate_limited', 'temporarily_unavailable'],
-      },
+    }),
+    declareRoute({
+      route: 'POST /identity/auth/revoke',
+      credentials: [],
+      handlesRequestItself: true,
+      body: refreshRequestSchema,
+      operationId: 'revokeRefreshToken',
+      summary: "Revoke a refresh token's family; an unknown token is not an error (RFC 7009)",
+      tag: 'Tokens',
+      responses: { 200: emptyResponseSchema },
+      errors: ['invalid_request', 'rate_limited', 'temporarily_unavailable'],
       async run(request) {
         admitClient(request);
         await refreshTokens.revoke(request.body);
         return respond(200, emptyResponseSchema, {});
       },
-    },
+    }),
   ];
 }

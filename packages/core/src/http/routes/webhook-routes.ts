@@ -1,11 +1,11 @@
 import { RialtoError } from '../../errors.js';
 import { epochSeconds } from '../../internal/clock.js';
+import { isUuid } from '../../internal/is-uuid.js';
 import type { Services } from '../../services.js';
 import { webhookEvent } from '../../webhooks/event-catalogue.js';
 import { webhookCreationSchema, webhookEventTypesSchema } from '../../webhooks/webhook-subscriptions.js';
-import type { RequestLike } from '../http-types.js';
 import { respond } from '../messages.js';
-import { isUuid, parseBody, type Route } from '../route.js';
+import { declareRoute, type Route } from '../route.js';
 import {
   isoTime,
   webhookCreatedResponseSchema,
@@ -19,50 +19,29 @@ import {
   webhookSubscriptionResponseSchema,
 } from '../wire-format.js';
 
-// The deliveries log shows the recent past; older rows stay in the store but are not listed.
-const DELIVERIES_LISTED = 50;
-
 /**
  * `/notifications/webhooks`: an organization manages its own subscriptions with its API key or an
  * access token of one of its org admins; a plain user's token is refused, since a subscription
  * receives every user's events. Everything is scoped by the caller's org; another org's webhook is 404.
  */
-export function webhookRoutes({
-  orgAccess,
-  webhookSubscriptions,
-  deliveryWorker,
-  options,
-}: Services): Route[] {
-  function orgOf(request: RequestLike): Promise<string> {
-    return orgAccess.requireOrgWide(request);
-  }
-
+export function webhookRoutes({ webhookSubscriptions, deliveryWorker }: Services): Route[] {
   function subscriptionId(id: string | undefined): string {
     if (!isUuid(id)) throw new RialtoError('not_found', 'No such webhook in your organization.');
     return id;
   }
 
   return [
-    {
-      method: 'POST',
-      pattern: /^\/notifications\/webhooks$/,
-      scheme: 'bearer',
-      doc: {
-        path: '/notifications/webhooks',
-        operationId: 'createWebhook',
-        summary: 'Subscribe a URL to events of your organization; the signing secret is shown only here',
-        tag: 'Webhooks',
-        security: ['apiKey', 'accessToken'],
-        requestBody: webhookCreationSchema,
-        responses: { 201: webhookCreatedResponseSchema },
-        errors: ['insufficient_role', 'temporarily_unavailable', 'invalid_request'],
-      },
-      async run(request) {
-        const orgId = await orgOf(request);
-        const { subscription, secret } = await webhookSubscriptions.create(
-          orgId,
-          parseBody(webhookCreationSchema, request),
-        );
+    declareRoute({
+      route: 'POST /notifications/webhooks',
+      credentials: ['apiKey', 'orgAdminToken'],
+      body: webhookCreationSchema,
+      operationId: 'createWebhook',
+      summary: 'Subscribe a URL to events of your organization; the signing secret is shown only here',
+      tag: 'Webhooks',
+      responses: { 201: webhookCreatedResponseSchema },
+      errors: ['temporarily_unavailable', 'invalid_request'],
+      async run(_request, _params, { orgId }, creation) {
+        const { subscription, secret } = await webhookSubscriptions.create(orgId, creation);
         return respond(201, webhookCreatedResponseSchema, {
           id: subscription.subscriptionId,
           url: subscription.url,
@@ -72,128 +51,99 @@ export function webhookRoutes({
           created_at: isoTime(subscription.createdAt),
         });
       },
-    },
-    {
-      method: 'GET',
-      pattern: /^\/notifications\/webhooks$/,
-      scheme: 'bearer',
-      doc: {
-        path: '/notifications/webhooks',
-        operationId: 'listWebhooks',
-        summary: "List your organization's webhook subscriptions",
-        tag: 'Webhooks',
-        security: ['apiKey', 'accessToken'],
-        responses: { 200: webhookListResponseSchema },
-        errors: ['insufficient_role', 'temporarily_unavailable'],
-      },
-      async run(request) {
-        const subscriptions = await webhookSubscriptions.list(await orgOf(request));
+    }),
+    declareRoute({
+      route: 'GET /notifications/webhooks',
+      credentials: ['apiKey', 'orgAdminToken'],
+      operationId: 'listWebhooks',
+      summary: "List your organization's webhook subscriptions",
+      tag: 'Webhooks',
+      responses: { 200: webhookListResponseSchema },
+      errors: ['temporarily_unavailable'],
+      async run(_request, _params, { orgId }) {
+        const subscriptions = await webhookSubscriptions.list(orgId);
         return respond(200, webhookListResponseSchema, {
           webhooks: subscriptions.map(webhookSubscriptionJson),
         });
       },
-    },
-    {
-      method: 'GET',
-      pattern: /^\/notifications\/webhooks\/([^/]+)$/,
-      scheme: 'bearer',
-      doc: {
-        path: '/notifications/webhooks/{webhook_id}',
-        operationId: 'getWebhook',
-        summary: 'Read a webhook subscription',
-        tag: 'Webhooks',
-        security: ['apiKey', 'accessToken'],
-        responses: { 200: webhookSubscriptionResponseSchema },
-        errors: ['insufficient_role', 'not_found', 'temporarily_unavailable'],
-      },
-      async run(request, [id]) {
-        const orgId = await orgOf(request);
+    }),
+    declareRoute({
+      route: 'GET /notifications/webhooks/{webhook_id}',
+      credentials: ['apiKey', 'orgAdminToken'],
+      operationId: 'getWebhook',
+      summary: 'Read a webhook subscription',
+      tag: 'Webhooks',
+      responses: { 200: webhookSubscriptionResponseSchema },
+      errors: ['not_found', 'temporarily_unavailable'],
+      async run(_request, { webhook_id }, { orgId }) {
         return respond(
           200,
           webhookSubscriptionResponseSchema,
-          webhookSubscriptionJson(await webhookSubscriptions.get(orgId, subscriptionId(id))),
+          webhookSubscriptionJson(await webhookSubscriptions.get(orgId, subscriptionId(webhook_id))),
         );
       },
-    },
-    {
-      method: 'DELETE',
-      pattern: /^\/notifications\/webhooks\/([^/]+)$/,
-      scheme: 'bearer',
-      doc: {
-        path: '/notifications/webhooks/{webhook_id}',
-        operationId: 'deleteWebhook',
-        summary: 'Delete a webhook subscription',
-        tag: 'Webhooks',
-        security: ['apiKey', 'accessToken'],
-        responses: { 200: webhookDeletedResponseSchema },
-        errors: ['insufficient_role', 'not_found', 'temporarily_unavailable'],
-      },
-      async run(request, [id]) {
-        const orgId = await orgOf(request);
-        const removedId = subscriptionId(id);
+    }),
+    declareRoute({
+      route: 'DELETE /notifications/webhooks/{webhook_id}',
+      credentials: ['apiKey', 'orgAdminToken'],
+      operationId: 'deleteWebhook',
+      summary: 'Delete a webhook subscription',
+      tag: 'Webhooks',
+      responses: { 200: webhookDeletedResponseSchema },
+      errors: ['not_found', 'temporarily_unavailable'],
+      async run(_request, { webhook_id }, { orgId }) {
+        const removedId = subscriptionId(webhook_id);
         await webhookSubscriptions.remove(orgId, removedId);
         return respond(200, webhookDeletedResponseSchema, { id: removedId, deleted: true });
       },
-    },
-    {
-      method: 'PUT',
-      pattern: /^\/notifications\/webhooks\/([^/]+)\/subscriptions$/,
-      scheme: 'bearer',
-      doc: {
-        path: '/notifications/webhooks/{webhook_id}/subscriptions',
-        operationId: 'setWebhookEventTypes',
-        summary: 'Replace the event types a subscription receives',
-        tag: 'Webhooks',
-        security: ['apiKey', 'accessToken'],
-        requestBody: webhookEventTypesSchema,
-        responses: { 200: webhookSubscriptionResponseSchema },
-        errors: ['insufficient_role', 'not_found', 'temporarily_unavailable', 'invalid_request'],
-      },
-      async run(request, [id]) {
-        const orgId = await orgOf(request);
-        const { eventTypes } = parseBody(webhookEventTypesSchema, request);
-        const updated = await webhookSubscriptions.setEventTypes(orgId, subscriptionId(id), eventTypes);
+    }),
+    declareRoute({
+      route: 'PUT /notifications/webhooks/{webhook_id}/subscriptions',
+      credentials: ['apiKey', 'orgAdminToken'],
+      body: webhookEventTypesSchema,
+      operationId: 'setWebhookEventTypes',
+      summary: 'Replace the event types a subscription receives',
+      tag: 'Webhooks',
+      responses: { 200: webhookSubscriptionResponseSchema },
+      errors: ['not_found', 'temporarily_unavailable', 'invalid_request'],
+      async run(_request, { webhook_id }, { orgId }, { eventTypes }) {
+        const updated = await webhookSubscriptions.setEventTypes(
+          orgId,
+          subscriptionId(webhook_id),
+          eventTypes,
+        );
         return respond(200, webhookSubscriptionResponseSchema, webhookSubscriptionJson(updated));
       },
-    },
-    {
-      method: 'POST',
-      pattern: /^\/notifications\/webhooks\/([^/]+)\/rotate-secret$/,
-      scheme: 'bearer',
-      doc: {
-        path: '/notifications/webhooks/{webhook_id}/rotate-secret',
-        operationId: 'rotateWebhookSecret',
-        summary: "Replace a subscription's signing secret; the new one is shown only here",
-        tag: 'Webhooks',
-        security: ['apiKey', 'accessToken'],
-        responses: { 200: webhookSecretResponseSchema },
-        errors: ['insufficient_role', 'not_found', 'temporarily_unavailable'],
-      },
-      async run(request, [id]) {
-        const orgId = await orgOf(request);
-        const { subscription, secret } = await webhookSubscriptions.rotateSecret(orgId, subscriptionId(id));
+    }),
+    declareRoute({
+      route: 'POST /notifications/webhooks/{webhook_id}/rotate-secret',
+      credentials: ['apiKey', 'orgAdminToken'],
+      operationId: 'rotateWebhookSecret',
+      summary: "Replace a subscription's signing secret; the new one is shown only here",
+      tag: 'Webhooks',
+      responses: { 200: webhookSecretResponseSchema },
+      errors: ['not_found', 'temporarily_unavailable'],
+      async run(_request, { webhook_id }, { orgId }) {
+        const { subscription, secret } = await webhookSubscriptions.rotateSecret(
+          orgId,
+          subscriptionId(webhook_id),
+        );
         return respond(200, webhookSecretResponseSchema, {
           id: subscription.subscriptionId,
           signing_secret: secret,
         });
       },
-    },
-    {
-      method: 'POST',
-      pattern: /^\/notifications\/webhooks\/([^/]+)\/test$/,
-      scheme: 'bearer',
-      doc: {
-        path: '/notifications/webhooks/{webhook_id}/test',
-        operationId: 'testWebhook',
-        summary: 'Deliver a test.ping event now and report the attempt',
-        tag: 'Webhooks',
-        security: ['apiKey', 'accessToken'],
-        responses: { 200: webhookDeliveryResponseSchema },
-        errors: ['insufficient_role', 'not_found', 'temporarily_unavailable'],
-      },
-      async run(request, [id]) {
-        const orgId = await orgOf(request);
-        const subscription = await webhookSubscriptions.get(orgId, subscriptionId(id));
+    }),
+    declareRoute({
+      route: 'POST /notifications/webhooks/{webhook_id}/test',
+      credentials: ['apiKey', 'orgAdminToken'],
+      operationId: 'testWebhook',
+      summary: 'Deliver a test.ping event now and report the attempt',
+      tag: 'Webhooks',
+      responses: { 200: webhookDeliveryResponseSchema },
+      errors: ['not_found', 'temporarily_unavailable'],
+      async run(_request, { webhook_id }, { orgId }) {
+        const subscription = await webhookSubscriptions.get(orgId, subscriptionId(webhook_id));
         const ping = webhookEvent(
           'test.ping',
           orgId,
@@ -206,32 +156,21 @@ export function webhookRoutes({
           webhookDeliveryJson(await deliveryWorker.deliverNow(subscription, ping)),
         );
       },
-    },
-    {
-      method: 'GET',
-      pattern: /^\/notifications\/webhooks\/([^/]+)\/deliveries$/,
-      scheme: 'bearer',
-      doc: {
-        path: '/notifications/webhooks/{webhook_id}/deliveries',
-        operationId: 'listWebhookDeliveries',
-        summary: "List a subscription's most recent deliveries (50 at most)",
-        tag: 'Webhooks',
-        security: ['apiKey', 'accessToken'],
-        responses: { 200: webhookDeliveriesResponseSchema },
-        errors: ['insufficient_role', 'not_found', 'temporarily_unavailable'],
-      },
-      async run(request, [id]) {
-        const orgId = await orgOf(request);
-        const subscription = await webhookSubscriptions.get(orgId, subscriptionId(id));
-        const deliveries = await options.store.listWebhookDeliveries(
-          orgId,
-          subscription.subscriptionId,
-          DELIVERIES_LISTED,
-        );
+    }),
+    declareRoute({
+      route: 'GET /notifications/webhooks/{webhook_id}/deliveries',
+      credentials: ['apiKey', 'orgAdminToken'],
+      operationId: 'listWebhookDeliveries',
+      summary: "List a subscription's most recent deliveries (50 at most)",
+      tag: 'Webhooks',
+      responses: { 200: webhookDeliveriesResponseSchema },
+      errors: ['not_found', 'temporarily_unavailable'],
+      async run(_request, { webhook_id }, { orgId }) {
+        const deliveries = await webhookSubscriptions.listDeliveries(orgId, subscriptionId(webhook_id));
         return respond(200, webhookDeliveriesResponseSchema, {
           deliveries: deliveries.map(webhookDeliveryJson),
         });
       },
-    },
+    }),
   ];
 }

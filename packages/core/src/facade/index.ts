@@ -1,0 +1,34 @@
+import type { Services } from '../services.js';
+import { createApiKeysFacade, type RialtoApiKeys } from './api-keys.js';
+import { createIssuersFacade, type RialtoIssuers } from './issuers.js';
+import { createOrganizationsFacade, type RialtoOrganizations } from './organizations.js';
+import { createKeysFacade, type RialtoKeys } from './signing-keys.js';
+import { createUsersFacade, type RialtoUsers } from './users.js';
+import { createWebhooksFacade, type RialtoWebhooks } from './webhooks.js';
+
+export type { RialtoApiKeys, RialtoIssuers, RialtoKeys, RialtoOrganizations, RialtoUsers, RialtoWebhooks };
+
+/**
+ * What host code does beside serving requests, grouped by subject as `RialtoExchange` exposes it.
+ * The admin routes and the CLI call these same functions, so each rule and each validation is
+ * written once, whoever asks.
+ */
+export interface FacadeGroups {
+  organizations: RialtoOrganizations;
+  apiKeys: RialtoApiKeys;
+  issuers: RialtoIssuers;
+  users: RialtoUsers;
+  keys: RialtoKeys;
+  webhooks: RialtoWebhooks;
+}
+
+export function createFacadeGroups(services: Services): FacadeGroups {
+  return {
+    organizations: createOrganizationsFacade(services),
+    apiKeys: createApiKeysFacade(services),
+    issuers: createIssuersFacade(services),
+    users: createUsersFacade(services),
+    keys: createKeysFacade(services),
+    webhooks: createWebhooksFacade(services),
+  };
+}

@@ -1,0 +1,49 @@
+import { RialtoError } from '../errors.js';
+import { isUuid } from '../internal/is-uuid.js';
+import { validateInput } from '../internal/validate-input.js';
+import { type IssuerRegistrationInput, issuerRegistrationSchema } from '../issuers/issuer-registrations.js';
+import type { Services } from '../services.js';
+import type { IssuerRegistrationRecord } from '../store/store.js';
+import { existingOrganization, noSuchOrganization } from './organizations.js';
+
+/**
+ * The identity providers each organization trusts, from host code, as the admin routes under
+ * `/identity/organizations/:org_id/issuers` and the CLI manage them.
+ */
+export interface RialtoIssuers {
+  /**
+   * Registers another issuer for an organization, as `POST /identity/organizations/:org_id/issuers`
+   * does, with the same validation. Nothing is fetched from the issuer until a token names it.
+   * @throws RialtoError `invalid_request`, `not_found` or `conflict`
+   * @example
+   * await exchange.issuers.add(orgId, { issuer: 'https://login.microsoftonline.com/<tenant>/v2.0', client_ids: ['<app id>'], subject_claim: 'oid' });
+   */
+  add(orgId: string, input: IssuerRegistrationInput): Promise<IssuerRegistrationRecord>;
+  /** The organization's issuer registrations, oldest first. @throws RialtoError `not_found` */
+  list(orgId: string): Promise<IssuerRegistrationRecord[]>;
+  /**
+   * Removes an issuer registration (`issuerId` is its `registrationId`): this instance refuses its
+   * tokens at once, others within `lookupCacheTtlSeconds`.
+   * @throws RialtoError `not_found` when the organization has no such registration
+   */
+  remove(orgId: string, issuerId: string): Promise<void>;
+}
+
+export function createIssuersFacade({ issuers, organizations }: Services): RialtoIssuers {
+  return {
+    async add(orgId, input) {
+      const registration = validateInput(issuerRegistrationSchema, input);
+      if (!isUuid(orgId)) throw noSuchOrganization();
+      return issuers.add(orgId, registration);
+    },
+    async list(orgId) {
+      const org = existingOrganization(isUuid(orgId) ? await organizations.get(orgId) : null);
+      return issuers.list(org.orgId);
+    },
+    async remove(orgId, issuerId) {
+      if (!(isUuid(orgId) && isUuid(issuerId) && (await issuers.remove(orgId, issuerId)))) {
+        throw new RialtoError('not_found', 'No such issuer registration in this organization.');
+      }
+    },
+  };
+}

@@ -1,0 +1,80 @@
+import { RialtoError } from '../errors.js';
+import { isUuid } from '../internal/is-uuid.js';
+import { validateInput } from '../internal/validate-input.js';
+import type { Services } from '../services.js';
+import type { UserRecord, UserRole } from '../store/store.js';
+import { type UserCreation, userCreationSchema } from '../users/user-lifecycle.js';
+import { userRoleSchema } from '../users/user-roles.js';
+import type { UserVerificationPatch } from '../users/users.js';
+import { noSuchOrganization } from './organizations.js';
+
+/**
+ * An organization's users, from host code (a KYC vendor's callback, an import, an admin console), as
+ * the routes under `/identity/users` and the CLI act on them.
+ */
+export interface RialtoUsers {
+  /** The user of `orgId`, as stored now. @returns `null` when the organization has no such user */
+  get(orgId: string, userId: string): Promise<UserRecord | null>;
+  /**
+   * Creates a user before its first sign-in (importing existing customers), with its initial
+   * verification state, as `POST /identity/users` does; a later exchange links to it by email under
+   * the organization's linking policy. Records `user.created` for webhooks.
+   * @throws RialtoError `invalid_request`, `not_found` (no such organization) or `conflict` (the
+   *   organization has a user with this email)
+   */
+  create(orgId: string, input: Omit<UserCreation, 'org_id'>): Promise<UserRecord>;
+  /**
+   * Changes a user's verification state and records the webhook events it causes, atomically, as
+   * `PATCH /identity/users/:user_id` does. A patch that changes nothing succeeds and emits nothing.
+   * @throws RialtoError `not_found`, `invalid_request` (a flag contradicts a status) or `invalid_transition`
+   * @example
+   * await exchange.users.update(orgId, userId, { kycStatus: 'approved' });
+   */
+  update(orgId: string, userId: string, patch: UserVerificationPatch): Promise<UserRecord>;
+  /**
+   * Grants (`org_admin`) or withdraws (`member`) the org admin role, as `PUT /identity/users/:user_id/role`
+   * does. Takes effect on this instance at once and on others within `lookupCacheTtlSeconds`.
+   * @throws RialtoError `not_found` or `invalid_request`
+   * @example
+   * await exchange.users.setRole(orgId, userId, 'org_admin');
+   */
+  setRole(orgId: string, userId: string, role: UserRole): Promise<UserRecord>;
+  /**
+   * Erases a user (its record, identity links and email) and records `user.deleted`, as
+   * `DELETE /identity/users/:user_id` does. Its refresh tokens stop working at once; its access tokens
+   * are refused within `lookupCacheTtlSeconds`.
+   * @throws RialtoError `not_found`
+   */
+  remove(orgId: string, userId: string): Promise<void>;
+}
+
+const userCreationInputSchema = userCreationSchema.omit({ org_id: true });
+
+export function noSuchUser(): RialtoError {
+  return new RialtoError('not_found', 'No such user in your organization.');
+}
+
+export function createUsersFacade({ users, userRoles, userLifecycle, organizations }: Services): RialtoUsers {
+  const isUserId = (orgId: string, userId: string) => isUuid(orgId) && isUuid(userId);
+
+  return {
+    get: async (orgId, userId) => (isUserId(orgId, userId) ? users.get(orgId, userId) : null),
+    async create(orgId, input) {
+      const creation = validateInput(userCreationInputSchema, input);
+      if (!(isUuid(orgId) && (await organizations.get(orgId)))) throw noSuchOrganization();
+      return userLifecycle.provision(orgId, creation);
+    },
+    async update(orgId, userId, patch) {
+      if (!isUserId(orgId, userId)) throw noSuchUser();
+      return users.update(orgId, userId, patch);
+    },
+    async setRole(orgId, userId, role) {
+      const update = validateInput(userRoleSchema, { role });
+      if (!isUserId(orgId, userId)) throw noSuchUser();
+      return userRoles.set(orgId, userId, update.role);
+    },
+    async remove(orgId, userId) {
+      if (!(isUserId(orgId, userId) && (await userLifecycle.remove(orgId, userId)))) throw noSuchUser();
+    },
+  };
+}
