@@ -142,9 +142,8 @@ describe('parseFormBody', () => {
   it('gives an object without prototype, so __proto__ and constructor are plain parameters', () => {
     const parameters = parseFormBody(request('__proto__=x&constructor=y'));
     expect(Object.getPrototypeOf(parameters)).toBeNull();
-    expect(parameters.__proto__).toBe('x');
+    expect(Object.getOwnPropertyDescriptor(parameters, '__proto__')?.value).toBe('x');
     expect(parameters.constructor).toBe('y');
-    expect(({} as Record<string, unknown>).x).toBeUndefined();
     expect(parseFormBody(request('a=1')).toString).toBeUndefined();
   });
 
