@@ -159,7 +159,8 @@ describe('authenticateClient', () => {
         return records.filter((record) => record.orgId === orgId && record.revokedAt === null);
       },
     } as Pick<Store, 'listActiveApiKeys'> as Store;
-    return createApiKeys(store, createEvents(), { cacheTtlSeconds: 60, maxCachedOrgs: 10 });
+    const silent = { debug() {}, info() {}, warn() {}, error() {} };
+    return createApiKeys(store, createEvents(silent), { cacheTtlSeconds: 60, maxCachedOrgs: 10 });
   }
 
   async function rejection(promise: Promise<unknown>): Promise<{ code: string; description: string }> {
