@@ -107,6 +107,13 @@ describe('createDpopProofVerifier', () => {
     expect(error.description).toBe('The DPoP proof was already used; make a new proof for each request.');
   });
 
+  it('still refuses a replay in the last second the proof passes the iat check', async () => {
+    const atTheEdge = await proof(key, { iat: NOW - 90 });
+    await verifier.verify(atTheEdge, request);
+    const error = await refusal(verifier.verify(atTheEdge, request));
+    expect(error.description).toBe('The DPoP proof was already used; make a new proof for each request.');
+  });
+
   it('keeps jtis of different keys apart', async () => {
     const other = await proofKey();
     await verifier.verify(await proof(key, { jti: 'same' }), request);
