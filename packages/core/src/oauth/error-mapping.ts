@@ -58,9 +58,10 @@ const NOT_AN_OAUTH_FAILURE = { error: 'server_error' } as const;
 
 /**
  * Every exchange error code as an OAuth endpoint answers it (RFC 6749 §5.2). A subject token or
- * assertion the exchange refuses is `invalid_grant` (RFC 7523 §3.1 for jwt-bearer; for token
- * exchange too, as Google's STS and Keycloak answer, where RFC 8693 §2.2.2 says `invalid_request`:
- * one answer for one refusal, whichever grant carried the token). An IdP that cannot be reached is
+ * assertion the exchange refuses is `invalid_grant`, as RFC 7523 §3.1 says for jwt-bearer; token
+ * exchange answers the same refusal the same way, a stated deviation from RFC 8693 §2.2.2 (which
+ * names `invalid_request`), so that a client's handling does not depend on the grant it used, and
+ * `invalid_request` keeps meaning a malformed request. An IdP that cannot be reached is
  * the service's trouble, not the client's grant, so it is `503 temporarily_unavailable`: the same
  * request may succeed later, which `invalid_grant` would deny. Typed over every code, so a new
  * exchange code does not compile until it has its row here.
