@@ -130,14 +130,18 @@ describe('readClientCredentials', () => {
     });
   });
 
-  it('refuses Basic credentials without a client_id, or with an empty secret', () => {
+  it('refuses Basic credentials without a client_id', () => {
     expect(refusal(() => readClientCredentials({ authorization: basic(':key') }, {}))).toEqual({
       code: 'invalid_request',
       description: 'HTTP Basic credentials must name the client_id.',
     });
-    expect(refusal(() => readClientCredentials({ authorization: basic('org:') }, {}))).toEqual({
-      code: 'missing_api_key',
-      description: 'The client_secret in HTTP Basic is empty.',
+  });
+
+  it('reads Basic credentials with an empty secret as a Basic attempt, for authenticateClient to refuse', () => {
+    expect(readClientCredentials({ authorization: basic('org:') }, {})).toEqual({
+      method: 'client_secret_basic',
+      clientId: 'org',
+      secret: '',
     });
   });
 });
@@ -192,6 +196,15 @@ describe('authenticateClient', () => {
     expect(await rejection(authenticateClient(credentials, apiKeys))).toEqual({
       code: 'invalid_api_key',
       description: 'The client_id is not the organization that the client_secret belongs to.',
+    });
+  });
+
+  it('refuses an empty secret with missing_api_key, without asking the store', async () => {
+    const credentials = { method: 'client_secret_basic', clientId: orgId, secret: '' } as const;
+    const failing = { authenticate: () => Promise.reject(new Error('the store was asked')) };
+    expect(await rejection(authenticateClient(credentials, failing))).toEqual({
+      code: 'missing_api_key',
+      description: 'The client_secret is empty.',
     });
   });
 

@@ -28,7 +28,7 @@ const fix =
  * @returns `undefined` when the request presents no client secret at all
  * @throws RialtoError `invalid_request` when the request uses more than one method (RFC 6749 §2.3),
  * Basic credentials are malformed or not form-urlencoded, a body `client_id` contradicts them, or
- * `client_secret_post` lacks `client_id`; `missing_api_key` for Basic credentials with an empty secret
+ * `client_secret_post` lacks `client_id`
  */
 export function readClientCredentials(
   headers: RequestLike['headers'],
@@ -90,13 +90,15 @@ export function requireClientCredentials(
  * Verifies client credentials: the secret must be an active API key, and a claimed `client_id`
  * must be the organization that key belongs to.
  * @returns the authenticated organization's id
- * @throws RialtoError `invalid_api_key` (answered as `401 invalid_client`), or what
+ * @throws RialtoError `missing_api_key` for an empty secret, `invalid_api_key` for a wrong one or
+ * a `client_id` of another org (both answered as `401 invalid_client`), or what
  * `apiKeys.authenticate` throws (`temporarily_unavailable` when the store is down)
  */
 export async function authenticateClient(
   credentials: ClientCredentials,
   apiKeys: Pick<ApiKeys, 'authenticate'>,
 ): Promise<string> {
+  if (credentials.secret === '') throw new RialtoError('missing_api_key', 'The client_secret is empty.');
   const orgId = await apiKeys.authenticate(credentials.secret);
   if (credentials.clientId !== undefined && credentials.clientId !== orgId) {
     throw new RialtoError(
@@ -132,7 +134,8 @@ function decodeBasic(authorization: string): ClientCredentials {
   }
   if (clientId === '')
     throw new RialtoError('invalid_request', 'HTTP Basic credentials must name the client_id.');
-  if (secret === '') throw new RialtoError('missing_api_key', 'The client_secret in HTTP Basic is empty.');
+  // An empty secret is a failed Basic authentication, refused by authenticateClient, so that the
+  // answer knows Basic was used and carries its challenge.
   return { method: 'client_secret_basic', clientId, secret };
 }
 
