@@ -196,6 +196,35 @@ describe('token requests by standard clients', () => {
   });
 });
 
+describe('revocation and introspection requests by standard clients', () => {
+  it("reads openid-client's tokenRevocation and tokenIntrospection at the metadata's endpoints", async () => {
+    const revocation = await exchangeWith((fetch) =>
+      client.tokenRevocation(openidClient('org', client.ClientSecretBasic(API_KEY), fetch), 'r.t.s', {
+        token_type_hint: 'refresh_token',
+      }),
+    );
+    expect(revocation.request.url).toBe(oauthEndpointUrl(ISSUER, 'revocation'));
+    const introspection = await exchangeWith((fetch) =>
+      client.tokenIntrospection(openidClient('org', client.ClientSecretPost(API_KEY), fetch), 'a.t.s'),
+    );
+    expect(introspection.request.url).toBe(oauthEndpointUrl(ISSUER, 'introspection'));
+
+    for (const [{ request }, method, token] of [
+      [revocation, 'client_secret_basic', 'r.t.s'],
+      [introspection, 'client_secret_post', 'a.t.s'],
+    ] as const) {
+      const parameters = parseFormBody(request);
+      expect(parameters.token).toBe(token);
+      expect(readClientCredentials(request.headers, parameters)).toEqual({
+        method,
+        clientId: 'org',
+        secret: API_KEY,
+      });
+    }
+    expect(parseFormBody(revocation.request).token_type_hint).toBe('refresh_token');
+  });
+});
+
 describe('DPoP proofs of standard clients at the token endpoint', () => {
   let verifier: DpopProofVerifier;
   let keyPair: oauth.CryptoKeyPair;
