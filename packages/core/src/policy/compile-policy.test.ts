@@ -93,7 +93,7 @@ describe('compileExchangePolicy', () => {
       claimMappings: Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`m${i}`, COSTLY])),
     });
     expect(description).toMatch(
-      /^The policy's estimated worst-case cost of [\d,]+ units exceeds the limit of 1,000,000 \(condition [\d,]+, claim_mappings\.m0 [\d,]+, .*claim_mappings\.m7 [\d,]+\)\.$/,
+      /^The policy's estimated worst-case cost of [\d,]+ units exceeds the limit of 500,000 \(condition [\d,]+, claim_mappings\.m0 [\d,]+, .*claim_mappings\.m7 [\d,]+\)\.$/,
     );
   });
 });

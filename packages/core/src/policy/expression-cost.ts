@@ -156,6 +156,8 @@ function estimate(node: ExpressionNode, scope: ReadonlyMap<string, Bound>, walk:
     }
     case 'id': {
       const name = node.args as string;
+      // A type name such as `list` in `type(claims.groups) == list`.
+      if (node.checkedType?.name === 'type' && !scope.has(name)) return { cost: 1, bound: SCALAR };
       const bound = scope.get(name) ?? VARIABLES.get(name);
       if (!bound) throw new UnpricedExpressionError(`${name} is not available in policies`, offsetOf(node));
       return { cost: 1, bound };
