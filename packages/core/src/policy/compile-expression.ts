@@ -35,7 +35,8 @@ const compiled = new LRUCache<string, CompiledExpression>({ max: 1000 });
 
 /**
  * Parses, type-checks and prices one policy expression. `field` names it in errors (`condition`,
- * `claim_mappings.department`).
+ * `claim_mappings.department`). A condition must type as `bool`, or as `dyn` (a bare claim such as
+ * `claims.is_staff`), which must then yield a boolean when evaluated or the exchange is denied.
  *
  * @throws RialtoError `invalid_request` naming the field and the line and column of a syntax or
  *   type error, a function the policy language does not offer, a condition that is not boolean, or

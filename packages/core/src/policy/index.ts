@@ -6,11 +6,9 @@
 export type { ClaimNameProblem } from './claim-names.js';
 export { claimNameProblem, RESERVED_CLAIM_NAMES } from './claim-names.js';
 export type { CompiledExpression, ExpressionKind, SourcePosition } from './compile-expression.js';
-export { compileExpression } from './compile-expression.js';
 export type { CompiledMapping, CompiledPolicy, ExchangePolicySource } from './compile-policy.js';
 export { compileExchangePolicy } from './compile-policy.js';
-export type { JsonConversion, JsonValue } from './custom-claims.js';
-export { toJsonValue } from './custom-claims.js';
+export type { JsonValue } from './custom-claims.js';
 export type {
   ConditionOutcome,
   EvaluatePolicyOptions,

@@ -25,7 +25,8 @@ export interface ExchangePolicyHookInput {
  * What the hook decides. `deny` refuses the exchange with that reason, which is shown to the
  * caller (`403 access_denied`), so it must not contain secrets. `claims` adds custom access-token
  * claims (JSON values, names the exchange does not own, 4 KiB of JSON together with the mapped
- * claims); a hook claim replaces a mapped claim of the same name. Nothing (`undefined`) allows.
+ * claims); a hook claim replaces a mapped claim of the same name. Nothing (`undefined`) allows;
+ * `deny` wins over `claims` if a result has both.
  */
 export type ExchangePolicyHookResult =
   | { deny: string }
