@@ -93,6 +93,27 @@ describe('evaluateExchangePolicy', () => {
     expect(JSON.stringify(verdict)).not.toContain(SECRET);
   });
 
+  it('reaches no prototype or host object through claims, org or a literal', () => {
+    const policy = compileExchangePolicy({
+      claimMappings: {
+        a: 'claims.constructor',
+        b: 'claims["__proto__"]',
+        c: 'org.constructor',
+        d: 'claims.profile.toString',
+        e: '{"k": 1}.constructor',
+      },
+    });
+    const verdict = evaluateExchangePolicy(policy, context({ profile: { name: 'Ann' } }));
+    expect(verdict.claims).toEqual({});
+    expect(verdict.mappings.map(({ status }) => status)).toEqual([
+      'omitted',
+      'omitted',
+      'omitted',
+      'omitted',
+      'omitted',
+    ]);
+  });
+
   it('denies a condition that yields something other than a boolean', () => {
     const policy = compileExchangePolicy({ condition: 'claims.is_staff' });
     expect(evaluateExchangePolicy(policy, context({ is_staff: 'yes' })).condition).toEqual({

@@ -92,6 +92,19 @@ describe('createPolicyHookRunner', () => {
     expect((error.cause as Error).message).toBe('The exchange policy hook did not settle within 1500 ms.');
   });
 
+  it('leaves no unhandled rejection when a hook fails after its deadline', async () => {
+    vi.useFakeTimers();
+    const runHook = createPolicyHookRunner(
+      () => new Promise((_, reject) => setTimeout(() => reject(new Error('late')), 5000)),
+      { timeoutMs: 1000 },
+    );
+    const run = failure(runHook(INPUT, {}));
+    await vi.advanceTimersByTimeAsync(1000);
+    expect((await run).status).toBe(503);
+    // Vitest fails the file on an unhandled rejection; the race keeps a handler on the hook's promise.
+    await vi.advanceTimersByTimeAsync(5000);
+  });
+
   it('answers 500 without the cause when the hook rejects, keeping the cause for the log', async () => {
     const cause = new Error('connect ECONNREFUSED 10.0.0.5:5432 password=hunter2');
     const { status, body, error } = await failure(
