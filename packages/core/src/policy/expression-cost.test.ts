@@ -23,6 +23,11 @@ describe('estimateExpressionCost', () => {
     expect(nested.costliestOffset).toBe('claims.hd == "x" || '.length);
   });
 
+  it('prices every error a chain of || or && may absorb and go on from', () => {
+    const operands = Array.from({ length: 50 }, (_, i) => `claims.c${i}.x == 1`);
+    expect(costOf(operands.join(' || ')).cost).toBeGreaterThan(49 * 200);
+  });
+
   it('prices a comprehension over a literal list by its length', () => {
     const three = costOf('["a", "b", "c"].exists(x, x == "b")').cost;
     const six = costOf('["a", "b", "c", "d", "e", "f"].exists(x, x == "b")').cost;

@@ -59,7 +59,8 @@ const CHAR_COST = 0.05;
 const SCAN_COST = 0.25;
 // Creating, copying or comparing one element of a list or map.
 const ITEM_COST = 1;
-// A failed iteration of a comprehension builds an EvaluationError with a formatted message.
+// An error that evaluation absorbs and goes on from (a failed iteration of exists() or all(), one
+// side of || or &&) builds an EvaluationError with a formatted message.
 const ERROR_COST = 200;
 // The longest text of a number or bool converted by string().
 const SCALAR_TEXT_CHARS = 32;
@@ -178,8 +179,11 @@ function estimate(node: ExpressionNode, scope: ReadonlyMap<string, Bound>, walk:
     }
     case '&&':
     case '||': {
+      // CEL's logical operators absorb an error of one side when the other decides (`error || true`
+      // is true), so evaluation goes on after building one more EvaluationError.
       const [left, right] = nodes(node.args);
-      return { cost: 1 + at(left as ExpressionNode).cost + at(right as ExpressionNode).cost, bound: SCALAR };
+      const operands = at(left as ExpressionNode).cost + at(right as ExpressionNode).cost;
+      return { cost: 1 + operands + ERROR_COST, bound: SCALAR };
     }
     case '!_':
     case '-_':
