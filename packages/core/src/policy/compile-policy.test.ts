@@ -17,7 +17,7 @@ function invalid(description: string) {
   return { code: 'invalid_request', status: 400, description };
 }
 
-// One comprehension over a claim list, priced at a little over 118,000 units.
+// One comprehension over a claim list, priced at about 323,000 units.
 const COSTLY = 'claims.groups.exists(g, g.size() > 3)';
 
 describe('compileExchangePolicy', () => {
@@ -93,7 +93,7 @@ describe('compileExchangePolicy', () => {
       claimMappings: Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`m${i}`, COSTLY])),
     });
     expect(description).toMatch(
-      /^The policy's estimated worst-case cost of [\d,]+ units exceeds the limit of 500,000 \(condition [\d,]+, claim_mappings\.m0 [\d,]+, .*claim_mappings\.m7 [\d,]+\)\.$/,
+      /^The policy's estimated worst-case cost of [\d,]+ units exceeds the limit of 1,000,000 \(condition [\d,]+, claim_mappings\.m0 [\d,]+, .*claim_mappings\.m7 [\d,]+\)\.$/,
     );
   });
 });

@@ -61,7 +61,7 @@ const SCAN_COST = 0.25;
 const ITEM_COST = 1;
 // An error that evaluation absorbs and goes on from (a failed iteration of exists() or all(), one
 // side of || or &&) builds an EvaluationError with a formatted message.
-const ERROR_COST = 200;
+const ERROR_COST = 1000;
 // The longest text of a number or bool converted by string().
 const SCALAR_TEXT_CHARS = 32;
 // toLowerCase/toUpperCase may turn one UTF-16 unit into up to three (e.g. ΐ → Ϊ́).
