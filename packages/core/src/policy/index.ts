@@ -22,6 +22,7 @@ export type {
   ExchangePolicyHookInput,
   ExchangePolicyHookResult,
   PolicyHookOutcome,
+  PolicyHookRunner,
   PolicyHookRunnerOptions,
 } from './policy-hook.js';
 export { createPolicyHookRunner, DEFAULT_POLICY_HOOK_TIMEOUT_MS } from './policy-hook.js';

@@ -117,6 +117,14 @@ describe('createPolicyHookRunner', () => {
     expect(error.cause).toBe(cause);
   });
 
+  it('answers 500 when the hook rejects with nothing', async () => {
+    const { status, error } = await failure(
+      createPolicyHookRunner(() => Promise.reject(undefined))(INPUT, {}),
+    );
+    expect(status).toBe(500);
+    expect(error.cause).toBeUndefined();
+  });
+
   it('answers 500 when the hook throws synchronously', async () => {
     const cause = new TypeError('boom');
     const { status, error } = await failure(

@@ -70,6 +70,18 @@ export interface PolicyHookRunnerOptions {
   timeoutMs?: number;
 }
 
+/**
+ * Runs the host hook once for a verified token, given the claims the policy mapped.
+ * @returns the hook's decision, with the mapped claims and the hook's claims merged
+ * @throws RialtoError `temporarily_unavailable` past the deadline; `server_error` (with the hook's
+ *   error or a description of its refused output as `cause`) when it throws or returns what the
+ *   exchange cannot use
+ */
+export type PolicyHookRunner = (
+  input: Omit<ExchangePolicyHookInput, 'signal'>,
+  mappedClaims: Readonly<Record<string, JsonValue>>,
+) => Promise<PolicyHookOutcome>;
+
 /** Long enough for a database lookup or an internal HTTP call; an exchange should not wait longer. */
 export const DEFAULT_POLICY_HOOK_TIMEOUT_MS = 2_000;
 const MAX_DENY_REASON_CHARS = 200;
@@ -84,38 +96,32 @@ const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\p{Cf}]/u;
  * const runHook = createPolicyHookRunner(hook, { timeoutMs: 1500 });
  * const outcome = await runHook({ claims, org, issuer, user, dryRun: false }, verdict.claims);
  */
-export function createPolicyHookRunner(hook: ExchangePolicyHook, options: PolicyHookRunnerOptions = {}) {
+export function createPolicyHookRunner(
+  hook: ExchangePolicyHook,
+  options: PolicyHookRunnerOptions = {},
+): PolicyHookRunner {
   const timeoutMs = options.timeoutMs ?? DEFAULT_POLICY_HOOK_TIMEOUT_MS;
   if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
     throw new TypeError('policyHook: `timeoutMs` must be a positive integer of milliseconds');
   }
 
-  /**
-   * Runs the hook once. @returns its decision, with `mappedClaims` and the hook's claims merged
-   * @throws RialtoError `temporarily_unavailable` past the deadline, `server_error` (with the
-   *   hook's error or the refused output as `cause`) when it throws or returns what the exchange
-   *   cannot use
-   */
   return async function runPolicyHook(
     input: Omit<ExchangePolicyHookInput, 'signal'>,
     mappedClaims: Readonly<Record<string, JsonValue>>,
   ): Promise<PolicyHookOutcome> {
     const controller = new AbortController();
+    let timedOut: RialtoError | undefined;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         const cause = new Error(`The exchange policy hook did not settle within ${timeoutMs} ms.`);
-        controller.abort(cause);
-        reject(
-          new RialtoError(
-            'temporarily_unavailable',
-            'The exchange policy did not answer in time. Retry later.',
-            {
-              cause,
-              headers: { 'retry-after': '1' },
-            },
-          ),
+        timedOut = new RialtoError(
+          'temporarily_unavailable',
+          'The exchange policy did not answer in time. Retry later.',
+          { cause, headers: { 'retry-after': '1' } },
         );
+        controller.abort(cause);
+        reject(timedOut);
       }, timeoutMs);
     });
     let result: ExchangePolicyHookResult;
@@ -126,13 +132,7 @@ export function createPolicyHookRunner(hook: ExchangePolicyHook, options: Policy
         deadline,
       ]);
     } catch (error) {
-      if (
-        error instanceof RialtoError &&
-        error.code === 'temporarily_unavailable' &&
-        controller.signal.aborted
-      ) {
-        throw error;
-      }
+      if (timedOut && error === timedOut) throw timedOut;
       throw new RialtoError('server_error', undefined, { cause: error });
     } finally {
       clearTimeout(timer);
