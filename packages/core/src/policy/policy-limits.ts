@@ -39,7 +39,10 @@ export const MAX_INPUT_COLLECTION_ITEMS = 256;
 
 /**
  * The claims a policy reads, all together: characters of strings plus elements and entries of
- * collections plus scalars. An Entra ID token with 200 group ids uses about 8,000.
+ * collections plus scalars. An Entra ID token with 200 group ids uses about 8,000. Converting the
+ * claims is the one cost outside the expressions' estimate; it is linear in these units, and at
+ * worst (16,384 whole numbers, each becoming a CEL int) took about 0.5 ms on the loaded 2-core
+ * development machine.
  */
 export const MAX_INPUT_TOTAL_UNITS = 16_384;
 
