@@ -5,8 +5,8 @@ import {
 } from './policy-limits.js';
 
 /*
- * A static upper bound on the work of evaluating one checked expression, in units of about one
- * node visit. The CEL library has no step counter and a timer cannot interrupt synchronous code,
+ * A static upper bound on the work of evaluating one checked expression, in the units of
+ * POLICY_COST_LIMIT (about 10 ns: one node visit). The CEL library has no step counter and a timer cannot interrupt synchronous code,
  * so the bound is computed from the expression and the input bounds that evaluation enforces
  * (policy-input.ts): every value read from `claims` is at most MAX_INPUT_STRING_CHARS long as a
  * string, MAX_INPUT_COLLECTION_ITEMS long as a collection and MAX_INPUT_TOTAL_UNITS in all.

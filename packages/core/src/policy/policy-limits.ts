@@ -21,7 +21,7 @@ export const MAX_CUSTOM_CLAIMS_JSON_BYTES = 4096;
 
 /**
  * The estimated worst-case cost of a whole policy (condition plus every mapping), in units of about
- * 10 ns of evaluation (one node visit, or copying 200 characters). The estimate assumes every claim
+ * 10 ns of evaluation (one node visit, or copying 20 characters). The estimate assumes every claim
  * the policy reads is as large as the input bounds below allow. A comprehension over a claim list
  * costs up to 256 iterations of its body, each of which may build an evaluation error (priced at
  * 1,000 units: about 10 µs each, measured), so one such comprehension is priced at 260,000 to 330,000
