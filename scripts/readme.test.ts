@@ -2,7 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { OPTION_NAMES } from '../packages/core/src/options/options.js';
+import type { Store } from '../packages/core/src/index.js';
+import { OPTION_NAMES, resolveOptions } from '../packages/core/src/options/options.js';
 // @ts-expect-error: plain JavaScript run by CI, without declarations
 import { typescriptBlocks } from './check-doc-snippets.mjs';
 // @ts-expect-error: plain JavaScript run by CI, without declarations
@@ -33,6 +34,23 @@ describe('README.md', () => {
     const table = section('## Configuration');
     const missing = OPTION_NAMES.filter((name) => !new RegExp(`^\\| \`${name}[\`(]`, 'm').test(table));
     expect(missing).toEqual([]);
+  });
+
+  // The defaults are set in the options schema; the table restates them for readers of the README.
+  it('gives in its Configuration table the default each option resolves to', () => {
+    const table = section('## Configuration');
+    const required = { store: {} as Store, issuer: 'https://rialto.example' };
+    const defaults: Record<string, unknown> = { ...resolveOptions(required) };
+    const stated = OPTION_NAMES.filter(
+      (name) => !(name in required) && ['number', 'string', 'boolean'].includes(typeof defaults[name]),
+    );
+    expect(stated.length).toBeGreaterThan(20);
+    const misstated = stated.filter((name) => {
+      const cell = new RegExp(`^\\| \`${name}[\`(][^|]*\\| ([^|]*) \\|`, 'm').exec(table)?.[1] ?? '';
+      const value = String(defaults[name]).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      return !new RegExp(`(?<![\\w.])${value}(?![\\w.])`).test(cell);
+    });
+    expect(misstated).toEqual([]);
   });
 
   it('lists every RIALTO_* variable the packages read in its environment table', () => {

@@ -3,20 +3,18 @@ import { parseOptions, strictOptions } from '@rialto-exchange/core/option-schema
 import { z } from 'zod';
 import { memoryStore } from './memory/memory-store.js';
 import { clusterRootNodes } from './redis/connection.js';
-import { redisStore } from './redis/redis-store.js';
-import { sqlStore } from './sql/sql-store.js';
+import { type RedisStoreOptions, redisStore } from './redis/redis-store.js';
+import { type SqlStoreSettings, sqlStore } from './sql/sql-store.js';
 
 /** A store opened from a URL; `close()` releases the connections it opened. */
 export interface ClosableStore extends Store {
   close(): Promise<void>;
 }
 
-export interface StoreFromUrlOptions {
-  /** Key prefix for Redis. @default 'rialto:' */
-  keyPrefix?: string;
-  /** Table prefix for SQL databases. @default 'rialto_' */
-  tablePrefix?: string;
-}
+/** The prefix settings of the store the URL names; each store documents, checks and defaults its own. */
+export interface StoreFromUrlOptions
+  extends Pick<RedisStoreOptions, 'keyPrefix'>,
+    Pick<SqlStoreSettings, 'tablePrefix'> {}
 
 // The prefixes' own rules are the stores' to check; this only refuses what no store would read.
 const storeFromUrlOptionsSchema = strictOptions({

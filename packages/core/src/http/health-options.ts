@@ -1,31 +1,34 @@
-import { orFalse, positiveNumber, routePath, strictOptions } from '../options/schema-helpers.js';
+import type { z } from 'zod';
+import { named, orFalse, positiveNumber, routePath, strictOptions } from '../options/schema-helpers.js';
 
-/** Kubernetes' default probe timeout is 1 s: readiness must answer before the kubelet gives up on it. */
-export const DEFAULT_READY_TIMEOUT_MS = 500;
-// Keycloak's and Quarkus' paths (MicroProfile Health); Kubernetes probes name them directly.
-export const DEFAULT_LIVE_PATH = '/health/live';
-export const DEFAULT_READY_PATH = '/health/ready';
+const healthOptionsShape = {
+  /**
+   * Liveness: answers 200 while the process serves requests; never touches the store.
+   * @default '/health/live'
+   */
+  // Keycloak's and Quarkus' paths (MicroProfile Health); Kubernetes probes name them directly.
+  livePath: routePath('/health/live'),
+  /**
+   * Readiness: 200 when the store answers a read within `readyTimeoutMs`, else 503.
+   * @default '/health/ready'
+   */
+  readyPath: routePath('/health/ready'),
+  /** How long readiness waits for the store before answering 503. @default 500 */
+  // Kubernetes' default probe timeout is 1 s: readiness must answer before the kubelet gives up on it.
+  readyTimeoutMs: positiveNumber().default(500),
+};
 
 /** The liveness and readiness routes of `createRialtoExchange` / `rialtoExchange`. */
-export interface HealthOptions {
-  /** Liveness: answers 200 while the process serves requests; never touches the store. @default '/health/live' */
-  livePath?: string;
-  /** Readiness: 200 when the store answers a read within `readyTimeoutMs`, else 503. @default '/health/ready' */
-  readyPath?: string;
-  /** How long readiness waits for the store before answering 503. @default 500 */
-  readyTimeoutMs?: number;
-}
+export interface HealthOptions extends z.input<z.ZodObject<typeof healthOptionsShape>> {}
 
-export type ResolvedHealthOptions = Required<HealthOptions> | false;
+export interface ResolvedHealthOptions extends z.output<z.ZodObject<typeof healthOptionsShape>> {}
 
 /** The `health` option: validated and defaulted in one place, as every other option is. */
 export const healthOptionsSchema = orFalse(
-  strictOptions({
-    livePath: routePath(DEFAULT_LIVE_PATH),
-    readyPath: routePath(DEFAULT_READY_PATH),
-    readyTimeoutMs: positiveNumber().default(DEFAULT_READY_TIMEOUT_MS),
-  }).refine((health) => health.livePath !== health.readyPath, {
-    error: 'needs a `livePath` and a `readyPath` that differ',
-  }),
+  named<ResolvedHealthOptions, HealthOptions>(
+    strictOptions(healthOptionsShape).refine((health) => health.livePath !== health.readyPath, {
+      error: 'needs a `livePath` and a `readyPath` that differ',
+    }),
+  ),
   'an object { livePath?, readyPath?, readyTimeoutMs? }',
 ).prefault({});

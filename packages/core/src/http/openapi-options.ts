@@ -1,18 +1,18 @@
-import { orFalse, routePath, strictOptions } from '../options/schema-helpers.js';
+import type { z } from 'zod';
+import { named, orFalse, routePath, strictOptions } from '../options/schema-helpers.js';
 
-/** Where the router serves its OpenAPI document by default, beside the routes it describes. */
-export const DEFAULT_OPENAPI_PATH = '/identity/openapi.json';
+const openApiOptionsShape = {
+  /** Relative to where the exchange is mounted. @default '/identity/openapi.json' */
+  path: routePath('/identity/openapi.json'), // beside the routes it describes
+};
 
 /** The route serving the OpenAPI 3.1 document of every route (`GET`, public, no credentials). */
-export interface OpenApiOptions {
-  /** Relative to where the exchange is mounted. @default '/identity/openapi.json' */
-  path?: string;
-}
+export interface OpenApiOptions extends z.input<z.ZodObject<typeof openApiOptionsShape>> {}
 
-export type ResolvedOpenApiOptions = Required<OpenApiOptions> | false;
+export interface ResolvedOpenApiOptions extends z.output<z.ZodObject<typeof openApiOptionsShape>> {}
 
 /** The `openapi` option: validated and defaulted in one place, as every other option is. */
 export const openApiOptionsSchema = orFalse(
-  strictOptions({ path: routePath(DEFAULT_OPENAPI_PATH) }),
+  named<ResolvedOpenApiOptions, OpenApiOptions>(strictOptions(openApiOptionsShape)),
   'an object { path? }',
 ).prefault({});

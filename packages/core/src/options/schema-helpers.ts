@@ -6,7 +6,15 @@ import { z } from 'zod';
  * being ignored or resolved to a value nobody meant (a rate limit of 0, `Retry-After: Infinity`).
  */
 
-/** An object schema that refuses unknown keys, suggesting the closest known one. */
+/**
+ * An object schema that refuses unknown keys, suggesting the closest known one.
+ *
+ * Keep the shape in a constant of its own, with each option's TSDoc on its property, and type the
+ * options from that constant: `interface XOptions extends z.input<z.ZodObject<typeof xShape>> {}`.
+ * Declaration files keep the TSDoc of a named constant's properties but not of a shape written
+ * inline in a call, so typed this way editors show every option's description and default from the
+ * published package too.
+ */
 export function strictOptions<Shape extends z.ZodRawShape>(shape: Shape) {
   const known = Object.keys(shape);
   return z.strictObject(shape, {
@@ -59,6 +67,14 @@ export const requiredBecause =
   (reason: string, expected: string) =>
   (issue: { input?: unknown }): string =>
     issue.input === undefined ? `${REQUIRED}: ${reason}` : expected;
+
+/**
+ * `schema`, typed by the names users know (`HealthOptions`, `AccessTokenAlgorithm`) instead of the
+ * structure zod infers, so editors and the API reference show the name wherever the schema is used.
+ * The compiler checks that what the schema accepts and gives fits them.
+ */
+export const named = <Output, Input = Output>(schema: z.ZodType<Output, Input>): z.ZodType<Output, Input> =>
+  schema;
 
 /** A value checked only for its shape, e.g. a store, a logger or a callback. */
 export const implementation = <T>(check: (value: unknown) => boolean, expected: string) =>

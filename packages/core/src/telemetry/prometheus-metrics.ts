@@ -1,12 +1,9 @@
 import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { epochSeconds } from '../internal/clock.js';
-import { implementation, strictOptions } from '../options/schema-helpers.js';
+import { implementation, named, strictOptions } from '../options/schema-helpers.js';
 import type { WebhookStore } from '../store/store.js';
 import type { RialtoEvents } from './audit-events.js';
-
-/** Prometheus metric names start with this unless `metrics.prefix` says otherwise. */
-export const DEFAULT_METRICS_PREFIX = 'rialto_';
 
 /**
  * A prom-client `Registry` (or anything shaped like one): where the exchange registers its metrics.
@@ -18,18 +15,47 @@ export interface PrometheusRegistry {
   registerMetric(metric: never): void;
 }
 
-/** The `metrics` option of `createRialtoExchange` / `rialtoExchange`. */
-export interface MetricsOptions {
+const metricsOptionsShape = {
   /** The registry to register on. @default prom-client's global `register` */
-  registry?: PrometheusRegistry;
+  registry: implementation<PrometheusRegistry>(
+    (value) =>
+      typeof value === 'object' &&
+      value !== null &&
+      typeof (value as PrometheusRegistry).registerMetric === 'function' &&
+      typeof (value as PrometheusRegistry).metrics === 'function',
+    'a prom-client Registry',
+  ).optional(),
   /**
    * Put before every metric name; change it to run two exchanges on one registry.
    * @default 'rialto_'
    */
-  prefix?: string;
-}
+  prefix: z
+    .string({ error: 'must be a valid Prometheus metric name prefix' })
+    .regex(/^(?:[a-zA-Z_:][a-zA-Z0-9_:]*)?$/, { error: 'must be a valid Prometheus metric name prefix' })
+    .default('rialto_'),
+};
 
-export type ResolvedMetricsOptions = false | { registry?: PrometheusRegistry | undefined; prefix: string };
+/** The `metrics` option of `createRialtoExchange` / `rialtoExchange`. */
+export interface MetricsOptions extends z.input<z.ZodObject<typeof metricsOptionsShape>> {}
+
+export interface ResolvedMetricsOptions extends z.output<z.ZodObject<typeof metricsOptionsShape>> {}
+
+const metricsObjectSchema = named<ResolvedMetricsOptions, MetricsOptions>(strictOptions(metricsOptionsShape));
+
+/** The `metrics` option: `true` takes prom-client's global registry and the default prefix. */
+export const metricsOptionsSchema = z
+  .union(
+    [
+      z.literal(false),
+      z
+        .literal(true)
+        .transform(() => ({}))
+        .pipe(metricsObjectSchema),
+      metricsObjectSchema,
+    ],
+    { error: 'must be true, false or { registry?, prefix? }' },
+  )
+  .default(false);
 
 /** The exchange's metrics, for the host to expose (e.g. `rialtoMetricsHandler` in the Express binding). */
 export interface RialtoMetrics {
@@ -59,33 +85,6 @@ export interface MetricsRecorder {
   webhookAttempted(outcome: WebhookAttemptOutcome): void;
   rateLimited(scope: RateLimitScope): void;
 }
-
-/** The `metrics` option: `true` takes prom-client's global registry and the default prefix. */
-export const metricsOptionsSchema = z
-  .union(
-    [
-      z.literal(false),
-      z.literal(true).transform(() => ({ registry: undefined, prefix: DEFAULT_METRICS_PREFIX })),
-      strictOptions({
-        registry: implementation<PrometheusRegistry>(
-          (value) =>
-            typeof value === 'object' &&
-            value !== null &&
-            typeof (value as PrometheusRegistry).registerMetric === 'function' &&
-            typeof (value as PrometheusRegistry).metrics === 'function',
-          'a prom-client Registry',
-        ).optional(),
-        prefix: z
-          .string({ error: 'must be a valid Prometheus metric name prefix' })
-          .regex(/^(?:[a-zA-Z_:][a-zA-Z0-9_:]*)?$/, {
-            error: 'must be a valid Prometheus metric name prefix',
-          })
-          .default(DEFAULT_METRICS_PREFIX),
-      }),
-    ],
-    { error: 'must be true, false or { registry?, prefix? }' },
-  )
-  .default(false);
 
 type PromClient = typeof import('prom-client');
 
@@ -134,7 +133,7 @@ const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 
  * reuse) and from the recorder the services call (everything else).
  */
 export function createPrometheusMetrics(
-  options: Exclude<ResolvedMetricsOptions, false>,
+  options: ResolvedMetricsOptions,
   events: RialtoEvents,
   store: Pick<WebhookStore, 'countPendingWebhookDeliveries'>,
   backlogDeadlineMs = OUTBOX_BACKLOG_DEADLINE_MS,

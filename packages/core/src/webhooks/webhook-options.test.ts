@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_RETRY_SCHEDULE_SECONDS, resolveWebhookOptions } from './webhook-options.js';
+import { resolveWebhookOptions } from './webhook-options.js';
 
 describe('resolveWebhookOptions', () => {
   it('defaults to https public destinations, a 10 s timeout, the Svix schedule and a 5 s worker', () => {
@@ -8,7 +8,7 @@ describe('resolveWebhookOptions', () => {
       allowPrivateAddresses: false,
       allowLoopbackUrls: false,
       timeoutMs: 10_000,
-      retryScheduleSeconds: [...DEFAULT_RETRY_SCHEDULE_SECONDS],
+      retryScheduleSeconds: [5, 300, 1800, 7200, 18_000, 36_000, 36_000],
       batchSize: 20,
       leaseSeconds: 40,
       workerIntervalMs: 5_000,

@@ -46,13 +46,7 @@ export interface KeyvLike {
   readonly store?: unknown;
 }
 
-/**
- * Settings of `keyvStore()`.
- *
- * @example
- * keyvStore(keyv, { timeoutMs: 2_000 });
- */
-export interface KeyvStoreOptions {
+const keyvStoreOptionsShape = {
   /**
    * Whether other processes use the same Keyv backend. Required, because the answer changes what
    * the store can promise: its writes are serialized per key within this process only. With
@@ -60,32 +54,36 @@ export interface KeyvStoreOptions {
    * store's documentation remain between processes, and webhook subscriptions are refused unless
    * `acceptDuplicateWebhookDeliveries` is set.
    */
-  sharedBetweenProcesses: boolean;
-  /**
-   * With `sharedBetweenProcesses`, allow webhook subscriptions although two processes' delivery
-   * workers can claim, and so send, one delivery twice, and events recorded at once in two
-   * processes can lose one another's place in the due list.
-   * @default false
-   */
-  acceptDuplicateWebhookDeliveries?: boolean;
-  /**
-   * How long any Keyv call may take before the operation fails with `StoreUnavailableError`.
-   * @default 5000
-   */
-  timeoutMs?: number;
-}
-
-const DEFAULT_TIMEOUT_MS = 5_000;
-const keyvStoreOptionsSchema = strictOptions({
   sharedBetweenProcesses: z.boolean({
     error: requiredBecause(
       'say whether other processes use this Keyv backend (writes are serialized within one process only)',
       'must be true or false',
     ),
   }),
-  acceptDuplicateWebhookDeliveries: z.boolean({ error: 'must be true or false' }).optional(),
-  timeoutMs: positiveNumber().optional(),
-});
+  /**
+   * With `sharedBetweenProcesses`, allow webhook subscriptions although two processes' delivery
+   * workers can claim, and so send, one delivery twice, and events recorded at once in two
+   * processes can lose one another's place in the due list.
+   * @default false
+   */
+  acceptDuplicateWebhookDeliveries: z.boolean({ error: 'must be true or false' }).default(false),
+  /**
+   * How long any Keyv call may take before the operation fails with `StoreUnavailableError`.
+   * @default 5000
+   */
+  timeoutMs: positiveNumber().default(5_000),
+};
+
+/**
+ * Settings of `keyvStore()`.
+ *
+ * @example
+ * keyvStore(keyv, { timeoutMs: 2_000 });
+ */
+export interface KeyvStoreOptions extends z.input<z.ZodObject<typeof keyvStoreOptionsShape>> {}
+
+const keyvStoreOptionsSchema = strictOptions(keyvStoreOptionsShape);
+
 // After a Keyv call fails, calls fail at once for this long instead of each waiting out
 // `timeoutMs`; then one call probes the backend while the others keep failing fast.
 const FAIL_FAST_MS = 1_000;
@@ -155,9 +153,12 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
       'keyvStore: create the Keyv adapter with `throwOnErrors: true` (e.g. `new KeyvRedis(url, { throwOnErrors: true })`)',
     );
   }
-  parseOptions(keyvStoreOptionsSchema, options, 'keyvStore');
-  const refusesWebhooks = options.sharedBetweenProcesses && options.acceptDuplicateWebhookDeliveries !== true;
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const { sharedBetweenProcesses, acceptDuplicateWebhookDeliveries, timeoutMs } = parseOptions(
+    keyvStoreOptionsSchema,
+    options,
+    'keyvStore',
+  );
+  const refusesWebhooks = sharedBetweenProcesses && !acceptDuplicateWebhookDeliveries;
 
   let failedAtMs: number | undefined;
   let isProbing = false;

@@ -72,32 +72,38 @@ export type {
   RedisConnection,
 } from './connection.js';
 
+const redisStoreOptionsShape = {
+  /**
+   * Prepended to every key, so several deployments (or tests) can share one database. On a Redis
+   * Cluster it must not contain `{` or `}`, which would override the per-organization hash tags.
+   * @default 'rialto:'
+   */
+  keyPrefix: z.string({ error: 'must be a string' }).default('rialto:'),
+  /**
+   * How long the first call waits for the connection the store opens from `url` before failing
+   * with `StoreUnavailableError`. Ignored with `client`.
+   * @default 5000
+   */
+  // Long enough for a TLS handshake to a managed Redis in another zone; short enough that a request
+  // hitting an outage gets its 503 while the client is still waiting.
+  connectTimeoutMs: positiveNumber().default(5_000),
+  /**
+   * How long any command may wait for its reply, including time spent queued in a host client that
+   * buffers commands while offline; then the call fails with `StoreUnavailableError`.
+   * @default 5000
+   */
+  commandTimeoutMs: positiveNumber().default(5_000),
+};
+
 /**
  * Settings of `redisStore()`; every one has a default.
  *
  * @example
  * redisStore({ url }, { keyPrefix: 'exchange:', commandTimeoutMs: 2_000 });
  */
-export interface RedisStoreOptions {
-  /**
-   * Prepended to every key, so several deployments (or tests) can share one database. On a Redis
-   * Cluster it must not contain `{` or `}`, which would override the per-organization hash tags.
-   * @default 'rialto:'
-   */
-  keyPrefix?: string;
-  /**
-   * How long the first call waits for the connection the store opens from `url` before failing
-   * with `StoreUnavailableError`. Ignored with `client`.
-   * @default 5000
-   */
-  connectTimeoutMs?: number;
-  /**
-   * How long any command may wait for its reply, including time spent queued in a host client that
-   * buffers commands while offline; then the call fails with `StoreUnavailableError`.
-   * @default 5000
-   */
-  commandTimeoutMs?: number;
-}
+export interface RedisStoreOptions extends z.input<z.ZodObject<typeof redisStoreOptionsShape>> {}
+
+const redisStoreOptionsSchema = strictOptions(redisStoreOptionsShape);
 
 /**
  * A Redis-backed store, as returned by `redisStore()`.
@@ -111,16 +117,6 @@ export interface RedisStore extends Store {
   close(): Promise<void>;
 }
 
-const DEFAULT_KEY_PREFIX = 'rialto:';
-// Long enough for a TLS handshake to a managed Redis in another zone; short enough that a request
-// hitting an outage gets its 503 while the client is still waiting.
-const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
-const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
-const redisStoreOptionsSchema = strictOptions({
-  keyPrefix: z.string({ error: 'must be a string' }).optional(),
-  connectTimeoutMs: positiveNumber().optional(),
-  commandTimeoutMs: positiveNumber().optional(),
-});
 // Calls batched into one script call (each brings at most 2 keys and 3 arguments).
 const MAX_BATCH = 100;
 // Hash fields HSCAN looks at per call: a bounded amount of work per round trip.
@@ -183,10 +179,11 @@ interface BatchItem {
  * const store = redisStore({ cluster: { rootNodes: ['redis://10.0.0.1:6379', 'redis://10.0.0.2:6379'] } });
  */
 export function redisStore(connection: RedisConnection, options: RedisStoreOptions = {}): RedisStore {
-  parseOptions(redisStoreOptionsSchema, options, 'redisStore');
-  const prefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
-  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-  const commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+  const {
+    keyPrefix: prefix,
+    connectTimeoutMs,
+    commandTimeoutMs,
+  } = parseOptions(redisStoreOptionsSchema, options, 'redisStore');
   const connector = createConnector(connection, connectTimeoutMs);
   if (connector.isCluster && /[{}]/.test(prefix)) {
     // The hash tag of a key is its first {…}: braces in the prefix would put every key in one slot.

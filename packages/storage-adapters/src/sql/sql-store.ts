@@ -35,32 +35,32 @@ import { resolveDialect, type SqlConnection } from './sql-dialect.js';
 import { isRetryableConflict, isUniqueViolation, toStoreError } from './sql-errors.js';
 import { TablePrefixPlugin } from './table-prefix-plugin.js';
 
-/**
- * Settings of `sqlStore()` that apply to every dialect; every one has a default.
- *
- * @example
- * sqlStore({ dialect: 'postgres', connectionString, tablePrefix: 'exchange_', autoMigrate: false });
- */
-export interface SqlStoreSettings {
+const TABLE_PREFIX_RULE =
+  'must be lower-case letters, digits and underscores, starting with a letter, at most 30 characters';
+
+const settingsShape = {
   /**
    * Prepended to every table and index name, so several deployments (or tests) can share one
    * database. Lower-case letters, digits and `_`, at most 30 characters, to stay within the
    * identifier limits of PostgreSQL (63) and MySQL (64).
    * @default 'rialto_'
    */
-  tablePrefix?: string;
+  tablePrefix: z
+    .string({ error: TABLE_PREFIX_RULE })
+    .regex(/^([a-z][a-z0-9_]{0,29})?$/, { error: TABLE_PREFIX_RULE })
+    .default('rialto_'),
   /**
    * Run pending migrations before the first operation. Turn it off to run `migrate()` from a
    * release step instead, with a database user that may alter the schema.
    * @default true
    */
-  autoMigrate?: boolean;
+  autoMigrate: z.boolean({ error: 'must be true or false' }).default(true),
   /**
    * How long to wait for a new connection (and, with PostgreSQL, for a free one in the pool) before
    * failing with `StoreUnavailableError`. Ignored when the host passes its own pool or database.
    * @default 5000
    */
-  connectTimeoutMs?: number;
+  connectTimeoutMs: positiveNumber().default(5_000),
   /**
    * Deadline of every store call, after which it fails with `StoreUnavailableError` (503). Each
    * statement also carries it to the driver (pg `query_timeout` and `statement_timeout`, mysql2's
@@ -69,8 +69,17 @@ export interface SqlStoreSettings {
    * only the whole-call deadline applies; configure the pool's own timeouts likewise.
    * @default 5000
    */
-  commandTimeoutMs?: number;
-}
+  // The handler answers 503 within this bound; the client retries as Retry-After invites.
+  commandTimeoutMs: positiveNumber().default(5_000),
+};
+
+/**
+ * Settings of `sqlStore()` that apply to every dialect; every one has a default.
+ *
+ * @example
+ * sqlStore({ dialect: 'postgres', connectionString, tablePrefix: 'exchange_', autoMigrate: false });
+ */
+export interface SqlStoreSettings extends z.input<z.ZodObject<typeof settingsShape>> {}
 
 /**
  * Which database to use and how to reach it, plus the store's settings.
@@ -97,14 +106,9 @@ export interface SqlStore extends Store {
   close(): Promise<void>;
 }
 
-const DEFAULT_TABLE_PREFIX = 'rialto_';
-const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
-// The handler answers 503 within this bound; the client retries as Retry-After invites.
-const DEFAULT_COMMAND_TIMEOUT_MS = 5_000;
 // The driver's statement timeout fires first and destroys the stalled connection, so the statement
 // cannot commit once the network returns; the call deadline only catches waits the drivers cannot see.
 const CALL_DEADLINE_SLACK_MS = 100;
-const TABLE_PREFIX_PATTERN = /^([a-z][a-z0-9_]{0,29})?$/;
 // A unique violation or deadlock means another writer committed first; the next attempt reads its
 // row. More attempts than this means something other than a race is going on.
 const MAX_WRITE_ATTEMPTS = 5;
@@ -115,17 +119,6 @@ const MAX_BATCH = 100;
 
 type RefreshTokenRow = Insertable<Database['refresh_tokens']>;
 
-const TABLE_PREFIX_RULE =
-  'must be lower-case letters, digits and underscores, starting with a letter, at most 30 characters';
-const settingsShape = {
-  tablePrefix: z
-    .string({ error: TABLE_PREFIX_RULE })
-    .regex(TABLE_PREFIX_PATTERN, { error: TABLE_PREFIX_RULE })
-    .optional(),
-  autoMigrate: z.boolean({ error: 'must be true or false' }).optional(),
-  connectTimeoutMs: positiveNumber().optional(),
-  commandTimeoutMs: positiveNumber().optional(),
-};
 const nonEmptyString = () =>
   z.string({ error: 'must be a non-empty string' }).min(1, { error: 'must be a non-empty string' });
 const anObject = (value: unknown) => typeof value === 'object' && value !== null;
@@ -191,10 +184,11 @@ const sqlStoreOptionsSchema = z.discriminatedUnion(
  * const store = sqlStore({ dialect: 'sqlite', filename: './rialto.db' });
  */
 export function sqlStore(options: SqlStoreOptions): SqlStore {
-  parseOptions(sqlStoreOptionsSchema, options, 'sqlStore');
-  const tablePrefix = options.tablePrefix ?? DEFAULT_TABLE_PREFIX;
-  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-  const commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+  const { tablePrefix, autoMigrate, connectTimeoutMs, commandTimeoutMs } = parseOptions(
+    sqlStoreOptionsSchema,
+    options,
+    'sqlStore',
+  );
   const { dialect, isOwned } = resolveDialect(options, { connectTimeoutMs, commandTimeoutMs });
   const db = new Kysely<Database>({
     dialect: withMigrationLockPerPrefix(dialect, options.dialect, tablePrefix),
@@ -213,7 +207,7 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
 
   async function guarded<T>(operation: () => Promise<T>): Promise<T> {
     try {
-      if (options.autoMigrate !== false) await migrate();
+      if (autoMigrate) await migrate();
       // The drivers bound each statement; this bounds the call, waits for a pooled connection included.
       return await withDeadline(
         operation(),
