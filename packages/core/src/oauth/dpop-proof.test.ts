@@ -11,8 +11,17 @@ import {
 } from 'jose';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { StoreUnavailableError } from '../errors.js';
-import { accessTokenHash, createDpopProofVerifier, type DpopProofVerifierOptions } from './dpop-proof.js';
+import {
+  accessTokenHash,
+  createDpopProofVerifier as createVerifier,
+  type DpopProofVerifierOptions,
+} from './dpop-proof.js';
 import { OAuthError } from './oauth-error.js';
+
+// The exchange's default clockToleranceSeconds, which its endpoints pass.
+const createDpopProofVerifier = (
+  options: Omit<DpopProofVerifierOptions, 'clockToleranceSeconds'> & Partial<DpopProofVerifierOptions>,
+) => createVerifier({ clockToleranceSeconds: 30, ...options });
 
 const NOW = 1_800_000_000;
 const TOKEN_URL = 'https://api.example.com/auth/oauth/token';

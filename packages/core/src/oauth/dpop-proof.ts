@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { calculateJwkThumbprint, compactVerify, decodeProtectedHeader, EmbeddedJWK, type JWK } from 'jose';
 import { ASYMMETRIC_ALGORITHMS } from '../exchange/id-token.js';
 import { epochSeconds } from '../internal/clock.js';
-import { DEFAULT_CLOCK_TOLERANCE_SECONDS } from '../options/options.js';
 import type { Store } from '../store/store.js';
 import { OAuthError } from './oauth-error.js';
 
@@ -23,8 +22,8 @@ export interface DpopProofVerifierOptions {
    * @default RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, Ed25519
    */
   algorithms?: readonly string[];
-  /** Allowed clock difference with the client, added to the 60 s window of `iat`. @default 30 */
-  clockToleranceSeconds?: number;
+  /** Allowed clock difference with the client, added to the 60 s window of `iat`: the exchange's `clockToleranceSeconds`. */
+  clockToleranceSeconds: number;
   /**
    * The store's single-use record: each proof's `jti` is recorded until the proof could no longer
    * pass the `iat` check, so a replay is refused by every instance sharing the store.
@@ -75,8 +74,7 @@ export interface DpopProofVerifier {
  */
 export function createDpopProofVerifier(options: DpopProofVerifierOptions): DpopProofVerifier {
   const algorithms = resolveAlgorithms(options.algorithms);
-  const windowSeconds =
-    DPOP_PROOF_MAX_AGE_SECONDS + (options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS);
+  const windowSeconds = DPOP_PROOF_MAX_AGE_SECONDS + options.clockToleranceSeconds;
   const { consumeOnce } = options;
 
   return {

@@ -1,7 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES, RialtoError, type RialtoErrorCode, StoreUnavailableError } from '../errors.js';
-import { ENDPOINT_ERRORS, type OAuthEndpoint, oauthErrorResponse, toOAuthError } from './error-mapping.js';
+import {
+  ENDPOINT_ERRORS,
+  type OAuthEndpoint,
+  type OAuthErrorContext,
+  oauthErrorResponse as oauthError,
+  toOAuthError,
+} from './error-mapping.js';
 import { OAuthError, type OAuthErrorCode } from './oauth-error.js';
+
+// The exchange's default remoteFailureBackoffSeconds, which the OAuth endpoints pass.
+const oauthErrorResponse = (
+  error: unknown,
+  context: Omit<OAuthErrorContext, 'remoteRetryAfterSeconds'> & Partial<OAuthErrorContext>,
+) => oauthError(error, { remoteRetryAfterSeconds: 5, ...context });
 
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
 const HIDDEN = 'An unexpected error occurred.';
@@ -116,7 +128,9 @@ describe('the mapping of exchange errors to OAuth errors', () => {
       headers: NO_STORE,
       body: { error: 'server_error', error_description: HIDDEN, rialto_error: 'server_error' },
     });
-    expect(toOAuthError(new TypeError('x'), { endpoint: 'token' }).cause).toBeInstanceOf(TypeError);
+    expect(
+      toOAuthError(new TypeError('x'), { endpoint: 'token', remoteRetryAfterSeconds: 5 }).cause,
+    ).toBeInstanceOf(TypeError);
   });
 
   it('keeps the headers an exchange error carries (Allow, Connection: close)', () => {

@@ -1,7 +1,6 @@
 import { type RialtoError, type RialtoErrorCode, toRialtoError } from '../errors.js';
 import type { ResponseLike } from '../http/http-types.js';
 import { json } from '../http/messages.js';
-import { DEFAULT_REMOTE_FAILURE_BACKOFF_SECONDS } from '../options/options.js';
 import type { ClientAuthMethod } from './client-authentication.js';
 import { OAuthError, type OAuthErrorCode, oauthErrorBody } from './oauth-error.js';
 import { basicChallenge } from './www-authenticate.js';
@@ -112,10 +111,10 @@ export interface OAuthErrorContext {
    */
   clientAuthMethod?: ClientAuthMethod | undefined;
   /**
-   * `Retry-After` of `discovery_failed`: how long the service waits before asking a failed IdP again.
-   * @default 5 (the `remoteFailureBackoffSeconds` default)
+   * `Retry-After` of `discovery_failed`: how long the service waits before asking a failed IdP again
+   * (its `remoteFailureBackoffSeconds`).
    */
-  remoteRetryAfterSeconds?: number;
+  remoteRetryAfterSeconds: number;
 }
 
 /**
@@ -143,9 +142,7 @@ function fromRialtoError(error: RialtoError, thrown: unknown, context: OAuthErro
   const headers = { ...error.headers };
   if (mapping.error === 'temporarily_unavailable' && headers['retry-after'] === undefined) {
     const seconds =
-      error.code === 'discovery_failed'
-        ? (context.remoteRetryAfterSeconds ?? DEFAULT_REMOTE_FAILURE_BACKOFF_SECONDS)
-        : DEFAULT_RETRY_AFTER_SECONDS;
+      error.code === 'discovery_failed' ? context.remoteRetryAfterSeconds : DEFAULT_RETRY_AFTER_SECONDS;
     headers['retry-after'] = String(Math.max(1, Math.ceil(seconds)));
   }
   return new OAuthError(mapping.error, error.description, {

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { RialtoError } from '../errors.js';
 import type { RequestLike } from '../http/http-types.js';
-import { parseFormBody } from './form-body.js';
+import { type FormBodyLimits, parseFormBody as parseForm } from './form-body.js';
+
+// The exchange's default maxBodyBytes, which the token endpoint passes.
+const parseFormBody = (request: Parameters<typeof parseForm>[0], limits: Partial<FormBodyLimits> = {}) =>
+  parseForm(request, { maxBytes: 65_536, ...limits });
 
 const FORM = 'application/x-www-form-urlencoded';
 

@@ -1,7 +1,6 @@
 import { RialtoError } from '../errors.js';
 import type { RequestLike } from '../http/http-types.js';
 import { isPlainObject } from '../http/messages.js';
-import { DEFAULT_MAX_BODY_BYTES } from '../options/options.js';
 
 /** The only parameters a request may repeat (RFC 8693 §2.1, RFC 8707 §2); every other appears once. */
 export const REPEATABLE_PARAMETERS: readonly string[] = ['audience', 'resource'];
@@ -14,8 +13,8 @@ export const REPEATABLE_PARAMETERS: readonly string[] = ['audience', 'resource']
 export type FormParameters = Readonly<Record<string, string | readonly string[]>>;
 
 export interface FormBodyLimits {
-  /** Largest body, in UTF-8 bytes. @default 65536 (the exchange's `maxBodyBytes` default) */
-  maxBytes?: number;
+  /** Largest body, in UTF-8 bytes: the exchange's `maxBodyBytes`. */
+  maxBytes: number;
   /** Most `name=value` pairs in one body. @default 100 */
   maxParameters?: number;
   /** Most values of one repeatable parameter. @default 32 (an organization has at most 32 audiences) */
@@ -44,9 +43,9 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  */
 export function parseFormBody(
   request: Pick<RequestLike, 'headers' | 'body'>,
-  limits: FormBodyLimits = {},
+  limits: FormBodyLimits,
 ): FormParameters {
-  const maxBytes = limits.maxBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const { maxBytes } = limits;
   const maxParameters = limits.maxParameters ?? DEFAULT_MAX_PARAMETERS;
   const maxValues = limits.maxValuesPerParameter ?? DEFAULT_MAX_VALUES_PER_PARAMETER;
   checkContentType(request.headers['content-type']);

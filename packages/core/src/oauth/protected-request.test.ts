@@ -2,13 +2,18 @@ import * as oauth from 'oauth4webapi';
 import * as client from 'openid-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RequestLike } from '../http/http-types.js';
-import { createDpopProofVerifier, type DpopProofVerifierOptions } from './dpop-proof.js';
+import { createDpopProofVerifier as createVerifier, type DpopProofVerifierOptions } from './dpop-proof.js';
 import { OAuthError } from './oauth-error.js';
 import {
   authenticateProtectedRequest,
   dpopChallenge,
   readPresentedAccessToken,
 } from './protected-request.js';
+
+// The exchange's default clockToleranceSeconds, which its endpoints pass.
+const createDpopProofVerifier = (
+  options: Omit<DpopProofVerifierOptions, 'clockToleranceSeconds'> & Partial<DpopProofVerifierOptions>,
+) => createVerifier({ clockToleranceSeconds: 30, ...options });
 
 const RESOURCE = 'https://api.example.com/portfolio';
 const TOKEN = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1c2VyIn0.c2lnbmF0dXJl';

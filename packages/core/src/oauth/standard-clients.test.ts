@@ -4,13 +4,32 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { RialtoError } from '../errors.js';
 import type { RequestLike, ResponseLike } from '../http/http-types.js';
 import { readClientCredentials } from './client-authentication.js';
-import { createDpopProofVerifier, type DpopProofVerifier } from './dpop-proof.js';
+import {
+  createDpopProofVerifier as createVerifier,
+  type DpopProofVerifier,
+  type DpopProofVerifierOptions,
+} from './dpop-proof.js';
 import { oauthEndpointUrl } from './endpoints.js';
-import { oauthErrorResponse } from './error-mapping.js';
-import { parseFormBody } from './form-body.js';
+import { type OAuthErrorContext, oauthErrorResponse as oauthError } from './error-mapping.js';
+import { type FormBodyLimits, parseFormBody as parseForm } from './form-body.js';
 import { authorizationServerMetadata } from './metadata.js';
 import { OAuthError } from './oauth-error.js';
 import { ID_TOKEN_TYPE, parseTokenRequest, TOKEN_EXCHANGE_GRANT } from './token-request.js';
+
+// The exchange's default maxBodyBytes, which the token endpoint passes.
+const parseFormBody = (request: Parameters<typeof parseForm>[0], limits: Partial<FormBodyLimits> = {}) =>
+  parseForm(request, { maxBytes: 65_536, ...limits });
+
+// The exchange's default remoteFailureBackoffSeconds, which the OAuth endpoints pass.
+const oauthErrorResponse = (
+  error: unknown,
+  context: Omit<OAuthErrorContext, 'remoteRetryAfterSeconds'> & Partial<OAuthErrorContext>,
+) => oauthError(error, { remoteRetryAfterSeconds: 5, ...context });
+
+// The exchange's default clockToleranceSeconds, which its endpoints pass.
+const createDpopProofVerifier = (
+  options: Omit<DpopProofVerifierOptions, 'clockToleranceSeconds'> & Partial<DpopProofVerifierOptions>,
+) => createVerifier({ clockToleranceSeconds: 30, ...options });
 
 /**
  * The requests openid-client 6 and oauth4webapi 3 send, captured at their fetch and read by the
