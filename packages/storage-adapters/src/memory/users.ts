@@ -3,17 +3,20 @@ import { storeKit } from '@rialto-exchange/core';
 import { copy, copyFlat, copyFlatToKeep } from './copies.js';
 import { enqueue, type MemoryState, removeUser } from './state.js';
 
+// Taken out of the namespace once: these run on every exchange.
+const { emailKey, identityKey } = storeKit;
+
 export function memoryUsers(state: MemoryState): UserStore {
   const { users, userIdByIdentity, userIdByEmail } = state;
 
   return {
     async findOrCreateUser(input) {
-      const byIdentity = storeKit.identityKey(input.orgId, input.iss, input.sub);
+      const byIdentity = identityKey(input.orgId, input.iss, input.sub);
       const linkedUserId = userIdByIdentity.get(byIdentity);
       if (linkedUserId !== undefined) {
         return { outcome: 'existing', user: copyFlat(users.get(linkedUserId) as UserRecord) };
       }
-      const byEmail = storeKit.emailKey(input.orgId, input.email);
+      const byEmail = emailKey(input.orgId, input.email);
       const sameEmailUserId = userIdByEmail.get(byEmail);
       if (sameEmailUserId !== undefined) {
         if (!input.mayLinkByEmail) return { outcome: 'conflict' };
@@ -52,7 +55,7 @@ export function memoryUsers(state: MemoryState): UserStore {
     },
 
     async createUser({ user, events }) {
-      const byEmail = storeKit.emailKey(user.orgId, user.email);
+      const byEmail = emailKey(user.orgId, user.email);
       if (userIdByEmail.has(byEmail)) return 'email_taken';
       users.set(user.userId, copyFlatToKeep(user));
       userIdByEmail.set(byEmail, user.userId);

@@ -15,10 +15,6 @@ import {
 // Calls batched into one script call (each brings 2 keys and 1 argument).
 const MAX_BATCH = 100;
 
-/** An identity lookup, for the deadline of the operation that asks. */
-interface Lookup extends BatchItem {
-  deadlineAt: number;
-}
 // Hash fields HSCAN looks at per call: a bounded amount of work per round trip.
 const SCAN_COUNT = 1000;
 
@@ -31,11 +27,9 @@ export function redisUsers(context: RedisContext, { withOutbox }: RedisOutbox): 
   const { key, run, send, script, scriptPerSlot, deleteIndexEntries } = context;
 
   // Nearly every exchange is a returning user: lookups that arrive together go out as one read-only
-  // call per slot, and only identities it does not find take the find-or-create script. The batch
-  // reads for the operations it serves, so it may be sent until the last of their deadlines.
-  const findUserByIdentity = createBatcher<Lookup, string | null>(async (lookups) => {
-    const deadlineAt = Math.max(...lookups.map((lookup) => lookup.deadlineAt));
-    const users = await scriptPerSlot(deadlineAt, FIND_USERS_BY_IDENTITY, lookups);
+  // operation, one call per slot, and only identities it does not find take the find-or-create script.
+  const findUserByIdentity = createBatcher<BatchItem, string | null>(async (lookups) => {
+    const users = await run((deadlineAt) => scriptPerSlot(deadlineAt, FIND_USERS_BY_IDENTITY, lookups));
     return users.map((user) => (typeof user === 'string' ? user : null));
   }, MAX_BATCH);
 
@@ -60,16 +54,12 @@ export function redisUsers(context: RedisContext, { withOutbox }: RedisOutbox): 
   }
 
   return {
-    findOrCreateUser: (input) =>
-      run(async (deadlineAt): Promise<FindOrCreateUserResult> => {
-        const keys = key.org(input.orgId);
-        const identity = key.identityField(input.iss, input.sub);
-        const linked = await findUserByIdentity({
-          keys: [keys.identities, keys.users],
-          args: [identity],
-          deadlineAt,
-        });
-        if (linked !== null) return { outcome: 'existing', user: parseUser(linked) };
+    async findOrCreateUser(input) {
+      const keys = key.org(input.orgId);
+      const identity = key.identityField(input.iss, input.sub);
+      const linked = await findUserByIdentity({ keys: [keys.identities, keys.users], args: [identity] });
+      if (linked !== null) return { outcome: 'existing', user: parseUser(linked) };
+      return run(async (deadlineAt): Promise<FindOrCreateUserResult> => {
         const created = input.newUser;
         const [outcome, json] = await withOutbox(
           deadlineAt,
@@ -104,7 +94,8 @@ export function redisUsers(context: RedisContext, { withOutbox }: RedisOutbox): 
         if (typeof json !== 'string')
           throw new Error(`redisStore: an identity or email index points to a missing user`);
         return { outcome, user: parseUser(json) };
-      }),
+      });
+    },
 
     getUser: (orgId, userId) =>
       run(async (deadlineAt) => {
