@@ -11,11 +11,12 @@ import {
 import { pastDeadline } from './sql-errors.js';
 
 /**
- * better-sqlite3's busy timeout spins inside the synchronous call: while another process holds
- * the write lock, the whole event loop waits. The store keeps that in-thread wait to this bound...
+ * better-sqlite3's busy timeout sleeps inside the synchronous call: while another process holds
+ * the write lock, the whole event loop waits. The store sets none, so a statement refused the lock
+ * fails at once...
  */
-export const SQLITE_BUSY_TIMEOUT_MS = 1;
-// ...and waits for the lock between attempts on timers instead, backing off up to this interval.
+export const SQLITE_BUSY_TIMEOUT_MS = 0;
+// ...and waits for it on timers instead, backing off up to this interval.
 const MAX_LOCK_RETRY_INTERVAL_MS = 25;
 const AT_ONCE = Promise.resolve();
 
@@ -24,33 +25,50 @@ const AT_ONCE = Promise.resolve();
  * connection always knows whose deadline a statement runs under and refuses to start one past
  * it: an operation answered 503 never writes afterwards (issue 19). While another process holds
  * the write lock, an operation refused with SQLITE_BUSY gives up its turn and tries again, from its
- * start, on a timer, until its deadline; meanwhile the others (reads never wait for the lock in WAL
- * mode) have their turns. Every operation is written to be safe to run again from its start.
+ * start, until its deadline; meanwhile the others (reads never wait for the lock in WAL mode) have
+ * their turns. Every operation is written to be safe to run again from its start.
+ *
+ * The waiting is shared: operations refused with SQLITE_BUSY wait for one timer, which backs off
+ * while the lock stays held, and when it fires the first of them to get its turn tries the lock for
+ * all; if it is still held, the others wait for the next tick without trying. However many calls
+ * are waiting, the lock costs a few attempts a second.
  */
 export class SqliteTurns {
   /** `performance.now()` deadline of the operation whose turn it is; none between operations. */
   deadlineAt = Number.POSITIVE_INFINITY;
   #isTaken = false;
   readonly #waiting: Array<() => void> = [];
+  /** The next try at another process's write lock, while one is held. */
+  #nextTry: Promise<number> | undefined;
+  #nextTryInMs = 1;
+  /** When an operation was last refused the lock. */
+  #refusedAt = Number.NEGATIVE_INFINITY;
 
   /** Runs `operation` in its turn, again after each SQLITE_BUSY, until `deadlineAt`. */
   async run<T>(deadlineAt: number, operation: (deadlineAt: number) => Promise<T>): Promise<T> {
     let busy: unknown;
-    for (let intervalMs = 1; ; intervalMs = Math.min(intervalMs * 2, MAX_LOCK_RETRY_INTERVAL_MS)) {
+    let wokeAt = Number.POSITIVE_INFINITY;
+    for (;;) {
       await this.#take();
       try {
         // An operation that waited out its deadline for its turn never starts.
         if (performance.now() >= deadlineAt) throw pastDeadline(busy);
-        this.deadlineAt = deadlineAt;
-        return await operation(deadlineAt);
+        // Someone tried the lock since this one woke, and found it held: wait for the next try.
+        if (this.#refusedAt < wokeAt) {
+          this.deadlineAt = deadlineAt;
+          const result = await operation(deadlineAt);
+          if (busy !== undefined) this.#nextTryInMs = 1;
+          return result;
+        }
       } catch (error) {
         if (!isBusy(error)) throw error;
         busy = error;
+        this.#refusedAt = performance.now();
       } finally {
         this.deadlineAt = Number.POSITIVE_INFINITY;
         this.#give();
       }
-      await sleep(Math.max(0, Math.min(intervalMs, deadlineAt - performance.now())));
+      wokeAt = await this.#lockTried();
     }
   }
 
@@ -65,6 +83,18 @@ export class SqliteTurns {
     } finally {
       this.#give();
     }
+  }
+
+  /** Resolves, with the time, when the lock is next to be tried; the interval backs off while it is held. */
+  #lockTried(): Promise<number> {
+    if (this.#nextTry === undefined) {
+      this.#nextTry = sleep(this.#nextTryInMs).then(() => {
+        this.#nextTry = undefined;
+        return performance.now();
+      });
+      this.#nextTryInMs = Math.min(this.#nextTryInMs * 2, MAX_LOCK_RETRY_INTERVAL_MS);
+    }
+    return this.#nextTry;
   }
 
   #take(): Promise<void> {
