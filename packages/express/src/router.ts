@@ -20,7 +20,8 @@ export interface RialtoExchangeRouter extends RequestHandler {
   readonly exchange: RialtoExchange;
   /**
    * Stops the background webhook delivery worker, e.g. on shutdown; pending deliveries stay in the
-   * store. Closes the store only when the router opened it from `RIALTO_STORE`.
+   * store. Closes the store when the router opened it (from `RIALTO_STORE`, or the zero-config
+   * development store); a store passed in stays open, the host's to close.
    */
   close(): Promise<void>;
 }
@@ -81,10 +82,11 @@ export function rialtoExchange(explicit: RialtoExchangeExpressOptions = {}): Ria
       sendResponseLike(res, exchange.errorResponse(error));
     }
   };
-  // The router opened the RIALTO_STORE store, so it closes it; a store passed in stays the host's.
+  // A store the router opened is the router's to close; a store passed in stays the host's.
+  const openedStore = storeFromEnvironment ?? fallbackStore?.store;
   const close = async () => {
     await exchange.close();
-    await storeFromEnvironment?.close();
+    await openedStore?.close();
   };
   return Object.assign(middleware, { exchange, close });
 }

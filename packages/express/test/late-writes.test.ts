@@ -57,7 +57,7 @@ async function redisBacking(via: string): Promise<Backing> {
       saveRefreshToken: SAVE_REFRESH_TOKENS.sha1,
       createUser: FIND_OR_CREATE_USER.sha1,
     },
-    // A token lives in its family's hash, a user in its org's (redis/keys.ts).
+    // A token lives in its family's hash, a user in its org's (redis/key-layout.ts).
     async successorOf(jti) {
       for (const family of await admin.keys(`${keyPrefix}{f:*}:tokens`)) {
         const stored = await admin.hGet(family, jti);

@@ -6,10 +6,8 @@ import { clusterRootNodes } from './redis/connection.js';
 import { type RedisStoreOptions, redisStore } from './redis/redis-store.js';
 import { type SqlStoreSettings, sqlStore } from './sql/sql-store.js';
 
-/** A store opened from a URL; `close()` releases the connections it opened. */
-export interface ClosableStore extends Store {
-  close(): Promise<void>;
-}
+/** A store opened from a URL: a `Store`, whose `close()` releases the connections it opened. */
+export type ClosableStore = Store;
 
 /** The prefix settings of the store the URL names; each store documents, checks and defaults its own. */
 export interface StoreFromUrlOptions
@@ -44,7 +42,7 @@ export function storeFromUrl(url: string, options: StoreFromUrlOptions = {}): Cl
   const sqlSettings = options.tablePrefix === undefined ? {} : { tablePrefix: options.tablePrefix };
   switch (scheme) {
     case 'memory':
-      return Object.assign(memoryStore(), { close: async () => {} });
+      return memoryStore();
     case 'sqlite':
       return sqlStore({
         dialect: 'sqlite',

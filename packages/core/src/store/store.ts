@@ -682,11 +682,13 @@ export interface RateLimitStore {
 /**
  * Persistence for organizations, API keys, users, refresh tokens, signing keys, webhook
  * subscriptions and the webhook outbox: every capability interface above, which core takes apart
- * by concern. Methods marked optional may be left out; core then falls back as each one says.
+ * by concern, and its lifecycle (`migrate`, `close`). Methods marked optional may be left out; core then falls
+ * back as each one says.
  *
  * Implementations must be safe for concurrent use by several processes sharing one backend. They
  * persist and read the records core builds, applying the rules of `storeKit` (exported by
- * `@rialto-exchange/core`) rather than their own.
+ * `@rialto-exchange/core`) rather than their own; `storeKit.createStoreRunner` gives each call its
+ * deadline and maps backend outages to `StoreUnavailableError`.
  */
 export interface Store
   extends OrganizationStore,
@@ -694,4 +696,27 @@ export interface Store
     TokenStore,
     SigningKeyStore,
     WebhookStore,
-    RateLimitStore {}
+    RateLimitStore {
+  /**
+   * Brings the backend to the schema or key layout this release reads (creating or upgrading
+   * tables, moving keys), and resolves once the store is ready to answer. Idempotent: calling it
+   * again, or on an up-to-date backend, changes nothing. Safe when several instances call it at
+   * once, on one process or many: they take turns (a database lock, a lock key) and all resolve
+   * once the migration is done. Stores migrate on their first call unless told not to (`sqlStore`'s
+   * `autoMigrate: false`), so hosts call it only to migrate from a release step, or to fail fast at
+   * start-up. Stores with nothing to migrate resolve at once.
+   * @throws StoreUnavailableError when the backend cannot be reached or the migration fails; a later
+   *   call tries again
+   */
+  migrate(): Promise<void>;
+
+  /**
+   * Releases what the store opened (pools, connections, files, timers) once the calls already
+   * running have settled, each within its deadline. Idempotent: every call resolves once the first
+   * one is done. A store that released something rejects every later call, `migrate()` included,
+   * with `StoreUnavailableError`. A client, pool or database the host passed in stays open, the
+   * host's to close, and a store over one (like `memoryStore`, which holds nothing to release)
+   * keeps answering after `close()`.
+   */
+  close(): Promise<void>;
+}

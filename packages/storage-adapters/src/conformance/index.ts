@@ -11,6 +11,7 @@ import { createSuiteContext } from './context.js';
 import { describeIssuerRegistrations } from './issuer-registrations.js';
 import { describeLifecycle } from './lifecycle.js';
 import { describeListingOrder } from './listing-order.js';
+import { describeMigrateAndClose } from './migrate-and-close.js';
 import { describeOrganizations } from './organizations.js';
 import { describeOutbox } from './outbox.js';
 import { describeOutboxBacklog } from './outbox-backlog.js';
@@ -39,7 +40,8 @@ const GUARANTEES: ReadonlySet<string> = new Set<ConformanceGuarantee>([
 ]);
 
 /**
- * Declares the vitest suite every `Store` must pass: each method's contract, copy semantics, and
+ * Declares the vitest suite every `Store` must pass: each method's contract, copy semantics,
+ * `migrate()` and `close()`, and
  * races that several instances sharing one backend would run (50 first exchanges of one person at
  * once, 20 uses of one refresh token (with and without a retry grace window), 10 instances starting on an empty store, 2 delivery workers
  * claiming from one outbox, ...).
@@ -104,5 +106,6 @@ export function runStoreConformance(
     describeOutboxBacklog(context);
     describeListingOrder(context);
     describeConcurrency(context);
+    describeMigrateAndClose(context);
   });
 }

@@ -1,5 +1,4 @@
 import { StoreUnavailableError } from '@rialto-exchange/core';
-import { withDeadline } from '../internal/deadline.js';
 
 /**
  * The part of a node-redis v5 client (`createClient()` from `redis` or `@redis/client`) the store
@@ -67,7 +66,8 @@ export interface Connector {
    * failed never runs later. A client with the offline queue disabled fails such a call at once.
    */
   queuesUnwrittenCommands: boolean;
-  close(): Promise<void>;
+  /** Closes the connection the store opened; undefined for the host's client, which stays the host's. */
+  close: (() => Promise<void>) | undefined;
 }
 
 const MAX_RECONNECT_DELAY_MS = 2_000;
@@ -111,7 +111,7 @@ function hostClientConnector(send: RedisSender, client: unknown, isCluster: bool
     ready: async () => send,
     isCluster,
     queuesUnwrittenCommands: !disablesOfflineQueue,
-    close: async () => {},
+    close: undefined,
   };
 }
 
@@ -193,11 +193,7 @@ export function createConnector(connection: RedisConnection, connectTimeoutMs: n
       // Once connected, node-redis reconnects by itself: later calls skip the connect deadline.
       if (sender) return Promise.resolve(sender);
       connected ??= open();
-      return withDeadline(
-        connected,
-        connectTimeoutMs,
-        () => new StoreUnavailableError(`Redis did not accept a connection within ${connectTimeoutMs} ms.`),
-      );
+      return connectedWithin(connected, connectTimeoutMs);
     },
     async close() {
       isClosed = true;
@@ -207,4 +203,19 @@ export function createConnector(connection: RedisConnection, connectTimeoutMs: n
       if (opened) await opened.close().catch(() => {});
     },
   };
+}
+
+/**
+ * The connection, or StoreUnavailableError once `timeoutMs` has passed; node-redis keeps trying in
+ * the background, so a later call may find it connected.
+ */
+function connectedWithin(connecting: Promise<RedisSender>, timeoutMs: number): Promise<RedisSender> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new StoreUnavailableError(`Redis did not accept a connection within ${timeoutMs} ms.`)),
+      timeoutMs,
+    );
+  });
+  return Promise.race([connecting, timedOut]).finally(() => clearTimeout(timer));
 }

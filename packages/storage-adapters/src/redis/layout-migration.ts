@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { StoreUnavailableError } from '@rialto-exchange/core';
-import { LAYOUT_VERSION, type RedisKeys } from './keys.js';
+import { LAYOUT_VERSION, type RedisKeys } from './key-layout.js';
 
 /** Sends one command to a standalone Redis. */
 type Command = (args: string[]) => Promise<unknown>;
@@ -36,7 +36,7 @@ function scoredOf(reply: unknown[]): [string, string][] {
 
 /**
  * Moves a standalone database from the first key layout (one key per record, global webhook
- * queues, an org's issuer inside its hash in the oldest data) to the current one (keys.ts), once:
+ * queues, an org's issuer inside its hash in the oldest data) to the current one (key-layout.ts), once:
  * the first instance to connect takes a lock and moves every key under the prefix, the others
  * wait for the version key. A move cut short (the process stopped) leaves the lock to expire and
  * the next instance moves what is left; each step reads the old key and deletes it last.

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
  * runs a script to completion before serving any other command, so concurrent callers on any
  * number of instances observe it as a single step, and a dropped connection leaves either all of
  * its writes or none. Every key a script touches is passed in KEYS, and the keys of one call
- * share a Redis Cluster hash slot (keys.ts says which): that is Redis's scripting contract, and
+ * share a Redis Cluster hash slot (key-layout.ts says which): that is Redis's scripting contract, and
  * what lets a cluster route the call to the one node that holds them all.
  */
 

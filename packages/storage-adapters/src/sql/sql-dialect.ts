@@ -8,7 +8,7 @@ import {
   type PostgresPool,
   type SqliteDatabase,
 } from 'kysely';
-import { createSqliteDialect, SQLITE_BUSY_TIMEOUT_MS } from './sqlite-dialect.js';
+import { createSqliteDialect, SQLITE_BUSY_TIMEOUT_MS, type SqliteTurns } from './sqlite-dialect.js';
 
 /**
  * How to reach the database: a connection string or file the store opens, or the host's own pool.
@@ -40,16 +40,18 @@ export interface ResolvedDialect {
   isOwned: boolean;
 }
 
-export interface DialectTimeouts {
+export interface DialectSettings {
   connectTimeoutMs: number;
   /** Deadline of one statement, enforced by the driver (client side) and, on PostgreSQL, by the server. */
   commandTimeoutMs: number;
+  /** How the operations of an SQLite store share its one connection. */
+  sqliteTurns: SqliteTurns;
 }
 
 /** `connection` has passed sqlStore's schema: a known dialect and exactly one way to connect. */
 export function resolveDialect(
   connection: SqlConnection,
-  { connectTimeoutMs, commandTimeoutMs }: DialectTimeouts,
+  { connectTimeoutMs, commandTimeoutMs, sqliteTurns }: DialectSettings,
 ): ResolvedDialect {
   switch (connection.dialect) {
     case 'postgres': {
@@ -96,6 +98,7 @@ export function resolveDialect(
         return {
           dialect: createSqliteDialect(
             { database: reusingStatements(connection.database) },
+            sqliteTurns,
             commandTimeoutMs,
           ),
           isOwned: false,
@@ -117,7 +120,7 @@ export function resolveDialect(
         opened.pragma('journal_mode = WAL');
         return reusingStatements(opened);
       };
-      return { dialect: createSqliteDialect({ database }, commandTimeoutMs), isOwned: true };
+      return { dialect: createSqliteDialect({ database }, sqliteTurns, commandTimeoutMs), isOwned: true };
     }
   }
 }

@@ -1,4 +1,5 @@
 import { StoreUnavailableError } from '@rialto-exchange/core';
+import { isNetworkError } from '../internal/network-errors.js';
 
 interface DriverError {
   code?: unknown;
@@ -28,18 +29,6 @@ export function isRetryableConflict(error: unknown): boolean {
   return code === '40P01' || code === '40001' || errno === 1213;
 }
 
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
-
 // PostgreSQL: connection exceptions (class 08), statement_timeout (57014), shutdown or startup in
 // progress (57P01-57P03), too many connections (53300).
 const POSTGRES_UNAVAILABLE = /^(08...|57014|57P0[1-3]|53300)$/;
@@ -57,10 +46,15 @@ const MYSQL_UNAVAILABLE = new Set([
 // SQLite: the file is locked past busy_timeout, unreadable, or the disk is full.
 const SQLITE_UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|FULL)/;
 
-function isUnavailable(error: unknown): boolean {
+/**
+ * Backend outages: the store runner turns these into `StoreUnavailableError` and rethrows any other
+ * error as it is.
+ */
+export function isUnavailable(error: unknown): boolean {
+  if (isNetworkError(error)) return true;
   const { code, fatal, message } = fields(error);
   if (typeof code === 'string') {
-    if (NETWORK_CODES.has(code) || MYSQL_UNAVAILABLE.has(code)) return true;
+    if (MYSQL_UNAVAILABLE.has(code)) return true;
     if (POSTGRES_UNAVAILABLE.test(code) || SQLITE_UNAVAILABLE.test(code)) return true;
   }
   // mysql2 marks every error that killed the connection as fatal.
@@ -69,10 +63,10 @@ function isUnavailable(error: unknown): boolean {
   return error instanceof AggregateError && error.errors.some(isUnavailable);
 }
 
-/** Backend outages become `StoreUnavailableError`; anything else is rethrown as it is. */
-export function toStoreError(error: unknown): unknown {
-  if (error instanceof StoreUnavailableError || !isUnavailable(error)) return error;
-  return new StoreUnavailableError('The SQL database is unreachable or failed mid-operation.', {
-    cause: error,
-  });
+/**
+ * What an operation throws when it finds its deadline passed before its next statement: the caller
+ * has been answered 503 already, so nothing more may be written.
+ */
+export function pastDeadline(cause?: unknown): StoreUnavailableError {
+  return new StoreUnavailableError("The SQL database did not answer before the call's deadline.", { cause });
 }

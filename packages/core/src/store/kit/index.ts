@@ -4,8 +4,9 @@
  * changes no adapter beyond its storage schema. Core builds every record a store persists (a new
  * user, a refresh token's successor, an event); what is left to a store is applied here: how an
  * event fans out to deliveries, how a patch applies, which deliveries are claimable, the order and
- * tie-breaks of every listing, composite keys, and the defaults of records stored by earlier
- * releases. See docs/store-adapters.md.
+ * tie-breaks of every listing, composite keys, the defaults of records stored by earlier
+ * releases, and how an operation runs against its backend (deadline, outages, migration, close).
+ * See docs/store-adapters.md.
  * @module
  */
 export { emailKey, identityKey } from './composite-keys.js';
@@ -21,5 +22,7 @@ export {
   sortedBy,
 } from './ordering.js';
 export { applyOrganizationPatch, applyWebhookSubscriptionPatch, definedFields } from './patches.js';
+export type { StoreRunner, StoreRunnerOptions } from './store-runner.js';
+export { createStoreRunner } from './store-runner.js';
 export { sameVerification } from './verification.js';
 export { isClaimable, subscribesTo, webhookDeliveriesFor } from './webhook-fan-out.js';

@@ -1,6 +1,7 @@
-import type { RateLimitHit, RateLimitHitResult } from '@rialto-exchange/core';
+import type { RateLimitHit, RateLimitHitResult, RateLimitStore } from '@rialto-exchange/core';
 import { type CompiledQuery, type Kysely, type QueryResult, type RawBuilder, sql } from 'kysely';
 import { createBatcher } from '../internal/batcher.js';
+import type { SqlContext } from './context.js';
 import type { SqlDialect } from './migrations.js';
 import type { Database } from './schema.js';
 
@@ -35,12 +36,7 @@ const PLACEHOLDERS: { readonly [Name in keyof Step]: Step[Name] } = {
  * commit) instead of N serialized on the row. The batch's clock is its earliest hit's, which can
  * only admit less than each hit's own; the limit stays fleet-wide and atomic.
  */
-export function createRateLimitUpsert(
-  db: Kysely<Database>,
-  dialect: SqlDialect,
-  maxBatch: number,
-): (hit: RateLimitHit) => Promise<RateLimitHitResult> {
-  if (maxBatch >= PACKED_ADMITTED) throw new RangeError('a rate-limit batch must stay below 256 hits');
+export function sqlRateLimits({ db, dialect, run }: SqlContext): Required<RateLimitStore> {
   const { statement, decided } = compileUpsert(db, dialect);
   const slots = statement.parameters.map((parameter) => {
     const slot = (Object.keys(PLACEHOLDERS) as (keyof Step)[]).find(
@@ -76,7 +72,7 @@ export function createRateLimitUpsert(
     );
   }
 
-  return createBatcher<RateLimitHit, RateLimitHitResult>(async (hits) => {
+  const hitRateLimit = createBatcher<RateLimitHit, RateLimitHitResult>(async (hits) => {
     const byStep = new Map<string, RateLimitHit[]>();
     for (const hit of hits) {
       const id = JSON.stringify([hit.key, hit.intervalMs, hit.toleranceMs]);
@@ -85,14 +81,17 @@ export function createRateLimitUpsert(
       else same.push(hit);
     }
     const results = new Map<RateLimitHit, RateLimitHitResult>();
-    await Promise.all(
-      [...byStep.values()].map(async (same) => {
-        const stepped = await step(same);
-        for (const [index, hit] of same.entries()) results.set(hit, stepped[index] as RateLimitHitResult);
-      }),
+    await run(() =>
+      Promise.all(
+        [...byStep.values()].map(async (same) => {
+          const stepped = await step(same);
+          for (const [index, hit] of same.entries()) results.set(hit, stepped[index] as RateLimitHitResult);
+        }),
+      ),
     );
     return hits.map((hit) => results.get(hit) as RateLimitHitResult);
-  }, maxBatch);
+  }, MAX_BATCH);
+  return { hitRateLimit };
 }
 
 type SteppedRow = Pick<Database['rate_limits'], 'arrival_ms' | 'last_allowed'>;
@@ -105,6 +104,8 @@ interface Upsert {
 
 // MySQL packs both numbers into LAST_INSERT_ID as `arrival × 256 + admitted`; batches stay below 256.
 const PACKED_ADMITTED = 256;
+// Hits per batch: below PACKED_ADMITTED.
+const MAX_BATCH = 100;
 
 /**
  * One upsert for a batch. Hit n of the batch is admitted when

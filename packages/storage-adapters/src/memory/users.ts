@@ -1,0 +1,82 @@
+import type { UserRecord, UserStore } from '@rialto-exchange/core';
+import { storeKit } from '@rialto-exchange/core';
+import { copy, copyFlat, copyFlatToKeep } from './copies.js';
+import { enqueue, type MemoryState, removeUser } from './state.js';
+
+// Taken out of the namespace once: these run on every exchange.
+const { emailKey, identityKey } = storeKit;
+
+export function memoryUsers(state: MemoryState): UserStore {
+  const { users, userIdByIdentity, userIdByEmail } = state;
+
+  return {
+    async findOrCreateUser(input) {
+      const byIdentity = identityKey(input.orgId, input.iss, input.sub);
+      const linkedUserId = userIdByIdentity.get(byIdentity);
+      if (linkedUserId !== undefined) {
+        return { outcome: 'existing', user: copyFlat(users.get(linkedUserId) as UserRecord) };
+      }
+      const byEmail = emailKey(input.orgId, input.email);
+      const sameEmailUserId = userIdByEmail.get(byEmail);
+      if (sameEmailUserId !== undefined) {
+        if (!input.mayLinkByEmail) return { outcome: 'conflict' };
+        userIdByIdentity.set(byIdentity, sameEmailUserId);
+        return { outcome: 'linked', user: copyFlat(users.get(sameEmailUserId) as UserRecord) };
+      }
+      if (input.mayCreate === false) return { outcome: 'not_provisioned' };
+      const user = copyFlatToKeep(input.newUser);
+      users.set(user.userId, user);
+      enqueue(state, input.eventsIfCreated);
+      userIdByEmail.set(byEmail, user.userId);
+      userIdByIdentity.set(byIdentity, user.userId);
+      return { outcome: 'created', user: copyFlat(user) };
+    },
+
+    async getUser(orgId, userId) {
+      const user = users.get(userId);
+      return user && user.orgId === orgId ? copyFlat(user) : null;
+    },
+
+    async getUserById(userId) {
+      const user = users.get(userId);
+      return user ? copyFlat(user) : null;
+    },
+
+    async updateUserVerification(input) {
+      const user = users.get(input.userId);
+      if (!user || user.orgId !== input.orgId) return { outcome: 'not_found' };
+      if (!storeKit.sameVerification(user, input.expected)) {
+        return { outcome: 'stale', user: copy(user) };
+      }
+      const updated: UserRecord = { ...user, ...copy(input.next), updatedAt: input.now };
+      users.set(user.userId, updated);
+      enqueue(state, input.events);
+      return { outcome: 'updated', user: copy(updated) };
+    },
+
+    async createUser({ user, events }) {
+      const byEmail = emailKey(user.orgId, user.email);
+      if (userIdByEmail.has(byEmail)) return 'email_taken';
+      users.set(user.userId, copyFlatToKeep(user));
+      userIdByEmail.set(byEmail, user.userId);
+      enqueue(state, events);
+      return 'created';
+    },
+
+    async deleteUser({ orgId, userId, events }) {
+      const user = users.get(userId);
+      if (!user || user.orgId !== orgId) return false;
+      removeUser(state, user);
+      enqueue(state, events);
+      return true;
+    },
+
+    async setUserRole({ orgId, userId, role, now }) {
+      const user = users.get(userId);
+      if (!user || user.orgId !== orgId) return null;
+      const updated: UserRecord = { ...user, role, updatedAt: now };
+      users.set(userId, updated);
+      return copy(updated);
+    },
+  };
+}

@@ -1,0 +1,96 @@
+import type { RefreshTokenRecord, RotateRefreshTokenResult, TokenStore } from '@rialto-exchange/core';
+import { createBatcher } from '../internal/batcher.js';
+import {
+  EXPIRY_MARGIN_SECONDS,
+  FAMILY_REVOCATION_MIN_SECONDS,
+  secondsToKeep,
+} from '../internal/retention.js';
+import type { BatchItem, RedisContext } from './context.js';
+import {
+  CONSUME_ONCE,
+  REVOKE_REFRESH_TOKEN_FAMILY,
+  ROTATE_REFRESH_TOKEN,
+  SAVE_REFRESH_TOKENS,
+} from './scripts.js';
+
+// Saves batched into one script call (each brings 2 keys and 3 arguments).
+const MAX_BATCH = 100;
+
+/**
+ * Refresh tokens, one hash per family (its slot), with the family's revocation marker beside it;
+ * rotation is one script. Single-use keys are single keys with their expiry.
+ */
+export function redisTokens({ key, run, script, scriptPerSlot }: RedisContext): TokenStore {
+  // Every exchange saves a refresh token: saves that arrive together go out as one operation, one
+  // script call per slot. A batch applies whole or fails whole per slot; a failed slot fails every
+  // save of the batch.
+  const saveRefreshTokens = createBatcher<BatchItem>(async (saves) => {
+    await run((deadlineAt) => scriptPerSlot(deadlineAt, SAVE_REFRESH_TOKENS, saves));
+    return undefined;
+  }, MAX_BATCH);
+
+  return {
+    saveRefreshToken(record) {
+      const keys = key.family(record.familyId);
+      // Serialized at the call: the caller may reuse its object before the batch goes out.
+      return saveRefreshTokens({
+        keys: [keys.tokens, keys.revoked],
+        args: [record.jti, JSON.stringify(record), String(secondsToKeep(record.expiresAt))],
+      });
+    },
+
+    rotateRefreshToken({ jti, successor, now, graceSeconds }) {
+      // Serialized before the first await: the caller may reuse its object.
+      const successorJson = JSON.stringify(successor);
+      // The presented token's family is the successor's: core builds it from the token's `fid`.
+      const keys = key.family(successor.familyId);
+      return run(async (deadlineAt): Promise<RotateRefreshTokenResult> => {
+        const [outcome, stored] = (await script(
+          deadlineAt,
+          ROTATE_REFRESH_TOKEN,
+          [keys.tokens, keys.revoked],
+          [
+            String(now),
+            String(graceSeconds),
+            jti,
+            successor.jti,
+            successorJson,
+            String(secondsToKeep(successor.expiresAt)),
+            String(EXPIRY_MARGIN_SECONDS),
+          ],
+        )) as [RotateRefreshTokenResult['outcome'], string?];
+        switch (outcome) {
+          case 'rotated':
+            return { outcome, successor: JSON.parse(successorJson) as RefreshTokenRecord };
+          case 'retried':
+            return { outcome, successor: JSON.parse(stored as string) as RefreshTokenRecord };
+          default:
+            return { outcome };
+        }
+      });
+    },
+
+    revokeRefreshTokenFamily: (familyId, now) =>
+      run(async (deadlineAt) => {
+        const keys = key.family(familyId);
+        await script(
+          deadlineAt,
+          REVOKE_REFRESH_TOKEN_FAMILY,
+          [keys.tokens, keys.revoked],
+          [String(now), String(FAMILY_REVOCATION_MIN_SECONDS)],
+        );
+      }),
+
+    consumeOnce: (consumedKey, expiresAt, now) =>
+      run(async (deadlineAt) => {
+        const ttlSeconds = Math.max(1, expiresAt - now + EXPIRY_MARGIN_SECONDS);
+        const recorded = await script(
+          deadlineAt,
+          CONSUME_ONCE,
+          [key.consumed(consumedKey)],
+          [String(expiresAt), String(now), String(ttlSeconds)],
+        );
+        return recorded === 1;
+      }),
+  };
+}
