@@ -6,9 +6,9 @@ import type { ResponseLike } from './http-types.js';
 export interface FetchHandlerOptions {
   /**
    * The path prefix the host routes to the exchange without removing it, e.g. `/auth` for Hono's
-   * `app.all('/auth/*', …)` or a Next.js route handler in `app/auth/[...path]/route.ts`. Requests
+   * `app.use('/auth/*', …)` or a Next.js route handler in `app/auth/[...path]/route.ts`. Requests
    * outside it get `null`. Leave it unset when the host removes the prefix itself, as Hono's
-   * `app.mount('/auth', …)` does.
+   * `mount()` does.
    * @default '' (the exchange's routes sit at the root)
    */
   basePath?: string;
@@ -45,10 +45,13 @@ const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
  * @throws TypeError when `basePath` does not start with `/`
  * @example
  * const exchange = createRialtoExchange({ issuer: 'https://api.example.com/auth', store });
- * const handleFetch = createFetchHandler(exchange);
+ * const handleFetch = createFetchHandler(exchange, { basePath: '/auth' });
  * const app = new Hono();
- * // app.mount removes the /auth prefix; a null answer lets the request through to later routes.
- * app.mount('/auth', handleFetch, (c) => [{ clientAddress: getConnInfo(c).remote.address }]);
+ * app.use('/auth/*', async (c, next) => {
+ *   const response = await handleFetch(c.req.raw, { clientAddress: getConnInfo(c).remote.address });
+ *   if (response) return response;
+ *   await next(); // a path the exchange does not serve goes on to the host's routes
+ * });
  */
 export function createFetchHandler(
   exchange: RialtoExchange,
