@@ -38,7 +38,7 @@ function countedStream(chunks: number, chunkBytes: number) {
   return Object.assign(state, { stream });
 }
 
-function post(path: string, body: BodyInit | null, headers: Record<string, string> = {}): Request {
+function post(path: string, body: RequestInit['body'], headers: Record<string, string> = {}): Request {
   return new Request(`http://127.0.0.1${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
