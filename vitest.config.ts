@@ -12,9 +12,9 @@ export default defineConfig({
       'scripts/**/*.test.ts',
     ],
     // Every end-to-end answer is checked against the OpenAPI document; a full run also checks that
-    // every documented answer was produced (packages/express/test/openapi-*.ts).
-    setupFiles: ['packages/express/test/openapi-setup.ts'],
-    globalSetup: ['packages/express/test/openapi-coverage.ts'],
+    // every documented answer was produced (packages/core/test/openapi-*.ts).
+    setupFiles: ['packages/core/test/openapi-setup.ts'],
+    globalSetup: ['packages/core/test/openapi-coverage.ts'],
     testTimeout: 20_000,
     hookTimeout: 30_000,
   },

@@ -1,7 +1,7 @@
 import express from 'express';
-import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { rialtoExchange } from '../src/index.js';
+import { rialtoExchange } from '../../express/src/index.js';
+import { request } from './client.js';
 import {
   ADMIN_TOKEN,
   createTestApp,

@@ -2,8 +2,8 @@ import { createServer } from 'node:net';
 import { inspect } from 'node:util';
 import { type Logger, StoreUnavailableError } from '@rialto-exchange/core';
 import { exportJWK, generateKeyPair } from 'jose';
-import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { request } from './client.js';
 import {
   createTestApp,
   type ExpressFlavour,
