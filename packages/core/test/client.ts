@@ -90,12 +90,15 @@ export class TestRequest implements PromiseLike<TestResponse> {
   }
 
   private async run(): Promise<TestResponse> {
+    let sent = this.body;
+    if (sent !== undefined && (this.method === 'GET' || this.method === 'HEAD')) {
+      // A `Request` cannot carry a GET body: servers (@hono/node-server) hand one over with its
+      // headers and without the body, and so does this.
+      this.headers.set('content-length', String(Buffer.byteLength(sent)));
+      sent = undefined;
+    }
     const response = await this.target.fetch(
-      new Request(new URL(this.path, ORIGIN), {
-        method: this.method,
-        headers: this.headers,
-        body: this.body,
-      }),
+      new Request(new URL(this.path, ORIGIN), { method: this.method, headers: this.headers, body: sent }),
     );
     const text = await response.text();
     const headers = Object.fromEntries(response.headers);
