@@ -64,15 +64,15 @@ export function createFetchHandler(
   exchange.webhooks.startWorker();
 
   return async function handleFetch(request, context) {
-    // Hono's app.mount passes its own environment as the second argument unless told otherwise.
+    const path = pathWithin(new URL(request.url).pathname, basePath);
+    if (path === undefined || !exchange.handlesPath(path)) return null;
+    // Hono's mount() passes its own environment as the second argument unless told otherwise.
     if (
       isAddressLimited &&
-      !(context !== null && typeof context === 'object' && 'clientAddress' in context)
+      !(typeof context === 'object' && context !== null && 'clientAddress' in context)
     ) {
       warnNoClientAddress();
     }
-    const path = pathWithin(new URL(request.url).pathname, basePath);
-    if (path === undefined || !exchange.handlesPath(path)) return null;
     try {
       const body = await readBody(request, maxBodyBytes);
       const response = await exchange.handle({
