@@ -4,9 +4,11 @@ import type { AddressInfo } from 'node:net';
 import type { Store } from '@rialto-exchange/core';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import express4 from 'express4';
+import { decodeJwt } from 'jose';
+import { Registry } from 'prom-client';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rialtoExchange } from '../src/index.js';
+import { requireRialtoToken, rialtoExchange, rialtoMetricsHandler } from '../src/index.js';
 import {
   ADMIN_TOKEN,
   createTestApp,
@@ -66,6 +68,69 @@ describe.each(flavours)('the Express binding on %s', (flavour) => {
     expect((await request(app).get('/.well-known/jwks.json')).status).toBe(404);
     const configuration = await request(app).get('/auth/.well-known/openid-configuration');
     expect(configuration.body.issuer).toBe('http://localhost:3000/auth');
+  });
+
+  it('leaves the body of a request it passes on unread, for a host parser mounted after it', async () => {
+    const t = createTestApp({ flavour });
+    t.app.use(express.json());
+    t.app.post('/host/orders', (req, res) => {
+      res.json({ received: req.body });
+    });
+    const response = await request(t.app).post('/host/orders').send({ order: 7 });
+    expect({ status: response.status, body: response.body }).toEqual({
+      status: 200,
+      body: { received: { order: 7 } },
+    });
+  });
+
+  it('serves two exchanges mounted under two prefixes, each on its own paths', async () => {
+    const app = makeApp(flavour);
+    const mount = (prefix: string) => {
+      const router = rialtoExchange({
+        issuer: `http://localhost:3000${prefix}`,
+        store: recordingStore(),
+        adminToken: ADMIN_TOKEN,
+      });
+      app.use(prefix, expressConformance(router.exchange), router);
+    };
+    mount('/partners');
+    mount('/staff');
+    const issuerAt = async (prefix: string) =>
+      (await request(app).get(`${prefix}/.well-known/openid-configuration`)).body.issuer;
+    expect(await issuerAt('/partners')).toBe('http://localhost:3000/partners');
+    expect(await issuerAt('/staff')).toBe('http://localhost:3000/staff');
+  });
+
+  it('guards a host route with requireRialtoToken: a Bearer challenge without a token, the claims on req.rialto with one', async () => {
+    const t = createTestApp({ flavour });
+    t.app.get('/me', requireRialtoToken({ exchange: t.router }), (req, res) => {
+      res.json({ user_id: req.rialto?.claims.user_id });
+    });
+    const refused = await request(t.app).get('/me');
+    expectFailsWith(refused, 401, 'unauthorized');
+    expect(refused.headers['www-authenticate']).toMatch(/^Bearer realm="rialto"/);
+    const { apiKey } = await registerOrganization(t.app, { name: 'Guarded', issuer: idp.issuer });
+    const tokens = await exchange(t.app, apiKey, { token: await idp.sign(idTokenClaims(idp.issuer)) });
+    const admitted = await request(t.app)
+      .get('/me')
+      .set('authorization', `Bearer ${tokens.body.access_token}`);
+    expect(admitted.body).toEqual({ user_id: decodeJwt(tokens.body.access_token).user_id });
+  });
+
+  it('serves the Prometheus text format through rialtoMetricsHandler', async () => {
+    const t = createTestApp({ flavour, metrics: { registry: new Registry() } });
+    await request(t.app).get('/.well-known/jwks.json');
+    const scraper = makeApp(flavour);
+    scraper.get('/metrics', rialtoMetricsHandler(t.router));
+    const response = await request(scraper).get('/metrics');
+    expect(response.status).toBe(200);
+    // Express 4 moves the charset before the version parameter; Prometheus reads either order.
+    expect(response.headers['content-type']).toMatch(/^text\/plain;/);
+    expect(response.headers['content-type']).toMatch(/; version=0\.0\.4\b/);
+    expect(response.headers['cache-control']).toBe('no-store');
+    expect(response.text).toMatch(
+      /^rialto_http_request_duration_seconds_count\{.*route="\/\.well-known\/jwks\.json".*\} 1$/m,
+    );
   });
 
   it('accepts a body a host JSON parser already consumed', async () => {

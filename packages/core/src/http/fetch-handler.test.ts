@@ -1,6 +1,7 @@
 import { memoryStore } from '@rialto-exchange/storage-adapters';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createRialtoExchange } from '../create-rialto-exchange.js';
+import { StoreUnavailableError } from '../errors.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createFetchHandler } from './fetch-handler.js';
 
@@ -99,6 +100,39 @@ describe('createFetchHandler', () => {
     expect(await handleFetch(new Request('http://127.0.0.1/auth'), NO_ADDRESS)).toBeNull();
   });
 
+  it('treats a basePath of "/" as the root', async () => {
+    const handleFetch = createFetchHandler(exchangeWith(), { basePath: '/' });
+    const response = await handleFetch(new Request('http://127.0.0.1/.well-known/jwks.json'), NO_ADDRESS);
+    expect(response?.status).toBe(200);
+  });
+
+  it('routes by path alone, whatever the query string', async () => {
+    const handleFetch = createFetchHandler(exchangeWith());
+    const response = await handleFetch(
+      new Request('http://127.0.0.1/.well-known/jwks.json?cache-buster=1'),
+      NO_ADDRESS,
+    );
+    expect(response?.status).toBe(200);
+  });
+
+  it('serves two exchanges side by side, each under its own basePath', async () => {
+    const partners = createFetchHandler(exchangeWith({ issuer: 'http://localhost:3000/partners' }), {
+      basePath: '/partners',
+    });
+    const staff = createFetchHandler(exchangeWith({ issuer: 'http://localhost:3000/staff' }), {
+      basePath: '/staff',
+    });
+    const configuration = (prefix: string) =>
+      new Request(`http://127.0.0.1${prefix}/.well-known/openid-configuration`);
+    expect((await bodyOf(await partners(configuration('/partners'), NO_ADDRESS))).issuer).toBe(
+      'http://localhost:3000/partners',
+    );
+    expect(await partners(configuration('/staff'), NO_ADDRESS)).toBeNull();
+    expect((await bodyOf(await staff(configuration('/staff'), NO_ADDRESS))).issuer).toBe(
+      'http://localhost:3000/staff',
+    );
+  });
+
   it('refuses a basePath that is not a path, naming the option', () => {
     expect(() => createFetchHandler(exchangeWith(), { basePath: 'auth' })).toThrow(
       new TypeError('createFetchHandler: `basePath` must start with "/", got "auth"'),
@@ -121,6 +155,32 @@ describe('createFetchHandler', () => {
     expect(response?.headers.get('www-authenticate')).toMatch(/^APIKey realm="rialto", header="X-API-Key"/);
     expect(response?.status).toBe(401);
     expect((await bodyOf(response)).error).toBe('missing_api_key');
+  });
+
+  it('reads request headers whatever their case, as HTTP names are case-insensitive', async () => {
+    const handleFetch = createFetchHandler(exchangeWith());
+    const response = await handleFetch(
+      post('/identity/auth/exchange', '{}', { 'X-Api-KEY': 'not-a-key' }),
+      NO_ADDRESS,
+    );
+    expect((await bodyOf(response)).error).toBe('invalid_api_key');
+  });
+
+  it('answers temporarily_unavailable 503 with Retry-After when the store cannot be reached', async () => {
+    const store = memoryStore();
+    const down = () => Promise.reject(new StoreUnavailableError('down'));
+    const handleFetch = createFetchHandler(
+      exchangeWith({ store: { ...store, createOrganization: down, findIssuerRegistrations: down } }),
+    );
+    const response = await handleFetch(
+      post('/identity/organizations', '{"name":"Acme","issuer":"https://idp.example.com"}', {
+        authorization: `Bearer ${ADMIN_TOKEN}`,
+      }),
+      NO_ADDRESS,
+    );
+    expect(response?.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(response?.status).toBe(503);
+    expect((await bodyOf(response)).error).toBe('temporarily_unavailable');
   });
 
   it('refuses a declared content-length over maxBodyBytes without reading the body', async () => {
