@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { type DevIdp, startDevIdp } from '@rialto-exchange/dev-idp';
 import { decodeJwt } from 'jose';
@@ -115,6 +116,29 @@ describe('the Hono example', () => {
     expect(tooLarge.body).toEqual({
       error: 'request_too_large',
       error_description: 'The request body must not exceed 65536 bytes.',
+    });
+
+    // Streamed without a length: the binding stops reading where the body passes the limit.
+    const { port } = new URL(baseUrl);
+    const streamed = httpRequest({
+      host: '127.0.0.1',
+      port,
+      method: 'POST',
+      path: '/auth/identity/auth/exchange',
+      headers: { 'content-type': 'application/json', 'x-api-key': 'nope' },
+    });
+    streamed.on('error', () => {}); // the server may stop reading before every chunk is written
+    for (let chunk = 0; chunk < 80; chunk++) streamed.write('x'.repeat(1024));
+    streamed.end();
+    const [answer] = (await once(streamed, 'response')) as [IncomingMessage];
+    let text = '';
+    for await (const chunk of answer) text += chunk;
+    expect({ status: answer.statusCode, body: JSON.parse(text) }).toEqual({
+      status: 413,
+      body: {
+        error: 'request_too_large',
+        error_description: 'The request body must not exceed 65536 bytes.',
+      },
     });
 
     const unknown = await call(`${baseUrl}/auth/not-an-exchange-route`);
