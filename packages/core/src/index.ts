@@ -20,6 +20,8 @@ export type {
   RialtoUsers,
   RialtoWebhooks,
 } from './facade/index.js';
+export type { FetchHandler, FetchHandlerOptions, FetchRequestContext } from './http/fetch-handler.js';
+export { createFetchHandler } from './http/fetch-handler.js';
 export type { HealthOptions } from './http/health-options.js';
 export type { RequestLike, ResponseLike } from './http/http-types.js';
 // The HTTP API's OpenAPI document and the option that serves it.

@@ -5,9 +5,9 @@ import { decodeJwt } from 'jose';
 import { Registry } from 'prom-client';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL_WEBHOOKS, type Receiver, startReceiver } from '../../core/test/webhook-fixtures.js';
 import { rialtoExchange, rialtoMetricsHandler } from '../src/index.js';
 import { createTestApp, exchange, registerOrganization, type TestApp } from './helpers.js';
-import { LOCAL_WEBHOOKS, type Receiver, startReceiver } from './webhook-fixtures.js';
 
 /** The value of one sample in Prometheus text, or 0 when the series does not exist yet. */
 function sample(text: string, series: string): number {

@@ -3,6 +3,7 @@ import { memoryStore } from '@rialto-exchange/storage-adapters';
 import { decodeJwt } from 'jose';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL_WEBHOOKS } from '../../core/test/webhook-fixtures.js';
 import {
   type DisposableStore,
   disposableStore,
@@ -23,7 +24,6 @@ import {
   startLocalIssuer,
   type TestApp,
 } from './helpers.js';
-import { LOCAL_WEBHOOKS } from './webhook-fixtures.js';
 
 const kinds: StoreKind[] = ['memory', 'redis', 'postgres'];
 const ADMIN = { authorization: `Bearer ${ADMIN_TOKEN}` };

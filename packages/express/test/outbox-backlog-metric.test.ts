@@ -3,6 +3,7 @@ import express from 'express';
 import { Registry } from 'prom-client';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOCAL_WEBHOOKS, type Receiver, startReceiver } from '../../core/test/webhook-fixtures.js';
 import {
   type DisposableStore,
   disposableStore,
@@ -12,7 +13,6 @@ import { isServiceUp, REDIS_URL } from '../../storage-adapters/test/services.js'
 import { startTcpProxy, type TcpProxy } from '../../storage-adapters/test/tcp-proxy.js';
 import { rialtoMetricsHandler } from '../src/index.js';
 import { createTestApp, exchange, recordingStore, registerOrganization, type TestApp } from './helpers.js';
-import { LOCAL_WEBHOOKS, type Receiver, startReceiver } from './webhook-fixtures.js';
 
 const BACKLOG = 'rialto_webhook_outbox_backlog';
 

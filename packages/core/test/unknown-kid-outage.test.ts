@@ -1,7 +1,7 @@
 import { type ExchangeExplanation, exchangeErrorFix, type Logger } from '@rialto-exchange/core';
 import { type CryptoKey, exportJWK, generateKeyPair, type JWK } from 'jose';
-import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { request } from './client.js';
 import {
   createTestApp,
   exchange,

@@ -1,6 +1,6 @@
 import { decodeJwt, SignJWT } from 'jose';
-import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { request } from './client.js';
 import {
   createTestApp,
   exchange,

@@ -1,6 +1,6 @@
 import { createRialtoExchange, RialtoError } from '@rialto-exchange/core';
-import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { request } from './client.js';
 import {
   ADMIN_TOKEN,
   createTestApp,

@@ -2,7 +2,6 @@ import type { Store } from '@rialto-exchange/core';
 import { sqlStore } from '@rialto-exchange/storage-adapters';
 import { decodeJwt } from 'jose';
 import pg from 'pg';
-import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { subscription } from '../../storage-adapters/src/conformance/fixtures.js';
 import {
@@ -14,6 +13,7 @@ import { disposableStore, SERVICE_OF } from '../../storage-adapters/test/disposa
 import { isServiceUp, POSTGRES_URL, REDIS_URL } from '../../storage-adapters/test/services.js';
 import { tablesOf, uniqueTablePrefix } from '../../storage-adapters/test/sql-tables.js';
 import { startTcpProxy, type TcpProxy } from '../../storage-adapters/test/tcp-proxy.js';
+import { request } from './client.js';
 import {
   createTestApp,
   exchange,

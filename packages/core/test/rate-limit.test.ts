@@ -1,5 +1,5 @@
-import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from './client.js';
 import {
   createTestApp,
   exchange,
@@ -77,37 +77,6 @@ describe('rate limits', () => {
     for (let i = 0; i < 5; i++)
       expectFailsWith(await exchange(t.app, forged, { token: 'x' }), 401, 'invalid_api_key');
     expect((await exchange(t.app, acme.apiKey, { token: await token() })).status).toBe(200);
-  });
-
-  it('counts every address of one IPv6 /64 as one client, and an IPv4-mapped address as its IPv4', async () => {
-    const t = createTestApp({
-      rateLimit: { perIp: { limit: 2, windowSeconds: 60 }, perOrganization: false },
-    });
-    t.app.set('trust proxy', true);
-    const from = (address: string) =>
-      request(t.app).post('/identity/auth/exchange').set('x-forwarded-for', address).send({ token: 'x' });
-
-    expect((await from('2001:db8:1:2::1')).status).toBe(401);
-    expect((await from('2001:db8:1:2:ffff::9')).status).toBe(401);
-    expectFailsWith(await from('2001:db8:1:2:abcd::77'), 429, 'rate_limited', /client address/);
-    expect((await from('2001:db8:1:3::1')).status).toBe(401);
-
-    expect((await from('192.0.2.7')).status).toBe(401);
-    expect((await from('::ffff:192.0.2.7')).status).toBe(401);
-    expectFailsWith(await from('::ffff:c000:207'), 429, 'rate_limited');
-  });
-
-  it('keys IPv6 clients by the configured prefix length', async () => {
-    const t = createTestApp({
-      rateLimit: { perIp: { limit: 1, windowSeconds: 60 }, perOrganization: false, ipv6PrefixLength: 128 },
-    });
-    t.app.set('trust proxy', true);
-    const from = (address: string) =>
-      request(t.app).post('/identity/auth/exchange').set('x-forwarded-for', address).send({ token: 'x' });
-
-    expect((await from('2001:db8:1:2::1')).status).toBe(401);
-    expect((await from('2001:db8:1:2::2')).status).toBe(401);
-    expectFailsWith(await from('2001:db8:1:2::1'), 429, 'rate_limited');
   });
 
   it('can be turned off', async () => {

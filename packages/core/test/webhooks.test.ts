@@ -1,6 +1,6 @@
 import { Webhook } from 'standardwebhooks';
-import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from './client.js';
 import { expectFailsWith, type LocalIssuer, startLocalIssuer } from './helpers.js';
 import { createWebhook, type Partner, partnerApp, type Receiver, startReceiver } from './webhook-fixtures.js';
 

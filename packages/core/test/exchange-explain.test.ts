@@ -6,8 +6,8 @@ import {
   type RialtoErrorCode,
 } from '@rialto-exchange/core';
 import { generateKeyPair } from 'jose';
-import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from './client.js';
 import {
   ADMIN_TOKEN,
   createTestApp,

@@ -8,8 +8,8 @@ import {
   generateKeyPair,
   jwtVerify,
 } from 'jose';
-import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from './client.js';
 import {
   createTestApp,
   exchange,

@@ -1,17 +1,15 @@
-import type { OutgoingHttpHeaders } from 'node:http';
 import type { OpenApiDocument, RialtoExchange } from '@rialto-exchange/core';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
 /**
- * Checks every answer the exchange gives in the end-to-end tests against its own OpenAPI document:
- * status, headers and body. Mounted by `createTestApp` in front of the router, so each test that
- * goes through the real router also proves the document right; what it finds is failed by the
- * `afterEach` of `openapi-setup.ts`, and what it saw feeds the coverage check of the whole suite.
+ * Checks every answer the exchange gives in the tests against its own OpenAPI document: status,
+ * headers and body. Each test app (core's fetch one, the Express one) passes what the client got,
+ * so each test that goes through a binding also proves the document right; what it finds is failed
+ * by the `afterEach` of `openapi-setup.ts`, and what it saw feeds the coverage check of the whole suite.
  */
 
-/** One answer as the client got it. */
-interface ObservedResponse {
+/** One answer as the client got it; `path` is relative to where the exchange is mounted. */
+export interface ObservedResponse {
   method: string;
   path: string;
   status: number;
@@ -37,22 +35,15 @@ export function takeConformanceProblems(): string[] {
 
 const checkers = new Map<string, OpenApiChecker>();
 
-/** Express middleware validating the exchange's answers; requests it does not route pass untouched. */
-export function openApiConformance(exchange: RialtoExchange): RequestHandler {
+/** A check of the exchange's answers; answers for paths it does not route are not its own and pass. */
+export function openApiConformance(exchange: RialtoExchange): (observed: ObservedResponse) => Promise<void> {
   const documentPath = exchange.options.openapi === false ? undefined : exchange.options.openapi.path;
   let checker: Promise<OpenApiChecker | undefined> | undefined;
 
-  return function checkOpenApiConformance(req: Request, res: Response, next: NextFunction) {
-    if (documentPath === undefined || !exchange.handlesPath(req.path)) {
-      next();
-      return;
-    }
+  return async function checkOpenApiConformance(observed) {
+    if (documentPath === undefined || !exchange.handlesPath(observed.path)) return;
     checker ??= checkerFor(exchange, documentPath);
-    const observed = recordResponse(req, res);
-    res.on('finish', () => {
-      void checker?.then((found) => found?.check(observed()));
-    });
-    next();
+    (await checker)?.check(observed);
   };
 }
 
@@ -73,32 +64,6 @@ async function checkerFor(
     checkers.set(key, checker);
   }
   return checker;
-}
-
-/** Captures status, headers and body as written, whichever way the binding writes them. */
-function recordResponse(req: Request, res: Response): () => ObservedResponse {
-  const { method, path } = req;
-  const chunks: Buffer[] = [];
-  let headedWith: OutgoingHttpHeaders = {};
-  const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => Response;
-  const end = res.end.bind(res) as (...args: unknown[]) => Response;
-  res.writeHead = ((...args: unknown[]) => {
-    const headers = args.find((arg) => typeof arg === 'object' && arg !== null && !Array.isArray(arg));
-    if (headers) headedWith = headers as OutgoingHttpHeaders;
-    return writeHead(...args);
-  }) as Response['writeHead'];
-  res.end = ((...args: unknown[]) => {
-    const [chunk] = args;
-    if (typeof chunk === 'string' || Buffer.isBuffer(chunk)) chunks.push(Buffer.from(chunk));
-    return end(...args);
-  }) as Response['end'];
-  return () => {
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries({ ...res.getHeaders(), ...headedWith })) {
-      if (value !== undefined) headers[name.toLowerCase()] = String(value);
-    }
-    return { method, path, status: res.statusCode, headers, body: Buffer.concat(chunks).toString('utf8') };
-  };
 }
 
 class OpenApiChecker {

@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { OpenApiDocument } from '@rialto-exchange/core';
-import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disposableStore } from '../../storage-adapters/test/disposable-stores.js';
 import { isServiceUp, REDIS_URL } from '../../storage-adapters/test/services.js';
 import { startTcpProxy } from '../../storage-adapters/test/tcp-proxy.js';
+import { request } from './client.js';
 import {
   ADMIN_TOKEN,
   createTestApp,

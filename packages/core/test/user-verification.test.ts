@@ -1,6 +1,6 @@
 import { decodeJwt } from 'jose';
-import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from './client.js';
 import { ADMIN_TOKEN, expectFailsWith, type LocalIssuer, startLocalIssuer } from './helpers.js';
 import {
   createWebhook,

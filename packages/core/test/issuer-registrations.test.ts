@@ -4,14 +4,14 @@ import { join } from 'node:path';
 import { type DevIdp, startDevIdp } from '@rialto-exchange/dev-idp';
 import { memoryStore, sqlStore } from '@rialto-exchange/storage-adapters';
 import { decodeJwt } from 'jose';
-import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// The API key format of version 2 databases is the current one; only core makes keys, so the test borrows its generator.
-import { generateApiKey } from '../../core/src/organizations/api-keys.js';
 import {
   legacyOrganizations,
   writeVersion2SqliteOrganization,
 } from '../../storage-adapters/test/legacy-issuer-data.js';
+// The API key format of version 2 databases is the current one; only core makes keys, so the test borrows its generator.
+import { generateApiKey } from '../src/organizations/api-keys.js';
+import { request } from './client.js';
 import {
   ADMIN_TOKEN,
   createTestApp,

@@ -1,5 +1,4 @@
 import { decodeJwt } from 'jose';
-import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   type DisposableStore,
@@ -8,6 +7,7 @@ import {
   type StoreKind,
 } from '../../storage-adapters/test/disposable-stores.js';
 import { isServiceUp } from '../../storage-adapters/test/services.js';
+import { request } from './client.js';
 import {
   ADMIN_TOKEN,
   createTestApp,

@@ -1,6 +1,6 @@
 import { memoryStore } from '@rialto-exchange/storage-adapters';
-import request from 'supertest';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { request } from './client.js';
 import { ADMIN_TOKEN, createTestApp, expectFailsWith, recordingStore } from './helpers.js';
 
 /** A store whose organization writes fail as a misconfigured backend would. */

@@ -1,5 +1,5 @@
-import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { request } from './client.js';
 import {
   ADMIN_TOKEN,
   createTestApp,

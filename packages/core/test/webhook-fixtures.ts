@@ -3,8 +3,8 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Store } from '@rialto-exchange/core';
 import { decodeJwt } from 'jose';
-import request from 'supertest';
 import { expect } from 'vitest';
+import { request } from './client.js';
 import {
   createTestApp,
   exchange,

@@ -1,7 +1,7 @@
 import { memoryStore } from '@rialto-exchange/storage-adapters';
 import { Webhook } from 'standardwebhooks';
-import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { request } from './client.js';
 import {
   createTestApp,
   exchange,

@@ -1,5 +1,4 @@
 import { SignJWT } from 'jose';
-import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type DisposableStore,
@@ -8,6 +7,7 @@ import {
 } from '../../storage-adapters/test/disposable-stores.js';
 import { isServiceUp, MYSQL_URL, POSTGRES_URL, REDIS_URL } from '../../storage-adapters/test/services.js';
 import { startTcpProxy, type TcpProxy } from '../../storage-adapters/test/tcp-proxy.js';
+import { request } from './client.js';
 import { ADMIN_TOKEN, createTestApp, expectFailsWith, recordingStore, SERVICE_ISSUER } from './helpers.js';
 
 const TIMEOUT_MS = 500;

@@ -1,7 +1,5 @@
-import express from 'express';
-import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { rialtoExchange } from '../src/index.js';
+import { type FetchTarget, request } from './client.js';
 import {
   ADMIN_TOKEN,
   createTestApp,
@@ -30,7 +28,7 @@ beforeEach(() => {
   idp.counts = { discovery: 0, jwks: 0, other: 0 };
 });
 
-function register(app: express.Express, issuer: string) {
+function register(app: FetchTarget, issuer: string) {
   return request(app)
     .post('/identity/organizations')
     .set('authorization', `Bearer ${ADMIN_TOKEN}`)
@@ -145,30 +143,5 @@ describe('discovery and JWKS fetches with private IdP addresses refused', () => 
       expect(requested).toEqual([`${PUBLIC_ISSUER}/.well-known/openid-configuration`]);
       expect(t.store.writes).toEqual([]);
     });
-  });
-});
-
-describe('the zero-config development default', () => {
-  it('lets rialtoExchange() without an issuer register and use a loopback IdP', async () => {
-    const store = recordingStore();
-    const app = express();
-    app.use(rialtoExchange({ store, adminToken: ADMIN_TOKEN, allowInsecureIssuers: true }));
-    const { apiKey } = await registerOrganization(app, { name: 'Acme', issuer: idp.issuer });
-    expect((await exchange(app, apiKey, { token: await idp.sign(idTokenClaims(idp.issuer)) })).status).toBe(
-      200,
-    );
-  });
-
-  it('refuses loopback IdPs once the service has a production issuer', async () => {
-    const app = express();
-    app.use(
-      rialtoExchange({
-        store: recordingStore(),
-        issuer: 'https://api.example.com',
-        adminToken: ADMIN_TOKEN,
-        allowInsecureIssuers: true,
-      }),
-    );
-    expectFailsWith(await register(app, idp.issuer), 400, 'invalid_request', /loopback/);
   });
 });
