@@ -3,23 +3,28 @@ import { runStoreConformance } from '@rialto-exchange/storage-adapters/conforman
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll } from 'vitest';
 import { isServiceUp, MYSQL_URL } from './services.js';
-import { tablesOf, uniqueTablePrefix } from './sql-tables.js';
+import { type TablePrefixPool, tablePrefixPool } from './sql-tables.js';
 
 if (await isServiceUp('MariaDB/MySQL', MYSQL_URL)) {
   let admin: mysql.Pool;
+  let prefixes: TablePrefixPool;
   beforeAll(() => {
     admin = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 2 });
+    prefixes = tablePrefixPool((statement) => admin.query(statement));
   });
-  afterAll(() => admin.end());
+  afterAll(async () => {
+    await prefixes.dropAll();
+    await admin.end();
+  });
 
   runStoreConformance('sqlStore (MySQL/MariaDB)', () => {
-    const tablePrefix = uniqueTablePrefix();
+    const tablePrefix = prefixes.take();
     const store = sqlStore({ dialect: 'mysql', connectionString: MYSQL_URL, tablePrefix });
     return {
       store,
       cleanup: async () => {
         await store.close();
-        await admin.query(`drop table if exists ${tablesOf(tablePrefix).join(', ')}`);
+        await prefixes.giveBack(tablePrefix);
       },
     };
   });

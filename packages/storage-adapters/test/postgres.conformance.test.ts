@@ -3,23 +3,28 @@ import { runStoreConformance } from '@rialto-exchange/storage-adapters/conforman
 import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
 import { isServiceUp, POSTGRES_URL } from './services.js';
-import { tablesOf, uniqueTablePrefix } from './sql-tables.js';
+import { type TablePrefixPool, tablePrefixPool } from './sql-tables.js';
 
 if (await isServiceUp('PostgreSQL', POSTGRES_URL)) {
   let admin: pg.Pool;
+  let prefixes: TablePrefixPool;
   beforeAll(() => {
     admin = new pg.Pool({ connectionString: POSTGRES_URL, max: 2 });
+    prefixes = tablePrefixPool((statement) => admin.query(statement));
   });
-  afterAll(() => admin.end());
+  afterAll(async () => {
+    await prefixes.dropAll();
+    await admin.end();
+  });
 
   runStoreConformance('sqlStore (PostgreSQL)', () => {
-    const tablePrefix = uniqueTablePrefix();
+    const tablePrefix = prefixes.take();
     const store = sqlStore({ dialect: 'postgres', connectionString: POSTGRES_URL, tablePrefix });
     return {
       store,
       cleanup: async () => {
         await store.close();
-        await admin.query(`drop table if exists ${tablesOf(tablePrefix).join(', ')}`);
+        await prefixes.giveBack(tablePrefix);
       },
     };
   });
