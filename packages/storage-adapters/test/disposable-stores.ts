@@ -7,9 +7,10 @@ import { keyvStore, memoryStore, redisStore, sqlStore } from '@rialto-exchange/s
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { createClient } from 'redis';
+import { afterAll } from 'vitest';
 import { deleteKeys, uniqueKeyPrefix } from './redis-keys.js';
 import { MYSQL_URL, POSTGRES_URL, REDIS_URL } from './services.js';
-import { tablesOf, uniqueTablePrefix } from './sql-tables.js';
+import { tablePrefixPool, uniqueTablePrefix } from './sql-tables.js';
 
 export type StoreKind = 'memory' | 'sqlite' | 'redis' | 'postgres' | 'mysql' | 'keyv';
 
@@ -22,6 +23,34 @@ export interface DisposableStore {
   /** Closes the store and deletes everything it wrote. */
   dispose(): Promise<void>;
 }
+
+/**
+ * Migrated table sets this test file's stores hand on to each other (see `tablePrefixPool`); a store
+ * reached through a proxy (`via`) gets a prefix of its own, so a test of a failing start-up sees one.
+ */
+const sqlPrefixes = {
+  postgres: tablePrefixPool(async (statements) => {
+    const admin = new pg.Client({ connectionString: POSTGRES_URL });
+    await admin.connect();
+    try {
+      for (const statement of statements) await admin.query(statement);
+    } finally {
+      await admin.end();
+    }
+  }),
+  mysql: tablePrefixPool(async (statements) => {
+    const admin = await mysql.createConnection({ uri: MYSQL_URL });
+    try {
+      for (const statement of statements) await admin.query(statement);
+    } finally {
+      await admin.end();
+    }
+  }),
+};
+afterAll(async () => {
+  await sqlPrefixes.postgres.dropAll();
+  await sqlPrefixes.mysql.dropAll();
+});
 
 /** The service each kind needs, for `isServiceUp`. */
 export const SERVICE_OF: Partial<Record<StoreKind, [string, string]>> = {
@@ -82,7 +111,7 @@ export function disposableStore(kind: StoreKind, options: DisposableStoreOptions
       };
     }
     case 'postgres': {
-      const tablePrefix = uniqueTablePrefix();
+      const tablePrefix = options.via === undefined ? sqlPrefixes.postgres.take() : uniqueTablePrefix();
       const store = sqlStore({
         dialect: 'postgres',
         connectionString: options.via ?? POSTGRES_URL,
@@ -95,15 +124,12 @@ export function disposableStore(kind: StoreKind, options: DisposableStoreOptions
         prefix: { tablePrefix },
         dispose: async () => {
           await store.close();
-          const admin = new pg.Client({ connectionString: POSTGRES_URL });
-          await admin.connect();
-          await admin.query(`drop table if exists ${tablesOf(tablePrefix).join(', ')}`);
-          await admin.end();
+          await sqlPrefixes.postgres.giveBack(tablePrefix);
         },
       };
     }
     case 'mysql': {
-      const tablePrefix = uniqueTablePrefix();
+      const tablePrefix = options.via === undefined ? sqlPrefixes.mysql.take() : uniqueTablePrefix();
       const store = sqlStore({
         dialect: 'mysql',
         connectionString: options.via ?? MYSQL_URL,
@@ -116,9 +142,7 @@ export function disposableStore(kind: StoreKind, options: DisposableStoreOptions
         prefix: { tablePrefix },
         dispose: async () => {
           await store.close();
-          const admin = await mysql.createConnection({ uri: MYSQL_URL });
-          await admin.query(`drop table if exists ${tablesOf(tablePrefix).join(', ')}`);
-          await admin.end();
+          await sqlPrefixes.mysql.giveBack(tablePrefix);
         },
       };
     }

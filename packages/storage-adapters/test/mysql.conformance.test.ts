@@ -10,7 +10,9 @@ if (await isServiceUp('MariaDB/MySQL', MYSQL_URL)) {
   let prefixes: TablePrefixPool;
   beforeAll(() => {
     admin = mysql.createPool({ uri: MYSQL_URL, connectionLimit: 2 });
-    prefixes = tablePrefixPool((statement) => admin.query(statement));
+    prefixes = tablePrefixPool(async (statements) => {
+      for (const statement of statements) await admin.query(statement);
+    });
   });
   afterAll(async () => {
     await prefixes.dropAll();

@@ -10,7 +10,9 @@ if (await isServiceUp('PostgreSQL', POSTGRES_URL)) {
   let prefixes: TablePrefixPool;
   beforeAll(() => {
     admin = new pg.Pool({ connectionString: POSTGRES_URL, max: 2 });
-    prefixes = tablePrefixPool((statement) => admin.query(statement));
+    prefixes = tablePrefixPool(async (statements) => {
+      for (const statement of statements) await admin.query(statement);
+    });
   });
   afterAll(async () => {
     await prefixes.dropAll();

@@ -35,14 +35,14 @@ export interface TablePrefixPool {
  * start-up still checks the version each time. Cases about migration itself get a new prefix when the
  * pool is empty, and any set that cannot be emptied (never migrated, half migrated) is dropped.
  */
-export function tablePrefixPool(run: (statement: string) => Promise<unknown>): TablePrefixPool {
+export function tablePrefixPool(run: (statements: string[]) => Promise<unknown>): TablePrefixPool {
   const idle: string[] = [];
-  const drop = (tablePrefix: string) => run(`drop table if exists ${tablesOf(tablePrefix).join(', ')}`);
+  const drop = (tablePrefix: string) => run([`drop table if exists ${tablesOf(tablePrefix).join(', ')}`]);
   return {
     take: () => idle.pop() ?? uniqueTablePrefix(),
     async giveBack(tablePrefix) {
       try {
-        for (const table of recordTablesOf(tablePrefix)) await run(`delete from ${table}`);
+        await run(recordTablesOf(tablePrefix).map((table) => `delete from ${table}`));
         idle.push(tablePrefix);
       } catch {
         await drop(tablePrefix);
