@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks that keep README.md true, each timed: its TypeScript snippets compile under strict,
-# docs/openapi.json is what the routes generate, every
+# docs/openapi.json is what the routes generate, docs/http-reference.html and the Redoc bundle
+# beside it are what `pnpm docs:http` writes, every
 # package passes `pnpm publish --dry-run`, and the packed packages install and run like a user's.
 # Needs `pnpm build` first (the snippets are checked against the published types).
 set -euo pipefail
@@ -15,6 +16,7 @@ timed() { # label, command...
 
 timed "doc snippets" node scripts/check-doc-snippets.mjs
 timed "openapi document" pnpm -s run openapi --check
+timed "http reference" node scripts/http-reference.mjs --check
 
 publish_dry_run() {
   for directory in packages/core packages/storage-adapters packages/express packages/cli internal/dev-idp; do

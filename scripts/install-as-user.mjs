@@ -210,7 +210,7 @@ async function main() {
     /issuer (http:\/\/\S+),/,
   );
   const adminToken = randomBytes(24).toString('base64url');
-  // The README's key recipe: an ES256 key from the CLI in RIALTO_ACCESS_TOKEN_KEY, no algorithm named.
+  // The key recipe of docs/operations.md (Keys and the CLI): an ES256 key from the CLI in RIALTO_ACCESS_TOKEN_KEY, no algorithm named.
   const accessTokenKey = run('rialto-exchange', ['generate-key', '--alg', 'ES256'], { cwd: app, env });
   await start(
     process.execPath,

@@ -11,14 +11,20 @@ import { readmeSnippet } from './install-as-user.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
+// The options and environment tables moved from the README to this guide; they are checked there.
+const configurationGuide = 'docs/configuration.md';
+const configuration = readFileSync(join(root, configurationGuide), 'utf8');
 
-function section(heading: string): string {
-  const start = readme.indexOf(`\n${heading}\n`);
-  expect(start, `README.md has a "${heading}" section`).toBeGreaterThan(-1);
-  const rest = readme.slice(start + heading.length + 2);
+/** The text under a `##` heading of a markdown file, up to the next `#` or `##` heading. */
+function section(markdown: string, file: string, heading: string): string {
+  const start = markdown.indexOf(`\n${heading}\n`);
+  expect(start, `${file} has a "${heading}" section`).toBeGreaterThan(-1);
+  const rest = markdown.slice(start + heading.length + 2);
   const end = rest.search(/\n##? /);
   return end === -1 ? rest : rest.slice(0, end);
 }
+const optionsTable = () => section(configuration, configurationGuide, '## Options');
+const environmentTable = () => section(configuration, configurationGuide, '## Environment variables');
 
 function sourceFiles(directory: string, endings: readonly string[] = ['.ts']): string[] {
   return readdirSync(directory, { withFileTypes: true }).flatMap((entry) => {
@@ -29,16 +35,16 @@ function sourceFiles(directory: string, endings: readonly string[] = ['.ts']): s
   });
 }
 
-describe('README.md', () => {
-  it('has a Configuration row for every option the schema accepts', () => {
-    const table = section('## Configuration');
+describe('README.md and docs/configuration.md', () => {
+  it('has an Options row for every option the schema accepts', () => {
+    const table = optionsTable();
     const missing = OPTION_NAMES.filter((name) => !new RegExp(`^\\| \`${name}[\`(]`, 'm').test(table));
     expect(missing).toEqual([]);
   });
 
-  // The defaults are set in the options schema; the table restates them for readers of the README.
-  it('gives in its Configuration table the default each option resolves to', () => {
-    const table = section('## Configuration');
+  // The defaults are set in the options schema; the table restates them for readers of the guide.
+  it('gives in its Options table the default each option resolves to', () => {
+    const table = optionsTable();
     const required = { store: {} as Store, issuer: 'https://rialto.example' };
     const defaults: Record<string, unknown> = { ...resolveOptions(required) };
     const stated = OPTION_NAMES.filter(
@@ -54,7 +60,7 @@ describe('README.md', () => {
   });
 
   it('lists every RIALTO_* variable the packages read in its environment table', () => {
-    const table = section('### Environment variables');
+    const table = environmentTable();
     const read = new Set<string>();
     const warningCodes = new Set<string>();
     for (const directory of [
@@ -80,7 +86,7 @@ describe('README.md', () => {
   // RIALTO_REDIS_CLUSTER_PORTS (scripts/redis-cluster.sh) once went unlisted: the table says it
   // names every variable anything in the repository reads, so the scripts and examples count too.
   it('lists every variable the scripts, examples and CI read in its environment table', () => {
-    const table = section('### Environment variables');
+    const table = environmentTable();
     const shellDefaults = new Set(['PATH', 'TMPDIR']);
     const read = new Set<string>();
     const files = [

@@ -16,7 +16,7 @@ import {
 
 // A key the service has not seen, while the IdP's documents cannot be fetched: the token may be
 // genuine (the IdP rotated keys during its outage), so the answer is "retry later", never "forged".
-// The README's error table: discovery_failed (502) for "a kid the cached key set lacks while the
+// The error table of docs/troubleshooting.md: discovery_failed (502) for "a kid the cached key set lacks while the
 // IdP cannot be asked"; invalid_signature (401) only for a kid missing from a key set fetched
 // successfully, with no failed fetch since.
 

@@ -17,7 +17,7 @@ import { tokenShapeStep } from './steps/token-shape.js';
 import { tokenTypeStep } from './steps/token-type.js';
 
 /**
- * The exchange, in the order of the README's error table, so a request with several faults always
+ * The exchange, in the order of the error table of docs/troubleshooting.md, so a request with several faults always
  * gets the same answer. The exchange runs the list and stops at the first failure
  * (`runExchange`); the token debugger runs the same list and reports each step (`explainExchange`);
  * the exchange route's OpenAPI errors are the steps' errors. Nothing is written before

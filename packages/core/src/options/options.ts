@@ -318,7 +318,7 @@ export interface ResolvedRialtoExchangeOptions
   extends Omit<z.output<z.ZodObject<typeof rialtoExchangeOptionsShape>>, DerivedDefault>,
     Required<Pick<z.output<z.ZodObject<typeof rialtoExchangeOptionsShape>>, DerivedDefault>> {}
 
-/** Every option's name, for the check that README's Configuration table has a row for each. */
+/** Every option's name, for the check that the Options table of docs/configuration.md has a row for each. */
 export const OPTION_NAMES: readonly string[] = Object.keys(rialtoExchangeOptionsShape);
 
 /**
