@@ -11,15 +11,22 @@ export { RialtoError, StoreUnavailableError } from './errors.js';
 export type { ExplainStepName } from './exchange/exchange-step.js';
 export type { ExchangeExplanation, ExplainedError, ExplainStep } from './exchange/explain-exchange.js';
 export { exchangeErrorFix } from './exchange/explain-exchange.js';
-// The facade's groups: `exchange.organizations`, `.apiKeys`, `.issuers`, `.users`, `.keys`, `.webhooks`.
+export type { StartedConsoleSession } from './facade/console-sessions.js';
+// The facade's groups: `exchange.organizations`, `.apiKeys`, `.issuers`, `.users`, `.keys`, `.webhooks`,
+// `.health`, `.consoleSessions`.
 export type {
   RialtoApiKeys,
+  RialtoConsoleSessions,
+  RialtoHealth,
   RialtoIssuers,
   RialtoKeys,
   RialtoOrganizations,
   RialtoUsers,
   RialtoWebhooks,
 } from './facade/index.js';
+export type { ApiKeySummary, OrganizationOverview } from './facade/organizations.js';
+export type { WebhookSubscriptionSummary } from './facade/webhooks.js';
+export type { HealthSummary, StoreProbeResult } from './health/health-summary.js';
 export type { FetchHandler, FetchHandlerOptions, FetchRequestContext } from './http/fetch-handler.js';
 export { createFetchHandler } from './http/fetch-handler.js';
 export type { HealthOptions } from './http/health-options.js';
@@ -28,7 +35,8 @@ export type { RequestLike, ResponseLike } from './http/http-types.js';
 export type { OpenApiDocument } from './http/openapi.js';
 export type { OpenApiOptions } from './http/openapi-options.js';
 export type { IssuerRegistrationInput } from './issuers/issuer-registrations.js';
-export type { AccessTokenAlgorithm, HostKeys, RotatedKey } from './keys/signing-keys.js';
+export type { AccessTokenAlgorithm, HostKeys, RotatedKey, SigningKeyStatus } from './keys/signing-keys.js';
+export type { Page, PageRequest } from './listing/paging.js';
 export type { ResolvedRialtoExchangeOptions, RialtoExchangeOptions } from './options/options.js';
 export type { GeneratedApiKey } from './organizations/api-keys.js';
 export type { OrganizationRegistration, RegisteredOrganization } from './organizations/organizations.js';
@@ -39,6 +47,8 @@ export type {
   ApiKeyRecord,
   ClaimWebhookDeliveriesInput,
   CompleteWebhookAttemptInput,
+  ConsoleSessionRecord,
+  ConsoleSessionStore,
   CreateUserInput,
   DeleteUserInput,
   EmailLinkingPolicy,
@@ -47,6 +57,9 @@ export type {
   IssuerRegistrationConflict,
   IssuerRegistrationRecord,
   KycStatus,
+  ListingPosition,
+  ListOrganizationsInput,
+  ListUsersInput,
   OrganizationPatch,
   OrganizationRecord,
   OrganizationStore,
@@ -54,6 +67,7 @@ export type {
   RateLimitHit,
   RateLimitHitResult,
   RateLimitStore,
+  RedeliverWebhookDeliveryInput,
   RefreshTokenRecord,
   RotateRefreshTokenInput,
   RotateRefreshTokenResult,

@@ -1,12 +1,23 @@
 import type { Services } from '../services.js';
 import { createApiKeysFacade, type RialtoApiKeys } from './api-keys.js';
+import { createConsoleSessionsFacade, type RialtoConsoleSessions } from './console-sessions.js';
+import { createHealthFacade, type RialtoHealth } from './health.js';
 import { createIssuersFacade, type RialtoIssuers } from './issuers.js';
 import { createOrganizationsFacade, type RialtoOrganizations } from './organizations.js';
 import { createKeysFacade, type RialtoKeys } from './signing-keys.js';
 import { createUsersFacade, type RialtoUsers } from './users.js';
 import { createWebhooksFacade, type RialtoWebhooks } from './webhooks.js';
 
-export type { RialtoApiKeys, RialtoIssuers, RialtoKeys, RialtoOrganizations, RialtoUsers, RialtoWebhooks };
+export type {
+  RialtoApiKeys,
+  RialtoConsoleSessions,
+  RialtoHealth,
+  RialtoIssuers,
+  RialtoKeys,
+  RialtoOrganizations,
+  RialtoUsers,
+  RialtoWebhooks,
+};
 
 /**
  * What host code does beside serving requests, grouped by subject as `RialtoExchange` exposes it.
@@ -20,6 +31,8 @@ export interface FacadeGroups {
   users: RialtoUsers;
   keys: RialtoKeys;
   webhooks: RialtoWebhooks;
+  health: RialtoHealth;
+  consoleSessions: RialtoConsoleSessions;
 }
 
 export function createFacadeGroups(services: Services): FacadeGroups {
@@ -30,5 +43,7 @@ export function createFacadeGroups(services: Services): FacadeGroups {
     users: createUsersFacade(services),
     keys: createKeysFacade(services),
     webhooks: createWebhooksFacade(services),
+    health: createHealthFacade(services),
+    consoleSessions: createConsoleSessionsFacade(services),
   };
 }
