@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { RialtoError } from '../errors.js';
 import { ASYMMETRIC_ALGORITHMS } from '../exchange/id-token.js';
 import { epochSeconds } from '../internal/clock.js';
-import { printableText } from '../internal/control-characters.js';
+import { printableIdentifier } from '../internal/control-characters.js';
 import type {
   EmailLinkingPolicy,
   IssuerRegistrationConflict,
@@ -68,9 +68,9 @@ const UNFIT_SUBJECT_CLAIMS = new Set([
  * issuer) and `POST /identity/organizations/:org_id/issuers` (any further one).
  */
 export const issuerFields = {
-  issuer: printableText.pipe(z.string().max(2048)),
+  issuer: printableIdentifier.pipe(z.string().max(2048)),
   client_ids: z
-    .array(printableText.pipe(z.string().min(1).max(256)))
+    .array(printableIdentifier.pipe(z.string().min(1).max(256)))
     .max(32)
     .optional(),
   allowed_algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS)).min(1).optional(),
