@@ -5,6 +5,7 @@ import { RialtoError } from '../errors.js';
 import { ASYMMETRIC_ALGORITHMS } from '../exchange/id-token.js';
 import { epochSeconds } from '../internal/clock.js';
 import { printableIdentifier } from '../internal/control-characters.js';
+import { checkProvisioning } from '../organizations/provisioning.js';
 import type {
   EmailLinkingPolicy,
   IssuerRegistrationConflict,
@@ -110,7 +111,8 @@ export interface IssuerRegistrations {
   build(orgId: string, input: IssuerRegistrationInput, now: number): Promise<IssuerRegistrationRecord>;
   /**
    * Adds a registration to an existing organization.
-   * @throws RialtoError `not_found` (no such org), `invalid_request` or `conflict`
+   * @throws RialtoError `not_found` (no such org), `invalid_request` (also: email linking `never`
+   *   in a `link_only` org) or `conflict`
    */
   add(orgId: string, input: IssuerRegistrationInput): Promise<IssuerRegistrationRecord>;
   /** @returns the org's registrations, oldest first. */
@@ -250,8 +252,10 @@ export function createIssuerRegistrations(
     forget,
 
     async add(orgId, input) {
-      if (!(await store.getOrganization(orgId))) throw new RialtoError('not_found', 'No such organization.');
+      const org = await store.getOrganization(orgId);
+      if (!org) throw new RialtoError('not_found', 'No such organization.');
       const record = await build(orgId, input, epochSeconds());
+      checkProvisioning(org.provisioning, [record]);
       const outcome = await store.addIssuerRegistration(record);
       if (outcome !== 'added') throw issuerConflict(outcome);
       forget();
