@@ -11,7 +11,6 @@ import {
   registrationWarnings,
 } from '../issuers/issuer-registrations.js';
 import type {
-  EmailLinkingPolicy,
   IssuerRegistrationRecord,
   OrganizationRecord,
   ProvisioningMode,
