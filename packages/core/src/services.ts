@@ -85,6 +85,7 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
     allowPrivateIssuers: options.allowPrivateIssuers,
     defaultEmailLinking: options.defaultEmailLinking,
     requireClientIds: options.requireClientIds,
+    logger: options.logger,
   });
   const organizations = createOrganizations(store, events, issuers, cacheLimits);
   const signingKeys = createSigningKeys({
