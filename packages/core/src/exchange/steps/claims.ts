@@ -35,6 +35,7 @@ export function readIdentity(payload: JWTPayload, subjectClaim: string): Verifie
   return {
     iss: payload.iss as string,
     sub: subject,
+    subjectClaim,
     email: payload[emailClaim] as string,
     emailClaim,
     emailVerified: readEmailVerified(payload),
