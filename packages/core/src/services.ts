@@ -8,7 +8,8 @@ import { createIssuerRegistrations, type IssuerRegistrations } from './issuers/i
 import { createRemoteDocuments } from './issuers/remote-documents.js';
 import { createRemoteJwks, type RemoteJwks } from './issuers/remote-jwks.js';
 import { createSigningKeys, type SigningKeys } from './keys/signing-keys.js';
-import { limiterFor, type RateLimiter, refuseIfLimited } from './limits/rate-limit.js';
+import { type AddressLimit, createAddressLimit } from './limits/address-limit.js';
+import { limiterFor, refuseIfLimited } from './limits/rate-limit.js';
 import { createSharedRateLimiter } from './limits/shared-rate-limiter.js';
 import type { ResolvedRialtoExchangeOptions } from './options/options.js';
 import { type ApiKeys, createApiKeys } from './organizations/api-keys.js';
@@ -63,8 +64,8 @@ export interface Services {
   remoteJwks: Pick<RemoteJwks, 'summary'>;
   /** The store probe of readiness, and the health summary admins and the console read. */
   health: HealthChecks;
-  /** Per-address limit for unauthenticated routes; `undefined` when turned off. */
-  ipLimiter: RateLimiter | undefined;
+  /** The per-address limit: every request of the token routes, failed authentication elsewhere. */
+  addressLimit: AddressLimit;
 }
 
 // Bounds on the in-process caches: far above real fleets, low enough to cap memory under attack.
@@ -89,6 +90,7 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
     allowPrivateIssuers: options.allowPrivateIssuers,
     defaultEmailLinking: options.defaultEmailLinking,
     requireClientIds: options.requireClientIds,
+    logger: options.logger,
   });
   const organizations = createOrganizations(store, events, issuers, cacheLimits);
   const signingKeys = createSigningKeys({
@@ -233,7 +235,11 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
       remoteJwks,
       timeoutMs: options.health === false ? DEFAULT_HEALTH_TIMEOUT_MS : options.health.readyTimeoutMs,
     }),
-    ipLimiter: limiterFor(options.rateLimit.perIp),
+    addressLimit: createAddressLimit(
+      limiterFor(options.rateLimit.perIp),
+      options.rateLimit.ipv6PrefixLength,
+      refusedFor(recorder, 'client_address'),
+    ),
     users: createUsers(store, events),
     eventCatalogue,
     webhookSubscriptions: createWebhookSubscriptions(store, eventCatalogue, options.webhooks),

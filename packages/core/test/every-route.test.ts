@@ -88,6 +88,23 @@ describe('every documented route', () => {
     },
   );
 
+  it.each(protectedOperations.map((operation) => [name(operation), operation] as const))(
+    '%s counts a refused credential against the per-address limit, then answers 429 before looking at one',
+    async (_, operation) => {
+      const { app, store } = createTestApp({ rateLimit: { perIp: { limit: 1, windowSeconds: 60 } } });
+      const takesBearer = accepts(operation, 'adminToken') || accepts(operation, 'accessToken');
+      const guess = (call: ReturnType<ReturnType<typeof request>['get']>) =>
+        takesBearer ? call.set('authorization', 'Bearer a-guess') : call.set('x-api-key', 'a-guess');
+      const first = await guess(request(app)[operation.method](pathOf(operation))).send({});
+      expect(first.status).toBe(401);
+      store.resetWrites();
+      const second = await guess(request(app)[operation.method](pathOf(operation))).send({});
+      expectFailsWith(second, 429, 'rate_limited', /client address/);
+      expect(second.headers['retry-after']).toMatch(/^[1-9]\d*$/);
+      expect(store.writes).toEqual([]);
+    },
+  );
+
   const adminOnly = operations.filter(
     (operation) => operation.security.length === 1 && accepts(operation, 'adminToken'),
   );

@@ -30,6 +30,8 @@ export interface VerifiedIdentity {
   iss: string;
   /** The value of the registration's subject claim (`sub` unless it names another). */
   sub: string;
+  /** The name of that claim: identities are keyed by it too, so `oid` "x" and `sub` "x" are two people. */
+  subjectClaim: string;
   /** As found in `emailClaim`; not yet normalized. */
   email: string;
   /**

@@ -192,12 +192,19 @@ describe('what the OpenAPI document says of credentials', () => {
   it.each([
     [[], false, []],
     [['adminToken', 'anonymous'], false, []],
-    [['adminToken'], false, ['unauthorized', 'not_found']],
-    [['apiKey'], false, ['missing_api_key', 'invalid_api_key', 'organization_suspended']],
+    [['adminToken'], false, ['unauthorized', 'not_found', 'rate_limited']],
+    [['apiKey'], false, ['missing_api_key', 'invalid_api_key', 'organization_suspended', 'rate_limited']],
     [
       ['apiKey', 'adminToken'],
       true,
-      ['missing_api_key', 'invalid_api_key', 'organization_suspended', 'unauthorized', 'org_mismatch'],
+      [
+        'missing_api_key',
+        'invalid_api_key',
+        'organization_suspended',
+        'unauthorized',
+        'org_mismatch',
+        'rate_limited',
+      ],
     ],
     [
       ['apiKey', 'orgAdminToken'],
@@ -208,6 +215,7 @@ describe('what the OpenAPI document says of credentials', () => {
         'organization_suspended',
         'unauthorized',
         'invalid_access_token',
+        'rate_limited',
       ],
     ],
   ] as const)('gives %j (binding {org_id}: %s) the errors %j', (credentials, bindsOrganization, errors) => {

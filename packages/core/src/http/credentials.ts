@@ -1,4 +1,5 @@
 import { RialtoError, type RialtoErrorCode } from '../errors.js';
+import { type AddressLimit, isFailedAuthentication } from '../limits/address-limit.js';
 import type { ApiKeys } from '../organizations/api-keys.js';
 import type { RialtoAccessTokenClaims } from '../tokens/mint-tokens.js';
 import type { AccessTokenVerifier } from '../tokens/verify-access-token.js';
@@ -67,6 +68,8 @@ export interface CredentialServices {
   accessTokens: Pick<AccessTokenVerifier, 'authenticate'>;
   /** Cached users: how long a role is trusted before the store is asked again bounds a demotion's delay. */
   userLookup: Pick<UserLookup, 'get'>;
+  /** Spent by each failed authentication; none, no limit. */
+  addressLimit?: Pick<AddressLimit, 'refuseIfSpent' | 'isSpent' | 'countFailure'>;
 }
 
 /** Authenticates a request against the credentials of one route. */
@@ -84,11 +87,12 @@ const SECURITY_SCHEMES: Record<Credential, SecurityScheme | undefined> = {
 };
 
 // What presenting each credential may answer, whichever route it is presented to.
+// `rate_limited`: the address spent its per-address budget, on failed authentication or exchanges.
 const CREDENTIAL_ERRORS: Record<Credential, RialtoErrorCode[]> = {
-  apiKey: ['invalid_api_key', 'organization_suspended'],
-  accessToken: ['unauthorized', 'invalid_access_token', 'organization_suspended'],
-  orgAdminToken: ['unauthorized', 'invalid_access_token', 'organization_suspended'],
-  adminToken: ['unauthorized'],
+  apiKey: ['invalid_api_key', 'organization_suspended', 'rate_limited'],
+  accessToken: ['unauthorized', 'invalid_access_token', 'organization_suspended', 'rate_limited'],
+  orgAdminToken: ['unauthorized', 'invalid_access_token', 'organization_suspended', 'rate_limited'],
+  adminToken: ['unauthorized', 'rate_limited'],
   anonymous: [],
 };
 
@@ -193,7 +197,7 @@ export function createCredentialCheck(
   if (route.isOptional && credentials.length === 1) {
     throw new TypeError('a route taking no credential lists none, rather than only "anonymous"');
   }
-  const { adminAuth, apiKeys, accessTokens, userLookup } = services;
+  const { adminAuth, apiKeys, accessTokens, userLookup, addressLimit } = services;
   const missingCode = route.expected === 'api_key' ? 'missing_api_key' : 'unauthorized';
 
   async function userCaller(request: RequestLike): Promise<UserCaller> {
@@ -226,10 +230,35 @@ export function createCredentialCheck(
     throw new RialtoError(missingCode, route.missingDescription);
   }
 
-  if (!route.isOptional) return authenticate;
-  return async function authenticateIfPresent(request) {
+  // A credential presented and refused spends the address's budget (a request presenting none is
+  // no guess); a spent budget is refused before any credential is looked at, so a right guess is
+  // not recognised once the limit is reached.
+  async function authenticateCounted(request: RequestLike): Promise<Caller> {
     try {
       return await authenticate(request);
+    } catch (error) {
+      const presented =
+        header(request, 'x-api-key') !== undefined || header(request, 'authorization') !== undefined;
+      if (presented && error instanceof RialtoError && isFailedAuthentication(error.code)) {
+        addressLimit?.countFailure(request);
+      }
+      throw error;
+    }
+  }
+
+  if (!route.isOptional) {
+    if (addressLimit === undefined) return authenticate;
+    return (request) => {
+      addressLimit.refuseIfSpent(request);
+      return authenticateCounted(request);
+    };
+  }
+  return async function authenticateIfPresent(request) {
+    // Anonymous callers stay welcome (a load balancer's probe); a spent address's credentials are
+    // not looked at, so they cannot be guessed through this route either.
+    if (addressLimit?.isSpent(request)) return ANONYMOUS;
+    try {
+      return await authenticateCounted(request);
     } catch {
       return ANONYMOUS;
     }

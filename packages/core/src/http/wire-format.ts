@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ERROR_CODES, type RialtoErrorCode } from '../errors.js';
-import { EMAIL_LINKING_POLICIES } from '../issuers/issuer-registrations.js';
+import { EMAIL_LINKING_POLICIES, registrationWarnings } from '../issuers/issuer-registrations.js';
 import { PROVISIONING_MODES, type RegisteredOrganization } from '../organizations/organizations.js';
 import type {
   IssuerRegistrationRecord,
@@ -84,6 +84,10 @@ export const issuerRegistrationResponseSchema = z
     org_id: z.uuid(),
     ...issuerFieldsShape,
     created_at: isoTimeSchema,
+    warnings: z
+      .array(z.string())
+      .optional()
+      .describe('What the registration allows that an admin should know, e.g. an unsafe subject_claim.'),
   })
   .register(apiSchemas, { id: 'IssuerRegistration' });
 
@@ -172,6 +176,7 @@ export function userJson(user: UserRecord): z.infer<typeof userResponseSchema> {
 export function issuerRegistrationJson(
   registration: IssuerRegistrationRecord,
 ): z.infer<typeof issuerRegistrationResponseSchema> {
+  const warnings = registrationWarnings(registration);
   return {
     issuer_id: registration.registrationId,
     org_id: registration.orgId,
@@ -182,6 +187,7 @@ export function issuerRegistrationJson(
     subject_claim: registration.subjectClaim,
     trust_username_claims: registration.trustUsernameClaims,
     created_at: isoTime(registration.createdAt),
+    ...(warnings.length > 0 ? { warnings } : {}),
   };
 }
 
@@ -193,7 +199,8 @@ export function registeredOrganizationJson({
   apiKeyId,
   warnings,
 }: RegisteredOrganization): z.infer<typeof registeredOrganizationResponseSchema> {
-  const { org_id, created_at, ...issuerFields } = issuerRegistrationJson(issuer);
+  // The registration's own warnings are among the org's: they are listed once.
+  const { org_id, created_at, warnings: _issuerWarnings, ...issuerFields } = issuerRegistrationJson(issuer);
   return {
     org_id: organization.orgId,
     name: organization.name,

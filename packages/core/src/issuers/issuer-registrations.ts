@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { RialtoError } from '../errors.js';
 import { ASYMMETRIC_ALGORITHMS } from '../exchange/id-token.js';
 import { epochSeconds } from '../internal/clock.js';
-import { printableText } from '../internal/control-characters.js';
+import { printableIdentifier } from '../internal/control-characters.js';
+import { checkProvisioning } from '../organizations/provisioning.js';
 import type {
   EmailLinkingPolicy,
   IssuerRegistrationConflict,
@@ -12,6 +13,7 @@ import type {
   Store,
 } from '../store/store.js';
 import type { RialtoEvents } from '../telemetry/audit-events.js';
+import type { Logger } from '../telemetry/logger.js';
 import { isAllowedRemoteUrl } from './discovery.js';
 import { assertIssuerAddress, issuerAddressPolicy } from './issuer-address.js';
 
@@ -22,16 +24,47 @@ export const EMAIL_LINKING_POLICIES = [
   'never',
 ] as const satisfies readonly EmailLinkingPolicy[];
 
+/** The subject claim when a registration names none: OIDC Core's stable identifier of the user. */
+export const DEFAULT_SUBJECT_CLAIM = 'sub';
+
+/**
+ * Claims that identity providers define as a stable, never reassigned identifier of one user, with
+ * where each says so. Any other claim may be chosen only with `unsafe_subject_claim: true`: two
+ * people sharing its value (as with `locale`) would become one user.
+ */
+export const SAFE_SUBJECT_CLAIMS: Readonly<Record<string, string>> = {
+  // "Locally unique and never reassigned identifier within the Issuer for the End-User"; Google,
+  // Okta, Auth0, Keycloak, Cognito, Apple and Login.gov key users on it.
+  sub: 'OpenID Connect Core 1.0, sections 2 and 5.7',
+  // "The immutable identifier for the requestor ... the same across applications"; Entra's `sub`
+  // is pairwise (it differs per application), so `oid` is what ties one person across clients.
+  oid: 'Microsoft Entra ID, ID token claims reference (oid)',
+};
+
+export function isSafeSubjectClaim(claim: string): boolean {
+  return Object.hasOwn(SAFE_SUBJECT_CLAIMS, claim);
+}
+
+const SAFE_CLAIM_NAMES = Object.keys(SAFE_SUBJECT_CLAIMS).join(', ');
+
 const NO_CLIENT_IDS_WARNING =
   'No client_ids were given: ID tokens issued to any client of this issuer will be accepted, including other applications using the same identity provider. Register the client ids of your application.';
 
-/** What an admin should know about a registration that was accepted, e.g. that it trusts every client. */
-export function registrationWarnings(registration: IssuerRegistrationRecord): string[] {
-  return registration.clientIds.length === 0 ? [NO_CLIENT_IDS_WARNING] : [];
-}
+const unsafeSubjectClaimWarning = (claim: string) =>
+  `subject_claim "${claim}" is not a claim identity providers define as a stable, unique user identifier (${SAFE_CLAIM_NAMES}): two people sharing its value become one user. Use one of those unless the IdP guarantees "${claim}" is unique and never reassigned.`;
 
-/** The subject claim when a registration names none: OIDC Core's stable identifier of the user. */
-export const DEFAULT_SUBJECT_CLAIM = 'sub';
+/**
+ * What an admin should know about a registration, shown when it is made and whenever it is read:
+ * that it trusts every client, or keys users on a claim outside `SAFE_SUBJECT_CLAIMS`.
+ */
+export function registrationWarnings(registration: IssuerRegistrationRecord): string[] {
+  return [
+    ...(registration.clientIds.length === 0 ? [NO_CLIENT_IDS_WARNING] : []),
+    ...(isSafeSubjectClaim(registration.subjectClaim)
+      ? []
+      : [unsafeSubjectClaimWarning(registration.subjectClaim)]),
+  ];
+}
 
 // Claims that are mutable, user-chosen, or about the token rather than the user: keying users on
 // them would let a renamed account, or any token of the issuer, take over another user.
@@ -68,9 +101,9 @@ const UNFIT_SUBJECT_CLAIMS = new Set([
  * issuer) and `POST /identity/organizations/:org_id/issuers` (any further one).
  */
 export const issuerFields = {
-  issuer: printableText.pipe(z.string().max(2048)),
+  issuer: printableIdentifier.pipe(z.string().max(2048)),
   client_ids: z
-    .array(printableText.pipe(z.string().min(1).max(256)))
+    .array(printableIdentifier.pipe(z.string().min(1).max(256)))
     .max(32)
     .optional(),
   allowed_algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS)).min(1).optional(),
@@ -83,6 +116,8 @@ export const issuerFields = {
       'must be a stable user identifier such as sub or oid',
     )
     .optional(),
+  /** Allows a `subject_claim` outside `SAFE_SUBJECT_CLAIMS`; the registration then carries a warning. */
+  unsafe_subject_claim: z.boolean().optional(),
   trust_username_claims: z.boolean().optional(),
 };
 
@@ -98,6 +133,8 @@ export interface IssuerRegistrationsOptions {
   requireClientIds: boolean;
   cacheTtlSeconds: number;
   maxCachedOrgs: number;
+  /** Told once per process about each registration in use whose subject claim is unsafe. */
+  logger: Pick<Logger, 'warn'>;
 }
 
 /** The issuers each organization trusts, and which registration an ID token belongs to. */
@@ -110,7 +147,8 @@ export interface IssuerRegistrations {
   build(orgId: string, input: IssuerRegistrationInput, now: number): Promise<IssuerRegistrationRecord>;
   /**
    * Adds a registration to an existing organization.
-   * @throws RialtoError `not_found` (no such org), `invalid_request` or `conflict`
+   * @throws RialtoError `not_found` (no such org), `invalid_request` (also: email linking `never`
+   *   in a `link_only` org) or `conflict`
    */
   add(orgId: string, input: IssuerRegistrationInput): Promise<IssuerRegistrationRecord>;
   /** @returns the org's registrations, oldest first. */
@@ -192,6 +230,24 @@ export function createIssuerRegistrations(
     },
   });
 
+  // Registrations stored before the allow-list keep working, never silently changed; the operator
+  // hears about each once per process, when it first serves a token (there is no start-up scan).
+  const reportedUnsafe = new Set<string>();
+  function reportUnsafeSubjectClaim(registration: IssuerRegistrationRecord): IssuerRegistrationRecord {
+    if (!isSafeSubjectClaim(registration.subjectClaim) && !reportedUnsafe.has(registration.registrationId)) {
+      reportedUnsafe.add(registration.registrationId);
+      options.logger.warn(
+        {
+          orgId: registration.orgId,
+          registrationId: registration.registrationId,
+          subjectClaim: registration.subjectClaim,
+        },
+        unsafeSubjectClaimWarning(registration.subjectClaim),
+      );
+    }
+    return registration;
+  }
+
   async function registrationsOf(issuer: string): Promise<IssuerRegistrationRecord[]> {
     // A fresh hit is answered from get(): fetch() costs a promise chain per call even on a hit.
     return (byIssuer.get(issuer) ?? (await byIssuer.fetch(issuer)))?.registrations ?? [];
@@ -219,6 +275,13 @@ export function createIssuerRegistrations(
         'The issuer must not contain credentials, a query or a fragment.',
       );
     }
+    const subjectClaim = input.subject_claim ?? DEFAULT_SUBJECT_CLAIM;
+    if (!isSafeSubjectClaim(subjectClaim) && input.unsafe_subject_claim !== true) {
+      throw new RialtoError(
+        'invalid_request',
+        `subject_claim: "${subjectClaim}" is not a claim identity providers define as a stable, unique user identifier (${SAFE_CLAIM_NAMES}); two people sharing its value would become one user. Set unsafe_subject_claim: true only if the IdP guarantees it is unique and never reassigned.`,
+      );
+    }
     const clientIds = [...new Set(input.client_ids ?? [])];
     if (clientIds.length === 0 && options.requireClientIds) {
       throw new RialtoError(
@@ -234,7 +297,7 @@ export function createIssuerRegistrations(
       clientIds,
       allowedAlgorithms: input.allowed_algorithms ?? [...ASYMMETRIC_ALGORITHMS],
       emailLinking: input.email_linking ?? options.defaultEmailLinking,
-      subjectClaim: input.subject_claim ?? DEFAULT_SUBJECT_CLAIM,
+      subjectClaim,
       trustUsernameClaims: input.trust_username_claims ?? false,
       createdAt: now,
       updatedAt: now,
@@ -250,8 +313,10 @@ export function createIssuerRegistrations(
     forget,
 
     async add(orgId, input) {
-      if (!(await store.getOrganization(orgId))) throw new RialtoError('not_found', 'No such organization.');
+      const org = await store.getOrganization(orgId);
+      if (!org) throw new RialtoError('not_found', 'No such organization.');
       const record = await build(orgId, input, epochSeconds());
+      checkProvisioning(org.provisioning, [record]);
       const outcome = await store.addIssuerRegistration(record);
       if (outcome !== 'added') throw issuerConflict(outcome);
       forget();
@@ -288,7 +353,7 @@ export function createIssuerRegistrations(
       let isOtherOrgs = false;
       for (const registration of registrations) {
         if (registration.orgId !== orgId) isOtherOrgs ||= claims(registration);
-        else if (claims(registration)) return registration;
+        else if (claims(registration)) return reportUnsafeSubjectClaim(registration);
         else own = registration;
       }
       if (isOtherOrgs) {
@@ -297,7 +362,7 @@ export function createIssuerRegistrations(
           "The token's issuer and client are registered to a different organization than the API key's.",
         );
       }
-      if (own) return own;
+      if (own) return reportUnsafeSubjectClaim(own);
       throw new RialtoError('issuer_not_registered');
     },
   };

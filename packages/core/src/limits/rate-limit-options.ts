@@ -15,8 +15,9 @@ const rateLimitSchema = orFalse(
 
 const rateLimitOptionsShape = {
   /**
-   * Every request from one client address, counted before authentication, in this process only
-   * (anonymous requests never cost a store write).
+   * One client address's budget, in this process only (anonymous requests never cost a store
+   * write): the token routes spend it on every request before authentication, every other route
+   * on each failed authentication, and a spent address is refused before its credential is checked.
    * @default { limit: 1200, windowSeconds: 60 }
    */
   // Generous: a partner backend sends all its users' exchanges from a few addresses.

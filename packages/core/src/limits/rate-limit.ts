@@ -14,6 +14,11 @@ export interface RateLimiter {
    * @returns `0` when allowed, otherwise the whole seconds to wait before retrying
    */
   take(key: string): number;
+  /**
+   * What `take` would answer, spending nothing.
+   * @returns `0` when a request would be allowed, otherwise the whole seconds to wait
+   */
+  peek(key: string): number;
 }
 
 /** The GCRA step of one request, everything but the key and the clock. */
@@ -59,6 +64,10 @@ export function createRateLimiter(rate: RateLimit, maxKeys = 100_000): RateLimit
       if (result.allowed) arrivals.set(key, result.theoreticalArrivalMs);
       return retryAfterSeconds(result, hit);
     },
+    peek(key) {
+      const hit = { key, ...parameters, nowMs: Date.now() };
+      return retryAfterSeconds(gcraStep(arrivals.get(key), hit), hit);
+    },
   };
 }
 
@@ -78,17 +87,4 @@ export function refuseIfLimited(retryAfterSeconds: number, who: string, onRefuse
       headers: { 'retry-after': String(retryAfterSeconds) },
     });
   }
-}
-
-/**
- * Spends one request of `key`'s budget in process.
- * @throws RialtoError `rate_limited` with `Retry-After` when the budget is spent
- */
-export function enforceRateLimit(
-  limiter: RateLimiter | undefined,
-  key: string,
-  who: string,
-  onRefused?: () => void,
-): void {
-  refuseIfLimited(limiter?.take(key) ?? 0, who, onRefused);
 }

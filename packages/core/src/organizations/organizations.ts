@@ -11,7 +11,6 @@ import {
   registrationWarnings,
 } from '../issuers/issuer-registrations.js';
 import type {
-  EmailLinkingPolicy,
   IssuerRegistrationRecord,
   OrganizationRecord,
   ProvisioningMode,
@@ -19,6 +18,7 @@ import type {
 } from '../store/store.js';
 import type { RialtoEvents } from '../telemetry/audit-events.js';
 import { generateApiKey } from './api-keys.js';
+import { checkProvisioning } from './provisioning.js';
 
 /** Every access token names this audience, whatever else an org adds. */
 export const REQUIRED_AUDIENCE = 'identity';
@@ -84,7 +84,7 @@ export interface Organizations {
   setSuspended(orgId: string, isSuspended: boolean): Promise<OrganizationRecord | null>;
   /**
    * Sets whether a first exchange may create users.
-   * @throws RialtoError `invalid_request` for `link_only` when the org never links by email
+   * @throws RialtoError `invalid_request` for `link_only` when an issuer of the org never links by email
    * @returns `null` when the org does not exist
    */
   setProvisioning(orgId: string, provisioning: ProvisioningMode): Promise<OrganizationRecord | null>;
@@ -97,25 +97,6 @@ export interface Organizations {
 
 /** Body of `PATCH /identity/organizations/:org_id`. */
 export const organizationPatchSchema = z.strictObject({ provisioning: z.enum(PROVISIONING_MODES) });
-
-/**
- * `link_only` signs in only users claimed by email: when every issuer of the org links `never`,
- * nobody could sign in.
- */
-export function checkProvisioning(
-  provisioning: ProvisioningMode,
-  registrations: readonly { emailLinking: EmailLinkingPolicy }[],
-): void {
-  if (
-    provisioning === 'link_only' &&
-    registrations.every((registration) => registration.emailLinking === 'never')
-  ) {
-    throw new RialtoError(
-      'invalid_request',
-      'provisioning: "link_only" needs email linking ("verified" or "unless_unverified"); with "never" nobody could sign in.',
-    );
-  }
-}
 
 /**
  * Refuses audiences outside the host's allow-list (`identity` is always allowed); with no list,

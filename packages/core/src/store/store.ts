@@ -142,7 +142,15 @@ export interface FindOrCreateUserInput {
   orgId: string;
   /** The identity: issuer and subject from the verified ID token. */
   iss: string;
+  /** The value of the issuer registration's subject claim. */
   sub: string;
+  /**
+   * The name of that claim. An identity is `(orgId, iss, subjectClaim, sub)`: the same value under
+   * another claim (an `oid` equal to someone's `sub`) is another identity. Derive keys with
+   * `storeKit.identityKey`, which spells `sub` identities as before this field existed.
+   * @default 'sub'
+   */
+  subjectClaim?: string;
   /** Normalized email from the ID token. */
   email: string;
   /** Whether an identity seen for the first time may be linked to an existing user with this email. */

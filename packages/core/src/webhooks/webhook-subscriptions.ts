@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { RialtoError } from '../errors.js';
 import { epochSeconds } from '../internal/clock.js';
-import { printableText } from '../internal/control-characters.js';
+import { printableIdentifier, printableText } from '../internal/control-characters.js';
 import type { Store, WebhookDeliveryRecord, WebhookSubscriptionRecord } from '../store/store.js';
 import {
   assertPublicDestination,
@@ -26,7 +26,7 @@ const eventTypesSchema = z.array(z.string().min(1).max(100)).min(1).max(MAX_EVEN
 
 /** Body of `POST /notifications/webhooks`. */
 export const webhookCreationSchema = z.strictObject({
-  url: z.string().max(2048),
+  url: printableIdentifier.pipe(z.string().max(2048)),
   description: printableText.pipe(z.string().trim().max(500)).optional(),
   eventTypes: eventTypesSchema,
 });

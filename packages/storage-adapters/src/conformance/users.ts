@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { FindOrCreateUserInput, Store, UserRecord } from '@rialto-exchange/core';
 import { describe, expect, it } from 'vitest';
 import type { SuiteContext } from './context.js';
@@ -49,6 +50,41 @@ export function describeUsers({ freshStore }: SuiteContext): void {
 
       expect(await store.findOrCreateUser(again)).toEqual({ outcome: 'existing', user });
       expect(await store.getUser(orgId, again.newUser.userId)).toBeNull();
+    });
+
+    it('findOrCreateUser keys identities by the claim name too: one value under oid and under sub is two identities', async () => {
+      const { store, orgId } = await storeWithOrg();
+      const value = `shared-${randomUUID()}`;
+      const byOid = identity(orgId, { sub: value, subjectClaim: 'oid', email: 'oid-user@example.com' });
+      const oidUser = await createUser(store, byOid);
+      const bySub = identity(orgId, {
+        sub: value,
+        subjectClaim: 'sub',
+        mayLinkByEmail: false,
+        email: 'sub-user@example.com',
+      });
+
+      const subResult = await store.findOrCreateUser(bySub);
+      expect(subResult.outcome).toBe('created');
+      expect(subResult.outcome === 'created' && subResult.user.userId).not.toBe(oidUser.userId);
+      expect(await store.findOrCreateUser(withAnotherNewUser(byOid))).toEqual({
+        outcome: 'existing',
+        user: oidUser,
+      });
+    });
+
+    it('findOrCreateUser reads an identity without subjectClaim as the sub claim, as stored before claim names', async () => {
+      const { store, orgId } = await storeWithOrg();
+      const input = identity(orgId);
+      const user = await createUser(store, input);
+      expect(await store.findOrCreateUser(withAnotherNewUser({ ...input, subjectClaim: 'sub' }))).toEqual({
+        outcome: 'existing',
+        user,
+      });
+      const underOid = await store.findOrCreateUser(
+        withAnotherNewUser({ ...input, subjectClaim: 'oid', mayLinkByEmail: false, mayCreate: false }),
+      );
+      expect(underOid.outcome).toBe('conflict');
     });
 
     it('concurrent findOrCreateUser calls for many identities each get their own user', async () => {

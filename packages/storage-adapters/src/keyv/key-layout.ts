@@ -15,7 +15,8 @@ export const keyvKeys = {
   apiKeys: (orgId: string) => `api-keys:${orgId}`,
   user: (userId: string) => `user:${userId}`,
   // JSON arrays keep composite keys unambiguous whatever characters the parts contain.
-  identity: (orgId: string, iss: string, sub: string) => `identity:${storeKit.identityKey(orgId, iss, sub)}`,
+  identity: (orgId: string, iss: string, sub: string, subjectClaim?: string) =>
+    `identity:${storeKit.identityKey(orgId, iss, sub, subjectClaim)}`,
   email: (orgId: string, email: string) => `email:${storeKit.emailKey(orgId, email)}`,
   refreshToken: (jti: string) => `refresh:${jti}`,
   consumed: (consumedKey: string) => `consumed:${consumedKey}`,

@@ -77,7 +77,7 @@ export function keyvUsers(context: KeyvContext): UserStore {
   return {
     findOrCreateUser: (input) =>
       run(async (deadlineAt) => {
-        const identityKey = key.identity(input.orgId, input.iss, input.sub);
+        const identityKey = key.identity(input.orgId, input.iss, input.sub, input.subjectClaim);
         const linkedId = await get<string>(deadlineAt, identityKey);
         // A link or email entry naming a deleted user counts as absent.
         const linked = linkedId === undefined ? undefined : await readUser(context, deadlineAt, linkedId);

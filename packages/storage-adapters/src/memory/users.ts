@@ -11,7 +11,7 @@ export function memoryUsers(state: MemoryState): UserStore {
 
   return {
     async findOrCreateUser(input) {
-      const byIdentity = identityKey(input.orgId, input.iss, input.sub);
+      const byIdentity = identityKey(input.orgId, input.iss, input.sub, input.subjectClaim);
       const linkedUserId = userIdByIdentity.get(byIdentity);
       if (linkedUserId !== undefined) {
         return { outcome: 'existing', user: copyFlat(users.get(linkedUserId) as UserRecord) };

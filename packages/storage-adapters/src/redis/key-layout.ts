@@ -78,7 +78,9 @@ export function redisKeys(prefix: string) {
       tokens: `${family(familyId)}tokens`,
       revoked: `${family(familyId)}revoked`,
     }),
-    identityField: (iss: string, sub: string) => JSON.stringify([iss, sub]),
+    /** An identity within its org's hash; `sub` identities keep the spelling they had before claim names. */
+    identityField: (iss: string, sub: string, subjectClaim = 'sub') =>
+      JSON.stringify(subjectClaim === 'sub' ? [iss, sub] : [iss, sub, subjectClaim]),
     issuerRegistrations: (issuer: string) => `${prefix}issuer-regs:${issuer}`,
     userOrg: (userId: string) => `${prefix}user-org:${userId}`,
     deliveryOrg: (deliveryId: string) => `${prefix}webhook-delivery-org:${deliveryId}`,

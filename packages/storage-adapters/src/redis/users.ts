@@ -57,7 +57,7 @@ export function redisUsers(context: RedisContext, { withOutbox }: RedisOutbox): 
   return {
     async findOrCreateUser(input) {
       const keys = key.org(input.orgId);
-      const identity = key.identityField(input.iss, input.sub);
+      const identity = key.identityField(input.iss, input.sub, input.subjectClaim);
       const linked = await findUserByIdentity({ keys: [keys.identities, keys.users], args: [identity] });
       if (linked !== null) return { outcome: 'existing', user: parseUser(linked) };
       return run(async (deadlineAt): Promise<FindOrCreateUserResult> => {

@@ -10,8 +10,8 @@ export function sha256(value: string): string {
   return createHash('sha256').update(value).digest('hex');
 }
 
-export function identityKey(orgId: string, iss: string, sub: string): string {
-  return sha256(storeKit.identityKey(orgId, iss, sub));
+export function identityKey(orgId: string, iss: string, sub: string, subjectClaim?: string): string {
+  return sha256(storeKit.identityKey(orgId, iss, sub, subjectClaim));
 }
 
 export function emailKey(orgId: string, email: string): string {

@@ -12,7 +12,7 @@ import {
   sql,
   type TableMetadata,
 } from 'kysely';
-import { clientClaimKey, orgIssuerKey } from './lookup-keys.js';
+import { clientClaimKey, identityKey, orgIssuerKey } from './lookup-keys.js';
 import type { Database } from './schema.js';
 import { TablePrefixPlugin } from './table-prefix-plugin.js';
 
@@ -340,6 +340,45 @@ const MIGRATIONS: readonly Migration[] = [
     },
   },
   {
+    version: 11,
+    name: 'identities_keyed_by_claim_name',
+    // Identities are keyed by (org, iss, claim name, value) since this version; `sub` identities
+    // keep their key. Those an issuer registration made under another claim (Entra's `oid`) are
+    // re-keyed under that claim, so a later `sub` equal to an old `oid` cannot reach that user.
+    // Only rows still holding the old key move: running it twice changes nothing.
+    async up(db) {
+      const registrations = await db
+        .selectFrom('issuer_registrations')
+        .select(['org_id', 'issuer', 'subject_claim'])
+        .where('subject_claim', '<>', 'sub')
+        .execute();
+      for (const registration of registrations) {
+        const identities = await db
+          .selectFrom('identities')
+          .select(['identity_key', 'iss', 'sub'])
+          .where('org_id', '=', registration.org_id)
+          .execute();
+        for (const identity of identities) {
+          if (!isSameIssuer(identity.iss, registration.issuer)) continue;
+          if (identity.identity_key !== identityKey(registration.org_id, identity.iss, identity.sub))
+            continue;
+          await db
+            .updateTable('identities')
+            .set({
+              identity_key: identityKey(
+                registration.org_id,
+                identity.iss,
+                identity.sub,
+                registration.subject_claim,
+              ),
+            })
+            .where('identity_key', '=', identity.identity_key)
+            .execute();
+        }
+      }
+    },
+  },
+  {
     version: 12,
     name: 'console_listings_and_sessions',
     // Paged listings walk these indexes newest first; console sessions are read by their hash and
@@ -366,6 +405,16 @@ const MIGRATIONS: readonly Migration[] = [
     },
   },
 ];
+
+/** Whether a token's `iss` names a registration's (normalized) issuer: case of scheme and host, trailing slashes. */
+function isSameIssuer(iss: string, issuer: string): boolean {
+  const spelling = (value: string) => {
+    if (!URL.canParse(value)) return value.replace(/\/+$/, '');
+    const url = new URL(value);
+    return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
+  };
+  return spelling(iss) === spelling(issuer);
+}
 
 const MYSQL_DUPLICATE_KEY_NAME = 1061;
 const MYSQL_DUPLICATE_COLUMN_NAME = 1060;

@@ -64,7 +64,7 @@ export function sqlUsers({ db, run }: SqlContext): UserStore {
 
   /** The slow path of `findOrCreateUser`, for an identity the batched lookup did not find. */
   async function linkOrCreate(input: FindOrCreateUserInput): Promise<FindOrCreateUserResult> {
-    const byIdentity = identityKey(input.orgId, input.iss, input.sub);
+    const byIdentity = identityKey(input.orgId, input.iss, input.sub, input.subjectClaim);
     // Read again: a concurrent call may have created or linked it since, or since the last attempt.
     const existing = await readUserByIdentity(byIdentity);
     if (existing) return { outcome: 'existing', user: existing };
@@ -113,7 +113,9 @@ export function sqlUsers({ db, run }: SqlContext): UserStore {
   return {
     async findOrCreateUser(input) {
       // Nearly every exchange is a returning user's: only identities the lookup misses go further.
-      const existing = await findUsersByIdentity(identityKey(input.orgId, input.iss, input.sub));
+      const existing = await findUsersByIdentity(
+        identityKey(input.orgId, input.iss, input.sub, input.subjectClaim),
+      );
       if (existing) return { outcome: 'existing', user: existing };
       return run(() => withRetries(isLostUserRace, () => linkOrCreate(input)));
     },

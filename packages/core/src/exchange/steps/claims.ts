@@ -1,6 +1,6 @@
 import type { JWTPayload } from 'jose';
 import { RialtoError } from '../../errors.js';
-import { hasControlCharacter } from '../../internal/control-characters.js';
+import { unprintableReason } from '../../internal/control-characters.js';
 import { established } from '../exchange-context.js';
 import { defineStep } from '../exchange-step.js';
 import type { VerifiedIdentity } from '../id-token.js';
@@ -10,7 +10,7 @@ const LOOKS_LIKE_EMAIL = /^[^\s@]+@[^\s@]+$/;
 
 /**
  * The subject and email of a verified payload.
- * @throws RialtoError `invalid_token` when either is missing or holds control characters
+ * @throws RialtoError `invalid_token` when either is missing or holds control or invisible formatting characters
  */
 export function readIdentity(payload: JWTPayload, subjectClaim: string): VerifiedIdentity {
   const subject = payload[subjectClaim];
@@ -19,12 +19,8 @@ export function readIdentity(payload: JWTPayload, subjectClaim: string): Verifie
   }
   for (const claim of new Set(['sub', subjectClaim, ...EMAIL_CLAIMS])) {
     const value = payload[claim];
-    if (typeof value === 'string' && hasControlCharacter(value)) {
-      throw new RialtoError(
-        'invalid_token',
-        `The token's ${claim} claim must not contain control characters.`,
-      );
-    }
+    const reason = typeof value === 'string' ? unprintableReason(value) : null;
+    if (reason !== null) throw new RialtoError('invalid_token', `The token's ${claim} claim ${reason}.`);
   }
   const emailClaim = EMAIL_CLAIMS.find((claim) => {
     const value = payload[claim];
@@ -39,6 +35,7 @@ export function readIdentity(payload: JWTPayload, subjectClaim: string): Verifie
   return {
     iss: payload.iss as string,
     sub: subject,
+    subjectClaim,
     email: payload[emailClaim] as string,
     emailClaim,
     emailVerified: readEmailVerified(payload),
