@@ -12,6 +12,7 @@ import { type AuthScheme, errorResponse } from './http/messages.js';
 import { createRouteTable, type RouteMatch } from './http/route-table.js';
 import { adminRoutes } from './http/routes/admin-routes.js';
 import { healthRoutes } from './http/routes/health-routes.js';
+import { oauthRoutes } from './http/routes/oauth-routes.js';
 import { openApiRoutes } from './http/routes/openapi-routes.js';
 import { tokenRoutes } from './http/routes/token-routes.js';
 import { userRoutes } from './http/routes/user-routes.js';
@@ -148,6 +149,7 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
   if (options.allowedAudiences === undefined) warnAnyAudienceOnce();
   const documentedRoutes = [
     ...tokenRoutes(services),
+    ...oauthRoutes(services),
     ...userRoutes(services, groups),
     ...adminRoutes(services, groups),
     ...wellKnownRoutes(services),

@@ -54,6 +54,7 @@ export type {
   RateLimitHit,
   RateLimitHitResult,
   RateLimitStore,
+  RefreshTokenLivenessQuery,
   RefreshTokenRecord,
   RotateRefreshTokenInput,
   RotateRefreshTokenResult,

@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import { z } from 'zod';
 import { type RialtoErrorCode, statusOf } from '../errors.js';
 import { issuerRegistrationSchema } from '../issuers/issuer-registrations.js';
+import { endpointErrorStatuses, type OAuthEndpoint } from '../oauth/error-mapping.js';
 import {
   audienceUpdateSchema,
   organizationPatchSchema,
@@ -14,7 +15,11 @@ import { webhookCreationSchema, webhookEventTypesSchema } from '../webhooks/webh
 import { apiSchemas } from './api-schemas.js';
 import { credentialErrors, type SecurityScheme, securityRequirements } from './credentials.js';
 import type { Route } from './route.js';
-import { errorResponseSchema, type openApiDocumentResponseSchema } from './wire-format.js';
+import {
+  errorResponseSchema,
+  oauthErrorResponseSchema,
+  type openApiDocumentResponseSchema,
+} from './wire-format.js';
 
 /** An OpenAPI 3.1 document as JSON. */
 export type OpenApiDocument = z.infer<typeof openApiDocumentResponseSchema>;
@@ -138,17 +143,51 @@ function operation(route: Route): Record<string, unknown> {
       content: { 'application/json': { schema: schemaRef(schema) } },
     };
   }
+  const errorResponses =
+    route.oauth === undefined ? rialtoErrorResponses(route) : oauthErrorResponses(route.oauth.endpoint);
+  for (const [status, response] of errorResponses) {
+    if (responses[status] !== undefined) {
+      throw new TypeError(`${route.operationId}: status ${status} is both an answer and an error`);
+    }
+    responses[status] = response;
+  }
+  return {
+    operationId: route.operationId,
+    summary: route.summary,
+    ...(route.description === undefined ? {} : { description: route.description }),
+    tags: [route.tag],
+    security: securityRequirements(route.credentials),
+    ...(parameters.length > 0 ? { parameters } : {}),
+    ...requestBody(route),
+    responses: Object.fromEntries(Object.entries(responses).sort(([a], [b]) => Number(a) - Number(b))),
+  };
+}
+
+function requestBody(route: Route): Record<string, unknown> {
+  if (route.oauth !== undefined) {
+    return {
+      requestBody: {
+        required: true,
+        content: { 'application/x-www-form-urlencoded': { schema: schemaRef(route.oauth.form) } },
+      },
+    };
+  }
+  if (route.body === undefined) return {};
+  return {
+    requestBody: { required: true, content: { 'application/json': { schema: schemaRef(route.body) } } },
+  };
+}
+
+function rialtoErrorResponses(route: Route): Array<[number, unknown]> {
   const errors = [
     ...route.errors,
     ...credentialErrors(route.credentials, route.bindsOrganization),
     ...BODY_ERRORS,
     'server_error' as const,
   ];
-  for (const [status, codes] of errorsByStatus(errors)) {
-    if (responses[status] !== undefined) {
-      throw new TypeError(`${route.operationId}: status ${status} is both an answer and an error`);
-    }
-    responses[status] = {
+  return errorsByStatus(errors).map(([status, codes]) => [
+    status,
+    {
       description: `${statusText(status)}: ${codes.map((code) => `\`${code}\``).join(', ')}.`,
       headers: headerRefs(errorHeaders(status, codes)),
       content: {
@@ -161,25 +200,34 @@ function operation(route: Route): Record<string, unknown> {
           },
         },
       },
-    };
-  }
-  return {
-    operationId: route.operationId,
-    summary: route.summary,
-    ...(route.description === undefined ? {} : { description: route.description }),
-    tags: [route.tag],
-    security: securityRequirements(route.credentials),
-    ...(parameters.length > 0 ? { parameters } : {}),
-    ...(route.body === undefined
-      ? {}
-      : {
-          requestBody: {
-            required: true,
-            content: { 'application/json': { schema: schemaRef(route.body) } },
+    },
+  ]);
+}
+
+// RFC 6749 §5.2 bodies; `WWW-Authenticate: Basic` comes only after a failed Basic authentication, so
+// it is not documented as always sent.
+function oauthErrorResponses(endpoint: OAuthEndpoint): Array<[number, unknown]> {
+  return endpointErrorStatuses(endpoint).map(([status, codes]) => {
+    const headers: HeaderName[] = ['Cache-Control', 'Pragma'];
+    if (codes.includes('temporarily_unavailable')) headers.push('Retry-After');
+    return [
+      status,
+      {
+        description: `${statusText(status)}: ${codes.map((code) => `\`${code}\``).join(', ')} (RFC 6749 §5.2).`,
+        headers: headerRefs(headers),
+        content: {
+          'application/json': {
+            schema: {
+              allOf: [
+                schemaRef(oauthErrorResponseSchema),
+                { properties: { error: inlineJsonSchema(z.enum(codes as [string, ...string[]])) } },
+              ],
+            },
           },
-        }),
-    responses: Object.fromEntries(Object.entries(responses).sort(([a], [b]) => Number(a) - Number(b))),
-  };
+        },
+      },
+    ];
+  });
 }
 
 function errorsByStatus(codes: RialtoErrorCode[]): Array<[number, [RialtoErrorCode, ...RialtoErrorCode[]]]> {

@@ -2,10 +2,8 @@ import { apiKeyExchangeInput } from '../../exchange/api-key-input.js';
 import { explainExchange } from '../../exchange/explain-exchange.js';
 import { EXCHANGE_ERRORS, EXPLAIN_ERRORS } from '../../exchange/pipeline.js';
 import { runExchange } from '../../exchange/run-exchange.js';
-import { clientAddressKey } from '../../limits/client-address-key.js';
-import { enforceRateLimit } from '../../limits/rate-limit.js';
-import { refusedFor, type Services } from '../../services.js';
-import type { RequestLike } from '../http-types.js';
+import { clientAddressAdmission } from '../../limits/client-address-admission.js';
+import type { Services } from '../../services.js';
 import { json, respond } from '../messages.js';
 import { declareRoute, type Route } from '../route.js';
 import {
@@ -17,14 +15,9 @@ import {
 } from '../wire-format.js';
 
 /** `POST /identity/auth/exchange`, `/exchange/explain`, `/refresh` and `/revoke`. */
-export function tokenRoutes({ exchange, refreshTokens, ipLimiter, telemetry, options }: Services): Route[] {
-  const onRefused = refusedFor(telemetry.metrics, 'client_address');
-  const { ipv6PrefixLength } = options.rateLimit;
-  function admitClient(request: RequestLike): void {
-    if (request.ip === undefined || ipLimiter === undefined) return;
-    const key = clientAddressKey(request.ip, ipv6PrefixLength);
-    enforceRateLimit(ipLimiter, key, 'this client address', onRefused);
-  }
+export function tokenRoutes(services: Services): Route[] {
+  const { exchange, refreshTokens } = services;
+  const admitClient = clientAddressAdmission(services);
 
   return [
     declareRoute({
