@@ -29,6 +29,7 @@ export type { OpenApiDocument } from './http/openapi.js';
 export type { OpenApiOptions } from './http/openapi-options.js';
 export type { IssuerRegistrationInput } from './issuers/issuer-registrations.js';
 export type { AccessTokenAlgorithm, HostKeys, RotatedKey } from './keys/signing-keys.js';
+export type { ProtectedRequest } from './oauth/protected-request.js';
 export type { ResolvedRialtoExchangeOptions, RialtoExchangeOptions } from './options/options.js';
 export type { GeneratedApiKey } from './organizations/api-keys.js';
 export type { OrganizationRegistration, RegisteredOrganization } from './organizations/organizations.js';

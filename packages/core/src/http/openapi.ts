@@ -41,7 +41,13 @@ for (const [schema, id] of REQUEST_SCHEMAS) if (!apiSchemas.has(schema)) apiSche
 // The Express binding reads the body of every request it routes, so any operation may answer these.
 const BODY_ERRORS: RialtoErrorCode[] = ['request_too_large', 'unsupported_media_type'];
 
-const SECURITY_SCHEMES: Record<SecurityScheme, Record<string, string>> = {
+const SECURITY_SCHEMES: Record<SecurityScheme | 'clientSecretBasic', Record<string, string>> = {
+  clientSecretBasic: {
+    type: 'http',
+    scheme: 'basic',
+    description:
+      'OAuth client authentication (RFC 6749 §2.3.1): the org id and its API key, each form-urlencoded. The OAuth endpoints also take them as `client_id` and `client_secret` in the body, or the key as X-API-Key.',
+  },
   apiKey: {
     type: 'apiKey',
     in: 'header',
@@ -156,11 +162,20 @@ function operation(route: Route): Record<string, unknown> {
     summary: route.summary,
     ...(route.description === undefined ? {} : { description: route.description }),
     tags: [route.tag],
-    security: securityRequirements(route.credentials),
+    security:
+      route.oauth === undefined
+        ? securityRequirements(route.credentials)
+        : oauthSecurity(route.oauth.endpoint),
     ...(parameters.length > 0 ? { parameters } : {}),
     ...requestBody(route),
     responses: Object.fromEntries(Object.entries(responses).sort(([a], [b]) => Number(a) - Number(b))),
   };
+}
+
+// The organization is the OAuth client; introspection also takes the admin token (RFC 7662 §2.1).
+function oauthSecurity(endpoint: OAuthEndpoint): Array<Record<string, []>> {
+  const client: Array<Record<string, []>> = [{ clientSecretBasic: [] }, { apiKey: [] }];
+  return endpoint === 'introspection' ? [...client, { adminToken: [] }] : client;
 }
 
 function requestBody(route: Route): Record<string, unknown> {
@@ -185,29 +200,32 @@ function rialtoErrorResponses(route: Route): Array<[number, unknown]> {
     ...BODY_ERRORS,
     'server_error' as const,
   ];
-  return errorsByStatus(errors).map(([status, codes]) => [
-    status,
-    {
-      description: `${statusText(status)}: ${codes.map((code) => `\`${code}\``).join(', ')}.`,
-      headers: headerRefs(errorHeaders(status, codes)),
-      content: {
-        'application/json': {
-          schema: {
-            allOf: [
-              schemaRef(errorResponseSchema),
-              { properties: { error: inlineJsonSchema(z.enum(codes)) } },
-            ],
-          },
+  return errorsByStatus(errors).map(([status, codes]) => [status, rialtoErrorResponse(status, codes)]);
+}
+
+function rialtoErrorResponse(status: number, codes: [RialtoErrorCode, ...RialtoErrorCode[]]): unknown {
+  return {
+    description: `${statusText(status)}: ${codes.map((code) => `\`${code}\``).join(', ')}.`,
+    headers: headerRefs(errorHeaders(status, codes)),
+    content: {
+      'application/json': {
+        schema: {
+          allOf: [schemaRef(errorResponseSchema), { properties: { error: inlineJsonSchema(z.enum(codes)) } }],
         },
       },
     },
-  ]);
+  };
 }
 
 // RFC 6749 §5.2 bodies; `WWW-Authenticate: Basic` comes only after a failed Basic authentication, so
 // it is not documented as always sent.
 function oauthErrorResponses(endpoint: OAuthEndpoint): Array<[number, unknown]> {
-  return endpointErrorStatuses(endpoint).map(([status, codes]) => {
+  // The binding refuses oversize and compressed bodies before any route runs, in its own body.
+  const bindingErrors = errorsByStatus(BODY_ERRORS).map(([status, codes]): [number, unknown] => [
+    status,
+    rialtoErrorResponse(status, codes),
+  ]);
+  const endpointErrors = endpointErrorStatuses(endpoint).map(([status, codes]): [number, unknown] => {
     const headers: HeaderName[] = ['Cache-Control', 'Pragma'];
     if (codes.includes('temporarily_unavailable')) headers.push('Retry-After');
     return [
@@ -228,6 +246,7 @@ function oauthErrorResponses(endpoint: OAuthEndpoint): Array<[number, unknown]> 
       },
     ];
   });
+  return [...bindingErrors, ...endpointErrors];
 }
 
 function errorsByStatus(codes: RialtoErrorCode[]): Array<[number, [RialtoErrorCode, ...RialtoErrorCode[]]]> {

@@ -97,6 +97,7 @@ export const EXCHANGE_ERROR_MAPPING = {
   invalid_grant: INVALID_GRANT,
   unauthorized: { error: 'invalid_client' },
   invalid_access_token: INVALID_GRANT,
+  invalid_dpop_proof: { error: 'invalid_dpop_proof' },
   insufficient_claims: NOT_AN_OAUTH_FAILURE,
   insufficient_role: NOT_AN_OAUTH_FAILURE,
   // The client authenticated, but its organization may not be granted anything now.
