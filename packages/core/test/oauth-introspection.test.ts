@@ -200,3 +200,40 @@ describe('POST /oauth/introspect (RFC 7662)', () => {
     expectOAuthError(response, 400, 'invalid_request', 'invalid_request');
   });
 });
+
+describe('POST /oauth/introspect limits', () => {
+  it('counts every request, refused ones too, against the per-address limit: 429 temporarily_unavailable', async () => {
+    const t = createTestApp({
+      rateLimit: { perIp: { limit: 2, windowSeconds: 60 }, perOrganization: false },
+    });
+    const introspect = () =>
+      request(t.app)
+        .post('/oauth/introspect')
+        .set('authorization', 'Bearer wrong-admin-token')
+        .send('token=x');
+    for (let attempt = 0; attempt < 2; attempt++) expect((await introspect()).status).toBe(401);
+    const limited = await introspect();
+    expectOAuthError(limited, 429, 'temporarily_unavailable', 'rate_limited');
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+  });
+
+  it("counts an organization's introspections against its per-organization limit", async () => {
+    const idp = await startLocalIssuer();
+    const t = createTestApp({
+      rateLimit: { perIp: false, perOrganization: { limit: 2, windowSeconds: 60 } },
+    });
+    const org = await registerOrganization(t.app, { name: 'Acme', issuer: idp.issuer, audience: [] });
+    const introspect = () =>
+      request(t.app).post('/oauth/introspect').set('x-api-key', org.apiKey).send('token=x');
+    for (let attempt = 0; attempt < 2; attempt++)
+      expect((await introspect()).body).toEqual({ active: false });
+    expectOAuthError(await introspect(), 429, 'temporarily_unavailable', 'rate_limited');
+    // The admin is no organization: its introspections are not counted there.
+    const asAdmin = await request(t.app)
+      .post('/oauth/introspect')
+      .set('authorization', `Bearer ${ADMIN_TOKEN}`)
+      .send('token=x');
+    expect(asAdmin.body).toEqual({ active: false });
+    await idp.close();
+  });
+});
