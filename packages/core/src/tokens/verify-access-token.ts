@@ -6,6 +6,7 @@ import type { SigningKeys } from '../keys/signing-keys.js';
 import type { DpopProofVerifier } from '../oauth/dpop-proof.js';
 import { OAuthError } from '../oauth/oauth-error.js';
 import {
+  type AuthenticatedRequest,
   authenticateProtectedRequest,
   dpopChallenge,
   type ProtectedRequest,
@@ -97,7 +98,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
   return {
     verify,
     async authenticate(request, verifyOptions) {
-      let authenticated: Awaited<ReturnType<typeof authenticateProtectedRequest<RialtoAccessTokenClaims>>>;
+      let authenticated: AuthenticatedRequest<RialtoAccessTokenClaims> | undefined;
       try {
         authenticated = await authenticateProtectedRequest(request, {
           verifyAccessToken: (token) => verify(token, verifyOptions),
