@@ -14,6 +14,7 @@ import { type AuthScheme, errorResponse } from './http/messages.js';
 import { createRouteTable, type RouteMatch } from './http/route-table.js';
 import { adminRoutes } from './http/routes/admin-routes.js';
 import { healthRoutes } from './http/routes/health-routes.js';
+import { oauthRoutes } from './http/routes/oauth-routes.js';
 import { openApiRoutes } from './http/routes/openapi-routes.js';
 import { operatorRoutes } from './http/routes/operator-routes.js';
 import { tokenRoutes } from './http/routes/token-routes.js';
@@ -23,6 +24,7 @@ import { wellKnownRoutes } from './http/routes/well-known-routes.js';
 import { validateInput } from './internal/validate-input.js';
 import { type IssuerRegistrationInput, issuerRegistrationSchema } from './issuers/issuer-registrations.js';
 import type { RotatedKey } from './keys/signing-keys.js';
+import { type ProtectedRequest, readPresentedAccessToken } from './oauth/protected-request.js';
 import {
   type ResolvedRialtoExchangeOptions,
   type RialtoExchangeOptions,
@@ -60,11 +62,26 @@ export interface RialtoExchange {
    */
   verifyAccessToken(token: string, options?: VerifyAccessTokenOptions): Promise<RialtoAccessTokenClaims>;
   /**
-   * Verifies the request's `Authorization: Bearer` access token.
+   * Verifies the request's `Authorization: Bearer` access token. A DPoP-bound token is refused here
+   * (it needs its proof, which names the request's URL): use `authenticateRequest` for those.
    * @throws RialtoError `unauthorized` (no bearer token), `invalid_access_token` or `insufficient_claims`
    */
   authenticateBearer(
     headers: RequestLike['headers'],
+    options?: VerifyAccessTokenOptions,
+  ): Promise<{ claims: RialtoAccessTokenClaims; token: string }>;
+  /**
+   * Verifies the access token of a request to one of the host's protected resources: an unbound
+   * token as `Authorization: Bearer`, a DPoP-bound one (`cnf.jkt`) as `Authorization: DPoP` with a
+   * `DPoP` proof of its key for this very request (RFC 9449 §7). Each proof's `jti` is spent in the
+   * store, so a replay fails on every instance sharing it.
+   * @param request `url` is the resource's published URL, which the proof's `htu` must name: build it
+   * from configuration and the request's path, never from the `Host` header
+   * @throws RialtoError `unauthorized` (no access token), `invalid_access_token`, `invalid_dpop_proof`
+   * or `insufficient_claims`; a 401 carries the challenge of the scheme the token needs
+   */
+  authenticateRequest(
+    request: ProtectedRequest,
     options?: VerifyAccessTokenOptions,
   ): Promise<{ claims: RialtoAccessTokenClaims; token: string }>;
   /** Turns any error into the JSON error response; unknown errors become `server_error`. */
@@ -155,6 +172,7 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
   if (options.allowedAudiences === undefined) warnAnyAudienceOnce();
   const documentedRoutes = [
     ...tokenRoutes(services),
+    ...oauthRoutes(services),
     ...userRoutes(services, groups),
     ...adminRoutes(services, groups),
     ...operatorRoutes(groups),
@@ -227,7 +245,17 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
       return response;
     },
     verifyAccessToken: services.accessTokens.verify,
-    authenticateBearer: services.accessTokens.authenticate,
+    async authenticateBearer(headers, verifyOptions) {
+      if (readPresentedAccessToken(headers)?.scheme !== 'Bearer') {
+        throw new RialtoError('unauthorized', 'A Bearer access token is required.');
+      }
+      // A Bearer request never reaches the proof check, so its method and URL are not read.
+      return services.accessTokens.authenticate(
+        { method: 'GET', url: options.issuer, headers },
+        verifyOptions,
+      );
+    },
+    authenticateRequest: services.accessTokens.authenticate,
     errorResponse: respondWithError,
     audit: { on: services.events.on },
     ...groups,

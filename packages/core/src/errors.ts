@@ -22,6 +22,10 @@ const ERROR_TABLE = {
     401,
     'The access token is missing, malformed, expired or not issued by this service.',
   ],
+  invalid_dpop_proof: [
+    401,
+    "The DPoP proof is missing or invalid: send a fresh proof of the access token's key for this request.",
+  ],
   insufficient_claims: [403, 'The access token does not carry the claims this resource requires.'],
   insufficient_role: [
     403,

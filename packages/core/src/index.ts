@@ -37,6 +37,7 @@ export type { OpenApiOptions } from './http/openapi-options.js';
 export type { IssuerRegistrationInput } from './issuers/issuer-registrations.js';
 export type { AccessTokenAlgorithm, HostKeys, RotatedKey, SigningKeyStatus } from './keys/signing-keys.js';
 export type { Page, PageRequest } from './listing/paging.js';
+export type { ProtectedRequest } from './oauth/protected-request.js';
 export type { ResolvedRialtoExchangeOptions, RialtoExchangeOptions } from './options/options.js';
 export type { GeneratedApiKey } from './organizations/api-keys.js';
 export type { OrganizationRegistration, RegisteredOrganization } from './organizations/organizations.js';
@@ -68,6 +69,7 @@ export type {
   RateLimitHitResult,
   RateLimitStore,
   RedeliverWebhookDeliveryInput,
+  RefreshTokenLivenessQuery,
   RefreshTokenRecord,
   RotateRefreshTokenInput,
   RotateRefreshTokenResult,

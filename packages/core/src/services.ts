@@ -11,6 +11,7 @@ import { createSigningKeys, type SigningKeys } from './keys/signing-keys.js';
 import { type AddressLimit, createAddressLimit } from './limits/address-limit.js';
 import { limiterFor, refuseIfLimited } from './limits/rate-limit.js';
 import { createSharedRateLimiter } from './limits/shared-rate-limiter.js';
+import { createDpopProofVerifier } from './oauth/dpop-proof.js';
 import type { ResolvedRialtoExchangeOptions } from './options/options.js';
 import { type ApiKeys, createApiKeys } from './organizations/api-keys.js';
 import { createOrganizations, type Organizations } from './organizations/organizations.js';
@@ -156,10 +157,16 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
     cacheTtlSeconds: options.lookupCacheTtlSeconds,
     maxCachedUsers: MAX_CACHED_USERS,
   });
+  // Proofs of DPoP-bound tokens at the service's own routes and the host's (RFC 9449 §7).
+  const dpop = createDpopProofVerifier({
+    clockToleranceSeconds: options.clockToleranceSeconds,
+    consumeOnce: (key, expiresAt, now) => store.consumeOnce(key, expiresAt, now),
+  });
   const accessTokens = createAccessTokenVerifier({
     issuer: options.issuer,
     signingKeys,
     clockToleranceSeconds: options.clockToleranceSeconds,
+    dpop,
     async checkStanding(claims) {
       const [org, user] = await Promise.all([
         organizations.get(claims.org_id),

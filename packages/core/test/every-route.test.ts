@@ -30,6 +30,7 @@ interface Operation {
   operationId: string;
   security: Array<Record<string, unknown>>;
   responses: Record<string, unknown>;
+  requestBody?: { content: Record<string, unknown> };
 }
 
 const document = JSON.parse(
@@ -51,6 +52,9 @@ const accepts = (operation: Operation, credential: string) =>
 const isPublic = (operation: Operation) =>
   operation.security.length === 0 ||
   operation.security.some((requirement) => Object.keys(requirement).length === 0);
+// The OAuth endpoints take form bodies and answer OAuth errors (their own tests: oauth-*.test.ts).
+const isOAuthEndpoint = (operation: Operation) =>
+  'application/x-www-form-urlencoded' in (operation.requestBody?.content ?? {});
 const name = (operation: Operation) => `${operation.method.toUpperCase()} ${operation.template}`;
 const pathOf = (operation: Operation, ids: Record<string, string> = {}) =>
   operation.template.replace(/\{([a-z_]+)\}/g, (_, param: string) => ids[param] ?? randomUUID());
@@ -74,7 +78,9 @@ describe('every documented route', () => {
     },
   );
 
-  const protectedOperations = operations.filter((operation) => !isPublic(operation));
+  const protectedOperations = operations.filter(
+    (operation) => !isPublic(operation) && !isOAuthEndpoint(operation),
+  );
 
   it.each(protectedOperations.map((operation) => [name(operation), operation] as const))(
     '%s refuses an anonymous caller with 401 and a challenge',
@@ -162,12 +168,19 @@ describe('every documented route', () => {
         const byKey = await request(app)
           [operation.method](pathOf(operation, ids))
           .set('x-api-key', partner.apiKey)
-          .send({});
-        expect({ route: name(operation), status: byKey.status, error: byKey.body.error }).toEqual({
-          route: name(operation),
-          status: 403,
-          error: 'organization_suspended',
-        });
+          .send(isOAuthEndpoint(operation) ? 'token=x' : {});
+        const refusal = { route: name(operation), status: byKey.status, error: byKey.body.error };
+        // The OAuth endpoints say it as RFC 6749 does, with the exchange's code beside it.
+        if (isOAuthEndpoint(operation)) {
+          expect({ ...refusal, rialto_error: byKey.body.rialto_error }).toEqual({
+            route: name(operation),
+            status: 400,
+            error: 'unauthorized_client',
+            rialto_error: 'organization_suspended',
+          });
+          continue;
+        }
+        expect(refusal).toEqual({ route: name(operation), status: 403, error: 'organization_suspended' });
       }
     });
   });
@@ -213,6 +226,8 @@ describe('every documented route', () => {
           setUserRole: { role: 'member' },
           createWebhook: { url: 'http://127.0.0.1:9/other', eventTypes: ['user.created'] },
           setWebhookEventTypes: { eventTypes: ['user.created'] },
+          oauthRevoke: `token=${partner.refreshToken}`,
+          oauthIntrospect: `token=${partner.refreshToken}`,
         };
         proxy.refuse();
         const answers: Array<{ route: string; status: number; error: unknown }> = [];
@@ -226,7 +241,7 @@ describe('every documented route', () => {
           } else if (accepts(operation, 'apiKey')) {
             call.set('x-api-key', partner.apiKey);
           }
-          const response = await call.send((bodies[operation.operationId] ?? {}) as object);
+          const response = await call.send((bodies[operation.operationId] ?? {}) as object | string);
           answers.push({ route: name(operation), status: response.status, error: response.body.error });
           if (response.status === 503) expect(response.headers['retry-after']).toMatch(/^\d+$/);
         }

@@ -30,6 +30,14 @@ export interface RequireRialtoTokenOptions extends VerifyAccessTokenOptions {
    * `exchange`. Defaults to the one created last in this process; pass it when you create several.
    */
   exchange?: RialtoExchangeRouter | RialtoExchange;
+  /**
+   * The public origin of the routes this guards, e.g. `https://api.example.com`: a DPoP proof's
+   * `htu` must name it with the request's path (`req.originalUrl`). Never taken from the `Host`
+   * header, which the client writes. Set it when this API is published at another origin than the
+   * exchange's `issuer`.
+   * @default the origin of the exchange's `issuer`
+   */
+  publicOrigin?: string;
 }
 
 /**
@@ -37,14 +45,20 @@ export interface RequireRialtoTokenOptions extends VerifyAccessTokenOptions {
  * holds the claims; otherwise the client gets 401 `unauthorized` / `invalid_access_token`, or
  * 403 `insufficient_claims` when `claims` are not all present with the given values.
  *
+ * A DPoP-bound token (RFC 9449) is accepted only as `Authorization: DPoP` with a `DPoP` proof of
+ * its key for this request (`htm`, `htu`, `ath`, single-use `jti`); sent as Bearer it is refused
+ * (401, `WWW-Authenticate: DPoP error="invalid_token"`), and a missing or bad proof is 401
+ * `invalid_dpop_proof` with a DPoP challenge. Unbound tokens work as Bearer, as before.
+ *
  * @example
  * app.get('/portfolio', requireRialtoToken({ claims: { kyc_completed: true } }), (req, res) => {
  *   res.json({ user: req.rialto?.claims.user_id });
  * });
  */
 export function requireRialtoToken(options: RequireRialtoTokenOptions = {}): RequestHandler {
-  const { exchange: given, ...verifyOptions } = options;
+  const { exchange: given, publicOrigin, ...verifyOptions } = options;
   const pinned = given === undefined ? undefined : 'handle' in given ? given : given.exchange;
+  const configuredOrigin = publicOrigin === undefined ? undefined : originOf(publicOrigin);
 
   return async function requireRialtoToken(req: Request, res: Response, next: NextFunction) {
     const exchange = pinned ?? defaultExchange();
@@ -57,11 +71,22 @@ export function requireRialtoToken(options: RequireRialtoTokenOptions = {}): Req
       return;
     }
     try {
-      req.rialto = await exchange.authenticateBearer(req.headers, verifyOptions);
+      const origin = configuredOrigin ?? originOf(exchange.options.issuer);
+      const url = `${origin}${req.originalUrl.split('?')[0]}`;
+      req.rialto = await exchange.authenticateRequest(
+        { method: req.method, url, headers: req.headers },
+        verifyOptions,
+      );
     } catch (error) {
       sendResponseLike(res, exchange.errorResponse(error, 'bearer'));
       return;
     }
     next();
   };
+}
+
+function originOf(url: string): string {
+  if (!URL.canParse(url))
+    throw new TypeError(`requireRialtoToken: \`publicOrigin\` must be an absolute URL, got "${url}"`);
+  return new URL(url).origin;
 }

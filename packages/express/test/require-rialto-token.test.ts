@@ -1,7 +1,8 @@
-import type express from 'express';
+import express from 'express';
 import { decodeJwt } from 'jose';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bindAccessToken, type DpopKey, dpopKey } from '../../core/test/oauth-helpers.js';
 import { requireRialtoToken } from '../src/index.js';
 import {
   createTestApp,
@@ -10,6 +11,7 @@ import {
   idTokenClaims,
   type LocalIssuer,
   registerOrganization,
+  SERVICE_ISSUER,
   startLocalIssuer,
   type TestApp,
 } from './helpers.js';
@@ -93,5 +95,56 @@ describe('requireRialtoToken and host routes', () => {
       .get('/me')
       .set('authorization', `Bearer ${tokens.body.access_token}`);
     expect(response.status).toBe(200);
+  });
+});
+
+describe('requireRialtoToken and DPoP-bound tokens', () => {
+  let t: TestApp;
+  let bound: string;
+  let key: DpopKey;
+  beforeAll(async () => {
+    t = createTestApp();
+    // Mounted under a prefix: the proof names the whole path the client requested.
+    const api = express.Router();
+    api.get('/me', requireRialtoToken({ exchange: t.router }), (req, res) => {
+      res.json({ user_id: req.rialto?.claims.user_id });
+    });
+    t.app.use('/api', api);
+    const { apiKey } = await registerOrganization(t.app, { name: 'Bound', issuer: idp.issuer });
+    const tokens = await exchange(t.app, apiKey, {
+      token: await idp.sign(idTokenClaims(idp.issuer, { sub: 'bound-user', email: 'bound@example.com' })),
+    });
+    key = await dpopKey();
+    bound = await bindAccessToken(t.store, tokens.body.access_token, key.jkt);
+  });
+
+  it("names the issuer's origin and the request's full path as htu by default", async () => {
+    const response = await request(t.app)
+      .get('/api/me?view=full')
+      .set('authorization', `DPoP ${bound}`)
+      .set('dpop', await key.proof('GET', `${SERVICE_ISSUER}/api/me`, bound));
+    expect(response.status).toBe(200);
+    expect(response.body.user_id).toBe(decodeJwt(bound).user_id);
+  });
+
+  it('refuses a proof naming the path without its mount prefix: 401 invalid_dpop_proof with a DPoP challenge', async () => {
+    const response = await request(t.app)
+      .get('/api/me')
+      .set('authorization', `DPoP ${bound}`)
+      .set('dpop', await key.proof('GET', `${SERVICE_ISSUER}/me`, bound));
+    expectFailsWith(response, 401, 'invalid_dpop_proof', /htu/);
+    expect(response.headers['www-authenticate']).toMatch(/^DPoP realm="rialto", error="invalid_dpop_proof"/);
+  });
+
+  it('refuses the bound token as Bearer with WWW-Authenticate: DPoP error="invalid_token"', async () => {
+    const response = await request(t.app).get('/api/me').set('authorization', `Bearer ${bound}`);
+    expectFailsWith(response, 401, 'invalid_access_token');
+    expect(response.headers['www-authenticate']).toMatch(/^DPoP realm="rialto", error="invalid_token"/);
+  });
+
+  it('refuses a publicOrigin that is not an absolute URL when the guard is built', () => {
+    expect(() => requireRialtoToken({ exchange: t.router, publicOrigin: 'api.example.com' })).toThrow(
+      /publicOrigin/,
+    );
   });
 });

@@ -32,6 +32,7 @@ function fakeServices(admin: AdminAuthOptions = { adminToken: ADMIN_TOKEN }): Cr
     [DEMOTED.id, 'member'],
   ]);
   return {
+    options: { issuer: 'https://api.example.com' },
     adminAuth: createAdminAuth(admin),
     apiKeys: {
       async authenticate(headerValue) {
@@ -40,7 +41,7 @@ function fakeServices(admin: AdminAuthOptions = { adminToken: ADMIN_TOKEN }): Cr
       },
     },
     accessTokens: {
-      async authenticate(headers) {
+      async authenticate({ headers }) {
         const token = String(headers.authorization).replace(/^Bearer /, '');
         const known = tokens.get(token);
         if (!known) throw new RialtoError('invalid_access_token');
@@ -215,6 +216,7 @@ describe('what the OpenAPI document says of credentials', () => {
         'organization_suspended',
         'unauthorized',
         'invalid_access_token',
+        'invalid_dpop_proof',
         'rate_limited',
       ],
     ],

@@ -1,5 +1,6 @@
 import { RialtoError, type RialtoErrorCode } from '../errors.js';
 import { type AddressLimit, isFailedAuthentication } from '../limits/address-limit.js';
+import { serviceUrl } from '../oauth/endpoints.js';
 import type { ApiKeys } from '../organizations/api-keys.js';
 import type { RialtoAccessTokenClaims } from '../tokens/mint-tokens.js';
 import type { AccessTokenVerifier } from '../tokens/verify-access-token.js';
@@ -64,8 +65,10 @@ export interface CredentialServices {
   adminAuth: AdminAuth;
   /** Authenticates keys of active organizations only. */
   apiKeys: Pick<ApiKeys, 'authenticate'>;
-  /** Verifies access tokens of existing users of active organizations only. */
+  /** Verifies access tokens of existing users of active organizations only, DPoP-bound ones with their proof. */
   accessTokens: Pick<AccessTokenVerifier, 'authenticate'>;
+  /** The issuer, which includes the mount path: a DPoP proof names the route's URL under it. */
+  options: { issuer: string };
   /** Cached users: how long a role is trusted before the store is asked again bounds a demotion's delay. */
   userLookup: Pick<UserLookup, 'get'>;
   /** Spent by each failed authentication; none, no limit. */
@@ -90,8 +93,20 @@ const SECURITY_SCHEMES: Record<Credential, SecurityScheme | undefined> = {
 // `rate_limited`: the address spent its per-address budget, on failed authentication or exchanges.
 const CREDENTIAL_ERRORS: Record<Credential, RialtoErrorCode[]> = {
   apiKey: ['invalid_api_key', 'organization_suspended', 'rate_limited'],
-  accessToken: ['unauthorized', 'invalid_access_token', 'organization_suspended', 'rate_limited'],
-  orgAdminToken: ['unauthorized', 'invalid_access_token', 'organization_suspended', 'rate_limited'],
+  accessToken: [
+    'unauthorized',
+    'invalid_access_token',
+    'invalid_dpop_proof',
+    'organization_suspended',
+    'rate_limited',
+  ],
+  orgAdminToken: [
+    'unauthorized',
+    'invalid_access_token',
+    'invalid_dpop_proof',
+    'organization_suspended',
+    'rate_limited',
+  ],
   adminToken: ['unauthorized', 'rate_limited'],
   anonymous: [],
 };
@@ -198,10 +213,15 @@ export function createCredentialCheck(
     throw new TypeError('a route taking no credential lists none, rather than only "anonymous"');
   }
   const { adminAuth, apiKeys, accessTokens, userLookup, addressLimit } = services;
+  const { issuer } = services.options;
   const missingCode = route.expected === 'api_key' ? 'missing_api_key' : 'unauthorized';
 
   async function userCaller(request: RequestLike): Promise<UserCaller> {
-    const { claims } = await accessTokens.authenticate(request.headers);
+    const { claims } = await accessTokens.authenticate({
+      method: request.method,
+      url: serviceUrl(issuer, request.path),
+      headers: request.headers,
+    });
     // The claim alone is not trusted: a demoted admin's token lives until it expires. Plain users'
     // tokens need no store read here.
     let isOrgAdmin = false;

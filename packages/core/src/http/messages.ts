@@ -29,7 +29,10 @@ export type AuthScheme = 'api_key' | 'bearer' | 'none';
 export function errorResponse(error: RialtoError, scheme: AuthScheme): ResponseLike {
   const body: ErrorBody = errorBody(error);
   const headers = { ...error.headers };
-  if (error.status === 401) headers['www-authenticate'] = challenge(scheme, body);
+  // A DPoP-bound token's failures bring their own DPoP challenge (RFC 9449 §7.1).
+  if (error.status === 401 && headers['www-authenticate'] === undefined) {
+    headers['www-authenticate'] = challenge(scheme, body);
+  }
   return json(error.status, body, headers);
 }
 

@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import { z } from 'zod';
 import { type RialtoErrorCode, statusOf } from '../errors.js';
 import { issuerRegistrationSchema } from '../issuers/issuer-registrations.js';
+import { endpointErrorStatuses, type OAuthEndpoint } from '../oauth/error-mapping.js';
 import {
   audienceUpdateSchema,
   organizationPatchSchema,
@@ -14,7 +15,11 @@ import { webhookCreationSchema, webhookEventTypesSchema } from '../webhooks/webh
 import { apiSchemas } from './api-schemas.js';
 import { credentialErrors, type SecurityScheme, securityRequirements } from './credentials.js';
 import type { Route } from './route.js';
-import { errorResponseSchema, type openApiDocumentResponseSchema } from './wire-format.js';
+import {
+  errorResponseSchema,
+  oauthErrorResponseSchema,
+  type openApiDocumentResponseSchema,
+} from './wire-format.js';
 
 /** An OpenAPI 3.1 document as JSON. */
 export type OpenApiDocument = z.infer<typeof openApiDocumentResponseSchema>;
@@ -36,7 +41,13 @@ for (const [schema, id] of REQUEST_SCHEMAS) if (!apiSchemas.has(schema)) apiSche
 // The Express binding reads the body of every request it routes, so any operation may answer these.
 const BODY_ERRORS: RialtoErrorCode[] = ['request_too_large', 'unsupported_media_type'];
 
-const SECURITY_SCHEMES: Record<SecurityScheme, Record<string, string>> = {
+const SECURITY_SCHEMES: Record<SecurityScheme | 'clientSecretBasic', Record<string, string>> = {
+  clientSecretBasic: {
+    type: 'http',
+    scheme: 'basic',
+    description:
+      'OAuth client authentication (RFC 6749 §2.3.1): the org id and its API key, each form-urlencoded. The OAuth endpoints also take them as `client_id` and `client_secret` in the body, or the key as X-API-Key.',
+  },
   apiKey: {
     type: 'apiKey',
     in: 'header',
@@ -150,48 +161,104 @@ function operation(route: Route): Record<string, unknown> {
       content: { 'application/json': { schema: schemaRef(schema) } },
     };
   }
-  const errors = [
-    ...route.errors,
-    ...credentialErrors(route.credentials, route.bindsOrganization),
-    ...BODY_ERRORS,
-    'server_error' as const,
-  ];
-  for (const [status, codes] of errorsByStatus(errors)) {
+  const errorResponses =
+    route.oauth === undefined ? rialtoErrorResponses(route) : oauthErrorResponses(route.oauth.endpoint);
+  for (const [status, response] of errorResponses) {
     if (responses[status] !== undefined) {
       throw new TypeError(`${route.operationId}: status ${status} is both an answer and an error`);
     }
-    responses[status] = {
-      description: `${statusText(status)}: ${codes.map((code) => `\`${code}\``).join(', ')}.`,
-      headers: headerRefs(errorHeaders(status, codes)),
-      content: {
-        'application/json': {
-          schema: {
-            allOf: [
-              schemaRef(errorResponseSchema),
-              { properties: { error: inlineJsonSchema(z.enum(codes)) } },
-            ],
-          },
-        },
-      },
-    };
+    responses[status] = response;
   }
   return {
     operationId: route.operationId,
     summary: route.summary,
     ...(route.description === undefined ? {} : { description: route.description }),
     tags: [route.tag],
-    security: securityRequirements(route.credentials),
+    security:
+      route.oauth === undefined
+        ? securityRequirements(route.credentials)
+        : oauthSecurity(route.oauth.endpoint),
     ...(parameters.length > 0 ? { parameters } : {}),
-    ...(route.body === undefined
-      ? {}
-      : {
-          requestBody: {
-            required: true,
-            content: { 'application/json': { schema: schemaRef(route.body) } },
-          },
-        }),
+    ...requestBody(route),
     responses: Object.fromEntries(Object.entries(responses).sort(([a], [b]) => Number(a) - Number(b))),
   };
+}
+
+// The organization is the OAuth client; introspection also takes the admin token (RFC 7662 §2.1).
+function oauthSecurity(endpoint: OAuthEndpoint): Array<Record<string, []>> {
+  const client: Array<Record<string, []>> = [{ clientSecretBasic: [] }, { apiKey: [] }];
+  return endpoint === 'introspection' ? [...client, { adminToken: [] }] : client;
+}
+
+function requestBody(route: Route): Record<string, unknown> {
+  if (route.oauth !== undefined) {
+    return {
+      requestBody: {
+        required: true,
+        content: { 'application/x-www-form-urlencoded': { schema: schemaRef(route.oauth.form) } },
+      },
+    };
+  }
+  if (route.body === undefined) return {};
+  return {
+    requestBody: { required: true, content: { 'application/json': { schema: schemaRef(route.body) } } },
+  };
+}
+
+function rialtoErrorResponses(route: Route): Array<[number, unknown]> {
+  const errors = [
+    ...route.errors,
+    ...credentialErrors(route.credentials, route.bindsOrganization),
+    ...BODY_ERRORS,
+    'server_error' as const,
+  ];
+  return errorsByStatus(errors).map(([status, codes]) => [status, rialtoErrorResponse(status, codes)]);
+}
+
+function rialtoErrorResponse(status: number, codes: [RialtoErrorCode, ...RialtoErrorCode[]]): unknown {
+  return {
+    description: `${statusText(status)}: ${codes.map((code) => `\`${code}\``).join(', ')}.`,
+    headers: headerRefs(errorHeaders(status, codes)),
+    content: {
+      'application/json': {
+        schema: {
+          allOf: [schemaRef(errorResponseSchema), { properties: { error: inlineJsonSchema(z.enum(codes)) } }],
+        },
+      },
+    },
+  };
+}
+
+// RFC 6749 §5.2 bodies; `WWW-Authenticate: Basic` comes only after a failed Basic authentication, so
+// it is not documented as always sent.
+function oauthErrorResponses(endpoint: OAuthEndpoint): Array<[number, unknown]> {
+  // The binding refuses oversize and compressed bodies before any route runs, in its own body.
+  const bindingErrors = errorsByStatus(BODY_ERRORS).map(([status, codes]): [number, unknown] => [
+    status,
+    rialtoErrorResponse(status, codes),
+  ]);
+  const endpointErrors = endpointErrorStatuses(endpoint).map(([status, codes]): [number, unknown] => {
+    const headers: HeaderName[] = ['Cache-Control', 'Pragma'];
+    if (codes.includes('temporarily_unavailable')) headers.push('Retry-After');
+    return [
+      status,
+      {
+        description: `${statusText(status)}: ${codes.map((code) => `\`${code}\``).join(', ')} (RFC 6749 §5.2).`,
+        headers: headerRefs(headers),
+        content: {
+          'application/json': {
+            schema: {
+              allOf: [
+                schemaRef(oauthErrorResponseSchema),
+                { properties: { error: inlineJsonSchema(z.enum(codes as [string, ...string[]])) } },
+              ],
+            },
+          },
+        },
+      },
+    ];
+  });
+  return [...bindingErrors, ...endpointErrors];
 }
 
 function errorsByStatus(codes: RialtoErrorCode[]): Array<[number, [RialtoErrorCode, ...RialtoErrorCode[]]]> {

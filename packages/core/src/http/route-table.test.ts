@@ -15,6 +15,7 @@ const API_KEY = 'the-org-key';
 
 // A local fake of the services a credential check uses: one valid API key, no access tokens.
 const services: CredentialServices = {
+  options: { issuer: 'https://api.example.com' },
   adminAuth: createAdminAuth({ adminToken: ADMIN_TOKEN }),
   apiKeys: {
     async authenticate(headerValue) {

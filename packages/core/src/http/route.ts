@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { RialtoError, type RialtoErrorCode } from '../errors.js';
 import { validateInput } from '../internal/validate-input.js';
+import type { OAuthEndpoint } from '../oauth/error-mapping.js';
 import { type CallerFor, type Credential, challengeFor } from './credentials.js';
 import type { RequestLike, ResponseLike } from './http-types.js';
 import { type AuthScheme, parseJsonBody } from './messages.js';
@@ -64,6 +65,13 @@ export interface RouteDeclaration<
    * naming it. The OpenAPI document lists each as a query parameter.
    */
   query?: z.ZodObject<z.ZodRawShape, z.core.$ZodObjectConfig> & z.ZodType<Q>;
+  /**
+   * An OAuth endpoint, which reads its own form body and authenticates its own client (with
+   * `handlesRequestItself`): the document describes `form` as its
+   * `application/x-www-form-urlencoded` body, and its errors as OAuth error bodies, those the
+   * endpoint may answer (`ENDPOINT_ERRORS`), in place of `errors`.
+   */
+  oauth?: { endpoint: OAuthEndpoint; form: z.ZodType };
   operationId: string;
   summary: string;
   description?: string;

@@ -408,3 +408,84 @@ export const openApiDocumentResponseSchema = z
     components: z.record(z.string(), z.unknown()),
   })
   .register(apiSchemas, { id: 'OpenApiDocument' });
+
+/** The error body of the OAuth endpoints (RFC 6749 §5.2), with the exchange's own code beside it. */
+export const oauthErrorResponseSchema = z
+  .strictObject({
+    error: z.string(),
+    error_description: z.string(),
+    rialto_error: z
+      .enum(ERROR_CODES)
+      .optional()
+      .describe("The exchange's own code for the same failure (`invalid_api_key`, `rate_limited`, …)."),
+  })
+  .register(apiSchemas, { id: 'OAuthError' });
+
+const clientAuthenticationFields = {
+  client_id: z
+    .string()
+    .optional()
+    .describe(
+      'The organization id. With `client_secret` (client_secret_post), or beside Basic or X-API-Key.',
+    ),
+  client_secret: z
+    .string()
+    .optional()
+    .describe(
+      "The organization's API key (client_secret_post); or send it by HTTP Basic or the X-API-Key header.",
+    ),
+};
+
+const tokenTypeHintSchema = z
+  .string()
+  .optional()
+  .describe('`refresh_token` or `access_token`: a hint only; the token is recognized whatever it says.');
+
+/** `POST /oauth/revoke` (RFC 7009 §2.1), form-urlencoded. */
+export const oauthRevocationRequestSchema = z
+  .object({
+    token: z.string().describe('The refresh token to revoke (its whole family ends).'),
+    token_type_hint: tokenTypeHintSchema,
+    ...clientAuthenticationFields,
+  })
+  .register(apiSchemas, { id: 'OAuthRevocationRequest' });
+
+/** `POST /oauth/introspect` (RFC 7662 §2.1), form-urlencoded. */
+export const oauthIntrospectionRequestSchema = z
+  .object({
+    token: z.string().describe('An access token or refresh token of this service.'),
+    token_type_hint: tokenTypeHintSchema,
+    ...clientAuthenticationFields,
+  })
+  .register(apiSchemas, { id: 'OAuthIntrospectionRequest' });
+
+/**
+ * RFC 7662 §2.2. An inactive token is `{ "active": false }` and nothing else, whatever made it so;
+ * an active one carries every other member.
+ */
+export const oauthIntrospectionResponseSchema = z
+  .union([
+    z.strictObject({ active: z.literal(false) }),
+    z.strictObject({
+      active: z.literal(true),
+      token_type: z
+        .enum(['Bearer', 'DPoP', 'refresh_token'])
+        .describe(
+          'An access token\u2019s type (RFC 6749 §7.1): `Bearer`, or `DPoP` when bound to a key; `refresh_token` for a refresh token.',
+        ),
+      scope: z.string(),
+      client_id: z.string().describe('The organization id: the OAuth client the token was issued to.'),
+      sub: z.string(),
+      exp: z.number().int(),
+      iat: z.number().int(),
+      iss: z.string(),
+      aud: z.union([z.string(), z.array(z.string())]),
+      org_id: z.string(),
+      user_id: z.string(),
+      cnf: z
+        .strictObject({ jkt: z.string() })
+        .optional()
+        .describe('The DPoP key the access token is bound to (RFC 9449 §6.2).'),
+    }),
+  ])
+  .register(apiSchemas, { id: 'OAuthIntrospection' });

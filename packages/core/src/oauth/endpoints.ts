@@ -13,5 +13,14 @@ export const OAUTH_ENDPOINT_PATHS = {
  * @param issuer the service's issuer, which includes the router's mount path
  */
 export function oauthEndpointUrl(issuer: string, endpoint: OAuthEndpoint): string {
-  return `${issuer.replace(/\/+$/, '')}${OAUTH_ENDPOINT_PATHS[endpoint]}`;
+  return serviceUrl(issuer, OAUTH_ENDPOINT_PATHS[endpoint]);
+}
+
+/**
+ * The published URL of any of the router's routes: a DPoP proof sent to one of the service's own
+ * access-token routes names it as `htu`.
+ * @param path relative to the mount path, as the router sees it (`/identity/users/u1`)
+ */
+export function serviceUrl(issuer: string, path: string): string {
+  return `${issuer.replace(/\/+$/, '')}${path}`;
 }

@@ -39,6 +39,7 @@ const TOKEN_ENDPOINT_ROWS: Array<[RialtoErrorCode, number, OAuthErrorCode, Rialt
   ['invalid_grant', 400, 'invalid_grant', 'invalid_grant'],
   ['unauthorized', 401, 'invalid_client', 'unauthorized'],
   ['invalid_access_token', 400, 'invalid_grant', 'invalid_access_token'],
+  ['invalid_dpop_proof', 400, 'invalid_dpop_proof', 'invalid_dpop_proof'],
   ['insufficient_claims', 500, 'server_error', 'server_error'],
   ['insufficient_role', 500, 'server_error', 'server_error'],
   ['organization_suspended', 400, 'unauthorized_client', 'organization_suspended'],

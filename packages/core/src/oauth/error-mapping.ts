@@ -2,7 +2,7 @@ import { type RialtoError, type RialtoErrorCode, toRialtoError } from '../errors
 import type { ResponseLike } from '../http/http-types.js';
 import { json } from '../http/messages.js';
 import type { ClientAuthMethod } from './client-authentication.js';
-import { OAuthError, type OAuthErrorCode, oauthErrorBody } from './oauth-error.js';
+import { OAuthError, type OAuthErrorCode, oauthErrorBody, oauthStatusOf } from './oauth-error.js';
 import { basicChallenge } from './www-authenticate.js';
 
 /** The OAuth endpoints, each with the errors it may answer. */
@@ -45,6 +45,21 @@ export const ENDPOINT_ERRORS = {
   ],
 } as const satisfies Record<OAuthEndpoint, readonly OAuthErrorCode[]>;
 
+/**
+ * The statuses an endpoint's errors come with, each with its codes, for the OpenAPI document: each
+ * code's usual status, and 429 for a rate limit. Errors the router or binding answers before the
+ * endpoint runs (405, 413) are theirs, in the exchange's own body.
+ */
+export function endpointErrorStatuses(endpoint: OAuthEndpoint): Array<[number, OAuthErrorCode[]]> {
+  const byStatus = new Map<number, OAuthErrorCode[]>();
+  const add = (status: number, code: OAuthErrorCode) =>
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  for (const code of ENDPOINT_ERRORS[endpoint]) add(oauthStatusOf(code), code);
+  const rateLimited = EXCHANGE_ERROR_MAPPING.rate_limited;
+  add(rateLimited.status, rateLimited.error);
+  return [...byStatus.entries()].sort(([a], [b]) => a - b);
+}
+
 interface OAuthMapping {
   error: OAuthErrorCode;
   /** When it differs from the OAuth code's usual status. */
@@ -82,6 +97,7 @@ export const EXCHANGE_ERROR_MAPPING = {
   invalid_grant: INVALID_GRANT,
   unauthorized: { error: 'invalid_client' },
   invalid_access_token: INVALID_GRANT,
+  invalid_dpop_proof: { error: 'invalid_dpop_proof' },
   insufficient_claims: NOT_AN_OAUTH_FAILURE,
   insufficient_role: NOT_AN_OAUTH_FAILURE,
   // The client authenticated, but its organization may not be granted anything now.

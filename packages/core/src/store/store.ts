@@ -212,6 +212,13 @@ export interface RotateRefreshTokenInput {
   graceSeconds: number;
 }
 
+export interface RefreshTokenLivenessQuery {
+  jti: string;
+  /** The token's family, from its signed `fid` claim (stores keep a family's tokens together). */
+  familyId: string;
+  now: number;
+}
+
 export type RotateRefreshTokenResult =
   /** The token was live: it is now used, and `successor` (the input's) is stored, in one step. */
   | { outcome: 'rotated'; successor: RefreshTokenRecord }
@@ -634,6 +641,13 @@ export interface TokenStore {
 
   /** Revokes every refresh token of a family, including ones issued later with the same family id. */
   revokeRefreshTokenFamily(familyId: string, now: number): Promise<void>;
+
+  /**
+   * Whether a refresh token would still rotate: saved, not used yet, `now` before its `expiresAt`,
+   * and its family not revoked. Writes nothing; introspection (RFC 7662) asks it. A used token
+   * whose retry the grace window would still answer is not live: it was used.
+   */
+  isRefreshTokenLive(input: RefreshTokenLivenessQuery): Promise<boolean>;
 
   /**
    * Records a single-use key (core passes a hex SHA-256 naming one ID token) until `expiresAt`,

@@ -36,6 +36,8 @@ export interface RialtoAccessTokenClaims {
   kyc_completed: boolean;
   accredited: boolean;
   accreditation_verified: boolean;
+  /** RFC 9449 §6.1: the thumbprint of the DPoP key a sender-constrained token is bound to. */
+  cnf?: { jkt: string };
 }
 
 export interface TokenMinterOptions {

@@ -7,7 +7,7 @@ import { epochSeconds } from '../internal/clock.js';
 import { kidOf } from '../internal/kid-of.js';
 import { REFRESH_TOKEN_ALGORITHM, type SigningKeys } from '../keys/signing-keys.js';
 import type { Organizations } from '../organizations/organizations.js';
-import type { Store } from '../store/store.js';
+import type { OrganizationRecord, Store } from '../store/store.js';
 import type { RialtoEvents } from '../telemetry/audit-events.js';
 import type { TokenMinter, TokenResponse } from './mint-tokens.js';
 
@@ -23,11 +23,22 @@ export interface RefreshTokensOptions {
   retryGraceSeconds: number;
 }
 
-interface RefreshClaims {
+export interface RefreshClaims {
   jti: string;
   sub: string;
   fid: string;
   org_id: string;
+  iss: string;
+  aud: string;
+  iat: number;
+  exp: number;
+}
+
+/** A refresh token that would still rotate now, as introspection describes it. */
+export interface ActiveRefreshToken {
+  claims: RefreshClaims;
+  /** Its organization, active. */
+  org: OrganizationRecord;
 }
 
 export interface RefreshTokens {
@@ -46,6 +57,20 @@ export interface RefreshTokens {
    * @throws RialtoError `invalid_request` (no `refresh_token`)
    */
   revoke(body: RequestLike['body']): Promise<void>;
+  /**
+   * Revokes the family of a refresh token of `orgId` (RFC 7009 at the OAuth revocation endpoint).
+   * A token that is not this service's, or belongs to another organization, changes nothing, so
+   * that revocation reveals nothing about other organizations' tokens.
+   * @returns whether the token was one of `orgId`'s refresh tokens (its family is now revoked)
+   */
+  revokeOfOrganization(token: string, orgId: string): Promise<boolean>;
+  /**
+   * Whether a refresh token would be honoured now (RFC 7662 introspection): signed by this service,
+   * unexpired, neither used nor revoked in the store, its user existing and its organization active.
+   * @returns `undefined` for any other token, whatever the reason
+   * @throws what the store throws when it is down: an outage is not an inactive token
+   */
+  inspect(token: string): Promise<ActiveRefreshToken | undefined>;
 }
 
 export function createRefreshTokens(options: RefreshTokensOptions): RefreshTokens {
@@ -135,15 +160,47 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
     },
 
     async revoke(body) {
-      const token = readToken(body);
+      // The seed route answers 200 even when the keys cannot be loaded, as it always has.
+      await revokeFamily(readToken(body), { reportsOutage: false, mayRevoke: () => true });
+    },
+
+    async inspect(token) {
       let claims: RefreshClaims;
       try {
-        claims = await verify(token, { allowExpired: true });
-      } catch {
-        return;
+        claims = await verify(token, { allowExpired: false });
+      } catch (error) {
+        if (error instanceof RialtoError && error.code === 'invalid_grant') return undefined;
+        throw error;
       }
-      await store.revokeRefreshTokenFamily(claims.fid, epochSeconds());
-      events.emit('refresh.revoked', { orgId: claims.org_id, userId: claims.sub, familyId: claims.fid });
+      const [isLive, org, user] = await Promise.all([
+        store.isRefreshTokenLive({ jti: claims.jti, familyId: claims.fid, now: epochSeconds() }),
+        organizations.get(claims.org_id),
+        store.getUser(claims.org_id, claims.sub),
+      ]);
+      if (!isLive || !org || org.suspendedAt !== null || !user) return undefined;
+      return { claims, org };
     },
+
+    revokeOfOrganization: (token, orgId) =>
+      revokeFamily(token, { reportsOutage: true, mayRevoke: (claims) => claims.org_id === orgId }),
   };
+
+  async function revokeFamily(
+    token: string,
+    policy: { reportsOutage: boolean; mayRevoke(claims: RefreshClaims): boolean },
+  ): Promise<boolean> {
+    let claims: RefreshClaims;
+    try {
+      claims = await verify(token, { allowExpired: true });
+    } catch (error) {
+      // Keys that cannot be loaded are an outage (503), not an unknown token, where the caller can say so.
+      const isOutage = !(error instanceof RialtoError && error.code === 'invalid_grant');
+      if (isOutage && policy.reportsOutage) throw error;
+      return false;
+    }
+    if (!policy.mayRevoke(claims)) return false;
+    await store.revokeRefreshTokenFamily(claims.fid, epochSeconds());
+    events.emit('refresh.revoked', { orgId: claims.org_id, userId: claims.sub, familyId: claims.fid });
+    return true;
+  }
 }

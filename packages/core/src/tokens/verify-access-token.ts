@@ -1,10 +1,17 @@
 import { errors as joseErrors, jwtVerify } from 'jose';
 import { RialtoError } from '../errors.js';
 import { ASYMMETRIC_ALGORITHMS } from '../exchange/id-token.js';
-import type { RequestLike } from '../http/http-types.js';
-import { bearerToken } from '../http/messages.js';
 import { kidOf } from '../internal/kid-of.js';
 import type { SigningKeys } from '../keys/signing-keys.js';
+import type { DpopProofVerifier } from '../oauth/dpop-proof.js';
+import { OAuthError } from '../oauth/oauth-error.js';
+import {
+  type AuthenticatedRequest,
+  authenticateProtectedRequest,
+  dpopChallenge,
+  type ProtectedRequest,
+  readPresentedAccessToken,
+} from '../oauth/protected-request.js';
 import { ACCESS_TOKEN_TYPE, type RialtoAccessTokenClaims } from './mint-tokens.js';
 
 export interface AccessTokenVerifierOptions {
@@ -17,6 +24,8 @@ export interface AccessTokenVerifierOptions {
    * per user and org per cache period; when the store is down it rejects (503), never lets through.
    */
   checkStanding(claims: RialtoAccessTokenClaims): Promise<void>;
+  /** Checks the proofs that come with DPoP-bound tokens (RFC 9449 §7), spending each `jti` once in the store. */
+  dpop: DpopProofVerifier;
 }
 
 export interface VerifyAccessTokenOptions {
@@ -35,17 +44,23 @@ export interface AccessTokenVerifier {
    */
   verify(token: string, options?: VerifyAccessTokenOptions): Promise<RialtoAccessTokenClaims>;
   /**
-   * Verifies the `Authorization: Bearer` access token of a request.
-   * @throws RialtoError `unauthorized` (no bearer token), `invalid_access_token` or `insufficient_claims`
+   * Verifies the access token of a request to a protected resource: `Authorization: Bearer` for an
+   * unbound token, `Authorization: DPoP` with a `DPoP` proof of the bound key for a token with
+   * `cnf.jkt` (RFC 9449 §7), whose `htm` and `htu` name this request and `ath` this token.
+   * @param request its method, its published URL (never built from the `Host` header) and headers
+   * @throws RialtoError `unauthorized` (no access token), `invalid_access_token` (also: a bound token
+   * sent as Bearer, an unbound one as DPoP, a proof of another key, a proof sent with Bearer),
+   * `invalid_dpop_proof` (missing, invalid or replayed proof), `insufficient_claims`; each 401 with
+   * the challenge of the scheme the token needs
    */
   authenticate(
-    headers: RequestLike['headers'],
+    request: ProtectedRequest,
     options?: VerifyAccessTokenOptions,
   ): Promise<{ claims: RialtoAccessTokenClaims; token: string }>;
 }
 
 export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): AccessTokenVerifier {
-  const { issuer, signingKeys, clockToleranceSeconds, checkStanding } = options;
+  const { issuer, signingKeys, clockToleranceSeconds, checkStanding, dpop } = options;
   const algorithms = [...ASYMMETRIC_ALGORITHMS];
 
   async function verify(
@@ -82,12 +97,45 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
 
   return {
     verify,
-    async authenticate(headers, verifyOptions) {
-      const token = bearerToken(headers);
-      if (token === undefined) throw new RialtoError('unauthorized', 'A Bearer access token is required.');
-      return { claims: await verify(token, verifyOptions), token };
+    async authenticate(request, verifyOptions) {
+      let authenticated: AuthenticatedRequest<RialtoAccessTokenClaims> | undefined;
+      try {
+        authenticated = await authenticateProtectedRequest(request, {
+          verifyAccessToken: (token) => verify(token, verifyOptions),
+          dpop,
+        });
+      } catch (error) {
+        throw asRialtoError(error, readPresentedAccessToken(request.headers)?.scheme, dpop.algorithms);
+      }
+      if (authenticated === undefined) {
+        throw new RialtoError('unauthorized', 'A Bearer access token is required.');
+      }
+      return { claims: authenticated.claims, token: authenticated.token };
     },
   };
+}
+
+/**
+ * The exchange's own codes for what the OAuth building block throws, keeping its challenge; and a
+ * DPoP challenge for any 401 about a token sent with the DPoP scheme, which has no Bearer to name.
+ */
+function asRialtoError(error: unknown, scheme: string | undefined, algorithms: readonly string[]): unknown {
+  if (error instanceof OAuthError) {
+    const code = error.code === 'invalid_dpop_proof' ? 'invalid_dpop_proof' : 'invalid_access_token';
+    // An unusable combination of scheme and proof is one more way of presenting the token wrongly:
+    // the routes' 401 for it, rather than a 400 every access-token route would have to document.
+    return new RialtoError(code, error.description, { headers: error.headers, cause: error });
+  }
+  if (error instanceof RialtoError && error.status === 401 && scheme === 'DPoP') {
+    return new RialtoError(error.code, error.description, {
+      headers: {
+        ...error.headers,
+        'www-authenticate': dpopChallenge(algorithms, 'invalid_token', error.description),
+      },
+      cause: error,
+    });
+  }
+  return error;
 }
 
 function describeFailure(error: unknown): string {

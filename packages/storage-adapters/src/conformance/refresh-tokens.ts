@@ -16,6 +16,34 @@ function rotate(
 
 export function describeRefreshTokens({ freshStore }: SuiteContext): void {
   describe('refresh tokens', () => {
+    it('isRefreshTokenLive: true for a saved token, false once used, expired, of a revoked family or never saved, and writes nothing', async () => {
+      const store = await freshStore();
+      const live = (token: RefreshTokenRecord, now = nowSeconds()) =>
+        store.isRefreshTokenLive({ jti: token.jti, familyId: token.familyId, now });
+      const token = refreshToken();
+      expect(await live(token)).toBe(false);
+      await store.saveRefreshToken(token);
+      expect(await live(token)).toBe(true);
+      // Asking twice changes nothing: the token still rotates.
+      expect(await live(token)).toBe(true);
+      expect(await live(token, token.expiresAt)).toBe(false);
+
+      const successor = successorOf(token);
+      expect(await rotate(store, token, { successor })).toEqual({ outcome: 'rotated', successor });
+      expect(await live(token)).toBe(false);
+      expect(await live(successor)).toBe(true);
+
+      await store.revokeRefreshTokenFamily(token.familyId, nowSeconds());
+      expect(await live(successor)).toBe(false);
+
+      const other = refreshToken();
+      await store.saveRefreshToken(other);
+      expect(
+        await store.isRefreshTokenLive({ jti: other.jti, familyId: token.familyId, now: nowSeconds() }),
+      ).toBe(false);
+      expect(await live(other)).toBe(true);
+    });
+
     it('rotateRefreshToken of a live token answers rotated with the successor, which is live from then on', async () => {
       const store = await freshStore();
       const token = refreshToken();

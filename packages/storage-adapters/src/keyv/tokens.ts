@@ -78,6 +78,16 @@ export function keyvTokens({ key, run, get, set, withLocks }: KeyvContext): Toke
         await set(deadlineAt, key.familyRevoked(familyId), now, ttlSeconds);
       }),
 
+    isRefreshTokenLive: ({ jti, familyId, now }) =>
+      run(async (deadlineAt) => {
+        const [stored, revoked] = await Promise.all([
+          get<RefreshTokenRecord | UsedRefreshToken>(deadlineAt, key.refreshToken(jti)),
+          get(deadlineAt, key.familyRevoked(familyId)),
+        ]);
+        if (stored === undefined || revoked !== undefined || 'successorJti' in stored) return false;
+        return stored.familyId === familyId && stored.expiresAt > now;
+      }),
+
     consumeOnce: (consumedKey, expiresAt, now) =>
       // Read, then write under the in-process lock: Keyv offers no set-if-absent, so only calls from
       // other processes sharing the backend can both get true.

@@ -59,6 +59,17 @@ export function memoryTokens(state: MemoryState): TokenStore {
       }
     },
 
+    async isRefreshTokenLive({ jti, familyId, now }) {
+      // Used tokens leave `refreshTokens`, and revoking a family deletes its tokens there.
+      const live = refreshTokens.get(jti);
+      return (
+        live !== undefined &&
+        live.familyId === familyId &&
+        live.expiresAt > now &&
+        !familyRevokedAt.has(familyId)
+      );
+    },
+
     async consumeOnce(key, expiresAt, now) {
       const recordedUntil = consumedUntil.get(key);
       if (recordedUntil !== undefined && recordedUntil > now) return false;

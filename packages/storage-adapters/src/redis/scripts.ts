@@ -180,6 +180,17 @@ redis.call('DEL', KEYS[1])
 return 1
 `);
 
+// KEYS: the family's token hash, the family's revocation marker. ARGV: jti, now.
+// A used token's entry holds only its successor's jti: it is not live.
+export const IS_REFRESH_TOKEN_LIVE = lua(`
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+local json = redis.call('HGET', KEYS[1], ARGV[1])
+if not json then return 0 end
+local record = cjson.decode(json)
+if record.successorJti or record.expiresAt <= tonumber(ARGV[2]) then return 0 end
+return 1
+`);
+
 // KEYS: the consumed key. ARGV: expiresAt, now, seconds to keep it.
 // Holds the expiry as its value, so a record past expiresAt is free again even while its TTL (which
 // has a margin for clock skew) runs.

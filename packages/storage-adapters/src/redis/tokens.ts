@@ -8,6 +8,7 @@ import {
 import type { BatchItem, RedisContext } from './context.js';
 import {
   CONSUME_ONCE,
+  IS_REFRESH_TOKEN_LIVE,
   REVOKE_REFRESH_TOKEN_FAMILY,
   ROTATE_REFRESH_TOKEN,
   SAVE_REFRESH_TOKENS,
@@ -79,6 +80,18 @@ export function redisTokens({ key, run, script, scriptPerSlot }: RedisContext): 
           [keys.tokens, keys.revoked],
           [String(now), String(FAMILY_REVOCATION_MIN_SECONDS)],
         );
+      }),
+
+    isRefreshTokenLive: ({ jti, familyId, now }) =>
+      run(async (deadlineAt) => {
+        const keys = key.family(familyId);
+        const live = await script(
+          deadlineAt,
+          IS_REFRESH_TOKEN_LIVE,
+          [keys.tokens, keys.revoked],
+          [jti, String(now)],
+        );
+        return live === 1;
       }),
 
     consumeOnce: (consumedKey, expiresAt, now) =>

@@ -195,6 +195,28 @@ export function sqlTokens({ db, dialect, run }: SqlContext): TokenStore {
         await db.deleteFrom('refresh_tokens').where('family_id', '=', familyId).execute();
       }),
 
+    isRefreshTokenLive: ({ jti, familyId, now }) =>
+      run(async () => {
+        // Live: its row, unexpired, no successor naming it as parent, and no revocation of its family.
+        // Three reads of facts that only ever go one way (used, revoked), so no lock is needed.
+        const [row, successor, revoked] = await Promise.all([
+          db
+            .selectFrom('refresh_tokens')
+            .select('jti')
+            .where('jti', '=', jti)
+            .where('family_id', '=', familyId)
+            .where('expires_at', '>', now)
+            .executeTakeFirst(),
+          db.selectFrom('refresh_tokens').select('jti').where('parent_jti', '=', jti).executeTakeFirst(),
+          db
+            .selectFrom('revoked_token_families')
+            .select('family_id')
+            .where('family_id', '=', familyId)
+            .executeTakeFirst(),
+        ]);
+        return row !== undefined && successor === undefined && revoked === undefined;
+      }),
+
     consumeOnce: (key, expiresAt, now) =>
       run(async () => {
         const insert = async () => {
