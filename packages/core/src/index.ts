@@ -44,6 +44,7 @@ export type {
   EmailLinkingPolicy,
   FindOrCreateUserInput,
   FindOrCreateUserResult,
+  IssuerPolicyRecord,
   IssuerRegistrationConflict,
   IssuerRegistrationRecord,
   KycStatus,

@@ -8,6 +8,7 @@ import { describeApiKeys } from './api-keys.js';
 import { describeConcurrency } from './concurrency.js';
 import { describeConsumeOnce } from './consume-once.js';
 import { createSuiteContext } from './context.js';
+import { describeIssuerPolicies } from './issuer-policies.js';
 import { describeIssuerRegistrations } from './issuer-registrations.js';
 import { describeLifecycle } from './lifecycle.js';
 import { describeListingOrder } from './listing-order.js';
@@ -93,6 +94,7 @@ export function runStoreConformance(
   describe(`${name} conforms to the Store contract`, () => {
     describeOrganizations(context);
     describeIssuerRegistrations(context);
+    describeIssuerPolicies(context);
     describeApiKeys(context);
     describeUsers(context);
     describeUserRoles(context);

@@ -339,6 +339,23 @@ const MIGRATIONS: readonly Migration[] = [
         .execute();
     },
   },
+  {
+    version: 10,
+    name: 'issuer_policies',
+    // Exchange policies of issuer registrations: the CEL sources as registered (the mappings as a
+    // JSON object) and their version. Existing registrations have none: version 0.
+    async up(db, { dialect }) {
+      await addNullableColumn(db, dialect, 'issuer_registrations', 'policy_condition', 'text');
+      await addNullableColumn(db, dialect, 'issuer_registrations', 'policy_claim_mappings', 'text');
+      await tolerateExistingColumn(
+        dialect,
+        db.schema
+          .alterTable('issuer_registrations')
+          .addColumn('policy_version', 'integer', (builder) => builder.notNull().defaultTo(0))
+          .execute(),
+      );
+    },
+  },
 ];
 
 const MYSQL_DUPLICATE_KEY_NAME = 1061;
@@ -368,7 +385,7 @@ function addNullableColumn(
   dialect: SqlDialect,
   table: keyof Database,
   column: string,
-  type: 'bigint' | 'varchar(128)',
+  type: 'bigint' | 'varchar(128)' | 'text',
 ): Promise<void> {
   return tolerateExistingColumn(dialect, db.schema.alterTable(table).addColumn(column, type).execute());
 }
