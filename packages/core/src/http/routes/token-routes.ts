@@ -1,4 +1,4 @@
-import { apiKeyExchangeInput } from '../../exchange/api-key-input.js';
+import { apiKeyExchangeInput, apiKeyExplainInput } from '../../exchange/api-key-input.js';
 import { explainExchange } from '../../exchange/explain-exchange.js';
 import { EXCHANGE_ERRORS, EXPLAIN_ERRORS } from '../../exchange/pipeline.js';
 import { runExchange } from '../../exchange/run-exchange.js';
@@ -12,6 +12,7 @@ import {
   emptyResponseSchema,
   exchangeExplanationResponseSchema,
   exchangeRequestSchema,
+  explainRequestSchema,
   refreshRequestSchema,
   tokenResponseSchema,
 } from '../wire-format.js';
@@ -46,7 +47,7 @@ export function tokenRoutes({ exchange, refreshTokens, ipLimiter, telemetry, opt
       route: 'POST /identity/auth/exchange/explain',
       credentials: ['apiKey'],
       handlesRequestItself: true,
-      body: exchangeRequestSchema,
+      body: explainRequestSchema,
       operationId: 'explainExchange',
       summary: 'Run every check of an exchange, writing and minting nothing, and report each step',
       tag: 'Tokens',
@@ -58,7 +59,7 @@ export function tokenRoutes({ exchange, refreshTokens, ipLimiter, telemetry, opt
         return respond(
           200,
           exchangeExplanationResponseSchema,
-          await explainExchange(exchange, apiKeyExchangeInput(request)),
+          await explainExchange(exchange, apiKeyExplainInput(request)),
         );
       },
     }),
