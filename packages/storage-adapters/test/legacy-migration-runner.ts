@@ -20,7 +20,9 @@ export const MIGRATION_NAMES = [
 
 /** The statement that makes the store run migration `version` (1-based) again on its next start. */
 export function forgetMigration(tablePrefix: string, version: number): string {
-  const name = MIGRATION_NAMES.find((candidate) => candidate.startsWith(`${String(version).padStart(4, '0')}_`));
+  const name = MIGRATION_NAMES.find((candidate) =>
+    candidate.startsWith(`${String(version).padStart(4, '0')}_`),
+  );
   return `delete from ${tablePrefix}kysely_migration where name = '${name}'`;
 }
 

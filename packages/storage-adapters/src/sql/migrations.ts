@@ -345,13 +345,24 @@ const MIGRATIONS: readonly Migration[] = [
     // Exchange policies of issuer registrations: the CEL sources as registered (the mappings as a
     // JSON object) and their version. Existing registrations have none: version 0.
     async up(db, { dialect }) {
-      await addNullableColumn(db, dialect, 'issuer_registrations', 'policy_condition', 'text');
-      await addNullableColumn(db, dialect, 'issuer_registrations', 'policy_claim_mappings', 'text');
+      const alter = () => db.schema.alterTable('issuer_registrations');
+      const version = 'policy_version';
+      if (dialect === 'sqlite') {
+        // SQLite adds one column per statement (and migrates in one transaction anyway).
+        await alter().addColumn('policy_condition', 'text').execute();
+        await alter().addColumn('policy_claim_mappings', 'text').execute();
+        await alter()
+          .addColumn(version, 'integer', (builder) => builder.notNull().defaultTo(0))
+          .execute();
+        return;
+      }
+      // One statement: MySQL rebuilds the table for each ALTER, and a rerun finds all three or none.
       await tolerateExistingColumn(
         dialect,
-        db.schema
-          .alterTable('issuer_registrations')
-          .addColumn('policy_version', 'integer', (builder) => builder.notNull().defaultTo(0))
+        alter()
+          .addColumn('policy_condition', 'text')
+          .addColumn('policy_claim_mappings', 'text')
+          .addColumn(version, 'integer', (builder) => builder.notNull().defaultTo(0))
           .execute(),
       );
     },
@@ -385,7 +396,7 @@ function addNullableColumn(
   dialect: SqlDialect,
   table: keyof Database,
   column: string,
-  type: 'bigint' | 'varchar(128)' | 'text',
+  type: 'bigint' | 'varchar(128)',
 ): Promise<void> {
   return tolerateExistingColumn(dialect, db.schema.alterTable(table).addColumn(column, type).execute());
 }
