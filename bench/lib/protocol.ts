@@ -61,6 +61,16 @@ export const ENV_STORE = 'BENCH_STORE';
 export const ENV_REFRESH_TTL_SECONDS = 'BENCH_REFRESH_TTL_SECONDS';
 /** `1`: the target records Prometheus metrics (on its own registry) as a host enabling them would. */
 export const ENV_METRICS = 'BENCH_METRICS';
+/**
+ * `1`: the target registers its organizations with an exchange policy, a condition and two claim
+ * mappings that hold for every bench token (`BENCH_POLICY`), so the same load measures the policy's cost.
+ */
+export const ENV_POLICY = 'BENCH_POLICY';
+/** The policy `BENCH_POLICY` registers: a condition every bench user meets, and two mappings. */
+export const BENCH_POLICY = {
+  condition: 'claims.email_verified == true && claims.email.endsWith("@bench.example")',
+  claim_mappings: { partner_subject: 'claims.sub', partner_verified: 'claims.email_verified' },
+} as const;
 
 export function readJsonEnv<T>(name: string): T {
   const value = process.env[name];

@@ -9,9 +9,11 @@ import { rialtoExchange } from '@rialto-exchange/express';
 import express from 'express';
 import { Registry } from 'prom-client';
 import {
+  BENCH_POLICY,
   type BenchOrg,
   ENV_ISSUERS,
   ENV_METRICS,
+  ENV_POLICY,
   ENV_REFRESH_TTL_SECONDS,
   ENV_STORE,
   ORG_NAME,
@@ -35,6 +37,7 @@ const { store, description, cleanup } = await makeStore(kind);
 // are raised out of reach rather than turned off: their bookkeeping stays on the measured path.
 const UNREACHABLE = { limit: 1_000_000_000, windowSeconds: 1 };
 const withMetrics = process.env[ENV_METRICS] === '1';
+const withPolicy = process.env[ENV_POLICY] === '1';
 const router = rialtoExchange({
   issuer: SERVICE_ISSUER,
   store,
@@ -52,7 +55,13 @@ app.use(router);
 
 const orgs: BenchOrg[] = [];
 for (const issuer of readJsonEnv<string[]>(ENV_ISSUERS)) {
-  const { organization, apiKey } = await router.exchange.registerOrganization({ name: ORG_NAME, issuer });
+  const { organization, apiKey } = await router.exchange.registerOrganization({
+    name: ORG_NAME,
+    issuer,
+    ...(withPolicy
+      ? { condition: BENCH_POLICY.condition, claim_mappings: { ...BENCH_POLICY.claim_mappings } }
+      : {}),
+  });
   orgs.push({ issuer, orgId: organization.orgId, apiKey });
 }
 
@@ -60,7 +69,7 @@ await serveUntilStopped(
   createServer(app),
   {
     orgs,
-    description: `Express 5 + rialtoExchange(${withMetrics ? '{ metrics }' : ''}), ${description}`,
+    description: `Express 5 + rialtoExchange(${withMetrics ? '{ metrics }' : ''}), ${description}${withPolicy ? ', an exchange policy (a condition, two mappings)' : ''}`,
   },
   async () => {
     // The webhook worker first: a pass running against a closed store would only log failures.

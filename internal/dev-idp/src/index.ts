@@ -24,6 +24,12 @@ export interface DevIdpUser {
   sub?: string;
   /** Value of the `email_verified` claim. Defaults to `true`, the common case for relying parties to accept. */
   emailVerified?: boolean;
+  /**
+   * More ID-token claims, e.g. Google Workspace's `hd`, `groups`, or a partner's own `department`.
+   * Only the names listed in {@link DevIdpOptions.customClaims} are issued, as a real provider issues
+   * only the claims it is configured for.
+   */
+  claims?: Record<string, unknown>;
 }
 
 /** Options for {@link startDevIdp}. */
@@ -41,6 +47,11 @@ export interface DevIdpOptions {
   additionalClientIds?: string[];
   /** Lifetime of issued ID tokens. Defaults to 600 seconds. */
   idTokenTtlSeconds?: number;
+  /**
+   * Names of the custom claims the provider puts in ID tokens from {@link DevIdpUser.claims}.
+   * Defaults to `['hd', 'groups', 'department']`.
+   */
+  customClaims?: readonly string[];
 }
 
 /** Snapshot of the requests made to the IdP by anything other than {@link DevIdp.getIdToken} itself. */
@@ -167,7 +178,8 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
   const { port } = server.address() as AddressInfo;
   const issuer = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
-  const users = new Map<string, { email: string; emailVerified: boolean }>();
+  const users = new Map<string, { email: string; emailVerified: boolean; claims: Record<string, unknown> }>();
+  const customClaims = [...(options.customClaims ?? ['hd', 'groups', 'department'])];
 
   const configuration: Configuration = {
     // Our own adapter, not the built-in memory one, because the built-in one prints a "MUST change" warning
@@ -184,7 +196,7 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
       id_token_signed_response_alg: 'RS256',
     })),
     scopes: ['openid', 'email'],
-    claims: { openid: ['sub'], email: ['email', 'email_verified'] },
+    claims: { openid: ['sub', ...customClaims], email: ['email', 'email_verified'] },
     // With the default (true) oidc-provider only puts `sub` into an ID token when an access token for the
     // userinfo endpoint is issued alongside it, expecting the RP to fetch email from userinfo. Our consumers
     // read email straight from the ID token, so scope claims must be in it.
@@ -217,7 +229,7 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
       if (!user) return undefined;
       return {
         accountId: sub,
-        claims: () => ({ sub, email: user.email, email_verified: user.emailVerified }),
+        claims: () => ({ ...user.claims, sub, email: user.email, email_verified: user.emailVerified }),
       };
     },
   };
@@ -328,7 +340,11 @@ export async function startDevIdp(options: DevIdpOptions = {}): Promise<DevIdp> 
       const sub = user.sub ?? defaultSubFor(user.email);
       if (sub === '') return Promise.reject(new TypeError('DevIdpUser.sub must not be empty'));
       return withSubjectLock(sub, () => {
-        users.set(sub, { email: user.email, emailVerified: user.emailVerified ?? true });
+        users.set(sub, {
+          email: user.email,
+          emailVerified: user.emailVerified ?? true,
+          claims: user.claims ?? {},
+        });
         return driver.run(sub);
       });
     },

@@ -53,7 +53,7 @@ describe('rialto-exchange explain', () => {
     const { code, out } = await cli(['explain', token, '--api-key', apiKey, '--url', url]);
     expect(code).toBe(0);
     const lines = out.split('\n');
-    expect(lines.slice(0, 10).map((line) => line.split(/\s+/).slice(0, 2))).toEqual(
+    expect(lines.slice(0, 11).map((line) => line.split(/\s+/).slice(0, 2))).toEqual(
       [
         'api_key',
         'token_shape',
@@ -64,6 +64,7 @@ describe('rialto-exchange explain', () => {
         'token_type',
         'audience',
         'claims',
+        'policy',
         'linking',
       ].map((step) => ['pass', step]),
     );
@@ -96,6 +97,32 @@ describe('rialto-exchange explain', () => {
       error_description: 'The token has expired.',
       status: 401,
     });
+  });
+
+  it('tries a draft policy given by --condition and --claim-mapping, saving nothing', async () => {
+    const token = await idp.sign(idTokenClaims(idp.issuer, { groups: ['staff'] }));
+    const base = ['explain', token, '--api-key', apiKey, '--url', url];
+
+    const refused = await cli([...base, '--condition', '"admins" in claims.groups']);
+    expect(refused.code).toBe(1);
+    expect(refused.out).toMatch(
+      /^FAIL {2}policy +policy_version=draft dry_run=true condition_result=false /m,
+    );
+    expect(refused.out).toMatch(/^ {6}access_denied \(403\): The draft policy .* refused the identity/m);
+
+    const admitted = await cli([
+      ...base,
+      '--condition',
+      '"staff" in claims.groups',
+      '--claim-mapping',
+      'team=claims.groups[0]',
+      '--json',
+    ]);
+    expect(admitted.code).toBe(0);
+    const policy = (JSON.parse(admitted.out) as ExchangeExplanation).steps.find(
+      (step) => step.step === 'policy',
+    );
+    expect(policy?.seen).toMatchObject({ condition_result: 'true', mapped_claims: { team: 'staff' } });
   });
 
   it('reads the token from stdin for -, and the key and URL from RIALTO_API_KEY and RIALTO_URL', async () => {

@@ -219,6 +219,65 @@ describe.each(kinds)('rialto-exchange commands against the %s store', async (kin
     ]);
   });
 
+  it('registers an issuer with an exchange policy and changes it as the next version', async () => {
+    const { backing, storeArgs } = appStore();
+    const { json: org } = await cli(
+      storeArgs,
+      'register-organization',
+      '--name',
+      'Acme',
+      '--issuer',
+      'https://acme.example.com',
+      '--condition',
+      'claims.hd == "acme.example.com"',
+      '--claim-mapping',
+      'department=claims.department',
+    );
+    const [registration] = await backing.store.listIssuerRegistrations(org.org_id);
+    expect(registration?.policy).toEqual({
+      condition: 'claims.hd == "acme.example.com"',
+      claimMappings: { department: 'claims.department' },
+      version: 1,
+    });
+
+    const updated = await cli(
+      storeArgs,
+      'update-issuer-policy',
+      '--org',
+      org.org_id,
+      '--issuer-id',
+      registration?.registrationId as string,
+      '--clear-condition',
+      '--claim-mapping',
+      'tier="gold"',
+    );
+    expect(updated.json).toEqual({
+      org_id: org.org_id,
+      issuer_id: registration?.registrationId,
+      condition: null,
+      claim_mappings: { tier: '"gold"' },
+      policy_version: 2,
+    });
+
+    expect(
+      await cli(
+        storeArgs,
+        'update-issuer-policy',
+        '--org',
+        org.org_id,
+        '--issuer-id',
+        registration?.registrationId as string,
+        '--condition',
+        'claims.hd ==',
+      ),
+    ).toMatchObject({
+      code: 1,
+      err: expect.stringMatching(
+        /^\{"error":"invalid_request: condition: syntax error: .*line 1, column \d+/,
+      ),
+    });
+  });
+
   it('issues and revokes API keys, suspends, resumes and deletes organizations, and deletes users', async () => {
     const { backing, storeArgs } = appStore();
     const { json: org } = await cli(

@@ -68,7 +68,7 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   'register-organization': {
     usage:
-      'register-organization --name <name> --issuer <https url> [--audience a,b] [--client-id <id>]... [--email-linking verified|unless_unverified|never] [--provisioning create|link_only] [--allow-insecure-issuers] [--allow-private-issuer]',
+      'register-organization --name <name> --issuer <https url> [--audience a,b] [--client-id <id>]... [--email-linking verified|unless_unverified|never] [--provisioning create|link_only] [--condition <cel>] [--claim-mapping <claim>=<cel>]... [--allow-insecure-issuers] [--allow-private-issuer]',
     summary: 'registers an organization and prints its first API key (shown once)',
     options: [
       ...STORE_OPTIONS,
@@ -78,8 +78,26 @@ const COMMANDS: Record<string, Command> = {
       'client-id',
       'email-linking',
       'provisioning',
+      'condition',
+      'claim-mapping',
       'allow-insecure-issuers',
       'allow-private-issuer',
+    ],
+    target: 'store',
+  },
+  'update-issuer-policy': {
+    usage:
+      'update-issuer-policy --org <org_id> --issuer-id <issuer_id> [--condition <cel> | --clear-condition] [--claim-mapping <claim>=<cel>]... [--clear-claim-mappings]',
+    summary:
+      "changes an issuer registration's exchange policy (a new version, audited); --claim-mapping replaces all mappings, an option left out leaves its field as it is",
+    options: [
+      ...STORE_OPTIONS,
+      'org',
+      'issuer-id',
+      'condition',
+      'clear-condition',
+      'claim-mapping',
+      'clear-claim-mappings',
     ],
     target: 'store',
   },
@@ -133,10 +151,11 @@ const COMMANDS: Record<string, Command> = {
     target: 'store',
   },
   explain: {
-    usage: 'explain <id_token | -> [--api-key <key>] [--url <service base url>]',
+    usage:
+      'explain <id_token | -> [--api-key <key>] [--url <service base url>] [--condition <cel>] [--claim-mapping <claim>=<cel>]...',
     summary:
-      'asks a running service why it would accept or refuse an ID token, step by step; writes nothing (- reads the token from stdin; the key defaults to RIALTO_API_KEY, the URL to RIALTO_URL or http://localhost:3000)',
-    options: ['api-key', 'url'],
+      'asks a running service why it would accept or refuse an ID token, step by step; writes nothing (- reads the token from stdin; the key defaults to RIALTO_API_KEY, the URL to RIALTO_URL or http://localhost:3000; --condition and --claim-mapping try a draft policy instead of the stored one)',
+    options: ['api-key', 'url', 'condition', 'claim-mapping'],
     target: 'service',
   },
   'generate-key': {
@@ -185,6 +204,11 @@ function parse(argv: string[]) {
       'client-id': { type: 'string', multiple: true },
       'email-linking': { type: 'string' },
       provisioning: { type: 'string' },
+      condition: { type: 'string' },
+      'clear-condition': { type: 'boolean' },
+      'claim-mapping': { type: 'string', multiple: true },
+      'clear-claim-mappings': { type: 'boolean' },
+      'issuer-id': { type: 'string' },
       'allow-insecure-issuers': { type: 'boolean' },
       'allow-private-issuer': { type: 'boolean' },
       use: { type: 'string' },
@@ -291,6 +315,43 @@ async function generateKey(values: Values, io: CliIo): Promise<number> {
   return EXIT_OK;
 }
 
+/**
+ * The policy fields the options give: `--condition` (or `--clear-condition`: null), and the
+ * mappings of every `--claim-mapping <claim>=<cel>` (split at the first `=`), or
+ * `--clear-claim-mappings`; an option left out leaves its field out.
+ */
+function policyFields(values: Values): {
+  condition?: string | null;
+  claim_mappings?: Record<string, string> | null;
+} {
+  if (values.condition !== undefined && values['clear-condition']) {
+    throw new UsageError('Give --condition or --clear-condition, not both');
+  }
+  if (values['claim-mapping'] !== undefined && values['clear-claim-mappings']) {
+    throw new UsageError('Give --claim-mapping or --clear-claim-mappings, not both');
+  }
+  const fields: { condition?: string | null; claim_mappings?: Record<string, string> | null } = {};
+  if (values.condition !== undefined) fields.condition = values.condition;
+  if (values['clear-condition']) fields.condition = null;
+  if (values['clear-claim-mappings']) fields.claim_mappings = null;
+  if (values['claim-mapping'] !== undefined) {
+    const mappings: Record<string, string> = {};
+    for (const mapping of values['claim-mapping']) {
+      const separator = mapping.indexOf('=');
+      if (separator <= 0) throw new UsageError('--claim-mapping takes <claim>=<cel expression>');
+      mappings[mapping.slice(0, separator)] = mapping.slice(separator + 1);
+    }
+    fields.claim_mappings = mappings;
+  }
+  return fields;
+}
+
+/** The debugger's draft `policy`, when the options give one. */
+function draftPolicy(values: Values): { policy?: ReturnType<typeof policyFields> } {
+  const policy = policyFields(values);
+  return Object.keys(policy).length === 0 ? {} : { policy };
+}
+
 async function explain(operand: string | undefined, values: Values, io: CliIo): Promise<number> {
   const usage = commandUsage('explain', COMMANDS.explain as Command);
   const apiKey = values['api-key'] ?? io.env.RIALTO_API_KEY;
@@ -306,6 +367,13 @@ async function explain(operand: string | undefined, values: Values, io: CliIo): 
     io.err(`--url must be an absolute URL, e.g. ${DEFAULT_SERVICE_URL}\n\n${usage}`);
     return EXIT_USAGE;
   }
+  let draft: ReturnType<typeof draftPolicy>;
+  try {
+    draft = draftPolicy(values);
+  } catch (error) {
+    io.err(`${(error as Error).message}\n\n${usage}`);
+    return EXIT_USAGE;
+  }
   // The service may be mounted under a path: keep it, and append the route.
   const url = `${base.replace(/\/+$/, '')}/identity/auth/exchange/explain`;
   let status: number;
@@ -314,7 +382,7 @@ async function explain(operand: string | undefined, values: Values, io: CliIo): 
     const response = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
-      body: JSON.stringify({ token }),
+      body: JSON.stringify({ token, ...draft }),
       signal: AbortSignal.timeout(EXPLAIN_TIMEOUT_MS),
       redirect: 'error',
     });
@@ -466,6 +534,7 @@ async function runWithExchange(name: string, values: Values, exchange: RialtoExc
           ? {}
           : { email_linking: values['email-linking'] as 'verified' }),
         ...(values.provisioning === undefined ? {} : { provisioning: values.provisioning as 'create' }),
+        ...policyFields(values),
       });
       const json = {
         org_id: registered.organization.orgId,
@@ -510,6 +579,21 @@ async function runWithExchange(name: string, values: Values, exchange: RialtoExc
         text: `${isSuspended ? 'Suspended' : 'Resumed'} ${org.orgId}.`,
         json: { org_id: org.orgId, suspended: isSuspended },
       };
+    }
+    case 'update-issuer-policy': {
+      const [orgId] = required(values, 'org');
+      const issuerId = values['issuer-id'];
+      if (issuerId === undefined) throw new UsageError('Missing --issuer-id');
+      const updated = await exchange.issuers.updatePolicy(orgId as string, issuerId, policyFields(values));
+      const policy = updated.policy ?? { condition: null, claimMappings: {}, version: 0 };
+      const json = {
+        org_id: updated.orgId,
+        issuer_id: updated.registrationId,
+        condition: policy.condition,
+        claim_mappings: policy.claimMappings,
+        policy_version: policy.version,
+      };
+      return { text: JSON.stringify(json, null, 2), json };
     }
     case 'delete-organization': {
       const [orgId] = required(values, 'org');

@@ -36,6 +36,7 @@ const ERROR_TABLE = {
     403,
     'This organization signs in only users it has created beforehand, and none matches this identity.',
   ],
+  access_denied: [403, "The issuer's exchange policy refused this identity."],
   not_found: [404, 'The resource does not exist.'],
   method_not_allowed: [405, 'The method is not allowed on this resource.'],
   conflict: [409, 'The resource already exists.'],

@@ -34,13 +34,24 @@ export type { RequestLike, ResponseLike } from './http/http-types.js';
 // The HTTP API's OpenAPI document and the option that serves it.
 export type { OpenApiDocument } from './http/openapi.js';
 export type { OpenApiOptions } from './http/openapi-options.js';
-export type { IssuerRegistrationInput } from './issuers/issuer-registrations.js';
+export type { IssuerPolicyDiff } from './issuers/issuer-policies.js';
+export type {
+  IssuerPolicyPatch,
+  IssuerRegistrationInput,
+  PolicyChangedBy,
+} from './issuers/issuer-registrations.js';
 export type { AccessTokenAlgorithm, HostKeys, RotatedKey, SigningKeyStatus } from './keys/signing-keys.js';
 export type { Page, PageRequest } from './listing/paging.js';
 export type { ProtectedRequest } from './oauth/protected-request.js';
 export type { ResolvedRialtoExchangeOptions, RialtoExchangeOptions } from './options/options.js';
 export type { GeneratedApiKey } from './organizations/api-keys.js';
 export type { OrganizationRegistration, RegisteredOrganization } from './organizations/organizations.js';
+export type {
+  ExchangePolicyHook,
+  ExchangePolicyHookInput,
+  ExchangePolicyHookResult,
+  JsonValue,
+} from './policy/index.js';
 // For store adapters: the rules every Store applies, in one namespace (docs/store-adapters.md).
 export * as storeKit from './store/kit/index.js';
 export type {
@@ -55,6 +66,7 @@ export type {
   EmailLinkingPolicy,
   FindOrCreateUserInput,
   FindOrCreateUserResult,
+  IssuerPolicyRecord,
   IssuerRegistrationConflict,
   IssuerRegistrationRecord,
   KycStatus,
@@ -93,6 +105,7 @@ export type {
   WebhookSubscriptionPatch,
   WebhookSubscriptionRecord,
 } from './store/store.js';
+export type { RialtoEventMap, RialtoEventType } from './telemetry/audit-events.js';
 export type { Logger } from './telemetry/logger.js';
 export type { MetricsOptions, PrometheusRegistry, RialtoMetrics } from './telemetry/prometheus-metrics.js';
 export type { RialtoAccessTokenClaims, TokenResponse } from './tokens/mint-tokens.js';

@@ -4,6 +4,7 @@ import { createHealthChecks, type HealthChecks } from './health/health-summary.j
 import { type AdminAuth, createAdminAuth } from './http/admin-auth.js';
 import { createDiscovery } from './issuers/discovery.js';
 import { issuerAddressPolicy } from './issuers/issuer-address.js';
+import { createCompiledPolicies } from './issuers/issuer-policies.js';
 import { createIssuerRegistrations, type IssuerRegistrations } from './issuers/issuer-registrations.js';
 import { createRemoteDocuments } from './issuers/remote-documents.js';
 import { createRemoteJwks, type RemoteJwks } from './issuers/remote-jwks.js';
@@ -15,6 +16,7 @@ import { createDpopProofVerifier } from './oauth/dpop-proof.js';
 import type { ResolvedRialtoExchangeOptions } from './options/options.js';
 import { type ApiKeys, createApiKeys } from './organizations/api-keys.js';
 import { createOrganizations, type Organizations } from './organizations/organizations.js';
+import { createPolicyHookRunner } from './policy/policy-hook.js';
 import type { Store } from './store/store.js';
 import { createEvents, type RialtoEvents } from './telemetry/audit-events.js';
 import {
@@ -208,6 +210,10 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
     clockToleranceSeconds: options.clockToleranceSeconds,
     maxIdTokenLifetimeSeconds: options.maxIdTokenLifetimeSeconds,
     singleUseIdTokens: options.singleUseIdTokens,
+    policies: createCompiledPolicies(MAX_CACHED_ORGS),
+    runPolicyHook:
+      options.exchangePolicyHook &&
+      createPolicyHookRunner(options.exchangePolicyHook, { timeoutMs: options.exchangePolicyHookTimeoutMs }),
   });
 
   return {

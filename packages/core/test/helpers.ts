@@ -33,6 +33,7 @@ const WRITE_METHODS = [
   'createOrganization',
   'updateOrganization',
   'addIssuerRegistration',
+  'replaceIssuerPolicy',
   'removeIssuerRegistration',
   'addApiKey',
   'revokeApiKey',

@@ -193,6 +193,9 @@ describe('several issuers per organization', () => {
       email_linking: 'never',
       subject_claim: 'oid',
       trust_username_claims: true,
+      condition: null,
+      claim_mappings: {},
+      policy_version: 1,
       created_at: expect.any(String),
     });
     const listed = await listIssuers(t, org.orgId);

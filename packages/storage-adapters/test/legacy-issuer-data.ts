@@ -76,6 +76,8 @@ export function undoIssuerRegistrationsMigration(tablePrefix: string): string[] 
     `drop table ${tablePrefix}issuer_usage`,
     `drop table ${tablePrefix}issuer_client_claims`,
     forgetMigration(tablePrefix, 5),
+    // Its columns went with the table: a version 2 database upgrades through both.
+    forgetMigration(tablePrefix, 10),
   ];
 }
 

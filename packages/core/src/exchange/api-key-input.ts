@@ -15,3 +15,14 @@ export function apiKeyExchangeInput(request: RequestLike): ExchangeInput {
     },
   };
 }
+
+/** The way in of `POST /identity/auth/exchange/explain`: the exchange's, and a draft `policy` in the body. */
+export function apiKeyExplainInput(request: RequestLike): ExchangeInput {
+  return {
+    ...apiKeyExchangeInput(request),
+    readDraftPolicy() {
+      const body = parseJsonBody(request.body, 'invalid_token');
+      return isPlainObject(body) ? body.policy : undefined;
+    },
+  };
+}

@@ -1,10 +1,14 @@
 import type { Tracer } from '@opentelemetry/api';
 import type { JWTVerifyGetKey } from 'jose';
 import type { Discovery, IssuerMetadata } from '../issuers/discovery.js';
+import type { CompiledPolicies } from '../issuers/issuer-policies.js';
 import type { IssuerRegistrations } from '../issuers/issuer-registrations.js';
 import type { RemoteJwks } from '../issuers/remote-jwks.js';
 import type { ApiKeys } from '../organizations/api-keys.js';
 import type { Organizations } from '../organizations/organizations.js';
+import type { JsonValue } from '../policy/custom-claims.js';
+import type { PolicyEvaluation } from '../policy/evaluate-policy.js';
+import type { PolicyHookOutcome, PolicyHookRunner } from '../policy/policy-hook.js';
 import type { IssuerRegistrationRecord, OrganizationRecord, Store } from '../store/store.js';
 import type { RialtoEvents } from '../telemetry/audit-events.js';
 import type { TokenMinter, TokenResponse } from '../tokens/mint-tokens.js';
@@ -30,6 +34,11 @@ export interface ExchangeInput {
    * @throws RialtoError `invalid_token` when the request carries nothing a token could be read from
    */
   readIdToken(): unknown;
+  /**
+   * The debugger's draft exchange policy (`policy` of its body), as received; `undefined` when
+   * none was sent, and always for the exchange itself.
+   */
+  readDraftPolicy?(): unknown;
 }
 
 /** What the steps use, built once per exchange instance and shared by every request. */
@@ -53,6 +62,23 @@ export interface ExchangeDependencies {
   maxIdTokenLifetimeSeconds: number;
   /** Each ID token may be exchanged once (see `RialtoExchangeOptions.singleUseIdTokens`). */
   singleUseIdTokens: boolean;
+  /** Each registration's exchange policy, compiled once per version. */
+  policies: CompiledPolicies;
+  /** The host's `exchangePolicyHook` under its deadline, when it has one. */
+  runPolicyHook: PolicyHookRunner | undefined;
+}
+
+/** What the `policy` step decided, for minting and the debugger. */
+export interface PolicyResult {
+  /** The registration's policy version, or `draft` for the debugger's draft. */
+  version: number | 'draft';
+  isDryRun: boolean;
+  /** `null` when the policy has neither condition nor mappings. */
+  evaluation: PolicyEvaluation | null;
+  /** The hook's outcome; `none` without a hook, `not_run` when the condition denied first. */
+  hook: PolicyHookOutcome | 'none' | 'not_run';
+  /** The access token's custom claims: mapped, then the hook's. */
+  claims: Record<string, JsonValue>;
 }
 
 /**
@@ -84,6 +110,8 @@ export interface ExchangeContext {
   now?: number;
   /** `claims`. */
   identity?: VerifiedIdentity;
+  /** `policy`. */
+  policy?: PolicyResult;
   /** `linking`, in the exchange. */
   provisioned?: ProvisionedUser;
   /** `linking`, in the token debugger: what the exchange would do, nothing written. */

@@ -12,6 +12,7 @@ export type ExplainStepName =
   | 'token_type'
   | 'audience'
   | 'claims'
+  | 'policy'
   | 'single_use'
   | 'linking';
 

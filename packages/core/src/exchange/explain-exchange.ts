@@ -104,6 +104,9 @@ async function failureOf(
     const rialtoError = toRialtoError(error);
     // The store down or a bug says nothing about the token: answered (and logged) as the exchange would.
     if (rialtoError.status >= 500 && rialtoError.code !== 'discovery_failed') throw error;
+    // No step of the exchange answers invalid_request: it is the debugger's own request that is
+    // wrong (a draft policy that does not compile), answered as registration answers it.
+    if (rialtoError.code === 'invalid_request') throw error;
     return rialtoError;
   }
 }

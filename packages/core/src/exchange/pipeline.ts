@@ -10,6 +10,7 @@ import { linkingStep } from './steps/linking.js';
 import { mintingStep } from './steps/minting.js';
 import { orgRateLimitStep } from './steps/org-rate-limit.js';
 import { orgStandingStep } from './steps/org-standing.js';
+import { policyStep } from './steps/policy.js';
 import { signatureStep } from './steps/signature.js';
 import { singleUseStep } from './steps/single-use.js';
 import { timesStep } from './steps/times.js';
@@ -35,7 +36,8 @@ export const EXCHANGE_STEPS: readonly ExchangeStep[] = [
   tokenTypeStep,
   audienceStep,
   claimsStep,
-  // A policy over the verified claims belongs here: after every check of the token, before any write.
+  // After every check of the token, before any write: a refusal leaves nothing behind.
+  policyStep,
   singleUseStep,
   linkingStep,
   mintingStep,
@@ -44,10 +46,14 @@ export const EXCHANGE_STEPS: readonly ExchangeStep[] = [
 /** Every code the exchange can answer, step by step. */
 export const EXCHANGE_ERRORS: readonly RialtoErrorCode[] = errorsOf(EXCHANGE_STEPS);
 
-/** What the token debugger answers itself: the refusals of the steps it runs as the exchange does. */
-export const EXPLAIN_ERRORS: readonly RialtoErrorCode[] = errorsOf(
-  EXCHANGE_STEPS.filter((step) => step.explain.kind === 'gate'),
-);
+/**
+ * What the token debugger answers itself: the refusals of the steps it runs as the exchange does,
+ * and `invalid_request` for a draft policy that does not compile.
+ */
+export const EXPLAIN_ERRORS: readonly RialtoErrorCode[] = [
+  ...errorsOf(EXCHANGE_STEPS.filter((step) => step.explain.kind === 'gate')),
+  'invalid_request',
+];
 
 /** The steps an exchange instance runs with its options, and what they use. */
 export interface ExchangePipeline {

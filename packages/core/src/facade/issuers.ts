@@ -1,7 +1,13 @@
 import { RialtoError } from '../errors.js';
 import { isUuid } from '../internal/is-uuid.js';
 import { validateInput } from '../internal/validate-input.js';
-import { type IssuerRegistrationInput, issuerRegistrationSchema } from '../issuers/issuer-registrations.js';
+import {
+  type IssuerPolicyPatch,
+  type IssuerRegistrationInput,
+  issuerPolicyPatchSchema,
+  issuerRegistrationSchema,
+  type PolicyChangedBy,
+} from '../issuers/issuer-registrations.js';
 import type { Services } from '../services.js';
 import type { IssuerRegistrationRecord } from '../store/store.js';
 import { existingOrganization, noSuchOrganization } from './organizations.js';
@@ -27,10 +33,37 @@ export interface RialtoIssuers {
    * @throws RialtoError `not_found` when the organization has no such registration
    */
   remove(orgId: string, issuerId: string): Promise<void>;
+  /**
+   * Changes the exchange policy of an issuer registration, as `PATCH
+   * /identity/organizations/:org_id/issuers/:issuer_id` does: `condition` and `claim_mappings`,
+   * `null` removing one, an absent one left as it is. Each change is a new policy version, with an
+   * `organization.issuer_policy_changed` event (`changedBy: 'host'`).
+   * @throws RialtoError `invalid_request` (with the position of a compile error), `not_found` or `conflict`
+   * @example
+   * await exchange.issuers.updatePolicy(orgId, issuerId, { condition: 'claims.hd == "partner.example"' });
+   */
+  updatePolicy(orgId: string, issuerId: string, patch: IssuerPolicyPatch): Promise<IssuerRegistrationRecord>;
 }
 
-export function createIssuersFacade({ issuers, organizations }: Services): RialtoIssuers {
+/** What `updatePolicy` and its route share: the same checks, told who changes the policy. */
+export async function changeIssuerPolicy(
+  { issuers }: Services,
+  orgId: string,
+  issuerId: string,
+  patch: IssuerPolicyPatch,
+  changedBy: PolicyChangedBy,
+): Promise<IssuerRegistrationRecord> {
+  const change = validateInput(issuerPolicyPatchSchema, patch);
+  if (!(isUuid(orgId) && isUuid(issuerId))) {
+    throw new RialtoError('not_found', 'No such issuer registration.');
+  }
+  return issuers.changePolicy(orgId, issuerId, change, changedBy);
+}
+
+export function createIssuersFacade(services: Services): RialtoIssuers {
+  const { issuers, organizations } = services;
   return {
+    updatePolicy: (orgId, issuerId, patch) => changeIssuerPolicy(services, orgId, issuerId, patch, 'host'),
     async add(orgId, input) {
       const registration = validateInput(issuerRegistrationSchema, input);
       if (!isUuid(orgId)) throw noSuchOrganization();

@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import { z } from 'zod';
 import { type RialtoErrorCode, statusOf } from '../errors.js';
-import { issuerRegistrationSchema } from '../issuers/issuer-registrations.js';
+import { issuerPolicyPatchSchema, issuerRegistrationSchema } from '../issuers/issuer-registrations.js';
 import { endpointErrorStatuses, type OAuthEndpoint } from '../oauth/error-mapping.js';
 import {
   audienceUpdateSchema,
@@ -30,6 +30,7 @@ const REQUEST_SCHEMAS: ReadonlyArray<readonly [z.ZodType, string]> = [
   [organizationPatchSchema, 'OrganizationPatch'],
   [audienceUpdateSchema, 'AudienceUpdate'],
   [issuerRegistrationSchema, 'IssuerRegistrationInput'],
+  [issuerPolicyPatchSchema, 'IssuerPolicyPatch'],
   [userCreationSchema, 'UserCreation'],
   [userPatchSchema, 'UserPatch'],
   [userRoleSchema, 'UserRoleUpdate'],

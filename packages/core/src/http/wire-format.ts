@@ -2,7 +2,10 @@ import { z } from 'zod';
 import { ERROR_CODES, type RialtoErrorCode } from '../errors.js';
 import { EMAIL_LINKING_POLICIES, registrationWarnings } from '../issuers/issuer-registrations.js';
 import { PROVISIONING_MODES, type RegisteredOrganization } from '../organizations/organizations.js';
+import { exchangePolicySchema } from '../policy/policy-schema.js';
+import { policyOf } from '../store/kit/legacy-defaults.js';
 import type {
+  IssuerPolicyRecord,
   IssuerRegistrationRecord,
   OrganizationRecord,
   UserRecord,
@@ -29,6 +32,17 @@ const isoTimeSchema = z.iso.datetime();
 export const exchangeRequestSchema = z
   .object({ token: z.string().describe("The partner IdP's ID token (a JWS compact JWT).") })
   .register(apiSchemas, { id: 'ExchangeRequest' });
+
+/** The debugger's body: the exchange's, and optionally a draft policy to try instead of the stored one. */
+export const explainRequestSchema = exchangeRequestSchema
+  .extend({
+    policy: exchangePolicySchema
+      .optional()
+      .describe(
+        "A draft exchange policy (condition, claim_mappings) evaluated instead of the issuer's stored one; nothing is saved.",
+      ),
+  })
+  .register(apiSchemas, { id: 'ExplainRequest' });
 
 /** The body of refresh and revoke. */
 export const refreshRequestSchema = z
@@ -69,6 +83,18 @@ export const userResponseSchema = z
   })
   .register(apiSchemas, { id: 'User' });
 
+const policyFieldsShape = {
+  condition: z.string().nullable().describe('The CEL condition an exchange must meet; null: none.'),
+  claim_mappings: z
+    .record(z.string(), z.string())
+    .describe('Access-token claim name to the CEL expression whose value it gets.'),
+  policy_version: z
+    .number()
+    .int()
+    .min(0)
+    .describe('1 at registration, one more on each policy change; 0 for registrations older than policies.'),
+};
+
 const issuerFieldsShape = {
   issuer: z.string(),
   client_ids: z.array(z.string()),
@@ -76,6 +102,8 @@ const issuerFieldsShape = {
   email_linking: z.enum(EMAIL_LINKING_POLICIES),
   subject_claim: z.string(),
   trust_username_claims: z.boolean(),
+  // The exchange policy (docs/exchange-policy.md).
+  ...policyFieldsShape,
 };
 
 export const issuerRegistrationResponseSchema = z
@@ -186,8 +214,17 @@ export function issuerRegistrationJson(
     email_linking: registration.emailLinking,
     subject_claim: registration.subjectClaim,
     trust_username_claims: registration.trustUsernameClaims,
+    ...policyJson(policyOf(registration)),
     created_at: isoTime(registration.createdAt),
     ...(warnings.length > 0 ? { warnings } : {}),
+  };
+}
+
+function policyJson(policy: IssuerPolicyRecord) {
+  return {
+    condition: policy.condition,
+    claim_mappings: policy.claimMappings,
+    policy_version: policy.version,
   };
 }
 

@@ -6,6 +6,8 @@ import { ASYMMETRIC_ALGORITHMS } from '../exchange/id-token.js';
 import { epochSeconds } from '../internal/clock.js';
 import { printableIdentifier } from '../internal/control-characters.js';
 import { checkProvisioning } from '../organizations/provisioning.js';
+import { exchangePolicyFields, exchangePolicySchema } from '../policy/policy-schema.js';
+import { policyOf } from '../store/kit/legacy-defaults.js';
 import type {
   EmailLinkingPolicy,
   IssuerRegistrationConflict,
@@ -16,6 +18,7 @@ import type { RialtoEvents } from '../telemetry/audit-events.js';
 import type { Logger } from '../telemetry/logger.js';
 import { isAllowedRemoteUrl } from './discovery.js';
 import { assertIssuerAddress, issuerAddressPolicy } from './issuer-address.js';
+import { diffIssuerPolicies, issuerPolicyRecord } from './issuer-policies.js';
 
 /** The linking policies an issuer registration may choose. */
 export const EMAIL_LINKING_POLICIES = [
@@ -119,12 +122,35 @@ export const issuerFields = {
   /** Allows a `subject_claim` outside `SAFE_SUBJECT_CLAIMS`; the registration then carries a warning. */
   unsafe_subject_claim: z.boolean().optional(),
   trust_username_claims: z.boolean().optional(),
+  // The exchange policy: `condition` and `claim_mappings` (docs/exchange-policy.md).
+  ...exchangePolicyFields,
 };
 
 /** Body of `POST /identity/organizations/:org_id/issuers`, and of the host's `addIssuer()`. */
 export const issuerRegistrationSchema = z.strictObject(issuerFields);
 
 export type IssuerRegistrationInput = z.infer<typeof issuerRegistrationSchema>;
+
+/**
+ * Body of `PATCH /identity/organizations/:org_id/issuers/:issuer_id`: the policy fields to change,
+ * at least one; `null` removes one, an absent one stays as it is.
+ */
+export const issuerPolicyPatchSchema = exchangePolicySchema.refine(
+  (patch) => patch.condition !== undefined || patch.claim_mappings !== undefined,
+  'give condition, claim_mappings or both',
+);
+
+export type IssuerPolicyPatch = z.infer<typeof issuerPolicyPatchSchema>;
+
+/**
+ * Who changed a policy, for its audit event: the service admin through the HTTP API (the admin
+ * token or `authorizeAdmin`), or the host's own code through the facade.
+ */
+export type PolicyChangedBy = 'admin_api' | 'host';
+
+// Concurrent changes of one registration retry on the version they lost to; this many losses in a
+// row means something keeps changing it, and the caller is told to retry.
+const MAX_POLICY_CHANGE_ATTEMPTS = 5;
 
 export interface IssuerRegistrationsOptions {
   allowInsecureIssuers: boolean;
@@ -153,6 +179,21 @@ export interface IssuerRegistrations {
   add(orgId: string, input: IssuerRegistrationInput): Promise<IssuerRegistrationRecord>;
   /** @returns the org's registrations, oldest first. */
   list(orgId: string): Promise<IssuerRegistrationRecord[]>;
+  /**
+   * Changes a registration's exchange policy: the next version, compiled and checked first, with
+   * an `organization.issuer_policy_changed` event saying what changed and who changed it. A patch
+   * that changes nothing writes nothing and returns the registration as it is. This instance uses
+   * the new version at once, others within the lookup-cache TTL.
+   * @throws RialtoError `not_found` (no such org or registration), `invalid_request` (a compile
+   *   error with its position, a reserved claim name, the cost limit), `conflict` when concurrent
+   *   changes kept winning
+   */
+  changePolicy(
+    orgId: string,
+    registrationId: string,
+    patch: IssuerPolicyPatch,
+    changedBy: PolicyChangedBy,
+  ): Promise<IssuerRegistrationRecord>;
   /**
    * Removes a registration; this instance stops accepting its tokens at once, others within the
    * lookup-cache TTL. @returns `false` when the org has no such registration.
@@ -299,6 +340,7 @@ export function createIssuerRegistrations(
       emailLinking: input.email_linking ?? options.defaultEmailLinking,
       subjectClaim,
       trustUsernameClaims: input.trust_username_claims ?? false,
+      policy: issuerPolicyRecord(input, 1),
       createdAt: now,
       updatedAt: now,
     };
@@ -329,6 +371,46 @@ export function createIssuerRegistrations(
     },
 
     list: (orgId) => store.listIssuerRegistrations(orgId),
+
+    async changePolicy(orgId, registrationId, patch, changedBy) {
+      for (let attempts = 1; ; attempts++) {
+        const current = (await store.listIssuerRegistrations(orgId)).find(
+          (candidate) => candidate.registrationId === registrationId,
+        );
+        if (!current) throw new RialtoError('not_found', 'No such issuer registration.');
+        const before = policyOf(current);
+        const after = issuerPolicyRecord(
+          {
+            condition: patch.condition === undefined ? before.condition : patch.condition,
+            claim_mappings: patch.claim_mappings === undefined ? before.claimMappings : patch.claim_mappings,
+          },
+          before.version + 1,
+        );
+        const diff = diffIssuerPolicies(before, after);
+        if (Object.keys(diff).length === 0) return current;
+        const updated = await store.replaceIssuerPolicy(orgId, registrationId, after, epochSeconds());
+        if (updated === 'not_found') throw new RialtoError('not_found', 'No such issuer registration.');
+        if (updated === 'version_conflict') {
+          if (attempts >= MAX_POLICY_CHANGE_ATTEMPTS) {
+            throw new RialtoError(
+              'conflict',
+              'The policy was changed concurrently by another request; read it again and retry.',
+            );
+          }
+          continue;
+        }
+        forget();
+        events.emit('organization.issuer_policy_changed', {
+          orgId,
+          registrationId,
+          issuer: updated.issuer,
+          version: after.version,
+          changes: diff,
+          changedBy,
+        });
+        return updated;
+      }
+    },
 
     async remove(orgId, registrationId) {
       const registration = (await store.listIssuerRegistrations(orgId)).find(

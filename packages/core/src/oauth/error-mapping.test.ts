@@ -44,6 +44,7 @@ const TOKEN_ENDPOINT_ROWS: Array<[RialtoErrorCode, number, OAuthErrorCode, Rialt
   ['insufficient_role', 500, 'server_error', 'server_error'],
   ['organization_suspended', 400, 'unauthorized_client', 'organization_suspended'],
   ['user_not_provisioned', 400, 'invalid_grant', 'user_not_provisioned'],
+  ['access_denied', 400, 'invalid_grant', 'access_denied'],
   ['not_found', 500, 'server_error', 'server_error'],
   ['method_not_allowed', 405, 'invalid_request', 'method_not_allowed'],
   ['conflict', 500, 'server_error', 'server_error'],

@@ -103,6 +103,8 @@ export const EXCHANGE_ERROR_MAPPING = {
   // The client authenticated, but its organization may not be granted anything now.
   organization_suspended: { error: 'unauthorized_client' },
   user_not_provisioned: INVALID_GRANT,
+  // The issuer's policy refused the subject token's identity: the grant, not the client, is refused.
+  access_denied: INVALID_GRANT,
   not_found: NOT_AN_OAUTH_FAILURE,
   method_not_allowed: { error: 'invalid_request', status: 405 },
   conflict: NOT_AN_OAUTH_FAILURE,

@@ -10,6 +10,7 @@ import type { SharedDocumentCache } from '../issuers/remote-documents.js';
 import type { AccessTokenAlgorithm, HostKeys } from '../keys/signing-keys.js';
 import { rateLimitOptionsSchema } from '../limits/rate-limit-options.js';
 import { AUDIENCE_PATTERN } from '../organizations/organizations.js';
+import { DEFAULT_POLICY_HOOK_TIMEOUT_MS, type ExchangePolicyHook } from '../policy/policy-hook.js';
 import type { EmailLinkingPolicy, Store } from '../store/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import { metricsOptionsSchema } from '../telemetry/prometheus-metrics.js';
@@ -257,6 +258,27 @@ const rialtoExchangeOptionsShape = {
    */
   // Off: a partner that retries an exchange whose answer it lost would be refused.
   singleUseIdTokens: z.boolean({ error: 'must be true or false' }).default(false),
+  /**
+   * Decides what the issuers' CEL policies cannot (docs/exchange-policy.md): called on each
+   * exchange after every check of the ID token and the issuer's policy, before anything is
+   * written, with the verified claims, the org, the issuer and the existing user or `null` (and
+   * `dryRun: true` from the debugger). It may add access-token claims or deny with a reason
+   * (`403 access_denied`). Slower than `exchangePolicyHookTimeoutMs` is `503`; a throw is `500`,
+   * its cause logged, never sent.
+   */
+  exchangePolicyHook: implementation<ExchangePolicyHook>(
+    (value) => typeof value === 'function',
+    'a function ({ claims, org, issuer, user, dryRun, signal }) => result | Promise<result>',
+  ).optional(),
+  /**
+   * How long `exchangePolicyHook` may take before the exchange answers 503 and aborts its `signal`.
+   * @default 2000
+   */
+  exchangePolicyHookTimeoutMs: z
+    .number({ error: 'must be a positive whole number of milliseconds' })
+    .int({ error: 'must be a positive whole number of milliseconds' })
+    .positive({ error: 'must be a positive whole number of milliseconds' })
+    .default(DEFAULT_POLICY_HOOK_TIMEOUT_MS),
   /**
    * Receives warnings and server errors (pino-compatible). Tokens and keys are never logged.
    * Without one, 5xx causes and identity-provider failures are printed to stderr, once per

@@ -73,8 +73,26 @@ export interface IssuerRegistrationRecord {
   subjectClaim: string;
   /** Whether an email taken from `preferred_username` or `upn` may link to an existing user. */
   trustUsernameClaims: boolean;
+  /**
+   * The exchange policy (docs/exchange-policy.md). Absent on registrations stored before policies,
+   * which read as version 0 with neither condition nor mappings (`storeKit.policyOf`).
+   */
+  policy?: IssuerPolicyRecord;
   createdAt: number;
   updatedAt: number;
+}
+
+/** The exchange policy of an issuer registration: CEL sources, as registered, and their version. */
+export interface IssuerPolicyRecord {
+  /** A CEL expression that must be true for an exchange to go on; `null` when there is none. */
+  condition: string | null;
+  /** Access-token claim name -> CEL expression; `{}` when there are none. */
+  claimMappings: Record<string, string>;
+  /**
+   * 1 for a new registration, one more on each change: compiled policies are cached by
+   * (registration, version), and a refusal names the version that refused.
+   */
+  version: number;
 }
 
 /**
@@ -525,6 +543,21 @@ export interface OrganizationStore {
    *   trailing-slash tolerance), in `storeKit.oldestRegistrationFirst` order; `[]` when there are none.
    */
   findIssuerRegistrations(issuer: string): Promise<IssuerRegistrationRecord[]>;
+
+  /**
+   * Replaces a registration's exchange policy if its stored version (0 when it has none) is
+   * `policy.version - 1`, and sets `updatedAt`, atomically: of concurrent changes from one version,
+   * exactly one is stored. The registration is then read with the new policy by
+   * `listIssuerRegistrations` and `findIssuerRegistrations`.
+   * @returns the updated registration; `'not_found'` when `orgId` has no such registration;
+   *   `'version_conflict'` (and writes nothing) when the stored version is another
+   */
+  replaceIssuerPolicy(
+    orgId: string,
+    registrationId: string,
+    policy: IssuerPolicyRecord,
+    now: number,
+  ): Promise<IssuerRegistrationRecord | 'not_found' | 'version_conflict'>;
 
   /**
    * Removes a registration and releases its issuer and client ids for other registrations, atomically.

@@ -1,4 +1,6 @@
 import type { RialtoErrorCode } from '../errors.js';
+import type { IssuerPolicyDiff } from '../issuers/issuer-policies.js';
+import type { PolicyChangedBy } from '../issuers/issuer-registrations.js';
 import type { ProvisioningMode, SigningKeyUse, UserRole } from '../store/store.js';
 import type { Logger } from './logger.js';
 
@@ -23,6 +25,19 @@ export interface RialtoEventMap {
   'organization.audience_updated': { orgId: string; audience: string[] };
   'organization.issuer_added': { orgId: string; registrationId: string; issuer: string };
   'organization.issuer_removed': { orgId: string; registrationId: string; issuer: string };
+  /**
+   * An issuer registration's exchange policy changed to `version`: the condition before and after,
+   * the names of the mappings added, removed and changed, and who changed it (the admin API's
+   * credential, or the host's code through the facade).
+   */
+  'organization.issuer_policy_changed': {
+    orgId: string;
+    registrationId: string;
+    issuer: string;
+    version: number;
+    changes: IssuerPolicyDiff;
+    changedBy: PolicyChangedBy;
+  };
   'organization.suspended': { orgId: string };
   'organization.resumed': { orgId: string };
   /** The organization and everything stored for it were removed. */

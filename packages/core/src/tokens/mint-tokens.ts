@@ -5,6 +5,7 @@ import { type tokenResponseSchema, verificationFlagsJson } from '../http/wire-fo
 import { epochSeconds } from '../internal/clock.js';
 import { signHs256Jwt } from '../internal/hs256.js';
 import type { LoadedKeys, SigningKeys } from '../keys/signing-keys.js';
+import type { JsonValue } from '../policy/custom-claims.js';
 import type { OrganizationRecord, RefreshTokenRecord, Store, UserRecord, UserRole } from '../store/store.js';
 
 /**
@@ -49,8 +50,16 @@ export interface TokenMinterOptions {
 }
 
 export interface TokenMinter {
-  /** Signs an access token and a refresh token that starts a new family, and records the refresh token. */
-  mint(org: OrganizationRecord, user: UserRecord): Promise<TokenResponse>;
+  /**
+   * Signs an access token and a refresh token that starts a new family, and records the refresh
+   * token. `customClaims` (the exchange policy's: names the exchange does not own, 4 KiB of JSON at
+   * most) join the access token; its own claims are written after them.
+   */
+  mint(
+    org: OrganizationRecord,
+    user: UserRecord,
+    customClaims?: Readonly<Record<string, JsonValue>>,
+  ): Promise<TokenResponse>;
   /**
    * The record of a refresh token to succeed one of `familyId`, issued `now` under the current
    * refresh secret. Nothing is signed or stored: the store rotates it in.
@@ -104,6 +113,7 @@ export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
     user: UserRecord,
     refreshToken: RefreshTokenRecord,
     now: number,
+    customClaims?: Readonly<Record<string, JsonValue>>,
   ): Promise<TokenResponse> {
     const keys = await signingKeys.load();
     const scope = scopeFor(org);
@@ -122,9 +132,12 @@ export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
       org_role: user.role,
       ...verificationFlagsJson(user),
     };
+    // Custom claims first: a name the exchange owns was refused at registration (and from the
+    // hook), and the exchange's own value would win anyway.
+    const payload = customClaims === undefined ? claims : { ...customClaims, ...claims };
     // CompactSign rather than SignJWT: the claims are built above from typed values, and SignJWT
     // would deep-copy and re-check them on every exchange.
-    const accessToken = await new CompactSign(encoder.encode(JSON.stringify(claims)))
+    const accessToken = await new CompactSign(encoder.encode(JSON.stringify(payload)))
       .setProtectedHeader({ alg: keys.access.alg, kid: keys.access.kid, typ: ACCESS_TOKEN_TYPE })
       .sign(keys.access.key);
     return {
@@ -162,14 +175,14 @@ export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
   }
 
   return {
-    async mint(org, user) {
+    async mint(org, user, customClaims) {
       const now = epochSeconds();
       const refreshToken = await refreshRecord(
         { familyId: randomUUID(), orgId: org.orgId, userId: user.userId },
         now,
       );
       const [tokens] = await Promise.all([
-        respond(org, user, refreshToken, now),
+        respond(org, user, refreshToken, now, customClaims),
         store.saveRefreshToken(refreshToken),
       ]);
       return tokens;

@@ -125,20 +125,7 @@ export async function previewProvisioning(
   identity: VerifiedIdentity,
   linking: EmailLinkingRules,
 ): Promise<ProvisioningPreview> {
-  const now = epochSeconds();
-  const email = normalizeEmail(identity.email);
-  const result = await store.findOrCreateUser({
-    orgId: org.orgId,
-    iss: identity.iss,
-    sub: identity.sub,
-    subjectClaim: identity.subjectClaim,
-    email,
-    mayLinkByEmail: false,
-    mayCreate: false,
-    // Never stored: `mayCreate: false` writes nothing.
-    newUser: newUserRecord(org.orgId, email, now),
-    now,
-  });
+  const result = await lookUpIdentity(store, org.orgId, identity);
   if (result.outcome === 'existing' || result.outcome === 'linked') {
     return { outcome: 'existing', user: result.user };
   }
@@ -149,6 +136,37 @@ export async function previewProvisioning(
   }
   if (!allowed.mayCreate) throw new RialtoError('user_not_provisioned');
   return { outcome: 'created' };
+}
+
+/**
+ * The user this identity is linked to already, or `null`; writes nothing. What the exchange
+ * policy hook is given before anything is written.
+ */
+export async function findLinkedUser(
+  store: Store,
+  orgId: string,
+  identity: VerifiedIdentity,
+): Promise<UserRecord | null> {
+  const result = await lookUpIdentity(store, orgId, identity);
+  return result.outcome === 'existing' || result.outcome === 'linked' ? result.user : null;
+}
+
+/** The store's answer for an identity with linking and creating both refused: a call that writes nothing. */
+function lookUpIdentity(store: Store, orgId: string, identity: VerifiedIdentity) {
+  const now = epochSeconds();
+  const email = normalizeEmail(identity.email);
+  return store.findOrCreateUser({
+    orgId,
+    iss: identity.iss,
+    sub: identity.sub,
+    subjectClaim: identity.subjectClaim,
+    email,
+    mayLinkByEmail: false,
+    mayCreate: false,
+    // Never stored: `mayCreate: false` writes nothing.
+    newUser: newUserRecord(orgId, email, now),
+    now,
+  });
 }
 
 /** What the org and the issuer's linking rules let `provisionUser` do with a new identity. */

@@ -9,6 +9,7 @@ import { describeConcurrency } from './concurrency.js';
 import { describeConsoleSessions } from './console-sessions.js';
 import { describeConsumeOnce } from './consume-once.js';
 import { createSuiteContext } from './context.js';
+import { describeIssuerPolicies } from './issuer-policies.js';
 import { describeIssuerRegistrations } from './issuer-registrations.js';
 import { describeLifecycle } from './lifecycle.js';
 import { describeListingOrder } from './listing-order.js';
@@ -96,6 +97,7 @@ export function runStoreConformance(
   describe(`${name} conforms to the Store contract`, () => {
     describeOrganizations(context);
     describeIssuerRegistrations(context);
+    describeIssuerPolicies(context);
     describeApiKeys(context);
     describeUsers(context);
     describeUserRoles(context);

@@ -203,6 +203,30 @@ export function keyvOrganizations(context: KeyvContext): OrganizationStore {
         );
       }),
 
+    replaceIssuerPolicy: (orgId, registrationId, policy, now) =>
+      run(async (deadlineAt) => {
+        await upgradeOrganization(deadlineAt, orgId);
+        const entry = (await orgIndex(deadlineAt, orgId)).find(
+          (candidate) => candidate.registrationId === registrationId,
+        );
+        if (!entry) return 'not_found';
+        return withLocks([key.issuerRegistrations(entry.issuer), key.orgIssuers(orgId)], async () => {
+          const sameIssuer = await registrationsOfIssuer(deadlineAt, entry.issuer);
+          const current = sameIssuer.find(
+            (registration) => registration.registrationId === registrationId && registration.orgId === orgId,
+          );
+          if (!current) return 'not_found';
+          if (storeKit.policyOf(current).version !== policy.version - 1) return 'version_conflict';
+          const updated: IssuerRegistrationRecord = { ...current, policy, updatedAt: now };
+          await set(
+            deadlineAt,
+            key.issuerRegistrations(entry.issuer),
+            sameIssuer.map((registration) => (registration === current ? updated : registration)),
+          );
+          return updated;
+        });
+      }),
+
     removeIssuerRegistration: (orgId, registrationId) =>
       run(async (deadlineAt) => {
         await upgradeOrganization(deadlineAt, orgId);

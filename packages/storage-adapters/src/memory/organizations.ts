@@ -70,6 +70,15 @@ export function memoryOrganizations(state: MemoryState): OrganizationStore {
       return storeKit.sortedBy(registrationsOfIssuer(issuer), storeKit.oldestRegistrationFirst).map(copy);
     },
 
+    async replaceIssuerPolicy(orgId, registrationId, policy, now) {
+      const registration = issuerRegistrations.get(registrationId);
+      if (registration?.orgId !== orgId) return 'not_found';
+      if (storeKit.policyOf(registration).version !== policy.version - 1) return 'version_conflict';
+      const updated = { ...registration, policy: copy(policy), updatedAt: now };
+      issuerRegistrations.set(registrationId, updated);
+      return copy(updated);
+    },
+
     async removeIssuerRegistration(orgId, registrationId) {
       if (issuerRegistrations.get(registrationId)?.orgId !== orgId) return false;
       return issuerRegistrations.delete(registrationId);

@@ -1,5 +1,6 @@
 import type {
   ApiKeyRecord,
+  IssuerPolicyRecord,
   IssuerRegistrationConflict,
   IssuerRegistrationRecord,
   OrganizationRecord,
@@ -17,8 +18,10 @@ import {
   DROP_ORPHANED_REGISTRATIONS,
   DROP_STALE_ISSUER_CLAIMS,
   LIST_API_KEYS,
+  RAISE_ISSUER_SIDE_POLICY,
   READ_ORGANIZATION,
   REGISTRATIONS_ON_ORG_SIDE,
+  REPLACE_ORG_SIDE_REGISTRATION,
   REVOKE_API_KEY,
   UPDATE_ORGANIZATION,
 } from './scripts.js';
@@ -166,6 +169,47 @@ export function redisOrganizations(context: RedisContext): OrganizationStore {
     // The issuer's side first: from then on no token resolves to the org through it.
     await send(deadlineAt, ['HDEL', key.issuerRegistrations(issuer), registrationId]);
     return (await send(deadlineAt, ['HDEL', registrations, registrationId])) === 1;
+  }
+
+  /**
+   * The org's copy first, compared and set on the JSON the version was checked on (retried when a
+   * concurrent change rewrote it), then the issuer's copy, which token resolution reads, raised
+   * only to a newer version. A crash between the two leaves exchanges on the previous policy
+   * until the next change; the registration lists with the new one.
+   */
+  async function replaceIssuerPolicy(
+    deadlineAt: number,
+    orgId: string,
+    registrationId: string,
+    policy: IssuerPolicyRecord,
+    now: number,
+  ): Promise<IssuerRegistrationRecord | 'not_found' | 'version_conflict'> {
+    const registrations = key.org(orgId).registrations;
+    for (let attempts = 1; ; attempts++) {
+      const json = await send(deadlineAt, ['HGET', registrations, registrationId]);
+      if (typeof json !== 'string') return 'not_found';
+      const current = JSON.parse(json) as IssuerRegistrationRecord;
+      if (storeKit.policyOf(current).version !== policy.version - 1) return 'version_conflict';
+      const updated: IssuerRegistrationRecord = { ...current, policy, updatedAt: now };
+      const updatedJson = JSON.stringify(updated);
+      const replaced = await script(
+        deadlineAt,
+        REPLACE_ORG_SIDE_REGISTRATION,
+        [registrations],
+        [registrationId, json, updatedJson],
+      );
+      if (replaced !== 1) {
+        if (attempts >= MAX_CLAIM_ATTEMPTS) return 'version_conflict';
+        continue;
+      }
+      await script(
+        deadlineAt,
+        RAISE_ISSUER_SIDE_POLICY,
+        [key.issuerRegistrations(current.issuer)],
+        [registrationId, updatedJson, String(policy.version)],
+      );
+      return updated;
+    }
   }
 
   async function deleteOrganization(deadlineAt: number, orgId: string): Promise<boolean> {
@@ -336,6 +380,9 @@ export function redisOrganizations(context: RedisContext): OrganizationStore {
         const { live } = await checkOrgSides(deadlineAt, stored);
         return storeKit.sortedBy(live, storeKit.oldestRegistrationFirst);
       }),
+
+    replaceIssuerPolicy: (orgId, registrationId, policy, now) =>
+      run((deadlineAt) => replaceIssuerPolicy(deadlineAt, orgId, registrationId, policy, now)),
 
     removeIssuerRegistration: (orgId, registrationId) =>
       run((deadlineAt) => removeIssuerRegistration(deadlineAt, orgId, registrationId)),

@@ -89,6 +89,29 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 return redis.call('HDEL', KEYS[2], unpack(ARGV))
 `);
 
+// KEYS: the org's registrations. ARGV: registrationId, the JSON read, the JSON to write.
+// A compare-and-set of the org's copy, the first step of replaceIssuerPolicy: the caller checked
+// the policy version on the JSON it read, so an entry rewritten since is left alone (answers 0).
+export const REPLACE_ORG_SIDE_REGISTRATION = lua(`
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+`);
+
+// KEYS: the issuer's registrations. ARGV: registrationId, registration JSON, its policy version.
+// The issuer's side of replaceIssuerPolicy, in its own step (another slot): writes only over an
+// entry that exists (a removed registration stays removed) with an older policy, so of two changes
+// racing here the later version stays. Answers 1 when written.
+export const RAISE_ISSUER_SIDE_POLICY = lua(`
+local json = redis.call('HGET', KEYS[1], ARGV[1])
+if not json then return 0 end
+local policy = cjson.decode(json).policy
+local version = (type(policy) == 'table' and tonumber(policy.version)) or 0
+if version >= tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`);
+
 // KEYS: organization hash. A script rather than HGETALL, whose reply is a map in RESP3.
 export const READ_ORGANIZATION = lua(`
 return redis.call('HGETALL', KEYS[1])

@@ -340,6 +340,34 @@ const MIGRATIONS: readonly Migration[] = [
     },
   },
   {
+    version: 10,
+    name: 'issuer_policies',
+    // Exchange policies of issuer registrations: the CEL sources as registered (the mappings as a
+    // JSON object) and their version. Existing registrations have none: version 0.
+    async up(db, { dialect }) {
+      const alter = () => db.schema.alterTable('issuer_registrations');
+      const version = 'policy_version';
+      if (dialect === 'sqlite') {
+        // SQLite adds one column per statement (and migrates in one transaction anyway).
+        await alter().addColumn('policy_condition', 'text').execute();
+        await alter().addColumn('policy_claim_mappings', 'text').execute();
+        await alter()
+          .addColumn(version, 'integer', (builder) => builder.notNull().defaultTo(0))
+          .execute();
+        return;
+      }
+      // One statement: MySQL rebuilds the table for each ALTER, and a rerun finds all three or none.
+      await tolerateExistingColumn(
+        dialect,
+        alter()
+          .addColumn('policy_condition', 'text')
+          .addColumn('policy_claim_mappings', 'text')
+          .addColumn(version, 'integer', (builder) => builder.notNull().defaultTo(0))
+          .execute(),
+      );
+    },
+  },
+  {
     version: 11,
     name: 'identities_keyed_by_claim_name',
     // Identities are keyed by (org, iss, claim name, value) since this version; `sub` identities

@@ -11,6 +11,7 @@ import { type SqlContext, withRetries } from './context.js';
 import { organizationAfter, organizationMatches } from './listing.js';
 import { clientClaimKey, sha256 } from './lookup-keys.js';
 import {
+  fromIssuerPolicy,
   fromIssuerRegistration,
   fromOrganization,
   toApiKey,
@@ -196,6 +197,30 @@ export function sqlOrganizations({ db, dialect, run }: SqlContext): Organization
         (await readIssuerRegistrations('issuer_key', sha256(issuer)))
           .filter((row) => row.issuer === issuer)
           .map(toIssuerRegistration),
+      ),
+
+    replaceIssuerPolicy: (orgId, registrationId, policy, now) =>
+      run(() =>
+        withRetries(isRetryableConflict, () =>
+          db.transaction().execute(async (trx) => {
+            // The version compared in the UPDATE itself: of concurrent changes one matches.
+            const { numUpdatedRows } = await trx
+              .updateTable('issuer_registrations')
+              .set({ ...fromIssuerPolicy(policy), updated_at: now })
+              .where('registration_id', '=', registrationId)
+              .where('org_id', '=', orgId)
+              .where('policy_version', '=', policy.version - 1)
+              .executeTakeFirst();
+            const row = await trx
+              .selectFrom('issuer_registrations')
+              .selectAll()
+              .where('registration_id', '=', registrationId)
+              .where('org_id', '=', orgId)
+              .executeTakeFirst();
+            if (!row) return 'not_found' as const;
+            return numUpdatedRows === 1n ? toIssuerRegistration(row) : ('version_conflict' as const);
+          }),
+        ),
       ),
 
     removeIssuerRegistration: (orgId, registrationId) =>

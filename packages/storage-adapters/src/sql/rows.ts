@@ -1,5 +1,6 @@
 import type {
   ApiKeyRecord,
+  IssuerPolicyRecord,
   IssuerRegistrationRecord,
   OrganizationRecord,
   RefreshTokenRecord,
@@ -11,7 +12,7 @@ import type {
   WebhookSubscriptionPatch,
   WebhookSubscriptionRecord,
 } from '@rialto-exchange/core';
-import { verificationFlags } from '@rialto-exchange/core';
+import { storeKit, verificationFlags } from '@rialto-exchange/core';
 import type { Selectable } from 'kysely';
 import { emailKey, orgIssuerKey, sha256 } from './lookup-keys.js';
 import type { Database } from './schema.js';
@@ -64,8 +65,18 @@ export function fromIssuerRegistration(record: IssuerRegistrationRecord) {
     email_linking: record.emailLinking,
     subject_claim: record.subjectClaim,
     trust_username_claims: record.trustUsernameClaims ? 1 : 0,
+    ...fromIssuerPolicy(storeKit.policyOf(record)),
     created_at: record.createdAt,
     updated_at: record.updatedAt,
+  };
+}
+
+/** The policy columns of a registration row. */
+export function fromIssuerPolicy(policy: IssuerPolicyRecord) {
+  return {
+    policy_condition: policy.condition,
+    policy_claim_mappings: JSON.stringify(policy.claimMappings),
+    policy_version: policy.version,
   };
 }
 
@@ -81,6 +92,15 @@ export function toIssuerRegistration(
     emailLinking: row.email_linking as IssuerRegistrationRecord['emailLinking'],
     subjectClaim: row.subject_claim,
     trustUsernameClaims: Boolean(row.trust_username_claims),
+    ...(Number(row.policy_version) === 0
+      ? {}
+      : {
+          policy: {
+            condition: row.policy_condition,
+            claimMappings: row.policy_claim_mappings === null ? {} : JSON.parse(row.policy_claim_mappings),
+            version: Number(row.policy_version),
+          },
+        }),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };

@@ -59,6 +59,10 @@ export interface Database {
     email_linking: string;
     subject_claim: string;
     trust_username_claims: Flag;
+    /** Since migration 10: the exchange policy; a JSON object of mappings; 0 without a policy. */
+    policy_condition: string | null;
+    policy_claim_mappings: string | null;
+    policy_version: ColumnType<number | string, number | undefined, number>;
     created_at: EpochSeconds;
     updated_at: EpochSeconds;
   };

@@ -1,5 +1,6 @@
 import type { FacadeGroups } from '../../facade/index.js';
-import { issuerRegistrationSchema } from '../../issuers/issuer-registrations.js';
+import { changeIssuerPolicy } from '../../facade/issuers.js';
+import { issuerPolicyPatchSchema, issuerRegistrationSchema } from '../../issuers/issuer-registrations.js';
 import {
   audienceUpdateSchema,
   checkAllowedAudiences,
@@ -29,10 +30,8 @@ import {
  * Organization registration, issuers, suspension, provisioning mode and deletion, API key
  * rotation, and audience updates: each over the facade function host code calls.
  */
-export function adminRoutes(
-  { options }: Services,
-  { organizations, apiKeys, issuers }: FacadeGroups,
-): Route[] {
+export function adminRoutes(services: Services, { organizations, apiKeys, issuers }: FacadeGroups): Route[] {
+  const { options } = services;
   function suspensionRoute(action: 'suspend' | 'resume'): Route {
     const isSuspending = action === 'suspend';
     return declareRoute({
@@ -139,6 +138,21 @@ export function adminRoutes(
       async run(_request, { org_id }) {
         const registrations = await issuers.list(org_id);
         return respond(200, issuerListResponseSchema, { issuers: registrations.map(issuerRegistrationJson) });
+      },
+    }),
+    declareRoute({
+      route: 'PATCH /identity/organizations/{org_id}/issuers/{issuer_id}',
+      credentials: ['adminToken'],
+      body: issuerPolicyPatchSchema,
+      operationId: 'updateIssuerPolicy',
+      summary:
+        "Change an issuer registration's exchange policy (condition, claim_mappings): a new policy version, audited",
+      tag: 'Organizations',
+      responses: { 200: issuerRegistrationResponseSchema },
+      errors: ['not_found', 'temporarily_unavailable', 'invalid_request', 'conflict'],
+      async run(_request, { org_id, issuer_id }, _caller, patch) {
+        const updated = await changeIssuerPolicy(services, org_id, issuer_id, patch, 'admin_api');
+        return respond(200, issuerRegistrationResponseSchema, issuerRegistrationJson(updated));
       },
     }),
     declareRoute({

@@ -1,4 +1,4 @@
-import { apiKeyExchangeInput } from '../../exchange/api-key-input.js';
+import { apiKeyExchangeInput, apiKeyExplainInput } from '../../exchange/api-key-input.js';
 import { explainExchange } from '../../exchange/explain-exchange.js';
 import { EXCHANGE_ERRORS, EXPLAIN_ERRORS } from '../../exchange/pipeline.js';
 import { runExchange } from '../../exchange/run-exchange.js';
@@ -9,6 +9,7 @@ import {
   emptyResponseSchema,
   exchangeExplanationResponseSchema,
   exchangeRequestSchema,
+  explainRequestSchema,
   refreshRequestSchema,
   tokenResponseSchema,
 } from '../wire-format.js';
@@ -38,7 +39,7 @@ export function tokenRoutes({ exchange, refreshTokens, addressLimit }: Services)
       route: 'POST /identity/auth/exchange/explain',
       credentials: ['apiKey'],
       handlesRequestItself: true,
-      body: exchangeRequestSchema,
+      body: explainRequestSchema,
       operationId: 'explainExchange',
       summary: 'Run every check of an exchange, writing and minting nothing, and report each step',
       tag: 'Tokens',
@@ -50,7 +51,7 @@ export function tokenRoutes({ exchange, refreshTokens, addressLimit }: Services)
         return respond(
           200,
           exchangeExplanationResponseSchema,
-          await explainExchange(exchange, apiKeyExchangeInput(request)),
+          await explainExchange(exchange, apiKeyExplainInput(request)),
         );
       },
     }),

@@ -11,7 +11,7 @@
  */
 export { emailKey, identityKey } from './composite-keys.js';
 export { issuerRegistrationConflict } from './issuer-registration-conflict.js';
-export { withOrganizationDefaults, withUserDefaults } from './legacy-defaults.js';
+export { policyOf, withOrganizationDefaults, withUserDefaults } from './legacy-defaults.js';
 export { asciiLowerCase, isAfterPosition, matchesOrganizationQuery, matchesUserQuery } from './listing.js';
 export {
   earliestDueDeliveryFirst,

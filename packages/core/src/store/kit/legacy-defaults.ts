@@ -1,4 +1,9 @@
-import type { OrganizationRecord, UserRecord } from '../store.js';
+import type {
+  IssuerPolicyRecord,
+  IssuerRegistrationRecord,
+  OrganizationRecord,
+  UserRecord,
+} from '../store.js';
 
 /*
  * Records stored by earlier releases lack fields added since. Stores that keep records as JSON
@@ -18,4 +23,9 @@ export function withOrganizationDefaults(org: OrganizationRecord): OrganizationR
 /** Users stored before roles existed: `member`. */
 export function withUserDefaults(user: UserRecord): UserRecord {
   return user.role === undefined ? { ...user, role: 'member' } : user;
+}
+
+/** Registrations stored before exchange policies: no condition, no mappings, version 0. */
+export function policyOf(registration: IssuerRegistrationRecord): IssuerPolicyRecord {
+  return registration.policy ?? { condition: null, claimMappings: {}, version: 0 };
 }
