@@ -1,3 +1,4 @@
+import { StoreUnavailableError } from '@rialto-exchange/core';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { request } from './client.js';
@@ -7,6 +8,7 @@ import {
   exchange,
   idTokenClaims,
   type LocalIssuer,
+  recordingStore,
   registerOrganization,
   SERVICE_ISSUER,
   startLocalIssuer,
@@ -234,6 +236,26 @@ describe('POST /oauth/introspect limits', () => {
       .set('authorization', `Bearer ${ADMIN_TOKEN}`)
       .send('token=x');
     expect(asAdmin.body).toEqual({ active: false });
+    await idp.close();
+  });
+});
+
+describe('POST /oauth/introspect when the store fails', () => {
+  it('answers 503 temporarily_unavailable with Retry-After, never { active: false }', async () => {
+    const idp = await startLocalIssuer();
+    const store = recordingStore();
+    const t = createTestApp({ store });
+    const org = await registerOrganization(t.app, { name: 'Acme', issuer: idp.issuer, audience: [] });
+    const signedIn = await exchange(t.app, org.apiKey, { token: await idp.sign(idTokenClaims(idp.issuer)) });
+    store.isRefreshTokenLive = async () => {
+      throw new StoreUnavailableError('store down');
+    };
+    const response = await request(t.app)
+      .post('/oauth/introspect')
+      .set('x-api-key', org.apiKey)
+      .send(`token=${signedIn.body.refresh_token}`);
+    expectOAuthError(response, 503, 'temporarily_unavailable', 'temporarily_unavailable');
+    expect(response.headers['retry-after']).toBe('1');
     await idp.close();
   });
 });

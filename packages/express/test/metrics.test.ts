@@ -7,7 +7,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_WEBHOOKS, type Receiver, startReceiver } from '../../core/test/webhook-fixtures.js';
 import { rialtoExchange, rialtoMetricsHandler } from '../src/index.js';
-import { createTestApp, exchange, registerOrganization, type TestApp } from './helpers.js';
+import { ADMIN_TOKEN, createTestApp, exchange, registerOrganization, type TestApp } from './helpers.js';
 
 /** The value of one sample in Prometheus text, or 0 when the series does not exist yet. */
 function sample(text: string, series: string): number {
@@ -138,6 +138,34 @@ describe('Prometheus metrics after real exchanges', () => {
     ]) {
       expect(text).not.toContain(secret);
     }
+  });
+
+  it('names the OAuth revocation and introspection routes by their templates', async () => {
+    const wrongSecret = await request(t.app)
+      .post('/oauth/revoke')
+      .auth(orgId, 'rialto_ak_wrong')
+      .type('form')
+      .send({ token: 'anything' });
+    expect(wrongSecret.status).toBe(401);
+    const asAdmin = await request(t.app)
+      .post('/oauth/introspect')
+      .set('authorization', `Bearer ${ADMIN_TOKEN}`)
+      .type('form')
+      .send({ token: 'anything' });
+    expect(asAdmin.body).toEqual({ active: false });
+    const text = await scrape();
+    expect(
+      sample(
+        text,
+        'rialto_http_request_duration_seconds_count{route="/oauth/revoke",method="POST",status="401"}',
+      ),
+    ).toBe(1);
+    expect(
+      sample(
+        text,
+        'rialto_http_request_duration_seconds_count{route="/oauth/introspect",method="POST",status="200"}',
+      ),
+    ).toBe(1);
   });
 });
 
