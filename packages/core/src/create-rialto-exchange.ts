@@ -3,6 +3,7 @@ import { RialtoError, toRialtoError } from './errors.js';
 import type { RialtoApiKeys } from './facade/api-keys.js';
 import { createFacadeGroups } from './facade/index.js';
 import type { RialtoIssuers } from './facade/issuers.js';
+import type { RialtoOperators } from './facade/operators.js';
 import type { RialtoOrganizations } from './facade/organizations.js';
 import type { RialtoKeys } from './facade/signing-keys.js';
 import type { RialtoUsers } from './facade/users.js';
@@ -83,6 +84,8 @@ export interface RialtoExchange {
   readonly keys: RialtoKeys;
   /** Durable, org-scoped webhook events that partners subscribe to, and their delivery worker. */
   readonly webhooks: RialtoWebhooks;
+  /** What an operator's tool (the admin console) needs beside the other groups: admin sign-in, keys, webhooks, the token debugger. */
+  readonly operators: RialtoOperators;
   /**
    * The Prometheus metrics when the `metrics` option enabled them, else `undefined`. Serve
    * `scrape()` with `contentType` where your Prometheus reaches it (Express: `rialtoMetricsHandler`).

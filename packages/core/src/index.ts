@@ -13,12 +13,16 @@ export type { ExchangeExplanation, ExplainedError, ExplainStep } from './exchang
 export { exchangeErrorFix } from './exchange/explain-exchange.js';
 // The facade's groups: `exchange.organizations`, `.apiKeys`, `.issuers`, `.users`, `.keys`, `.webhooks`.
 export type {
+  ApiKeySummary,
+  DiscoveryCheck,
   RialtoApiKeys,
   RialtoIssuers,
   RialtoKeys,
+  RialtoOperators,
   RialtoOrganizations,
   RialtoUsers,
   RialtoWebhooks,
+  WebhookSummary,
 } from './facade/index.js';
 export type { FetchHandler, FetchHandlerOptions, FetchRequestContext } from './http/fetch-handler.js';
 export { createFetchHandler } from './http/fetch-handler.js';

@@ -1,11 +1,13 @@
 import type { Services } from '../services.js';
 import { createApiKeysFacade, type RialtoApiKeys } from './api-keys.js';
 import { createIssuersFacade, type RialtoIssuers } from './issuers.js';
+import { createOperatorsFacade, type RialtoOperators } from './operators.js';
 import { createOrganizationsFacade, type RialtoOrganizations } from './organizations.js';
 import { createKeysFacade, type RialtoKeys } from './signing-keys.js';
 import { createUsersFacade, type RialtoUsers } from './users.js';
 import { createWebhooksFacade, type RialtoWebhooks } from './webhooks.js';
 
+export type { ApiKeySummary, DiscoveryCheck, RialtoOperators, WebhookSummary } from './operators.js';
 export type { RialtoApiKeys, RialtoIssuers, RialtoKeys, RialtoOrganizations, RialtoUsers, RialtoWebhooks };
 
 /**
@@ -20,6 +22,7 @@ export interface FacadeGroups {
   users: RialtoUsers;
   keys: RialtoKeys;
   webhooks: RialtoWebhooks;
+  operators: RialtoOperators;
 }
 
 export function createFacadeGroups(services: Services): FacadeGroups {
@@ -30,5 +33,6 @@ export function createFacadeGroups(services: Services): FacadeGroups {
     users: createUsersFacade(services),
     keys: createKeysFacade(services),
     webhooks: createWebhooksFacade(services),
+    operators: createOperatorsFacade(services),
   };
 }
