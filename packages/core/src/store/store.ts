@@ -392,6 +392,66 @@ export interface RateLimitHitResult {
   theoreticalArrivalMs: number;
 }
 
+/**
+ * Where a paged listing resumes: strictly after the record with this `createdAt` and id, in the
+ * listing's order. Core encodes it in the opaque cursor callers pass back.
+ */
+export interface ListingPosition {
+  createdAt: number;
+  /** The `orgId` or `userId` of the last record of the previous page. */
+  id: string;
+}
+
+export interface ListOrganizationsInput {
+  /**
+   * `null` lists every organization; otherwise only those whose `orgId` equals it or whose `name`
+   * contains it, ASCII letters compared case-insensitively (`storeKit.matchesOrganizationQuery`;
+   * other letters may or may not be folded, as the backend does). Core trims it and never passes `''`.
+   */
+  query: string | null;
+  /** `null` for the first page. */
+  after: ListingPosition | null;
+  /** Most records to return; core asks for one more than a page to know whether another follows. */
+  limit: number;
+}
+
+export interface ListUsersInput {
+  orgId: string;
+  /**
+   * `null` lists every user of the org; otherwise only users whose `userId` equals it or whose
+   * `email` starts with it, comparing code units (`storeKit.matchesUserQuery`; core lower-cases
+   * ASCII letters as `normalizeEmail` does, so it compares like stored emails).
+   */
+  query: string | null;
+  /** `null` for the first page. */
+  after: ListingPosition | null;
+  limit: number;
+}
+
+export interface RedeliverWebhookDeliveryInput {
+  orgId: string;
+  subscriptionId: string;
+  deliveryId: string;
+  now: number;
+}
+
+/**
+ * A signed-in session of the admin console. The session id itself lives only in the browser's
+ * cookie; the store keeps its hash, so a copy of the store cannot be used to sign in.
+ */
+export interface ConsoleSessionRecord {
+  /** Hex SHA-256 of the session id; the record's key. At most 128 ASCII characters. */
+  sessionHash: string;
+  /**
+   * Names the admin credential that signed in (e.g. a keyed hash of the admin token): core refuses a
+   * session whose credential is no longer the current one, so rotating the admin token ends it.
+   */
+  credentialFingerprint: string;
+  createdAt: number;
+  /** The session is gone once `now` reaches it: never returned, and dropped by the store on its own. */
+  expiresAt: number;
+}
+
 /** Organizations with their issuer registrations and API keys. */
 export interface OrganizationStore {
   /**
@@ -457,6 +517,15 @@ export interface OrganizationStore {
    */
   removeIssuerRegistration(orgId: string, registrationId: string): Promise<boolean>;
 
+  /**
+   * One page of organizations, newest first (`storeKit.newestOrganizationFirst`: newest `createdAt`
+   * first, ties by `orgId` descending), those matching `query` only, starting strictly after
+   * `after`, at most `limit`. Paging through with the last record of each page as the next `after`
+   * lists every organization that existed throughout exactly once, however many there are.
+   * @returns `[]` when none is left
+   */
+  listOrganizations(input: ListOrganizationsInput): Promise<OrganizationRecord[]>;
+
   /** Stores another key for an existing organization. */
   addApiKey(key: ApiKeyRecord): Promise<void>;
 
@@ -488,6 +557,14 @@ export interface UserStore {
 
   /** @returns the user if it belongs to `orgId`, otherwise `null` (also for another org's user). */
   getUser(orgId: string, userId: string): Promise<UserRecord | null>;
+
+  /**
+   * One page of an organization's users, newest first (`storeKit.newestUserFirst`: newest
+   * `createdAt` first, ties by `userId` descending), those matching `query` only, starting strictly
+   * after `after`, at most `limit`; never another org's users.
+   * @returns `[]` when none is left
+   */
+  listUsers(input: ListUsersInput): Promise<UserRecord[]>;
 
   /** @returns the user whatever its organization, or `null`; for admin routes only. */
   getUserById(userId: string): Promise<UserRecord | null>;
@@ -657,12 +734,36 @@ export interface WebhookStore {
   ): Promise<WebhookDeliveryRecord[]>;
 
   /**
+   * Makes a delivery of `subscriptionId` in `orgId` due again, as `storeKit.redelivered` rewrites it:
+   * one that is finished (`failed` or `succeeded`) or waiting for a retry becomes `pending`, due at
+   * `now`, its attempts kept; one a worker holds (a live lease) is left as it is, since its attempt
+   * is under way. Atomic with respect to claims and completions; calling it again changes nothing more.
+   * @returns the delivery as stored afterwards, or `null` when the subscription of `orgId` has no such delivery
+   */
+  redeliverWebhookDelivery(input: RedeliverWebhookDeliveryInput): Promise<WebhookDeliveryRecord | null>;
+
+  /**
    * Optional: the outbox backlog, for the webhook backlog metric: how many deliveries of every
    * organization a worker could claim at `now` (`storeKit.isClaimable`: pending, due, no live
    * lease). A store may count a delivery whose record it has dropped until a claim tidies it away.
    * Stores that leave it out report no backlog.
    */
   countPendingWebhookDeliveries?(now: number): Promise<number>;
+}
+
+/** Sessions of the admin console, shared by every instance so that signing out ends one everywhere. */
+export interface ConsoleSessionStore {
+  /** Stores a session (replacing one with the same `sessionHash`). */
+  saveConsoleSession(record: ConsoleSessionRecord): Promise<void>;
+
+  /** @returns the session, or `null` when there is none or `now` has reached its `expiresAt`. */
+  getConsoleSession(sessionHash: string, now: number): Promise<ConsoleSessionRecord | null>;
+
+  /**
+   * Ends a session on every instance.
+   * @returns `false` when the store held no such session (an expired one it has not dropped yet may count as held)
+   */
+  deleteConsoleSession(sessionHash: string): Promise<boolean>;
 }
 
 /** Optional: rate limits shared by every process on the backend. */
@@ -681,7 +782,7 @@ export interface RateLimitStore {
 
 /**
  * Persistence for organizations, API keys, users, refresh tokens, signing keys, webhook
- * subscriptions and the webhook outbox: every capability interface above, which core takes apart
+ * subscriptions, the webhook outbox and console sessions: every capability interface above, which core takes apart
  * by concern, and its lifecycle (`migrate`, `close`). Methods marked optional may be left out; core then falls
  * back as each one says.
  *
@@ -696,6 +797,7 @@ export interface Store
     TokenStore,
     SigningKeyStore,
     WebhookStore,
+    ConsoleSessionStore,
     RateLimitStore {
   /**
    * Brings the backend to the schema or key layout this release reads (creating or upgrading

@@ -60,3 +60,21 @@ export function addToList(
     if (!listed.includes(item)) await set(deadlineAt, listKey, [...listed, item]);
   });
 }
+
+/** Removes `item` from the list stored at `listKey`. */
+export function removeFromList(
+  { get, set, withLocks }: KeyvContext,
+  deadlineAt: number,
+  listKey: string,
+  item: string,
+): Promise<void> {
+  return withLocks([listKey], async () => {
+    const listed = (await get<string[]>(deadlineAt, listKey)) ?? [];
+    if (listed.includes(item))
+      await set(
+        deadlineAt,
+        listKey,
+        listed.filter((listedItem) => listedItem !== item),
+      );
+  });
+}

@@ -30,4 +30,7 @@ export const keyvKeys = {
   // org's users through these lists. Users and links written before they existed are not listed.
   userIdentities: (userId: string) => `user-identities:${userId}`,
   orgUsers: (orgId: string) => `org-users:${orgId}`,
+  // Every organization's id, for listOrganizations. Organizations written before it are not listed.
+  organizations: 'orgs',
+  consoleSession: (sessionHash: string) => `console-session:${sessionHash}`,
 };

@@ -7,6 +7,7 @@ import {
   strictOptions,
 } from '@rialto-exchange/core/option-schema';
 import { z } from 'zod';
+import { keyvConsoleSessions } from './console-sessions.js';
 import { createKeyvContext } from './context.js';
 import { keyvSigningKeys } from './keys.js';
 import { isUnavailable } from './keyv-errors.js';
@@ -158,6 +159,7 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
     ...keyvTokens(context),
     ...keyvSigningKeys(context),
     ...keyvWebhooks(context, refusesWebhooks),
+    ...keyvConsoleSessions(context),
     migrate: runner.migrate,
     close: runner.close,
   };

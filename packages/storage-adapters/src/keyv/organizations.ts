@@ -6,7 +6,7 @@ import type {
   OrganizationStore,
 } from '@rialto-exchange/core';
 import { storeKit } from '@rialto-exchange/core';
-import type { KeyvContext } from './context.js';
+import { addToList, type KeyvContext, removeFromList } from './context.js';
 import { subscriptionsOf } from './outbox.js';
 import { readUser, removeUser } from './users.js';
 
@@ -112,6 +112,7 @@ export function keyvOrganizations(context: KeyvContext): OrganizationStore {
       if (user?.orgId === orgId) await removeUser(context, deadlineAt, user);
     }
     await remove(deadlineAt, key.orgUsers(orgId));
+    await removeFromList(context, deadlineAt, key.organizations, orgId);
     return org !== undefined;
   }
 
@@ -127,6 +128,7 @@ export function keyvOrganizations(context: KeyvContext): OrganizationStore {
           await set(deadlineAt, key.apiKeys(org.orgId), [firstKey]);
           await set(deadlineAt, key.orgIssuers(org.orgId), [indexEntry(firstIssuer)]);
           await set(deadlineAt, key.issuerRegistrations(firstIssuer.issuer), [...sameIssuer, firstIssuer]);
+          await addToList(context, deadlineAt, key.organizations, org.orgId);
           return 'created' as const;
         });
       }),
@@ -144,6 +146,19 @@ export function keyvOrganizations(context: KeyvContext): OrganizationStore {
           await set(deadlineAt, key.organization(orgId), updated);
           return updated;
         });
+      }),
+
+    listOrganizations: ({ query, after, limit }) =>
+      run(async (deadlineAt) => {
+        const orgIds = (await get<string[]>(deadlineAt, key.organizations)) ?? [];
+        const orgs = await Promise.all(orgIds.map((orgId) => readOrganization(deadlineAt, orgId)));
+        const matching = orgs.filter(
+          (org): org is OrganizationRecord =>
+            org !== undefined &&
+            storeKit.isAfterPosition(org.createdAt, org.orgId, after) &&
+            storeKit.matchesOrganizationQuery(org, query),
+        );
+        return storeKit.sortedBy(matching, storeKit.newestOrganizationFirst).slice(0, limit);
       }),
 
     deleteOrganization: (orgId) => run((deadlineAt) => deleteOrganization(deadlineAt, orgId)),

@@ -86,6 +86,19 @@ export function keyvUsers(context: KeyvContext): UserStore {
         return withLocks([identityKey, emailKey], () => createOrLinkUser(deadlineAt, input, identityKey));
       }),
 
+    listUsers: ({ orgId, query, after, limit }) =>
+      run(async (deadlineAt) => {
+        const userIds = (await get<string[]>(deadlineAt, key.orgUsers(orgId))) ?? [];
+        const users = await Promise.all(userIds.map((userId) => readUser(context, deadlineAt, userId)));
+        const matching = users.filter(
+          (user): user is UserRecord =>
+            user?.orgId === orgId &&
+            storeKit.isAfterPosition(user.createdAt, user.userId, after) &&
+            storeKit.matchesUserQuery(user, query),
+        );
+        return storeKit.sortedBy(matching, storeKit.newestUserFirst).slice(0, limit);
+      }),
+
     getUser: (orgId, userId) =>
       run(async (deadlineAt) => {
         const user = await readUser(context, deadlineAt, userId);

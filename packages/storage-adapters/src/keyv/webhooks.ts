@@ -121,6 +121,20 @@ export function keyvWebhooks(context: KeyvContext, refusesWebhooks: boolean): We
         }),
       ),
 
+    redeliverWebhookDelivery: ({ orgId, subscriptionId, deliveryId, now }) =>
+      run((deadlineAt) =>
+        withLocks([OUTBOX], async () => {
+          const delivery = await get<WebhookDeliveryRecord>(deadlineAt, key.delivery(deliveryId));
+          if (delivery?.orgId !== orgId || delivery.subscriptionId !== subscriptionId) return null;
+          const redelivered = storeKit.redelivered(delivery, now);
+          if (redelivered === delivery) return delivery;
+          await saveDelivery(context, deadlineAt, redelivered);
+          const due = (await get<string[]>(deadlineAt, key.dueDeliveries)) ?? [];
+          if (!due.includes(deliveryId)) await set(deadlineAt, key.dueDeliveries, [...due, deliveryId]);
+          return redelivered;
+        }),
+      ),
+
     countPendingWebhookDeliveries: (now) =>
       run(async (deadlineAt) => {
         const due = (await get<string[]>(deadlineAt, key.dueDeliveries)) ?? [];

@@ -1,4 +1,5 @@
 import type { Store } from '@rialto-exchange/core';
+import { memoryConsoleSessions } from './console-sessions.js';
 import { memorySigningKeys } from './keys.js';
 import { memoryOrganizations } from './organizations.js';
 import { createMemoryState } from './state.js';
@@ -24,6 +25,7 @@ export function memoryStore(): Store {
     ...memoryTokens(state),
     ...memorySigningKeys(state),
     ...memoryWebhooks(state),
+    ...memoryConsoleSessions(state),
     // Nothing to migrate, and nothing to release: the store keeps answering after close().
     migrate: async () => {},
     close: async () => {},

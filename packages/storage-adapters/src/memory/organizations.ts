@@ -75,6 +75,15 @@ export function memoryOrganizations(state: MemoryState): OrganizationStore {
       return issuerRegistrations.delete(registrationId);
     },
 
+    async listOrganizations({ query, after, limit }) {
+      const matching = [...organizations.values()].filter(
+        (org) =>
+          storeKit.isAfterPosition(org.createdAt, org.orgId, after) &&
+          storeKit.matchesOrganizationQuery(org, query),
+      );
+      return storeKit.sortedBy(matching, storeKit.newestOrganizationFirst).slice(0, limit).map(copy);
+    },
+
     async addApiKey(key) {
       const keys = apiKeys.get(key.orgId) ?? [];
       keys.push(copy(key));

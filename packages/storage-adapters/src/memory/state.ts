@@ -1,5 +1,6 @@
 import type {
   ApiKeyRecord,
+  ConsoleSessionRecord,
   IssuerRegistrationRecord,
   OrganizationRecord,
   RefreshTokenRecord,
@@ -28,6 +29,7 @@ export interface MemoryState {
   signingKeys: SigningKeyRecord[];
   subscriptions: Map<string, WebhookSubscriptionRecord>;
   deliveries: Map<string, WebhookDeliveryRecord>;
+  consoleSessions: Map<string, ConsoleSessionRecord>;
 }
 
 export function createMemoryState(): MemoryState {
@@ -45,6 +47,7 @@ export function createMemoryState(): MemoryState {
     signingKeys: [],
     subscriptions: new Map(),
     deliveries: new Map(),
+    consoleSessions: new Map(),
   };
 }
 

@@ -37,6 +37,16 @@ export function memoryUsers(state: MemoryState): UserStore {
       return user && user.orgId === orgId ? copyFlat(user) : null;
     },
 
+    async listUsers({ orgId, query, after, limit }) {
+      const matching = [...users.values()].filter(
+        (user) =>
+          user.orgId === orgId &&
+          storeKit.isAfterPosition(user.createdAt, user.userId, after) &&
+          storeKit.matchesUserQuery(user, query),
+      );
+      return storeKit.sortedBy(matching, storeKit.newestUserFirst).slice(0, limit).map(copyFlat);
+    },
+
     async getUserById(userId) {
       const user = users.get(userId);
       return user ? copyFlat(user) : null;

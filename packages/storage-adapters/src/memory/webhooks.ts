@@ -69,6 +69,14 @@ export function memoryWebhooks(state: MemoryState): WebhookStore {
       return true;
     },
 
+    async redeliverWebhookDelivery({ orgId, subscriptionId, deliveryId, now }) {
+      const delivery = deliveries.get(deliveryId);
+      if (!delivery || delivery.orgId !== orgId || delivery.subscriptionId !== subscriptionId) return null;
+      const updated = storeKit.redelivered(delivery, now);
+      deliveries.set(deliveryId, updated);
+      return copy(updated);
+    },
+
     async countPendingWebhookDeliveries(now) {
       let pending = 0;
       for (const delivery of deliveries.values()) if (storeKit.isClaimable(delivery, now)) pending++;

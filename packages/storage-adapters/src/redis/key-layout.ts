@@ -25,16 +25,19 @@ import type { SigningKeyUse } from '@rialto-exchange/core';
  * - user id -> org (`user-org:<userId>`): written before the user, removed after it; a dangling
  *   entry leads to an org hash without the user, which reads as "no such user".
  * - delivery id -> org (`webhook-delivery-org:<id>`): the same, for completing a leased delivery.
+ * - every organization (`org-index`, a sorted set of `organizationIndexMember`s, all scored 0 so
+ *   that ZRANGEBYLEX pages it newest first): written before the org and removed after it, so an
+ *   entry whose org is gone is a leftover that reads as absent (listOrganizations skips it).
  * - orgs with deliveries due (`webhook-due-orgs`, scored by the earliest due time): lowered before
  *   and after each write of due deliveries; a claimer removes an org, claims from the org's own due
  *   set, then puts the org back with its next due time, so a write racing the claimer is never lost
  *   and a stale entry only costs one empty claim.
  *
- * `layout` holds the version; standalone databases of version 1 are migrated once on connect
- * (layout-migration.ts).
+ * `layout` holds the version; standalone databases of earlier versions are migrated once on connect
+ * (layout-migration.ts): version 1 has its keys moved, versions before 12 get their `org-index`.
  */
 
-export const LAYOUT_VERSION = '2';
+export const LAYOUT_VERSION = '12';
 
 export type RedisKeys = ReturnType<typeof redisKeys>;
 
@@ -80,8 +83,26 @@ export function redisKeys(prefix: string) {
     userOrg: (userId: string) => `${prefix}user-org:${userId}`,
     deliveryOrg: (deliveryId: string) => `${prefix}webhook-delivery-org:${deliveryId}`,
     dueOrgs: `${prefix}webhook-due-orgs`,
+    orgIndex: `${prefix}org-index`,
+    consoleSession: (sessionHash: string) => `${prefix}console-session:${sessionHash}`,
     consumed: (key: string) => `${prefix}consumed:${key}`,
     rateLimit: (key: string) => `${prefix}rate-limit:${key}`,
     signingKeys: (use: SigningKeyUse) => `${prefix}signing-keys:${use}`,
   };
+}
+
+// Wide enough for any epoch second until the year 33658, so members sort by creation time.
+const CREATED_AT_DIGITS = 12;
+
+/**
+ * The `org-index` member of an organization: its zero-padded creation time and id, so that the
+ * lexicographic order of members is `storeKit.newestOrganizationFirst` reversed.
+ */
+export function organizationIndexMember(createdAt: number, orgId: string): string {
+  return `${String(createdAt).padStart(CREATED_AT_DIGITS, '0')}:${orgId}`;
+}
+
+/** The org id of an `org-index` member. */
+export function orgIdOfIndexMember(member: string): string {
+  return member.slice(CREATED_AT_DIGITS + 1);
 }

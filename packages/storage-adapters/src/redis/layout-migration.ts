@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { StoreUnavailableError } from '@rialto-exchange/core';
-import { LAYOUT_VERSION, type RedisKeys } from './key-layout.js';
+import { LAYOUT_VERSION, organizationIndexMember, type RedisKeys } from './key-layout.js';
 
 /** Sends one command to a standalone Redis. */
 type Command = (args: string[]) => Promise<unknown>;
@@ -9,6 +9,7 @@ type Command = (args: string[]) => Promise<unknown>;
 const LOCK_MS = 10 * 60_000;
 const POLL_MS = 100;
 const SCAN_COUNT = 1000;
+const CLUSTER_READY_VERSION = '2';
 
 /** Escapes Redis glob characters, so a key prefix matches itself only. */
 function globEscape(literal: string): string {
@@ -61,8 +62,11 @@ export async function migrateLayout(
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
   try {
-    if ((await command(['GET', key.layout])) !== LAYOUT_VERSION) {
-      await moveKeys(command, key, prefix);
+    const version = await command(['GET', key.layout]);
+    if (version !== LAYOUT_VERSION) {
+      // Version 2 (the cluster-ready layout) only lacks the org index; anything older moves first.
+      if (version !== CLUSTER_READY_VERSION) await moveKeys(command, key, prefix);
+      await indexOrganizations(command, key, prefix);
       await command(['SET', key.layout, LAYOUT_VERSION]);
     }
   } finally {
@@ -70,6 +74,33 @@ export async function migrateLayout(
       await command(['DEL', key.layoutMigrationLock]);
     }
   }
+}
+
+/** Adds every organization of the cluster-ready layout to `org-index` (layout 12). */
+async function indexOrganizations(command: Command, key: RedisKeys, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, found] = (await command([
+      'SCAN',
+      cursor,
+      'MATCH',
+      `${globEscape(prefix)}{o:*}:org`,
+      'COUNT',
+      String(SCAN_COUNT),
+    ])) as [string, string[]];
+    cursor = next;
+    for (const name of found) {
+      const orgId = name.slice(`${prefix}{o:`.length, -'}:org'.length);
+      const createdAt = await command(['HGET', name, 'createdAt']);
+      if (typeof createdAt !== 'string') continue;
+      await command([
+        'ZADD',
+        key.orgIndex,
+        '0',
+        organizationIndexMember(Number(JSON.parse(createdAt)), orgId),
+      ]);
+    }
+  } while (cursor !== '0');
 }
 
 async function moveKeys(command: Command, key: RedisKeys, prefix: string): Promise<void> {

@@ -7,6 +7,7 @@ import type {
 } from '@rialto-exchange/core';
 import { storeKit } from '@rialto-exchange/core';
 import type { RedisContext } from './context.js';
+import { organizationIndexMember, orgIdOfIndexMember } from './key-layout.js';
 import { MAX_OUTBOX_ATTEMPTS } from './outbox.js';
 import {
   ADD_API_KEY,
@@ -25,6 +26,9 @@ import {
 // Each retry of a claim follows dropping at least one leftover entry; leftovers only come from
 // crashes and rare races, so this many in a row means something else is wrong.
 const MAX_CLAIM_ATTEMPTS = 5;
+
+// Index entries read per round trip while listing: every org of a batch is read at once.
+const LIST_BATCH = 100;
 
 const ORGANIZATION_FIELDS = [
   'orgId',
@@ -171,6 +175,7 @@ export function redisOrganizations(context: RedisContext): OrganizationStore {
       await removeIssuerRegistration(deadlineAt, orgId, registration.registrationId);
     }
     const keys = key.org(orgId);
+    const createdAt = await send(deadlineAt, ['HGET', keys.organization, 'createdAt']);
     for (let attempts = 1; ; attempts++) {
       const subscriptionIds = (await send(deadlineAt, ['HKEYS', keys.subscriptions])) as string[];
       const reply = (await script(
@@ -207,6 +212,13 @@ export function redisOrganizations(context: RedisContext): OrganizationStore {
         ...deliveryIds.map((id) => key.deliveryOrg(id)),
       ]);
       await send(deadlineAt, ['ZREM', key.dueOrgs, orgId]);
+      if (typeof createdAt === 'string') {
+        await send(deadlineAt, [
+          'ZREM',
+          key.orgIndex,
+          organizationIndexMember(Number(JSON.parse(createdAt)), orgId),
+        ]);
+      }
       return existed === 1;
     }
   }
@@ -215,6 +227,9 @@ export function redisOrganizations(context: RedisContext): OrganizationStore {
     createOrganization: (org, firstKey, firstIssuer) =>
       run(async (deadlineAt) => {
         const keys = key.org(org.orgId);
+        const indexMember = organizationIndexMember(org.createdAt, org.orgId);
+        // The index entry before the org: cut short, it names no org and reads as absent.
+        await send(deadlineAt, ['ZADD', key.orgIndex, '0', indexMember]);
         await script(
           deadlineAt,
           CREATE_ORGANIZATION,
@@ -238,6 +253,7 @@ export function redisOrganizations(context: RedisContext): OrganizationStore {
           keys.revokedApiKeys,
           keys.registrations,
         ]);
+        await send(deadlineAt, ['ZREM', key.orgIndex, indexMember]);
         return claim === 'duplicate' ? 'issuer_taken' : claim;
       }),
 
@@ -245,6 +261,41 @@ export function redisOrganizations(context: RedisContext): OrganizationStore {
       run(async (deadlineAt) =>
         organizationFromPairs(await script(deadlineAt, READ_ORGANIZATION, [key.org(orgId).organization], [])),
       ),
+
+    listOrganizations: ({ query, after, limit }) =>
+      run(async (deadlineAt) => {
+        const found: OrganizationRecord[] = [];
+        const batch = Math.max(limit, LIST_BATCH);
+        let before = after === null ? '+' : `(${organizationIndexMember(after.createdAt, after.id)}`;
+        while (found.length < limit) {
+          const members = (await send(deadlineAt, [
+            'ZREVRANGEBYLEX',
+            key.orgIndex,
+            before,
+            '-',
+            'LIMIT',
+            '0',
+            String(batch),
+          ])) as string[];
+          const orgs = await Promise.all(
+            members.map(async (member) =>
+              organizationFromPairs(
+                await script(
+                  deadlineAt,
+                  READ_ORGANIZATION,
+                  [key.org(orgIdOfIndexMember(member)).organization],
+                  [],
+                ),
+              ),
+            ),
+          );
+          // Entries whose org is gone are leftovers of a create or delete cut short.
+          for (const org of orgs) if (org && storeKit.matchesOrganizationQuery(org, query)) found.push(org);
+          if (members.length < batch) break;
+          before = `(${members[members.length - 1]}`;
+        }
+        return found.slice(0, limit);
+      }),
 
     updateOrganization: (orgId, patch, now) =>
       run(async (deadlineAt) =>

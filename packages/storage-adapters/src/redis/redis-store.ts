@@ -3,6 +3,7 @@ import { storeKit } from '@rialto-exchange/core';
 import { parseOptions, positiveNumber, strictOptions } from '@rialto-exchange/core/option-schema';
 import { z } from 'zod';
 import { createConnector, type RedisConnection, type RedisSender } from './connection.js';
+import { redisConsoleSessions } from './console-sessions.js';
 import { createRedisContext } from './context.js';
 import { redisKeys } from './key-layout.js';
 import { redisSigningKeys } from './keys.js';
@@ -155,6 +156,7 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
     ...redisSigningKeys(context),
     ...redisWebhooks(context, outbox),
     ...redisRateLimits(context),
+    ...redisConsoleSessions(context),
     migrate: runner.migrate,
     close: runner.close,
   };

@@ -468,3 +468,27 @@ for _, id in ipairs(redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)) 
 end
 return found
 `);
+
+// KEYS: deliveries, due set, lease hash. ARGV: id.
+// The stored delivery, its lease token ('' for none) and its due score ('' when not due).
+export const READ_DELIVERY = lua(`
+return {
+  redis.call('HGET', KEYS[1], ARGV[1]) or '',
+  redis.call('HGET', KEYS[3], ARGV[1]) or '',
+  redis.call('ZSCORE', KEYS[2], ARGV[1]) or ''
+}
+`);
+
+// KEYS: deliveries, due set, lease hash, finished set. ARGV: id, JSON as read, lease token as read
+// ('' for none), new JSON, due time.
+// Makes the delivery due again, if nothing changed it since it was read (a claim, a completion):
+// answers 0 so that the caller reads again.
+export const REDELIVER = lua(`
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+if (redis.call('HGET', KEYS[3], ARGV[1]) or '') ~= ARGV[3] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
+redis.call('HDEL', KEYS[3], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
+return 1
+`);

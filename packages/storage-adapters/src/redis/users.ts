@@ -1,4 +1,5 @@
-import type { FindOrCreateUserResult, UserStore } from '@rialto-exchange/core';
+import type { FindOrCreateUserResult, UserRecord, UserStore } from '@rialto-exchange/core';
+import { storeKit } from '@rialto-exchange/core';
 import { createBatcher } from '../internal/batcher.js';
 import { parseUser } from '../internal/json-records.js';
 import type { BatchItem, RedisContext } from './context.js';
@@ -103,6 +104,36 @@ export function redisUsers(context: RedisContext, { withOutbox }: RedisOutbox): 
         if (typeof json !== 'string') return null;
         const user = parseUser(json);
         return user.orgId === orgId ? user : null;
+      }),
+
+    listUsers: ({ orgId, query, after, limit }) =>
+      run(async (deadlineAt) => {
+        // The org's users hash is read whole, by HSCAN (never blocking Redis): each page costs a
+        // pass over the org's users, which the console's page size and search keep rare.
+        // HSCAN may return a field more than once: keyed by user id.
+        const matching = new Map<string, UserRecord>();
+        let cursor = '0';
+        do {
+          const [next, entries] = (await send(deadlineAt, [
+            'HSCAN',
+            key.org(orgId).users,
+            cursor,
+            'COUNT',
+            String(SCAN_COUNT),
+          ])) as [string, string[]];
+          cursor = next;
+          for (let index = 1; index < entries.length; index += 2) {
+            const user = parseUser(entries[index] as string);
+            if (
+              user.orgId === orgId &&
+              storeKit.isAfterPosition(user.createdAt, user.userId, after) &&
+              storeKit.matchesUserQuery(user, query)
+            ) {
+              matching.set(user.userId, user);
+            }
+          }
+        } while (cursor !== '0');
+        return storeKit.sortedBy(matching.values(), storeKit.newestUserFirst).slice(0, limit);
       }),
 
     getUserById: (userId) =>

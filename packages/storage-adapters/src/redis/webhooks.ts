@@ -10,6 +10,8 @@ import {
   DELETE_SUBSCRIPTION,
   ENQUEUE_WEBHOOK_EVENTS,
   LIST_DELIVERIES,
+  READ_DELIVERY,
+  REDELIVER,
   WRITE_SUBSCRIPTION,
 } from './scripts.js';
 
@@ -219,6 +221,41 @@ export function redisWebhooks(context: RedisContext, { withOutbox, markDue }: Re
           ),
         );
         return counts.reduce((total: number, count) => total + Number(count), 0);
+      }),
+
+    redeliverWebhookDelivery: ({ orgId, subscriptionId, deliveryId, now }) =>
+      run(async (deadlineAt) => {
+        const keys = key.org(orgId);
+        const deliveryKeys = [keys.deliveries, keys.dueDeliveries, keys.deliveryLeases];
+        for (let attempts = 1; ; attempts++) {
+          const [json, leaseToken, dueScore] = (await script(deadlineAt, READ_DELIVERY, deliveryKeys, [
+            deliveryId,
+          ])) as [string, string, string];
+          if (json === '') return null;
+          const stored: WebhookDeliveryRecord = JSON.parse(json);
+          if (stored.orgId !== orgId || stored.subscriptionId !== subscriptionId) return null;
+          // While leased, the due score is the lease's expiry (CLAIM_DELIVERIES).
+          const delivery: WebhookDeliveryRecord =
+            leaseToken === '' || stored.status !== 'pending'
+              ? stored
+              : { ...stored, leaseToken, leaseExpiresAt: dueScore === '' ? null : Number(dueScore) };
+          const redelivered = storeKit.redelivered(delivery, now);
+          if (redelivered === delivery) return delivery;
+          await markDue(deadlineAt, orgId, now);
+          const isRedelivered = await script(
+            deadlineAt,
+            REDELIVER,
+            [...deliveryKeys, keys.finishedDeliveries],
+            [deliveryId, json, leaseToken, JSON.stringify(withoutLease(redelivered)), String(now)],
+          );
+          if (isRedelivered === 1) {
+            await markDue(deadlineAt, orgId, now);
+            return redelivered;
+          }
+          if (attempts >= MAX_OUTBOX_ATTEMPTS) {
+            throw new Error('redisStore: the delivery kept changing while redelivering it');
+          }
+        }
       }),
 
     listWebhookDeliveries: (orgId, subscriptionId, limit) =>

@@ -339,6 +339,32 @@ const MIGRATIONS: readonly Migration[] = [
         .execute();
     },
   },
+  {
+    version: 12,
+    name: 'console_listings_and_sessions',
+    // Paged listings walk these indexes newest first; console sessions are read by their hash and
+    // swept by their expiry.
+    async up(db, { dialect, indexName, table }) {
+      await createIndex(db, dialect, indexName('organizations_created_idx'), 'organizations', [
+        'created_at',
+        'org_id',
+      ]);
+      await createIndex(db, dialect, indexName('users_org_created_idx'), 'users', [
+        'org_id',
+        'created_at',
+        'user_id',
+      ]);
+      await table('console_sessions')
+        .addColumn('session_hash', token, (column) => column.primaryKey())
+        .addColumn('credential_fingerprint', 'varchar(255)', (column) => column.notNull())
+        .addColumn('created_at', 'bigint', (column) => column.notNull())
+        .addColumn('expires_at', 'bigint', (column) => column.notNull())
+        .execute();
+      await createIndex(db, dialect, indexName('console_sessions_expiry_idx'), 'console_sessions', [
+        'expires_at',
+      ]);
+    },
+  },
 ];
 
 const MYSQL_DUPLICATE_KEY_NAME = 1061;

@@ -2,11 +2,13 @@ import type {
   ApiKeyRecord,
   IssuerRegistrationConflict,
   IssuerRegistrationRecord,
+  ListingPosition,
   OrganizationRecord,
   OrganizationStore,
 } from '@rialto-exchange/core';
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
 import { type SqlContext, withRetries } from './context.js';
+import { organizationAfter, organizationMatches } from './listing.js';
 import { clientClaimKey, sha256 } from './lookup-keys.js';
 import {
   fromIssuerRegistration,
@@ -115,6 +117,20 @@ export function sqlOrganizations({ db, dialect, run }: SqlContext): Organization
       }),
 
     getOrganization: (orgId) => run(() => readOrganization(orgId)),
+
+    listOrganizations: ({ query, after, limit }) =>
+      run(async () => {
+        const rows = await db
+          .selectFrom('organizations')
+          .selectAll()
+          .$if(after !== null, (select) => select.where(organizationAfter(after as ListingPosition)))
+          .$if(query !== null, (select) => select.where(organizationMatches(query as string)))
+          .orderBy('created_at', 'desc')
+          .orderBy('org_id', 'desc')
+          .limit(limit)
+          .execute();
+        return rows.map(toOrganization);
+      }),
 
     updateOrganization: (orgId, patch, now) =>
       run(async () => {

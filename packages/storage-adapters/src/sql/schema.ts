@@ -137,6 +137,13 @@ export interface Database {
     /** 1 when the last hit was admitted: what the upsert decided, read back in the same statement. */
     last_allowed: number;
   };
+  /** Admin console sessions, by the SHA-256 of the session id. Migration 12. */
+  console_sessions: {
+    session_hash: string;
+    credential_fingerprint: string;
+    created_at: EpochSeconds;
+    expires_at: EpochSeconds;
+  };
   signing_keys: {
     key_use: string;
     kid: string;
@@ -201,4 +208,5 @@ export const TABLES: readonly string[] = [
   'issuer_usage',
   'issuer_client_claims',
   'rate_limits',
+  'console_sessions',
 ];

@@ -8,6 +8,7 @@ import {
 } from '@rialto-exchange/core/option-schema';
 import { Kysely } from 'kysely';
 import { z } from 'zod';
+import { sqlConsoleSessions } from './console-sessions.js';
 import type { SqlContext } from './context.js';
 import { sqlSigningKeys } from './keys.js';
 import { runMigrations, withMigrationLockPerPrefix } from './migrations.js';
@@ -201,6 +202,7 @@ export function sqlStore(options: SqlStoreOptions): SqlStore {
     ...sqlSigningKeys(context),
     ...sqlWebhooks(context),
     ...sqlRateLimits(context),
+    ...sqlConsoleSessions(context),
     migrate: runner.migrate,
     close: runner.close,
   };

@@ -1,11 +1,13 @@
 import type {
   FindOrCreateUserInput,
   FindOrCreateUserResult,
+  ListingPosition,
   UserRecord,
   UserStore,
 } from '@rialto-exchange/core';
 import { createBatcher } from '../internal/batcher.js';
 import { type SqlContext, withRetries } from './context.js';
+import { userAfter, userMatches } from './listing.js';
 import { emailKey, identityKey } from './lookup-keys.js';
 import { flag, fromUser, toUser, verificationColumns } from './rows.js';
 import { isRetryableConflict, isUniqueViolation } from './sql-errors.js';
@@ -117,6 +119,21 @@ export function sqlUsers({ db, run }: SqlContext): UserStore {
     },
 
     getUser: (orgId, userId) => run(() => readUser(orgId, userId)),
+
+    listUsers: ({ orgId, query, after, limit }) =>
+      run(async () => {
+        const rows = await db
+          .selectFrom('users')
+          .selectAll()
+          .where('org_id', '=', orgId)
+          .$if(after !== null, (select) => select.where(userAfter(after as ListingPosition)))
+          .$if(query !== null, (select) => select.where(userMatches(query as string)))
+          .orderBy('created_at', 'desc')
+          .orderBy('user_id', 'desc')
+          .limit(limit)
+          .execute();
+        return rows.map(toUser);
+      }),
 
     getUserById: (userId) =>
       run(async () => {

@@ -91,6 +91,35 @@ export function sqlWebhooks({ db, run }: SqlContext): WebhookStore {
         await db.insertInto('webhook_deliveries').values(fromDelivery(record)).execute();
       }),
 
+    redeliverWebhookDelivery: ({ orgId, subscriptionId, deliveryId, now }) =>
+      run(async () => {
+        const readDelivery = async () => {
+          const row = await db
+            .selectFrom('webhook_deliveries')
+            .selectAll()
+            .where('delivery_id', '=', deliveryId)
+            .where('org_id', '=', orgId)
+            .where('subscription_id', '=', subscriptionId)
+            .executeTakeFirst();
+          return row ? toDelivery(row) : null;
+        };
+        const delivery = await readDelivery();
+        if (!delivery) return null;
+        const redelivered = storeKit.redelivered(delivery, now);
+        if (redelivered === delivery) return delivery;
+        const { status, next_attempt_at, lease_token, lease_expires_at, updated_at } =
+          fromDelivery(redelivered);
+        // The lease condition makes it atomic with claims: a worker that leased the delivery since
+        // the read keeps it, and the delivery is read back as that worker holds it.
+        await db
+          .updateTable('webhook_deliveries')
+          .set({ status, next_attempt_at, lease_token, lease_expires_at, updated_at })
+          .where('delivery_id', '=', deliveryId)
+          .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<=', now)]))
+          .execute();
+        return readDelivery();
+      }),
+
     claimWebhookDeliveries: ({ now, limit, leaseSeconds, leaseToken }) =>
       run(async () => {
         const candidates = await db

@@ -12,16 +12,20 @@
 export { emailKey, identityKey } from './composite-keys.js';
 export { issuerRegistrationConflict } from './issuer-registration-conflict.js';
 export { withOrganizationDefaults, withUserDefaults } from './legacy-defaults.js';
+export { asciiLowerCase, isAfterPosition, matchesOrganizationQuery, matchesUserQuery } from './listing.js';
 export {
   earliestDueDeliveryFirst,
   newestDeliveryFirst,
+  newestOrganizationFirst,
   newestSigningKeyFirst,
+  newestUserFirst,
   oldestApiKeyFirst,
   oldestRegistrationFirst,
   oldestSubscriptionFirst,
   sortedBy,
 } from './ordering.js';
 export { applyOrganizationPatch, applyWebhookSubscriptionPatch, definedFields } from './patches.js';
+export { redelivered } from './redelivery.js';
 export type { StoreRunner, StoreRunnerOptions } from './store-runner.js';
 export { createStoreRunner } from './store-runner.js';
 export { sameVerification } from './verification.js';

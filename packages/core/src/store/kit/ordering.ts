@@ -1,7 +1,9 @@
 import type {
   ApiKeyRecord,
   IssuerRegistrationRecord,
+  OrganizationRecord,
   SigningKeyRecord,
+  UserRecord,
   WebhookDeliveryRecord,
   WebhookSubscriptionRecord,
 } from '../store.js';
@@ -53,6 +55,12 @@ export const newestDeliveryFirst: Comparator<WebhookDeliveryRecord> = newestFirs
 /** `claimWebhookDeliveries`: earliest `nextAttemptAt` first, then by `deliveryId`. */
 export const earliestDueDeliveryFirst: Comparator<WebhookDeliveryRecord> = (a, b) =>
   (a.nextAttemptAt ?? 0) - (b.nextAttemptAt ?? 0) || byCodeUnits(a.deliveryId, b.deliveryId);
+
+/** `listOrganizations`: newest first, then by `orgId` descending. */
+export const newestOrganizationFirst: Comparator<OrganizationRecord> = newestFirst((org) => org.orgId);
+
+/** `listUsers`: newest first, then by `userId` descending. */
+export const newestUserFirst: Comparator<UserRecord> = newestFirst((user) => user.userId);
 
 /** A sorted copy; the records themselves are not copied. */
 export function sortedBy<T>(records: Iterable<T>, comparator: Comparator<T>): T[] {
