@@ -24,7 +24,7 @@ import { signInScreen } from './screens/sign-in.js';
 import { rotateSigningKey, signingKeysScreen } from './screens/signing-keys.js';
 import { deleteUser, setUserFlags, setUserRole, userScreen, usersScreen } from './screens/users.js';
 import { redeliverDelivery, webhookScreen } from './screens/webhooks.js';
-import { type ConsoleSessionStorage, processSessionStorage } from './session-storage.js';
+import type { ConsoleSessionStorage } from './session-storage.js';
 import { type ActiveSession, cookieValue, createConsoleSessions, secretsMatch } from './sessions.js';
 
 export interface RialtoConsoleOptions {
@@ -166,7 +166,7 @@ export function createRialtoConsole(options: RialtoConsoleOptions): RialtoConsol
       : createHmac('sha256', 'rialto-console cookie key')
           .update(exchange.options.adminToken)
           .digest('base64url'));
-  const sessions = createConsoleSessions(options.sessionStorage ?? processSessionStorage(), {
+  const sessions = createConsoleSessions(options.sessionStorage ?? exchange.options.store, {
     path: base || '/',
     secure,
     ttlSeconds: options.sessionTtlSeconds ?? DEFAULT_SESSION_TTL_SECONDS,
@@ -185,7 +185,7 @@ export function createRialtoConsole(options: RialtoConsoleOptions): RialtoConsol
   async function currentSession(request: ConsoleRequest): Promise<ActiveSession | null> {
     const session = await sessions.read(headerValue(request.headers, 'cookie'), now());
     if (!session) return null;
-    const { credential } = session.record;
+    const credential = session.record.credentialFingerprint;
     const stillValid =
       credential === HOST_CREDENTIAL
         ? await isAuthorizedByHost(request)
@@ -242,7 +242,7 @@ export function createRialtoConsole(options: RialtoConsoleOptions): RialtoConsol
     const ctx: ScreenContext = {
       exchange,
       base,
-      csrfToken: session.record.csrfToken,
+      csrfToken: session.csrfToken,
       params: {},
       query: request.query,
       form: request.form ?? new URLSearchParams(),
@@ -289,7 +289,7 @@ export function createRialtoConsole(options: RialtoConsoleOptions): RialtoConsol
           ? redirect(`${base}/sign-in`, clear)
           : signInPage({ status: 401, error: 'Your session ended. Sign in again.' }, true);
       }
-      if (method === 'POST' && !secretsMatch(request.form?.get('csrf') ?? '', session.record.csrfToken)) {
+      if (method === 'POST' && !secretsMatch(request.form?.get('csrf') ?? '', session.csrfToken)) {
         return plainResponse(
           403,
           'The form is out of date (CSRF check failed). Reload the page and try again.',

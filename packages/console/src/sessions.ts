@@ -14,8 +14,12 @@ export interface SessionCookieOptions {
 }
 
 export interface ActiveSession {
-  idHash: string;
   record: ConsoleSessionRecord;
+  /**
+   * The synchronizer token every form of this session carries: an HMAC of the session id, so it is
+   * bound to the session without being stored, and useless without the cookie's secret.
+   */
+  csrfToken: string;
 }
 
 export interface ConsoleSessions {
@@ -28,7 +32,8 @@ export interface ConsoleSessions {
   clearCookie(): string;
 }
 
-const hashId = (id: string) => createHash('sha256').update(id).digest('base64url');
+// Hex SHA-256, as the store contract names the session's key.
+const hashId = (id: string) => createHash('sha256').update(id).digest('hex');
 
 export function secretsMatch(a: string, b: string): boolean {
   const digest = (value: string) => createHash('sha256').update(value).digest();
@@ -48,6 +53,8 @@ export function createConsoleSessions(
   options: SessionCookieOptions,
 ): ConsoleSessions {
   const sign = (id: string) => createHmac('sha256', options.secret).update(id).digest('base64url');
+  const csrfTokenOf = (id: string) =>
+    createHmac('sha256', options.secret).update(`csrf:${id}`).digest('base64url');
   const attributes = (maxAge: number) =>
     [`Path=${options.path}`, 'HttpOnly', 'SameSite=Strict', `Max-Age=${maxAge}`, options.secure && 'Secure']
       .filter(Boolean)
@@ -57,28 +64,26 @@ export function createConsoleSessions(
     async open(credential, now) {
       const id = randomBytes(32).toString('base64url');
       const record: ConsoleSessionRecord = {
-        credential,
-        csrfToken: randomBytes(32).toString('base64url'),
+        sessionHash: hashId(id),
+        credentialFingerprint: credential,
         createdAt: now,
         expiresAt: now + options.ttlSeconds,
       };
-      const idHash = hashId(id);
-      await storage.save(idHash, record);
+      await storage.saveConsoleSession(record);
       return {
         setCookie: `${SESSION_COOKIE}=${id}.${sign(id)}; ${attributes(options.ttlSeconds)}`,
-        session: { idHash, record },
+        session: { record, csrfToken: csrfTokenOf(id) },
       };
     },
     async read(cookieHeader, now) {
       const value = cookieValue(cookieHeader, SESSION_COOKIE);
       const [id, signature, ...rest] = (value ?? '').split('.');
       if (!id || !signature || rest.length > 0 || !secretsMatch(signature, sign(id))) return null;
-      const idHash = hashId(id);
-      const record = await storage.get(idHash, now);
-      return record && { idHash, record };
+      const record = await storage.getConsoleSession(hashId(id), now);
+      return record && { record, csrfToken: csrfTokenOf(id) };
     },
     async close(session) {
-      await storage.delete(session.idHash);
+      await storage.deleteConsoleSession(session.record.sessionHash);
     },
     clearCookie: () => `${SESSION_COOKIE}=; ${attributes(0)}`,
   };
