@@ -24,8 +24,7 @@ import { signInScreen } from './screens/sign-in.js';
 import { rotateSigningKey, signingKeysScreen } from './screens/signing-keys.js';
 import { deleteUser, setUserFlags, setUserRole, userScreen, usersScreen } from './screens/users.js';
 import { redeliverDelivery, webhookScreen } from './screens/webhooks.js';
-import type { ConsoleSessionStorage } from './session-storage.js';
-import { type ActiveSession, cookieValue, createConsoleSessions, secretsMatch } from './sessions.js';
+import { type ActiveSession, cookieValue, createSessionCookies, secretsMatch } from './sessions.js';
 
 export interface RialtoConsoleOptions {
   /** The exchange the console operates: `rialtoExchange().exchange`, or `createRialtoExchange()`'s result. */
@@ -44,12 +43,10 @@ export interface RialtoConsoleOptions {
   /** How long a session lasts after sign-in. @default 28800 (8 hours) */
   sessionTtlSeconds?: number;
   /**
-   * Signs session cookies. @default derived from the exchange's `adminToken` (so rotating the token
-   * also voids every cookie), else random per process
+   * Signs session cookies; give every instance the same one. @default derived from the exchange's
+   * `adminToken` (so rotating the token also voids every cookie), else random per process
    */
   sessionSecret?: string;
-  /** Where sessions are kept. @default the exchange's store */
-  sessionStorage?: ConsoleSessionStorage;
 }
 
 /** A request as the console reads it; bindings map their framework's request to it. */
@@ -74,7 +71,9 @@ export interface RialtoConsole {
 
 const DEFAULT_SESSION_TTL_SECONDS = 8 * 60 * 60;
 const SIGN_IN_COOKIE = 'rialto_console_sign_in';
-const HOST_CREDENTIAL = 'host';
+// The facade names sessions the host admitted `host:<principal>`; the hook names no principal.
+const HOST_PRINCIPAL = 'authorize-hook';
+const HOST_PRINCIPAL_PREFIX = 'host:';
 
 interface Route {
   method: 'GET' | 'POST';
@@ -153,7 +152,7 @@ export function createRialtoConsole(options: RialtoConsoleOptions): RialtoConsol
   const publicUrl = new URL(options.publicUrl);
   const base = publicUrl.pathname.replace(/\/+$/, '');
   const secure = publicUrl.protocol === 'https:';
-  const hasAdminToken = exchange.operators.adminTokenFingerprint() !== undefined;
+  const hasAdminToken = exchange.options.adminToken !== undefined;
   if (!hasAdminToken && authorize === undefined) {
     throw new TypeError(
       'rialtoConsole(): nobody could sign in: give the exchange an `adminToken`, or pass `authorize`.',
@@ -166,12 +165,9 @@ export function createRialtoConsole(options: RialtoConsoleOptions): RialtoConsol
       : createHmac('sha256', 'rialto-console cookie key')
           .update(exchange.options.adminToken)
           .digest('base64url'));
-  const sessions = createConsoleSessions(options.sessionStorage ?? exchange.options.store, {
-    path: base || '/',
-    secure,
-    ttlSeconds: options.sessionTtlSeconds ?? DEFAULT_SESSION_TTL_SECONDS,
-    secret,
-  });
+  const ttlSeconds = options.sessionTtlSeconds ?? DEFAULT_SESSION_TTL_SECONDS;
+  const sessions = exchange.consoleSessions;
+  const cookies = createSessionCookies(sessions, { path: base || '/', secure, secret });
   const cookieAttributes = [`Path=${base || '/'}`, 'HttpOnly', 'SameSite=Strict', secure && 'Secure']
     .filter(Boolean)
     .join('; ');
@@ -181,17 +177,18 @@ export function createRialtoConsole(options: RialtoConsoleOptions): RialtoConsol
     return authorize !== undefined && (await authorize(request.raw)) === true;
   }
 
-  /** A stored session is valid only while the credential that opened it still would. */
+  /**
+   * The request's session. The facade refuses one opened with an admin token since replaced; one
+   * the host's hook opened stays valid only while the hook still admits the request.
+   */
   async function currentSession(request: ConsoleRequest): Promise<ActiveSession | null> {
-    const session = await sessions.read(headerValue(request.headers, 'cookie'), now());
+    const session = await cookies.read(headerValue(request.headers, 'cookie'));
     if (!session) return null;
-    const credential = session.record.credentialFingerprint;
-    const stillValid =
-      credential === HOST_CREDENTIAL
-        ? await isAuthorizedByHost(request)
-        : credential === exchange.operators.adminTokenFingerprint();
-    if (!stillValid) {
-      await sessions.close(session);
+    if (
+      session.record.credentialFingerprint.startsWith(HOST_PRINCIPAL_PREFIX) &&
+      !(await isAuthorizedByHost(request))
+    ) {
+      await sessions.end(session.sessionId);
       return null;
     }
     return session;
@@ -205,9 +202,9 @@ export function createRialtoConsole(options: RialtoConsoleOptions): RialtoConsol
 
   function signInPage(view: { error?: string; notice?: string; status?: number }, clearSession = false) {
     const formToken = randomBytes(24).toString('base64url');
-    const cookies = [`${SIGN_IN_COOKIE}=${formToken}; ${cookieAttributes}; Max-Age=3600`];
-    if (clearSession) cookies.push(sessions.clearCookie());
-    return signInScreen({ base, formToken, hasAdminToken, ...view }, { 'set-cookie': cookies });
+    const setCookies = [`${SIGN_IN_COOKIE}=${formToken}; ${cookieAttributes}; Max-Age=3600`];
+    if (clearSession) setCookies.push(cookies.clearCookie());
+    return signInScreen({ base, formToken, hasAdminToken, ...view }, { 'set-cookie': setCookies });
   }
 
   async function signIn(request: ConsoleRequest): Promise<ConsoleResponse> {
@@ -216,16 +213,16 @@ export function createRialtoConsole(options: RialtoConsoleOptions): RialtoConsol
     if (!expected || !secretsMatch(form.get('csrf') ?? '', expected)) {
       return signInPage({ error: 'The sign-in form expired. Please try again.', status: 403 });
     }
-    let credential: string;
     try {
-      credential = await exchange.operators.signInWithAdminToken(form.get('admin_token') ?? '', request.ip);
+      exchange.operators.admitSignInAttempt(request.ip);
     } catch (error) {
       if (!(error instanceof RialtoError) || error.status >= 500) throw error;
       return signInPage({ error: error.description, status: error.status });
     }
-    const { setCookie } = await sessions.open(credential, now());
+    const started = await sessions.signIn(form.get('admin_token') ?? '', ttlSeconds);
+    if (started === null) return signInPage({ error: 'That is not the admin token.', status: 401 });
     return redirect(`${base}/organizations`, {
-      'set-cookie': [setCookie, `${SIGN_IN_COOKIE}=; ${cookieAttributes}; Max-Age=0`],
+      'set-cookie': [cookies.setCookie(started, now()), `${SIGN_IN_COOKIE}=; ${cookieAttributes}; Max-Age=0`],
     });
   }
 
@@ -280,11 +277,11 @@ export function createRialtoConsole(options: RialtoConsoleOptions): RialtoConsol
       }
       const session = await currentSession(request);
       if (session === null && method === 'GET' && (await isAuthorizedByHost(request))) {
-        const opened = await sessions.open(HOST_CREDENTIAL, now());
-        return redirect(`${base}${request.path}`, { 'set-cookie': opened.setCookie });
+        const started = await sessions.start(HOST_PRINCIPAL, ttlSeconds);
+        return redirect(`${base}${request.path}`, { 'set-cookie': cookies.setCookie(started, now()) });
       }
       if (session === null) {
-        const clear = { 'set-cookie': sessions.clearCookie() };
+        const clear = { 'set-cookie': cookies.clearCookie() };
         return method === 'GET'
           ? redirect(`${base}/sign-in`, clear)
           : signInPage({ status: 401, error: 'Your session ended. Sign in again.' }, true);
@@ -296,7 +293,7 @@ export function createRialtoConsole(options: RialtoConsoleOptions): RialtoConsol
         );
       }
       if (request.path === '/sign-out' && method === 'POST') {
-        await sessions.close(session);
+        await sessions.end(session.sessionId);
         return signInPage({ notice: 'Signed out.' }, true);
       }
       if (request.path === '/' || request.path === '') return redirect(`${base}/organizations`);

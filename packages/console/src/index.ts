@@ -10,4 +10,3 @@ export type { RialtoConsoleRouter } from './express.js';
 export { rialtoConsole } from './express.js';
 export type { ConsoleResponse } from './responses.js';
 export { CONTENT_SECURITY_POLICY } from './responses.js';
-export type { ConsoleSessionRecord, ConsoleSessionStorage } from './session-storage.js';

@@ -1,5 +1,5 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { ConsoleSessionRecord, ConsoleSessionStorage } from './session-storage.js';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { ConsoleSessionRecord, RialtoConsoleSessions } from '@rialto-exchange/core';
 
 export const SESSION_COOKIE = 'rialto_console_session';
 
@@ -8,32 +8,29 @@ export interface SessionCookieOptions {
   path: string;
   /** Only when the configured public URL is https: never guessed from request headers. */
   secure: boolean;
-  ttlSeconds: number;
   /** Signs the cookie, so a forged or truncated value is refused before any store read. */
   secret: string;
 }
 
 export interface ActiveSession {
+  sessionId: string;
   record: ConsoleSessionRecord;
   /**
    * The synchronizer token every form of this session carries: an HMAC of the session id, so it is
-   * bound to the session without being stored, and useless without the cookie's secret.
+   * bound to the session without being stored, and cannot be made without the cookie secret.
    */
   csrfToken: string;
 }
 
-export interface ConsoleSessions {
-  /** @returns the `Set-Cookie` value of the new session, and the session */
-  open(credential: string, now: number): Promise<{ setCookie: string; session: ActiveSession }>;
-  /** The session the request's cookie names, if it is signed, stored and unexpired. */
-  read(cookieHeader: string | undefined, now: number): Promise<ActiveSession | null>;
-  close(session: ActiveSession): Promise<void>;
+/** The browser side of the store's console sessions (`exchange.consoleSessions`): the signed cookie. */
+export interface SessionCookies {
+  /** The `Set-Cookie` value carrying a session the facade started. */
+  setCookie(started: { sessionId: string; expiresAt: number }, now: number): string;
+  /** The session the request's cookie names, if it is signed, stored, unexpired and still valid. */
+  read(cookieHeader: string | undefined): Promise<ActiveSession | null>;
   /** A `Set-Cookie` value that removes the cookie from the browser. */
   clearCookie(): string;
 }
-
-// Hex SHA-256, as the store contract names the session's key.
-const hashId = (id: string) => createHash('sha256').update(id).digest('hex');
 
 export function secretsMatch(a: string, b: string): boolean {
   const digest = (value: string) => createHash('sha256').update(value).digest();
@@ -48,42 +45,29 @@ export function cookieValue(cookieHeader: string | undefined, name: string): str
   return undefined;
 }
 
-export function createConsoleSessions(
-  storage: ConsoleSessionStorage,
+export function createSessionCookies(
+  sessions: RialtoConsoleSessions,
   options: SessionCookieOptions,
-): ConsoleSessions {
-  const sign = (id: string) => createHmac('sha256', options.secret).update(id).digest('base64url');
-  const csrfTokenOf = (id: string) =>
-    createHmac('sha256', options.secret).update(`csrf:${id}`).digest('base64url');
+): SessionCookies {
+  const mac = (label: string, id: string) =>
+    createHmac('sha256', options.secret).update(`${label}:${id}`).digest('base64url');
   const attributes = (maxAge: number) =>
     [`Path=${options.path}`, 'HttpOnly', 'SameSite=Strict', `Max-Age=${maxAge}`, options.secure && 'Secure']
       .filter(Boolean)
       .join('; ');
 
   return {
-    async open(credential, now) {
-      const id = randomBytes(32).toString('base64url');
-      const record: ConsoleSessionRecord = {
-        sessionHash: hashId(id),
-        credentialFingerprint: credential,
-        createdAt: now,
-        expiresAt: now + options.ttlSeconds,
-      };
-      await storage.saveConsoleSession(record);
-      return {
-        setCookie: `${SESSION_COOKIE}=${id}.${sign(id)}; ${attributes(options.ttlSeconds)}`,
-        session: { record, csrfToken: csrfTokenOf(id) },
-      };
+    setCookie({ sessionId, expiresAt }, now) {
+      return `${SESSION_COOKIE}=${sessionId}.${mac('cookie', sessionId)}; ${attributes(Math.max(0, expiresAt - now))}`;
     },
-    async read(cookieHeader, now) {
+    async read(cookieHeader) {
       const value = cookieValue(cookieHeader, SESSION_COOKIE);
-      const [id, signature, ...rest] = (value ?? '').split('.');
-      if (!id || !signature || rest.length > 0 || !secretsMatch(signature, sign(id))) return null;
-      const record = await storage.getConsoleSession(hashId(id), now);
-      return record && { record, csrfToken: csrfTokenOf(id) };
-    },
-    async close(session) {
-      await storage.deleteConsoleSession(session.record.sessionHash);
+      const [sessionId, signature, ...rest] = (value ?? '').split('.');
+      if (!sessionId || !signature || rest.length > 0 || !secretsMatch(signature, mac('cookie', sessionId))) {
+        return null;
+      }
+      const record = await sessions.get(sessionId);
+      return record && { sessionId, record, csrfToken: mac('csrf', sessionId) };
     },
     clearCookie: () => `${SESSION_COOKIE}=; ${attributes(0)}`,
   };

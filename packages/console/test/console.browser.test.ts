@@ -126,10 +126,12 @@ describe('the console in Chromium', () => {
     expect(subscribed.status).toBe(201);
 
     await page.getByRole('link', { name: 'Users of Acme Capital' }).click();
-    await page.getByLabel('Search by email or user id').fill(userId);
+    await page.getByLabel('Search by email or user id').fill('ada@');
     await page.getByRole('button', { name: 'Search' }).click();
     await page.getByRole('link', { name: 'ada@example.com' }).click();
     await page.getByRole('heading', { name: 'ada@example.com', level: 1 }).waitFor();
+    // The user the exchange created, by the id in its access token.
+    expect(await page.getByText(userId, { exact: true }).isVisible()).toBe(true);
     await expectAccessible('user');
 
     await page.getByLabel('KYC status').selectOption('approved');

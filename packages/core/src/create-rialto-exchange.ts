@@ -1,6 +1,8 @@
 import type { Span } from '@opentelemetry/api';
 import { RialtoError, toRialtoError } from './errors.js';
 import type { RialtoApiKeys } from './facade/api-keys.js';
+import type { RialtoConsoleSessions } from './facade/console-sessions.js';
+import type { RialtoHealth } from './facade/health.js';
 import { createFacadeGroups } from './facade/index.js';
 import type { RialtoIssuers } from './facade/issuers.js';
 import type { RialtoOperators } from './facade/operators.js';
@@ -84,6 +86,10 @@ export interface RialtoExchange {
   readonly keys: RialtoKeys;
   /** Durable, org-scoped webhook events that partners subscribe to, and their delivery worker. */
   readonly webhooks: RialtoWebhooks;
+  /** The store, the IdP key-set cache and the webhook outbox at a glance. */
+  readonly health: RialtoHealth;
+  /** Sessions of the admin console, kept in the store so that signing out ends them everywhere. */
+  readonly consoleSessions: RialtoConsoleSessions;
   /** What an operator's tool (the admin console) needs beside the other groups: admin sign-in, keys, webhooks, the token debugger. */
   readonly operators: RialtoOperators;
   /**

@@ -11,19 +11,24 @@ export { RialtoError, StoreUnavailableError } from './errors.js';
 export type { ExplainStepName } from './exchange/exchange-step.js';
 export type { ExchangeExplanation, ExplainedError, ExplainStep } from './exchange/explain-exchange.js';
 export { exchangeErrorFix } from './exchange/explain-exchange.js';
-// The facade's groups: `exchange.organizations`, `.apiKeys`, `.issuers`, `.users`, `.keys`, `.webhooks`.
+export type { StartedConsoleSession } from './facade/console-sessions.js';
+// The facade's groups: `exchange.organizations`, `.apiKeys`, `.issuers`, `.users`, `.keys`, `.webhooks`,
+// `.health`, `.consoleSessions`, `.operators`.
 export type {
-  ApiKeySummary,
   DiscoveryCheck,
   RialtoApiKeys,
+  RialtoConsoleSessions,
+  RialtoHealth,
   RialtoIssuers,
   RialtoKeys,
   RialtoOperators,
   RialtoOrganizations,
   RialtoUsers,
   RialtoWebhooks,
-  WebhookSummary,
 } from './facade/index.js';
+export type { ApiKeySummary, OrganizationOverview } from './facade/organizations.js';
+export type { WebhookSubscriptionSummary } from './facade/webhooks.js';
+export type { HealthSummary, StoreProbeResult } from './health/health-summary.js';
 export type { FetchHandler, FetchHandlerOptions, FetchRequestContext } from './http/fetch-handler.js';
 export { createFetchHandler } from './http/fetch-handler.js';
 export type { HealthOptions } from './http/health-options.js';
@@ -32,7 +37,8 @@ export type { RequestLike, ResponseLike } from './http/http-types.js';
 export type { OpenApiDocument } from './http/openapi.js';
 export type { OpenApiOptions } from './http/openapi-options.js';
 export type { IssuerRegistrationInput } from './issuers/issuer-registrations.js';
-export type { AccessTokenAlgorithm, HostKeys, RotatedKey } from './keys/signing-keys.js';
+export type { AccessTokenAlgorithm, HostKeys, RotatedKey, SigningKeyStatus } from './keys/signing-keys.js';
+export type { Page, PageRequest } from './listing/paging.js';
 export type { ResolvedRialtoExchangeOptions, RialtoExchangeOptions } from './options/options.js';
 export type { GeneratedApiKey } from './organizations/api-keys.js';
 export type { OrganizationRegistration, RegisteredOrganization } from './organizations/organizations.js';

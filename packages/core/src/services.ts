@@ -1,5 +1,6 @@
 import { RialtoError } from './errors.js';
 import { createExchangePipeline, type ExchangePipeline } from './exchange/pipeline.js';
+import { createHealthChecks, type HealthChecks } from './health/health-summary.js';
 import { type AdminAuth, createAdminAuth } from './http/admin-auth.js';
 import { createDiscovery } from './issuers/discovery.js';
 import { issuerAddressPolicy } from './issuers/issuer-address.js';
@@ -60,6 +61,8 @@ export interface Services {
   deliveryWorker: DeliveryWorker;
   /** The IdP key-set cache, summarized (never named) for the admin view of readiness. */
   remoteJwks: Pick<RemoteJwks, 'summary'>;
+  /** The store probe of readiness, and the health summary admins and the console read. */
+  health: HealthChecks;
   /** Per-address limit for unauthenticated routes; `undefined` when turned off. */
   ipLimiter: RateLimiter | undefined;
 }
@@ -68,6 +71,8 @@ export interface Services {
 const MAX_CACHED_ORGS = 10_000;
 const MAX_CACHED_REMOTE_DOCUMENTS = 10_000;
 const MAX_CACHED_USERS = 10_000;
+// The readiness default, for the health summary when the health routes are turned off.
+const DEFAULT_HEALTH_TIMEOUT_MS = 500;
 
 export function createServices(options: ResolvedRialtoExchangeOptions): Services {
   const events = createEvents(options.logger);
@@ -223,6 +228,11 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
     userLookup,
     userLifecycle: createUserLifecycle(store, events, userLookup),
     remoteJwks,
+    health: createHealthChecks({
+      store,
+      remoteJwks,
+      timeoutMs: options.health === false ? DEFAULT_HEALTH_TIMEOUT_MS : options.health.readyTimeoutMs,
+    }),
     ipLimiter: limiterFor(options.rateLimit.perIp),
     users: createUsers(store, events),
     eventCatalogue,

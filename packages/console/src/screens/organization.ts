@@ -38,12 +38,11 @@ export async function organizationScreen(
   ctx: ScreenContext,
   view: OrganizationView = {},
 ): Promise<ConsoleResponse> {
-  const org = await existingOrg(ctx);
   const { exchange } = ctx;
-  const [apiKeys, issuers, webhooks] = await Promise.all([
-    exchange.operators.activeApiKeys(org.orgId),
-    exchange.issuers.list(org.orgId),
-    exchange.operators.webhooks(org.orgId),
+  const orgId = ctx.params.orgId ?? '';
+  const [{ organization: org, apiKeys, issuers }, webhooks] = await Promise.all([
+    exchange.organizations.overview(orgId),
+    exchange.webhooks.listSubscriptions(orgId),
   ]);
   const path = `${ctx.base}/organizations/${org.orgId}`;
   const isSuspended = org.suspendedAt !== null;

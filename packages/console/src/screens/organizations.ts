@@ -1,5 +1,4 @@
 import type { OrganizationRecord, RialtoError } from '@rialto-exchange/core';
-import { findOrganizations } from '../directory.js';
 import { list, optionalText, text } from '../form-fields.js';
 import { type Html, html } from '../html.js';
 import type { ConsoleResponse } from '../responses.js';
@@ -20,11 +19,16 @@ export async function organizationsScreen(
 ): Promise<ConsoleResponse> {
   const query = ctx.query.get('query') ?? '';
   const cursor = ctx.query.get('cursor') ?? undefined;
-  const { organizations, nextCursor } = await findOrganizations(ctx.exchange, {
-    query,
-    cursor,
-    limit: PAGE_SIZE,
-  });
+  let listing: Awaited<ReturnType<typeof ctx.exchange.organizations.list>>;
+  let searchError: RialtoError | undefined;
+  try {
+    listing = await ctx.exchange.organizations.list({ query, cursor, limit: PAGE_SIZE });
+  } catch (error) {
+    // A hand-edited cursor or an overlong query: say so beside the search, list nothing.
+    searchError = refusal(error);
+    listing = { items: [], nextCursor: null };
+  }
+  const { items: organizations, nextCursor } = listing;
   const next =
     nextCursor && `${ctx.base}/organizations?${new URLSearchParams({ query, cursor: nextCursor })}`;
   const body = html`<section aria-labelledby="list-heading">
@@ -36,6 +40,7 @@ export async function organizationsScreen(
       <button type="submit">Search</button>
     </div>
   </form>
+  ${errorBox(searchError)}
   ${
     organizations.length === 0
       ? html`<p>${query ? 'No organization matches.' : 'No organizations yet: register the first one below.'}</p>`
@@ -76,7 +81,12 @@ export async function organizationsScreen(
     <button type="submit">Register</button>
   </form>
 </section>`;
-  return page(ctx, { title: 'Organizations', section: 'organizations', body, status: createError?.status });
+  return page(ctx, {
+    title: 'Organizations',
+    section: 'organizations',
+    body,
+    status: createError?.status ?? searchError?.status,
+  });
 }
 
 export async function createOrganization(ctx: ScreenContext): Promise<ConsoleResponse> {

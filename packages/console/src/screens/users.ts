@@ -4,11 +4,10 @@ import {
   type UserRecord,
   verificationFlags,
 } from '@rialto-exchange/core';
-import { findUsers } from '../directory.js';
 import { text } from '../form-fields.js';
 import { type Html, html } from '../html.js';
 import type { ConsoleResponse } from '../responses.js';
-import { csrfField, dateCell, errorBox, page, type ScreenContext, write } from '../screen.js';
+import { csrfField, dateCell, errorBox, page, refusal, type ScreenContext, write } from '../screen.js';
 
 const PAGE_SIZE = 50;
 const KYC = [
@@ -32,7 +31,15 @@ export async function usersScreen(ctx: ScreenContext): Promise<ConsoleResponse> 
   const org = await existingOrg(ctx);
   const query = ctx.query.get('query') ?? '';
   const cursor = ctx.query.get('cursor') ?? undefined;
-  const { users, nextCursor } = await findUsers(ctx.exchange, org.orgId, { query, cursor, limit: PAGE_SIZE });
+  let listing: Awaited<ReturnType<typeof ctx.exchange.users.list>>;
+  let searchError: RialtoError | undefined;
+  try {
+    listing = await ctx.exchange.users.list(org.orgId, { query, cursor, limit: PAGE_SIZE });
+  } catch (error) {
+    searchError = refusal(error);
+    listing = { items: [], nextCursor: null };
+  }
+  const { items: users, nextCursor } = listing;
   const path = `${ctx.base}/organizations/${org.orgId}/users`;
   const next = nextCursor && `${path}?${new URLSearchParams({ query, cursor: nextCursor })}`;
   const body = html`<form method="get" action="${path}" class="search" role="search">
@@ -42,6 +49,7 @@ export async function usersScreen(ctx: ScreenContext): Promise<ConsoleResponse> 
     <button type="submit">Search</button>
   </div>
 </form>
+${errorBox(searchError)}
 ${
   users.length === 0
     ? html`<p>${query ? 'No user matches.' : 'No users yet: a first exchange creates them.'}</p>`
@@ -57,6 +65,7 @@ ${next && html`<p><a href="${next}" rel="next">Next page</a></p>`}`;
     title: `Users of ${org.name}`,
     section: 'organizations',
     body,
+    status: searchError?.status,
     trail: [
       ['Organizations', '/organizations'],
       [org.name, `/organizations/${org.orgId}`],

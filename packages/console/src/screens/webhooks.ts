@@ -1,5 +1,4 @@
 import { type OrganizationRecord, RialtoError, type WebhookDeliveryRecord } from '@rialto-exchange/core';
-import { redeliver } from '../directory.js';
 import { html } from '../html.js';
 import type { ConsoleResponse } from '../responses.js';
 import { csrfField, dateCell, errorBox, page, type ScreenContext, write } from '../screen.js';
@@ -20,11 +19,11 @@ function lastResponse(delivery: WebhookDeliveryRecord): string {
 export async function webhookScreen(ctx: ScreenContext, refused?: RialtoError): Promise<ConsoleResponse> {
   const org = await existingOrg(ctx);
   const webhookId = ctx.params.webhookId ?? '';
-  const subscription = (await ctx.exchange.operators.webhooks(org.orgId)).find(
+  const subscription = (await ctx.exchange.webhooks.listSubscriptions(org.orgId)).find(
     (candidate) => candidate.subscriptionId === webhookId,
   );
   if (!subscription) throw new RialtoError('not_found', 'No such webhook in this organization.');
-  const deliveries = await ctx.exchange.operators.webhookDeliveries(org.orgId, webhookId);
+  const deliveries = await ctx.exchange.webhooks.listDeliveries(org.orgId, webhookId);
   const path = `${ctx.base}/organizations/${org.orgId}/webhooks/${webhookId}`;
   const body = html`<section class="card" aria-labelledby="subscription-heading">
   <h2 id="subscription-heading">Subscription</h2>
@@ -75,7 +74,7 @@ export async function webhookScreen(ctx: ScreenContext, refused?: RialtoError): 
 export async function redeliverDelivery(ctx: ScreenContext): Promise<ConsoleResponse> {
   const { orgId = '', webhookId = '', deliveryId = '' } = ctx.params;
   return write(
-    () => redeliver(ctx.exchange, orgId, webhookId, deliveryId),
+    () => ctx.exchange.webhooks.redeliver(orgId, webhookId, deliveryId),
     `${ctx.base}/organizations/${orgId}/webhooks/${webhookId}?done=redelivered`,
     (error) => webhookScreen(ctx, error),
   );

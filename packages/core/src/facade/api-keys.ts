@@ -2,7 +2,7 @@ import { RialtoError } from '../errors.js';
 import { isUuid } from '../internal/is-uuid.js';
 import type { GeneratedApiKey } from '../organizations/api-keys.js';
 import type { Services } from '../services.js';
-import { existingOrganization } from './organizations.js';
+import { type ApiKeySummary, apiKeySummary, existingOrganization } from './organizations.js';
 
 /**
  * Organizations' API keys, from host code, as the admin routes under
@@ -23,13 +23,23 @@ export interface RialtoApiKeys {
    * @throws RialtoError `not_found` when the organization has no such active key
    */
   revoke(orgId: string, apiKeyId: string): Promise<void>;
+  /**
+   * The organization's active API keys, oldest first, as `GET /identity/organizations/:org_id/api-keys`
+   * answers: ids and dates only (the store holds no key, and the hash stays inside).
+   * @throws RialtoError `not_found`
+   */
+  list(orgId: string): Promise<ApiKeySummary[]>;
 }
 
-export function createApiKeysFacade({ apiKeys, organizations }: Services): RialtoApiKeys {
+export function createApiKeysFacade({ apiKeys, organizations, store }: Services): RialtoApiKeys {
   return {
     async issue(orgId) {
       const org = existingOrganization(isUuid(orgId) ? await organizations.get(orgId) : null);
       return apiKeys.issue(org.orgId);
+    },
+    async list(orgId) {
+      const org = existingOrganization(isUuid(orgId) ? await organizations.get(orgId) : null);
+      return (await store.listActiveApiKeys(org.orgId)).map(apiKeySummary);
     },
     async revoke(orgId, apiKeyId) {
       if (!(isUuid(orgId) && isUuid(apiKeyId) && (await apiKeys.revoke(orgId, apiKeyId)))) {

@@ -1,5 +1,7 @@
 import type { Services } from '../services.js';
 import { createApiKeysFacade, type RialtoApiKeys } from './api-keys.js';
+import { createConsoleSessionsFacade, type RialtoConsoleSessions } from './console-sessions.js';
+import { createHealthFacade, type RialtoHealth } from './health.js';
 import { createIssuersFacade, type RialtoIssuers } from './issuers.js';
 import { createOperatorsFacade, type RialtoOperators } from './operators.js';
 import { createOrganizationsFacade, type RialtoOrganizations } from './organizations.js';
@@ -7,8 +9,17 @@ import { createKeysFacade, type RialtoKeys } from './signing-keys.js';
 import { createUsersFacade, type RialtoUsers } from './users.js';
 import { createWebhooksFacade, type RialtoWebhooks } from './webhooks.js';
 
-export type { ApiKeySummary, DiscoveryCheck, RialtoOperators, WebhookSummary } from './operators.js';
-export type { RialtoApiKeys, RialtoIssuers, RialtoKeys, RialtoOrganizations, RialtoUsers, RialtoWebhooks };
+export type { DiscoveryCheck, RialtoOperators } from './operators.js';
+export type {
+  RialtoApiKeys,
+  RialtoConsoleSessions,
+  RialtoHealth,
+  RialtoIssuers,
+  RialtoKeys,
+  RialtoOrganizations,
+  RialtoUsers,
+  RialtoWebhooks,
+};
 
 /**
  * What host code does beside serving requests, grouped by subject as `RialtoExchange` exposes it.
@@ -22,6 +33,8 @@ export interface FacadeGroups {
   users: RialtoUsers;
   keys: RialtoKeys;
   webhooks: RialtoWebhooks;
+  health: RialtoHealth;
+  consoleSessions: RialtoConsoleSessions;
   operators: RialtoOperators;
 }
 
@@ -33,6 +46,8 @@ export function createFacadeGroups(services: Services): FacadeGroups {
     users: createUsersFacade(services),
     keys: createKeysFacade(services),
     webhooks: createWebhooksFacade(services),
+    health: createHealthFacade(services),
+    consoleSessions: createConsoleSessionsFacade(services),
     operators: createOperatorsFacade(services),
   };
 }

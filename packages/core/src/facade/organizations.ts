@@ -1,6 +1,7 @@
 import { RialtoError } from '../errors.js';
 import { isUuid } from '../internal/is-uuid.js';
 import { validateInput } from '../internal/validate-input.js';
+import { type Page, type PageRequest, readPage, readPageRequest } from '../listing/paging.js';
 import {
   audienceUpdateSchema,
   type OrganizationRegistration,
@@ -9,7 +10,24 @@ import {
   registrationSchema,
 } from '../organizations/organizations.js';
 import type { Services } from '../services.js';
-import type { OrganizationRecord, ProvisioningMode } from '../store/store.js';
+import type {
+  ApiKeyRecord,
+  IssuerRegistrationRecord,
+  OrganizationRecord,
+  ProvisioningMode,
+} from '../store/store.js';
+
+/** An API key as listings show it: its id and dates, never the key or its hash. */
+export type ApiKeySummary = Omit<ApiKeyRecord, 'hash'>;
+
+/** An organization with what an operator looks at first: its active API keys and its issuers. */
+export interface OrganizationOverview {
+  organization: OrganizationRecord;
+  /** Active keys, oldest first. */
+  apiKeys: ApiKeySummary[];
+  /** Issuer registrations, oldest first. */
+  issuers: IssuerRegistrationRecord[];
+}
 
 /**
  * Partner organizations, from host code (scripts, seeding, an admin console), with what the admin
@@ -31,6 +49,21 @@ export interface RialtoOrganizations {
    * `lookupCacheTtlSeconds`). @returns `null` when there is none
    */
   get(orgId: string): Promise<OrganizationRecord | null>;
+  /**
+   * One page of organizations, newest first (ties by id), as `GET /identity/organizations` answers.
+   * `query` keeps the organization whose id it is and those whose name contains it, ASCII letters
+   * compared case-insensitively; pass the previous page's `nextCursor` as `cursor` for the next page.
+   * @throws RialtoError `invalid_request` (a `limit` outside 1–200, a cursor this service did not issue)
+   * @example
+   * const { items, nextCursor } = await exchange.organizations.list({ query: 'acme', limit: 20 });
+   */
+  list(request?: PageRequest): Promise<Page<OrganizationRecord>>;
+  /**
+   * The organization as stored now, with its active API keys (ids and dates) and issuer
+   * registrations, as `GET /identity/organizations/:org_id` answers.
+   * @throws RialtoError `not_found`
+   */
+  overview(orgId: string): Promise<OrganizationOverview>;
   /**
    * Suspends an organization, as `POST /identity/organizations/:org_id/suspend` does: its API keys,
    * refresh tokens and access tokens are refused until it is resumed; nothing is deleted.
@@ -70,7 +103,12 @@ export function existingOrganization(org: OrganizationRecord | null): Organizati
   return org;
 }
 
-export function createOrganizationsFacade({ organizations }: Services): RialtoOrganizations {
+/** An API key without its hash. */
+export function apiKeySummary({ hash: _hash, ...summary }: ApiKeyRecord): ApiKeySummary {
+  return summary;
+}
+
+export function createOrganizationsFacade({ organizations, store }: Services): RialtoOrganizations {
   const get = async (orgId: string) => (isUuid(orgId) ? organizations.get(orgId) : null);
   const setSuspended = async (orgId: string, isSuspended: boolean) =>
     existingOrganization(isUuid(orgId) ? await organizations.setSuspended(orgId, isSuspended) : null);
@@ -78,6 +116,22 @@ export function createOrganizationsFacade({ organizations }: Services): RialtoOr
   return {
     register: async (input) => organizations.register(validateInput(registrationSchema, input)),
     get,
+    async list(request) {
+      const page = readPageRequest(request);
+      return readPage(
+        page,
+        (limit) => store.listOrganizations({ ...page, limit }),
+        (org) => ({ createdAt: org.createdAt, id: org.orgId }),
+      );
+    },
+    async overview(orgId) {
+      const organization = existingOrganization(isUuid(orgId) ? await store.getOrganization(orgId) : null);
+      const [apiKeys, issuers] = await Promise.all([
+        store.listActiveApiKeys(orgId),
+        store.listIssuerRegistrations(orgId),
+      ]);
+      return { organization, apiKeys: apiKeys.map(apiKeySummary), issuers };
+    },
     suspend: (orgId) => setSuspended(orgId, true),
     resume: (orgId) => setSuspended(orgId, false),
     async setProvisioning(orgId, provisioning) {

@@ -1,4 +1,4 @@
-import type { RotatedKey } from '../keys/signing-keys.js';
+import type { RotatedKey, SigningKeyStatus } from '../keys/signing-keys.js';
 import type { Services } from '../services.js';
 import type { SigningKeyUse } from '../store/store.js';
 
@@ -12,10 +12,17 @@ export interface RialtoKeys {
    * @throws TypeError when the host supplies that kind of key through options
    */
   rotate(use?: SigningKeyUse): Promise<RotatedKey>;
+  /**
+   * The access-token keys, then the refresh-token secrets, each newest first: which is next, active,
+   * retired or expired, with the dates of each step, as `GET /identity/keys` answers. Never any
+   * private material.
+   */
+  list(): Promise<SigningKeyStatus[]>;
 }
 
 export function createKeysFacade({ signingKeys, events, options }: Services): RialtoKeys {
   return {
+    list: signingKeys.list,
     async rotate(use = 'access_token') {
       const rotated = await signingKeys.rotate(use);
       events.emit('signing_key.rotated', { use, kid: rotated.kid });

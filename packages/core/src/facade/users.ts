@@ -1,8 +1,10 @@
 import { RialtoError } from '../errors.js';
 import { isUuid } from '../internal/is-uuid.js';
 import { validateInput } from '../internal/validate-input.js';
+import { type Page, type PageRequest, readPage, readPageRequest } from '../listing/paging.js';
 import type { Services } from '../services.js';
 import type { UserRecord, UserRole } from '../store/store.js';
+import { normalizeEmail } from '../users/provision-user.js';
 import { type UserCreation, userCreationSchema } from '../users/user-lifecycle.js';
 import { userRoleSchema } from '../users/user-roles.js';
 import type { UserVerificationPatch } from '../users/users.js';
@@ -15,6 +17,16 @@ import { noSuchOrganization } from './organizations.js';
 export interface RialtoUsers {
   /** The user of `orgId`, as stored now. @returns `null` when the organization has no such user */
   get(orgId: string, userId: string): Promise<UserRecord | null>;
+  /**
+   * One page of the organization's users, newest first (ties by id), as
+   * `GET /identity/organizations/:org_id/users` answers. `query` keeps the user whose id it is and
+   * those whose email starts with it (normalized as stored emails are: ASCII letters lower-cased).
+   * @throws RialtoError `not_found` (no such organization) or `invalid_request` (a `limit` outside
+   *   1–200, a cursor this service did not issue)
+   * @example
+   * const { items } = await exchange.users.list(orgId, { query: 'ada@' });
+   */
+  list(orgId: string, request?: PageRequest): Promise<Page<UserRecord>>;
   /**
    * Creates a user before its first sign-in (importing existing customers), with its initial
    * verification state, as `POST /identity/users` does; a later exchange links to it by email under
@@ -54,11 +66,27 @@ export function noSuchUser(): RialtoError {
   return new RialtoError('not_found', 'No such user in your organization.');
 }
 
-export function createUsersFacade({ users, userRoles, userLifecycle, organizations }: Services): RialtoUsers {
+export function createUsersFacade({
+  users,
+  userRoles,
+  userLifecycle,
+  organizations,
+  store,
+}: Services): RialtoUsers {
   const isUserId = (orgId: string, userId: string) => isUuid(orgId) && isUuid(userId);
 
   return {
     get: async (orgId, userId) => (isUserId(orgId, userId) ? users.get(orgId, userId) : null),
+    async list(orgId, request) {
+      const page = readPageRequest(request);
+      if (!(isUuid(orgId) && (await organizations.get(orgId)))) throw noSuchOrganization();
+      const query = page.query === null ? null : normalizeEmail(page.query);
+      return readPage(
+        page,
+        (limit) => store.listUsers({ orgId, query, after: page.after, limit }),
+        (user) => ({ createdAt: user.createdAt, id: user.userId }),
+      );
+    },
     async create(orgId, input) {
       const creation = validateInput(userCreationInputSchema, input);
       if (!(isUuid(orgId) && (await organizations.get(orgId)))) throw noSuchOrganization();

@@ -11,15 +11,19 @@ export interface AdminAuth {
   readonly isConfigured: boolean;
   /** Whether the request carries the admin token, or the `authorizeAdmin` hook accepts it. */
   isAdmin(request: RequestLike): Promise<boolean>;
+  /** Whether `token` is the configured admin token, compared in constant time. */
+  isAdminToken(token: string): boolean;
 }
 
 export function createAdminAuth(options: AdminAuthOptions): AdminAuth {
   const { adminToken, authorizeAdmin } = options;
+  const isAdminToken = (token: string) => adminToken !== undefined && secretsEqual(token, adminToken);
   return {
+    isAdminToken,
     isConfigured: adminToken !== undefined || authorizeAdmin !== undefined,
     async isAdmin(request) {
       const token = bearerToken(request.headers);
-      if (adminToken !== undefined && token !== undefined && secretsEqual(token, adminToken)) return true;
+      if (token !== undefined && isAdminToken(token)) return true;
       return authorizeAdmin ? (await authorizeAdmin(request)) === true : false;
     },
   };

@@ -65,6 +65,30 @@ export interface RotatedKey {
   activatesAt: number;
 }
 
+/**
+ * Where a signing key stands, for operators: never its private material.
+ * - `next`: published in the JWKS, signing from `activatesAt` (pre-publication);
+ * - `active`: signs new tokens;
+ * - `retired`: replaced, still verifies the tokens it signed until `verifiesUntil`;
+ * - `expired`: replaced long enough ago that nothing it signed is still valid.
+ */
+export interface SigningKeyStatus {
+  kid: string;
+  use: SigningKeyUse;
+  alg: string;
+  /** `store`: generated and rotated by the service; `host`: supplied through options, rotated there. */
+  source: 'store' | 'host';
+  state: 'next' | 'active' | 'retired' | 'expired';
+  /** Epoch seconds; host keys carry the time they were loaded. */
+  createdAt: number;
+  /** When it starts (or started) signing; `null` for host keys, which sign in the order given. */
+  activatesAt: number | null;
+  /** When the key after it took over; `null` while it is next or active, and for host keys. */
+  retiredAt: number | null;
+  /** Until when it verifies tokens; `null` while it is next or active, and for host keys. */
+  verifiesUntil: number | null;
+}
+
 export interface SigningKeys {
   /**
    * Keys, loaded from the store (creating them on first use) or from host options. Keys older than
@@ -85,6 +109,11 @@ export interface SigningKeys {
    * @throws TypeError when the host supplies that kind of key itself
    */
   rotate(use: SigningKeyUse): Promise<RotatedKey>;
+  /**
+   * Every key of both uses, as the schedule that signs and verifies with them sees it now: stored
+   * keys newest first (never created by this call), or the host's in the order given.
+   */
+  list(): Promise<SigningKeyStatus[]>;
 }
 
 // An unknown kid costs one store read at most this often: forged kids cannot turn into a read per request.
@@ -156,6 +185,32 @@ export function createSigningKeys(options: SigningKeysOptions): SigningKeys {
       }
       // A failed reload leaves the token to be refused with the keys at hand.
       return reload().catch(() => keys);
+    },
+
+    async list() {
+      const now = epochSeconds();
+      const statusesOf = async (use: SigningKeyUse): Promise<SigningKeyStatus[]> => {
+        const hostKeys =
+          use === 'access_token'
+            ? options.accessTokenKey &&
+              (await Promise.all(
+                asArray(options.accessTokenKey).map((key) =>
+                  recordFromHostKey(key, options.accessTokenAlgorithm),
+                ),
+              ))
+            : options.refreshTokenSecret &&
+              (await Promise.all(asArray(options.refreshTokenSecret).map(recordFromHostSecret)));
+        if (hostKeys) return hostKeys.map((record, index) => hostKeyStatus(record, index));
+        const ttlSeconds =
+          use === 'access_token' ? options.accessTokenTtlSeconds : options.refreshTokenTtlSeconds;
+        return keyStatuses(
+          await options.store.listSigningKeys(use),
+          now,
+          options.prepublishSeconds,
+          ttlSeconds + options.clockToleranceSeconds,
+        );
+      };
+      return [...(await statusesOf('access_token')), ...(await statusesOf('refresh_token'))];
     },
 
     async rotate(use) {
@@ -250,17 +305,72 @@ export function keySchedule(
   prepublishSeconds: number,
   retiredLifetimeSeconds: number,
 ): KeySchedule {
-  const signingIndex = newestFirst.findIndex((record) => record.createdAt + prepublishSeconds <= now);
-  const index = signingIndex === -1 ? newestFirst.length - 1 : signingIndex;
-  const verifying = newestFirst.filter((_, i) => {
-    if (i <= index) return true;
-    const retiredAt = (newestFirst[i - 1] as SigningKeyRecord).createdAt + prepublishSeconds;
-    return retiredAt + retiredLifetimeSeconds > now;
-  });
+  const index = signingIndexOf(newestFirst, now, prepublishSeconds);
+  const verifying = newestFirst.filter(
+    (_, i) => i <= index || retiredAt(newestFirst, i, prepublishSeconds) + retiredLifetimeSeconds > now,
+  );
   const nextActivationAt = Math.min(
     ...newestFirst.slice(0, index).map((record) => record.createdAt + prepublishSeconds),
   );
   return { signing: newestFirst[index] as SigningKeyRecord, verifying, nextActivationAt };
+}
+
+function signingIndexOf(newestFirst: SigningKeyRecord[], now: number, prepublishSeconds: number): number {
+  const signingIndex = newestFirst.findIndex((record) => record.createdAt + prepublishSeconds <= now);
+  return signingIndex === -1 ? newestFirst.length - 1 : signingIndex;
+}
+
+/** A replaced key retires when the key after it (newer) starts signing. */
+function retiredAt(newestFirst: SigningKeyRecord[], index: number, prepublishSeconds: number): number {
+  return (newestFirst[index - 1] as SigningKeyRecord).createdAt + prepublishSeconds;
+}
+
+/** `keySchedule`'s view of each stored key, for `SigningKeys.list`. */
+export function keyStatuses(
+  newestFirst: SigningKeyRecord[],
+  now: number,
+  prepublishSeconds: number,
+  retiredLifetimeSeconds: number,
+): SigningKeyStatus[] {
+  const { signing, verifying } = keySchedule(newestFirst, now, prepublishSeconds, retiredLifetimeSeconds);
+  const signingIndex = newestFirst.indexOf(signing);
+  return newestFirst.map((record, index) => {
+    const isReplaced = index > signingIndex;
+    const retired = isReplaced ? retiredAt(newestFirst, index, prepublishSeconds) : null;
+    return {
+      kid: record.kid,
+      use: record.use,
+      alg: record.alg,
+      source: 'store',
+      state:
+        index < signingIndex
+          ? 'next'
+          : index === signingIndex
+            ? 'active'
+            : verifying.includes(record)
+              ? 'retired'
+              : 'expired',
+      createdAt: record.createdAt,
+      // The very first key signs at once, whatever the pre-publication delay.
+      activatesAt: index === newestFirst.length - 1 ? record.createdAt : record.createdAt + prepublishSeconds,
+      retiredAt: retired,
+      verifiesUntil: retired === null ? null : retired + retiredLifetimeSeconds,
+    };
+  });
+}
+
+function hostKeyStatus(record: SigningKeyRecord, index: number): SigningKeyStatus {
+  return {
+    kid: record.kid,
+    use: record.use,
+    alg: record.alg,
+    source: 'host',
+    state: index === 0 ? 'active' : 'retired',
+    createdAt: record.createdAt,
+    activatesAt: null,
+    retiredAt: null,
+    verifiesUntil: null,
+  };
 }
 
 function hostKeySchedule(records: SigningKeyRecord[]): KeySchedule {

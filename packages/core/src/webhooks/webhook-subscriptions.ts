@@ -74,6 +74,13 @@ export interface WebhookSubscriptions {
    * @throws RialtoError `not_found`
    */
   listDeliveries(orgId: string, subscriptionId: string): Promise<WebhookDeliveryRecord[]>;
+  /**
+   * Makes one delivery of the subscription due now, as `storeKit.redelivered` says: a failed or
+   * succeeded one gets another attempt (its attempts kept), one waiting for a retry is tried at once,
+   * and one being attempted right now is left to that attempt. Idempotent; the worker sends it.
+   * @throws RialtoError `not_found` (no such webhook in the org, or no such delivery of it)
+   */
+  redeliver(orgId: string, subscriptionId: string, deliveryId: string): Promise<WebhookDeliveryRecord>;
 }
 
 export function createWebhookSubscriptions(
@@ -181,6 +188,18 @@ export function createWebhookSubscriptions(
     async listDeliveries(orgId, subscriptionId) {
       if (!(await store.getWebhookSubscription(orgId, subscriptionId))) throw notFound();
       return store.listWebhookDeliveries(orgId, subscriptionId, DELIVERIES_LISTED);
+    },
+
+    async redeliver(orgId, subscriptionId, deliveryId) {
+      if (!(await store.getWebhookSubscription(orgId, subscriptionId))) throw notFound();
+      const delivery = await store.redeliverWebhookDelivery({
+        orgId,
+        subscriptionId,
+        deliveryId,
+        now: epochSeconds(),
+      });
+      if (!delivery) throw new RialtoError('not_found', 'No such delivery of this webhook.');
+      return delivery;
     },
   };
 }
