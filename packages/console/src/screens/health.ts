@@ -2,21 +2,20 @@ import { html } from '../html.js';
 import type { ConsoleResponse } from '../responses.js';
 import { page, type ScreenContext } from '../screen.js';
 
-const NIL_UUID = '00000000-0000-0000-0000-000000000000';
-
-/** Health at a glance: whether the store answers, and how fast. */
+/** Health at a glance: the store, the IdP key-set cache of this instance, the webhook outbox. */
 export async function healthScreen(ctx: ScreenContext): Promise<ConsoleResponse> {
-  const startedMs = performance.now();
-  let store: { up: true; latencyMs: number } | { up: false; reason: string };
-  try {
-    await ctx.exchange.organizations.get(NIL_UUID);
-    store = { up: true, latencyMs: Math.round(performance.now() - startedMs) };
-  } catch (error) {
-    store = { up: false, reason: error instanceof Error ? error.message : String(error) };
-  }
+  const { store, idpKeySets, outboxBacklog } = await ctx.exchange.health.summary();
   const body = html`<dl class="facts card">
   <dt>Store</dt>
-  <dd>${store.up ? html`<span class="badge ok">reachable</span> read in ${store.latencyMs} ms` : html`<span class="badge warn">unreachable</span> ${store.reason}`}</dd>
+  <dd>${
+    store.status === 'UP'
+      ? html`<span class="badge ok">reachable</span> answered a read in ${Math.round(store.latencyMs)} ms`
+      : html`<span class="badge warn">unreachable</span> (${store.reason}): exchanges and admin writes fail until it answers`
+  }</dd>
+  <dt>IdP key sets cached</dt>
+  <dd>${idpKeySets.cached}${idpKeySets.oldestAgeSeconds !== null && html`, the oldest fetched ${idpKeySets.oldestAgeSeconds} s ago`} <span class="hint">(on this instance)</span></dd>
+  <dt>Webhook outbox backlog</dt>
+  <dd>${outboxBacklog === null ? html`<span class="hint">not counted by this store</span>` : html`${outboxBacklog} ${outboxBacklog === 1 ? 'delivery' : 'deliveries'} due`}</dd>
 </dl>`;
-  return page(ctx, { title: 'Health', section: 'health', body });
+  return page(ctx, { title: 'Health', section: 'health', body, status: store.status === 'UP' ? 200 : 503 });
 }

@@ -59,7 +59,7 @@ export async function organizationScreen(
     ${csrfField(ctx)}
     <button type="submit"${isSuspended ? '' : html` class="danger"`}>${isSuspended ? 'Resume' : 'Suspend'}</button>
   </form>
-  <a href="${path}/users">Users of ${org.name}</a>
+  <p class="links"><a href="${path}/users">Users of ${org.name}</a> · <a href="${ctx.base}/debugger?org_id=${org.orgId}">Debug a token of ${org.name}</a></p>
 </section>
 <section class="card" aria-labelledby="settings-heading">
   <h2 id="settings-heading">Settings</h2>
