@@ -19,7 +19,7 @@ timed "openapi document" pnpm -s run openapi --check
 timed "http reference" node scripts/http-reference.mjs --check
 
 publish_dry_run() {
-  for directory in packages/core packages/storage-adapters packages/express packages/cli internal/dev-idp; do
+  for directory in packages/core packages/storage-adapters packages/express packages/cli packages/console internal/dev-idp; do
     local entry=index
     [ "$directory" = packages/cli ] && entry=cli
     # --ignore-scripts: CI has just built; a real publish rebuilds through prepublishOnly.
@@ -28,7 +28,10 @@ publish_dry_run() {
       echo "pnpm publish --dry-run failed in $directory" >&2
       return 1
     fi
-    for required in README.md LICENSE CHANGELOG.md "dist/$entry.js" "dist/$entry.d.ts"; do
+    local assets=()
+    # The console serves its stylesheet and script from the package itself.
+    [ "$directory" = packages/console ] && assets=(assets/console.css assets/console.js)
+    for required in README.md LICENSE CHANGELOG.md "dist/$entry.js" "dist/$entry.d.ts" "${assets[@]}"; do
       if ! grep -q " $required\$" <<<"$output"; then
         echo "pnpm publish --dry-run: $directory would publish without $required" >&2
         return 1
@@ -36,5 +39,5 @@ publish_dry_run() {
     done
   done
 }
-timed "publish dry-run (5 packages)" publish_dry_run
+timed "publish dry-run (6 packages)" publish_dry_run
 timed "install as a user" node scripts/install-as-user.mjs

@@ -8,11 +8,14 @@
  * 2. mounts `rialtoExchange()` in an Express app with its development defaults;
  * 3. registers an organization for that IdP (printing its API key, shown only once);
  * 4. signs a user in at the IdP and exchanges the ID token over HTTP;
- * 5. prints the access token's claims and the user record, then keeps serving until Ctrl-C.
+ * 5. prints the access token's claims and the user record;
+ * 6. mounts the admin console at /rialto-admin and prints its URL and the admin token to sign in
+ *    with, then keeps serving until Ctrl-C.
  */
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import { rialtoConsole } from '@rialto-exchange/console';
 import { startDevIdp } from '@rialto-exchange/dev-idp';
 import { rialtoExchange } from '@rialto-exchange/express';
 import express from 'express';
@@ -42,20 +45,22 @@ const idp = await startDevIdp();
 console.log(`  issuer: ${idp.issuer}`);
 // The service's issuer names its port, which is known only now when PORT=0 picks a free one.
 const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-app.use(
-  rialtoExchange({
-    issuer: baseUrl,
-    adminToken,
-    // The local IdP speaks plain http on loopback; production issuers must be https on public
-    // addresses. (A service whose own issuer is on loopback allows private IdPs by default; this
-    // says so explicitly.)
-    allowInsecureIssuers: true,
-    allowPrivateIssuers: true,
-    // The audiences an organization's API key may put in its access tokens; without this list,
-    // any (the production warning this example would otherwise print).
-    allowedAudiences: ['primary-issuance'],
-  }),
-);
+const rialto = rialtoExchange({
+  issuer: baseUrl,
+  adminToken,
+  // The local IdP speaks plain http on loopback; production issuers must be https on public
+  // addresses. (A service whose own issuer is on loopback allows private IdPs by default; this
+  // says so explicitly.)
+  allowInsecureIssuers: true,
+  allowPrivateIssuers: true,
+  // The audiences an organization's API key may put in its access tokens; without this list,
+  // any (the production warning this example would otherwise print).
+  allowedAudiences: ['primary-issuance'],
+});
+app.use(rialto);
+// The admin console, over the same exchange: sign in with the admin token printed below.
+const consoleUrl = `${baseUrl}/rialto-admin`;
+app.use('/rialto-admin', rialtoConsole({ exchange: rialto.exchange, publicUrl: consoleUrl }));
 step(`Rialto exchange listening on ${baseUrl}`);
 
 step('Registering an organization for that IdP (POST /identity/organizations)…');
@@ -104,6 +109,9 @@ const userResponse = await fetch(`${baseUrl}/identity/users/${claims.user_id}`, 
 console.log(JSON.stringify(await userResponse.json(), null, 2));
 
 console.log('\n✔ exchange succeeded');
+step(`Admin console: ${consoleUrl}`);
+console.log(`  admin token: ${adminToken}   ← paste it on the sign-in page`);
+console.log('  There: find Quickstart Capital, open Ada in its users, debug a token, rotate keys.');
 if (exitAfterDemo) {
   await shutdown();
 } else {

@@ -33,6 +33,7 @@ describe('quickstart', () => {
     const { code, stdout, stderr } = await runQuickstart({ PORT: '0' });
     expect(code).toBe(0);
     expect(stdout).toContain('✔ exchange succeeded');
+    expect(stdout).toMatch(/Admin console: http:\/\/127\.0\.0\.1:\d+\/rialto-admin\n {2}admin token: \S{32}/);
     expect(stdout).toMatch(/api_key: rialto_ak_[0-9a-f-]{36}_/);
     expect(stdout).toContain('"org_name": "Quickstart Capital"');
     expect(stdout).toContain('"email": "ada@example.com"');
@@ -80,5 +81,6 @@ describe('quickstart', () => {
     expect(installed).toBeGreaterThan(installing);
     expect(stdout.slice(installing, installed)).toMatch(/\n {2}\S/); // pnpm's own progress, indented
     expect(stdout).toContain('✔ exchange succeeded');
+    expect(stdout).toMatch(/Admin console: http:\/\/127\.0\.0\.1:\d+\/rialto-admin\n {2}admin token: \S{32}/);
   }, 120_000);
 });

@@ -5,6 +5,7 @@ import type { RialtoConsoleSessions } from './facade/console-sessions.js';
 import type { RialtoHealth } from './facade/health.js';
 import { createFacadeGroups } from './facade/index.js';
 import type { RialtoIssuers } from './facade/issuers.js';
+import type { RialtoOperators } from './facade/operators.js';
 import type { RialtoOrganizations } from './facade/organizations.js';
 import type { RialtoKeys } from './facade/signing-keys.js';
 import type { RialtoUsers } from './facade/users.js';
@@ -107,6 +108,8 @@ export interface RialtoExchange {
   readonly health: RialtoHealth;
   /** Sessions of the admin console, kept in the store so that signing out ends them everywhere. */
   readonly consoleSessions: RialtoConsoleSessions;
+  /** What an operator's tool (the admin console) needs beside the other groups: admin sign-in, keys, webhooks, the token debugger. */
+  readonly operators: RialtoOperators;
   /**
    * The Prometheus metrics when the `metrics` option enabled them, else `undefined`. Serve
    * `scrape()` with `contentType` where your Prometheus reaches it (Express: `rialtoMetricsHandler`).

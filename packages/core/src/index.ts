@@ -13,13 +13,15 @@ export type { ExchangeExplanation, ExplainedError, ExplainStep } from './exchang
 export { exchangeErrorFix } from './exchange/explain-exchange.js';
 export type { StartedConsoleSession } from './facade/console-sessions.js';
 // The facade's groups: `exchange.organizations`, `.apiKeys`, `.issuers`, `.users`, `.keys`, `.webhooks`,
-// `.health`, `.consoleSessions`.
+// `.health`, `.consoleSessions`, `.operators`.
 export type {
+  DiscoveryCheck,
   RialtoApiKeys,
   RialtoConsoleSessions,
   RialtoHealth,
   RialtoIssuers,
   RialtoKeys,
+  RialtoOperators,
   RialtoOrganizations,
   RialtoUsers,
   RialtoWebhooks,

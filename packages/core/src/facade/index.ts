@@ -3,11 +3,13 @@ import { createApiKeysFacade, type RialtoApiKeys } from './api-keys.js';
 import { createConsoleSessionsFacade, type RialtoConsoleSessions } from './console-sessions.js';
 import { createHealthFacade, type RialtoHealth } from './health.js';
 import { createIssuersFacade, type RialtoIssuers } from './issuers.js';
+import { createOperatorsFacade, type RialtoOperators } from './operators.js';
 import { createOrganizationsFacade, type RialtoOrganizations } from './organizations.js';
 import { createKeysFacade, type RialtoKeys } from './signing-keys.js';
 import { createUsersFacade, type RialtoUsers } from './users.js';
 import { createWebhooksFacade, type RialtoWebhooks } from './webhooks.js';
 
+export type { DiscoveryCheck, RialtoOperators } from './operators.js';
 export type {
   RialtoApiKeys,
   RialtoConsoleSessions,
@@ -33,6 +35,7 @@ export interface FacadeGroups {
   webhooks: RialtoWebhooks;
   health: RialtoHealth;
   consoleSessions: RialtoConsoleSessions;
+  operators: RialtoOperators;
 }
 
 export function createFacadeGroups(services: Services): FacadeGroups {
@@ -45,5 +48,6 @@ export function createFacadeGroups(services: Services): FacadeGroups {
     webhooks: createWebhooksFacade(services),
     health: createHealthFacade(services),
     consoleSessions: createConsoleSessionsFacade(services),
+    operators: createOperatorsFacade(services),
   };
 }

@@ -1,0 +1,336 @@
+import {
+  createRialtoExchange,
+  type RialtoExchange,
+  type RialtoExchangeOptions,
+  type Store,
+} from '@rialto-exchange/core';
+import { memoryStore } from '@rialto-exchange/storage-adapters';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  CONTENT_SECURITY_POLICY,
+  type ConsoleResponse,
+  createRialtoConsole,
+  type RialtoConsoleOptions,
+} from '../src/index.js';
+
+const ADMIN_TOKEN = 'console-admin-token-0123456789abcdef';
+const PUBLIC_URL = 'http://127.0.0.1:3000/rialto-admin';
+const ORIGIN = 'http://127.0.0.1:3000';
+
+let exchanges: RialtoExchange[] = [];
+afterEach(async () => {
+  await Promise.all(exchanges.map((exchange) => exchange.close()));
+  exchanges = [];
+});
+
+function createExchange(options: Partial<RialtoExchangeOptions> = {}): RialtoExchange {
+  const exchange = createRialtoExchange({
+    issuer: 'http://127.0.0.1:3000',
+    store: memoryStore(),
+    adminToken: ADMIN_TOKEN,
+    allowInsecureIssuers: true,
+    allowPrivateIssuers: true,
+    allowedAudiences: [],
+    logger: false,
+    webhooks: { worker: false },
+    ...options,
+  });
+  exchanges.push(exchange);
+  return exchange;
+}
+
+/** A browser's cookie jar and requests, reduced to what the console reads. */
+function browser(consoleOptions: Partial<RialtoConsoleOptions> & { exchange: RialtoExchange }) {
+  const console = createRialtoConsole({ publicUrl: PUBLIC_URL, ...consoleOptions });
+  const jar = new Map<string, string>();
+  function keep(response: ConsoleResponse) {
+    const setCookie = response.headers['set-cookie'];
+    for (const cookie of Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : []) {
+      const [pair = ''] = cookie.split(';');
+      const [name = '', value = ''] = pair.split('=');
+      if (/Max-Age=0/.test(cookie)) jar.delete(name);
+      else jar.set(name, value);
+    }
+    return response;
+  }
+  const cookie = () => [...jar].map(([name, value]) => `${name}=${value}`).join('; ');
+  return {
+    console,
+    jar,
+    async get(path: string, headers: Record<string, string> = {}) {
+      return keep(
+        await console.handle({
+          method: 'GET',
+          path,
+          query: new URLSearchParams(),
+          headers: { cookie: cookie(), ...headers },
+          raw: headers,
+        }),
+      );
+    },
+    async post(
+      path: string,
+      form: Record<string, string>,
+      headers: Record<string, string> = { origin: ORIGIN },
+    ) {
+      return keep(
+        await console.handle({
+          method: 'POST',
+          path,
+          query: new URLSearchParams(),
+          headers: { cookie: cookie(), ...headers },
+          form: new URLSearchParams(form),
+          ip: '203.0.113.7',
+          raw: headers,
+        }),
+      );
+    },
+    async signIn(token = ADMIN_TOKEN) {
+      const page = String((await this.get('/sign-in')).body);
+      const csrf = /name="csrf" value="([^"]+)"/.exec(page)?.[1] ?? '';
+      return this.post('/sign-in', { csrf, admin_token: token });
+    },
+    /** The CSRF token of the signed-in session, as its pages carry it. */
+    async csrf() {
+      const page = String((await this.get('/organizations')).body);
+      return /name="csrf" value="([^"]+)"/.exec(page)?.[1] ?? '';
+    },
+  };
+}
+
+function text(response: ConsoleResponse): string {
+  return String(response.body);
+}
+
+describe('console sign-in and sessions', () => {
+  it('signs in with the admin token: an HttpOnly, SameSite=Strict cookie on the console path, not Secure over http', async () => {
+    const b = browser({ exchange: createExchange() });
+    const response = await b.signIn();
+    expect(response.status).toBe(303);
+    expect(response.headers.location).toBe('/rialto-admin/organizations');
+    const session = (response.headers['set-cookie'] as string[]).find((cookie) =>
+      cookie.startsWith('rialto_console_session='),
+    );
+    expect(session).toMatch(/; Path=\/rialto-admin; HttpOnly; SameSite=Strict; Max-Age=28800$/);
+    expect(session).not.toContain(ADMIN_TOKEN);
+    expect((await b.get('/organizations')).status).toBe(200);
+  });
+
+  it('marks the cookie Secure when the configured public URL is https, whatever the request headers say', async () => {
+    const secure = browser({ exchange: createExchange(), publicUrl: 'https://admin.example.com/ops' });
+    const page = text(await secure.get('/sign-in'));
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page)?.[1] ?? '';
+    const response = await secure.post(
+      '/sign-in',
+      { csrf, admin_token: ADMIN_TOKEN },
+      { origin: 'https://admin.example.com' },
+    );
+    expect(response.headers['set-cookie']?.[0]).toMatch(
+      /^rialto_console_session=[^;]+; Path=\/ops; HttpOnly; SameSite=Strict; Max-Age=28800; Secure$/,
+    );
+
+    const plain = browser({ exchange: createExchange() });
+    const forwarded = text(await plain.get('/sign-in', { 'x-forwarded-proto': 'https' }));
+    const token = /name="csrf" value="([^"]+)"/.exec(forwarded)?.[1] ?? '';
+    const answer = await plain.post(
+      '/sign-in',
+      { csrf: token, admin_token: ADMIN_TOKEN },
+      { origin: ORIGIN, 'x-forwarded-proto': 'https' },
+    );
+    expect(String(answer.headers['set-cookie'])).not.toContain('Secure');
+  });
+
+  it('refuses a wrong admin token with 401 and the reason, and opens no session', async () => {
+    const b = browser({ exchange: createExchange() });
+    const response = await b.signIn('wrong');
+    expect(response.status).toBe(401);
+    expect(text(response)).toContain(
+      '<div class="error" role="alert"><p>That is not the admin token.</p></div>',
+    );
+    expect(b.jar.has('rialto_console_session')).toBe(false);
+  });
+
+  it('counts refused sign-ins against the per-address limit: 429 once it is spent', async () => {
+    const b = browser({
+      exchange: createExchange({ rateLimit: { perIp: { limit: 2, windowSeconds: 60 } } }),
+    });
+    expect((await b.signIn('wrong')).status).toBe(401);
+    expect((await b.signIn('wrong')).status).toBe(401);
+    const limited = await b.signIn(ADMIN_TOKEN);
+    expect(limited.status).toBe(429);
+    expect(text(limited)).toMatch(/Too many requests from this client address\. Retry in \d+ s\./);
+    expect(b.jar.has('rialto_console_session')).toBe(false);
+  });
+
+  it('refuses a sign-in form posted without its sign-in cookie (login CSRF) with 403', async () => {
+    const b = browser({ exchange: createExchange() });
+    const response = await b.post('/sign-in', { csrf: 'forged', admin_token: ADMIN_TOKEN });
+    expect(response.status).toBe(403);
+    expect(text(response)).toContain('The sign-in form expired. Please try again.');
+  });
+
+  it('sends a browser without a session, or with a forged cookie, to the sign-in page', async () => {
+    const b = browser({ exchange: createExchange() });
+    expect((await b.get('/organizations')).headers.location).toBe('/rialto-admin/sign-in');
+    await b.signIn();
+    const [id = ''] = (b.jar.get('rialto_console_session') ?? '').split('.');
+    b.jar.set('rialto_console_session', `${id}.forged-signature`);
+    const response = await b.get('/organizations');
+    expect(response.status).toBe(303);
+    expect(response.headers.location).toBe('/rialto-admin/sign-in');
+  });
+
+  it('ends the session on every instance sharing the store at sign-out', async () => {
+    const store: Store = memoryStore();
+    const [first, second] = [createExchange({ store }), createExchange({ store })];
+    const a = browser({ exchange: first });
+    await a.signIn();
+    const b = browser({ exchange: second });
+    b.jar.set('rialto_console_session', a.jar.get('rialto_console_session') ?? '');
+    expect((await b.get('/organizations')).status).toBe(200);
+    const signedOut = await a.post('/sign-out', { csrf: await a.csrf() });
+    expect(signedOut.status).toBe(200);
+    expect(text(signedOut)).toContain('Signed out.');
+    expect(String(signedOut.headers['set-cookie'])).toContain(
+      'rialto_console_session=; Path=/rialto-admin; HttpOnly; SameSite=Strict; Max-Age=0',
+    );
+    expect((await b.get('/organizations')).headers.location).toBe('/rialto-admin/sign-in');
+  });
+
+  it('ends sessions opened with an admin token once the token is rotated', async () => {
+    const store: Store = memoryStore();
+    const a = browser({
+      exchange: createExchange({ store }),
+      sessionSecret: 'shared-cookie-secret-0123456789',
+    });
+    await a.signIn();
+    const rotated = browser({
+      exchange: createExchange({ store, adminToken: 'the-next-admin-token-0123456789' }),
+      sessionSecret: 'shared-cookie-secret-0123456789',
+    });
+    rotated.jar.set('rialto_console_session', a.jar.get('rialto_console_session') ?? '');
+    expect((await rotated.get('/organizations')).headers.location).toBe('/rialto-admin/sign-in');
+  });
+
+  it("admits operators through the host's authorize hook, and only while it admits them", async () => {
+    let admitted = true;
+    const b = browser({ exchange: createExchange({ adminToken: undefined }), authorize: () => admitted });
+    const opened = await b.get('/organizations');
+    expect(opened.status).toBe(303);
+    expect(opened.headers.location).toBe('/rialto-admin/organizations');
+    expect((await b.get('/organizations')).status).toBe(200);
+    admitted = false;
+    expect((await b.get('/organizations')).headers.location).toBe('/rialto-admin/sign-in');
+    expect(text(await b.get('/sign-in'))).toContain('This console signs in through the host application.');
+  });
+
+  it('refuses to start when nobody could sign in', () => {
+    expect(() =>
+      createRialtoConsole({ exchange: createExchange({ adminToken: undefined }), publicUrl: PUBLIC_URL }),
+    ).toThrow('rialtoConsole(): nobody could sign in');
+  });
+});
+
+describe('console writes', () => {
+  it('refuses a POST without the CSRF token of the session with 403, changing nothing', async () => {
+    const exchange = createExchange();
+    const b = browser({ exchange });
+    await b.signIn();
+    const response = await b.post('/organizations', { name: 'Acme', issuer: 'http://127.0.0.1:9/idp' });
+    expect(response.status).toBe(403);
+    expect(text(response)).toBe(
+      'The form is out of date (CSRF check failed). Reload the page and try again.',
+    );
+    expect(await exchange.options.store.listOrganizations({ query: null, after: null, limit: 10 })).toEqual(
+      [],
+    );
+  });
+
+  it('refuses a POST from another origin with 403, even with a valid token', async () => {
+    const b = browser({ exchange: createExchange() });
+    await b.signIn();
+    const csrf = await b.csrf();
+    const response = await b.post(
+      '/organizations',
+      { csrf, name: 'Acme', issuer: 'http://127.0.0.1:9/idp' },
+      { origin: 'https://evil.example' },
+    );
+    expect(response.status).toBe(403);
+    expect(text(response)).toBe('Cross-origin request refused.');
+  });
+
+  it('shows what the facade refuses inline with its status, and escapes what anyone typed', async () => {
+    const exchange = createExchange();
+    const b = browser({ exchange });
+    await b.signIn();
+    const csrf = await b.csrf();
+    const refused = await b.post('/organizations', {
+      csrf,
+      name: '<img src=x onerror=alert(1)>',
+      issuer: 'not a url',
+    });
+    expect(refused.status).toBe(400);
+    expect(text(refused)).toContain(
+      '<strong>invalid_request</strong>: The issuer must be an absolute http or https URL.',
+    );
+    expect(text(refused)).toContain('value="&lt;img src=x onerror=alert(1)&gt;"');
+    expect(text(refused)).not.toContain('<img src=x');
+
+    const created = await b.post('/organizations', {
+      csrf,
+      name: '<b>Acme</b>',
+      issuer: 'http://127.0.0.1:9/idp',
+    });
+    expect(created.status).toBe(201);
+    expect(text(created)).toContain('&lt;b&gt;Acme&lt;/b&gt; registered');
+    expect(text(created)).toMatch(/<input id="once-value" readonly value="rialto_ak_[^"]+"/);
+  });
+
+  it('deletes an organization only when its name is typed, saying so otherwise', async () => {
+    const exchange = createExchange();
+    const { organization } = await exchange.organizations.register({
+      name: 'Acme',
+      issuer: 'http://127.0.0.1:9/idp',
+    });
+    const b = browser({ exchange });
+    await b.signIn();
+    const csrf = await b.csrf();
+    const refused = await b.post(`/organizations/${organization.orgId}/delete`, { csrf, confirm: 'acme' });
+    expect(refused.status).toBe(400);
+    expect(text(refused)).toContain(
+      'confirm: type the organization&#39;s name, &quot;Acme&quot;, exactly to delete it.',
+    );
+    expect(await exchange.organizations.get(organization.orgId)).not.toBeNull();
+    const deleted = await b.post(`/organizations/${organization.orgId}/delete`, { csrf, confirm: 'Acme' });
+    expect(deleted.headers.location).toBe('/rialto-admin/organizations?done=deleted');
+    expect(await exchange.organizations.get(organization.orgId)).toBeNull();
+  });
+
+  it('answers 404 with the reason for an organization that does not exist', async () => {
+    const b = browser({ exchange: createExchange() });
+    await b.signIn();
+    const response = await b.get('/organizations/00000000-0000-4000-8000-000000000000');
+    expect(response.status).toBe(404);
+    expect(text(response)).toContain('<div class="error" role="alert"><p>No such organization.</p></div>');
+  });
+});
+
+describe('console pages', () => {
+  it('carry the strict CSP and no inline script or style, and serve their assets from the package', async () => {
+    const b = browser({ exchange: createExchange() });
+    await b.signIn();
+    for (const path of ['/sign-in', '/organizations', '/keys', '/debugger', '/health']) {
+      const response =
+        path === '/sign-in' ? await browser({ exchange: createExchange() }).get(path) : await b.get(path);
+      expect(response.headers['content-security-policy']).toBe(CONTENT_SECURITY_POLICY);
+      expect(response.headers['cache-control']).toBe('no-store');
+      expect(text(response)).not.toMatch(/<script(?![^>]*\bsrc=)/);
+      expect(text(response)).not.toMatch(/\sstyle=|\son[a-z]+=/);
+    }
+    const script = await b.get('/assets/console.js');
+    expect(script.status).toBe(200);
+    expect(script.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect(text(script)).toContain('data-confirm');
+    expect((await b.get('/assets/console.css')).headers['content-type']).toBe('text/css; charset=utf-8');
+  });
+});

@@ -1,0 +1,203 @@
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LaunchedBrowser, launchChromium, seriousViolations } from './browser.js';
+import { type ConsoleHarness, startConsoleHarness } from './console-harness.js';
+
+/**
+ * An operator's day in a real Chromium against the real router, a real OpenID provider and a real
+ * webhook receiver: sign in, register an organization, add an issuer, find the user an exchange
+ * created, change a flag and see the webhook arrive, revoke the key, debug a broken token, sign out.
+ * Each screen is checked with axe-core on the way.
+ */
+describe('the console in Chromium', () => {
+  let harness: ConsoleHarness;
+  let launched: LaunchedBrowser;
+  let page: Page;
+  const cspViolations: string[] = [];
+  const screensChecked: string[] = [];
+  let orgId: string;
+  let apiKey: string;
+  let userId: string;
+
+  async function expectAccessible(screen: string) {
+    expect(await seriousViolations(page), `axe on ${screen}`).toEqual([]);
+    screensChecked.push(screen);
+  }
+
+  async function exchangeToken(key: string, email: string) {
+    const response = await fetch(`${harness.baseUrl}/identity/auth/exchange`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': key },
+      body: JSON.stringify({ token: await harness.idp.getIdToken({ email }) }),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, string> };
+  }
+
+  beforeAll(async () => {
+    [harness, launched] = await Promise.all([startConsoleHarness(), launchChromium()]);
+    page = await launched.context.newPage();
+    page.setDefaultTimeout(10_000);
+    page.on('dialog', (dialog) => void dialog.accept());
+    page.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());
+    });
+  });
+
+  afterAll(async () => {
+    await launched?.close();
+    await harness?.close();
+  });
+
+  it('refuses a wrong admin token and signs in with the right one', async () => {
+    await page.goto(`${harness.consoleUrl}/organizations`);
+    expect(new URL(page.url()).pathname).toBe('/rialto-admin/sign-in');
+    await expectAccessible('sign-in');
+    await page.getByLabel('Admin token').fill('not-the-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('That is not the admin token.');
+
+    await page.getByLabel('Admin token').fill(harness.adminToken);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Organizations', level: 1 }).waitFor();
+    const cookies = await launched.context.cookies();
+    const session = cookies.find((cookie) => cookie.name === 'rialto_console_session');
+    expect(session).toMatchObject({
+      httpOnly: true,
+      sameSite: 'Strict',
+      secure: false,
+      path: '/rialto-admin',
+    });
+    // The admin token is never in the page or its cookies.
+    expect(await page.content()).not.toContain(harness.adminToken);
+    expect(JSON.stringify(cookies)).not.toContain(harness.adminToken);
+    await expectAccessible('organizations');
+  });
+
+  it('shows a refused registration inline, then registers and shows the API key once', async () => {
+    await page.getByLabel('Name', { exact: true }).fill('Acme Capital');
+    await page.getByLabel('Issuer URL of its identity provider').fill(harness.idp.issuer);
+    await page.getByLabel(/^Audiences/).fill('not an audience');
+    await page.getByRole('button', { name: 'Register' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/invalid_request.*audience/);
+    // What was typed is kept.
+    expect(await page.getByLabel('Name', { exact: true }).inputValue()).toBe('Acme Capital');
+
+    await page.getByLabel(/^Audiences/).fill('primary-issuance');
+    await page.getByLabel(/^Client ids/).fill(harness.idp.clientId);
+    await page.getByRole('button', { name: 'Register' }).click();
+    await page.getByRole('heading', { name: 'Acme Capital registered' }).waitFor();
+    apiKey = await page.getByRole('textbox', { name: 'API key' }).inputValue();
+    expect(apiKey).toMatch(/^rialto_ak_/);
+    expect(await page.getByText('Shown once.').isVisible()).toBe(true);
+    await expectAccessible('organization registered (key shown once)');
+
+    await page.getByRole('link', { name: 'Open Acme Capital' }).click();
+    await page.getByRole('heading', { name: 'Acme Capital', level: 1 }).waitFor();
+    orgId = new URL(page.url()).pathname.split('/').at(-1) ?? '';
+    expect(await page.content()).not.toContain(apiKey);
+    await page.reload();
+    expect(await page.content()).not.toContain(apiKey);
+    await expectAccessible('organization');
+  });
+
+  it('adds an issuer and shows what its discovery document said', async () => {
+    await page.getByLabel('Issuer URL', { exact: true }).fill(harness.secondIdp.issuer);
+    await page.getByLabel(/^Client ids/).fill('second-app');
+    await page.getByRole('button', { name: 'Add issuer' }).click();
+    await page.getByRole('heading', { name: 'Issuer added: discovery check' }).waitFor();
+    expect(await page.getByRole('status').first().textContent()).toContain(
+      `${harness.secondIdp.issuer}/jwks`,
+    );
+    expect(await page.getByRole('row').filter({ hasText: harness.secondIdp.issuer }).count()).toBe(1);
+  });
+
+  it('finds the user a real exchange created, and its webhook delivery arrives when a flag changes', async () => {
+    const exchanged = await exchangeToken(apiKey, 'ada@example.com');
+    expect(exchanged.status).toBe(200);
+    const claims = JSON.parse(
+      Buffer.from(exchanged.body.access_token?.split('.')[1] ?? '', 'base64url').toString(),
+    );
+    userId = claims.user_id;
+    const subscribed = await fetch(`${harness.baseUrl}/notifications/webhooks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
+      body: JSON.stringify({ url: harness.receiverUrl, eventTypes: ['kyc.session.approved'] }),
+    });
+    expect(subscribed.status).toBe(201);
+
+    await page.getByRole('link', { name: 'Users of Acme Capital' }).click();
+    await page.getByLabel('Search by email or user id').fill('ada@');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('link', { name: 'ada@example.com' }).click();
+    await page.getByRole('heading', { name: 'ada@example.com', level: 1 }).waitFor();
+    // The user the exchange created, by the id in its access token.
+    expect(await page.getByText(userId, { exact: true }).isVisible()).toBe(true);
+    await expectAccessible('user');
+
+    await page.getByLabel('KYC status').selectOption('approved');
+    await page.getByRole('button', { name: 'Save verification' }).click();
+    await expect.poll(() => page.getByRole('status').textContent()).toContain('The user is updated.');
+    expect(await page.getByText('completed', { exact: true }).isVisible()).toBe(true);
+    await expect
+      .poll(() => harness.received.map((delivery) => delivery.type), { timeout: 10_000 })
+      .toContain('kyc.session.approved');
+
+    await page.goto(`${harness.consoleUrl}/organizations/${orgId}`);
+    await page.getByRole('link', { name: harness.receiverUrl }).click();
+    await page.getByRole('heading', { name: 'Webhook deliveries' }).waitFor();
+    await expect
+      .poll(async () => {
+        await page.reload();
+        return page.getByRole('row').filter({ hasText: 'kyc.session.approved' }).textContent();
+      })
+      .toContain('succeeded');
+    await expectAccessible('webhook deliveries');
+  });
+
+  it('revokes the API key, after which the exchange is refused', async () => {
+    await page.goto(`${harness.consoleUrl}/organizations/${orgId}`);
+    await page.getByRole('button', { name: /^Revoke key/ }).click();
+    await expect.poll(() => page.getByRole('status').textContent()).toContain('The API key is revoked');
+    const refused = await exchangeToken(apiKey, 'ada@example.com');
+    expect(refused.status).toBe(401);
+    expect(refused.body.error).toBe('invalid_api_key');
+  });
+
+  it('debugs a broken token step by step, with the fix', async () => {
+    await page.getByRole('link', { name: 'Token debugger' }).click();
+    await page.getByRole('heading', { name: 'Token debugger', level: 1 }).waitFor();
+    await expectAccessible('token debugger');
+    // A token of an issuer the organization never registered.
+    const stranger = await (await import('@rialto-exchange/dev-idp')).startDevIdp();
+    try {
+      const token = await stranger.getIdToken({ email: 'eve@example.com' });
+      await page.getByLabel('Organization id').fill(orgId);
+      await page.getByLabel('ID token').fill(token);
+      await page.getByRole('button', { name: 'Explain' }).click();
+      await page.getByRole('heading', { name: 'The exchange would fail' }).waitFor();
+    } finally {
+      await stranger.close();
+    }
+    const failing = page.locator('li.step.fail');
+    expect(await failing.locator('h3').textContent()).toContain('issuer');
+    expect(await failing.locator('.fix').textContent()).toMatch(/^Fix: .+/);
+    await expectAccessible('token debugger result');
+  });
+
+  it('shows signing keys and health, then signs out so the session is over', async () => {
+    await page.getByRole('link', { name: 'Signing keys' }).click();
+    await page.getByRole('button', { name: 'Rotate signing key' }).click();
+    await expect.poll(() => page.getByRole('status').textContent()).toContain('Added key');
+    await expectAccessible('signing keys');
+    await page.getByRole('link', { name: 'Health' }).click();
+    expect(await page.getByText('reachable').isVisible()).toBe(true);
+    await expectAccessible('health');
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await expect.poll(() => page.getByRole('status').textContent()).toContain('Signed out.');
+    await page.goto(`${harness.consoleUrl}/organizations/${orgId}`);
+    expect(new URL(page.url()).pathname).toBe('/rialto-admin/sign-in');
+    expect(cspViolations).toEqual([]);
+    expect(screensChecked.length).toBeGreaterThanOrEqual(9);
+  });
+});
