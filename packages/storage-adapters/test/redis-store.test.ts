@@ -382,4 +382,42 @@ if (await isServiceUp('Redis', REDIS_URL)) {
       expect(() => redisStore({ url: REDIS_URL }, { keyPrefix: 1 as never })).toThrow(/`keyPrefix`/);
     });
   });
+
+  describe('redisStore round trips', () => {
+    /** The commands the client sends that name a key under `keyPrefix`, while `work` runs. */
+    async function commandsDuring(keyPrefix: string, work: () => Promise<unknown>): Promise<string[]> {
+      const monitor = createClient({ url: REDIS_URL });
+      await monitor.connect();
+      const seen: string[] = [];
+      await monitor.monitor((line) => {
+        // Commands a script runs show as `[0 lua]`: only those the client sent are round trips.
+        if (line.includes(keyPrefix) && !/\[\d+ lua\]/.test(line)) seen.push(line);
+      });
+      // MONITOR echoes asynchronously: a marker command seen last means everything before it was.
+      const marker = `${keyPrefix}marker`;
+      try {
+        await work();
+        await admin.get(marker);
+        await eventually(5_000, async () => expect(seen.some((line) => line.includes(marker))).toBe(true));
+      } finally {
+        await monitor.destroy();
+      }
+      return seen.filter((line) => !line.includes(marker));
+    }
+
+    it('sends the rate-limit hits of one turn as one script call, admitting what one call each would', async () => {
+      const { store, keyPrefix } = storeAt(REDIS_URL);
+      await store.migrate();
+      const nowMs = Date.now();
+      const hit = { key: 'org:burst', intervalMs: 1_000, toleranceMs: 5_000, nowMs };
+      let results: Array<{ allowed: boolean } | undefined> = [];
+      const commands = await commandsDuring(keyPrefix, async () => {
+        results = await Promise.all(Array.from({ length: 12 }, () => store.hitRateLimit?.(hit)));
+      });
+      expect(results.filter((result) => result?.allowed)).toHaveLength(5);
+      // Fails before: one EVALSHA per hit (12).
+      expect(commands).toHaveLength(1);
+      expect(commands[0]).toMatch(/"EVALSHA"|"EVAL"/);
+    });
+  });
 }

@@ -1,8 +1,11 @@
 import {
   type Attributes,
   context,
+  INVALID_SPAN_CONTEXT,
   INVALID_SPANID,
   INVALID_TRACEID,
+  ProxyTracer,
+  ProxyTracerProvider,
   type Span,
   SpanKind,
   type SpanOptions,
@@ -33,11 +36,27 @@ export function createTelemetry(metrics: MetricsRecorder | undefined): Telemetry
 /** Telemetry that records nothing, for services built outside an exchange (tests, the CLI). */
 export const NO_TELEMETRY: Telemetry = createTelemetry(undefined);
 
+// The API's own no-op provider, which its proxy provider delegates to until an SDK registers.
+const NO_SDK = new ProxyTracerProvider().getDelegate();
+// What `work` receives when no span is started: records nothing, carries no trace.
+const NO_SPAN = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
 /**
- * `tracer.startActiveSpan(name, options, work)` with one shortcut. The tracer is asked on every
- * call, so an SDK registered later takes over at once. When it hands back a span that neither
- * records nor carries a valid trace context, which is what the no-op tracer does while no SDK is
- * installed, making that span active would show a child span nothing new, so `work` runs in the
+ * Whether `tracer` is the API's proxy and no SDK is registered now, so any span it started would be
+ * a no-op. Asked on every call (a global read and an identity compare, cheaper than starting a
+ * no-op span), so an SDK registered later takes over at once. A tracer the caller built itself, or
+ * a provider registered through another copy of the API, counts as tracing.
+ */
+export function tracesNothing(tracer: Tracer): boolean {
+  if (!(tracer instanceof ProxyTracer)) return false;
+  const provider = trace.getTracerProvider();
+  return provider instanceof ProxyTracerProvider && provider.getDelegate() === NO_SDK;
+}
+
+/**
+ * `tracer.startActiveSpan(name, options, work)` with two shortcuts. Without an SDK no span is
+ * started at all (see `tracesNothing`). When the span handed back neither records nor carries a
+ * valid trace context, making it active would show a child span nothing new, so `work` runs in the
  * caller's context: no context copy and no context switch per span. A span that an SDK samples out
  * still has a valid context and is made active, so its children stay in its trace.
  */
@@ -47,11 +66,16 @@ export function inActiveSpan<T>(
   options: SpanOptions | undefined,
   work: (span: Span) => Promise<T>,
 ): Promise<T> {
+  if (tracesNothing(tracer)) return withoutContext(NO_SPAN, work);
   const parent = context.active();
   const span = tracer.startSpan(name, options, parent);
   if (span.isRecording() || !carriesNoTrace(span)) {
     return context.with(trace.setSpan(parent, span), work, undefined, span);
   }
+  return withoutContext(span, work);
+}
+
+function withoutContext<T>(span: Span, work: (span: Span) => Promise<T>): Promise<T> {
   try {
     return work(span);
   } catch (error) {
@@ -79,6 +103,7 @@ export function inSpan<T>(
   work: (span: Span) => Promise<T>,
   attributes?: Attributes,
 ): Promise<T> {
+  if (tracesNothing(tracer)) return withoutContext(NO_SPAN, work);
   // A span that does not record has no status to set and nothing to end.
   return inActiveSpan(tracer, name, attributes === undefined ? undefined : { attributes }, (span) =>
     span.isRecording() ? recordOutcome(span, work) : work(span),
@@ -110,49 +135,65 @@ const STORE_SPAN_OPTIONS = { kind: SpanKind.CLIENT, attributes: { 'db.system.nam
 
 /**
  * The store with a client span (`rialto.store.<method>`) around every method call. Spans carry the
- * method name only, never arguments (hashes, tokens' ids, emails). Without an SDK the span is a
- * non-recording one and the call goes straight through, adding no promise.
+ * method name only, never arguments (hashes, tokens' ids, emails). Without an SDK the call goes
+ * straight through: no span, no added promise. A plain object of one wrapper per method rather
+ * than a Proxy, so reaching a method costs no trap; each wrapper reads the method from the store
+ * when called, so a method replaced later (a test's spy) is the one called.
  */
 export function tracedStore(store: Store, tracer: Tracer): Store {
-  const wrappers = new Map<PropertyKey, { method: unknown; wrapper: unknown }>();
-  return new Proxy(store, {
-    get(target, property, receiver) {
-      const value = Reflect.get(target, property, receiver);
-      if (typeof value !== 'function') return value;
-      const known = wrappers.get(property);
-      if (known !== undefined && known.method === value) return known.wrapper;
-      const name = `rialto.store.${String(property)}`;
-      const wrapper = function traced(...args: unknown[]) {
-        const span = tracer.startSpan(name, STORE_SPAN_OPTIONS);
-        if (!span.isRecording()) return Reflect.apply(value, target, args);
-        let result: unknown;
-        try {
-          result = Reflect.apply(value, target, args);
-        } catch (error) {
+  const target = store as unknown as Record<string, StoreMethod>;
+  const traced: Record<string, unknown> = {};
+  for (const property of methodNames(store)) {
+    const name = `rialto.store.${property}`;
+    traced[property] = function traced(...args: unknown[]) {
+      if (tracesNothing(tracer)) return Reflect.apply(target[property] as StoreMethod, target, args);
+      const span = tracer.startSpan(name, STORE_SPAN_OPTIONS);
+      if (!span.isRecording()) return Reflect.apply(target[property] as StoreMethod, target, args);
+      let result: unknown;
+      try {
+        result = Reflect.apply(target[property] as StoreMethod, target, args);
+      } catch (error) {
+        markFailed(span, error);
+        span.end();
+        throw error;
+      }
+      if (!(result instanceof Promise)) {
+        span.end();
+        return result;
+      }
+      return result.then(
+        (resolved) => {
+          span.end();
+          return resolved;
+        },
+        (error: unknown) => {
           markFailed(span, error);
           span.end();
           throw error;
-        }
-        if (!(result instanceof Promise)) {
-          span.end();
-          return result;
-        }
-        return result.then(
-          (resolved) => {
-            span.end();
-            return resolved;
-          },
-          (error: unknown) => {
-            markFailed(span, error);
-            span.end();
-            throw error;
-          },
-        );
-      };
-      wrappers.set(property, { method: value, wrapper });
-      return wrapper;
-    },
-  });
+        },
+      );
+    };
+  }
+  return traced as unknown as Store;
+}
+
+type StoreMethod = (...args: unknown[]) => unknown;
+
+/** The store's methods, its own and its classes' (an adapter may be a class instance). */
+function methodNames(store: Store): Set<string> {
+  const names = new Set<string>();
+  for (let level: object | null = store; level !== null && level !== Object.prototype; ) {
+    for (const name of Object.getOwnPropertyNames(level)) {
+      if (
+        name !== 'constructor' &&
+        typeof (store as unknown as Record<string, unknown>)[name] === 'function'
+      ) {
+        names.add(name);
+      }
+    }
+    level = Object.getPrototypeOf(level);
+  }
+  return names;
 }
 
 /** Loads an IdP document inside a `rialto.idp.fetch` span, counting its outcome and duration. */

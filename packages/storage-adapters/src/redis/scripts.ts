@@ -224,16 +224,26 @@ redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[3]))
 return 1
 `);
 
-// KEYS: the rate-limit key. ARGV: intervalMs, toleranceMs, nowMs, milliseconds of expiry margin.
-// One GCRA step (Store.hitRateLimit): the key holds the theoretical arrival time and expires once
-// it has passed (plus a margin for callers whose clocks run behind), so idle keys cost nothing.
-export const HIT_RATE_LIMIT = lua(`
-local now = tonumber(ARGV[3])
-local stored = tonumber(redis.call('GET', KEYS[1]) or now)
-local nextArrival = math.max(stored, now) + tonumber(ARGV[1])
-if nextArrival - now > tonumber(ARGV[2]) then return {0, stored} end
-redis.call('SET', KEYS[1], nextArrival, 'PX', nextArrival - now + tonumber(ARGV[4]))
-return {1, nextArrival}
+// KEYS: one rate-limit key per hit. ARGV: per hit, intervalMs, toleranceMs, nowMs, milliseconds
+// of expiry margin. One GCRA step per hit (Store.hitRateLimit), in order, so hits on one key in the
+// same batch see each other exactly as one call after another would; answers {allowed, arrival} per
+// hit. The key holds the theoretical arrival time and expires once it has passed (plus a margin
+// for callers whose clocks run behind), so idle keys cost nothing.
+export const HIT_RATE_LIMITS = lua(`
+local replies = {}
+for i = 1, #KEYS do
+  local a = (i - 1) * 4
+  local now = tonumber(ARGV[a + 3])
+  local stored = tonumber(redis.call('GET', KEYS[i]) or now)
+  local nextArrival = math.max(stored, now) + tonumber(ARGV[a + 1])
+  if nextArrival - now > tonumber(ARGV[a + 2]) then
+    replies[i] = {0, stored}
+  else
+    redis.call('SET', KEYS[i], nextArrival, 'PX', nextArrival - now + tonumber(ARGV[a + 4]))
+    replies[i] = {1, nextArrival}
+  end
+end
+return replies
 `);
 
 // KEYS: signing key hash of one use. ARGV: candidate kid, candidate JSON.
