@@ -187,7 +187,7 @@ if (await isServiceUp('Redis', REDIS_URL)) {
 
       // Nothing is left in the first layout: every key is an org's or a family's, or a global index.
       const current =
-        /^(\{[of]:|issuer-regs:|user-org:|webhook-delivery-org:|webhook-due-orgs$|org-index$|layout$)/;
+        /^(\{[of]:|issuer-regs:|user-org:|webhook-delivery-org:|webhook-due-orgs$|org-index$|layout$|identity-claims$)/;
       const keys: string[] = [];
       for await (const batch of admin.scanIterator({ MATCH: `${keyPrefix}*`, COUNT: 1000 }))
         keys.push(...batch);

@@ -47,6 +47,8 @@ export function redisKeys(prefix: string) {
   return {
     layout: `${prefix}layout`,
     layoutMigrationLock: `${prefix}layout-migration`,
+    /** Set to `11` once identities of non-`sub` registrations carry their claim name (identity-claim-migration.ts). */
+    identityClaims: `${prefix}identity-claims`,
     /** The keys of one organization; all in one slot. */
     org: (orgId: string) => ({
       organization: `${org(orgId)}org`,

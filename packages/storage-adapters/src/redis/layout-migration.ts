@@ -17,7 +17,7 @@ function globEscape(literal: string): string {
 }
 
 /** HGETALL's reply as pairs, whether the client speaks RESP2 (flat array) or RESP3 (map). */
-function pairsOf(reply: unknown): [string, string][] {
+export function pairsOf(reply: unknown): [string, string][] {
   if (reply instanceof Map) return [...reply.entries()] as [string, string][];
   if (Array.isArray(reply)) {
     const pairs: [string, string][] = [];

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { createConnector, type RedisConnection, type RedisSender } from './connection.js';
 import { redisConsoleSessions } from './console-sessions.js';
 import { createRedisContext } from './context.js';
+import { rekeyIdentityClaims } from './identity-claim-migration.js';
 import { redisKeys } from './key-layout.js';
 import { redisSigningKeys } from './keys.js';
 import { migrateLayout } from './layout-migration.js';
@@ -125,17 +126,15 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
     backend: 'Redis',
     timeoutMs: commandTimeoutMs,
     isUnavailable,
-    // Connects, and moves a standalone database of the previous key layout to this one.
+    // Connects, moves a standalone database of the previous key layout to this one, and keys the
+    // identities of non-`sub` registrations by their claim name.
     async migrate(step) {
       const connected = await connector.ready();
       sender = connected;
       if (!connector.isCluster) {
-        await migrateLayout(
-          (args) => step((deadlineAt) => context.send(deadlineAt, args)),
-          key,
-          prefix,
-          connectTimeoutMs,
-        );
+        const command = (args: string[]) => step((deadlineAt) => context.send(deadlineAt, args));
+        await migrateLayout(command, key, prefix, connectTimeoutMs);
+        await rekeyIdentityClaims(command, key, prefix);
       }
     },
     release: connector.close,

@@ -12,6 +12,7 @@ import {
   sql,
   type TableMetadata,
 } from 'kysely';
+import { isSameIssuer } from '../internal/issuer-spelling.js';
 import { clientClaimKey, identityKey, orgIssuerKey } from './lookup-keys.js';
 import type { Database } from './schema.js';
 import { TablePrefixPlugin } from './table-prefix-plugin.js';
@@ -433,16 +434,6 @@ const MIGRATIONS: readonly Migration[] = [
     },
   },
 ];
-
-/** Whether a token's `iss` names a registration's (normalized) issuer: case of scheme and host, trailing slashes. */
-function isSameIssuer(iss: string, issuer: string): boolean {
-  const spelling = (value: string) => {
-    if (!URL.canParse(value)) return value.replace(/\/+$/, '');
-    const url = new URL(value);
-    return `${url.protocol}//${url.host}${url.pathname.replace(/\/+$/, '')}`;
-  };
-  return spelling(iss) === spelling(issuer);
-}
 
 const MYSQL_DUPLICATE_KEY_NAME = 1061;
 const MYSQL_DUPLICATE_COLUMN_NAME = 1060;
