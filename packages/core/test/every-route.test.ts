@@ -220,6 +220,7 @@ describe('every documented route', () => {
           registerOrganization: { name: 'Outage', issuer: 'https://outage.example.com' },
           setOrganizationProvisioning: { provisioning: 'create' },
           addIssuer: { issuer: 'https://another.example.com' },
+          updateIssuerPolicy: { condition: 'claims.hd == "outage.example"' },
           setOrganizationAudience: { audience: ['identity'] },
           createUser: { email: 'new@example.com' },
           updateUserVerification: { onboarding_completed: true },

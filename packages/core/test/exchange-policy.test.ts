@@ -9,7 +9,6 @@ import {
   expectFailsWith,
   idTokenClaims,
   type LocalIssuer,
-  registerOrganization,
   startLocalIssuer,
   type TestApp,
 } from './helpers.js';

@@ -18,6 +18,7 @@ describe('the exchange pipeline', () => {
       'token_type',
       'audience',
       'claims',
+      'policy',
       'single_use',
       'linking',
       'minting',
@@ -35,6 +36,7 @@ describe('the exchange pipeline', () => {
       'temporarily_unavailable',
       'organization_suspended',
       'rate_limited',
+      'invalid_request',
     ]);
   });
 
