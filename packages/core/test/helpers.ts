@@ -52,6 +52,9 @@ const WRITE_METHODS = [
   'deleteWebhookSubscription',
   'enqueueWebhookEvents',
   'addWebhookDelivery',
+  'redeliverWebhookDelivery',
+  'saveConsoleSession',
+  'deleteConsoleSession',
 ] as const;
 
 export interface RecordingStore extends Store {

@@ -108,6 +108,7 @@ describe('POST /notifications/webhooks/{webhook_id}/deliveries/{delivery_id}/red
   it("answers 404 not_found for an unknown delivery, an id that is not one, and another organization's webhook, changing nothing", async () => {
     const { partner, webhookId, deliveryId } = await deadDelivery();
     const other = await partnerApp(idp);
+    partner.t.store.resetWrites();
     const redeliver = (target: Partner, path: string) =>
       request(target.t.app).post(path).set('x-api-key', target.apiKey);
 
@@ -149,6 +150,8 @@ describe('POST /notifications/webhooks/{webhook_id}/deliveries/{delivery_id}/red
         .set('x-api-key', partner.apiKey)
     ).body.deliveries;
     expect(still).toMatchObject({ status: 'failed', next_attempt_at: null });
+    // Ids that are not UUIDs and webhooks of another org never reach the store's write.
+    expect(partner.t.store.writes).toEqual(['redeliverWebhookDelivery']);
   });
 
   it("answers 403 insufficient_role for a plain member's access token: a subscription receives every user's events", async () => {
