@@ -273,4 +273,148 @@ describe.each(kinds)('rialto-exchange commands against the %s store', async (kin
       err: '{"error":"not_found: No such organization."}',
     });
   });
+  it('lists and searches organizations and users page by page, lists signing keys, and redelivers a webhook delivery', async () => {
+    const { backing, storeArgs } = appStore();
+    const orgIds: string[] = [];
+    for (const name of ['Acme Capital', 'Globex', 'ACME Europe']) {
+      const { json } = await cli(
+        storeArgs,
+        'register-organization',
+        '--name',
+        name,
+        '--issuer',
+        `https://${name.replace(' ', '-').toLowerCase()}.example.com`,
+      );
+      orgIds.push(json.org_id);
+    }
+    const all = await cli(storeArgs, 'list-organizations');
+    expect(all.code).toBe(0);
+    expect(all.json.next_cursor).toBeNull();
+    expect(new Set(all.json.organizations.map((org: { org_id: string }) => org.org_id))).toEqual(
+      new Set(orgIds),
+    );
+    const first = await cli(storeArgs, 'list-organizations', '--limit', '2');
+    expect(first.json.organizations).toEqual(all.json.organizations.slice(0, 2));
+    const rest = await cli(
+      storeArgs,
+      'list-organizations',
+      '--limit',
+      '2',
+      '--cursor',
+      first.json.next_cursor,
+    );
+    expect(rest.json).toEqual({ organizations: all.json.organizations.slice(2), next_cursor: null });
+    const acme = await cli(storeArgs, 'list-organizations', '--query', 'acme');
+    expect(acme.json.organizations.map((org: { name: string }) => org.name).sort()).toEqual([
+      'ACME Europe',
+      'Acme Capital',
+    ]);
+    expect(await cli(storeArgs, 'list-organizations', '--limit', '500')).toMatchObject({
+      code: 1,
+      err: '{"error":"invalid_request: limit: must be at most 200"}',
+    });
+
+    const orgId = orgIds[0] as string;
+    for (const email of ['ada@example.com', 'grace@example.com']) {
+      await backing.store.findOrCreateUser(
+        identity(orgId, { iss: 'https://acme-capital.example.com', sub: email, email }),
+      );
+    }
+    const users = await cli(storeArgs, 'list-users', '--org', orgId, '--query', 'GRACE');
+    expect(users.json).toEqual({
+      users: [expect.objectContaining({ email: 'grace@example.com', role: 'member' })],
+      next_cursor: null,
+    });
+    expect(await cli(storeArgs, 'list-users', '--org', crypto.randomUUID())).toMatchObject({
+      code: 1,
+      err: '{"error":"not_found: No such organization."}',
+    });
+    const { io, err } = capture();
+    expect(await runCli(['list-users', ...storeArgs], io)).toBe(2);
+    expect(err.join('\n')).toMatch(/^Missing --org\n\nUsage: rialto-exchange list-users --org/);
+
+    const keys = await cli(storeArgs, 'list-signing-keys');
+    expect(keys.code).toBe(0);
+    expect(keys.json.keys).toEqual([]);
+    await cli(storeArgs, 'rotate-signing-key');
+    expect((await cli(storeArgs, 'list-signing-keys')).json.keys).toEqual([
+      expect.objectContaining({ use: 'access_token', source: 'store', state: 'active', retired_at: null }),
+    ]);
+
+    const now = Math.floor(Date.now() / 1000);
+    const subscriptionId = crypto.randomUUID();
+    await backing.store.createWebhookSubscription({
+      subscriptionId,
+      orgId,
+      url: 'https://hooks.example.com/rialto',
+      description: null,
+      eventTypes: ['*'],
+      secret: 'whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=',
+      previousSecret: null,
+      previousSecretExpiresAt: null,
+      disabledAt: null,
+      createdAt: now,
+      updatedAt: now,
+    });
+    const deliveryId = crypto.randomUUID();
+    await backing.store.addWebhookDelivery({
+      deliveryId,
+      subscriptionId,
+      orgId,
+      eventId: crypto.randomUUID(),
+      eventType: 'user.created',
+      payload: '{}',
+      status: 'failed',
+      nextAttemptAt: null,
+      leaseToken: null,
+      leaseExpiresAt: null,
+      attempts: [
+        { attemptedAt: now, durationMs: 5, responseStatus: 500, error: null, responseExcerpt: null },
+      ],
+      createdAt: now,
+      updatedAt: now,
+    });
+    expect(
+      (await cli(storeArgs, 'list-webhook-deliveries', '--org', orgId, '--webhook', subscriptionId)).json,
+    ).toEqual({
+      deliveries: [
+        expect.objectContaining({
+          delivery_id: deliveryId,
+          status: 'failed',
+          attempts: 1,
+          last_response_status: 500,
+        }),
+      ],
+    });
+    const redelivered = await cli(
+      storeArgs,
+      'redeliver-webhook',
+      '--org',
+      orgId,
+      '--webhook',
+      subscriptionId,
+      '--delivery',
+      deliveryId,
+    );
+    expect(redelivered.json).toMatchObject({ delivery_id: deliveryId, status: 'pending', attempts: 1 });
+    const [due] = await backing.store.claimWebhookDeliveries({
+      now: now + 60,
+      limit: 5,
+      leaseSeconds: 30,
+      leaseToken: 'cli-test',
+    });
+    expect(due?.deliveryId).toBe(deliveryId);
+    expect(
+      await cli(
+        storeArgs,
+        'redeliver-webhook',
+        '--org',
+        orgId,
+        '--webhook',
+        subscriptionId,
+        '--delivery',
+        crypto.randomUUID(),
+      ),
+    ).toMatchObject({ code: 1, err: '{"error":"not_found: No such delivery of this webhook."}' });
+  });
 });

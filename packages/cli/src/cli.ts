@@ -25,9 +25,11 @@ import {
   createRialtoExchange,
   type ExchangeExplanation,
   exchangeErrorFix,
+  type PageRequest,
   RialtoError,
   type RialtoErrorCode,
   type RialtoExchange,
+  type WebhookDeliveryRecord,
 } from '@rialto-exchange/core';
 import { type ClosableStore, storeFromUrl } from '@rialto-exchange/storage-adapters';
 import { exportPKCS8, generateKeyPair } from 'jose';
@@ -126,6 +128,40 @@ const COMMANDS: Record<string, Command> = {
     options: [...STORE_OPTIONS, 'org', 'user'],
     target: 'store',
   },
+  'list-organizations': {
+    usage: 'list-organizations [--query <text>] [--limit <1-200>] [--cursor <next_cursor>]',
+    summary:
+      'lists organizations newest first, a page at a time; --query keeps the one with that id and those whose name contains it',
+    options: [...STORE_OPTIONS, 'query', 'limit', 'cursor'],
+    target: 'store',
+  },
+  'list-users': {
+    usage:
+      'list-users --org <org_id> [--query <email prefix | user_id>] [--limit <1-200>] [--cursor <next_cursor>]',
+    summary:
+      'lists an organization’s users newest first, a page at a time, or finds them by email prefix or id',
+    options: [...STORE_OPTIONS, 'org', 'query', 'limit', 'cursor'],
+    target: 'store',
+  },
+  'list-signing-keys': {
+    usage: 'list-signing-keys',
+    summary:
+      'lists the signing keys (next, active, retired, expired) with their dates; never private material',
+    options: STORE_OPTIONS,
+    target: 'store',
+  },
+  'list-webhook-deliveries': {
+    usage: 'list-webhook-deliveries --org <org_id> --webhook <webhook_id>',
+    summary: 'lists a webhook subscription’s most recent deliveries (50 at most), newest first',
+    options: [...STORE_OPTIONS, 'org', 'webhook'],
+    target: 'store',
+  },
+  'redeliver-webhook': {
+    usage: 'redeliver-webhook --org <org_id> --webhook <webhook_id> --delivery <delivery_id>',
+    summary: 'makes one delivery due now (attempts kept); the delivery worker of a running service sends it',
+    options: [...STORE_OPTIONS, 'org', 'webhook', 'delivery'],
+    target: 'store',
+  },
   migrate: {
     usage: 'migrate',
     summary: 'brings an SQL store to the latest schema version',
@@ -192,6 +228,11 @@ function parse(argv: string[]) {
       key: { type: 'string' },
       user: { type: 'string' },
       alg: { type: 'string' },
+      query: { type: 'string' },
+      limit: { type: 'string' },
+      cursor: { type: 'string' },
+      webhook: { type: 'string' },
+      delivery: { type: 'string' },
       'api-key': { type: 'string' },
       url: { type: 'string' },
       json: { type: 'boolean' },
@@ -388,7 +429,10 @@ function isAlgorithm(alg: string): alg is AccessTokenAlgorithm {
   return (ACCESS_TOKEN_ALGORITHMS as readonly string[]).includes(alg);
 }
 
-function required(values: Values, ...names: ('org' | 'key' | 'user' | 'name' | 'issuer')[]): string[] {
+function required(
+  values: Values,
+  ...names: ('org' | 'key' | 'user' | 'name' | 'issuer' | 'webhook' | 'delivery')[]
+): string[] {
   const missing = names.filter((option) => values[option] === undefined);
   if (missing.length > 0)
     throw new UsageError(`Missing ${missing.map((option) => `--${option}`).join(', ')}`);
@@ -519,12 +563,132 @@ async function runWithExchange(name: string, values: Values, exchange: RialtoExc
         json: { org_id: orgId, deleted: true },
       };
     }
+    case 'list-organizations': {
+      const page = await exchange.organizations.list(pageRequest(values));
+      const organizations = page.items.map((org) => ({
+        org_id: org.orgId,
+        name: org.name,
+        suspended: org.suspendedAt !== null,
+        created_at: isoTime(org.createdAt),
+      }));
+      return {
+        text: pageText(
+          organizations.map(
+            (org) => `${org.org_id}  ${org.created_at}  ${org.suspended ? '(suspended) ' : ''}${org.name}`,
+          ),
+          page.nextCursor,
+        ),
+        json: { organizations, next_cursor: page.nextCursor },
+      };
+    }
+    case 'list-users': {
+      const [orgId] = required(values, 'org');
+      const page = await exchange.users.list(orgId as string, pageRequest(values));
+      const users = page.items.map((user) => ({
+        user_id: user.userId,
+        email: user.email,
+        role: user.role,
+        kyc_status: user.kycStatus,
+        accreditation_status: user.accreditationStatus,
+        created_at: isoTime(user.createdAt),
+      }));
+      return {
+        text: pageText(
+          users.map((user) => `${user.user_id}  ${user.created_at}  ${user.email}  ${user.role}`),
+          page.nextCursor,
+        ),
+        json: { users, next_cursor: page.nextCursor },
+      };
+    }
+    case 'list-signing-keys': {
+      const keys = (await exchange.keys.list()).map((key) => ({
+        kid: key.kid,
+        use: key.use,
+        alg: key.alg,
+        source: key.source,
+        state: key.state,
+        created_at: isoTime(key.createdAt),
+        activates_at: key.activatesAt === null ? null : isoTime(key.activatesAt),
+        retired_at: key.retiredAt === null ? null : isoTime(key.retiredAt),
+        verifies_until: key.verifiesUntil === null ? null : isoTime(key.verifiesUntil),
+      }));
+      return {
+        text: keys
+          .map(
+            (key) =>
+              `${key.use}  ${key.state.padEnd(7)}  ${key.alg.padEnd(5)}  ${key.kid}  created ${key.created_at}`,
+          )
+          .join('\n'),
+        json: { keys },
+      };
+    }
+    case 'list-webhook-deliveries': {
+      const [orgId, webhookId] = required(values, 'org', 'webhook');
+      const deliveries = (await exchange.webhooks.listDeliveries(orgId as string, webhookId as string)).map(
+        deliveryJson,
+      );
+      return {
+        text: deliveries
+          .map(
+            (delivery) =>
+              `${delivery.delivery_id}  ${delivery.status.padEnd(9)}  ${delivery.event_type}  attempts ${delivery.attempts}  last response ${delivery.last_response_status ?? '-'}`,
+          )
+          .join('\n'),
+        json: { deliveries },
+      };
+    }
+    case 'redeliver-webhook': {
+      const [orgId, webhookId, deliveryId] = required(values, 'org', 'webhook', 'delivery');
+      const delivery = await exchange.webhooks.redeliver(
+        orgId as string,
+        webhookId as string,
+        deliveryId as string,
+      );
+      return {
+        // Only a delivery a worker holds comes back with its lease: redelivery left it to that attempt.
+        text:
+          delivery.leaseExpiresAt === null
+            ? `Delivery ${delivery.deliveryId} is due now; the delivery worker sends it on its next pass.`
+            : `Delivery ${delivery.deliveryId} is being attempted right now; it was left to that attempt.`,
+        json: deliveryJson(delivery),
+      };
+    }
     default: {
       const [orgId, userId] = required(values, 'org', 'user');
       await exchange.users.remove(orgId as string, userId as string);
       return { text: `Deleted user ${userId}.`, json: { user_id: userId, deleted: true } };
     }
   }
+}
+
+function isoTime(epochSeconds: number): string {
+  return new Date(epochSeconds * 1000).toISOString();
+}
+
+/** The paging options as the facade takes them; it validates them as the admin routes do. */
+function pageRequest(values: Values): PageRequest {
+  return {
+    ...(values.query === undefined ? {} : { query: values.query }),
+    ...(values.cursor === undefined ? {} : { cursor: values.cursor }),
+    ...(values.limit === undefined ? {} : { limit: Number(values.limit) }),
+  };
+}
+
+function pageText(lines: string[], nextCursor: string | null): string {
+  const listed = lines.length === 0 ? ['(none)'] : lines;
+  return nextCursor === null ? listed.join('\n') : [...listed, `More: --cursor ${nextCursor}`].join('\n');
+}
+
+function deliveryJson(delivery: WebhookDeliveryRecord) {
+  return {
+    delivery_id: delivery.deliveryId,
+    event_type: delivery.eventType,
+    status: delivery.status,
+    next_attempt_at: delivery.nextAttemptAt === null ? null : isoTime(delivery.nextAttemptAt),
+    attempts: delivery.attempts.length,
+    last_response_status: delivery.attempts.at(-1)?.responseStatus ?? null,
+    created_at: isoTime(delivery.createdAt),
+  };
 }
 
 function isEntryPoint(): boolean {

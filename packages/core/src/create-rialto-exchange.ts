@@ -16,6 +16,7 @@ import { createRouteTable, type RouteMatch } from './http/route-table.js';
 import { adminRoutes } from './http/routes/admin-routes.js';
 import { healthRoutes } from './http/routes/health-routes.js';
 import { openApiRoutes } from './http/routes/openapi-routes.js';
+import { operatorRoutes } from './http/routes/operator-routes.js';
 import { tokenRoutes } from './http/routes/token-routes.js';
 import { userRoutes } from './http/routes/user-routes.js';
 import { webhookRoutes } from './http/routes/webhook-routes.js';
@@ -159,8 +160,9 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
     ...tokenRoutes(services),
     ...userRoutes(services, groups),
     ...adminRoutes(services, groups),
+    ...operatorRoutes(groups),
     ...wellKnownRoutes(services),
-    ...webhookRoutes(services),
+    ...webhookRoutes(services, groups),
     ...healthRoutes(services),
   ];
   const routes = createRouteTable(

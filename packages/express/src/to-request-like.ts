@@ -3,7 +3,15 @@ import type { Request, Response } from 'express';
 
 /** Maps an Express request to the core's plain request; `path` is relative to the mount point. */
 export function toRequestLike(req: Request, body: unknown): RequestLike {
-  return { method: req.method, path: req.path, headers: req.headers, body, ip: req.ip };
+  const queryAt = req.originalUrl.indexOf('?');
+  return {
+    method: req.method,
+    path: req.path,
+    query: queryAt === -1 ? undefined : req.originalUrl.slice(queryAt + 1),
+    headers: req.headers,
+    body,
+    ip: req.ip,
+  };
 }
 
 /** Writes a core response. */

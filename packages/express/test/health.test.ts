@@ -97,6 +97,7 @@ describe('readiness', () => {
             status: 'UP',
             data: { cached: 1, oldest_age_seconds: expect.any(Number) },
           },
+          { name: 'webhook_outbox', status: 'UP', data: { backlog: 0 } },
         ],
       });
       expect(admin.text).not.toContain(idp.issuer);

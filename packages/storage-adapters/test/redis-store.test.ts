@@ -197,6 +197,35 @@ if (await isServiceUp('Redis', REDIS_URL)) {
       expect(await admin.get(`${keyPrefix}layout`)).toBe('12');
     });
 
+    it('indexes the organizations of a cluster-ready (version 2) database once, so listOrganizations finds every one', async () => {
+      const { store: before, keyPrefix } = storeAt(REDIS_URL);
+      const orgs = Array.from({ length: 5 }, (_, index) =>
+        organization({ createdAt: 1_700_000_000 + index }),
+      );
+      for (const org of orgs)
+        await before.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId));
+      // What version 2 left: the same keys without the organization index.
+      await admin.del(`${keyPrefix}org-index`);
+      await admin.set(`${keyPrefix}layout`, '2');
+
+      const after = redisStore({ url: REDIS_URL }, { keyPrefix });
+      onTestFinished(() => after.close());
+      const listed = await after.listOrganizations({ query: null, after: null, limit: 10 });
+      expect(listed.map((org) => org.orgId)).toEqual(orgs.map((org) => org.orgId).reverse());
+      expect(await admin.get(`${keyPrefix}layout`)).toBe('12');
+      expect(await admin.zCard(`${keyPrefix}org-index`)).toBe(5);
+    });
+
+    it('reads an organization index entry whose organization is gone (a create or delete cut short) as absent', async () => {
+      const { store, keyPrefix } = storeAt(REDIS_URL);
+      const org = organization({ createdAt: 1_700_000_000 });
+      await store.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId));
+      await admin.zAdd(`${keyPrefix}org-index`, { score: 0, value: `001800000000:${crypto.randomUUID()}` });
+      expect(await store.listOrganizations({ query: null, after: null, limit: 10 })).toEqual([org]);
+      expect(await store.deleteOrganization(org.orgId)).toBe(true);
+      expect(await admin.zRange(`${keyPrefix}org-index`, 0, -1)).toHaveLength(1);
+    });
+
     it('moves the first key layout once when several instances start together; the others wait for it', async () => {
       const { store: first, keyPrefix } = storeAt(REDIS_URL);
       const second = redisStore({ url: REDIS_URL }, { keyPrefix });

@@ -64,7 +64,8 @@ export function createFetchHandler(
   exchange.webhooks.startWorker();
 
   return async function handleFetch(request, context) {
-    const path = pathWithin(new URL(request.url).pathname, basePath);
+    const url = new URL(request.url);
+    const path = pathWithin(url.pathname, basePath);
     if (path === undefined || !exchange.handlesPath(path)) return null;
     // Hono's mount() passes its own environment as the second argument unless told otherwise.
     if (
@@ -78,6 +79,7 @@ export function createFetchHandler(
       const response = await exchange.handle({
         method: request.method,
         path,
+        query: url.search.slice(1),
         headers: Object.fromEntries(request.headers),
         body,
         ip: context?.clientAddress,

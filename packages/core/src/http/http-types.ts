@@ -4,6 +4,11 @@ export interface RequestLike {
   method: string;
   /** Path relative to where the handler is mounted, without the query string. */
   path: string;
+  /**
+   * The query string, without its `?` (`query=acme&limit=20`); leave it out when there is none.
+   * Only routes that declare query parameters read it.
+   */
+  query?: string;
   /** Header names lower-cased. */
   headers: Record<string, string | string[] | undefined>;
   /** The raw body text, or a value a host body parser already produced, or `undefined`. */

@@ -102,7 +102,9 @@ export function openApiDocument(routes: readonly Route[]): OpenApiDocument {
         "Exchanges a partner identity provider's ID token for this service's access and refresh tokens, and manages the organizations, users and webhooks behind them. Paths are relative to where the router is mounted.",
       license: { name: 'MIT', identifier: 'MIT' },
     },
-    tags: ['Tokens', 'Users', 'Organizations', 'Webhooks', 'Discovery', 'Health'].map((name) => ({ name })),
+    tags: ['Tokens', 'Users', 'Organizations', 'Webhooks', 'Keys', 'Discovery', 'Health'].map((name) => ({
+      name,
+    })),
     paths,
     components: {
       schemas: Object.fromEntries(
@@ -122,12 +124,22 @@ export function openApiDocument(routes: readonly Route[]): OpenApiDocument {
 }
 
 function operation(route: Route): Record<string, unknown> {
-  const parameters = route.paramNames.map((name) => ({
+  const parameters: Record<string, unknown>[] = route.paramNames.map((name) => ({
     name,
     in: 'path',
     required: true,
     schema: inlineJsonSchema(z.string()),
   }));
+  for (const [name, schema] of Object.entries(route.query?.shape ?? {})) {
+    const field = schema as z.ZodType;
+    parameters.push({
+      name,
+      in: 'query',
+      required: !field.safeParse(undefined).success,
+      ...(field.description === undefined ? {} : { description: field.description }),
+      schema: inlineJsonSchema(field),
+    });
+  }
   const responses: Record<string, unknown> = {};
   for (const [status, schema] of Object.entries(route.responses)) {
     if (schema === undefined) continue;

@@ -124,7 +124,13 @@ describe('serving a route', () => {
     expect(declared.run).not.toHaveBeenCalled();
 
     await match?.served.serve(request({ headers: admin, body: '{"name":"Acme"}' }), match.params);
-    expect(declared.run).toHaveBeenCalledWith(expect.anything(), {}, { kind: 'admin' }, { name: 'Acme' });
+    expect(declared.run).toHaveBeenCalledWith(
+      expect.anything(),
+      {},
+      { kind: 'admin' },
+      { name: 'Acme' },
+      undefined,
+    );
   });
 
   it("binds {org_id}: another organization's key is org_mismatch before the body is read", async () => {
@@ -152,6 +158,6 @@ describe('serving a route', () => {
     const [match] = createRouteTable([declared.route], services).match('/identity/auth/exchange');
     const raw = request({ body: 'not json' });
     await match?.served.serve(raw, match.params);
-    expect(declared.run).toHaveBeenCalledWith(raw, {}, undefined, undefined);
+    expect(declared.run).toHaveBeenCalledWith(raw, {}, undefined, undefined, undefined);
   });
 });

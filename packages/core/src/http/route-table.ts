@@ -1,6 +1,6 @@
 import { type CredentialServices, createCredentialCheck, requireSameOrganization } from './credentials.js';
 import type { RequestLike, ResponseLike } from './http-types.js';
-import { parseBody, type Route } from './route.js';
+import { parseBody, parseQuery, type Route } from './route.js';
 
 /** A request's path parameters, by name. */
 export type Params = Readonly<Record<string, string>>;
@@ -84,17 +84,21 @@ export function createRouteTable(routes: readonly Route[], services: CredentialS
 
 function serveRoute(route: Route, services: CredentialServices): ServedRoute {
   if (route.handlesRequestItself) {
-    return { route, serve: (request, params) => route.run(request, params, undefined, undefined) };
+    return {
+      route,
+      serve: (request, params) => route.run(request, params, undefined, undefined, undefined),
+    };
   }
   const authenticate = createCredentialCheck(route.credentials, services);
-  const { body: bodySchema, bindsOrganization } = route;
+  const { body: bodySchema, query: querySchema, bindsOrganization } = route;
   return {
     route,
     async serve(request, params) {
       const caller = authenticate === undefined ? undefined : await authenticate(request);
       if (bindsOrganization && caller !== undefined) requireSameOrganization(caller, params.org_id as string);
+      const query = querySchema === undefined ? undefined : parseQuery(querySchema, request);
       const body = bodySchema === undefined ? undefined : parseBody(bodySchema, request);
-      return route.run(request, params, caller, body);
+      return route.run(request, params, caller, body, query);
     },
   };
 }

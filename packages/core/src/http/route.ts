@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { RialtoErrorCode } from '../errors.js';
+import { RialtoError, type RialtoErrorCode } from '../errors.js';
 import { validateInput } from '../internal/validate-input.js';
 import { type CallerFor, type Credential, challengeFor } from './credentials.js';
 import type { RequestLike, ResponseLike } from './http-types.js';
@@ -18,7 +18,7 @@ export type PathParameter<T extends string> = T extends `${string}{${infer Name}
 /** A route's decoded path parameters, by the names its template gives them. */
 export type PathParams<K extends string> = { readonly [Name in PathParameter<K>]: string };
 
-export type RouteTag = 'Tokens' | 'Users' | 'Organizations' | 'Webhooks' | 'Discovery' | 'Health';
+export type RouteTag = 'Tokens' | 'Users' | 'Organizations' | 'Webhooks' | 'Keys' | 'Discovery' | 'Health';
 
 /**
  * One route, declared once: the route table matches requests with its template, checks its
@@ -29,8 +29,15 @@ export type RouteTag = 'Tokens' | 'Users' | 'Organizations' | 'Webhooks' | 'Disc
  * @typeParam C the credentials it accepts
  * @typeParam B the body `run` receives, parsed with `body`
  * @typeParam S `true` when `run` reads the raw request itself (see `handlesRequestItself`)
+ * @typeParam Q the query parameters `run` receives, parsed with `query`
  */
-export interface RouteDeclaration<K extends RouteKey, C extends Credential, B, S extends boolean> {
+export interface RouteDeclaration<
+  K extends RouteKey,
+  C extends Credential,
+  B,
+  S extends boolean,
+  Q = undefined,
+> {
   /**
    * The method, then the path template relative to the mount path, e.g.
    * `'PATCH /identity/users/{user_id}'`: a parameter is a whole segment, `{snake_case}`, matching any
@@ -51,6 +58,12 @@ export interface RouteDeclaration<K extends RouteKey, C extends Credential, B, S
   handlesRequestItself?: S;
   /** The JSON body, validated before `run` (a failure is `invalid_request` naming the field). */
   body?: z.ZodType<B>;
+  /**
+   * The query parameters, an object of optional strings (or values coerced from them), validated
+   * before `run` like the body: an unknown, repeated or invalid parameter is `invalid_request`
+   * naming it. The OpenAPI document lists each as a query parameter.
+   */
+  query?: z.ZodObject<z.ZodRawShape, z.core.$ZodObjectConfig> & z.ZodType<Q>;
   operationId: string;
   summary: string;
   description?: string;
@@ -73,11 +86,12 @@ export interface RouteDeclaration<K extends RouteKey, C extends Credential, B, S
     params: PathParams<K>,
     caller: S extends true ? undefined : CallerFor<C>,
     body: S extends true ? undefined : B,
+    query: S extends true ? undefined : Q,
   ): Promise<ResponseLike>;
 }
 
 /** A declared route, with what its key says worked out once. */
-export interface Route extends RouteDeclaration<RouteKey, Credential, unknown, boolean> {
+export interface Route extends RouteDeclaration<RouteKey, Credential, unknown, boolean, unknown> {
   readonly method: HttpMethod;
   /** The path template, as the OpenAPI document names it: `/identity/users/{user_id}`. */
   readonly path: string;
@@ -108,10 +122,11 @@ export function declareRoute<
   C extends Credential = never,
   B = undefined,
   S extends boolean = false,
->(declaration: RouteDeclaration<K, C, B, S>): Route {
+  Q = undefined,
+>(declaration: RouteDeclaration<K, C, B, S, Q>): Route {
   const { method, path, paramNames, pattern, label } = parseRouteKey(declaration.route);
   return {
-    ...(declaration as unknown as RouteDeclaration<RouteKey, Credential, unknown, boolean>),
+    ...(declaration as unknown as RouteDeclaration<RouteKey, Credential, unknown, boolean, unknown>),
     method,
     path,
     paramNames,
@@ -175,4 +190,19 @@ function parseRouteKey(key: string): ParsedRouteKey {
  */
 export function parseBody<T>(schema: z.ZodType<T>, request: RequestLike): T {
   return validateInput(schema, parseJsonBody(request.body, 'invalid_request'));
+}
+
+/**
+ * Parses and validates a query string: each parameter at most once.
+ * @throws RialtoError `invalid_request` naming the offending parameter
+ */
+export function parseQuery<T>(schema: z.ZodType<T>, request: RequestLike): T {
+  const values: Record<string, string> = {};
+  for (const [name, value] of new URLSearchParams(request.query ?? '')) {
+    if (Object.hasOwn(values, name)) {
+      throw new RialtoError('invalid_request', `${name.slice(0, 64)}: may be given once only`);
+    }
+    values[name] = value;
+  }
+  return validateInput(schema, values);
 }

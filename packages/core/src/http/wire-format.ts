@@ -226,7 +226,7 @@ export function isoTime(epochSeconds: number): string {
 
 /** A subscription as listed: never with its secret, which is shown only at creation and rotation. */
 export function webhookSubscriptionJson(
-  subscription: WebhookSubscriptionRecord,
+  subscription: Omit<WebhookSubscriptionRecord, 'secret' | 'previousSecret'>,
 ): z.infer<typeof webhookSubscriptionResponseSchema> {
   return {
     id: subscription.subscriptionId,

@@ -1,4 +1,5 @@
 import { RialtoError } from '../../errors.js';
+import type { FacadeGroups } from '../../facade/index.js';
 import { epochSeconds } from '../../internal/clock.js';
 import { isUuid } from '../../internal/is-uuid.js';
 import type { Services } from '../../services.js';
@@ -24,7 +25,10 @@ import {
  * access token of one of its org admins; a plain user's token is refused, since a subscription
  * receives every user's events. Everything is scoped by the caller's org; another org's webhook is 404.
  */
-export function webhookRoutes({ webhookSubscriptions, deliveryWorker }: Services): Route[] {
+export function webhookRoutes(
+  { webhookSubscriptions, deliveryWorker }: Services,
+  { webhooks }: FacadeGroups,
+): Route[] {
   function subscriptionId(id: string | undefined): string {
     if (!isUuid(id)) throw new RialtoError('not_found', 'No such webhook in your organization.');
     return id;
@@ -170,6 +174,19 @@ export function webhookRoutes({ webhookSubscriptions, deliveryWorker }: Services
         return respond(200, webhookDeliveriesResponseSchema, {
           deliveries: deliveries.map(webhookDeliveryJson),
         });
+      },
+    }),
+    declareRoute({
+      route: 'POST /notifications/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver',
+      credentials: ['apiKey', 'orgAdminToken'],
+      operationId: 'redeliverWebhookDelivery',
+      summary: 'Deliver a delivery again: due now, attempts kept (unless an attempt is under way)',
+      tag: 'Webhooks',
+      responses: { 200: webhookDeliveryResponseSchema },
+      errors: ['not_found', 'temporarily_unavailable'],
+      async run(_request, { webhook_id, delivery_id }, { orgId }) {
+        const delivery = await webhooks.redeliver(orgId, webhook_id, delivery_id);
+        return respond(200, webhookDeliveryResponseSchema, webhookDeliveryJson(delivery));
       },
     }),
   ];
