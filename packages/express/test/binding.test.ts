@@ -70,6 +70,34 @@ describe.each(flavours)('the Express binding on %s', (flavour) => {
     expect(configuration.body.issuer).toBe('http://localhost:3000/auth');
   });
 
+  it('passes the query string on, under a prefix too, to routes that read query parameters', async () => {
+    const app = makeApp(flavour);
+    const router = rialtoExchange({
+      issuer: 'http://localhost:3000/auth',
+      store: recordingStore(),
+      adminToken: ADMIN_TOKEN,
+      allowInsecureIssuers: true,
+      allowPrivateIssuers: true,
+    });
+    app.use('/auth', expressConformance(router.exchange), router);
+    for (const name of ['Acme Capital', 'Globex']) {
+      const registered = await request(app)
+        .post('/auth/identity/organizations')
+        .set('authorization', `Bearer ${ADMIN_TOKEN}`)
+        .send({ name, issuer: `${idp.issuer}/${name.split(' ')[0]?.toLowerCase()}` });
+      expect(registered.status).toBe(201);
+    }
+    const found = await request(app)
+      .get('/auth/identity/organizations?query=capital&limit=5')
+      .set('authorization', `Bearer ${ADMIN_TOKEN}`);
+    expect(found.status).toBe(200);
+    expect(found.body.organizations.map((org: { name: string }) => org.name)).toEqual(['Acme Capital']);
+    const refused = await request(app)
+      .get('/auth/identity/organizations?limit=0')
+      .set('authorization', `Bearer ${ADMIN_TOKEN}`);
+    expectFailsWith(refused, 400, 'invalid_request', 'limit: must be at least 1');
+  });
+
   it('leaves the body of a request it passes on unread, for a host parser mounted after it', async () => {
     const t = createTestApp({ flavour });
     t.app.use(express.json());

@@ -148,6 +148,9 @@ function destroyAfterReadTimeout(client: PgClient): void {
 
 type MysqlPoolConnection = import('mysql2').PoolConnection;
 
+// How the migration lock is taken (migrations.ts `acquireMysqlLock`).
+const MIGRATION_LOCK_WAIT = 'select get_lock(';
+
 /**
  * mysql2 has no pool-wide query timeout, so each statement gets one. A timed-out statement is
  * still in flight on its connection, so that connection is destroyed (which also removes it
@@ -161,6 +164,9 @@ function withQueryTimeout(connection: MysqlPoolConnection, timeoutMs: number): v
     callback: unknown,
   ) => {
     if (typeof sql !== 'string' || typeof callback !== 'function') return query(sql, values, callback);
+    // Waiting for another instance's migration lock lasts as long as that migration does: GET_LOCK
+    // bounds the wait itself, and the statement timeout would fail every instance that waits.
+    if (sql.startsWith(MIGRATION_LOCK_WAIT)) return query(sql, values, callback);
     return query({ sql, timeout: timeoutMs }, values, (error: unknown, ...rest: unknown[]) => {
       if ((error as { code?: unknown } | null)?.code === 'PROTOCOL_SEQUENCE_TIMEOUT') connection.destroy();
       (callback as (...args: unknown[]) => void)(error, ...rest);
