@@ -315,6 +315,62 @@ describe('console writes', () => {
   });
 });
 
+describe('console listings', () => {
+  it('pages through organizations 50 at a time, newest first, and searches by name', async () => {
+    const exchange = createExchange();
+    for (let index = 0; index < 55; index += 1) {
+      await exchange.organizations.register({
+        name: `Org ${index}`,
+        issuer: `http://127.0.0.1:9/idp/${index}`,
+      });
+    }
+    const b = browser({ exchange });
+    await b.signIn();
+    const first = text(await b.get('/organizations'));
+    expect(first.match(/<tr>\s*<td><a href="\/rialto-admin\/organizations\/[0-9a-f-]{36}">/g)).toHaveLength(
+      50,
+    );
+    const next =
+      /<a href="\/rialto-admin\/organizations\?([^"]+)" rel="next">Next page<\/a>/.exec(first)?.[1] ?? '';
+    expect(next).toMatch(/^query=&amp;cursor=/);
+    const query = new URLSearchParams(next.replaceAll('&amp;', '&'));
+    const second = await b.console.handle({
+      method: 'GET',
+      path: '/organizations',
+      query,
+      headers: { cookie: [...b.jar].map(([name, value]) => `${name}=${value}`).join('; ') },
+      raw: {},
+    });
+    const rows = text(second).match(/>Org \d+<\/a>/g) ?? [];
+    expect(rows).toHaveLength(5);
+    expect(text(second)).not.toContain('rel="next"');
+    const searched = await b.console.handle({
+      method: 'GET',
+      path: '/organizations',
+      query: new URLSearchParams({ query: 'org 54' }),
+      headers: { cookie: [...b.jar].map(([name, value]) => `${name}=${value}`).join('; ') },
+      raw: {},
+    });
+    expect(text(searched).match(/>Org \d+<\/a>/g)).toEqual(['>Org 54</a>']);
+  });
+
+  it('shows a cursor it did not issue as an inline error with 400', async () => {
+    const b = browser({ exchange: createExchange() });
+    await b.signIn();
+    const response = await b.console.handle({
+      method: 'GET',
+      path: '/organizations',
+      query: new URLSearchParams({ cursor: 'forged' }),
+      headers: { cookie: [...b.jar].map(([name, value]) => `${name}=${value}`).join('; ') },
+      raw: {},
+    });
+    expect(response.status).toBe(400);
+    expect(text(response)).toMatch(
+      /<div class="error" role="alert"><p><strong>invalid_request<\/strong>: cursor/,
+    );
+  });
+});
+
 describe('console pages', () => {
   it('carry the strict CSP and no inline script or style, and serve their assets from the package', async () => {
     const b = browser({ exchange: createExchange() });

@@ -7,7 +7,7 @@ import type { UserRecord, UserRole } from '../store/store.js';
 import { normalizeEmail } from '../users/provision-user.js';
 import { type UserCreation, userCreationSchema } from '../users/user-lifecycle.js';
 import { userRoleSchema } from '../users/user-roles.js';
-import type { UserVerificationPatch } from '../users/users.js';
+import { type UserVerificationPatch, userPatchSchema } from '../users/users.js';
 import { noSuchOrganization } from './organizations.js';
 
 /**
@@ -93,8 +93,18 @@ export function createUsersFacade({
       return userLifecycle.provision(orgId, creation);
     },
     async update(orgId, userId, patch) {
+      // The route's body schema, so host code (and the console's forms) cannot store a status the
+      // route would refuse.
+      const validated = validateInput(userPatchSchema, {
+        onboarding_completed: patch.onboardingCompleted,
+        kyc_status: patch.kycStatus,
+        accreditation_status: patch.accreditationStatus,
+        kyc_completed: patch.kycCompleted,
+        accredited: patch.accredited,
+        accreditation_verified: patch.accreditationVerified,
+      });
       if (!isUserId(orgId, userId)) throw noSuchUser();
-      return users.update(orgId, userId, patch);
+      return users.update(orgId, userId, validated);
     },
     async setRole(orgId, userId, role) {
       const update = validateInput(userRoleSchema, { role });
