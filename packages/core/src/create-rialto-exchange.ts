@@ -12,6 +12,7 @@ import { type AuthScheme, errorResponse } from './http/messages.js';
 import { createRouteTable, type RouteMatch } from './http/route-table.js';
 import { adminRoutes } from './http/routes/admin-routes.js';
 import { healthRoutes } from './http/routes/health-routes.js';
+import { oauthRoutes } from './http/routes/oauth-routes.js';
 import { openApiRoutes } from './http/routes/openapi-routes.js';
 import { tokenRoutes } from './http/routes/token-routes.js';
 import { userRoutes } from './http/routes/user-routes.js';
@@ -20,6 +21,7 @@ import { wellKnownRoutes } from './http/routes/well-known-routes.js';
 import { validateInput } from './internal/validate-input.js';
 import { type IssuerRegistrationInput, issuerRegistrationSchema } from './issuers/issuer-registrations.js';
 import type { RotatedKey } from './keys/signing-keys.js';
+import { OAuthError } from './oauth/oauth-error.js';
 import {
   type ResolvedRialtoExchangeOptions,
   type RialtoExchangeOptions,
@@ -148,6 +150,7 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
   if (options.allowedAudiences === undefined) warnAnyAudienceOnce();
   const documentedRoutes = [
     ...tokenRoutes(services),
+    ...oauthRoutes(services),
     ...userRoutes(services, groups),
     ...adminRoutes(services, groups),
     ...wellKnownRoutes(services),
@@ -164,7 +167,11 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
     try {
       return await served.serve(request, params);
     } catch (error) {
-      return respondWithError(error, served.route.challenge);
+      const { oauth } = served.route;
+      if (oauth === undefined) return respondWithError(error, served.route.challenge);
+      const response = oauth.answerError(error, request);
+      logFailure(error, response.status);
+      return response;
     }
   }
 
@@ -189,7 +196,19 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
 
   function respondWithError(error: unknown, scheme: AuthScheme = 'none'): ResponseLike {
     const rialtoError = toRialtoError(error);
-    if (rialtoError.status >= 500) {
+    logFailure(rialtoError, rialtoError.status);
+    return errorResponse(rialtoError, scheme);
+  }
+
+  /** Server errors and unreachable IdPs are the operator's to hear, whatever format answered them. */
+  function logFailure(error: unknown, status: number): void {
+    if (error instanceof OAuthError) {
+      if (status >= 500)
+        logger.error({ err: error.cause ?? error, code: error.code }, 'rialto-exchange request failed');
+      return;
+    }
+    const rialtoError = toRialtoError(error);
+    if (status >= 500) {
       logger.error(
         { err: rialtoError.cause ?? rialtoError, code: rialtoError.code },
         'rialto-exchange request failed',
@@ -197,7 +216,6 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
     } else if (rialtoError.code === 'discovery_failed') {
       logger.warn({ err: rialtoError.cause, code: rialtoError.code }, 'identity provider unreachable');
     }
-    return errorResponse(rialtoError, scheme);
   }
 
   return {

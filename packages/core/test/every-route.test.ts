@@ -196,6 +196,13 @@ describe('every documented route', () => {
           setUserRole: { role: 'member' },
           createWebhook: { url: 'http://127.0.0.1:9/other', eventTypes: ['user.created'] },
           setWebhookEventTypes: { eventTypes: ['user.created'] },
+          // A form, as RFC 6749 §3.2 requires; the client authenticates in it.
+          oauthToken: new URLSearchParams({
+            grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+            assertion: idToken,
+            client_id: partner.orgId,
+            client_secret: partner.apiKey,
+          }).toString(),
         };
         proxy.refuse();
         const answers: Array<{ route: string; status: number; error: unknown }> = [];

@@ -13,5 +13,7 @@ export function apiKeyExchangeInput(request: RequestLike): ExchangeInput {
       const body = parseJsonBody(request.body, 'invalid_token');
       return isPlainObject(body) ? body.token : undefined;
     },
+    grant: () => undefined,
+    grantType: 'exchange',
   };
 }

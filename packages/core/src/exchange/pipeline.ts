@@ -5,6 +5,7 @@ import { apiKeyStep } from './steps/api-key.js';
 import { audienceStep } from './steps/audience.js';
 import { claimsStep } from './steps/claims.js';
 import { discoveryStep } from './steps/discovery.js';
+import { grantStep } from './steps/grant.js';
 import { issuerStep } from './steps/issuer.js';
 import { linkingStep } from './steps/linking.js';
 import { mintingStep } from './steps/minting.js';
@@ -35,6 +36,7 @@ export const EXCHANGE_STEPS: readonly ExchangeStep[] = [
   tokenTypeStep,
   audienceStep,
   claimsStep,
+  grantStep,
   // A policy over the verified claims belongs here: after every check of the token, before any write.
   singleUseStep,
   linkingStep,

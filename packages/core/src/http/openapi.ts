@@ -2,6 +2,9 @@ import { STATUS_CODES } from 'node:http';
 import { z } from 'zod';
 import { type RialtoErrorCode, statusOf } from '../errors.js';
 import { issuerRegistrationSchema } from '../issuers/issuer-registrations.js';
+import { oauthErrorStatuses } from '../oauth/error-mapping.js';
+import type { OAuthErrorCode } from '../oauth/oauth-error.js';
+import { tokenRequestSchema } from '../oauth/token-request.js';
 import {
   audienceUpdateSchema,
   organizationPatchSchema,
@@ -14,7 +17,11 @@ import { webhookCreationSchema, webhookEventTypesSchema } from '../webhooks/webh
 import { apiSchemas } from './api-schemas.js';
 import { credentialErrors, type SecurityScheme, securityRequirements } from './credentials.js';
 import type { Route } from './route.js';
-import { errorResponseSchema, type openApiDocumentResponseSchema } from './wire-format.js';
+import {
+  errorResponseSchema,
+  oauthErrorResponseSchema,
+  type openApiDocumentResponseSchema,
+} from './wire-format.js';
 
 /** An OpenAPI 3.1 document as JSON. */
 export type OpenApiDocument = z.infer<typeof openApiDocumentResponseSchema>;
@@ -30,6 +37,7 @@ const REQUEST_SCHEMAS: ReadonlyArray<readonly [z.ZodType, string]> = [
   [userRoleSchema, 'UserRoleUpdate'],
   [webhookCreationSchema, 'WebhookCreation'],
   [webhookEventTypesSchema, 'WebhookEventTypes'],
+  [tokenRequestSchema, 'OAuthTokenRequest'],
 ];
 for (const [schema, id] of REQUEST_SCHEMAS) if (!apiSchemas.has(schema)) apiSchemas.add(schema, { id });
 
@@ -141,9 +149,28 @@ function operation(route: Route): Record<string, unknown> {
   const errors = [
     ...route.errors,
     ...credentialErrors(route.credentials, route.bindsOrganization),
+    // The bindings' body errors come before any route; an OAuth endpoint's server_error is documented below.
     ...BODY_ERRORS,
-    'server_error' as const,
+    ...(route.oauth === undefined ? ['server_error' as const] : []),
   ];
+  if (route.oauth !== undefined) {
+    for (const [status, codes] of oauthErrorStatuses(route.oauth.endpoint)) {
+      responses[status] = {
+        description: `${statusText(status)}: ${codes.map((code) => `\`${code}\``).join(', ')} (RFC 6749 §5.2).`,
+        headers: headerRefs(oauthErrorHeaders(status, codes)),
+        content: {
+          'application/json': {
+            schema: {
+              allOf: [
+                schemaRef(oauthErrorResponseSchema),
+                { properties: { error: inlineJsonSchema(z.enum(codes as [string, ...string[]])) } },
+              ],
+            },
+          },
+        },
+      };
+    }
+  }
   for (const [status, codes] of errorsByStatus(errors)) {
     if (responses[status] !== undefined) {
       throw new TypeError(`${route.operationId}: status ${status} is both an answer and an error`);
@@ -175,7 +202,11 @@ function operation(route: Route): Record<string, unknown> {
       : {
           requestBody: {
             required: true,
-            content: { 'application/json': { schema: schemaRef(route.body) } },
+            content: {
+              [route.oauth === undefined ? 'application/json' : 'application/x-www-form-urlencoded']: {
+                schema: schemaRef(route.body),
+              },
+            },
           },
         }),
     responses: Object.fromEntries(Object.entries(responses).sort(([a], [b]) => Number(a) - Number(b))),
@@ -197,6 +228,14 @@ function errorHeaders(status: number, codes: readonly RialtoErrorCode[]): Header
   const headers: HeaderName[] = ['Cache-Control', 'Pragma'];
   if (status === 401) headers.push('WWW-Authenticate');
   if (codes.includes('rate_limited') || codes.includes('temporarily_unavailable'))
+    headers.push('Retry-After');
+  return headers;
+}
+
+// 401 invalid_client carries a Basic challenge only when Basic was tried, so it is not documented as always sent.
+function oauthErrorHeaders(status: number, codes: readonly OAuthErrorCode[]): HeaderName[] {
+  const headers: HeaderName[] = ['Cache-Control', 'Pragma'];
+  if (status === 429 || (status === 503 && codes.includes('temporarily_unavailable')))
     headers.push('Retry-After');
   return headers;
 }

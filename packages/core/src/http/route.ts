@@ -1,9 +1,16 @@
 import type { z } from 'zod';
 import type { RialtoErrorCode } from '../errors.js';
 import { validateInput } from '../internal/validate-input.js';
+import type { OAuthEndpoint } from '../oauth/error-mapping.js';
 import { type CallerFor, type Credential, challengeFor } from './credentials.js';
 import type { RequestLike, ResponseLike } from './http-types.js';
 import { type AuthScheme, parseJsonBody } from './messages.js';
+
+/** How an OAuth endpoint answers its errors. */
+export interface OAuthRouteErrors {
+  endpoint: OAuthEndpoint;
+  answerError(error: unknown, request: RequestLike): ResponseLike;
+}
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -62,6 +69,12 @@ export interface RouteDeclaration<K extends RouteKey, C extends Credential, B, S
    * and those its credentials bring (e.g. `invalid_api_key`), which the document adds itself.
    */
   errors: RialtoErrorCode[];
+  /**
+   * Set on the OAuth endpoints: their body is a form, and `answerError` answers whatever `run`
+   * throws as RFC 6749 §5.2 says; the document lists the endpoint's OAuth errors (`errors` stays
+   * for the service's own codes, answered before the endpoint runs).
+   */
+  oauth?: OAuthRouteErrors;
   /** `Cache-Control` of its success answers; errors are always `no-store`. @default 'no-store' */
   cacheControl?: 'no-store' | 'public';
   /**

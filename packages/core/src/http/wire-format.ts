@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { ERROR_CODES, type RialtoErrorCode } from '../errors.js';
 import { EMAIL_LINKING_POLICIES } from '../issuers/issuer-registrations.js';
+import { OAUTH_ERROR_CODES, type OAuthErrorCode } from '../oauth/oauth-error.js';
+import { ACCESS_TOKEN_TYPE } from '../oauth/token-request.js';
 import { PROVISIONING_MODES, type RegisteredOrganization } from '../organizations/organizations.js';
 import type {
   IssuerRegistrationRecord,
@@ -40,7 +42,9 @@ export const tokenResponseSchema = z
     access_token: z
       .string()
       .describe('A JWT signed by this service (`typ: at+jwt`); verify it with the JWKS.'),
-    token_type: z.literal('Bearer'),
+    token_type: z
+      .enum(['Bearer', 'DPoP'])
+      .describe('`DPoP` for a token the OAuth token endpoint bound to a DPoP key (RFC 9449).'),
     expires_in: z.number().int().nonnegative().describe('Seconds until the access token expires.'),
     refresh_token: z.string().describe('Single use: `POST /identity/auth/refresh` answers a new pair.'),
     refresh_expires_in: z.number().int().nonnegative(),
@@ -391,6 +395,28 @@ export const errorResponseSchema = z
     error_description: z.string().describe('For people; branch on `error`, never on this text.'),
   })
   .register(apiSchemas, { id: 'Error' });
+
+/** The answer of `POST /oauth/token` (RFC 6749 §5.1; `issued_token_type` for token exchange, RFC 8693 §2.2.1). */
+export const oauthTokenResponseSchema = tokenResponseSchema
+  .extend({
+    refresh_token: z
+      .string()
+      .describe('Single use: refresh it at `POST /oauth/token` (`grant_type=refresh_token`).'),
+    issued_token_type: z.literal(ACCESS_TOKEN_TYPE).optional(),
+  })
+  .register(apiSchemas, { id: 'OAuthTokenResponse' });
+
+/** An error of the OAuth endpoints (RFC 6749 §5.2), with the exchange's own code beside it. */
+export const oauthErrorResponseSchema = z
+  .strictObject({
+    error: z.enum(OAUTH_ERROR_CODES as [OAuthErrorCode, ...OAuthErrorCode[]]),
+    error_description: z.string().describe('For people; branch on `error`, never on this text.'),
+    rialto_error: z
+      .enum(ERROR_CODES as [RialtoErrorCode, ...RialtoErrorCode[]])
+      .optional()
+      .describe("The exchange's own code for the same failure (`token_expired`, `org_mismatch`, …)."),
+  })
+  .register(apiSchemas, { id: 'OAuthError' });
 
 export const openApiDocumentResponseSchema = z
   .strictObject({

@@ -2,7 +2,7 @@ import { type RialtoError, type RialtoErrorCode, toRialtoError } from '../errors
 import type { ResponseLike } from '../http/http-types.js';
 import { json } from '../http/messages.js';
 import type { ClientAuthMethod } from './client-authentication.js';
-import { OAuthError, type OAuthErrorCode, oauthErrorBody } from './oauth-error.js';
+import { OAuthError, type OAuthErrorCode, oauthErrorBody, oauthStatusOf } from './oauth-error.js';
 import { basicChallenge } from './www-authenticate.js';
 
 /** The OAuth endpoints, each with the errors it may answer. */
@@ -167,4 +167,25 @@ export function oauthErrorResponse(error: unknown, context: OAuthErrorContext): 
     headers['www-authenticate'] = basicChallenge(body);
   }
   return json(oauthError.status, body, headers);
+}
+
+/**
+ * The statuses an endpoint answers errors with, each with its codes, for its OpenAPI document: the
+ * codes' usual statuses and the mapping's own (429 for a limit). 405 and 413 are not listed: the
+ * router and the bindings answer them before the endpoint runs, in the service's own format.
+ */
+export function oauthErrorStatuses(endpoint: OAuthEndpoint): Array<[number, OAuthErrorCode[]]> {
+  const allowed: readonly OAuthErrorCode[] = ENDPOINT_ERRORS[endpoint];
+  const byStatus = new Map<number, Set<OAuthErrorCode>>();
+  const add = (status: number, code: OAuthErrorCode) => {
+    if (status === 405 || status === 413) return;
+    const codes = byStatus.get(status) ?? new Set();
+    codes.add(code);
+    byStatus.set(status, codes);
+  };
+  for (const code of allowed) add(oauthStatusOf(code), code);
+  for (const mapping of Object.values(EXCHANGE_ERROR_MAPPING) as OAuthMapping[]) {
+    if (mapping.status !== undefined && allowed.includes(mapping.error)) add(mapping.status, mapping.error);
+  }
+  return [...byStatus.entries()].sort(([a], [b]) => a - b).map(([status, codes]) => [status, [...codes]]);
 }

@@ -6,7 +6,11 @@ export const mintingStep = defineStep({
   name: 'minting',
   errors: ['temporarily_unavailable'],
   async run(ctx) {
-    ctx.tokens = await ctx.deps.minter.mint(established(ctx.org), established(ctx.provisioned).user);
+    ctx.tokens = await ctx.deps.minter.mint(
+      established(ctx.org),
+      established(ctx.provisioned).user,
+      ctx.grant,
+    );
   },
   explain: { kind: 'omit' },
 });
