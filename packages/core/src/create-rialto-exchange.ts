@@ -8,7 +8,7 @@ import type { RialtoKeys } from './facade/signing-keys.js';
 import type { RialtoUsers } from './facade/users.js';
 import type { RialtoWebhooks } from './facade/webhooks.js';
 import type { RequestLike, ResponseLike } from './http/http-types.js';
-import { type AuthScheme, errorResponse } from './http/messages.js';
+import { type AuthScheme, errorResponse, json } from './http/messages.js';
 import { createRouteTable, type RouteMatch } from './http/route-table.js';
 import { adminRoutes } from './http/routes/admin-routes.js';
 import { healthRoutes } from './http/routes/health-routes.js';
@@ -21,6 +21,7 @@ import { wellKnownRoutes } from './http/routes/well-known-routes.js';
 import { validateInput } from './internal/validate-input.js';
 import { type IssuerRegistrationInput, issuerRegistrationSchema } from './issuers/issuer-registrations.js';
 import type { RotatedKey } from './keys/signing-keys.js';
+import { authorizationServerMetadata, authorizationServerMetadataLocation } from './oauth/metadata.js';
 import { OAuthError } from './oauth/oauth-error.js';
 import {
   type ResolvedRialtoExchangeOptions,
@@ -66,6 +67,14 @@ export interface RialtoExchange {
     headers: RequestLike['headers'],
     options?: VerifyAccessTokenOptions,
   ): Promise<{ claims: RialtoAccessTokenClaims; token: string }>;
+  /**
+   * The RFC 8414 metadata and where it belongs. The router serves it at
+   * `/.well-known/oauth-authorization-server` under its mount path, which is right for an issuer
+   * without a path; for an issuer with one (`https://api.example.com/auth`), RFC 8414 §3.1 puts it
+   * at the host's root, `/.well-known/oauth-authorization-server/auth`: answer `path` there with
+   * `response()` (Express: `rialtoAuthorizationServerMetadataHandler`).
+   */
+  readonly authorizationServerMetadata: { path: string; url: string; response(): ResponseLike };
   /** Turns any error into the JSON error response; unknown errors become `server_error`. */
   errorResponse(error: unknown, scheme?: AuthScheme): ResponseLike;
   /**
@@ -238,6 +247,18 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
     },
     verifyAccessToken: services.accessTokens.verify,
     authenticateBearer: services.accessTokens.authenticate,
+    authorizationServerMetadata: {
+      ...authorizationServerMetadataLocation(options.issuer),
+      response: () =>
+        json(
+          200,
+          authorizationServerMetadata({
+            issuer: options.issuer,
+            dpopSigningAlgorithms: services.dpop.algorithms,
+          }),
+          { 'cache-control': 'public, max-age=300' },
+        ),
+    },
     errorResponse: respondWithError,
     audit: { on: services.events.on },
     ...groups,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ERROR_CODES, type RialtoErrorCode } from '../errors.js';
 import { EMAIL_LINKING_POLICIES } from '../issuers/issuer-registrations.js';
+import { authorizationServerMetadataSchema } from '../oauth/metadata.js';
 import { OAUTH_ERROR_CODES, type OAuthErrorCode } from '../oauth/oauth-error.js';
 import { ACCESS_TOKEN_TYPE } from '../oauth/token-request.js';
 import { PROVISIONING_MODES, type RegisteredOrganization } from '../organizations/organizations.js';
@@ -365,10 +366,14 @@ export const jwksResponseSchema = z
   .strictObject({ keys: z.array(publicJwkSchema) })
   .register(apiSchemas, { id: 'JsonWebKeySet' });
 
-export const openIdConfigurationResponseSchema = z
-  .strictObject({
-    issuer: z.string(),
-    jwks_uri: z.string(),
+/** RFC 8414 authorization server metadata: the OAuth endpoints and what they accept. */
+export const oauthMetadataResponseSchema = authorizationServerMetadataSchema.register(apiSchemas, {
+  id: 'AuthorizationServerMetadata',
+});
+
+/** The OpenID configuration: the authorization server metadata, and what JWT libraries look for. */
+export const openIdConfigurationResponseSchema = authorizationServerMetadataSchema
+  .extend({
     scopes_supported: z.array(z.string()),
     access_token_signing_alg_values_supported: z.array(z.string()),
   })
