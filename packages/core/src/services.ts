@@ -225,7 +225,7 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
     narrowing: createAudienceNarrowing({ resourceAudiences: options.resourceAudiences }),
     dpop,
     maxBodyBytes: options.maxBodyBytes,
-    requiresDpop: () => false,
+    requiresDpop: (org) => org.dpopBoundAccessTokens === true,
   });
 
   return {

@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { RialtoErrorCode } from '@rialto-exchange/core';
-import { decodeJwt } from 'jose';
+import { calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { disposableStore } from '../../storage-adapters/test/disposable-stores.js';
 import { REDIS_URL } from '../../storage-adapters/test/services.js';
@@ -15,6 +16,7 @@ import {
   type LocalIssuer,
   recordingStore,
   registerOrganization,
+  SERVICE_ISSUER,
   startLocalIssuer,
   type TestApp,
 } from './helpers.js';
@@ -354,6 +356,126 @@ describe('POST /oauth/token', () => {
       const posted = await tokenExchange({ client_id: orgId, client_secret: 'rialto_ak_nope' }, {});
       expectOAuthError(posted, 401, 'invalid_client', 'invalid_api_key');
       expect(posted.headers['www-authenticate']).toBeUndefined();
+    });
+  });
+
+  describe('DPoP (RFC 9449)', () => {
+    const TOKEN_URL = `${SERVICE_ISSUER}/oauth/token`;
+
+    async function proofKey() {
+      const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+      const jwk = await exportJWK(publicKey);
+      return {
+        jkt: await calculateJwkThumbprint(jwk),
+        proof: (claims: Record<string, unknown> = {}) =>
+          new SignJWT({
+            jti: randomUUID(),
+            htm: 'POST',
+            htu: TOKEN_URL,
+            iat: Math.floor(Date.now() / 1000),
+            ...claims,
+          })
+            .setProtectedHeader({ typ: 'dpop+jwt', alg: 'ES256', jwk })
+            .sign(privateKey),
+      };
+    }
+
+    it('binds the access token and the refresh family to the proof key', async () => {
+      const key = await proofKey();
+      const response = await tokenExchange(
+        {},
+        { authorization: basic(orgId, apiKey), dpop: await key.proof() },
+      );
+      expect(response.status).toBe(200);
+      expect(response.body.token_type).toBe('DPoP');
+      expect(decodeJwt(response.body.access_token).cnf).toEqual({ jkt: key.jkt });
+
+      const withoutProof = await token(
+        { grant_type: 'refresh_token', refresh_token: response.body.refresh_token },
+        { authorization: basic(orgId, apiKey) },
+      );
+      expectOAuthError(withoutProof, 400, 'invalid_dpop_proof', undefined);
+      const refreshed = await token(
+        { grant_type: 'refresh_token', refresh_token: response.body.refresh_token },
+        { authorization: basic(orgId, apiKey), dpop: await key.proof() },
+      );
+      expect(refreshed.status).toBe(200);
+      expect(decodeJwt(refreshed.body.access_token).cnf).toEqual({ jkt: key.jkt });
+    });
+
+    it('refuses a replayed proof, a proof for another URL and a stale one', async () => {
+      const key = await proofKey();
+      const proof = await key.proof();
+      expect((await tokenExchange({}, { authorization: basic(orgId, apiKey), dpop: proof })).status).toBe(
+        200,
+      );
+      const replayed = await tokenExchange({}, { authorization: basic(orgId, apiKey), dpop: proof });
+      expectOAuthError(replayed, 400, 'invalid_dpop_proof', undefined);
+      expect(replayed.body.error_description).toMatch(/already used/);
+
+      // htu is built from the issuer, never from the Host header the request came with.
+      const otherHost = await tokenExchange(
+        {},
+        {
+          authorization: basic(orgId, apiKey),
+          dpop: await key.proof({ htu: 'http://127.0.0.1/oauth/token' }),
+        },
+      );
+      expectOAuthError(otherHost, 400, 'invalid_dpop_proof', undefined);
+      const stale = await tokenExchange(
+        {},
+        {
+          authorization: basic(orgId, apiKey),
+          dpop: await key.proof({ iat: Math.floor(Date.now() / 1000) - 200 }),
+        },
+      );
+      expectOAuthError(stale, 400, 'invalid_dpop_proof', undefined);
+    });
+
+    it('an organization registered with dpop_bound_access_tokens needs a proof, and the seed exchange refuses it', async () => {
+      const bound = await request(t.app)
+        .post('/identity/organizations')
+        .set('authorization', `Bearer ${ADMIN_TOKEN}`)
+        .send({ name: 'Bound', issuer: thirdIdp.issuer, dpop_bound_access_tokens: true });
+      expect(bound.status).toBe(201);
+      expect(bound.body.dpop_bound_access_tokens).toBe(true);
+      const auth = { authorization: basic(bound.body.org_id, bound.body.api_key) };
+      const assertion = () => thirdIdp.sign(idTokenClaims(thirdIdp.issuer));
+
+      t.store.resetWrites();
+      const withoutProof = await token({ grant_type: JWT_BEARER, assertion: await assertion() }, auth);
+      expectOAuthError(withoutProof, 400, 'invalid_dpop_proof', undefined);
+      const seed = await exchange(t.app, bound.body.api_key, { token: await assertion() });
+      expect({ status: seed.status, error: seed.body.error }).toEqual({
+        status: 400,
+        error: 'invalid_request',
+      });
+      expect(seed.body.error_description).toMatch(/POST \/oauth\/token/);
+      expect(t.store.writes).toEqual([]);
+
+      const key = await proofKey();
+      const withProof = await token(
+        { grant_type: JWT_BEARER, assertion: await assertion() },
+        { ...auth, dpop: await key.proof() },
+      );
+      expect(withProof.body.token_type).toBe('DPoP');
+
+      // PATCH turns it off (and on again); the seed route then serves the organization again.
+      const patched = await request(t.app)
+        .patch(`/identity/organizations/${bound.body.org_id}`)
+        .set('authorization', `Bearer ${ADMIN_TOKEN}`)
+        .send({ dpop_bound_access_tokens: false });
+      expect(patched.status).toBe(200);
+      expect(patched.body.dpop_bound_access_tokens).toBe(false);
+      expect((await exchange(t.app, bound.body.api_key, { token: await assertion() })).status).toBe(200);
+      const empty = await request(t.app)
+        .patch(`/identity/organizations/${bound.body.org_id}`)
+        .set('authorization', `Bearer ${ADMIN_TOKEN}`)
+        .send({});
+      expect({ status: empty.status, error: empty.body.error }).toEqual({
+        status: 400,
+        error: 'invalid_request',
+      });
     });
   });
 

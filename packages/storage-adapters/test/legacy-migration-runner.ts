@@ -3,7 +3,7 @@ import { expect, onTestFinished } from 'vitest';
 import { apiKey, issuerRegistration, organization } from '../src/conformance/fixtures.js';
 import { uniqueTablePrefix } from './sql-tables.js';
 
-/** Kysely Migrator's names of the migrations, in order: the runner before it numbered them 1 to 7. */
+/** Kysely Migrator's names of the migrations, in order: the runner before it numbered them 1 to 6. */
 export const MIGRATION_NAMES = [
   '0001_initial_schema',
   '0002_verification_statuses_and_webhooks',
@@ -12,6 +12,7 @@ export const MIGRATION_NAMES = [
   '0005_issuer_registrations',
   '0006_roles_and_provisioning',
   '0007_shared_rate_limits',
+  '0008_dpop_bound_access_tokens',
 ] as const;
 
 /** The statement that makes the store run migration `version` (1-based) again on its next start. */
@@ -24,7 +25,7 @@ export const LEGACY_APPLIED_AT_SECONDS = 1_700_000_000;
 
 /**
  * Statements that turn a migrated database into what the runner before Kysely's Migrator left at
- * version 6: no Migrator tables, no `rate_limits` (migration 7), and its own bookkeeping table,
+ * version 6: no Migrator tables, no `rate_limits` (migration 7) nor `dpop_bound_access_tokens` (8), and its own bookkeeping table,
  * created and filled exactly as it did (`version integer primary key`, `applied_at` epoch seconds).
  */
 export function legacyRunnerAtVersion6(tablePrefix: string): string[] {
@@ -33,6 +34,7 @@ export function legacyRunnerAtVersion6(tablePrefix: string): string[] {
     `drop table ${tablePrefix}kysely_migration`,
     `drop table ${tablePrefix}kysely_migration_lock`,
     `drop table ${tablePrefix}rate_limits`,
+    `alter table ${tablePrefix}organizations drop column dpop_bound_access_tokens`,
     `create table ${tablePrefix}migrations (version integer primary key, applied_at bigint not null)`,
     `insert into ${tablePrefix}migrations (version, applied_at) values ${versions.join(', ')}`,
   ];

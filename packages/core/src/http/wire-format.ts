@@ -100,6 +100,7 @@ export const registeredOrganizationResponseSchema = z
     issuer_id: z.uuid(),
     ...issuerFieldsShape,
     provisioning: z.enum(PROVISIONING_MODES),
+    dpop_bound_access_tokens: z.boolean(),
     api_key: z.string().describe('Shown only here: store it in your secret store.'),
     api_key_id: z.uuid(),
     created_at: isoTimeSchema,
@@ -112,6 +113,7 @@ export const organizationStatusResponseSchema = z
     org_id: z.uuid(),
     name: z.string(),
     provisioning: z.enum(PROVISIONING_MODES),
+    dpop_bound_access_tokens: z.boolean(),
     suspended: z.boolean(),
     suspended_at: isoTimeSchema.nullable(),
   })
@@ -205,6 +207,7 @@ export function registeredOrganizationJson({
     audience: organization.audience,
     ...issuerFields,
     provisioning: organization.provisioning,
+    dpop_bound_access_tokens: organization.dpopBoundAccessTokens === true,
     api_key: apiKey,
     api_key_id: apiKeyId,
     created_at: isoTime(organization.createdAt),
@@ -220,6 +223,7 @@ export function organizationStatusJson(
     org_id: org.orgId,
     name: org.name,
     provisioning: org.provisioning,
+    dpop_bound_access_tokens: org.dpopBoundAccessTokens === true,
     suspended: org.suspendedAt !== null,
     suspended_at: org.suspendedAt === null ? null : isoTime(org.suspendedAt),
   };

@@ -339,6 +339,20 @@ const MIGRATIONS: readonly Migration[] = [
         .execute();
     },
   },
+  {
+    version: 8,
+    name: 'dpop_bound_access_tokens',
+    // RFC 9449 §5.2 per organization; every existing one keeps bearer tokens.
+    async up(db, { dialect }) {
+      await tolerateExistingColumn(
+        dialect,
+        db.schema
+          .alterTable('organizations')
+          .addColumn('dpop_bound_access_tokens', 'smallint', (column) => column.notNull().defaultTo(0))
+          .execute(),
+      );
+    },
+  },
 ];
 
 const MYSQL_DUPLICATE_KEY_NAME = 1061;
