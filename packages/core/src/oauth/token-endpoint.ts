@@ -110,6 +110,8 @@ export function createTokenEndpoint(options: TokenEndpointOptions): TokenEndpoin
       const tokenRequest = parseTokenRequest(parameters);
       if (tokenRequest.grantType === REFRESH_TOKEN_GRANT) {
         const orgId = await authenticateClient(credentials, apiKeys);
+        // The exchange's per-organization budget: the client is known, so its refreshes count too.
+        await exchange.deps.admitOrganization(orgId);
         return refreshTokens.refreshForClient({
           refreshToken: tokenRequest.refreshToken,
           orgId,
