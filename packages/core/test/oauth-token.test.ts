@@ -359,6 +359,36 @@ describe('POST /oauth/token', () => {
     });
   });
 
+  describe('the token debugger', () => {
+    it('explains a token-endpoint body with the same steps as the exchange body, writing nothing', async () => {
+      const idTokenValue = await idToken({ sub: 'explained' });
+      t.store.resetWrites();
+      const seed = await request(t.app)
+        .post('/identity/auth/exchange/explain')
+        .set('x-api-key', apiKey)
+        .send({ token: idTokenValue });
+      const oauth = await request(t.app)
+        .post('/identity/auth/exchange/explain')
+        .set('authorization', basic(orgId, apiKey))
+        .send(form({ grant_type: JWT_BEARER, assertion: idTokenValue, audience: 'identity' }));
+      expect(oauth.status).toBe(200);
+      expect(oauth.body.would_succeed).toBe(true);
+      expect(oauth.body.steps.map((step: { step: string }) => step.step)).toEqual(
+        seed.body.steps.map((step: { step: string }) => step.step),
+      );
+      expect(t.store.writes).toEqual([]);
+
+      const refresh = await request(t.app)
+        .post('/identity/auth/exchange/explain')
+        .set('authorization', basic(orgId, apiKey))
+        .send(form({ grant_type: 'refresh_token', refresh_token: 'a.b.c' }));
+      expect({ status: refresh.status, error: refresh.body.error }).toEqual({
+        status: 400,
+        error: 'invalid_request',
+      });
+    });
+  });
+
   describe('DPoP (RFC 9449)', () => {
     const TOKEN_URL = `${SERVICE_ISSUER}/oauth/token`;
 

@@ -1,3 +1,4 @@
+import { RialtoError } from '../errors.js';
 import type { ExchangeInput } from '../exchange/exchange-context.js';
 import type { ExchangePipeline } from '../exchange/pipeline.js';
 import { runExchange } from '../exchange/run-exchange.js';
@@ -14,7 +15,7 @@ import {
 } from './client-authentication.js';
 import type { DpopProofVerifier } from './dpop-proof.js';
 import { oauthEndpointUrl } from './endpoints.js';
-import { type FormParameters, parseFormBody } from './form-body.js';
+import { parseFormBody } from './form-body.js';
 import { OAuthError } from './oauth-error.js';
 import {
   ACCESS_TOKEN_TYPE,
@@ -54,10 +55,10 @@ export interface TokenEndpoint {
   token(request: RequestLike): Promise<OAuthTokenResponse>;
   /**
    * The exchange's input for a token-endpoint body at the debugger: the same client
-   * authentication, ID token and narrowing; no DPoP proof (none can name the debugger's URL).
+   * authentication and ID token; no DPoP proof (none can name the debugger's URL).
    * @throws RialtoError `invalid_request` for a body that is no token-exchange or jwt-bearer request
    */
-  explainInput(request: RequestLike, parameters: FormParameters): ExchangeInput;
+  explainInput(request: RequestLike): ExchangeInput;
 }
 
 type ExchangeGrantRequest = Exclude<TokenRequest, { grantType: typeof REFRESH_TOKEN_GRANT }>;
@@ -127,16 +128,23 @@ export function createTokenEndpoint(options: TokenEndpointOptions): TokenEndpoin
         : { ...tokens, issued_token_type: ACCESS_TOKEN_TYPE };
     },
 
-    explainInput(request, parameters) {
-      const credentials = requireClientCredentials(request.headers, parameters);
-      const tokenRequest = parseTokenRequest(parameters);
-      if (tokenRequest.grantType === REFRESH_TOKEN_GRANT) {
-        throw new OAuthError(
-          'invalid_request',
-          'The debugger explains token exchange and jwt-bearer requests; a refresh runs no exchange.',
-        );
+    explainInput(request) {
+      try {
+        const parameters = parseFormBody(request, { maxBytes: maxBodyBytes });
+        const credentials = requireClientCredentials(request.headers, parameters);
+        const tokenRequest = parseTokenRequest(parameters);
+        if (tokenRequest.grantType === REFRESH_TOKEN_GRANT) {
+          throw new RialtoError(
+            'invalid_request',
+            'The debugger explains token exchange and jwt-bearer requests; a refresh runs no exchange.',
+          );
+        }
+        return exchangeInput(credentials, tokenRequest, undefined);
+      } catch (error) {
+        // The debugger answers in the service's own format: an OAuth-only refusal is a malformed request there.
+        if (error instanceof OAuthError) throw new RialtoError('invalid_request', error.description);
+        throw error;
       }
-      return exchangeInput(credentials, tokenRequest, undefined);
     },
   };
 }

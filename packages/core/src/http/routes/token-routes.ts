@@ -17,7 +17,14 @@ import {
 } from '../wire-format.js';
 
 /** `POST /identity/auth/exchange`, `/exchange/explain`, `/refresh` and `/revoke`. */
-export function tokenRoutes({ exchange, refreshTokens, ipLimiter, telemetry, options }: Services): Route[] {
+export function tokenRoutes({
+  exchange,
+  refreshTokens,
+  tokenEndpoint,
+  ipLimiter,
+  telemetry,
+  options,
+}: Services): Route[] {
   const onRefused = refusedFor(telemetry.metrics, 'client_address');
   const { ipv6PrefixLength } = options.rateLimit;
   function admitClient(request: RequestLike): void {
@@ -49,16 +56,22 @@ export function tokenRoutes({ exchange, refreshTokens, ipLimiter, telemetry, opt
       body: exchangeRequestSchema,
       operationId: 'explainExchange',
       summary: 'Run every check of an exchange, writing and minting nothing, and report each step',
+      description:
+        "Takes the exchange's JSON body with `X-API-Key`, or a `POST /oauth/token` form body (`grant_type` token-exchange or jwt-bearer, `subject_token` or `assertion`, `audience`…) with its client authentication, and reports the same steps.",
       tag: 'Tokens',
       responses: { 200: exchangeExplanationResponseSchema },
-      errors: [...EXPLAIN_ERRORS],
+      // invalid_request: a token-endpoint body that is malformed or asks for no exchange.
+      errors: [...EXPLAIN_ERRORS, 'invalid_request'],
       async run(request) {
         // The exchange's own limits: explaining is no way around them.
         admitClient(request);
         return respond(
           200,
           exchangeExplanationResponseSchema,
-          await explainExchange(exchange, apiKeyExchangeInput(request)),
+          await explainExchange(
+            exchange,
+            isForm(request) ? tokenEndpoint.explainInput(request) : apiKeyExchangeInput(request),
+          ),
         );
       },
     }),
@@ -100,4 +113,11 @@ export function tokenRoutes({ exchange, refreshTokens, ipLimiter, telemetry, opt
       },
     }),
   ];
+}
+
+// A token-endpoint body is a form (RFC 6749 §3.2); the exchange's own is JSON.
+function isForm(request: RequestLike): boolean {
+  const type = request.headers['content-type'];
+  const value = Array.isArray(type) ? type[0] : type;
+  return value?.split(';')[0]?.trim().toLowerCase() === 'application/x-www-form-urlencoded';
 }
