@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RialtoErrorCode } from '@rialto-exchange/core';
 import { calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { disposableStore } from '../../storage-adapters/test/disposable-stores.js';
 import { REDIS_URL } from '../../storage-adapters/test/services.js';
@@ -356,6 +357,44 @@ describe('POST /oauth/token', () => {
       const posted = await tokenExchange({ client_id: orgId, client_secret: 'rialto_ak_nope' }, {});
       expectOAuthError(posted, 401, 'invalid_client', 'invalid_api_key');
       expect(posted.headers['www-authenticate']).toBeUndefined();
+    });
+  });
+
+  describe('metrics and audit events', () => {
+    it('name the grant type with a fixed set of values', async () => {
+      const observed = createTestApp({ metrics: { registry: new Registry() } });
+      const registered = await registerOrganization(observed.app, { name: 'Observed', issuer: idp.issuer });
+      const events: Array<{ grantType?: string; code?: string }> = [];
+      observed.router.exchange.audit.on(
+        'exchange.succeeded',
+        ({ grantType }) => void events.push({ grantType }),
+      );
+      observed.router.exchange.audit.on(
+        'exchange.failed',
+        ({ grantType, code }) => void events.push({ grantType, code }),
+      );
+      const auth = { authorization: basic(registered.orgId, registered.apiKey) };
+      const send = (parameters: Record<string, string>) =>
+        request(observed.app).post('/oauth/token').set(auth).send(form(parameters));
+
+      const issued = await send({ grant_type: JWT_BEARER, assertion: await idToken() });
+      await send({ grant_type: TOKEN_EXCHANGE, subject_token: 'a.b', subject_token_type: ID_TOKEN_TYPE });
+      await send({ grant_type: 'refresh_token', refresh_token: issued.body.refresh_token });
+      await send({ grant_type: 'made-up-grant' });
+
+      const text = await observed.router.exchange.metrics?.scrape();
+      for (const series of [
+        'rialto_oauth_token_requests_total{grant_type="jwt_bearer",result="success"} 1',
+        'rialto_oauth_token_requests_total{grant_type="token_exchange",result="invalid_grant"} 1',
+        'rialto_oauth_token_requests_total{grant_type="refresh_token",result="success"} 1',
+        'rialto_oauth_token_requests_total{grant_type="unsupported",result="unsupported_grant_type"} 1',
+      ]) {
+        expect(text).toContain(series);
+      }
+      expect(events).toEqual([
+        { grantType: 'jwt_bearer' },
+        { grantType: 'token_exchange', code: 'invalid_token' },
+      ]);
     });
   });
 

@@ -5,6 +5,7 @@ import { runExchange } from '../exchange/run-exchange.js';
 import type { RequestLike } from '../http/http-types.js';
 import type { ApiKeys } from '../organizations/api-keys.js';
 import type { OrganizationRecord } from '../store/store.js';
+import type { OAuthGrantLabel } from '../telemetry/prometheus-metrics.js';
 import { type OAuthGrant, scopeFor, scopeOf, type TokenResponse } from '../tokens/mint-tokens.js';
 import type { RefreshTokens } from '../tokens/refresh-tokens.js';
 import type { AudienceNarrowing } from './audience-narrowing.js';
@@ -52,7 +53,7 @@ export interface TokenEndpoint {
    * exchange's own steps (token exchange, jwt-bearer) or its refresh rotation (refresh_token).
    * @throws RialtoError or OAuthError, answered by `oauthErrorResponse`
    */
-  token(request: RequestLike): Promise<OAuthTokenResponse>;
+  token(request: RequestLike, onGrantType?: (label: OAuthGrantLabel) => void): Promise<OAuthTokenResponse>;
   /**
    * The exchange's input for a token-endpoint body at the debugger: the same client
    * authentication and ID token; no DPoP proof (none can name the debugger's URL).
@@ -60,6 +61,12 @@ export interface TokenEndpoint {
    */
   explainInput(request: RequestLike): ExchangeInput;
 }
+
+const GRANT_LABELS: Partial<Record<string, OAuthGrantLabel>> = {
+  [TOKEN_EXCHANGE_GRANT]: 'token_exchange',
+  [JWT_BEARER_GRANT]: 'jwt_bearer',
+  [REFRESH_TOKEN_GRANT]: 'refresh_token',
+};
 
 type ExchangeGrantRequest = Exclude<TokenRequest, { grantType: typeof REFRESH_TOKEN_GRANT }>;
 
@@ -105,8 +112,9 @@ export function createTokenEndpoint(options: TokenEndpointOptions): TokenEndpoin
   }
 
   return {
-    async token(request) {
+    async token(request, onGrantType) {
       const parameters = parseFormBody(request, { maxBytes: maxBodyBytes });
+      onGrantType?.(GRANT_LABELS[String(parameters.grant_type)] ?? 'unsupported');
       const credentials = requireClientCredentials(request.headers, parameters);
       const tokenRequest = parseTokenRequest(parameters);
       if (tokenRequest.grantType === REFRESH_TOKEN_GRANT) {

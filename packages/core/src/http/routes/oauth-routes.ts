@@ -1,8 +1,9 @@
 import { clientAddressKey } from '../../limits/client-address-key.js';
 import { enforceRateLimit } from '../../limits/rate-limit.js';
-import { oauthErrorResponse } from '../../oauth/error-mapping.js';
+import { oauthErrorResponse, toOAuthError } from '../../oauth/error-mapping.js';
 import { tokenRequestSchema } from '../../oauth/token-request.js';
 import { refusedFor, type Services } from '../../services.js';
+import type { OAuthGrantLabel } from '../../telemetry/prometheus-metrics.js';
 import type { RequestLike } from '../http-types.js';
 import { json } from '../messages.js';
 import { declareRoute, type Route } from '../route.js';
@@ -23,6 +24,12 @@ export function oauthRoutes({ tokenEndpoint, ipLimiter, telemetry, options }: Se
     );
   }
   const remoteRetryAfterSeconds = options.remoteFailureBackoffSeconds;
+  const recorder = telemetry.metrics;
+  const errorContext = (request: RequestLike) => ({
+    endpoint: 'token' as const,
+    clientAuthMethod: triedBasic(request) ? ('client_secret_basic' as const) : undefined,
+    remoteRetryAfterSeconds,
+  });
 
   return [
     declareRoute({
@@ -39,16 +46,25 @@ export function oauthRoutes({ tokenEndpoint, ipLimiter, telemetry, options }: Se
       errors: [],
       oauth: {
         endpoint: 'token',
-        answerError: (error, request) =>
-          oauthErrorResponse(error, {
-            endpoint: 'token',
-            clientAuthMethod: triedBasic(request) ? 'client_secret_basic' : undefined,
-            remoteRetryAfterSeconds,
-          }),
+        answerError: (error, request) => oauthErrorResponse(error, errorContext(request)),
       },
       async run(request) {
-        admitClient(request);
-        return json(200, await tokenEndpoint.token(request));
+        if (recorder === undefined) {
+          admitClient(request);
+          return json(200, await tokenEndpoint.token(request));
+        }
+        let grantType: OAuthGrantLabel = 'unsupported';
+        try {
+          admitClient(request);
+          const tokens = await tokenEndpoint.token(request, (label) => {
+            grantType = label;
+          });
+          recorder.oauthTokenAnswered(grantType, 'success');
+          return json(200, tokens);
+        } catch (error) {
+          recorder.oauthTokenAnswered(grantType, toOAuthError(error, errorContext(request)).code);
+          throw error;
+        }
       },
     }),
   ];
