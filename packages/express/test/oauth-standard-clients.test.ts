@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { RialtoErrorCode } from '@rialto-exchange/core';
 import { type DevIdp, startDevIdp } from '@rialto-exchange/dev-idp';
 import express from 'express';
 import { decodeJwt } from 'jose';
@@ -8,6 +9,8 @@ import * as oauth from 'oauth4webapi';
 import * as client from 'openid-client';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXCHANGE_ERROR_MAPPING } from '../../core/src/oauth/error-mapping.js';
+import { oauthStatusOf } from '../../core/src/oauth/oauth-error.js';
 import { rialtoAuthorizationServerMetadataHandler } from '../src/index.js';
 import { createTestApp, registerOrganization, type TestApp } from './helpers.js';
 
@@ -30,7 +33,7 @@ describe('standard OAuth clients at POST /oauth/token', () => {
   let apiKey: string;
 
   beforeAll(async () => {
-    idp = await startDevIdp();
+    idp = await startDevIdp({ additionalClientIds: ['other-app'] });
     // The issuer is the server's own address, so the published endpoints and DPoP's htu are real.
     server = createServer();
     server.listen(0, '127.0.0.1');
@@ -197,6 +200,110 @@ describe('standard OAuth clients at POST /oauth/token', () => {
         scheme: 'basic',
         parameters: { error: 'invalid_client' },
       });
+    });
+  });
+
+  /**
+   * Rows of the one mapping table (EXCHANGE_ERROR_MAPPING) as openid-client reports them: each
+   * expected status and error read from the table, the exchange's code from `rialto_error`.
+   */
+  describe('the error mapping, through openid-client', () => {
+    type Row = [RialtoErrorCode, () => Promise<unknown>];
+    const jwtBearer = async (auth: client.ClientAuth, assertion: string, clientId = orgId) => {
+      const config = await client.discovery(new URL(issuer), clientId, undefined, auth, {
+        execute: [client.allowInsecureRequests],
+      });
+      return client.genericGrantRequest(config, JWT_BEARER, { assertion });
+    };
+    const rows: Row[] = [
+      [
+        'invalid_api_key',
+        async () => jwtBearer(client.ClientSecretPost(`${apiKey.slice(0, -4)}AAAA`), await idToken()),
+      ],
+      ['invalid_token', async () => jwtBearer(client.ClientSecretBasic(apiKey), 'not.a-token')],
+      [
+        'invalid_signature',
+        async () => jwtBearer(client.ClientSecretBasic(apiKey), `${(await idToken()).slice(0, -8)}AAAAAAAA`),
+      ],
+      [
+        'invalid_audience',
+        async () =>
+          jwtBearer(
+            client.ClientSecretBasic(apiKey),
+            await idp.getIdToken({ email: 'x@example.com' }, { clientId: 'other-app' }),
+          ),
+      ],
+      [
+        'org_mismatch',
+        async () => {
+          const other = await registerOrganization(t.app, {
+            name: 'Other',
+            issuer: 'https://other-idp.example.com',
+          });
+          return jwtBearer(client.ClientSecretBasic(other.apiKey), await idToken(), other.orgId);
+        },
+      ],
+      [
+        'discovery_failed',
+        async () => {
+          const gone = await startDevIdp({ clientId: 'gone-app' });
+          const registered = await registerOrganization(t.app, {
+            name: 'Gone',
+            issuer: gone.issuer,
+            client_ids: ['gone-app'],
+          });
+          const assertion = await gone.getIdToken({ email: 'gone@example.com' });
+          await gone.close();
+          return jwtBearer(client.ClientSecretBasic(registered.apiKey), assertion, registered.orgId);
+        },
+      ],
+      [
+        'organization_suspended',
+        async () => {
+          const suspended = await registerOrganization(t.app, {
+            name: 'Suspended',
+            issuer: idp.issuer,
+            client_ids: ['suspended-app'],
+          });
+          await t.router.exchange.organizations.suspend(suspended.orgId);
+          return jwtBearer(client.ClientSecretBasic(suspended.apiKey), await idToken(), suspended.orgId);
+        },
+      ],
+      [
+        'invalid_grant',
+        async () => client.refreshTokenGrant(await openidClient(client.ClientSecretBasic(apiKey)), 'a.b.c'),
+      ],
+    ];
+
+    it.each(rows)('reports %s as the table maps it', async (code, call) => {
+      const mapping: { error: string; status?: number } = EXCHANGE_ERROR_MAPPING[code];
+      const outcome = await call().catch((error: unknown) => error);
+      const body = (outcome as { cause?: unknown }).cause;
+      if (outcome instanceof client.WWWAuthenticateChallengeError) {
+        // A failed Basic authentication: the client reports the challenge; the body is the same.
+        expect(mapping.error).toBe('invalid_client');
+        return;
+      }
+      const expected = {
+        status: mapping.status ?? oauthStatusOf(mapping.error as never),
+        error: mapping.error,
+        rialto_error: code,
+      };
+      if (body instanceof Response) {
+        // openid-client parses the error bodies of 4xx answers only; for a 5xx it hands over the response.
+        const parsed = (await body.json()) as { error: string; rialto_error: string };
+        expect({ status: body.status, error: parsed.error, rialto_error: parsed.rialto_error }).toEqual(
+          expected,
+        );
+        expect(body.headers.get('retry-after')).toMatch(/^\d+$/);
+        return;
+      }
+      expect(outcome).toBeInstanceOf(client.ResponseBodyError);
+      expect({
+        status: (outcome as client.ResponseBodyError).status,
+        error: (outcome as client.ResponseBodyError).error,
+        rialto_error: (body as { rialto_error?: string }).rialto_error,
+      }).toEqual(expected);
     });
   });
 
