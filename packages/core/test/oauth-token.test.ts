@@ -683,7 +683,7 @@ describe('POST /oauth/token', () => {
       temporarily_unavailable: async () => {
         // A real store behind a proxy that stops forwarding: the outage the mapping answers with 503.
         const proxy = await startTcpProxy(REDIS_URL);
-        const backing = disposableStore('redis', { via: proxy.url, timeoutMs: 500 });
+        const backing = disposableStore('redis', { via: proxy.url, timeoutMs: 2000 });
         try {
           const failing = createTestApp({ store: recordingStore(backing.store), rateLimit: false });
           const registered = await registerOrganization(failing.app, { name: 'Down', issuer: idp.issuer });

@@ -22,7 +22,8 @@ import { tokenTypeStep } from './steps/token-type.js';
  * gets the same answer. The exchange runs the list and stops at the first failure
  * (`runExchange`); the token debugger runs the same list and reports each step (`explainExchange`);
  * the exchange route's OpenAPI errors are the steps' errors. Nothing is written before
- * `single_use`.
+ * `single_use` but, at the token endpoint, the DPoP proof's `jti` in `grant` (a proof is good for
+ * one request whatever its outcome).
  */
 export const EXCHANGE_STEPS: readonly ExchangeStep[] = [
   apiKeyStep,
