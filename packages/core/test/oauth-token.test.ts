@@ -398,6 +398,26 @@ describe('POST /oauth/token', () => {
     });
   });
 
+  it("counts every grant against the organization's limit, refreshes included", async () => {
+    const limited = createTestApp({
+      rateLimit: { perIp: false, perOrganization: { limit: 2, windowSeconds: 60 } },
+    });
+    const registered = await registerOrganization(limited.app, { name: 'Limited', issuer: idp.issuer });
+    const send = (parameters: Record<string, string>) =>
+      request(limited.app)
+        .post('/oauth/token')
+        .set('authorization', basic(registered.orgId, registered.apiKey))
+        .send(form(parameters));
+    const issued = await send({ grant_type: JWT_BEARER, assertion: await idToken() });
+    expect(issued.status).toBe(200);
+    expect(
+      (await send({ grant_type: 'refresh_token', refresh_token: issued.body.refresh_token })).status,
+    ).toBe(200);
+    const refused = await send({ grant_type: 'refresh_token', refresh_token: issued.body.refresh_token });
+    expectOAuthError(refused, 429, 'temporarily_unavailable', 'rate_limited');
+    expect(refused.headers['retry-after']).toMatch(/^\d+$/);
+  });
+
   describe('the token debugger', () => {
     it('explains a token-endpoint body with the same steps as the exchange body, writing nothing', async () => {
       const idTokenValue = await idToken({ sub: 'explained' });
