@@ -148,6 +148,8 @@ function destroyAfterReadTimeout(client: PgClient): void {
 
 type MysqlPoolConnection = import('mysql2').PoolConnection;
 
+const LOCK_WAIT = /^\s*select get_lock\(/i;
+
 /**
  * mysql2 has no pool-wide query timeout, so each statement gets one. A timed-out statement is
  * still in flight on its connection, so that connection is destroyed (which also removes it
@@ -161,6 +163,9 @@ function withQueryTimeout(connection: MysqlPoolConnection, timeoutMs: number): v
     callback: unknown,
   ) => {
     if (typeof sql !== 'string' || typeof callback !== 'function') return query(sql, values, callback);
+    // A migration-lock wait is bounded by GET_LOCK's own timeout: an instance waits out another's
+    // migration, however much longer than one statement that takes.
+    if (LOCK_WAIT.test(sql)) return query(sql, values, callback);
     return query({ sql, timeout: timeoutMs }, values, (error: unknown, ...rest: unknown[]) => {
       if ((error as { code?: unknown } | null)?.code === 'PROTOCOL_SEQUENCE_TIMEOUT') connection.destroy();
       (callback as (...args: unknown[]) => void)(error, ...rest);
