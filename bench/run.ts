@@ -21,8 +21,9 @@ import { fileURLToPath } from 'node:url';
 import { checkTarget } from './lib/check.js';
 import { type ColdIssuer, measureColdStart } from './lib/cold.js';
 import { type LocalIdp, startIdp } from './lib/idp.js';
-import { runLoad } from './lib/load.js';
+import { runLoad, tokenExchangeForm } from './lib/load.js';
 import {
+  type BenchEndpoint,
   type BenchOrg,
   ENV_ISSUERS,
   ENV_JWKS_URI,
@@ -67,6 +68,8 @@ interface TargetSpec {
   store?: StoreKind;
   /** Extra environment for the target's process. */
   env?: Record<string, string>;
+  /** The way in its load takes. @default 'exchange' */
+  endpoint?: BenchEndpoint;
   goals: Goal[];
 }
 
@@ -106,6 +109,16 @@ const TARGETS: TargetSpec[] = [
     orgs: 'registers',
     store: 'memory',
     env: { [ENV_POLICY]: '1' },
+    goals: [{ of: 'rialto-memory', min: 0.95 }],
+  },
+  // rialto-memory's server and load, through POST /oauth/token (token exchange, client_secret_basic):
+  // the same pipeline behind a form body and client authentication, bounded at 5 % below it.
+  {
+    name: 'rialto-memory-oauth',
+    script: 'rialto.ts',
+    orgs: 'registers',
+    store: 'memory',
+    endpoint: 'oauth-token',
     goals: [{ of: 'rialto-memory', min: 0.95 }],
   },
   {
@@ -211,6 +224,9 @@ function orgFor(target: RunningTarget, issuer: string): BenchOrg {
   return org;
 }
 
+/** The load's bodies, by the way in they take. */
+type Bodies = Record<BenchEndpoint, string[]>;
+
 interface Active {
   spec: TargetSpec;
   row: Row;
@@ -271,9 +287,11 @@ async function prepare(
   launched: Launched,
   idp: LocalIdp,
   tokens: string[],
-  bodies: string[],
+  allBodies: Bodies,
 ): Promise<{ row: Row; active?: Active }> {
   const { spec, row, coldIdps, target } = launched;
+  const endpoint = spec.endpoint ?? 'exchange';
+  const bodies = allBodies[endpoint];
   if (row.status === 'skipped') {
     log(`\n== ${spec.name}: SKIPPED, ${row.reason}`);
     return { row };
@@ -318,6 +336,8 @@ async function prepare(
     row.warmup = await runLoad({
       url: target.url,
       apiKey: org.apiKey,
+      orgId: org.orgId,
+      endpoint,
       bodies,
       connections,
       amount: bodies.length,
@@ -326,6 +346,8 @@ async function prepare(
     const settle = await runLoad({
       url: target.url,
       apiKey: org.apiKey,
+      orgId: org.orgId,
+      endpoint,
       bodies,
       connections,
       durationSeconds: SETTLE_SECONDS,
@@ -357,14 +379,17 @@ async function prepare(
 }
 
 /** One round of load on one target, with the CPU it and everything else on the machine used. */
-async function measureRound(active: Active, bodies: string[], seconds: number): Promise<Round> {
+async function measureRound(active: Active, allBodies: Bodies, seconds: number): Promise<Round> {
+  const endpoint = active.spec.endpoint ?? 'exchange';
   const system = systemBusyMs();
   const driver = process.cpuUsage();
   const before = await active.target.stats();
   const load = await runLoad({
     url: active.target.url,
     apiKey: active.org.apiKey,
-    bodies,
+    orgId: active.org.orgId,
+    endpoint,
+    bodies: allBodies[endpoint],
     connections,
     durationSeconds: seconds,
   });
@@ -405,7 +430,10 @@ async function main(): Promise<number> {
 
   const idp = await startIdp('partner');
   const tokens = await signPool(idp, users);
-  const bodies = tokens.map((token) => JSON.stringify({ token }));
+  const bodies: Bodies = {
+    exchange: tokens.map((token) => JSON.stringify({ token })),
+    'oauth-token': tokens.map(tokenExchangeForm),
+  };
   log(`partner IdP on ${idp.issuer}; ${tokens.length} ID tokens signed`);
 
   const rows: Row[] = [];

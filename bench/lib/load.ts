@@ -1,10 +1,14 @@
 import autocannon from 'autocannon';
-import { EXCHANGE_PATH } from './protocol.js';
+import { type BenchEndpoint, EXCHANGE_PATH, OAUTH_TOKEN_PATH } from './protocol.js';
 
 export interface LoadOptions {
   url: string;
   apiKey: string;
-  /** Pre-built JSON bodies, one per user of the pool; requests rotate over them. */
+  /** The org, as the token endpoint's client_id (needed with `endpoint: 'oauth-token'`). */
+  orgId?: string;
+  /** @default 'exchange' */
+  endpoint?: BenchEndpoint;
+  /** Pre-built bodies (JSON, or forms for the token endpoint), one per user of the pool; requests rotate over them. */
   bodies: readonly string[];
   connections: number;
   /** Seconds to run; ignored when `amount` is set. */
@@ -40,8 +44,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     requests: [
       {
         method: 'POST',
-        path: EXCHANGE_PATH,
-        headers: { 'content-type': 'application/json', 'x-api-key': options.apiKey },
+        ...requestOf(options),
         setupRequest: (request) => {
           request.body = bodies[next] as string;
           next = (next + 1) % bodies.length;
@@ -70,4 +73,33 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     non2xx: result.non2xx,
     statusCodes,
   };
+}
+
+/** The path and headers of one request: the seed exchange's, or the token endpoint's with client_secret_basic. */
+function requestOf(options: LoadOptions): { path: string; headers: Record<string, string> } {
+  if (options.endpoint !== 'oauth-token') {
+    return {
+      path: EXCHANGE_PATH,
+      headers: { 'content-type': 'application/json', 'x-api-key': options.apiKey },
+    };
+  }
+  if (options.orgId === undefined)
+    throw new TypeError('runLoad: the token endpoint needs orgId as client_id');
+  const credentials = `${encodeURIComponent(options.orgId)}:${encodeURIComponent(options.apiKey)}`;
+  return {
+    path: OAUTH_TOKEN_PATH,
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from(credentials).toString('base64')}`,
+    },
+  };
+}
+
+/** The token endpoint's form for one ID token: an RFC 8693 token exchange. */
+export function tokenExchangeForm(idToken: string): string {
+  return new URLSearchParams({
+    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+    subject_token: idToken,
+    subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
+  }).toString();
 }

@@ -8,6 +8,10 @@
 
 /** The route every target serves: the exchange's own path. */
 export const EXCHANGE_PATH = '/identity/auth/exchange';
+/** The OAuth token endpoint of the same targets (RFC 8693 token exchange over the same pipeline). */
+export const OAUTH_TOKEN_PATH = '/oauth/token';
+/** Which way in a target's load takes: the seed exchange, or the token endpoint. */
+export type BenchEndpoint = 'exchange' | 'oauth-token';
 export const READY_PREFIX = 'BENCH_READY ';
 
 export const ACCESS_TOKEN_TTL_SECONDS = 300;

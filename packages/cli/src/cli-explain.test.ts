@@ -76,6 +76,42 @@ describe('rialto-exchange explain', () => {
     expect(t.store.writes).toEqual([]);
   });
 
+  it('explains a token-endpoint request with --grant-type and --audience: the same steps as the exchange', async () => {
+    const token = await idp.sign(idTokenClaims(idp.issuer, { sub: 'oauth-user' }));
+    const seed = await cli(['explain', token, '--api-key', apiKey, '--url', url, '--json']);
+    const oauth = await cli([
+      'explain',
+      token,
+      '--api-key',
+      apiKey,
+      '--url',
+      url,
+      '--json',
+      '--grant-type',
+      'token-exchange',
+      '--audience',
+      'identity',
+    ]);
+    expect(oauth.code).toBe(0);
+    const steps = (out: string) =>
+      (JSON.parse(out) as ExchangeExplanation).steps.map(({ step, result }) => [step, result]);
+    expect(steps(oauth.out)).toEqual(steps(seed.out));
+    expect(JSON.parse(oauth.out).would_succeed).toBe(true);
+
+    const wrong = await cli([
+      'explain',
+      token,
+      '--api-key',
+      apiKey,
+      '--url',
+      url,
+      '--grant-type',
+      'password',
+    ]);
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.err).toMatch(/^--grant-type must be token-exchange or jwt-bearer/);
+  });
+
   it('names the failing step, its error and a fix, and exits 1; --json prints the explanation', async () => {
     const now = Math.floor(Date.now() / 1000);
     const token = await idp.sign(idTokenClaims(idp.issuer, { iat: now - 700, exp: now - 120 }));

@@ -188,10 +188,10 @@ const COMMANDS: Record<string, Command> = {
   },
   explain: {
     usage:
-      'explain <id_token | -> [--api-key <key>] [--url <service base url>] [--condition <cel>] [--claim-mapping <claim>=<cel>]...',
+      'explain <id_token | -> [--api-key <key>] [--url <service base url>] [--condition <cel>] [--claim-mapping <claim>=<cel>]... [--grant-type token-exchange|jwt-bearer] [--audience <name,name>]',
     summary:
       'asks a running service why it would accept or refuse an ID token, step by step; writes nothing (- reads the token from stdin; the key defaults to RIALTO_API_KEY, the URL to RIALTO_URL or http://localhost:3000; --condition and --claim-mapping try a draft policy instead of the stored one)',
-    options: ['api-key', 'url', 'condition', 'claim-mapping'],
+    options: ['api-key', 'url', 'condition', 'claim-mapping', 'grant-type', 'audience'],
     target: 'service',
   },
   'generate-key': {
@@ -259,6 +259,7 @@ function parse(argv: string[]) {
       delivery: { type: 'string' },
       'api-key': { type: 'string' },
       url: { type: 'string' },
+      'grant-type': { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean' },
     },
@@ -415,6 +416,11 @@ async function explain(operand: string | undefined, values: Values, io: CliIo): 
     io.err(`${(error as Error).message}\n\n${usage}`);
     return EXIT_USAGE;
   }
+  const request = explainRequest(token, values, draft);
+  if (typeof request === 'string') {
+    io.err(`${request}\n\n${usage}`);
+    return EXIT_USAGE;
+  }
   // The service may be mounted under a path: keep it, and append the route.
   const url = `${base.replace(/\/+$/, '')}/identity/auth/exchange/explain`;
   let status: number;
@@ -422,8 +428,8 @@ async function explain(operand: string | undefined, values: Values, io: CliIo): 
   try {
     const response = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
-      body: JSON.stringify({ token, ...draft }),
+      headers: { 'content-type': request.contentType, 'x-api-key': apiKey },
+      body: request.body,
       signal: AbortSignal.timeout(EXPLAIN_TIMEOUT_MS),
       redirect: 'error',
     });
@@ -460,6 +466,47 @@ async function explain(operand: string | undefined, values: Values, io: CliIo): 
 function fail(io: CliIo, values: Values, message: string): number {
   io.err(values.json ? JSON.stringify({ error: message }) : `explain failed: ${message}`);
   return EXIT_FAILED;
+}
+
+const GRANT_TYPES: Record<string, string> = {
+  'token-exchange': 'urn:ietf:params:oauth:grant-type:token-exchange',
+  'jwt-bearer': 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+};
+
+/**
+ * The debugger's body: the exchange's JSON, or with `--grant-type` the form a `POST /oauth/token`
+ * request would send (its audiences included), so the same steps are explained for it.
+ * @returns the body, or what is wrong with the options
+ */
+function explainRequest(
+  token: string,
+  values: Values,
+  draft: ReturnType<typeof draftPolicy>,
+): { contentType: string; body: string } | string {
+  const grantType = values['grant-type'];
+  // Comma-separated, as register-organization takes it.
+  const audience = (values.audience ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  if (grantType === undefined) {
+    if (audience.length > 0) return '--audience needs --grant-type (the seed exchange takes no audience)';
+    return { contentType: 'application/json', body: JSON.stringify({ token, ...draft }) };
+  }
+  if (draft.policy !== undefined) {
+    return '--condition and --claim-mapping go with the exchange body: leave out --grant-type to try a draft policy';
+  }
+  const grant = GRANT_TYPES[grantType as string];
+  if (grant === undefined) return '--grant-type must be token-exchange or jwt-bearer';
+  const form = new URLSearchParams({ grant_type: grant });
+  if (grantType === 'token-exchange') {
+    form.set('subject_token', token);
+    form.set('subject_token_type', 'urn:ietf:params:oauth:token-type:id_token');
+  } else {
+    form.set('assertion', token);
+  }
+  for (const name of audience) form.append('audience', name);
+  return { contentType: 'application/x-www-form-urlencoded', body: form.toString() };
 }
 
 function isExplanation(body: unknown): body is ExchangeExplanation {

@@ -11,7 +11,7 @@ import type { RialtoKeys } from './facade/signing-keys.js';
 import type { RialtoUsers } from './facade/users.js';
 import type { RialtoWebhooks } from './facade/webhooks.js';
 import type { RequestLike, ResponseLike } from './http/http-types.js';
-import { type AuthScheme, errorResponse } from './http/messages.js';
+import { type AuthScheme, errorResponse, json } from './http/messages.js';
 import { createRouteTable, type RouteMatch } from './http/route-table.js';
 import { adminRoutes } from './http/routes/admin-routes.js';
 import { healthRoutes } from './http/routes/health-routes.js';
@@ -25,6 +25,8 @@ import { wellKnownRoutes } from './http/routes/well-known-routes.js';
 import { validateInput } from './internal/validate-input.js';
 import { type IssuerRegistrationInput, issuerRegistrationSchema } from './issuers/issuer-registrations.js';
 import type { RotatedKey } from './keys/signing-keys.js';
+import { authorizationServerMetadata, authorizationServerMetadataLocation } from './oauth/metadata.js';
+import { OAuthError } from './oauth/oauth-error.js';
 import { type ProtectedRequest, readPresentedAccessToken } from './oauth/protected-request.js';
 import {
   type ResolvedRialtoExchangeOptions,
@@ -85,6 +87,14 @@ export interface RialtoExchange {
     request: ProtectedRequest,
     options?: VerifyAccessTokenOptions,
   ): Promise<{ claims: RialtoAccessTokenClaims; token: string }>;
+  /**
+   * The RFC 8414 metadata and where it belongs. The router serves it at
+   * `/.well-known/oauth-authorization-server` under its mount path, which is right for an issuer
+   * without a path; for an issuer with one (`https://api.example.com/auth`), RFC 8414 §3.1 puts it
+   * at the host's root, `/.well-known/oauth-authorization-server/auth`: answer `path` there with
+   * `response()` (Express: `rialtoAuthorizationServerMetadataHandler`).
+   */
+  readonly authorizationServerMetadata: { path: string; url: string; response(): ResponseLike };
   /** Turns any error into the JSON error response; unknown errors become `server_error`. */
   errorResponse(error: unknown, scheme?: AuthScheme): ResponseLike;
   /**
@@ -193,7 +203,11 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
     try {
       return await served.serve(request, params);
     } catch (error) {
-      return respondWithError(error, served.route.challenge);
+      const answerError = served.route.oauth?.answerError;
+      if (answerError === undefined) return respondWithError(error, served.route.challenge);
+      const response = answerError(error, request);
+      logFailure(error, response.status);
+      return response;
     }
   }
 
@@ -218,7 +232,19 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
 
   function respondWithError(error: unknown, scheme: AuthScheme = 'none'): ResponseLike {
     const rialtoError = toRialtoError(error);
-    if (rialtoError.status >= 500) {
+    logFailure(rialtoError, rialtoError.status);
+    return errorResponse(rialtoError, scheme);
+  }
+
+  /** Server errors and unreachable IdPs are the operator's to hear, whatever format answered them. */
+  function logFailure(error: unknown, status: number): void {
+    if (error instanceof OAuthError) {
+      if (status >= 500)
+        logger.error({ err: error.cause ?? error, code: error.code }, 'rialto-exchange request failed');
+      return;
+    }
+    const rialtoError = toRialtoError(error);
+    if (status >= 500) {
       logger.error(
         { err: rialtoError.cause ?? rialtoError, code: rialtoError.code },
         'rialto-exchange request failed',
@@ -226,7 +252,6 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
     } else if (rialtoError.code === 'discovery_failed') {
       logger.warn({ err: rialtoError.cause, code: rialtoError.code }, 'identity provider unreachable');
     }
-    return errorResponse(rialtoError, scheme);
   }
 
   return {
@@ -259,6 +284,18 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
       );
     },
     authenticateRequest: services.accessTokens.authenticate,
+    authorizationServerMetadata: {
+      ...authorizationServerMetadataLocation(options.issuer),
+      response: () =>
+        json(
+          200,
+          authorizationServerMetadata({
+            issuer: options.issuer,
+            dpopSigningAlgorithms: services.dpop.algorithms,
+          }),
+          { 'cache-control': 'public, max-age=300' },
+        ),
+    },
     errorResponse: respondWithError,
     audit: { on: services.events.on },
     ...groups,

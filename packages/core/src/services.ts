@@ -12,7 +12,9 @@ import { createSigningKeys, type SigningKeys } from './keys/signing-keys.js';
 import { type AddressLimit, createAddressLimit } from './limits/address-limit.js';
 import { limiterFor, refuseIfLimited } from './limits/rate-limit.js';
 import { createSharedRateLimiter } from './limits/shared-rate-limiter.js';
-import { createDpopProofVerifier } from './oauth/dpop-proof.js';
+import { createAudienceNarrowing } from './oauth/audience-narrowing.js';
+import { createDpopProofVerifier, type DpopProofVerifier } from './oauth/dpop-proof.js';
+import { createTokenEndpoint, type TokenEndpoint } from './oauth/token-endpoint.js';
 import type { ResolvedRialtoExchangeOptions } from './options/options.js';
 import { type ApiKeys, createApiKeys } from './organizations/api-keys.js';
 import { createOrganizations, type Organizations } from './organizations/organizations.js';
@@ -54,6 +56,10 @@ export interface Services {
   /** The exchange's steps and what they use: the exchange route runs them, the token debugger reports them. */
   exchange: ExchangePipeline;
   refreshTokens: RefreshTokens;
+  /** `POST /oauth/token`, over `exchange` and `refreshTokens`. */
+  tokenEndpoint: TokenEndpoint;
+  /** DPoP proofs (RFC 9449), each `jti` used once across the fleet through the store. */
+  dpop: DpopProofVerifier;
   accessTokens: AccessTokenVerifier;
   users: Users;
   userRoles: UserRoles;
@@ -216,6 +222,27 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
       createPolicyHookRunner(options.exchangePolicyHook, { timeoutMs: options.exchangePolicyHookTimeoutMs }),
   });
 
+  const refreshTokens = createRefreshTokens({
+    issuer: options.issuer,
+    store,
+    signingKeys,
+    organizations,
+    minter,
+    events,
+    clockToleranceSeconds: options.clockToleranceSeconds,
+    retryGraceSeconds: options.refreshTokenRetryGraceSeconds,
+  });
+  const tokenEndpoint = createTokenEndpoint({
+    issuer: options.issuer,
+    exchange,
+    refreshTokens,
+    apiKeys,
+    narrowing: createAudienceNarrowing({ resourceAudiences: options.resourceAudiences }),
+    dpop,
+    maxBodyBytes: options.maxBodyBytes,
+    requiresDpop: (org) => org.dpopBoundAccessTokens === true,
+  });
+
   return {
     options,
     store,
@@ -228,16 +255,9 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
     issuers,
     signingKeys,
     exchange,
-    refreshTokens: createRefreshTokens({
-      issuer: options.issuer,
-      store,
-      signingKeys,
-      organizations,
-      minter,
-      events,
-      clockToleranceSeconds: options.clockToleranceSeconds,
-      retryGraceSeconds: options.refreshTokenRetryGraceSeconds,
-    }),
+    refreshTokens,
+    tokenEndpoint,
+    dpop,
     accessTokens,
     userRoles: createUserRoles(store, events, userLookup),
     userLookup,

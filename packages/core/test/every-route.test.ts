@@ -229,6 +229,13 @@ describe('every documented route', () => {
           setWebhookEventTypes: { eventTypes: ['user.created'] },
           oauthRevoke: `token=${partner.refreshToken}`,
           oauthIntrospect: `token=${partner.refreshToken}`,
+          // A form, as RFC 6749 §3.2 requires; the client authenticates in it.
+          oauthToken: new URLSearchParams({
+            grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+            assertion: idToken,
+            client_id: partner.orgId,
+            client_secret: partner.apiKey,
+          }).toString(),
         };
         proxy.refuse();
         const answers: Array<{ route: string; status: number; error: unknown }> = [];

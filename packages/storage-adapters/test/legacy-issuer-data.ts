@@ -110,9 +110,11 @@ export async function expectLegacyOrganizationsUpgraded(
     orgId: shared.orgId,
     name: shared.name,
     audience: shared.audience,
-    // Organizations stored before suspension and provisioning modes existed read as active, creating users.
+    // Organizations stored before suspension, provisioning modes and DPoP binding existed read as
+    // active, creating users, with bearer tokens.
     provisioning: 'create',
     suspendedAt: null,
+    dpopBoundAccessTokens: false,
     createdAt: shared.createdAt,
     updatedAt: shared.updatedAt,
   });

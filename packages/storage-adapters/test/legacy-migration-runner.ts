@@ -15,6 +15,7 @@ export const MIGRATION_NAMES = [
   '0005_issuer_registrations',
   '0006_roles_and_provisioning',
   '0007_shared_rate_limits',
+  '0008_dpop_bound_access_tokens',
   '0010_issuer_policies',
   '0011_identities_keyed_by_claim_name',
   '0012_console_listings_and_sessions',
@@ -33,7 +34,7 @@ export const LEGACY_APPLIED_AT_SECONDS = 1_700_000_000;
 
 /**
  * Statements that turn a migrated database into what the runner before Kysely's Migrator left at
- * version 6: no Migrator tables, no `rate_limits` (migration 7), and its own bookkeeping table,
+ * version 6: no Migrator tables, no `rate_limits` (migration 7) nor `dpop_bound_access_tokens` (8), and its own bookkeeping table,
  * created and filled exactly as it did (`version integer primary key`, `applied_at` epoch seconds).
  */
 export function legacyRunnerAtVersion6(tablePrefix: string): string[] {
@@ -42,6 +43,7 @@ export function legacyRunnerAtVersion6(tablePrefix: string): string[] {
     `drop table ${tablePrefix}kysely_migration`,
     `drop table ${tablePrefix}kysely_migration_lock`,
     `drop table ${tablePrefix}rate_limits`,
+    `alter table ${tablePrefix}organizations drop column dpop_bound_access_tokens`,
     ...['policy_condition', 'policy_claim_mappings', 'policy_version'].map(
       (column) => `alter table ${tablePrefix}issuer_registrations drop column ${column}`,
     ),

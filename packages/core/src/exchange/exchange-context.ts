@@ -11,7 +11,7 @@ import type { PolicyEvaluation } from '../policy/evaluate-policy.js';
 import type { PolicyHookOutcome, PolicyHookRunner } from '../policy/policy-hook.js';
 import type { IssuerRegistrationRecord, OrganizationRecord, Store } from '../store/store.js';
 import type { RialtoEvents } from '../telemetry/audit-events.js';
-import type { TokenMinter, TokenResponse } from '../tokens/mint-tokens.js';
+import type { OAuthGrant, TokenMinter, TokenResponse } from '../tokens/mint-tokens.js';
 import type { ProvisionedUser, ProvisioningPreview } from '../users/provision-user.js';
 import type { UnverifiedIdToken, VerifiedIdentity } from './id-token.js';
 
@@ -39,7 +39,25 @@ export interface ExchangeInput {
    * none was sent, and always for the exchange itself.
    */
   readDraftPolicy?(): unknown;
+  /**
+   * What the tokens are granted for beyond the organization's defaults, decided once the token is
+   * verified and before anything is written: the token endpoint narrows the audiences and binds a
+   * DPoP key; the seed route grants the organization's whole audience (`undefined`).
+   * @throws RialtoError or OAuthError when the request asks for what the organization may not get
+   */
+  grant(org: OrganizationRecord): Promise<OAuthGrant | undefined> | OAuthGrant | undefined;
+  /** The `grant_type` label of metrics and audit events. */
+  readonly grantType: ExchangeGrantType;
 }
+
+/**
+ * How an exchange was asked for, as metrics and audit events name it: a fixed set, so labels stay
+ * bounded. `exchange` is the seed route `POST /identity/auth/exchange`.
+ */
+export type ExchangeGrantType = 'exchange' | OAuthExchangeGrantType;
+
+/** The token endpoint's grants that run the exchange. */
+export type OAuthExchangeGrantType = 'token_exchange' | 'jwt_bearer';
 
 /** What the steps use, built once per exchange instance and shared by every request. */
 export interface ExchangeDependencies {
@@ -112,6 +130,8 @@ export interface ExchangeContext {
   identity?: VerifiedIdentity;
   /** `policy`. */
   policy?: PolicyResult;
+  /** `grant`: what the way in narrowed or bound the tokens to. */
+  grant?: OAuthGrant;
   /** `linking`, in the exchange. */
   provisioned?: ProvisionedUser;
   /** `linking`, in the token debugger: what the exchange would do, nothing written. */

@@ -17,7 +17,7 @@ export type ExplainStepName =
   | 'linking';
 
 /** Every step of the exchange; the debugger reports the `ExplainStepName` ones. */
-export type ExchangeStepName = ExplainStepName | 'org_standing' | 'org_rate_limit' | 'minting';
+export type ExchangeStepName = ExplainStepName | 'org_standing' | 'org_rate_limit' | 'grant' | 'minting';
 
 /** What to tell the partner's developer for each error a step can answer. */
 export type StepFixes = Partial<Record<RialtoErrorCode, string>>;

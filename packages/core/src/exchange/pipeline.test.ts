@@ -18,6 +18,7 @@ describe('the exchange pipeline', () => {
       'token_type',
       'audience',
       'claims',
+      'grant',
       'policy',
       'single_use',
       'linking',

@@ -5,6 +5,7 @@ import { apiKeyStep } from './steps/api-key.js';
 import { audienceStep } from './steps/audience.js';
 import { claimsStep } from './steps/claims.js';
 import { discoveryStep } from './steps/discovery.js';
+import { grantStep } from './steps/grant.js';
 import { issuerStep } from './steps/issuer.js';
 import { linkingStep } from './steps/linking.js';
 import { mintingStep } from './steps/minting.js';
@@ -22,7 +23,8 @@ import { tokenTypeStep } from './steps/token-type.js';
  * gets the same answer. The exchange runs the list and stops at the first failure
  * (`runExchange`); the token debugger runs the same list and reports each step (`explainExchange`);
  * the exchange route's OpenAPI errors are the steps' errors. Nothing is written before
- * `single_use`.
+ * `single_use` but, at the token endpoint, the DPoP proof's `jti` in `grant` (a proof is good for
+ * one request whatever its outcome).
  */
 export const EXCHANGE_STEPS: readonly ExchangeStep[] = [
   apiKeyStep,
@@ -36,6 +38,9 @@ export const EXCHANGE_STEPS: readonly ExchangeStep[] = [
   tokenTypeStep,
   audienceStep,
   claimsStep,
+  // What the request asks for beyond the verified token (narrowing, a DPoP key), checked before the
+  // policy, which may call the host's hook.
+  grantStep,
   // After every check of the token, before any write: a refusal leaves nothing behind.
   policyStep,
   singleUseStep,

@@ -1,4 +1,5 @@
-import { toRialtoError } from '../errors.js';
+import { type RialtoErrorCode, toRialtoError } from '../errors.js';
+import { OAuthError } from '../oauth/oauth-error.js';
 import { inSpan } from '../telemetry/tracing.js';
 import type { TokenResponse } from '../tokens/mint-tokens.js';
 import { type ExchangeContext, type ExchangeInput, established } from './exchange-context.js';
@@ -14,14 +15,16 @@ import type { ExchangePipeline } from './pipeline.js';
 export async function runExchange(pipeline: ExchangePipeline, input: ExchangeInput): Promise<TokenResponse> {
   const ctx: ExchangeContext = { deps: pipeline.deps, input };
   const { events } = pipeline.deps;
+  const grantType = input.grantType === 'exchange' ? {} : { grantType: input.grantType };
   try {
     for (const step of pipeline.steps) await runStep(step, ctx, step.run);
   } catch (error) {
-    const { code, status } = toRialtoError(error);
+    const { code, status } = failureOf(error);
     const { orgId, registration } = ctx;
     events.emit('exchange.failed', {
       code,
       status,
+      ...grantType,
       ...(orgId === undefined ? {} : { orgId }),
       ...(registration === undefined ? {} : { issuer: registration.issuer }),
     });
@@ -33,6 +36,7 @@ export async function runExchange(pipeline: ExchangePipeline, input: ExchangeInp
     userId: user.userId,
     issuer: established(ctx.registration).issuer,
     userCreated: created,
+    ...grantType,
   });
   return established(ctx.tokens);
 }
@@ -44,4 +48,11 @@ export function runStep(
   work: (ctx: ExchangeContext) => Promise<void> | void,
 ): Promise<void> {
   return inSpan(ctx.deps.tracer, step.spanName, async () => work(ctx));
+}
+
+// The token endpoint's own refusals (OAuthError) keep their status; they were malformed requests.
+function failureOf(error: unknown): { code: RialtoErrorCode; status: number } {
+  if (error instanceof OAuthError)
+    return { code: error.rialtoError ?? 'invalid_request', status: error.status };
+  return toRialtoError(error);
 }

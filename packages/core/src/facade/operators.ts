@@ -57,6 +57,9 @@ export function createOperatorsFacade(services: Services): RialtoOperators {
       const input: ExchangeInput = {
         authenticateClient: async () => existingOrgId(orgId),
         readIdToken: () => idToken,
+        // As the seed exchange: the organization's whole audience, no DPoP key.
+        grant: () => undefined,
+        grantType: 'exchange',
       };
       return explainExchange(exchange, input);
     },

@@ -79,6 +79,13 @@ export interface RialtoOrganizations {
    */
   setProvisioning(orgId: string, provisioning: ProvisioningMode): Promise<OrganizationRecord>;
   /**
+   * Requires the organization's access tokens to be DPoP-bound (RFC 9449 §5.2), or no longer: then
+   * `POST /oauth/token` refuses a request without a DPoP proof, and the seed exchange refuses the
+   * organization.
+   * @throws RialtoError `not_found`
+   */
+  setDpopBoundAccessTokens(orgId: string, required: boolean): Promise<OrganizationRecord>;
+  /**
    * Replaces the audiences of the organization's access tokens (`identity` is always kept), as
    * `PATCH /identity/auth/idp/:org_id` does with admin credentials: the `allowedAudiences` option
    * binds partners' API keys, not the host.
@@ -137,7 +144,17 @@ export function createOrganizationsFacade({ organizations, store }: Services): R
     async setProvisioning(orgId, provisioning) {
       const patch = validateInput(organizationPatchSchema, { provisioning });
       return existingOrganization(
-        isUuid(orgId) ? await organizations.setProvisioning(orgId, patch.provisioning) : null,
+        isUuid(orgId) && patch.provisioning !== undefined
+          ? await organizations.setProvisioning(orgId, patch.provisioning)
+          : null,
+      );
+    },
+    async setDpopBoundAccessTokens(orgId, required) {
+      const patch = validateInput(organizationPatchSchema, { dpop_bound_access_tokens: required });
+      return existingOrganization(
+        isUuid(orgId) && patch.dpop_bound_access_tokens !== undefined
+          ? await organizations.setDpopBoundAccessTokens(orgId, patch.dpop_bound_access_tokens)
+          : null,
       );
     },
     async setAudience(orgId, audience) {

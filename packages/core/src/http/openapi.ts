@@ -2,7 +2,8 @@ import { STATUS_CODES } from 'node:http';
 import { z } from 'zod';
 import { type RialtoErrorCode, statusOf } from '../errors.js';
 import { issuerPolicyPatchSchema, issuerRegistrationSchema } from '../issuers/issuer-registrations.js';
-import { endpointErrorStatuses, type OAuthEndpoint } from '../oauth/error-mapping.js';
+import { type OAuthEndpoint, oauthErrorStatuses } from '../oauth/error-mapping.js';
+import { tokenRequestSchema } from '../oauth/token-request.js';
 import {
   audienceUpdateSchema,
   organizationPatchSchema,
@@ -36,6 +37,7 @@ const REQUEST_SCHEMAS: ReadonlyArray<readonly [z.ZodType, string]> = [
   [userRoleSchema, 'UserRoleUpdate'],
   [webhookCreationSchema, 'WebhookCreation'],
   [webhookEventTypesSchema, 'WebhookEventTypes'],
+  [tokenRequestSchema, 'OAuthTokenRequest'],
 ];
 for (const [schema, id] of REQUEST_SCHEMAS) if (!apiSchemas.has(schema)) apiSchemas.add(schema, { id });
 
@@ -238,7 +240,7 @@ function oauthErrorResponses(endpoint: OAuthEndpoint): Array<[number, unknown]> 
     status,
     rialtoErrorResponse(status, codes),
   ]);
-  const endpointErrors = endpointErrorStatuses(endpoint).map(([status, codes]): [number, unknown] => {
+  const endpointErrors = oauthErrorStatuses(endpoint).map(([status, codes]): [number, unknown] => {
     const headers: HeaderName[] = ['Cache-Control', 'Pragma'];
     if (codes.includes('temporarily_unavailable')) headers.push('Retry-After');
     return [

@@ -6,6 +6,18 @@ import { type CallerFor, type Credential, challengeFor } from './credentials.js'
 import type { RequestLike, ResponseLike } from './http-types.js';
 import { type AuthScheme, parseJsonBody } from './messages.js';
 
+/** An OAuth endpoint: its form body, and how it answers its errors. */
+export interface OAuthRoute {
+  endpoint: OAuthEndpoint;
+  /** Its `application/x-www-form-urlencoded` body, as the document describes it. */
+  form: z.ZodType;
+  /**
+   * Answers whatever `run` throws as RFC 6749 §5.2 says; an endpoint without it answers its own
+   * errors in `run`.
+   */
+  answerError?(error: unknown, request: RequestLike): ResponseLike;
+}
+
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** A method and a path template, e.g. `'PATCH /identity/users/{user_id}'`. */
@@ -71,7 +83,7 @@ export interface RouteDeclaration<
    * `application/x-www-form-urlencoded` body, and its errors as OAuth error bodies, those the
    * endpoint may answer (`ENDPOINT_ERRORS`), in place of `errors`.
    */
-  oauth?: { endpoint: OAuthEndpoint; form: z.ZodType };
+  oauth?: OAuthRoute;
   operationId: string;
   summary: string;
   description?: string;

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { ERROR_CODES, type RialtoErrorCode } from '../errors.js';
 import { EMAIL_LINKING_POLICIES, registrationWarnings } from '../issuers/issuer-registrations.js';
+import { authorizationServerMetadataSchema } from '../oauth/metadata.js';
+import { OAUTH_ERROR_CODES, type OAuthErrorCode } from '../oauth/oauth-error.js';
+import { ACCESS_TOKEN_TYPE } from '../oauth/token-request.js';
 import { PROVISIONING_MODES, type RegisteredOrganization } from '../organizations/organizations.js';
 import { exchangePolicySchema } from '../policy/policy-schema.js';
 import { policyOf } from '../store/kit/legacy-defaults.js';
@@ -54,7 +57,9 @@ export const tokenResponseSchema = z
     access_token: z
       .string()
       .describe('A JWT signed by this service (`typ: at+jwt`); verify it with the JWKS.'),
-    token_type: z.literal('Bearer'),
+    token_type: z
+      .enum(['Bearer', 'DPoP'])
+      .describe('`DPoP` for a token the OAuth token endpoint bound to a DPoP key (RFC 9449).'),
     expires_in: z.number().int().nonnegative().describe('Seconds until the access token expires.'),
     refresh_token: z.string().describe('Single use: `POST /identity/auth/refresh` answers a new pair.'),
     refresh_expires_in: z.number().int().nonnegative(),
@@ -127,6 +132,7 @@ export const registeredOrganizationResponseSchema = z
     issuer_id: z.uuid(),
     ...issuerFieldsShape,
     provisioning: z.enum(PROVISIONING_MODES),
+    dpop_bound_access_tokens: z.boolean(),
     api_key: z.string().describe('Shown only here: store it in your secret store.'),
     api_key_id: z.uuid(),
     created_at: isoTimeSchema,
@@ -139,6 +145,7 @@ export const organizationStatusResponseSchema = z
     org_id: z.uuid(),
     name: z.string(),
     provisioning: z.enum(PROVISIONING_MODES),
+    dpop_bound_access_tokens: z.boolean(),
     suspended: z.boolean(),
     suspended_at: isoTimeSchema.nullable(),
   })
@@ -244,6 +251,7 @@ export function registeredOrganizationJson({
     audience: organization.audience,
     ...issuerFields,
     provisioning: organization.provisioning,
+    dpop_bound_access_tokens: organization.dpopBoundAccessTokens === true,
     api_key: apiKey,
     api_key_id: apiKeyId,
     created_at: isoTime(organization.createdAt),
@@ -259,6 +267,7 @@ export function organizationStatusJson(
     org_id: org.orgId,
     name: org.name,
     provisioning: org.provisioning,
+    dpop_bound_access_tokens: org.dpopBoundAccessTokens === true,
     suspended: org.suspendedAt !== null,
     suspended_at: org.suspendedAt === null ? null : isoTime(org.suspendedAt),
   };
@@ -405,10 +414,14 @@ export const jwksResponseSchema = z
   .strictObject({ keys: z.array(publicJwkSchema) })
   .register(apiSchemas, { id: 'JsonWebKeySet' });
 
-export const openIdConfigurationResponseSchema = z
-  .strictObject({
-    issuer: z.string(),
-    jwks_uri: z.string(),
+/** RFC 8414 authorization server metadata: the OAuth endpoints and what they accept. */
+export const oauthMetadataResponseSchema = authorizationServerMetadataSchema.register(apiSchemas, {
+  id: 'AuthorizationServerMetadata',
+});
+
+/** The OpenID configuration: the authorization server metadata, and what JWT libraries look for. */
+export const openIdConfigurationResponseSchema = authorizationServerMetadataSchema
+  .extend({
     scopes_supported: z.array(z.string()),
     access_token_signing_alg_values_supported: z.array(z.string()),
   })
@@ -436,6 +449,28 @@ export const errorResponseSchema = z
   })
   .register(apiSchemas, { id: 'Error' });
 
+/** The answer of `POST /oauth/token` (RFC 6749 §5.1; `issued_token_type` for token exchange, RFC 8693 §2.2.1). */
+export const oauthTokenResponseSchema = tokenResponseSchema
+  .extend({
+    refresh_token: z
+      .string()
+      .describe('Single use: refresh it at `POST /oauth/token` (`grant_type=refresh_token`).'),
+    issued_token_type: z.literal(ACCESS_TOKEN_TYPE).optional(),
+  })
+  .register(apiSchemas, { id: 'OAuthTokenResponse' });
+
+/** An error of the OAuth endpoints (RFC 6749 §5.2), with the exchange's own code beside it. */
+export const oauthErrorResponseSchema = z
+  .strictObject({
+    error: z.enum(OAUTH_ERROR_CODES as [OAuthErrorCode, ...OAuthErrorCode[]]),
+    error_description: z.string().describe('For people; branch on `error`, never on this text.'),
+    rialto_error: z
+      .enum(ERROR_CODES as [RialtoErrorCode, ...RialtoErrorCode[]])
+      .optional()
+      .describe("The exchange's own code for the same failure (`token_expired`, `org_mismatch`, …)."),
+  })
+  .register(apiSchemas, { id: 'OAuthError' });
+
 export const openApiDocumentResponseSchema = z
   .strictObject({
     openapi: z.literal('3.1.0'),
@@ -445,18 +480,6 @@ export const openApiDocumentResponseSchema = z
     components: z.record(z.string(), z.unknown()),
   })
   .register(apiSchemas, { id: 'OpenApiDocument' });
-
-/** The error body of the OAuth endpoints (RFC 6749 §5.2), with the exchange's own code beside it. */
-export const oauthErrorResponseSchema = z
-  .strictObject({
-    error: z.string(),
-    error_description: z.string(),
-    rialto_error: z
-      .enum(ERROR_CODES)
-      .optional()
-      .describe("The exchange's own code for the same failure (`invalid_api_key`, `rate_limited`, …)."),
-  })
-  .register(apiSchemas, { id: 'OAuthError' });
 
 const clientAuthenticationFields = {
   client_id: z

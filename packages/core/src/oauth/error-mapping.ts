@@ -45,21 +45,6 @@ export const ENDPOINT_ERRORS = {
   ],
 } as const satisfies Record<OAuthEndpoint, readonly OAuthErrorCode[]>;
 
-/**
- * The statuses an endpoint's errors come with, each with its codes, for the OpenAPI document: each
- * code's usual status, and 429 for a rate limit. Errors the router or binding answers before the
- * endpoint runs (405, 413) are theirs, in the exchange's own body.
- */
-export function endpointErrorStatuses(endpoint: OAuthEndpoint): Array<[number, OAuthErrorCode[]]> {
-  const byStatus = new Map<number, OAuthErrorCode[]>();
-  const add = (status: number, code: OAuthErrorCode) =>
-    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
-  for (const code of ENDPOINT_ERRORS[endpoint]) add(oauthStatusOf(code), code);
-  const rateLimited = EXCHANGE_ERROR_MAPPING.rate_limited;
-  add(rateLimited.status, rateLimited.error);
-  return [...byStatus.entries()].sort(([a], [b]) => a - b);
-}
-
 interface OAuthMapping {
   error: OAuthErrorCode;
   /** When it differs from the OAuth code's usual status. */
@@ -185,4 +170,25 @@ export function oauthErrorResponse(error: unknown, context: OAuthErrorContext): 
     headers['www-authenticate'] = basicChallenge(body);
   }
   return json(oauthError.status, body, headers);
+}
+
+/**
+ * The statuses an endpoint answers errors with, each with its codes, for its OpenAPI document: the
+ * codes' usual statuses and the mapping's own (429 for a limit). 405 and 413 are not listed: the
+ * router and the bindings answer them before the endpoint runs, in the service's own format.
+ */
+export function oauthErrorStatuses(endpoint: OAuthEndpoint): Array<[number, OAuthErrorCode[]]> {
+  const allowed: readonly OAuthErrorCode[] = ENDPOINT_ERRORS[endpoint];
+  const byStatus = new Map<number, Set<OAuthErrorCode>>();
+  const add = (status: number, code: OAuthErrorCode) => {
+    if (status === 405 || status === 413) return;
+    const codes = byStatus.get(status) ?? new Set();
+    codes.add(code);
+    byStatus.set(status, codes);
+  };
+  for (const code of allowed) add(oauthStatusOf(code), code);
+  for (const mapping of Object.values(EXCHANGE_ERROR_MAPPING) as OAuthMapping[]) {
+    if (mapping.status !== undefined && allowed.includes(mapping.error)) add(mapping.status, mapping.error);
+  }
+  return [...byStatus.entries()].sort(([a], [b]) => a - b).map(([status, codes]) => [status, [...codes]]);
 }

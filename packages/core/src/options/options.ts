@@ -230,6 +230,21 @@ const rialtoExchangeOptionsShape = {
     )
     .readonly()
     .optional(),
+  /**
+   * The absolute URIs a `resource` parameter (RFC 8707) at `POST /oauth/token` may name, each mapped
+   * to the audience it stands for, e.g. `{ 'https://issuance.example.com/': 'primary-issuance' }`.
+   * Any other `resource` is `400 invalid_target`. @default {}
+   */
+  resourceAudiences: z
+    .record(
+      z.url({ error: 'must map absolute URIs to audiences' }),
+      z.string().regex(AUDIENCE_PATTERN, {
+        error: 'must map absolute URIs to audiences (1-64 letters, digits, ".", "_", ":" or "-")',
+      }),
+      { error: 'must map absolute URIs to audiences' },
+    )
+    .readonly()
+    .default({}),
   /** Largest request body accepted. @default 65536 */
   maxBodyBytes: positiveNumber().default(64 * 1024),
   /**

@@ -38,6 +38,8 @@ export const registrationSchema = z.strictObject({
   audience: audienceSchema.optional(),
   ...issuerFields,
   provisioning: z.enum(PROVISIONING_MODES).optional(),
+  /** RFC 9449 §5.2: only DPoP-bound access tokens, from `POST /oauth/token` with a proof. @default false */
+  dpop_bound_access_tokens: z.boolean().optional(),
 });
 
 /** Body of `PATCH /identity/auth/idp/:org_id`. */
@@ -88,6 +90,8 @@ export interface Organizations {
    * @returns `null` when the org does not exist
    */
   setProvisioning(orgId: string, provisioning: ProvisioningMode): Promise<OrganizationRecord | null>;
+  /** Requires DPoP-bound access tokens (RFC 9449 §5.2), or no longer. */
+  setDpopBoundAccessTokens(orgId: string, required: boolean): Promise<OrganizationRecord | null>;
   /**
    * Removes the organization and everything stored for it (see `Store.deleteOrganization`).
    * @returns `false` when it did not exist
@@ -96,7 +100,14 @@ export interface Organizations {
 }
 
 /** Body of `PATCH /identity/organizations/:org_id`. */
-export const organizationPatchSchema = z.strictObject({ provisioning: z.enum(PROVISIONING_MODES) });
+export const organizationPatchSchema = z
+  .strictObject({
+    provisioning: z.enum(PROVISIONING_MODES).optional(),
+    dpop_bound_access_tokens: z.boolean().optional(),
+  })
+  .refine((patch) => patch.provisioning !== undefined || patch.dpop_bound_access_tokens !== undefined, {
+    error: 'Give provisioning, dpop_bound_access_tokens or both.',
+  });
 
 /**
  * Refuses audiences outside the host's allow-list (`identity` is always allowed); with no list,
@@ -149,6 +160,7 @@ export function createOrganizations(
         audience: normalizeAudience(input.audience ?? []),
         provisioning: input.provisioning ?? 'create',
         suspendedAt: null,
+        dpopBoundAccessTokens: input.dpop_bound_access_tokens ?? false,
         createdAt: now,
         updatedAt: now,
       };
@@ -205,6 +217,16 @@ export function createOrganizations(
         byId.delete(orgId);
         events.emit('organization.provisioning_updated', { orgId, provisioning });
       }
+      return updated;
+    },
+
+    async setDpopBoundAccessTokens(orgId, required) {
+      const updated = await store.updateOrganization(
+        orgId,
+        { dpopBoundAccessTokens: required },
+        epochSeconds(),
+      );
+      if (updated) byId.delete(orgId);
       return updated;
     },
 

@@ -21,6 +21,7 @@ const MINTED_CLAIMS: Record<keyof RialtoAccessTokenClaims, true> = {
   kyc_completed: true,
   accredited: true,
   accreditation_verified: true,
+  client_id: true,
   cnf: true,
 };
 

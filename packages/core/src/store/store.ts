@@ -35,6 +35,12 @@ export interface OrganizationRecord {
    * its access tokens are refused. Organizations stored before it existed read as `null`.
    */
   suspendedAt: number | null;
+  /**
+   * RFC 9449 §5.2: its access tokens must be DPoP-bound, so the token endpoint refuses a request
+   * without a proof and the seed exchange refuses the organization. Organizations stored before it
+   * existed, and records written without it, read as `false`.
+   */
+  dpopBoundAccessTokens?: boolean;
   createdAt: number;
   updatedAt: number;
 }
@@ -47,7 +53,7 @@ export type ProvisioningMode = 'create' | 'link_only';
 
 /** The fields of an organization that can change after registration. */
 export type OrganizationPatch = Partial<
-  Pick<OrganizationRecord, 'name' | 'audience' | 'provisioning' | 'suspendedAt'>
+  Pick<OrganizationRecord, 'name' | 'audience' | 'provisioning' | 'suspendedAt' | 'dpopBoundAccessTokens'>
 >;
 
 /**

@@ -1,4 +1,5 @@
 import type { RialtoErrorCode } from '../errors.js';
+import type { OAuthExchangeGrantType } from '../exchange/exchange-context.js';
 import type { IssuerPolicyDiff } from '../issuers/issuer-policies.js';
 import type { PolicyChangedBy } from '../issuers/issuer-registrations.js';
 import type { ProvisioningMode, SigningKeyUse, UserRole } from '../store/store.js';
@@ -9,9 +10,25 @@ import type { Logger } from './logger.js';
  * handlers may forward them to any log or SIEM as they are.
  */
 export interface RialtoEventMap {
-  'exchange.succeeded': { orgId: string; userId: string; issuer: string; userCreated: boolean };
-  /** `orgId` and `issuer` are present when the request got far enough to establish them. */
-  'exchange.failed': { code: RialtoErrorCode; status: number; orgId?: string; issuer?: string };
+  'exchange.succeeded': {
+    orgId: string;
+    userId: string;
+    issuer: string;
+    userCreated: boolean;
+    /** The OAuth token endpoint's grant; absent for the seed route `POST /identity/auth/exchange`. */
+    grantType?: OAuthExchangeGrantType;
+  };
+  /**
+   * `orgId` and `issuer` are present when the request got far enough to establish them. A refusal
+   * only the OAuth token endpoint knows (`invalid_target`, `invalid_dpop_proof`, …) is `invalid_request`.
+   */
+  'exchange.failed': {
+    code: RialtoErrorCode;
+    status: number;
+    orgId?: string;
+    issuer?: string;
+    grantType?: OAuthExchangeGrantType;
+  };
   'user.created': { orgId: string; userId: string };
   /** A user's verification state changed; `eventTypes` are the webhook events it emitted. */
   'user.updated': { orgId: string; userId: string; eventTypes: string[] };

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { epochSeconds } from '../internal/clock.js';
+import type { OAuthErrorCode } from '../oauth/oauth-error.js';
 import { implementation, named, strictOptions } from '../options/schema-helpers.js';
 import type { WebhookStore } from '../store/store.js';
 import type { RialtoEvents } from './audit-events.js';
@@ -84,7 +85,15 @@ export interface MetricsRecorder {
   signingKeysReloaded(outcome: 'success' | 'failure'): void;
   webhookAttempted(outcome: WebhookAttemptOutcome): void;
   rateLimited(scope: RateLimitScope): void;
+  /** An answer of `POST /oauth/token`: `success` or the OAuth `error` it answered. */
+  oauthTokenAnswered(grantType: OAuthGrantLabel, result: 'success' | OAuthErrorCode): void;
 }
+
+/**
+ * The `grant_type` label of the token endpoint's metrics: a fixed set, so a client's made-up grant
+ * types cannot grow it (`unsupported` is any other, or none).
+ */
+export type OAuthGrantLabel = 'token_exchange' | 'jwt_bearer' | 'refresh_token' | 'unsupported';
 
 type PromClient = typeof import('prom-client');
 
@@ -190,6 +199,12 @@ export function createPrometheusMetrics(
     labelNames: ['outcome'] as const,
     registers,
   });
+  const oauthTokenAnswers = new client.Counter({
+    name: name('oauth_token_requests_total'),
+    help: 'Answers of POST /oauth/token by grant_type (token_exchange, jwt_bearer, refresh_token, unsupported) and result ("success" or the OAuth error).',
+    labelNames: ['grant_type', 'result'] as const,
+    registers,
+  });
   const rateLimited = new client.Counter({
     name: name('rate_limit_refusals_total'),
     help: 'Requests refused with 429 rate_limited, by the limit that refused them.',
@@ -238,6 +253,7 @@ export function createPrometheusMetrics(
       signingKeysReloaded: (outcome) => keyReloads.inc({ outcome }),
       webhookAttempted: (outcome) => webhookAttempts.inc({ outcome }),
       rateLimited: (scope) => rateLimited.inc({ scope }),
+      oauthTokenAnswered: (grantType, result) => oauthTokenAnswers.inc({ grant_type: grantType, result }),
     },
     metrics: {
       registry,

@@ -37,8 +37,22 @@ export interface RialtoAccessTokenClaims {
   kyc_completed: boolean;
   accredited: boolean;
   accreditation_verified: boolean;
-  /** RFC 9449 §6.1: the thumbprint of the DPoP key a sender-constrained token is bound to. */
+  /** Tokens of the OAuth token endpoint: the organization, as the OAuth client (RFC 9068 §2.2). */
+  client_id?: string;
+  /** A DPoP-bound token: the thumbprint of the key its proofs must be signed with (RFC 9449 §6.1). */
   cnf?: { jkt: string };
+}
+
+/**
+ * What the OAuth token endpoint grants beyond the seed exchange: the audiences a request narrowed
+ * the token to, and the DPoP key it bound it to. A whole refresh family keeps it: it travels,
+ * signed, in each of its refresh tokens, so every instance and every store knows it.
+ */
+export interface OAuthGrant {
+  /** Audience names, `identity` among them; a refresh grants those the organization still has. */
+  audience: readonly string[];
+  /** RFC 7638 thumbprint of the DPoP key the tokens are bound to. */
+  jkt?: string;
 }
 
 export interface TokenMinterOptions {
@@ -52,12 +66,14 @@ export interface TokenMinterOptions {
 export interface TokenMinter {
   /**
    * Signs an access token and a refresh token that starts a new family, and records the refresh
-   * token. `customClaims` (the exchange policy's: names the exchange does not own, 4 KiB of JSON at
-   * most) join the access token; its own claims are written after them.
+   * token. With `grant` (the token endpoint), both carry it. `customClaims` (the exchange policy's:
+   * names the exchange does not own, 4 KiB of JSON at most) join the access token; its own claims
+   * are written after them.
    */
   mint(
     org: OrganizationRecord,
     user: UserRecord,
+    grant?: OAuthGrant,
     customClaims?: Readonly<Record<string, JsonValue>>,
   ): Promise<TokenResponse>;
   /**
@@ -70,13 +86,15 @@ export interface TokenMinter {
   ): Promise<RefreshTokenRecord>;
   /**
    * Signs a fresh access token and the refresh token `refreshToken` describes. The refresh token's
-   * bytes depend on the record alone, so a retried refresh answers with the very token it got first.
+   * bytes depend on the record and the family's grant alone, so a retried refresh answers with the
+   * very token it got first.
    */
   respond(
     org: OrganizationRecord,
     user: UserRecord,
     refreshToken: RefreshTokenRecord,
     now: number,
+    grant?: OAuthGrant,
   ): Promise<TokenResponse>;
 }
 
@@ -86,7 +104,20 @@ const encoder = new TextEncoder();
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
 
 export function scopeFor(org: OrganizationRecord): string {
-  return [BASE_SCOPES, ...org.audience.map((audience) => `aud:${audience}`)].join(' ');
+  return scopeOf(org.audience);
+}
+
+/** The scope of a token for these audiences: the OpenID scopes and `aud:<name>` for each. */
+export function scopeOf(audience: readonly string[]): string {
+  return [BASE_SCOPES, ...audience.map((name) => `aud:${name}`)].join(' ');
+}
+
+/**
+ * The audiences a token gets: the organization's, or of those the grant's it still has (an
+ * audience removed from the organization leaves its refresh families too).
+ */
+function audienceFor(org: OrganizationRecord, grant: OAuthGrant | undefined): string[] {
+  return grant === undefined ? org.audience : org.audience.filter((name) => grant.audience.includes(name));
 }
 
 export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
@@ -113,14 +144,16 @@ export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
     user: UserRecord,
     refreshToken: RefreshTokenRecord,
     now: number,
+    grant?: OAuthGrant,
     customClaims?: Readonly<Record<string, JsonValue>>,
   ): Promise<TokenResponse> {
     const keys = await signingKeys.load();
-    const scope = scopeFor(org);
+    const audience = audienceFor(org, grant);
+    const scope = scopeOf(audience);
     const claims: RialtoAccessTokenClaims = {
       iss: issuer,
       sub: user.userId,
-      aud: org.audience,
+      aud: audience,
       iat: now,
       exp: now + accessTokenTtlSeconds,
       jti: randomUUID(),
@@ -131,6 +164,8 @@ export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
       email: user.email,
       org_role: user.role,
       ...verificationFlagsJson(user),
+      ...(grant === undefined ? {} : { client_id: org.orgId }),
+      ...(grant?.jkt === undefined ? {} : { cnf: { jkt: grant.jkt } }),
     };
     // Custom claims first: a name the exchange owns was refused at registration (and from the
     // hook), and the exchange's own value would win anyway.
@@ -142,15 +177,19 @@ export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
       .sign(keys.access.key);
     return {
       access_token: accessToken,
-      token_type: 'Bearer',
+      token_type: grant?.jkt === undefined ? 'Bearer' : 'DPoP',
       expires_in: accessTokenTtlSeconds,
-      refresh_token: signRefreshToken(refreshToken, keys),
+      refresh_token: signRefreshToken(refreshToken, keys, grant),
       refresh_expires_in: Math.max(0, refreshToken.expiresAt - now),
       scope,
     };
   }
 
-  function signRefreshToken(record: RefreshTokenRecord, keys: LoadedKeys): string {
+  function signRefreshToken(
+    record: RefreshTokenRecord,
+    keys: LoadedKeys,
+    grant: OAuthGrant | undefined,
+  ): string {
     // A retry within the grace window may come after a secret rotation: the record's own secret
     // still verifies (it is kept while its tokens live), so the same bytes come out.
     const secret =
@@ -169,20 +208,23 @@ export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
         jti: record.jti,
         iat: record.issuedAt,
         exp: record.expiresAt,
+        // The family's grant (see `OAuthGrant`); `client_id` also keeps the token from the seed route.
+        ...(grant === undefined ? {} : { client_id: record.orgId, scope: scopeOf(grant.audience) }),
+        ...(grant?.jkt === undefined ? {} : { cnf: { jkt: grant.jkt } }),
       },
       secret ?? keys.refresh.secret,
     );
   }
 
   return {
-    async mint(org, user, customClaims) {
+    async mint(org, user, grant, customClaims) {
       const now = epochSeconds();
       const refreshToken = await refreshRecord(
         { familyId: randomUUID(), orgId: org.orgId, userId: user.userId },
         now,
       );
       const [tokens] = await Promise.all([
-        respond(org, user, refreshToken, now, customClaims),
+        respond(org, user, refreshToken, now, grant, customClaims),
         store.saveRefreshToken(refreshToken),
       ]);
       return tokens;

@@ -6,10 +6,11 @@ import { refreshRequestSchema } from '../http/wire-format.js';
 import { epochSeconds } from '../internal/clock.js';
 import { kidOf } from '../internal/kid-of.js';
 import { REFRESH_TOKEN_ALGORITHM, type SigningKeys } from '../keys/signing-keys.js';
+import { OAuthError } from '../oauth/oauth-error.js';
 import type { Organizations } from '../organizations/organizations.js';
 import type { OrganizationRecord, Store } from '../store/store.js';
 import type { RialtoEvents } from '../telemetry/audit-events.js';
-import type { TokenMinter, TokenResponse } from './mint-tokens.js';
+import type { OAuthGrant, TokenMinter, TokenResponse } from './mint-tokens.js';
 
 export interface RefreshTokensOptions {
   issuer: string;
@@ -32,6 +33,29 @@ export interface RefreshClaims {
   aud: string;
   iat: number;
   exp: number;
+  /** Present on tokens of the OAuth token endpoint, with the family's `scope` (and `cnf`). */
+  client_id?: string;
+  scope?: string;
+  cnf?: { jkt?: unknown };
+}
+
+/** What a client authenticated at the token endpoint presents with its refresh token. */
+export interface ClientRefresh {
+  /** The refresh token, unverified. */
+  refreshToken: string;
+  /** The authenticated client's organization: the token must be one of its own. */
+  orgId: string;
+  /**
+   * Checks the request's DPoP proof once the token is known to be the client's own.
+   * @returns the proof key's thumbprint, or `undefined` when the request carries no proof
+   */
+  proofKey(): Promise<string | undefined>;
+  /**
+   * Narrows the new access token to a subset of the family's audiences (RFC 6749 §6); the
+   * refresh token keeps the family's own.
+   * @returns the audiences of the new access token
+   */
+  narrow(familyAudience: readonly string[]): readonly string[];
 }
 
 /** A refresh token that would still rotate now, as introspection describes it. */
@@ -51,6 +75,14 @@ export interface RefreshTokens {
    * @throws RialtoError `invalid_request` (no `refresh_token`) or `invalid_grant`
    */
   refresh(body: RequestLike['body']): Promise<TokenResponse>;
+  /**
+   * `refresh` for the OAuth token endpoint (`grant_type=refresh_token`): the same rotation, grace
+   * window and reuse detection, for a token of the authenticated client's organization only. A
+   * token of another organization is refused before anything is used, so its owner keeps it; a
+   * DPoP-bound family needs a proof with its key.
+   * @throws RialtoError `invalid_grant`, `organization_suspended`; OAuthError `invalid_dpop_proof`
+   */
+  refreshForClient(request: ClientRefresh): Promise<TokenResponse>;
   /**
    * Revokes the family of a refresh token. As RFC 7009 §2.2 asks, an unknown or invalid token is
    * not an error: the caller learns nothing about which tokens exist.
@@ -113,6 +145,8 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
       );
       if (typeof payload.fid !== 'string' || typeof payload.org_id !== 'string')
         throw new joseErrors.JWTInvalid();
+      if (payload.client_id !== undefined && typeof payload.scope !== 'string')
+        throw new joseErrors.JWTInvalid();
       return payload as unknown as RefreshClaims;
     } catch (error) {
       const description =
@@ -123,40 +157,91 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
     }
   }
 
+  /**
+   * Rotates a verified refresh token and answers the new pair. `family` is the OAuth grant the
+   * token carries (the successor carries the same); `accessAudience` narrows the access token only.
+   */
+  async function rotate(
+    claims: RefreshClaims,
+    family: OAuthGrant | undefined,
+    accessAudience: readonly string[] | undefined,
+  ): Promise<TokenResponse> {
+    // Before consuming: a suspension pauses sessions, and resuming the org brings them back.
+    const orgNow = await organizations.get(claims.org_id);
+    if (orgNow && orgNow.suspendedAt !== null) throw new RialtoError('organization_suspended');
+    const now = epochSeconds();
+    const audit = { orgId: claims.org_id, userId: claims.sub, familyId: claims.fid };
+    const successor = await minter.successorOf(
+      { familyId: claims.fid, orgId: claims.org_id, userId: claims.sub },
+      now,
+    );
+    // The lookups run beside the rotation: if one fails after the rotation was written, the
+    // client's retry is answered from the grace window.
+    const [rotation, org, user] = await Promise.all([
+      store.rotateRefreshToken({ jti: claims.jti, successor, now, graceSeconds: retryGraceSeconds }),
+      organizations.get(claims.org_id),
+      store.getUser(claims.org_id, claims.sub),
+    ]);
+    if (rotation.outcome === 'reused' || rotation.outcome === 'unknown') {
+      // A genuine, unexpired token that is no longer live was used before (or its family was
+      // revoked): treat it as stolen and end every session descended from it.
+      await store.revokeRefreshTokenFamily(claims.fid, now);
+      events.emit('refresh.reuse_detected', audit);
+      throw new RialtoError(
+        'invalid_grant',
+        'The refresh token was already used; its session has been revoked.',
+      );
+    }
+    if (!org || !user)
+      throw new RialtoError('invalid_grant', 'The user of this refresh token no longer exists.');
+    const tokens = await minter.respond(org, user, rotation.successor, now, family);
+    events.emit('refresh.succeeded', audit);
+    if (family === undefined || accessAudience === undefined) return tokens;
+    if (accessAudience.length === family.audience.length) return tokens;
+    // A narrower access token is signed again; the refresh token stays the family's.
+    const narrowed = await minter.respond(org, user, rotation.successor, now, {
+      ...family,
+      audience: accessAudience,
+    });
+    return { ...narrowed, refresh_token: tokens.refresh_token };
+  }
+
   return {
     async refresh(body) {
       const claims = await verify(readToken(body), { allowExpired: false });
-      // Before consuming: a suspension pauses sessions, and resuming the org brings them back.
-      const orgNow = await organizations.get(claims.org_id);
-      if (orgNow && orgNow.suspendedAt !== null) throw new RialtoError('organization_suspended');
-      const now = epochSeconds();
-      const audit = { orgId: claims.org_id, userId: claims.sub, familyId: claims.fid };
-      const successor = await minter.successorOf(
-        { familyId: claims.fid, orgId: claims.org_id, userId: claims.sub },
-        now,
-      );
-      // The lookups run beside the rotation: if one fails after the rotation was written, the
-      // client's retry is answered from the grace window.
-      const [rotation, org, user] = await Promise.all([
-        store.rotateRefreshToken({ jti: claims.jti, successor, now, graceSeconds: retryGraceSeconds }),
-        organizations.get(claims.org_id),
-        store.getUser(claims.org_id, claims.sub),
-      ]);
-      if (rotation.outcome === 'reused' || rotation.outcome === 'unknown') {
-        // A genuine, unexpired token that is no longer live was used before (or its family was
-        // revoked): treat it as stolen and end every session descended from it.
-        await store.revokeRefreshTokenFamily(claims.fid, now);
-        events.emit('refresh.reuse_detected', audit);
+      if (claims.client_id !== undefined) {
+        // This route has no client authentication: it must be no way around the token endpoint's.
         throw new RialtoError(
           'invalid_grant',
-          'The refresh token was already used; its session has been revoked.',
+          'This refresh token was issued by the OAuth token endpoint; refresh it there, with client authentication.',
         );
       }
-      if (!org || !user)
-        throw new RialtoError('invalid_grant', 'The user of this refresh token no longer exists.');
-      const tokens = await minter.respond(org, user, rotation.successor, now);
-      events.emit('refresh.succeeded', audit);
-      return tokens;
+      return rotate(claims, undefined, undefined);
+    },
+
+    async refreshForClient(request) {
+      const claims = await verify(request.refreshToken, { allowExpired: false });
+      // Decided before anything is used, so the owner's token stays usable.
+      if (claims.org_id !== request.orgId || claims.client_id !== request.orgId) {
+        throw new RialtoError('invalid_grant', 'The refresh token was not issued to this client.');
+      }
+      const familyJkt = typeof claims.cnf?.jkt === 'string' ? claims.cnf.jkt : undefined;
+      const proofJkt = await request.proofKey();
+      if (familyJkt !== undefined && proofJkt !== familyJkt) {
+        throw new OAuthError(
+          'invalid_dpop_proof',
+          proofJkt === undefined
+            ? 'This refresh token is bound to a DPoP key: send a DPoP proof signed with it (RFC 9449 §5).'
+            : 'The DPoP proof is not signed with the key this refresh token is bound to.',
+        );
+      }
+      const familyAudience = audienceOfScope(claims.scope ?? '');
+      const family: OAuthGrant = {
+        audience: familyAudience,
+        ...(familyJkt === undefined ? {} : { jkt: familyJkt }),
+      };
+      const narrowed = request.narrow(familyAudience);
+      return rotate(claims, family, narrowed);
     },
 
     async revoke(body) {
@@ -203,4 +288,12 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
     events.emit('refresh.revoked', { orgId: claims.org_id, userId: claims.sub, familyId: claims.fid });
     return true;
   }
+}
+
+/** The audience names of a scope: its `aud:<name>` entries. */
+export function audienceOfScope(scope: string): string[] {
+  return scope
+    .split(' ')
+    .filter((entry) => entry.startsWith('aud:'))
+    .map((entry) => entry.slice('aud:'.length));
 }

@@ -25,6 +25,7 @@ export function organization(overrides: Partial<OrganizationRecord> = {}): Organ
     audience: ['identity', 'primary-issuance'],
     provisioning: 'create',
     suspendedAt: null,
+    dpopBoundAccessTokens: false,
     createdAt: 1_700_000_000,
     updatedAt: 1_700_000_000,
     ...overrides,

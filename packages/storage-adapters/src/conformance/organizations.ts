@@ -88,6 +88,24 @@ export function describeOrganizations({ freshStore }: SuiteContext): void {
       expect(await store.listIssuerRegistrations(org.orgId)).toEqual([registration]);
     });
 
+    it('keeps dpopBoundAccessTokens as created and as patched', async () => {
+      const store = await freshStore();
+      const org = organization({ dpopBoundAccessTokens: true });
+      await store.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId));
+      expect(await store.getOrganization(org.orgId)).toEqual(org);
+
+      const cleared = { ...org, dpopBoundAccessTokens: false, updatedAt: org.updatedAt + 1 };
+      expect(
+        await store.updateOrganization(org.orgId, { dpopBoundAccessTokens: false }, org.updatedAt + 1),
+      ).toEqual(cleared);
+      expect(await store.getOrganization(org.orgId)).toEqual(cleared);
+      const set = { ...cleared, dpopBoundAccessTokens: true, updatedAt: org.updatedAt + 2 };
+      expect(
+        await store.updateOrganization(org.orgId, { dpopBoundAccessTokens: true }, org.updatedAt + 2),
+      ).toEqual(set);
+      expect(await store.getOrganization(org.orgId)).toEqual(set);
+    });
+
     it('updateOrganization with an empty patch only sets updatedAt', async () => {
       const store = await freshStore();
       const org = organization();

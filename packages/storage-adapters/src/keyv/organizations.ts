@@ -296,6 +296,7 @@ function organizationFields(org: OrganizationRecord): OrganizationRecord {
     audience: org.audience,
     provisioning: org.provisioning,
     suspendedAt: org.suspendedAt,
+    dpopBoundAccessTokens: org.dpopBoundAccessTokens,
     createdAt: org.createdAt,
     updatedAt: org.updatedAt,
   });

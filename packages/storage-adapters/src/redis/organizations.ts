@@ -39,6 +39,7 @@ const ORGANIZATION_FIELDS = [
   'audience',
   'provisioning',
   'suspendedAt',
+  'dpopBoundAccessTokens',
   'createdAt',
   'updatedAt',
 ] as const satisfies readonly (keyof OrganizationRecord)[];

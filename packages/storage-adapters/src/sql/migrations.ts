@@ -341,6 +341,20 @@ const MIGRATIONS: readonly Migration[] = [
     },
   },
   {
+    version: 8,
+    name: 'dpop_bound_access_tokens',
+    // RFC 9449 §5.2 per organization; every existing one keeps bearer tokens.
+    async up(db, { dialect }) {
+      await tolerateExistingColumn(
+        dialect,
+        db.schema
+          .alterTable('organizations')
+          .addColumn('dpop_bound_access_tokens', 'smallint', (column) => column.notNull().defaultTo(0))
+          .execute(),
+      );
+    },
+  },
+  {
     version: 10,
     name: 'issuer_policies',
     // Exchange policies of issuer registrations: the CEL sources as registered (the mappings as a

@@ -142,6 +142,9 @@ export function sqlOrganizations({ db, dialect, run }: SqlContext): Organization
             ...(patch.audience === undefined ? {} : { audience: JSON.stringify(patch.audience) }),
             ...(patch.provisioning === undefined ? {} : { provisioning: patch.provisioning }),
             ...(patch.suspendedAt === undefined ? {} : { suspended_at: patch.suspendedAt }),
+            ...(patch.dpopBoundAccessTokens === undefined
+              ? {}
+              : { dpop_bound_access_tokens: patch.dpopBoundAccessTokens ? 1 : 0 }),
             updated_at: now,
           })
           .where('org_id', '=', orgId)

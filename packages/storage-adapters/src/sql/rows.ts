@@ -36,6 +36,7 @@ export function fromOrganization(org: OrganizationRecord, firstIssuer: IssuerReg
     email_linking: firstIssuer.emailLinking,
     provisioning: org.provisioning,
     suspended_at: org.suspendedAt,
+    dpop_bound_access_tokens: org.dpopBoundAccessTokens ? 1 : 0,
     created_at: org.createdAt,
     updated_at: org.updatedAt,
   };
@@ -48,6 +49,7 @@ export function toOrganization(row: Selectable<Database['organizations']>): Orga
     audience: JSON.parse(row.audience),
     provisioning: row.provisioning as OrganizationRecord['provisioning'],
     suspendedAt: row.suspended_at === null ? null : Number(row.suspended_at),
+    dpopBoundAccessTokens: Boolean(row.dpop_bound_access_tokens),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };

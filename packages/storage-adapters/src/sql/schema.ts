@@ -42,6 +42,8 @@ export interface Database {
     /** Since migration 3. */
     provisioning: string;
     suspended_at: NullableEpochSeconds;
+    /** Since migration 8. */
+    dpop_bound_access_tokens: Flag;
     created_at: EpochSeconds;
     updated_at: EpochSeconds;
   };

@@ -9,6 +9,7 @@ export const mintingStep = defineStep({
     ctx.tokens = await ctx.deps.minter.mint(
       established(ctx.org),
       established(ctx.provisioned).user,
+      ctx.grant,
       ctx.policy?.claims,
     );
   },

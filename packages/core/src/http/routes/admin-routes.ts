@@ -73,12 +73,18 @@ export function adminRoutes(services: Services, { organizations, apiKeys, issuer
       credentials: ['adminToken'],
       body: organizationPatchSchema,
       operationId: 'setOrganizationProvisioning',
-      summary: 'Set whether unknown identities are created or only linked to pre-created users',
+      summary:
+        'Set whether unknown identities are created or only linked to pre-created users, and whether access tokens must be DPoP-bound',
       tag: 'Organizations',
       responses: { 200: organizationStatusResponseSchema },
       errors: ['not_found', 'temporarily_unavailable', 'invalid_request'],
-      async run(_request, { org_id }, _caller, { provisioning }) {
-        const org = await organizations.setProvisioning(org_id, provisioning);
+      async run(_request, { org_id }, _caller, { provisioning, dpop_bound_access_tokens }) {
+        let org =
+          provisioning === undefined ? undefined : await organizations.setProvisioning(org_id, provisioning);
+        if (dpop_bound_access_tokens !== undefined)
+          org = await organizations.setDpopBoundAccessTokens(org_id, dpop_bound_access_tokens);
+        // The schema asks for one of them at least.
+        if (org === undefined) throw new TypeError('organizationPatchSchema let an empty patch through');
         return respond(200, organizationStatusResponseSchema, organizationStatusJson(org));
       },
     }),

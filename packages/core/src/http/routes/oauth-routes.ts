@@ -1,8 +1,10 @@
 import { RialtoError } from '../../errors.js';
-import { type OAuthEndpoint, oauthErrorResponse } from '../../oauth/error-mapping.js';
+import { type OAuthEndpoint, oauthErrorResponse, toOAuthError } from '../../oauth/error-mapping.js';
 import { type FormParameters, parseFormBody } from '../../oauth/form-body.js';
 import { OAuthError } from '../../oauth/oauth-error.js';
+import { tokenRequestSchema } from '../../oauth/token-request.js';
 import type { Services } from '../../services.js';
+import type { OAuthGrantLabel } from '../../telemetry/prometheus-metrics.js';
 import { createTokenIntrospection, typeOf } from '../../tokens/introspect-token.js';
 import { ACCESS_TOKEN_TYPE } from '../../tokens/mint-tokens.js';
 import type { RequestLike, ResponseLike } from '../http-types.js';
@@ -14,13 +16,21 @@ import {
   oauthIntrospectionRequestSchema,
   oauthIntrospectionResponseSchema,
   oauthRevocationRequestSchema,
+  oauthTokenResponseSchema,
 } from '../wire-format.js';
 
-/** `POST /oauth/revoke` (RFC 7009) and `POST /oauth/introspect` (RFC 7662), for resource servers. */
+/** `POST /oauth/token`, and for resource servers `POST /oauth/revoke` (RFC 7009) and `POST /oauth/introspect` (RFC 7662). */
 export function oauthRoutes(services: Services): Route[] {
-  const { options, apiKeys, adminAuth, refreshTokens, accessTokens, exchange } = services;
+  const { options, apiKeys, adminAuth, refreshTokens, accessTokens, exchange, tokenEndpoint } = services;
+  // Every request counts against the per-address limit, refused ones included.
   const admitClientAddress = services.addressLimit.admit;
   const introspection = createTokenIntrospection({ accessTokens, refreshTokens });
+  const recorder = services.telemetry.metrics;
+  const tokenErrorContext = (request: RequestLike) => ({
+    endpoint: 'token' as const,
+    clientAuthMethod: triedBasic(request) ? ('client_secret_basic' as const) : undefined,
+    remoteRetryAfterSeconds: options.remoteFailureBackoffSeconds,
+  });
 
   /**
    * What both endpoints do before their own work, and their error answers: the per-address limit
@@ -59,6 +69,41 @@ export function oauthRoutes(services: Services): Route[] {
   }
 
   return [
+    declareRoute({
+      route: 'POST /oauth/token',
+      credentials: [],
+      handlesRequestItself: true,
+      operationId: 'oauthToken',
+      summary: 'OAuth 2.0 token endpoint: token exchange (RFC 8693), jwt-bearer (RFC 7523) and refresh_token',
+      description:
+        "The organization is the OAuth client: `client_id` is its id, `client_secret` its API key, sent by HTTP Basic (`client_secret_basic`), in the form (`client_secret_post`) or as `X-API-Key`. Token exchange takes the partner IdP's ID token as `subject_token`, jwt-bearer as `assertion`; `audience`, `resource` and `scope` narrow the token to some of the organization's audiences. A `DPoP` proof binds the access token to its key (RFC 9449).",
+      tag: 'Tokens',
+      responses: { 200: oauthTokenResponseSchema },
+      errors: [],
+      oauth: {
+        endpoint: 'token',
+        form: tokenRequestSchema,
+        answerError: (error, request) => oauthErrorResponse(error, tokenErrorContext(request)),
+      },
+      async run(request) {
+        if (recorder === undefined) {
+          admitClientAddress(request);
+          return json(200, await tokenEndpoint.token(request));
+        }
+        let grantType: OAuthGrantLabel = 'unsupported';
+        try {
+          admitClientAddress(request);
+          const tokens = await tokenEndpoint.token(request, (label) => {
+            grantType = label;
+          });
+          recorder.oauthTokenAnswered(grantType, 'success');
+          return json(200, tokens);
+        } catch (error) {
+          recorder.oauthTokenAnswered(grantType, toOAuthError(error, tokenErrorContext(request)).code);
+          throw error;
+        }
+      },
+    }),
     declareRoute({
       route: 'POST /oauth/revoke',
       credentials: [],
@@ -122,4 +167,11 @@ function unsupportedTokenType(): OAuthError {
     'unsupported_token_type',
     'Access tokens cannot be revoked: they expire on their own within minutes. Revoke the refresh token instead.',
   );
+}
+
+// RFC 6749 §5.2: a failed Basic authentication is challenged, whatever else the request got wrong.
+function triedBasic(request: RequestLike): boolean {
+  const authorization = request.headers.authorization;
+  const value = Array.isArray(authorization) ? authorization[0] : authorization;
+  return value !== undefined && /^basic(?: |$)/i.test(value);
 }

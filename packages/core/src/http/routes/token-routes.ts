@@ -3,6 +3,7 @@ import { explainExchange } from '../../exchange/explain-exchange.js';
 import { EXCHANGE_ERRORS, EXPLAIN_ERRORS } from '../../exchange/pipeline.js';
 import { runExchange } from '../../exchange/run-exchange.js';
 import type { Services } from '../../services.js';
+import type { RequestLike } from '../http-types.js';
 import { json, respond } from '../messages.js';
 import { declareRoute, type Route } from '../route.js';
 import {
@@ -15,7 +16,7 @@ import {
 } from '../wire-format.js';
 
 /** `POST /identity/auth/exchange`, `/exchange/explain`, `/refresh` and `/revoke`. */
-export function tokenRoutes({ exchange, refreshTokens, addressLimit }: Services): Route[] {
+export function tokenRoutes({ exchange, refreshTokens, tokenEndpoint, addressLimit }: Services): Route[] {
   // Every request of these routes counts, before its API key or refresh token is looked at.
   const admitClient = addressLimit.admit;
 
@@ -42,16 +43,22 @@ export function tokenRoutes({ exchange, refreshTokens, addressLimit }: Services)
       body: explainRequestSchema,
       operationId: 'explainExchange',
       summary: 'Run every check of an exchange, writing and minting nothing, and report each step',
+      description:
+        "Takes the exchange's JSON body with `X-API-Key`, or a `POST /oauth/token` form body (`grant_type` token-exchange or jwt-bearer, `subject_token` or `assertion`, `audience`…) with its client authentication, and reports the same steps.",
       tag: 'Tokens',
       responses: { 200: exchangeExplanationResponseSchema },
-      errors: [...EXPLAIN_ERRORS],
+      // invalid_request: a token-endpoint body that is malformed or asks for no exchange.
+      errors: [...EXPLAIN_ERRORS, 'invalid_request'],
       async run(request) {
         // The exchange's own limits: explaining is no way around them.
         admitClient(request);
         return respond(
           200,
           exchangeExplanationResponseSchema,
-          await explainExchange(exchange, apiKeyExplainInput(request)),
+          await explainExchange(
+            exchange,
+            isForm(request) ? tokenEndpoint.explainInput(request) : apiKeyExplainInput(request),
+          ),
         );
       },
     }),
@@ -93,4 +100,11 @@ export function tokenRoutes({ exchange, refreshTokens, addressLimit }: Services)
       },
     }),
   ];
+}
+
+// A token-endpoint body is a form (RFC 6749 §3.2); the exchange's own is JSON.
+function isForm(request: RequestLike): boolean {
+  const type = request.headers['content-type'];
+  const value = Array.isArray(type) ? type[0] : type;
+  return value?.split(';')[0]?.trim().toLowerCase() === 'application/x-www-form-urlencoded';
 }

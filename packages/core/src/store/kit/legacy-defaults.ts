@@ -11,12 +11,16 @@ import type {
  * the columns the same defaults in their migrations.
  */
 
-/** Organizations stored before suspension and provisioning modes existed: active, creating users. */
+/**
+ * Organizations stored before suspension, provisioning modes and DPoP binding existed: active,
+ * creating users, bearer tokens.
+ */
 export function withOrganizationDefaults(org: OrganizationRecord): OrganizationRecord {
   return {
     ...org,
     provisioning: org.provisioning ?? 'create',
     suspendedAt: org.suspendedAt ?? null,
+    dpopBoundAccessTokens: org.dpopBoundAccessTokens ?? false,
   };
 }
 
