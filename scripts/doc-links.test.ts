@@ -5,7 +5,6 @@ import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-
 function markdownFiles(): string[] {
   const files = ['README.md'];
   const walk = (directory: string) => {

@@ -9,7 +9,12 @@ import { createKeysFacade, type RialtoKeys } from './signing-keys.js';
 import { createUsersFacade, type RialtoUsers } from './users.js';
 import { createWebhooksFacade, type RialtoWebhooks } from './webhooks.js';
 
+export type { StartedConsoleSession } from './console-sessions.js';
+export { changeIssuerPolicy } from './issuers.js';
 export type { DiscoveryCheck, RialtoOperators } from './operators.js';
+export type { ApiKeySummary, OrganizationOverview } from './organizations.js';
+export { noSuchUser } from './users.js';
+export type { WebhookSubscriptionSummary } from './webhooks.js';
 export type {
   RialtoApiKeys,
   RialtoConsoleSessions,
