@@ -180,7 +180,12 @@ describe('GET /identity/organizations/{org_id} and its api-keys', () => {
           email_linking: expect.any(String),
           subject_claim: 'sub',
           trust_username_claims: false,
+          condition: null,
+          claim_mappings: {},
+          policy_version: 1,
           created_at: expect.any(String),
+          // Registered without client ids: the same warning as at registration.
+          warnings: [expect.stringContaining('No client_ids were given')],
         },
       ],
     });

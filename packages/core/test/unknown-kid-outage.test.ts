@@ -84,6 +84,7 @@ async function expectExplainedAtSignature(
     ['token_type', 'skipped'],
     ['audience', 'skipped'],
     ['claims', 'skipped'],
+    ['policy', 'skipped'],
     ['linking', 'skipped'],
   ]);
   const signature = explanation.steps[4];

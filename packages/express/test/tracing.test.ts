@@ -73,6 +73,8 @@ describe('OpenTelemetry spans, once the host installs an SDK', () => {
       'token_type',
       'audience',
       'claims',
+      'grant',
+      'policy',
       'linking',
       'minting',
     ];

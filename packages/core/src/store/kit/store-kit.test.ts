@@ -157,6 +157,7 @@ describe('storeKit legacy defaults', () => {
       ...legacyOrg,
       provisioning: 'create',
       suspendedAt: null,
+      dpopBoundAccessTokens: false,
     });
     const legacyUser = { userId: 'u' } as Parameters<typeof storeKit.withUserDefaults>[0];
     expect(storeKit.withUserDefaults(legacyUser)).toEqual({ userId: 'u', role: 'member' });
