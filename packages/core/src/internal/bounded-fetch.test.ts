@@ -6,7 +6,9 @@ import { type BoundedFetchOptions, fetchJsonObject, RemoteDocumentError } from '
 
 const loopbackAllowed = { allowLoopback: true, allowPrivate: true };
 const publicOnly = { allowLoopback: false, allowPrivate: false };
-let limits: BoundedFetchOptions = { timeoutMs: 300, maxResponseBytes: 1024, addressPolicy: loopbackAllowed };
+// Long enough that a worker's first global fetch() (which loads undici: over 300 ms on a loaded
+// 2-core machine) does not read as a timeout, short enough for the stall cases' 5 s bound.
+let limits: BoundedFetchOptions = { timeoutMs: 2_000, maxResponseBytes: 1024, addressPolicy: loopbackAllowed };
 let server: Server | undefined;
 let requests = 0;
 
@@ -41,7 +43,7 @@ describe.each([
   ['with a host-supplied fetch', (input: string, init: RequestInit) => fetch(input, init)],
 ])('fetchJsonObject %s', (_, hostFetch) => {
   beforeEach(() => {
-    limits = { timeoutMs: 300, maxResponseBytes: 1024, addressPolicy: loopbackAllowed, fetch: hostFetch };
+    limits = { timeoutMs: 2_000, maxResponseBytes: 1024, addressPolicy: loopbackAllowed, fetch: hostFetch };
   });
 
   it('returns a JSON object', async () => {
