@@ -115,7 +115,7 @@ export function createTokenEndpoint(options: TokenEndpointOptions): TokenEndpoin
     async token(request, onGrantType) {
       const parameters = parseFormBody(request, { maxBytes: maxBodyBytes });
       onGrantType?.(GRANT_LABELS[String(parameters.grant_type)] ?? 'unsupported');
-      const credentials = requireClientCredentials(request.headers, parameters);
+      const credentials = requireClientCredentials(request, parameters);
       const tokenRequest = parseTokenRequest(parameters);
       if (tokenRequest.grantType === REFRESH_TOKEN_GRANT) {
         const orgId = await authenticateClient(credentials, apiKeys);
@@ -139,7 +139,7 @@ export function createTokenEndpoint(options: TokenEndpointOptions): TokenEndpoin
     explainInput(request) {
       try {
         const parameters = parseFormBody(request, { maxBytes: maxBodyBytes });
-        const credentials = requireClientCredentials(request.headers, parameters);
+        const credentials = requireClientCredentials(request, parameters);
         const tokenRequest = parseTokenRequest(parameters);
         if (tokenRequest.grantType === REFRESH_TOKEN_GRANT) {
           throw new RialtoError(
