@@ -566,6 +566,60 @@ describe('POST /oauth/token', () => {
         error: 'invalid_request',
       });
     });
+
+    it('refreshes no unbound session once the organization requires DPoP, at either route, and resumes them when it stops', async () => {
+      const registered = await request(t.app)
+        .post('/identity/organizations')
+        .set('authorization', `Bearer ${ADMIN_TOKEN}`)
+        .send({ name: 'Bound later', issuer: thirdIdp.issuer });
+      expect(registered.status).toBe(201);
+      const { org_id: boundOrgId, api_key: boundApiKey } = registered.body;
+      const auth = { authorization: basic(boundOrgId, boundApiKey) };
+      const assertion = () => thirdIdp.sign(idTokenClaims(thirdIdp.issuer));
+      const seedSession = await exchange(t.app, boundApiKey, { token: await assertion() });
+      expect(seedSession.status).toBe(200);
+      const oauthSession = await token({ grant_type: JWT_BEARER, assertion: await assertion() }, auth);
+      expect(oauthSession.body.token_type).toBe('Bearer');
+      const requireDpop = (required: boolean) =>
+        request(t.app)
+          .patch(`/identity/organizations/${boundOrgId}`)
+          .set('authorization', `Bearer ${ADMIN_TOKEN}`)
+          .send({ dpop_bound_access_tokens: required });
+      const seedRefresh = () =>
+        request(t.app).post('/identity/auth/refresh').send({ refresh_token: seedSession.body.refresh_token });
+      const key = await proofKey();
+      const oauthRefresh = async (withProof: boolean) =>
+        token(
+          { grant_type: 'refresh_token', refresh_token: oauthSession.body.refresh_token },
+          withProof ? { ...auth, dpop: await key.proof() } : auth,
+        );
+
+      expect((await requireDpop(true)).status).toBe(200);
+      t.store.resetWrites();
+      const seedRefused = await seedRefresh();
+      expect({ status: seedRefused.status, error: seedRefused.body.error }).toEqual({
+        status: 400,
+        error: 'invalid_request',
+      });
+      expect(seedRefused.body.error_description).toMatch(
+        /DPoP-bound: .*POST \/oauth\/token with a DPoP proof/,
+      );
+      expectOAuthError(await oauthRefresh(false), 400, 'invalid_request', 'invalid_request');
+      // A proof does not bind a session that started without one: the user exchanges again.
+      const withProof = await oauthRefresh(true);
+      expectOAuthError(withProof, 400, 'invalid_request', 'invalid_request');
+      expect(withProof.body.error_description).toMatch(/POST \/oauth\/token with a DPoP proof/);
+      // Refused before anything is used: no rotation, no revoked family (the proof's jti aside).
+      expect(t.store.writes.filter((write) => write !== 'consumeOnce')).toEqual([]);
+
+      expect((await requireDpop(false)).status).toBe(200);
+      const seedResumed = await seedRefresh();
+      expect(seedResumed.status).toBe(200);
+      expect(seedResumed.body.token_type).toBe('Bearer');
+      const oauthResumed = await oauthRefresh(false);
+      expect(oauthResumed.status).toBe(200);
+      expect(oauthResumed.body.token_type).toBe('Bearer');
+    });
   });
 
   /**
