@@ -53,7 +53,7 @@ describe('rialto-exchange explain', () => {
     const { code, out } = await cli(['explain', token, '--api-key', apiKey, '--url', url]);
     expect(code).toBe(0);
     const lines = out.split('\n');
-    expect(lines.slice(0, 11).map((line) => line.split(/\s+/).slice(0, 2))).toEqual(
+    expect(lines.slice(0, 12).map((line) => line.split(/\s+/).slice(0, 2))).toEqual(
       [
         'api_key',
         'token_shape',
@@ -64,6 +64,7 @@ describe('rialto-exchange explain', () => {
         'token_type',
         'audience',
         'claims',
+        'grant',
         'policy',
         'linking',
       ].map((step) => ['pass', step]),
@@ -110,6 +111,35 @@ describe('rialto-exchange explain', () => {
     ]);
     expect(wrong.code).not.toBe(0);
     expect(wrong.err).toMatch(/^--grant-type must be token-exchange or jwt-bearer/);
+  });
+
+  it('reports the grant step of a token-endpoint request narrowed with --audience, --resource and --scope', async () => {
+    const token = await idp.sign(idTokenClaims(idp.issuer, { sub: 'narrowed-user' }));
+    const base = ['explain', token, '--api-key', apiKey, '--url', url, '--grant-type', 'jwt-bearer'];
+    t.store.resetWrites();
+
+    const narrowed = await cli([...base, '--scope', 'openid aud:identity', '--json']);
+    expect(narrowed.code).toBe(0);
+    const grant = (JSON.parse(narrowed.out) as ExchangeExplanation).steps.find(
+      ({ step }) => step === 'grant',
+    );
+    expect(grant).toEqual({
+      step: 'grant',
+      result: 'pass',
+      seen: { grant_type: 'jwt_bearer', audience: ['identity'], dpop_required: false },
+    });
+
+    const outside = await cli([...base, '--resource', 'https://elsewhere.example.com/']);
+    expect(outside.code).toBe(1);
+    expect(outside.out).toMatch(
+      /^FAIL {2}grant .*\n {6}invalid_target \(400\): .*\n {6}fix: Ask only for audiences/m,
+    );
+    expect(outside.out.split('\n').at(-1)).toBe('The exchange would answer 400 invalid_target.');
+
+    const scope = await cli([...base, '--scope', 'aud:payments', '--json']);
+    expect(scope.code).toBe(1);
+    expect(JSON.parse(scope.out).error).toMatchObject({ error: 'invalid_scope', status: 400 });
+    expect(t.store.writes).toEqual([]);
   });
 
   it('names the failing step, its error and a fix, and exits 1; --json prints the explanation', async () => {
@@ -205,6 +235,10 @@ describe('rialto-exchange explain', () => {
     [['explain', 'a.b.c', 'extra', '--api-key', 'k'], /^Unexpected argument: extra/],
     [['explain', 'a.b.c', '--api-key', 'k', '--url', 'not a url'], /^--url must be an absolute URL/],
     [['explain', 'a.b.c', '--store', 'memory:'], /^explain does not take --store/],
+    [
+      ['explain', 'a.b.c', '--api-key', 'k', '--scope', 'aud:identity'],
+      /^--audience, --resource and --scope need --grant-type/,
+    ],
   ])('exits 2 with usage for %j', async (argv, message) => {
     const { code, err } = await cli(argv);
     expect(code).toBe(2);

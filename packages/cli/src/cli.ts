@@ -188,10 +188,10 @@ const COMMANDS: Record<string, Command> = {
   },
   explain: {
     usage:
-      'explain <id_token | -> [--api-key <key>] [--url <service base url>] [--condition <cel>] [--claim-mapping <claim>=<cel>]... [--grant-type token-exchange|jwt-bearer] [--audience <name,name>]',
+      'explain <id_token | -> [--api-key <key>] [--url <service base url>] [--condition <cel>] [--claim-mapping <claim>=<cel>]... [--grant-type token-exchange|jwt-bearer] [--audience <name,name>] [--resource <uri>]... [--scope <scope>]',
     summary:
       'asks a running service why it would accept or refuse an ID token, step by step; writes nothing (- reads the token from stdin; the key defaults to RIALTO_API_KEY, the URL to RIALTO_URL or http://localhost:3000; --condition and --claim-mapping try a draft policy instead of the stored one)',
-    options: ['api-key', 'url', 'condition', 'claim-mapping', 'grant-type', 'audience'],
+    options: ['api-key', 'url', 'condition', 'claim-mapping', 'grant-type', 'audience', 'resource', 'scope'],
     target: 'service',
   },
   'generate-key': {
@@ -260,6 +260,8 @@ function parse(argv: string[]) {
       'api-key': { type: 'string' },
       url: { type: 'string' },
       'grant-type': { type: 'string' },
+      resource: { type: 'string', multiple: true },
+      scope: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean' },
     },
@@ -475,7 +477,8 @@ const GRANT_TYPES: Record<string, string> = {
 
 /**
  * The debugger's body: the exchange's JSON, or with `--grant-type` the form a `POST /oauth/token`
- * request would send (its audiences included), so the same steps are explained for it.
+ * request would send (its `audience`, `resource` and `scope` included), so the same steps, its
+ * `grant` among them, are explained for it.
  * @returns the body, or what is wrong with the options
  */
 function explainRequest(
@@ -489,8 +492,12 @@ function explainRequest(
     .split(',')
     .map((name) => name.trim())
     .filter((name) => name !== '');
+  const resources = values.resource ?? [];
+  const { scope } = values;
   if (grantType === undefined) {
-    if (audience.length > 0) return '--audience needs --grant-type (the seed exchange takes no audience)';
+    if (audience.length > 0 || resources.length > 0 || scope !== undefined) {
+      return '--audience, --resource and --scope need --grant-type (the seed exchange narrows nothing)';
+    }
     return { contentType: 'application/json', body: JSON.stringify({ token, ...draft }) };
   }
   if (draft.policy !== undefined) {
@@ -506,6 +513,8 @@ function explainRequest(
     form.set('assertion', token);
   }
   for (const name of audience) form.append('audience', name);
+  for (const uri of resources) form.append('resource', uri);
+  if (scope !== undefined) form.set('scope', scope);
   return { contentType: 'application/x-www-form-urlencoded', body: form.toString() };
 }
 

@@ -203,9 +203,9 @@ export function createRialtoExchange(input: RialtoExchangeOptions): RialtoExchan
     try {
       return await served.serve(request, params);
     } catch (error) {
-      const answerError = served.route.oauth?.answerError;
-      if (answerError === undefined) return respondWithError(error, served.route.challenge);
-      const response = answerError(error, request);
+      const { oauth, challenge } = served.route;
+      if (oauth === undefined) return respondWithError(error, challenge);
+      const response = oauth.answerError(error, request);
       logFailure(error, response.status);
       return response;
     }

@@ -37,6 +37,7 @@ const STEPS: ExplainStepName[] = [
   'token_type',
   'audience',
   'claims',
+  'grant',
   'policy',
   'linking',
 ];

@@ -446,6 +446,125 @@ describe('POST /oauth/token', () => {
         error: 'invalid_request',
       });
     });
+
+    type Explained = {
+      would_succeed: boolean;
+      error: { error: string; error_description: string; status: number } | null;
+      steps: Array<{
+        step: string;
+        result: string;
+        seen: Record<string, unknown>;
+        error?: unknown;
+        fix?: string;
+      }>;
+    };
+    const grantOf = (explanation: Explained) => explanation.steps.find(({ step }) => step === 'grant');
+
+    function explainForm(parameters: Record<string, string | string[]>, headers: Record<string, string>) {
+      return request(t.app).post('/identity/auth/exchange/explain').set(headers).send(form(parameters));
+    }
+
+    /** The debugger's verdict on a token-endpoint body, next to what the token endpoint answers for it. */
+    async function explainedAndAnswered(
+      targets: Record<string, string | string[]>,
+      headers: Record<string, string> = { authorization: basic(orgId, apiKey) },
+      sign: () => Promise<string> = () => idToken(),
+    ) {
+      const explained = await explainForm(
+        { grant_type: JWT_BEARER, assertion: await sign(), ...targets },
+        headers,
+      );
+      expect(explained.status).toBe(200);
+      const answered = await token({ grant_type: JWT_BEARER, assertion: await sign(), ...targets }, headers);
+      return { explanation: explained.body as Explained, answered };
+    }
+
+    it('reports the grant step: the narrowed audience, as the token endpoint grants it', async () => {
+      const { explanation, answered } = await explainedAndAnswered({ audience: 'primary-issuance' });
+      expect(explanation.would_succeed).toBe(true);
+      expect(grantOf(explanation)).toEqual({
+        step: 'grant',
+        result: 'pass',
+        seen: { grant_type: 'jwt_bearer', audience: ['identity', 'primary-issuance'], dpop_required: false },
+      });
+      expect(answered.status).toBe(200);
+      expect(decodeJwt(answered.body.access_token).aud).toEqual(['identity', 'primary-issuance']);
+    });
+
+    it.each([
+      ['an audience outside the organization', { audience: 'payments' }, 'invalid_target'],
+      ['a resource no option maps', { resource: 'https://elsewhere.example.com/' }, 'invalid_target'],
+      ['a scope outside the organization', { scope: 'aud:payments' }, 'invalid_scope'],
+    ])(
+      'reports the grant step failing for %s with the token endpoint answer and a fix',
+      async (_, targets, code) => {
+        t.store.resetWrites();
+        const { explanation, answered } = await explainedAndAnswered(targets);
+        expectOAuthError(answered, 400, code, undefined);
+        const expected = { error: code, error_description: answered.body.error_description, status: 400 };
+        expect(explanation.would_succeed).toBe(false);
+        expect(explanation.error).toEqual(expected);
+        const grant = grantOf(explanation);
+        expect(grant).toMatchObject({ result: 'fail', error: expected });
+        expect(grant?.fix).toMatch(
+          code === 'invalid_scope' ? /aud:<name>/ : /audiences the organization has/,
+        );
+        // Every check of the token passed before it; nothing after it ran.
+        const results = explanation.steps.map(({ step, result }) => [step, result]);
+        expect(results.slice(results.findIndex(([step]) => step === 'grant') + 1)).toEqual([
+          ['policy', 'skipped'],
+          ['linking', 'skipped'],
+        ]);
+        expect(t.store.writes).toEqual([]);
+      },
+    );
+
+    it("reports the organization's DPoP requirement as the token endpoint and the seed exchange apply it", async () => {
+      const bound = await request(t.app)
+        .post('/identity/organizations')
+        .set('authorization', `Bearer ${ADMIN_TOKEN}`)
+        .send({ name: 'Explained bound', issuer: thirdIdp.issuer, dpop_bound_access_tokens: true });
+      expect(bound.status).toBe(201);
+      const auth = { authorization: basic(bound.body.org_id, bound.body.api_key) };
+      const sign = () => thirdIdp.sign(idTokenClaims(thirdIdp.issuer));
+
+      const { explanation, answered } = await explainedAndAnswered({}, auth, sign);
+      expectOAuthError(answered, 400, 'invalid_dpop_proof', undefined);
+      expect(grantOf(explanation)).toMatchObject({
+        result: 'fail',
+        seen: { dpop_required: true },
+        error: {
+          error: 'invalid_dpop_proof',
+          error_description: answered.body.error_description,
+          status: 400,
+        },
+        fix: expect.stringMatching(/Send a DPoP proof/),
+      });
+
+      // A proof is taken as sent (its htu names the token endpoint): the grant passes, bound.
+      const withProof = await explainForm(
+        { grant_type: JWT_BEARER, assertion: await sign() },
+        { ...auth, dpop: 'a.proof.for-the-token-endpoint' },
+      );
+      expect(withProof.body.would_succeed).toBe(true);
+      expect(grantOf(withProof.body)).toMatchObject({ result: 'pass', seen: { dpop_required: true } });
+
+      // The exchange's JSON body: the seed exchange refuses the organization, and so does the debugger.
+      const seedToken = await sign();
+      const seed = await request(t.app)
+        .post('/identity/auth/exchange/explain')
+        .set('x-api-key', bound.body.api_key)
+        .send({ token: seedToken });
+      expect(seed.status).toBe(200);
+      const seedAnswer = await exchange(t.app, bound.body.api_key, { token: await sign() });
+      expect(seedAnswer.status).toBe(400);
+      expect(seed.body.error).toEqual({ ...seedAnswer.body, status: 400 });
+      expect(grantOf(seed.body)).toMatchObject({
+        result: 'fail',
+        seen: { grant_type: 'exchange', dpop_required: true },
+        fix: expect.stringMatching(/POST \/oauth\/token with a DPoP proof/),
+      });
+    });
   });
 
   describe('DPoP (RFC 9449)', () => {
@@ -565,6 +684,60 @@ describe('POST /oauth/token', () => {
         status: 400,
         error: 'invalid_request',
       });
+    });
+
+    it('refreshes no unbound session once the organization requires DPoP, at either route, and resumes them when it stops', async () => {
+      const registered = await request(t.app)
+        .post('/identity/organizations')
+        .set('authorization', `Bearer ${ADMIN_TOKEN}`)
+        .send({ name: 'Bound later', issuer: thirdIdp.issuer });
+      expect(registered.status).toBe(201);
+      const { org_id: boundOrgId, api_key: boundApiKey } = registered.body;
+      const auth = { authorization: basic(boundOrgId, boundApiKey) };
+      const assertion = () => thirdIdp.sign(idTokenClaims(thirdIdp.issuer));
+      const seedSession = await exchange(t.app, boundApiKey, { token: await assertion() });
+      expect(seedSession.status).toBe(200);
+      const oauthSession = await token({ grant_type: JWT_BEARER, assertion: await assertion() }, auth);
+      expect(oauthSession.body.token_type).toBe('Bearer');
+      const requireDpop = (required: boolean) =>
+        request(t.app)
+          .patch(`/identity/organizations/${boundOrgId}`)
+          .set('authorization', `Bearer ${ADMIN_TOKEN}`)
+          .send({ dpop_bound_access_tokens: required });
+      const seedRefresh = () =>
+        request(t.app).post('/identity/auth/refresh').send({ refresh_token: seedSession.body.refresh_token });
+      const key = await proofKey();
+      const oauthRefresh = async (withProof: boolean) =>
+        token(
+          { grant_type: 'refresh_token', refresh_token: oauthSession.body.refresh_token },
+          withProof ? { ...auth, dpop: await key.proof() } : auth,
+        );
+
+      expect((await requireDpop(true)).status).toBe(200);
+      t.store.resetWrites();
+      const seedRefused = await seedRefresh();
+      expect({ status: seedRefused.status, error: seedRefused.body.error }).toEqual({
+        status: 400,
+        error: 'invalid_request',
+      });
+      expect(seedRefused.body.error_description).toMatch(
+        /DPoP-bound: .*POST \/oauth\/token with a DPoP proof/,
+      );
+      expectOAuthError(await oauthRefresh(false), 400, 'invalid_request', 'invalid_request');
+      // A proof does not bind a session that started without one: the user exchanges again.
+      const withProof = await oauthRefresh(true);
+      expectOAuthError(withProof, 400, 'invalid_request', 'invalid_request');
+      expect(withProof.body.error_description).toMatch(/POST \/oauth\/token with a DPoP proof/);
+      // Refused before anything is used: no rotation, no revoked family (the proof's jti aside).
+      expect(t.store.writes.filter((write) => write !== 'consumeOnce')).toEqual([]);
+
+      expect((await requireDpop(false)).status).toBe(200);
+      const seedResumed = await seedRefresh();
+      expect(seedResumed.status).toBe(200);
+      expect(seedResumed.body.token_type).toBe('Bearer');
+      const oauthResumed = await oauthRefresh(false);
+      expect(oauthResumed.status).toBe(200);
+      expect(oauthResumed.body.token_type).toBe('Bearer');
     });
   });
 

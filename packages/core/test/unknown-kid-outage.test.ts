@@ -84,6 +84,7 @@ async function expectExplainedAtSignature(
     ['token_type', 'skipped'],
     ['audience', 'skipped'],
     ['claims', 'skipped'],
+    ['grant', 'skipped'],
     ['policy', 'skipped'],
     ['linking', 'skipped'],
   ]);

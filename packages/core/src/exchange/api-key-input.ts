@@ -1,6 +1,6 @@
-import { RialtoError } from '../errors.js';
 import type { RequestLike } from '../http/http-types.js';
 import { header, isPlainObject, parseJsonBody } from '../http/messages.js';
+import { refuseUnboundTokens } from '../oauth/dpop-requirement.js';
 import type { ExchangeInput } from './exchange-context.js';
 
 /**
@@ -15,13 +15,7 @@ export function apiKeyExchangeInput(request: RequestLike): ExchangeInput {
       return isPlainObject(body) ? body.token : undefined;
     },
     grant(org) {
-      // RFC 9449 §5.2: the binding cannot be skipped by asking the route that takes no proof.
-      if (org.dpopBoundAccessTokens === true) {
-        throw new RialtoError(
-          'invalid_request',
-          "This organization's access tokens must be DPoP-bound: exchange at POST /oauth/token with a DPoP proof (RFC 9449).",
-        );
-      }
+      refuseUnboundTokens(org, 'exchange at POST /oauth/token with a DPoP proof');
       return undefined;
     },
     grantType: 'exchange',

@@ -1,4 +1,5 @@
 import type { RialtoErrorCode } from '../errors.js';
+import type { OAuthErrorCode } from '../oauth/oauth-error.js';
 import type { ExchangeContext, ExchangeDependencies } from './exchange-context.js';
 
 /** The steps the token debugger reports, in the order the exchange runs them. */
@@ -12,15 +13,19 @@ export type ExplainStepName =
   | 'token_type'
   | 'audience'
   | 'claims'
+  | 'grant'
   | 'policy'
   | 'single_use'
   | 'linking';
 
 /** Every step of the exchange; the debugger reports the `ExplainStepName` ones. */
-export type ExchangeStepName = ExplainStepName | 'org_standing' | 'org_rate_limit' | 'grant' | 'minting';
+export type ExchangeStepName = ExplainStepName | 'org_standing' | 'org_rate_limit' | 'minting';
 
-/** What to tell the partner's developer for each error a step can answer. */
-export type StepFixes = Partial<Record<RialtoErrorCode, string>>;
+/**
+ * What to tell the partner's developer for each error a step can answer: the exchange's codes, and
+ * the token endpoint's own OAuth refusals of what a request asks for (`invalid_target`, …).
+ */
+export type StepFixes = Partial<Record<RialtoErrorCode | OAuthErrorCode, string>>;
 
 /**
  * How the token debugger treats a step:

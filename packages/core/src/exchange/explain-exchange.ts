@@ -1,12 +1,16 @@
 import { errorBody, type RialtoErrorCode, toRialtoError } from '../errors.js';
+import { OAuthError, type OAuthErrorCode, oauthErrorBody } from '../oauth/oauth-error.js';
 import type { ExchangeContext, ExchangeInput } from './exchange-context.js';
 import type { ExchangeStep, ExplainStepName, StepExplanation, StepFixes } from './exchange-step.js';
 import { EXCHANGE_STEPS, type ExchangePipeline } from './pipeline.js';
 import { runStep } from './run-exchange.js';
 
-/** The error an exchange answers, with its status. */
+/**
+ * The error an exchange answers, with its status: the exchange's code, or, for what a token-endpoint
+ * request asks for (its `grant` step), the token endpoint's own OAuth error (`invalid_target`, …).
+ */
 export interface ExplainedError {
-  error: RialtoErrorCode;
+  error: RialtoErrorCode | OAuthErrorCode;
   error_description: string;
   status: number;
 }
@@ -76,13 +80,13 @@ export async function explainExchange(
         if (error === undefined) {
           steps.push({ step: name, result: 'pass', seen });
         } else {
-          failure = { ...errorBody(error), status: error.status };
+          failure = error;
           steps.push({
             step: name,
             result: 'fail',
             seen,
             error: failure,
-            fix: exchangeErrorFix(name, error.code),
+            fix: exchangeErrorFix(name, error.error),
           });
         }
       }
@@ -91,23 +95,30 @@ export async function explainExchange(
   return { would_succeed: failure === null, error: failure, steps };
 }
 
-/** The step's failure, or `undefined` when it passed. */
+/** The step's failure as the exchange (or the token endpoint) answers it, or `undefined` when it passed. */
 async function failureOf(
   step: ExchangeStep,
   ctx: ExchangeContext,
   work: (ctx: ExchangeContext) => Promise<void> | void,
-) {
+): Promise<ExplainedError | undefined> {
   try {
     await runStep(step, ctx, work);
     return undefined;
   } catch (error) {
+    // The token endpoint's refusal of what its request asks for (invalid_target, invalid_scope, a
+    // missing DPoP proof), answered with the token endpoint's own code.
+    if (error instanceof OAuthError) {
+      const { error: code, error_description } = oauthErrorBody(error);
+      return { error: code, error_description, status: error.status };
+    }
     const rialtoError = toRialtoError(error);
     // The store down or a bug says nothing about the token: answered (and logged) as the exchange would.
     if (rialtoError.status >= 500 && rialtoError.code !== 'discovery_failed') throw error;
-    // No step of the exchange answers invalid_request: it is the debugger's own request that is
-    // wrong (a draft policy that does not compile), answered as registration answers it.
-    if (rialtoError.code === 'invalid_request') throw error;
-    return rialtoError;
+    // Only `grant` of the exchange's steps answers invalid_request; from any other it is the
+    // debugger's own request that is wrong (a draft policy that does not compile), answered as
+    // registration answers it.
+    if (rialtoError.code === 'invalid_request' && !step.errors.includes('invalid_request')) throw error;
+    return { ...errorBody(rialtoError), status: rialtoError.status };
   }
 }
 
@@ -139,7 +150,7 @@ for (const step of EXCHANGE_STEPS) {
  * debugger and by the CLI for the refusals the debugger answers itself (under `api_key`: the API
  * key, the organization's standing and the rate limits).
  */
-export function exchangeErrorFix(step: ExplainStepName, code: RialtoErrorCode): string {
+export function exchangeErrorFix(step: ExplainStepName, code: RialtoErrorCode | OAuthErrorCode): string {
   return (
     FIXES.get(step)?.[code] ??
     'An unexpected error occurred; the service log has its cause. Retry, and report it if it persists.'

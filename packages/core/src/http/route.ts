@@ -12,10 +12,10 @@ export interface OAuthRoute {
   /** Its `application/x-www-form-urlencoded` body, as the document describes it. */
   form: z.ZodType;
   /**
-   * Answers whatever `run` throws as RFC 6749 §5.2 says; an endpoint without it answers its own
-   * errors in `run`.
+   * Answers whatever `run` throws as RFC 6749 §5.2 says, in place of the service's own error format:
+   * every OAuth endpoint answers its errors here, the route table's one way.
    */
-  answerError?(error: unknown, request: RequestLike): ResponseLike;
+  answerError(error: unknown, request: RequestLike): ResponseLike;
 }
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';

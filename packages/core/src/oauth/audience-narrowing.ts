@@ -52,7 +52,8 @@ export function createAudienceNarrowing(options: AudienceNarrowingOptions = {}):
       const scopes = grantedScope.split(' ').filter((scope) => scope !== '');
       const granted = scopes.filter(isAudienceScope).map(audienceOf);
       const otherScopes = scopes.filter((scope) => !isAudienceScope(scope));
-      const describeGranted = `this client may ask for ${granted.join(', ')}`;
+      // Built only for a refusal: most requests ask for nothing, or for what they may get.
+      const describeGranted = () => `this client may ask for ${granted.join(', ')}`;
 
       let selected: Set<string> | undefined;
       if (targets.audience.length > 0 || targets.resource.length > 0) {
@@ -61,7 +62,7 @@ export function createAudienceNarrowing(options: AudienceNarrowingOptions = {}):
           if (!granted.includes(audience)) {
             throw new OAuthError(
               'invalid_target',
-              `The audience ${quoted(audience)} is not granted; ${describeGranted}.`,
+              `The audience ${quoted(audience)} is not granted; ${describeGranted()}.`,
             );
           }
           selected.add(audience);

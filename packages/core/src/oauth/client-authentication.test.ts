@@ -6,6 +6,7 @@ import type { ApiKeyRecord, Store } from '../store/store.js';
 import { createEvents } from '../telemetry/audit-events.js';
 import {
   authenticateClient,
+  clientAuthMethodOf,
   readClientCredentials,
   requireClientCredentials,
 } from './client-authentication.js';
@@ -148,11 +149,24 @@ describe('readClientCredentials', () => {
 
 describe('requireClientCredentials', () => {
   it('refuses a request without credentials with missing_api_key, which answers 401 invalid_client', () => {
-    expect(refusal(() => requireClientCredentials({}, { client_id: 'org' }))).toEqual({
+    expect(refusal(() => requireClientCredentials({ headers: {} }, { client_id: 'org' }))).toEqual({
       code: 'missing_api_key',
       description:
         'The client must authenticate. Authenticate with HTTP Basic (client_secret_basic), client_id and client_secret in the body (client_secret_post), or the X-API-Key header.',
     });
+  });
+
+  it('records on the request how it authenticated, for the error answer, and nothing for a refused one', () => {
+    const viaBasic = { headers: { authorization: basic('org:key') } };
+    const viaBody = { headers: {} };
+    const without = { headers: {} };
+    expect(clientAuthMethodOf(viaBasic)).toBeUndefined();
+    requireClientCredentials(viaBasic, {});
+    requireClientCredentials(viaBody, { client_id: 'org', client_secret: 'key' });
+    expect(() => requireClientCredentials(without, {})).toThrow(RialtoError);
+    expect(clientAuthMethodOf(viaBasic)).toBe('client_secret_basic');
+    expect(clientAuthMethodOf(viaBody)).toBe('client_secret_post');
+    expect(clientAuthMethodOf(without)).toBeUndefined();
   });
 });
 

@@ -71,19 +71,32 @@ export function readClientCredentials(
   return undefined;
 }
 
+// Keyed by the request object, so nothing is added to `RequestLike` and nothing outlives the request.
+const attemptedMethods = new WeakMap<Pick<RequestLike, 'headers'>, ClientAuthMethod>();
+
 /**
  * {@link readClientCredentials} for endpoints every request of which must authenticate the client.
+ * Records on the request how it authenticated, for {@link clientAuthMethodOf}.
  * @throws RialtoError `missing_api_key` (answered as `401 invalid_client`) when there are none
  */
 export function requireClientCredentials(
-  headers: RequestLike['headers'],
+  request: Pick<RequestLike, 'headers'>,
   parameters: FormParameters,
 ): ClientCredentials {
-  const credentials = readClientCredentials(headers, parameters);
+  const credentials = readClientCredentials(request.headers, parameters);
   if (credentials === undefined) {
     throw new RialtoError('missing_api_key', `The client must authenticate. ${fix}`);
   }
+  attemptedMethods.set(request, credentials.method);
   return credentials;
+}
+
+/**
+ * How the request authenticated its client, or tried to, once {@link requireClientCredentials} read
+ * it: the error answer challenges a failed `client_secret_basic` attempt (RFC 6749 §5.2).
+ */
+export function clientAuthMethodOf(request: Pick<RequestLike, 'headers'>): ClientAuthMethod | undefined {
+  return attemptedMethods.get(request);
 }
 
 /**

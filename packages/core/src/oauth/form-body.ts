@@ -118,6 +118,8 @@ function decodeForm(text: string, maxParameters: number): Array<[string, string]
  * @returns `null` when an escape is malformed or the bytes are not UTF-8, rather than keeping them verbatim
  */
 export function formUrlDecode(encoded: string): string | null {
+  // Tokens and most parameters have nothing to decode: skip the copy and the decoder for them.
+  if (!encoded.includes('%') && !encoded.includes('+')) return encoded;
   try {
     return decodeURIComponent(encoded.replaceAll('+', ' '));
   } catch {

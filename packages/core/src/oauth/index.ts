@@ -13,6 +13,7 @@ export {
   authenticateClient,
   type ClientAuthMethod,
   type ClientCredentials,
+  clientAuthMethodOf,
   readClientCredentials,
   requireClientCredentials,
 } from './client-authentication.js';

@@ -56,7 +56,9 @@ export interface TokenEndpoint {
   token(request: RequestLike, onGrantType?: (label: OAuthGrantLabel) => void): Promise<OAuthTokenResponse>;
   /**
    * The exchange's input for a token-endpoint body at the debugger: the same client
-   * authentication and ID token; no DPoP proof (none can name the debugger's URL).
+   * authentication, ID token and grant (narrowing, and the organization's DPoP requirement). A
+   * `DPoP` header counts as a proof but is not checked: its `htu` names the token endpoint, and
+   * checking it would use up its `jti`.
    * @throws RialtoError `invalid_request` for a body that is no token-exchange or jwt-bearer request
    */
   explainInput(request: RequestLike): ExchangeInput;
@@ -89,7 +91,7 @@ export function createTokenEndpoint(options: TokenEndpointOptions): TokenEndpoin
   function exchangeInput(
     credentials: ClientCredentials,
     grantRequest: ExchangeGrantRequest,
-    bindKey: (() => Promise<string | undefined>) | undefined,
+    bindKey: () => Promise<string | undefined>,
   ): ExchangeInput {
     return {
       grantType: grantRequest.grantType === TOKEN_EXCHANGE_GRANT ? 'token_exchange' : 'jwt_bearer',
@@ -98,7 +100,6 @@ export function createTokenEndpoint(options: TokenEndpointOptions): TokenEndpoin
         grantRequest.grantType === TOKEN_EXCHANGE_GRANT ? grantRequest.subjectToken : grantRequest.assertion,
       async grant(org): Promise<OAuthGrant> {
         const { audience } = narrowing.narrow(grantRequest.targets, scopeFor(org));
-        if (bindKey === undefined) return { audience };
         const jkt = await bindKey();
         if (jkt === undefined && requiresDpop(org)) {
           throw new OAuthError(
@@ -115,7 +116,7 @@ export function createTokenEndpoint(options: TokenEndpointOptions): TokenEndpoin
     async token(request, onGrantType) {
       const parameters = parseFormBody(request, { maxBytes: maxBodyBytes });
       onGrantType?.(GRANT_LABELS[String(parameters.grant_type)] ?? 'unsupported');
-      const credentials = requireClientCredentials(request.headers, parameters);
+      const credentials = requireClientCredentials(request, parameters);
       const tokenRequest = parseTokenRequest(parameters);
       if (tokenRequest.grantType === REFRESH_TOKEN_GRANT) {
         const orgId = await authenticateClient(credentials, apiKeys);
@@ -139,7 +140,7 @@ export function createTokenEndpoint(options: TokenEndpointOptions): TokenEndpoin
     explainInput(request) {
       try {
         const parameters = parseFormBody(request, { maxBytes: maxBodyBytes });
-        const credentials = requireClientCredentials(request.headers, parameters);
+        const credentials = requireClientCredentials(request, parameters);
         const tokenRequest = parseTokenRequest(parameters);
         if (tokenRequest.grantType === REFRESH_TOKEN_GRANT) {
           throw new RialtoError(
@@ -147,7 +148,7 @@ export function createTokenEndpoint(options: TokenEndpointOptions): TokenEndpoin
             'The debugger explains token exchange and jwt-bearer requests; a refresh runs no exchange.',
           );
         }
-        return exchangeInput(credentials, tokenRequest, undefined);
+        return exchangeInput(credentials, tokenRequest, unverifiedProofKey(request));
       } catch (error) {
         // The debugger answers in the service's own format: an OAuth-only refusal is a malformed request there.
         if (error instanceof OAuthError) throw new RialtoError('invalid_request', error.description);
@@ -155,4 +156,11 @@ export function createTokenEndpoint(options: TokenEndpointOptions): TokenEndpoin
       }
     },
   };
+}
+
+// The debugger's stand-in for a proof's key: present when a proof was sent, never checked or minted into a token.
+const UNVERIFIED_PROOF_KEY = 'unverified-dpop-proof';
+
+function unverifiedProofKey(request: RequestLike): () => Promise<string | undefined> {
+  return async () => (request.headers.dpop === undefined ? undefined : UNVERIFIED_PROOF_KEY);
 }

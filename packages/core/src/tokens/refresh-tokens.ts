@@ -6,6 +6,7 @@ import { refreshRequestSchema } from '../http/wire-format.js';
 import { epochSeconds } from '../internal/clock.js';
 import { kidOf } from '../internal/kid-of.js';
 import { REFRESH_TOKEN_ALGORITHM, type SigningKeys } from '../keys/signing-keys.js';
+import { refuseUnboundTokens } from '../oauth/dpop-requirement.js';
 import { OAuthError } from '../oauth/oauth-error.js';
 import type { Organizations } from '../organizations/organizations.js';
 import type { OrganizationRecord, Store } from '../store/store.js';
@@ -72,7 +73,8 @@ export interface RefreshTokens {
    * The exception is a retry within the grace window, before the successor is used: it gets the
    * same successor again, so a refresh that answered 503 (or whose answer was lost) after the
    * store wrote it costs no session. The new access token carries the user's current flags.
-   * @throws RialtoError `invalid_request` (no `refresh_token`) or `invalid_grant`
+   * @throws RialtoError `invalid_request` (no `refresh_token`, or an organization that now requires
+   * DPoP-bound tokens: the token is left unused) or `invalid_grant`
    */
   refresh(body: RequestLike['body']): Promise<TokenResponse>;
   /**
@@ -80,7 +82,8 @@ export interface RefreshTokens {
    * window and reuse detection, for a token of the authenticated client's organization only. A
    * token of another organization is refused before anything is used, so its owner keeps it; a
    * DPoP-bound family needs a proof with its key.
-   * @throws RialtoError `invalid_grant`, `organization_suspended`; OAuthError `invalid_dpop_proof`
+   * @throws RialtoError `invalid_grant`, `organization_suspended`, `invalid_request` (an unbound
+   * family of an organization that now requires DPoP, left unused); OAuthError `invalid_dpop_proof`
    */
   refreshForClient(request: ClientRefresh): Promise<TokenResponse>;
   /**
@@ -169,6 +172,14 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
     // Before consuming: a suspension pauses sessions, and resuming the org brings them back.
     const orgNow = await organizations.get(claims.org_id);
     if (orgNow && orgNow.suspendedAt !== null) throw new RialtoError('organization_suspended');
+    // A session started before its organization required DPoP is not bound: it pauses, unused, and
+    // resumes if the requirement is lifted; the user exchanges again with a proof meanwhile.
+    if (orgNow && family?.jkt === undefined) {
+      refuseUnboundTokens(
+        orgNow,
+        'this refresh token was issued without a DPoP key; exchange the ID token again at POST /oauth/token with a DPoP proof',
+      );
+    }
     const now = epochSeconds();
     const audit = { orgId: claims.org_id, userId: claims.sub, familyId: claims.fid };
     const successor = await minter.successorOf(

@@ -1,5 +1,16 @@
 import { RialtoError } from '../../errors.js';
-import { type OAuthEndpoint, oauthErrorResponse, toOAuthError } from '../../oauth/error-mapping.js';
+import {
+  authenticateClient,
+  clientAuthMethodOf,
+  readClientCredentials,
+  requireClientCredentials,
+} from '../../oauth/client-authentication.js';
+import {
+  type OAuthEndpoint,
+  type OAuthErrorContext,
+  oauthErrorResponse,
+  toOAuthError,
+} from '../../oauth/error-mapping.js';
 import { type FormParameters, parseFormBody } from '../../oauth/form-body.js';
 import { OAuthError } from '../../oauth/oauth-error.js';
 import { tokenRequestSchema } from '../../oauth/token-request.js';
@@ -8,8 +19,7 @@ import type { OAuthGrantLabel } from '../../telemetry/prometheus-metrics.js';
 import { createTokenIntrospection, typeOf } from '../../tokens/introspect-token.js';
 import { ACCESS_TOKEN_TYPE } from '../../tokens/mint-tokens.js';
 import type { RequestLike, ResponseLike } from '../http-types.js';
-import { json, respond } from '../messages.js';
-import { authenticateOAuthCaller, type OAuthCaller, type OAuthClientAttempt } from '../oauth-client.js';
+import { header, json, respond } from '../messages.js';
 import { declareRoute, type Route } from '../route.js';
 import {
   emptyResponseSchema,
@@ -19,6 +29,9 @@ import {
   oauthTokenResponseSchema,
 } from '../wire-format.js';
 
+/** Who called the revocation or introspection endpoint: an organization as its OAuth client, or the service admin. */
+type OAuthCaller = { kind: 'client'; orgId: string } | { kind: 'admin' };
+
 /** `POST /oauth/token`, and for resource servers `POST /oauth/revoke` (RFC 7009) and `POST /oauth/introspect` (RFC 7662). */
 export function oauthRoutes(services: Services): Route[] {
   const { options, apiKeys, adminAuth, refreshTokens, accessTokens, exchange, tokenEndpoint } = services;
@@ -26,46 +39,55 @@ export function oauthRoutes(services: Services): Route[] {
   const admitClientAddress = services.addressLimit.admit;
   const introspection = createTokenIntrospection({ accessTokens, refreshTokens });
   const recorder = services.telemetry.metrics;
-  const tokenErrorContext = (request: RequestLike) => ({
-    endpoint: 'token' as const,
-    clientAuthMethod: triedBasic(request) ? ('client_secret_basic' as const) : undefined,
+  const errorContext = (endpoint: OAuthEndpoint, request: RequestLike): OAuthErrorContext => ({
+    endpoint,
+    clientAuthMethod: clientAuthMethodOf(request),
     remoteRetryAfterSeconds: options.remoteFailureBackoffSeconds,
   });
+  // The route table answers whatever an endpoint throws through this, and logs it.
+  const answerErrorOf =
+    (endpoint: OAuthEndpoint) =>
+    (error: unknown, request: RequestLike): ResponseLike =>
+      oauthErrorResponse(error, errorContext(endpoint, request));
 
   /**
-   * What both endpoints do before their own work, and their error answers: the per-address limit
-   * (refused authentications count too), the form body, the caller, the per-organization limit.
+   * What revocation and introspection do before their own work: the per-address limit (refused
+   * authentications count too), the form body, the caller, the per-organization limit.
    */
-  async function serve(
-    endpoint: OAuthEndpoint,
+  async function admitCaller(
     request: RequestLike,
-    answer: (parameters: FormParameters, caller: OAuthCaller) => Promise<ResponseLike>,
-  ): Promise<ResponseLike> {
-    const attempt: OAuthClientAttempt = {};
-    try {
-      admitClientAddress(request);
-      const parameters = parseFormBody(request, { maxBytes: options.maxBodyBytes });
-      const caller = await authenticateOAuthCaller(
-        request,
-        parameters,
-        attempt,
-        { apiKeys, adminAuth },
-        { admitsAdmin: endpoint === 'introspection' },
-      );
-      if (caller.kind === 'client') await exchange.deps.admitOrganization(caller.orgId);
-      return await answer(parameters, caller);
-    } catch (error) {
-      const response = oauthErrorResponse(error, {
-        endpoint,
-        clientAuthMethod: attempt.method,
-        remoteRetryAfterSeconds: options.remoteFailureBackoffSeconds,
-      });
-      if (response.status >= 500) {
-        const { error: code } = response.body as { error: string };
-        options.logger.error({ err: error, code }, 'rialto-exchange request failed');
+    { admitsAdmin }: { admitsAdmin: boolean },
+  ): Promise<{ parameters: FormParameters; caller: OAuthCaller }> {
+    admitClientAddress(request);
+    const parameters = parseFormBody(request, { maxBytes: options.maxBodyBytes });
+    const caller = await authenticateCaller(request, parameters, admitsAdmin);
+    if (caller.kind === 'client') await exchange.deps.admitOrganization(caller.orgId);
+    return { parameters, caller };
+  }
+
+  /**
+   * The organization's client credentials (RFC 6749 §2.3.1, or `X-API-Key`), or, where
+   * `admitsAdmin`, the admin token as `Authorization: Bearer` (RFC 7662 §2.1 lets a resource server
+   * use a bearer token there).
+   * @throws RialtoError as `requireClientCredentials` and `authenticateClient` do, or `unauthorized`
+   * for an Authorization header that is neither (answered `401 invalid_client`)
+   */
+  async function authenticateCaller(
+    request: RequestLike,
+    parameters: FormParameters,
+    admitsAdmin: boolean,
+  ): Promise<OAuthCaller> {
+    if (admitsAdmin && readClientCredentials(request.headers, parameters) === undefined) {
+      if (await adminAuth.isAdmin(request)) return { kind: 'admin' };
+      if (header(request, 'authorization') !== undefined) {
+        throw new RialtoError(
+          'unauthorized',
+          'The Authorization header is neither client credentials nor admin credentials.',
+        );
       }
-      return response;
     }
+    const credentials = requireClientCredentials(request, parameters);
+    return { kind: 'client', orgId: await authenticateClient(credentials, apiKeys) };
   }
 
   return [
@@ -83,7 +105,7 @@ export function oauthRoutes(services: Services): Route[] {
       oauth: {
         endpoint: 'token',
         form: tokenRequestSchema,
-        answerError: (error, request) => oauthErrorResponse(error, tokenErrorContext(request)),
+        answerError: answerErrorOf('token'),
       },
       async run(request) {
         if (recorder === undefined) {
@@ -99,7 +121,7 @@ export function oauthRoutes(services: Services): Route[] {
           recorder.oauthTokenAnswered(grantType, 'success');
           return json(200, tokens);
         } catch (error) {
-          recorder.oauthTokenAnswered(grantType, toOAuthError(error, tokenErrorContext(request)).code);
+          recorder.oauthTokenAnswered(grantType, toOAuthError(error, errorContext('token', request)).code);
           throw error;
         }
       },
@@ -108,7 +130,11 @@ export function oauthRoutes(services: Services): Route[] {
       route: 'POST /oauth/revoke',
       credentials: [],
       handlesRequestItself: true,
-      oauth: { endpoint: 'revocation', form: oauthRevocationRequestSchema },
+      oauth: {
+        endpoint: 'revocation',
+        form: oauthRevocationRequestSchema,
+        answerError: answerErrorOf('revocation'),
+      },
       operationId: 'oauthRevoke',
       summary: 'Revoke a refresh token of the authenticating organization, ending its family (RFC 7009)',
       description:
@@ -116,23 +142,27 @@ export function oauthRoutes(services: Services): Route[] {
       tag: 'Tokens',
       responses: { 200: emptyResponseSchema },
       errors: [],
-      run: (request) =>
-        serve('revocation', request, async (parameters, caller) => {
-          const token = requiredToken(parameters);
-          const orgId = caller.kind === 'client' ? caller.orgId : undefined;
-          if (orgId !== undefined && !(await refreshTokens.revokeOfOrganization(token, orgId))) {
-            // RFC 7009 §2.2.1: only a token that is recognizably an access token is refused, whatever
-            // its signature says, so the answer reveals nothing about other organizations' tokens.
-            if (typeOf(token) === ACCESS_TOKEN_TYPE) throw unsupportedTokenType();
-          }
-          return respond(200, emptyResponseSchema, {});
-        }),
+      async run(request) {
+        const { parameters, caller } = await admitCaller(request, { admitsAdmin: false });
+        const token = requiredToken(parameters);
+        const orgId = caller.kind === 'client' ? caller.orgId : undefined;
+        if (orgId !== undefined && !(await refreshTokens.revokeOfOrganization(token, orgId))) {
+          // RFC 7009 §2.2.1: only a token that is recognizably an access token is refused, whatever
+          // its signature says, so the answer reveals nothing about other organizations' tokens.
+          if (typeOf(token) === ACCESS_TOKEN_TYPE) throw unsupportedTokenType();
+        }
+        return respond(200, emptyResponseSchema, {});
+      },
     }),
     declareRoute({
       route: 'POST /oauth/introspect',
       credentials: [],
       handlesRequestItself: true,
-      oauth: { endpoint: 'introspection', form: oauthIntrospectionRequestSchema },
+      oauth: {
+        endpoint: 'introspection',
+        form: oauthIntrospectionRequestSchema,
+        answerError: answerErrorOf('introspection'),
+      },
       operationId: 'oauthIntrospect',
       summary: 'Describe an access or refresh token to a resource server (RFC 7662)',
       description:
@@ -140,13 +170,13 @@ export function oauthRoutes(services: Services): Route[] {
       tag: 'Tokens',
       responses: { 200: oauthIntrospectionResponseSchema },
       errors: [],
-      run: (request) =>
-        serve('introspection', request, async (parameters, caller) => {
-          const token = requiredToken(parameters);
-          const viewer =
-            caller.kind === 'admin' ? caller : { kind: 'organization' as const, orgId: caller.orgId };
-          return json(200, await introspection.introspect(token, viewer));
-        }),
+      async run(request) {
+        const { parameters, caller } = await admitCaller(request, { admitsAdmin: true });
+        const token = requiredToken(parameters);
+        const viewer =
+          caller.kind === 'admin' ? caller : { kind: 'organization' as const, orgId: caller.orgId };
+        return json(200, await introspection.introspect(token, viewer));
+      },
     }),
   ];
 }
@@ -167,11 +197,4 @@ function unsupportedTokenType(): OAuthError {
     'unsupported_token_type',
     'Access tokens cannot be revoked: they expire on their own within minutes. Revoke the refresh token instead.',
   );
-}
-
-// RFC 6749 §5.2: a failed Basic authentication is challenged, whatever else the request got wrong.
-function triedBasic(request: RequestLike): boolean {
-  const authorization = request.headers.authorization;
-  const value = Array.isArray(authorization) ? authorization[0] : authorization;
-  return value !== undefined && /^basic(?: |$)/i.test(value);
 }

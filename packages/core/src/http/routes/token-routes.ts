@@ -44,7 +44,7 @@ export function tokenRoutes({ exchange, refreshTokens, tokenEndpoint, addressLim
       operationId: 'explainExchange',
       summary: 'Run every check of an exchange, writing and minting nothing, and report each step',
       description:
-        "Takes the exchange's JSON body with `X-API-Key`, or a `POST /oauth/token` form body (`grant_type` token-exchange or jwt-bearer, `subject_token` or `assertion`, `audience`…) with its client authentication, and reports the same steps.",
+        "Takes the exchange's JSON body with `X-API-Key`, or a `POST /oauth/token` form body (`grant_type` token-exchange or jwt-bearer, `subject_token` and `subject_token_type` or `assertion`, `audience`, `resource`, `scope`) with its client authentication, and reports the same steps. Its `grant` step reports what the token endpoint would grant (the narrowed audience, or its `invalid_target` or `invalid_scope`, and `invalid_dpop_proof` without a `DPoP` header for an organization that requires DPoP-bound tokens; a proof is not checked here) or, for the JSON body, the seed exchange's refusal of such an organization.",
       tag: 'Tokens',
       responses: { 200: exchangeExplanationResponseSchema },
       // invalid_request: a token-endpoint body that is malformed or asks for no exchange.
