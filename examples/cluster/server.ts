@@ -16,8 +16,11 @@ import { availableParallelism } from 'node:os';
 
 if (cluster.isPrimary) {
   const storeUrl = process.env.RIALTO_STORE ?? '';
-  if (!/^(redis|rediss|postgres|postgresql|mysql):/.test(storeUrl)) {
-    console.error('Set RIALTO_STORE to a store every process shares: redis://, postgres:// or mysql://');
+  // The schemes of storeFromUrl whose data lives in a server every process reaches.
+  if (!/^(rediss?(\+cluster)?|postgres(ql)?|mysql|mariadb):/i.test(storeUrl)) {
+    console.error(
+      'Set RIALTO_STORE to a store every process shares: redis://, redis+cluster://, postgres:// or mysql://',
+    );
     process.exit(1);
   }
   const workers = Number(process.env.WEB_CONCURRENCY ?? availableParallelism());
