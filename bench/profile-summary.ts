@@ -41,6 +41,7 @@ interface Summary {
   byPlace: Map<string, number>;
   byFunction: Map<string, number>;
   inclusive: Map<string, number>;
+  byGroup: Map<string, number>;
 }
 
 const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'results');
@@ -58,6 +59,34 @@ const SELECTED: ReadonlyArray<readonly [string, RegExp]> = [
   ['@redis/client', /\/@redis\+client@/],
   ['better-sqlite3', /\/better-sqlite3@/],
   ['timers', /^\S* node:internal\/timers$/],
+];
+
+/**
+ * Where each sample's time goes, by what the work is for: the nearest frame (from the sampled one
+ * up) that matches a group names it, so a native frame (a write, a hash) counts for the code that
+ * called it. Tried in order on each frame; the first match wins.
+ */
+const GROUPS: ReadonlyArray<readonly [string, RegExp]> = [
+  ['garbage collector', /^\(garbage collector\) $/],
+  ['JOSE and crypto', /\/jose@|node:internal\/crypto|\/internal\/hs256|\/keys\/|\/tokens\/|floor-work\.ts$/],
+  ['metrics', /\/prom-client@|prometheus-metrics|\/telemetry\/metrics/],
+  ['logging', /\/pino[^/]*@|\/telemetry\/logger|sonic-boom/],
+  ['limits', /\/limits\//],
+  [
+    'store and caches',
+    /\/storage-adapters\/|\/core\/src\/store\/|\/lru-cache@|\/organizations\/|\/issuers\/|\/users\/|kysely|@redis|better-sqlite3|\/pg/,
+  ],
+  ['tracing hooks', /\/telemetry\/tracing/],
+  ['exchange steps and policy', /\/core\/src\/(exchange|policy|oauth)\//],
+  [
+    'routing and request/response',
+    /\/(express|router|send|etag|finalhandler|parseurl|content-type|mime-types|body-parser|raw-body|qs)@|\/packages\/express\/src\/|\/core\/src\/http\/|floor(-express)?\.ts$|rialto-core\.ts$/,
+  ],
+  [
+    'node http, net and streams',
+    /node:(_http|net|internal\/streams|internal\/stream_base|events|internal\/http)/,
+  ],
+  ['JSON', /^(parse|stringify) $/],
 ];
 
 function parseArgs(argv: string[]) {
@@ -122,16 +151,33 @@ function summarize(path: string): Summary {
   const byPlace = new Map<string, number>();
   const byFunction = new Map<string, number>();
   const inclusive = new Map<string, number>();
+  const byGroup = new Map<string, number>();
+  // Module loading (tsx's hooks answer on a message port) calls native frames with no URL of their own.
+  const duringStartup = (id: number): boolean => {
+    for (let current: number | undefined = id; current !== undefined; current = parentOf.get(current)) {
+      if (STARTUP.test((nodes.get(current) as ProfileNode).callFrame.url)) return true;
+    }
+    return false;
+  };
+  const groupOf = (id: number): string => {
+    for (let current: number | undefined = id; current !== undefined; current = parentOf.get(current)) {
+      const frame = (nodes.get(current) as ProfileNode).callFrame;
+      const group = GROUPS.find(([, pattern]) => pattern.test(`${frame.functionName} ${frame.url}`));
+      if (group) return group[0];
+    }
+    return 'other (native, V8, node internals)';
+  };
   const add = (map: Map<string, number>, key: string, micros: number) =>
     map.set(key, (map.get(key) ?? 0) + micros);
   let busyMicros = 0;
   for (const [id, micros] of selfMicros) {
     const { functionName, url, lineNumber } = (nodes.get(id) as ProfileNode).callFrame;
-    if (functionName === '(idle)' || STARTUP.test(url)) continue;
+    if (functionName === '(idle)' || duringStartup(id)) continue;
     busyMicros += micros;
     const place = where(url);
     add(byPlace, place, micros);
     add(byFunction, `${functionName || '(anonymous)'}  ${place}${url ? `:${lineNumber + 1}` : ''}`, micros);
+    add(byGroup, groupOf(id), micros);
     for (const [label, pattern] of SELECTED) {
       for (let current: number | undefined = id; current !== undefined; current = parentOf.get(current)) {
         const frame = (nodes.get(current) as ProfileNode).callFrame;
@@ -150,6 +196,7 @@ function summarize(path: string): Summary {
     byPlace,
     byFunction,
     inclusive,
+    byGroup,
   };
 }
 
@@ -160,6 +207,7 @@ function printOne(summary: Summary, top: number): void {
   const share = (micros: number) => `${((100 * micros) / summary.busyMicros).toFixed(1).padStart(5)}%`;
   console.log(`${summary.label}: main thread busy ${per(summary.busyMicros).trim()} ${summary.unit}\n`);
   for (const [title, map, rows] of [
+    ['self time by what it is for', summary.byGroup, GROUPS.length + 1],
     ['self time by package or file', summary.byPlace, 20],
     ['self time by function', summary.byFunction, top],
     ['inclusive time of selected frames', summary.inclusive, SELECTED.length],
@@ -180,6 +228,7 @@ function printComparison(a: Summary, b: Summary, top: number): void {
     `main thread busy: A ${format(a.busyMicros / a.divisor).trim()}, B ${format(b.busyMicros / b.divisor).trim()} ${a.unit}\n`,
   );
   for (const [title, mapA, mapB, rows] of [
+    ['by what it is for', a.byGroup, b.byGroup, GROUPS.length + 1],
     ['by package or file', a.byPlace, b.byPlace, 25],
     ['by function', a.byFunction, b.byFunction, top],
     ['selected frames, inclusive', a.inclusive, b.inclusive, SELECTED.length],

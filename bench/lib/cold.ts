@@ -19,8 +19,13 @@ export interface ColdStartResult {
     discoveryFetches: number;
     jwksFetches: number;
   };
-  /** Whether the first exchange succeeded and the herd caused exactly one discovery and one JWKS fetch. */
+  /**
+   * Whether the first exchange succeeded and the herd caused exactly one discovery and one JWKS
+   * fetch per process at most (each process has its own cache): one for a single process.
+   */
   passed: boolean;
+  /** Processes serving the target, each with its own cache of the IdP's documents. */
+  processes: number;
 }
 
 export interface ColdIssuer {
@@ -38,6 +43,7 @@ export async function measureColdStart(
   warm: ColdIssuer,
   first: ColdIssuer,
   herd: ColdIssuer,
+  processes = 1,
 ): Promise<ColdStartResult> {
   const warmTimes: number[] = [];
   for (const token of warm.tokens) {
@@ -69,12 +75,15 @@ export async function measureColdStart(
       discoveryFetches: discovery,
       jwksFetches: jwks,
     },
+    processes,
     passed:
       firstReply.status === 200 &&
       first.idp.counts.discovery === 1 &&
       first.idp.counts.jwks === 1 &&
       ok === replies.length &&
-      discovery === 1 &&
-      jwks === 1,
+      discovery >= 1 &&
+      discovery <= processes &&
+      jwks >= 1 &&
+      jwks <= processes,
   };
 }

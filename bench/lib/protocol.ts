@@ -55,6 +55,13 @@ export interface TargetStats {
 
 /** Env: JSON array of issuers the target serves (rialto registers them itself). */
 export const ENV_ISSUERS = 'BENCH_ISSUERS';
+/**
+ * Env: JSON array of `BenchOrg` a rialto worker serves as they are, already registered in the
+ * shared store by its cluster's primary (rialto-cluster.ts), instead of registering its issuers.
+ */
+export const ENV_REGISTERED_ORGS = 'BENCH_REGISTERED_ORGS';
+/** Env: how many processes rialto-cluster.ts forks. */
+export const ENV_PROCESSES = 'BENCH_PROCESSES';
 /** Env: JSON `BenchOrg` for targets that do not register organizations (floor, naive). */
 export const ENV_ORG = 'BENCH_ORG';
 /** Env: JWKS URL of the partner IdP, for targets that do not run discovery (floor, naive). */

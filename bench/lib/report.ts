@@ -205,7 +205,7 @@ export function coldStartText(rows: Row[]): string {
     if (!row.cold) continue;
     const { cold } = row;
     lines.push(
-      `- ${row.name}: first exchange for a never-seen issuer ${fixed(cold.firstExchangeMs)} ms (status ${cold.firstStatus}; a warm exchange takes ${fixed(cold.warmExchangeMs)} ms); ${cold.herd.requests} concurrent cold exchanges: ${cold.herd.ok} × 200 in ${fixed(cold.herd.allAnsweredMs)} ms, ${cold.herd.discoveryFetches} discovery + ${cold.herd.jwksFetches} JWKS fetch(es) — ${cold.passed ? 'ok (must be 1 + 1)' : 'FAILED (must be 1 + 1)'}`,
+      `- ${row.name}: first exchange for a never-seen issuer ${fixed(cold.firstExchangeMs)} ms (status ${cold.firstStatus}; a warm exchange takes ${fixed(cold.warmExchangeMs)} ms); ${cold.herd.requests} concurrent cold exchanges: ${cold.herd.ok} × 200 in ${fixed(cold.herd.allAnsweredMs)} ms, ${cold.herd.discoveryFetches} discovery + ${cold.herd.jwksFetches} JWKS fetch(es) — ${cold.passed ? 'ok' : 'FAILED'} (must be 1 + 1${cold.processes > 1 ? ` per process, ${cold.processes} processes` : ''})`,
     );
   }
   return lines.join('\n');

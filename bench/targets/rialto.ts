@@ -15,6 +15,7 @@ import {
   ENV_METRICS,
   ENV_POLICY,
   ENV_REFRESH_TTL_SECONDS,
+  ENV_REGISTERED_ORGS,
   ENV_STORE,
   ORG_NAME,
   readJsonEnv,
@@ -53,8 +54,10 @@ const router = rialtoExchange({
 const app = express();
 app.use(router);
 
-const orgs: BenchOrg[] = [];
-for (const issuer of readJsonEnv<string[]>(ENV_ISSUERS)) {
+// A cluster worker (rialto-cluster.ts) serves what its primary registered in the shared store.
+const registered = process.env[ENV_REGISTERED_ORGS];
+const orgs: BenchOrg[] = registered ? (JSON.parse(registered) as BenchOrg[]) : [];
+for (const issuer of registered ? [] : readJsonEnv<string[]>(ENV_ISSUERS)) {
   const { organization, apiKey } = await router.exchange.registerOrganization({
     name: ORG_NAME,
     issuer,

@@ -108,6 +108,38 @@ describe('adversarial ID tokens', () => {
     await expectRejected(outer, 400, 'invalid_token', /JSON object payload/);
   });
 
+  it.each([
+    ['a JSON array payload', `${b64({ alg: 'RS256' })}.${b64(['sub', 'email'])}.c2ln`],
+    ['a JSON string payload', `${b64({ alg: 'RS256' })}.${b64('user-1')}.c2ln`],
+    ['a null payload', `${b64({ alg: 'RS256' })}.${b64(null)}.c2ln`],
+    [
+      'a header that is not JSON',
+      `${Buffer.from('{alg:RS256}').toString('base64url')}.${b64({ sub: 'u' })}.c2ln`,
+    ],
+    ['a JSON array header', `${b64(['RS256'])}.${b64({ sub: 'u' })}.c2ln`],
+  ])('refuses %s as not a JWT', async (_, token) => {
+    await expectRejected(token, 400, 'invalid_token', /JSON header and JSON object payload/);
+  });
+
+  it('refuses a non-canonical header or payload part, not only the signature', async () => {
+    // JSON of 3n + 1 bytes (trailing spaces are still JSON) encodes to base64url whose last
+    // character carries 4 unused bits: flipping the lowest gives another spelling of the same bytes.
+    const spelled = (value: unknown) => {
+      let json = JSON.stringify(value);
+      while (json.length % 3 !== 1) json += ' ';
+      return Buffer.from(json).toString('base64url');
+    };
+    const twin = (segment: string) => {
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+      return `${segment.slice(0, -1)}${alphabet[alphabet.indexOf(segment.at(-1) as string) ^ 1]}`;
+    };
+    const header = spelled({ alg: 'RS256', kid: idp.kid });
+    const payload = spelled(idTokenClaims(idp.issuer));
+    expect(Buffer.from(twin(payload), 'base64url')).toEqual(Buffer.from(payload, 'base64url'));
+    await expectRejected(`${twin(header)}.${payload}.c2ln`, 400, 'invalid_token', /canonical base64url/);
+    await expectRejected(`${header}.${twin(payload)}.c2ln`, 400, 'invalid_token', /canonical base64url/);
+  });
+
   it('reads duplicate claim names as the lexically last in every check and in the minted token (RFC 7515 §5.2)', async () => {
     const claims = idTokenClaims(idp.issuer, { sub: 'duplicate', email: 'first@example.com' });
     const payload = JSON.stringify(claims).replace(/}$/, ',"email":"last@example.com"}');
