@@ -75,6 +75,7 @@ const EXPECTED: Record<string, { source: string; load: () => Promise<object>; su
         'IssuerRegistrationRecord',
         'JsonValue',
         'KycStatus',
+        'LinkScope',
         'ListOrganizationsInput',
         'ListUsersInput',
         'ListingPosition',

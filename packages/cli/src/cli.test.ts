@@ -237,6 +237,7 @@ describe.each(kinds)('rialto-exchange commands against the %s store', async (kin
     expect(registration?.policy).toEqual({
       condition: 'claims.hd == "acme.example.com"',
       claimMappings: { department: 'claims.department' },
+      linkScope: 'issuer',
       version: 1,
     });
 
@@ -250,12 +251,15 @@ describe.each(kinds)('rialto-exchange commands against the %s store', async (kin
       '--clear-condition',
       '--claim-mapping',
       'tier="gold"',
+      '--link-scope',
+      'org',
     );
     expect(updated.json).toEqual({
       org_id: org.org_id,
       issuer_id: registration?.registrationId,
       condition: null,
       claim_mappings: { tier: '"gold"' },
+      link_scope: 'org',
       policy_version: 2,
     });
 

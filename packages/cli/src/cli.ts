@@ -29,6 +29,7 @@ import {
   RialtoError,
   type RialtoErrorCode,
   type RialtoExchange,
+  storeKit,
   type WebhookDeliveryRecord,
 } from '@rialto-exchange/core';
 import { type ClosableStore, storeFromUrl } from '@rialto-exchange/storage-adapters';
@@ -70,7 +71,7 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   'register-organization': {
     usage:
-      'register-organization --name <name> --issuer <https url> [--audience a,b] [--client-id <id>]... [--email-linking verified|unless_unverified|never] [--provisioning create|link_only] [--condition <cel>] [--claim-mapping <claim>=<cel>]... [--allow-insecure-issuers] [--allow-private-issuer]',
+      'register-organization --name <name> --issuer <https url> [--audience a,b] [--client-id <id>]... [--email-linking verified|unless_unverified|never] [--link-scope issuer|org] [--provisioning create|link_only] [--condition <cel>] [--claim-mapping <claim>=<cel>]... [--allow-insecure-issuers] [--allow-private-issuer]',
     summary: 'registers an organization and prints its first API key (shown once)',
     options: [
       ...STORE_OPTIONS,
@@ -79,6 +80,7 @@ const COMMANDS: Record<string, Command> = {
       'audience',
       'client-id',
       'email-linking',
+      'link-scope',
       'provisioning',
       'condition',
       'claim-mapping',
@@ -89,9 +91,9 @@ const COMMANDS: Record<string, Command> = {
   },
   'update-issuer-policy': {
     usage:
-      'update-issuer-policy --org <org_id> --issuer-id <issuer_id> [--condition <cel> | --clear-condition] [--claim-mapping <claim>=<cel>]... [--clear-claim-mappings]',
+      'update-issuer-policy --org <org_id> --issuer-id <issuer_id> [--condition <cel> | --clear-condition] [--claim-mapping <claim>=<cel>]... [--clear-claim-mappings] [--link-scope issuer|org]',
     summary:
-      "changes an issuer registration's exchange policy (a new version, audited); --claim-mapping replaces all mappings, an option left out leaves its field as it is",
+      "changes an issuer registration's exchange policy (a new version, audited); --claim-mapping replaces all mappings, an option left out leaves its field as it is; --link-scope org lets its identities link by email to users first seen through the organization's other issuers",
     options: [
       ...STORE_OPTIONS,
       'org',
@@ -100,6 +102,7 @@ const COMMANDS: Record<string, Command> = {
       'clear-condition',
       'claim-mapping',
       'clear-claim-mappings',
+      'link-scope',
     ],
     target: 'store',
   },
@@ -239,6 +242,7 @@ function parse(argv: string[]) {
       audience: { type: 'string' },
       'client-id': { type: 'string', multiple: true },
       'email-linking': { type: 'string' },
+      'link-scope': { type: 'string' },
       provisioning: { type: 'string' },
       condition: { type: 'string' },
       'clear-condition': { type: 'boolean' },
@@ -357,6 +361,13 @@ async function generateKey(values: Values, io: CliIo): Promise<number> {
   const pem = (await exportPKCS8(privateKey)).trim();
   io.out(values.json ? JSON.stringify({ alg, private_key: pem }, null, 2) : pem);
   return EXIT_OK;
+}
+
+/**
+ * `--link-scope` as the body field; its value is checked by the same schema as the admin route's.
+ */
+function linkScopeField(values: Values): { link_scope?: 'issuer' } {
+  return values['link-scope'] === undefined ? {} : { link_scope: values['link-scope'] as 'issuer' };
 }
 
 /**
@@ -635,6 +646,7 @@ async function runWithExchange(name: string, values: Values, exchange: RialtoExc
           : { email_linking: values['email-linking'] as 'verified' }),
         ...(values.provisioning === undefined ? {} : { provisioning: values.provisioning as 'create' }),
         ...policyFields(values),
+        ...linkScopeField(values),
       });
       const json = {
         org_id: registered.organization.orgId,
@@ -684,13 +696,17 @@ async function runWithExchange(name: string, values: Values, exchange: RialtoExc
       const [orgId] = required(values, 'org');
       const issuerId = values['issuer-id'];
       if (issuerId === undefined) throw new UsageError('Missing --issuer-id');
-      const updated = await exchange.issuers.updatePolicy(orgId as string, issuerId, policyFields(values));
+      const updated = await exchange.issuers.updatePolicy(orgId as string, issuerId, {
+        ...policyFields(values),
+        ...linkScopeField(values),
+      });
       const policy = updated.policy ?? { condition: null, claimMappings: {}, version: 0 };
       const json = {
         org_id: updated.orgId,
         issuer_id: updated.registrationId,
         condition: policy.condition,
         claim_mappings: policy.claimMappings,
+        link_scope: storeKit.linkScopeOf(updated),
         policy_version: policy.version,
       };
       return { text: JSON.stringify(json, null, 2), json };

@@ -78,6 +78,7 @@ export type {
   IssuerRegistrationConflict,
   IssuerRegistrationRecord,
   KycStatus,
+  LinkScope,
   ListingPosition,
   ListOrganizationsInput,
   ListUsersInput,

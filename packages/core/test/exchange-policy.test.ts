@@ -175,6 +175,7 @@ describe('PATCH /identity/organizations/{org_id}/issuers/{issuer_id}', () => {
     expect(updated.policy).toEqual({
       condition: null,
       claimMappings: { tier: '"silver"', team: 'claims.groups' },
+      linkScope: 'issuer',
       version: 3,
     });
     expect(changes.at(-1)).toMatchObject({
@@ -210,10 +211,15 @@ describe('PATCH /identity/organizations/{org_id}/issuers/{issuer_id}', () => {
     );
   });
 
-  it('refuses a body naming neither field', async () => {
+  it('refuses a body naming no field', async () => {
     const response = await patchIssuer(t, org.orgId, org.issuerId, {});
 
-    expectFailsWith(response, 400, 'invalid_request', 'give condition, claim_mappings or both');
+    expectFailsWith(
+      response,
+      400,
+      'invalid_request',
+      'give condition, claim_mappings, link_scope or a combination',
+    );
   });
 
   it('answers 404 for a registration the organization does not have', async () => {

@@ -193,6 +193,7 @@ describe('several issuers per organization', () => {
       email_linking: 'never',
       subject_claim: 'oid',
       trust_username_claims: true,
+      link_scope: 'issuer',
       condition: null,
       claim_mappings: {},
       policy_version: 1,
@@ -287,7 +288,10 @@ describe('several issuers per organization', () => {
     const staffRegistration = listed.body.issuers.find(
       (found: { issuer: string }) => found.issuer === staff.issuer,
     );
-    const token = await staff.sign(idTokenClaims(staff.issuer, { aud: 'staff-portal', oid: 'oid-1' }));
+    // Its own address: with link_scope "issuer", a staff identity does not link to a customer's user.
+    const token = await staff.sign(
+      idTokenClaims(staff.issuer, { aud: 'staff-portal', oid: 'oid-1', email: 'emp@example.com' }),
+    );
     expect((await exchange(t.app, org.apiKey, { token })).status).toBe(200);
 
     const removed = await removeIssuer(t, org.orgId, staffRegistration.issuer_id);

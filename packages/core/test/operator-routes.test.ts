@@ -180,6 +180,7 @@ describe('GET /identity/organizations/{org_id} and its api-keys', () => {
           email_linking: expect.any(String),
           subject_claim: 'sub',
           trust_username_claims: false,
+          link_scope: 'issuer',
           condition: null,
           claim_mappings: {},
           policy_version: 1,

@@ -25,6 +25,7 @@ describe('exchange policies against a real OpenID provider', () => {
   let idp: DevIdp;
   let t: TestApp;
   let apiKey: string;
+  let orgId: string;
 
   beforeAll(async () => {
     idp = await startDevIdp();
@@ -41,8 +42,15 @@ describe('exchange policies against a real OpenID provider', () => {
     });
     expect(registered.status).toBe(201);
     apiKey = registered.body.api_key;
+    orgId = registered.body.org_id;
   });
   afterAll(() => idp.close());
+
+  async function mappedClaimsSeenBy(accessToken: string) {
+    const resource = await request(t.app).get('/api/me').set('authorization', `Bearer ${accessToken}`);
+    expect(resource.status).toBe(200);
+    return resource.body;
+  }
 
   it('admits a token the condition holds for; the mapped claims reach a resource server in the verified access token', async () => {
     const idToken = await idp.getIdToken({ email: 'ada@partner.example', claims: STAFF });
@@ -55,6 +63,46 @@ describe('exchange policies against a real OpenID provider', () => {
 
     expect(resource.status).toBe(200);
     expect(resource.body).toEqual({ department: 'Research', team_count: 2, org_id: expect.any(String) });
+  });
+
+  it('keeps the mapped claims in every access token refreshed at /identity/auth/refresh', async () => {
+    const idToken = await idp.getIdToken({ email: 'grace@partner.example', claims: STAFF });
+    let tokens = (await exchange(t.app, apiKey, { token: idToken })).body;
+
+    for (let round = 0; round < 2; round += 1) {
+      const refreshed = await request(t.app)
+        .post('/identity/auth/refresh')
+        .send({ refresh_token: tokens.refresh_token });
+      expect(refreshed.status).toBe(200);
+      tokens = refreshed.body;
+      expect(await mappedClaimsSeenBy(tokens.access_token)).toEqual({
+        department: 'Research',
+        team_count: 2,
+        org_id: orgId,
+      });
+    }
+  });
+
+  it('keeps the mapped claims in access tokens refreshed with grant_type=refresh_token at /oauth/token', async () => {
+    const assertion = await idp.getIdToken({ email: 'hedy@partner.example', claims: STAFF });
+    const client = { client_id: orgId, client_secret: apiKey };
+    const granted = await request(t.app)
+      .post('/oauth/token')
+      .type('form')
+      .send({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion, ...client });
+    expect(granted.status).toBe(200);
+
+    const refreshed = await request(t.app)
+      .post('/oauth/token')
+      .type('form')
+      .send({ grant_type: 'refresh_token', refresh_token: granted.body.refresh_token, ...client });
+
+    expect(refreshed.status).toBe(200);
+    expect(await mappedClaimsSeenBy(refreshed.body.access_token)).toEqual({
+      department: 'Research',
+      team_count: 2,
+      org_id: orgId,
+    });
   });
 
   it('refuses a token it is false for with the exact error, writing nothing', async () => {

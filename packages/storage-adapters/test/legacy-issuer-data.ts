@@ -8,7 +8,7 @@ import type {
 import Sqlite from 'better-sqlite3';
 import { expect } from 'vitest';
 import { apiKey, issuerRegistration, organization } from '../src/conformance/fixtures.js';
-import { forgetMigration } from './legacy-migration-runner.js';
+import { forgetMigration, undoLinkScopesMigration } from './legacy-migration-runner.js';
 
 /** An organization as the single-issuer schema (SQL versions 1-2, earlier Redis and Keyv records) stored it. */
 export interface LegacyOrganization {
@@ -78,6 +78,7 @@ export function undoIssuerRegistrationsMigration(tablePrefix: string): string[] 
     forgetMigration(tablePrefix, 5),
     // Its columns went with the table: a version 2 database upgrades through both.
     forgetMigration(tablePrefix, 10),
+    ...undoLinkScopesMigration(tablePrefix, { withRegistrations: false }),
   ];
 }
 

@@ -19,7 +19,23 @@ export const MIGRATION_NAMES = [
   '0010_issuer_policies',
   '0011_identities_keyed_by_claim_name',
   '0012_console_listings_and_sessions',
+  '0013_link_scopes',
 ] as const;
+
+/**
+ * Statements that take a migrated database back to before migration 13 (link scopes), for tests
+ * that write rows as an earlier version did. `withRegistrations: false` when the registrations
+ * table is dropped anyway.
+ */
+export function undoLinkScopesMigration(tablePrefix: string, { withRegistrations = true } = {}): string[] {
+  return [
+    `alter table ${tablePrefix}users drop column first_seen_through`,
+    ...(withRegistrations
+      ? [`alter table ${tablePrefix}issuer_registrations drop column policy_link_scope`]
+      : []),
+    forgetMigration(tablePrefix, 13),
+  ];
+}
 
 /** The statement that makes the store run migration `version` (1-based) again on its next start. */
 export function forgetMigration(tablePrefix: string, version: number): string {
@@ -44,9 +60,10 @@ export function legacyRunnerAtVersion6(tablePrefix: string): string[] {
     `drop table ${tablePrefix}kysely_migration_lock`,
     `drop table ${tablePrefix}rate_limits`,
     `alter table ${tablePrefix}organizations drop column dpop_bound_access_tokens`,
-    ...['policy_condition', 'policy_claim_mappings', 'policy_version'].map(
+    ...['policy_condition', 'policy_claim_mappings', 'policy_version', 'policy_link_scope'].map(
       (column) => `alter table ${tablePrefix}issuer_registrations drop column ${column}`,
     ),
+    `alter table ${tablePrefix}users drop column first_seen_through`,
     `create table ${tablePrefix}migrations (version integer primary key, applied_at bigint not null)`,
     `insert into ${tablePrefix}migrations (version, applied_at) values ${versions.join(', ')}`,
   ];

@@ -18,7 +18,11 @@ import {
   legacyOrganizations,
   undoIssuerRegistrationsMigration,
 } from './legacy-issuer-data.js';
-import { expectAdoptedAtVersion6, legacyRunnerAtVersion6 } from './legacy-migration-runner.js';
+import {
+  expectAdoptedAtVersion6,
+  legacyRunnerAtVersion6,
+  undoLinkScopesMigration,
+} from './legacy-migration-runner.js';
 import { uniqueTablePrefix } from './sql-tables.js';
 
 function temporaryDatabase(): Sqlite.Database {
@@ -73,6 +77,7 @@ describe('sqlStore (SQLite)', () => {
     const database = temporaryDatabase();
     await sqlStore({ dialect: 'sqlite', database }).migrate();
     // Back to the version-1 schema, with users as version 1 wrote them.
+    for (const statement of undoLinkScopesMigration('rialto_')) database.exec(statement);
     database.exec(`
       drop table rialto_webhook_subscriptions;
       drop table rialto_webhook_deliveries;
@@ -127,6 +132,7 @@ describe('sqlStore (SQLite)', () => {
       apiKey(org.orgId),
       issuerRegistration(org.orgId),
     );
+    for (const statement of undoLinkScopesMigration('rialto_')) database.exec(statement);
     database.exec(`
       alter table rialto_users drop column role;
       alter table rialto_organizations drop column provisioning;

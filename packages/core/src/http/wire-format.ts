@@ -1,12 +1,17 @@
 import { z } from 'zod';
 import { ERROR_CODES, type RialtoErrorCode } from '../errors.js';
-import { EMAIL_LINKING_POLICIES, registrationWarnings } from '../issuers/issuer-registrations.js';
+import {
+  EMAIL_LINKING_POLICIES,
+  LINK_SCOPES,
+  registrationWarnings,
+} from '../issuers/issuer-registrations.js';
 import { authorizationServerMetadataSchema } from '../oauth/metadata.js';
 import { OAUTH_ERROR_CODES, type OAuthErrorCode } from '../oauth/oauth-error.js';
 import { ACCESS_TOKEN_TYPE } from '../oauth/token-request.js';
 import { PROVISIONING_MODES, type RegisteredOrganization } from '../organizations/organizations.js';
 import { exchangePolicySchema } from '../policy/policy-schema.js';
 import { policyOf } from '../store/kit/legacy-defaults.js';
+import { linkScopeOf } from '../store/kit/link-scope.js';
 import type {
   IssuerPolicyRecord,
   IssuerRegistrationRecord,
@@ -107,6 +112,11 @@ const issuerFieldsShape = {
   email_linking: z.enum(EMAIL_LINKING_POLICIES),
   subject_claim: z.string(),
   trust_username_claims: z.boolean(),
+  link_scope: z
+    .enum(LINK_SCOPES)
+    .describe(
+      'issuer: email linking joins only users first seen through this registration; org: any user of the organization.',
+    ),
   // The exchange policy (docs/exchange-policy.md).
   ...policyFieldsShape,
 };
@@ -221,6 +231,7 @@ export function issuerRegistrationJson(
     email_linking: registration.emailLinking,
     subject_claim: registration.subjectClaim,
     trust_username_claims: registration.trustUsernameClaims,
+    link_scope: linkScopeOf(registration),
     ...policyJson(policyOf(registration)),
     created_at: isoTime(registration.createdAt),
     ...(warnings.length > 0 ? { warnings } : {}),

@@ -17,11 +17,13 @@ export type {
 } from './issuer-registrations.js';
 export {
   createIssuerRegistrations,
+  DEFAULT_LINK_SCOPE,
   EMAIL_LINKING_POLICIES,
   issuerConflict,
   issuerFields,
   issuerPolicyPatchSchema,
   issuerRegistrationSchema,
+  LINK_SCOPES,
   registrationWarnings,
 } from './issuer-registrations.js';
 export type { SharedDocumentCache } from './remote-documents.js';

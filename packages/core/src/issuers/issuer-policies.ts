@@ -3,7 +3,7 @@ import { RialtoError } from '../errors.js';
 import { type CompiledPolicy, compileExchangePolicy } from '../policy/compile-policy.js';
 import type { ExchangePolicyInput } from '../policy/policy-schema.js';
 import { policyOf } from '../store/kit/legacy-defaults.js';
-import type { IssuerPolicyRecord, IssuerRegistrationRecord } from '../store/store.js';
+import type { IssuerPolicyRecord, IssuerRegistrationRecord, LinkScope } from '../store/store.js';
 
 /**
  * The exchange policy of a registration: checked and compiled from the registration body, stored
@@ -17,11 +17,16 @@ import type { IssuerPolicyRecord, IssuerRegistrationRecord } from '../store/stor
  * @throws RialtoError `invalid_request` naming the field and, for syntax and type errors, the
  *   position; a reserved claim name; a policy over the cost limit
  */
-export function issuerPolicyRecord(input: ExchangePolicyInput, version: number): IssuerPolicyRecord {
+export function issuerPolicyRecord(
+  input: ExchangePolicyInput,
+  version: number,
+  linkScope?: LinkScope,
+): IssuerPolicyRecord {
   const condition = input.condition ?? null;
   const claimMappings = { ...(input.claim_mappings ?? {}) };
   compileExchangePolicy({ condition, claimMappings });
-  return { condition, claimMappings, version };
+  // Left out rather than defaulted: a registration stored without it keeps reading as `org`.
+  return { condition, claimMappings, ...(linkScope === undefined ? {} : { linkScope }), version };
 }
 
 /** What a change of a registration's policy changed, for its audit event. */
@@ -30,6 +35,8 @@ export interface IssuerPolicyDiff {
   condition?: { before: string | null; after: string | null };
   /** Names of the mappings added, removed, and given another expression. */
   claimMappings?: { added: string[]; removed: string[]; changed: string[] };
+  /** The link scope before and after, when it changed. */
+  linkScope?: { before: LinkScope; after: LinkScope };
 }
 
 /** The differences between two policies; `{}` when they are the same. */
@@ -50,6 +57,9 @@ export function diffIssuerPolicies(before: IssuerPolicyRecord, after: IssuerPoli
     else if (was !== is) changed.push(name);
   }
   if (added.length + removed.length + changed.length > 0) diff.claimMappings = { added, removed, changed };
+  const scopeBefore = before.linkScope ?? 'org';
+  const scopeAfter = after.linkScope ?? 'org';
+  if (scopeBefore !== scopeAfter) diff.linkScope = { before: scopeBefore, after: scopeAfter };
   return diff;
 }
 

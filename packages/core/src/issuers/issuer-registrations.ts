@@ -12,6 +12,7 @@ import type {
   EmailLinkingPolicy,
   IssuerRegistrationConflict,
   IssuerRegistrationRecord,
+  LinkScope,
   Store,
 } from '../store/store.js';
 import type { RialtoEvents } from '../telemetry/audit-events.js';
@@ -19,6 +20,18 @@ import type { Logger } from '../telemetry/logger.js';
 import { isAllowedRemoteUrl } from './discovery.js';
 import { assertIssuerAddress, issuerAddressPolicy } from './issuer-address.js';
 import { diffIssuerPolicies, issuerPolicyRecord } from './issuer-policies.js';
+
+/** The link scopes an issuer registration may choose (`LinkScope`). */
+export const LINK_SCOPES = ['issuer', 'org'] as const satisfies readonly LinkScope[];
+
+/**
+ * New registrations link only within their own issuer unless the operator says otherwise: an
+ * organization's issuers are often run by different people (a staff IdP beside the customers'),
+ * and an IdP whose users can get any verified email (its admins create them) could otherwise claim
+ * every account first seen through another issuer. Registrations stored before link scopes keep
+ * `org`, the behaviour they had.
+ */
+export const DEFAULT_LINK_SCOPE: LinkScope = 'issuer';
 
 /** The linking policies an issuer registration may choose. */
 export const EMAIL_LINKING_POLICIES = [
@@ -122,6 +135,8 @@ export const issuerFields = {
   /** Allows a `subject_claim` outside `SAFE_SUBJECT_CLAIMS`; the registration then carries a warning. */
   unsafe_subject_claim: z.boolean().optional(),
   trust_username_claims: z.boolean().optional(),
+  /** Which users linking by email may join this issuer's identities to (`LinkScope`). */
+  link_scope: z.enum(LINK_SCOPES).optional(),
   // The exchange policy: `condition` and `claim_mappings` (docs/exchange-policy.md).
   ...exchangePolicyFields,
 };
@@ -133,12 +148,15 @@ export type IssuerRegistrationInput = z.infer<typeof issuerRegistrationSchema>;
 
 /**
  * Body of `PATCH /identity/organizations/:org_id/issuers/:issuer_id`: the policy fields to change,
- * at least one; `null` removes one, an absent one stays as it is.
+ * at least one; `null` removes a condition or the mappings, an absent field stays as it is.
  */
-export const issuerPolicyPatchSchema = exchangePolicySchema.refine(
-  (patch) => patch.condition !== undefined || patch.claim_mappings !== undefined,
-  'give condition, claim_mappings or both',
-);
+export const issuerPolicyPatchSchema = exchangePolicySchema
+  .extend({ link_scope: issuerFields.link_scope })
+  .refine(
+    (patch) =>
+      patch.condition !== undefined || patch.claim_mappings !== undefined || patch.link_scope !== undefined,
+    'give condition, claim_mappings, link_scope or a combination',
+  );
 
 export type IssuerPolicyPatch = z.infer<typeof issuerPolicyPatchSchema>;
 
@@ -340,7 +358,7 @@ export function createIssuerRegistrations(
       emailLinking: input.email_linking ?? options.defaultEmailLinking,
       subjectClaim,
       trustUsernameClaims: input.trust_username_claims ?? false,
-      policy: issuerPolicyRecord(input, 1),
+      policy: issuerPolicyRecord(input, 1, input.link_scope ?? DEFAULT_LINK_SCOPE),
       createdAt: now,
       updatedAt: now,
     };
@@ -385,6 +403,7 @@ export function createIssuerRegistrations(
             claim_mappings: patch.claim_mappings === undefined ? before.claimMappings : patch.claim_mappings,
           },
           before.version + 1,
+          patch.link_scope ?? before.linkScope,
         );
         const diff = diffIssuerPolicies(before, after);
         if (Object.keys(diff).length === 0) return current;

@@ -22,6 +22,7 @@ export type {
   IssuerRegistrationConflict,
   IssuerRegistrationRecord,
   KycStatus,
+  LinkScope,
   ListingPosition,
   ListOrganizationsInput,
   ListUsersInput,

@@ -95,11 +95,23 @@ export interface IssuerPolicyRecord {
   /** Access-token claim name -> CEL expression; `{}` when there are none. */
   claimMappings: Record<string, string>;
   /**
+   * Which existing users linking by email may join an identity of this issuer to (`LinkScope`).
+   * Absent on registrations stored before it existed, which read as `org` (`storeKit.linkScopeOf`).
+   */
+  linkScope?: LinkScope;
+  /**
    * 1 for a new registration, one more on each change: compiled policies are cached by
    * (registration, version), and a refusal names the version that refused.
    */
   version: number;
 }
+
+/**
+ * `issuer`: an identity of this issuer may be linked by email only to a user first seen through
+ * this same registration, or to one created beforehand that no identity has claimed yet.
+ * `org`: to any user of the organization (the behaviour before link scopes existed).
+ */
+export type LinkScope = 'issuer' | 'org';
 
 /**
  * Why a registration was refused; nothing was written.
@@ -158,6 +170,13 @@ export interface UserRecord extends UserVerification {
   email: string;
   /** Users created before roles existed read back as `member`. */
   role: UserRole;
+  /**
+   * The issuer registration the user was first seen through: the one whose exchange created it, or
+   * whose identity first claimed it by email. `null` for a user created beforehand (`createUser`)
+   * that no identity has claimed yet. Absent on users stored before it existed: unknown, so an
+   * issuer with link scope `issuer` never links to them.
+   */
+  firstSeenThrough?: string | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -179,6 +198,18 @@ export interface FindOrCreateUserInput {
   email: string;
   /** Whether an identity seen for the first time may be linked to an existing user with this email. */
   mayLinkByEmail: boolean;
+  /**
+   * The issuer registration the identity comes through. A user claimed by email for the first
+   * time (`firstSeenThrough: null`) records it as its `firstSeenThrough`, in the same atomic step
+   * as the link.
+   */
+  registrationId?: string;
+  /**
+   * Link scope `issuer` (`storeKit.mayLinkWithinScope`): linking by email joins only a user whose
+   * `firstSeenThrough` is `registrationId` or `null`; any other user with the email is a
+   * `conflict`, and nothing is written. @default false
+   */
+  linkWithinRegistration?: boolean;
   /**
    * Whether a user may be created when neither the identity nor the email is known (`link_only`
    * organizations pass `false`). When `false`, such a call writes nothing and answers
@@ -205,7 +236,10 @@ export type FindOrCreateUserResult =
   | { outcome: 'linked'; user: UserRecord }
   /** Neither identity nor email was known: user and identity link were created together. */
   | { outcome: 'created'; user: UserRecord }
-  /** The identity was new, a user with the email exists, and `mayLinkByEmail` was false. Nothing was written. */
+  /**
+   * The identity was new, a user with the email exists, and `mayLinkByEmail` was false or the link
+   * scope kept it from that user. Nothing was written.
+   */
   | { outcome: 'conflict' }
   /** Neither identity nor email was known and `mayCreate` was false. Nothing was written. */
   | { outcome: 'not_provisioned' };

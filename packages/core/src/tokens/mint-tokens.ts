@@ -68,7 +68,9 @@ export interface TokenMinter {
    * Signs an access token and a refresh token that starts a new family, and records the refresh
    * token. With `grant` (the token endpoint), both carry it. `customClaims` (the exchange policy's:
    * names the exchange does not own, 4 KiB of JSON at most) join the access token; its own claims
-   * are written after them.
+   * are written after them. The refresh token carries them too (`mapped_claims`), signed like the
+   * grant, so every access token of the family gets them: a refresh has no ID token to evaluate
+   * the policy on again.
    */
   mint(
     org: OrganizationRecord,
@@ -86,8 +88,8 @@ export interface TokenMinter {
   ): Promise<RefreshTokenRecord>;
   /**
    * Signs a fresh access token and the refresh token `refreshToken` describes. The refresh token's
-   * bytes depend on the record and the family's grant alone, so a retried refresh answers with the
-   * very token it got first.
+   * bytes depend on the record, the family's grant and its custom claims alone, so a retried
+   * refresh answers with the very token it got first. `customClaims` are the family's (see `mint`).
    */
   respond(
     org: OrganizationRecord,
@@ -95,6 +97,7 @@ export interface TokenMinter {
     refreshToken: RefreshTokenRecord,
     now: number,
     grant?: OAuthGrant,
+    customClaims?: Readonly<Record<string, JsonValue>>,
   ): Promise<TokenResponse>;
 }
 
@@ -179,7 +182,7 @@ export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
       access_token: accessToken,
       token_type: grant?.jkt === undefined ? 'Bearer' : 'DPoP',
       expires_in: accessTokenTtlSeconds,
-      refresh_token: signRefreshToken(refreshToken, keys, grant),
+      refresh_token: signRefreshToken(refreshToken, keys, grant, customClaims),
       refresh_expires_in: Math.max(0, refreshToken.expiresAt - now),
       scope,
     };
@@ -189,6 +192,7 @@ export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
     record: RefreshTokenRecord,
     keys: LoadedKeys,
     grant: OAuthGrant | undefined,
+    customClaims: Readonly<Record<string, JsonValue>> | undefined,
   ): string {
     // A retry within the grace window may come after a secret rotation: the record's own secret
     // still verifies (it is kept while its tokens live), so the same bytes come out.
@@ -211,6 +215,7 @@ export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
         // The family's grant (see `OAuthGrant`); `client_id` also keeps the token from the seed route.
         ...(grant === undefined ? {} : { client_id: record.orgId, scope: scopeOf(grant.audience) }),
         ...(grant?.jkt === undefined ? {} : { cnf: { jkt: grant.jkt } }),
+        ...(hasClaims(customClaims) ? { mapped_claims: customClaims } : {}),
       },
       secret ?? keys.refresh.secret,
     );
@@ -232,6 +237,14 @@ export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
     successorOf: refreshRecord,
     respond,
   };
+}
+
+function hasClaims(
+  claims: Readonly<Record<string, JsonValue>> | undefined,
+): claims is Readonly<Record<string, JsonValue>> {
+  if (claims === undefined) return false;
+  for (const _ in claims) return true;
+  return false;
 }
 
 function secretOf(key: Parameters<typeof KeyObject.from>[0] | undefined): KeyObject | undefined {

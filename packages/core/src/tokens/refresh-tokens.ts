@@ -9,6 +9,7 @@ import { REFRESH_TOKEN_ALGORITHM, type SigningKeys } from '../keys/signing-keys.
 import { refuseUnboundTokens } from '../oauth/dpop-requirement.js';
 import { OAuthError } from '../oauth/oauth-error.js';
 import type { Organizations } from '../organizations/organizations.js';
+import type { JsonValue } from '../policy/custom-claims.js';
 import type { OrganizationRecord, Store } from '../store/store.js';
 import type { RialtoEvents } from '../telemetry/audit-events.js';
 import type { OAuthGrant, TokenMinter, TokenResponse } from './mint-tokens.js';
@@ -38,6 +39,11 @@ export interface RefreshClaims {
   client_id?: string;
   scope?: string;
   cnf?: { jkt?: unknown };
+  /**
+   * The exchange policy's custom claims of the family's first access token, which every refreshed
+   * access token carries again (the policy cannot run again: there is no ID token at refresh).
+   */
+  mapped_claims?: Record<string, JsonValue>;
 }
 
 /** What a client authenticated at the token endpoint presents with its refresh token. */
@@ -150,6 +156,8 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
         throw new joseErrors.JWTInvalid();
       if (payload.client_id !== undefined && typeof payload.scope !== 'string')
         throw new joseErrors.JWTInvalid();
+      if (payload.mapped_claims !== undefined && !isClaimSet(payload.mapped_claims))
+        throw new joseErrors.JWTInvalid();
       return payload as unknown as RefreshClaims;
     } catch (error) {
       const description =
@@ -205,15 +213,19 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
     }
     if (!org || !user)
       throw new RialtoError('invalid_grant', 'The user of this refresh token no longer exists.');
-    const tokens = await minter.respond(org, user, rotation.successor, now, family);
+    const tokens = await minter.respond(org, user, rotation.successor, now, family, claims.mapped_claims);
     events.emit('refresh.succeeded', audit);
     if (family === undefined || accessAudience === undefined) return tokens;
     if (accessAudience.length === family.audience.length) return tokens;
     // A narrower access token is signed again; the refresh token stays the family's.
-    const narrowed = await minter.respond(org, user, rotation.successor, now, {
-      ...family,
-      audience: accessAudience,
-    });
+    const narrowed = await minter.respond(
+      org,
+      user,
+      rotation.successor,
+      now,
+      { ...family, audience: accessAudience },
+      claims.mapped_claims,
+    );
     return { ...narrowed, refresh_token: tokens.refresh_token };
   }
 
@@ -299,6 +311,10 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
     events.emit('refresh.revoked', { orgId: claims.org_id, userId: claims.sub, familyId: claims.fid });
     return true;
   }
+}
+
+function isClaimSet(value: unknown): value is Record<string, JsonValue> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** The audience names of a scope: its `aud:<name>` entries. */

@@ -2,15 +2,21 @@ import { randomUUID } from 'node:crypto';
 import { RialtoError } from '../errors.js';
 import type { VerifiedIdentity } from '../exchange/id-token.js';
 import { epochSeconds } from '../internal/clock.js';
+import { linkScopeOf, mayLinkWithinScope } from '../store/kit/link-scope.js';
 import type {
   EmailLinkingPolicy,
   FindOrCreateUserInput,
+  IssuerPolicyRecord,
   OrganizationRecord,
   Store,
   UserRecord,
   WebhookEventRecord,
 } from '../store/store.js';
 import { INITIAL_VERIFICATION, userEvent } from './users.js';
+
+// The user search matches email prefixes (`ann@x.co` finds `ann@x.com` too): the debugger looks
+// through this many for the exact one.
+const EMAIL_SEARCH_LIMIT = 100;
 
 /**
  * The form an email is stored and compared in: trimmed, ASCII letters lower-cased, nothing else
@@ -41,6 +47,10 @@ export function isEmailVouchedFor(identity: VerifiedIdentity, trustUsernameClaim
  * existing user by email (an `IssuerRegistrationRecord` is one).
  */
 export interface EmailLinkingRules {
+  /** The registration itself: users it creates or first claims record it (`firstSeenThrough`). */
+  registrationId: string;
+  /** Its link scope (`linkScopeOf`): absent on registrations stored before it, which read as `org`. */
+  policy?: Pick<IssuerPolicyRecord, 'linkScope'>;
   emailLinking: EmailLinkingPolicy;
   /**
    * The explicit opt-in that lets an email read from `preferred_username` or `upn` link to an
@@ -79,7 +89,7 @@ export async function provisionUser(
 ): Promise<ProvisionedUser> {
   const now = epochSeconds();
   const email = normalizeEmail(identity.email);
-  const newUser = newUserRecord(org.orgId, email, now);
+  const newUser = newUserRecord(org.orgId, email, now, linking.registrationId);
   let createdEvents: WebhookEventRecord[] | undefined;
   const result = await store.findOrCreateUser({
     orgId: org.orgId,
@@ -98,7 +108,12 @@ export async function provisionUser(
       return createdEvents;
     },
   });
-  if (result.outcome === 'conflict') throw accountConflict();
+  if (result.outcome === 'conflict') {
+    const permissions = provisioningPermissions(org, identity, linking);
+    throw permissions.mayLinkByEmail && permissions.linkWithinRegistration
+      ? outOfLinkScope()
+      : accountConflict();
+  }
   if (result.outcome === 'not_provisioned') throw new RialtoError('user_not_provisioned');
   return { user: result.user, created: result.outcome === 'created' };
 }
@@ -132,6 +147,9 @@ export async function previewProvisioning(
   const allowed = provisioningPermissions(org, identity, linking);
   if (result.outcome === 'conflict') {
     if (!allowed.mayLinkByEmail) throw accountConflict();
+    const sameEmail = await userWithEmail(store, org.orgId, normalizeEmail(identity.email));
+    // Gone meanwhile: the real exchange would create the user instead, as the preview cannot tell.
+    if (sameEmail && !mayLinkWithinScope(sameEmail, allowed)) throw outOfLinkScope();
     return { outcome: 'linked' };
   }
   if (!allowed.mayCreate) throw new RialtoError('user_not_provisioned');
@@ -164,9 +182,15 @@ function lookUpIdentity(store: Store, orgId: string, identity: VerifiedIdentity)
     mayLinkByEmail: false,
     mayCreate: false,
     // Never stored: `mayCreate: false` writes nothing.
-    newUser: newUserRecord(orgId, email, now),
+    newUser: newUserRecord(orgId, email, now, null),
     now,
   });
+}
+
+/** The org's user with exactly this (normalized) email, or `null`; writes nothing. */
+async function userWithEmail(store: Store, orgId: string, email: string): Promise<UserRecord | null> {
+  const candidates = await store.listUsers({ orgId, query: email, after: null, limit: EMAIL_SEARCH_LIMIT });
+  return candidates.find((user) => user.email === email) ?? null;
 }
 
 /** What the org and the issuer's linking rules let `provisionUser` do with a new identity. */
@@ -174,8 +198,21 @@ function provisioningPermissions(
   org: OrganizationRecord,
   identity: VerifiedIdentity,
   linking: EmailLinkingRules,
-): Pick<FindOrCreateUserInput, 'mayLinkByEmail' | 'mayCreate'> {
-  return { mayLinkByEmail: mayLinkByEmail(linking, identity), mayCreate: org.provisioning !== 'link_only' };
+): Pick<FindOrCreateUserInput, 'mayLinkByEmail' | 'mayCreate' | 'registrationId' | 'linkWithinRegistration'> {
+  return {
+    mayLinkByEmail: mayLinkByEmail(linking, identity),
+    mayCreate: org.provisioning !== 'link_only',
+    registrationId: linking.registrationId,
+    linkWithinRegistration: linkScopeOf(linking) === 'issuer',
+  };
+}
+
+/** Linking by email was allowed, but the user with the email was first seen through another issuer. */
+function outOfLinkScope(): RialtoError {
+  return new RialtoError(
+    'account_conflict',
+    "A user with this email already exists, first seen through another of the organization's issuers, and this issuer links only to its own users (link_scope: issuer).",
+  );
 }
 
 function accountConflict(): RialtoError {
@@ -186,12 +223,13 @@ function accountConflict(): RialtoError {
 }
 
 /** The user a first exchange creates: a `member` with every verification step still ahead. */
-function newUserRecord(orgId: string, email: string, now: number): UserRecord {
+function newUserRecord(orgId: string, email: string, now: number, registrationId: string | null): UserRecord {
   return {
     userId: randomUUID(),
     orgId,
     email,
     role: 'member',
+    firstSeenThrough: registrationId,
     ...INITIAL_VERIFICATION,
     createdAt: now,
     updatedAt: now,

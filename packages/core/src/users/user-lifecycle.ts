@@ -47,6 +47,8 @@ export function createUserLifecycle(store: Store, events: RialtoEvents, users: U
         orgId,
         email: normalizeEmail(input.email),
         role: 'member',
+        // Created beforehand: the first identity that claims it by email, through any issuer, records its own.
+        firstSeenThrough: null,
         onboardingCompleted: input.onboarding_completed ?? INITIAL_VERIFICATION.onboardingCompleted,
         kycStatus: input.kyc_status ?? INITIAL_VERIFICATION.kycStatus,
         accreditationStatus: input.accreditation_status ?? INITIAL_VERIFICATION.accreditationStatus,

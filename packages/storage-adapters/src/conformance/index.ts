@@ -12,6 +12,7 @@ import { createSuiteContext } from './context.js';
 import { describeIssuerPolicies } from './issuer-policies.js';
 import { describeIssuerRegistrations } from './issuer-registrations.js';
 import { describeLifecycle } from './lifecycle.js';
+import { describeLinkScopes } from './link-scopes.js';
 import { describeListingOrder } from './listing-order.js';
 import { describeListings } from './listings.js';
 import { describeMigrateAndClose } from './migrate-and-close.js';
@@ -100,6 +101,7 @@ export function runStoreConformance(
     describeIssuerPolicies(context);
     describeApiKeys(context);
     describeUsers(context);
+    describeLinkScopes(context);
     describeUserRoles(context);
     describeLifecycle(context);
     describeRefreshTokens(context);

@@ -55,10 +55,20 @@ export function keyvUsers(context: KeyvContext): UserStore {
     const sameEmail =
       sameEmailId === undefined ? undefined : await readUser(context, deadlineAt, sameEmailId);
     if (sameEmail) {
-      if (!input.mayLinkByEmail) return { outcome: 'conflict' };
+      if (!storeKit.mayLinkWithinScope(sameEmail, input)) return { outcome: 'conflict' };
+      // Claimed first, under the user's own lock (a verification change rewrites it too): cut short,
+      // the retry finds the user claimed by this registration and links.
+      const linkedUser = storeKit.claimedByLink(sameEmail, input)
+        ? await withLocks([key.user(sameEmail.userId)], async () => {
+            const current = (await readUser(context, deadlineAt, sameEmail.userId)) ?? sameEmail;
+            const claimed = storeKit.claimedByLink(current, input);
+            if (claimed) await set(deadlineAt, key.user(current.userId), claimed);
+            return claimed ?? current;
+          })
+        : sameEmail;
       await set(deadlineAt, identityKey, sameEmail.userId);
       await addToList(context, deadlineAt, key.userIdentities(sameEmail.userId), identityKey);
-      return { outcome: 'linked', user: sameEmail };
+      return { outcome: 'linked', user: linkedUser };
     }
     if (input.mayCreate === false) return { outcome: 'not_provisioned' };
 

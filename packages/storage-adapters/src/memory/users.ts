@@ -4,7 +4,7 @@ import { copy, copyFlat, copyFlatToKeep } from './copies.js';
 import { enqueue, type MemoryState, removeUser } from './state.js';
 
 // Taken out of the namespace once: these run on every exchange.
-const { emailKey, identityKey } = storeKit;
+const { emailKey, identityKey, mayLinkWithinScope, claimedByLink } = storeKit;
 
 export function memoryUsers(state: MemoryState): UserStore {
   const { users, userIdByIdentity, userIdByEmail } = state;
@@ -19,9 +19,12 @@ export function memoryUsers(state: MemoryState): UserStore {
       const byEmail = emailKey(input.orgId, input.email);
       const sameEmailUserId = userIdByEmail.get(byEmail);
       if (sameEmailUserId !== undefined) {
-        if (!input.mayLinkByEmail) return { outcome: 'conflict' };
+        const sameEmail = users.get(sameEmailUserId) as UserRecord;
+        if (!mayLinkWithinScope(sameEmail, input)) return { outcome: 'conflict' };
+        const claimed = claimedByLink(sameEmail, input);
+        if (claimed) users.set(sameEmailUserId, claimed);
         userIdByIdentity.set(byIdentity, sameEmailUserId);
-        return { outcome: 'linked', user: copyFlat(users.get(sameEmailUserId) as UserRecord) };
+        return { outcome: 'linked', user: copyFlat(claimed ?? sameEmail) };
       }
       if (input.mayCreate === false) return { outcome: 'not_provisioned' };
       const user = copyFlatToKeep(input.newUser);

@@ -294,10 +294,14 @@ return users
 `);
 
 // KEYS: identity links, email entries, users, outbox from 4.
-// ARGV: identity field, email, two flags ('1'/'0': linking by email allowed, creating a user
-// allowed), new userId, new user JSON, outbox from 6.
+// ARGV: identity field, email, three flags ('1'/'0': linking by email allowed, creating a user
+// allowed, linking within the registration only), new userId, new user JSON, registration id ('' for
+// none), outbox from 7.
 // Deliveries are written only on the create path, with the user. A link or email entry naming a
-// user that no longer exists (deleteUser leaves links it could not find) counts as absent.
+// user that no longer exists (deleteUser leaves links it could not find) counts as absent. The link
+// scope is storeKit.mayLinkWithinScope and storeKit.claimedByLink: a user's firstSeenThrough is
+// JSON null while unclaimed (cjson.null) and absent (nil) on users stored before it existed. The
+// user record holds only scalars, so re-encoding it with cjson is lossless.
 export const FIND_OR_CREATE_USER = lua(`${OUTBOX_FUNCTIONS}
 local userId = redis.call('HGET', KEYS[1], ARGV[1])
 if userId then
@@ -308,15 +312,26 @@ userId = redis.call('HGET', KEYS[2], ARGV[2])
 if userId and redis.call('HEXISTS', KEYS[3], userId) == 0 then userId = nil end
 if userId then
   if string.sub(ARGV[3], 1, 1) ~= '1' then return { 'conflict' } end
+  local json = redis.call('HGET', KEYS[3], userId)
+  local user = cjson.decode(json)
+  local first = user.firstSeenThrough
+  if string.sub(ARGV[3], 3, 3) == '1' and first ~= cjson.null and first ~= ARGV[6] then
+    return { 'conflict' }
+  end
+  if first == cjson.null and ARGV[6] ~= '' then
+    user.firstSeenThrough = ARGV[6]
+    json = cjson.encode(user)
+    redis.call('HSET', KEYS[3], userId, json)
+  end
   redis.call('HSET', KEYS[1], ARGV[1], userId)
-  return { 'linked', redis.call('HGET', KEYS[3], userId) }
+  return { 'linked', json }
 end
 if string.sub(ARGV[3], 2, 2) ~= '1' then return { 'not_provisioned' } end
-if not outbox_current(4, 6) then return { 'retry' } end
+if not outbox_current(4, 7) then return { 'retry' } end
 redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[4])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
-outbox_write(4, 6)
+outbox_write(4, 7)
 return { 'created', ARGV[5] }
 `);
 

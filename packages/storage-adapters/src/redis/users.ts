@@ -78,9 +78,10 @@ export function redisUsers(context: RedisContext, { withOutbox }: RedisOutbox): 
               [
                 identity,
                 input.email,
-                `${input.mayLinkByEmail ? '1' : '0'}${input.mayCreate === false ? '0' : '1'}`,
+                `${input.mayLinkByEmail ? '1' : '0'}${input.mayCreate === false ? '0' : '1'}${input.linkWithinRegistration ? '1' : '0'}`,
                 created.userId,
                 JSON.stringify(created),
+                input.registrationId ?? '',
                 ...outbox.args,
               ],
             )) as [FindOrCreateUserResult['outcome'] | 'retry', string | null | undefined];

@@ -447,6 +447,17 @@ const MIGRATIONS: readonly Migration[] = [
       ]);
     },
   },
+  {
+    version: 13,
+    name: 'link_scopes',
+    // The link scope of a registration (NULL on registrations stored before: `org`, as they linked)
+    // and the registration a user was first seen through ('' while no identity has claimed a user
+    // created beforehand, NULL on users stored before: unknown).
+    async up(db, { dialect }) {
+      await addNullableColumn(db, dialect, 'issuer_registrations', 'policy_link_scope', 'varchar(128)');
+      await addNullableColumn(db, dialect, 'users', 'first_seen_through', 'varchar(128)');
+    },
+  },
 ];
 
 const MYSQL_DUPLICATE_KEY_NAME = 1061;

@@ -79,6 +79,7 @@ export function fromIssuerPolicy(policy: IssuerPolicyRecord) {
     policy_condition: policy.condition,
     policy_claim_mappings: JSON.stringify(policy.claimMappings),
     policy_version: policy.version,
+    policy_link_scope: policy.linkScope ?? null,
   };
 }
 
@@ -100,6 +101,9 @@ export function toIssuerRegistration(
           policy: {
             condition: row.policy_condition,
             claimMappings: row.policy_claim_mappings === null ? {} : JSON.parse(row.policy_claim_mappings),
+            ...(row.policy_link_scope === null
+              ? {}
+              : { linkScope: row.policy_link_scope as IssuerPolicyRecord['linkScope'] }),
             version: Number(row.policy_version),
           },
         }),
@@ -141,6 +145,7 @@ export function fromUser(user: UserRecord) {
     email: user.email,
     email_key: emailKey(user.orgId, user.email),
     role: user.role,
+    first_seen_through: fromFirstSeenThrough(user.firstSeenThrough),
     ...verificationColumns(user),
     created_at: user.createdAt,
     updated_at: user.updatedAt,
@@ -153,12 +158,18 @@ export function toUser(row: Selectable<Database['users']>): UserRecord {
     orgId: row.org_id,
     email: row.email,
     role: row.role as UserRecord['role'],
+    ...(row.first_seen_through === null ? {} : { firstSeenThrough: row.first_seen_through || null }),
     onboardingCompleted: Boolean(row.onboarding_completed),
     kycStatus: row.kyc_status as UserRecord['kycStatus'],
     accreditationStatus: row.accreditation_status as UserRecord['accreditationStatus'],
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };
+}
+
+/** `null` (claimable) is '', unknown (absent) is NULL: a registration id is never empty. */
+export function fromFirstSeenThrough(firstSeenThrough: string | null | undefined): string | null {
+  return firstSeenThrough === undefined ? null : (firstSeenThrough ?? '');
 }
 
 export function fromRefreshToken(record: RefreshTokenRecord) {

@@ -65,6 +65,8 @@ export interface Database {
     policy_condition: string | null;
     policy_claim_mappings: string | null;
     policy_version: ColumnType<number | string, number | undefined, number>;
+    /** Since migration 13: `IssuerPolicyRecord.linkScope`; NULL without one (`org`). */
+    policy_link_scope: string | null;
     created_at: EpochSeconds;
     updated_at: EpochSeconds;
   };
@@ -103,6 +105,8 @@ export interface Database {
     accreditation_status: string;
     /** Since migration 3: `member` or `org_admin`. */
     role: string;
+    /** Since migration 13: `UserRecord.firstSeenThrough`, '' for `null`; NULL on older users (unknown). */
+    first_seen_through: string | null;
     created_at: EpochSeconds;
     updated_at: EpochSeconds;
   };

@@ -5,11 +5,12 @@ import type {
   UserRecord,
   UserStore,
 } from '@rialto-exchange/core';
+import { storeKit } from '@rialto-exchange/core';
 import { createBatcher } from '../internal/batcher.js';
 import { type SqlContext, withRetries } from './context.js';
 import { userAfter, userMatches } from './listing.js';
 import { emailKey, identityKey } from './lookup-keys.js';
-import { flag, fromUser, toUser, verificationColumns } from './rows.js';
+import { flag, fromFirstSeenThrough, fromUser, toUser, verificationColumns } from './rows.js';
 import { isRetryableConflict, isUniqueViolation } from './sql-errors.js';
 import { insertDeliveries } from './webhooks.js';
 
@@ -82,17 +83,37 @@ export function sqlUsers({ db, run }: SqlContext): UserStore {
       .where('email_key', '=', emailKey(input.orgId, input.email))
       .executeTakeFirst();
     if (sameEmail) {
-      if (!input.mayLinkByEmail) {
+      const sameEmailUser = toUser(sameEmail);
+      if (!storeKit.mayLinkWithinScope(sameEmailUser, input)) {
         // The user may have been created together with this very identity since the first read.
         const linked = await readUserByIdentity(byIdentity);
         return linked ? { outcome: 'existing', user: linked } : { outcome: 'conflict' };
       }
-      // A unique violation here means a concurrent call linked this identity: retry finds it.
-      await db
-        .insertInto('identities')
-        .values({ ...identity, user_id: sameEmail.user_id })
-        .execute();
-      return { outcome: 'linked', user: toUser(sameEmail) };
+      const claimed = storeKit.claimedByLink(sameEmailUser, input);
+      if (!claimed) {
+        // A unique violation here means a concurrent call linked this identity: retry finds it.
+        await db
+          .insertInto('identities')
+          .values({ ...identity, user_id: sameEmail.user_id })
+          .execute();
+        return { outcome: 'linked', user: sameEmailUser };
+      }
+      // The claim and the link commit together; a concurrent claim by another registration makes
+      // the conditional update miss, and the retry reads the user as that one left it.
+      await db.transaction().execute(async (trx) => {
+        const { numUpdatedRows } = await trx
+          .updateTable('users')
+          .set({ first_seen_through: fromFirstSeenThrough(claimed.firstSeenThrough) })
+          .where('user_id', '=', sameEmail.user_id)
+          .where('first_seen_through', '=', fromFirstSeenThrough(null))
+          .executeTakeFirst();
+        if (numUpdatedRows === 0n) throw new LostClaimError();
+        await trx
+          .insertInto('identities')
+          .values({ ...identity, user_id: sameEmail.user_id })
+          .execute();
+      });
+      return { outcome: 'linked', user: claimed };
     }
     if (input.mayCreate === false) return { outcome: 'not_provisioned' };
 
@@ -220,6 +241,9 @@ export function sqlUsers({ db, run }: SqlContext): UserStore {
 
 // A unique violation on the email or the identity: a concurrent call created or linked first. A
 // deadlock: MySQL aborted one of two such calls. Either way the next attempt reads the winner's rows.
+/** Another registration claimed the user between the read and the conditional update. */
+class LostClaimError extends Error {}
+
 function isLostUserRace(error: unknown): boolean {
-  return isUniqueViolation(error) || isRetryableConflict(error);
+  return isUniqueViolation(error) || isRetryableConflict(error) || error instanceof LostClaimError;
 }

@@ -1,4 +1,5 @@
 import { RialtoError } from '../../errors.js';
+import { linkScopeOf } from '../../store/kit/link-scope.js';
 import type { OrganizationRecord } from '../../store/store.js';
 import { previewProvisioning, provisionUser } from '../../users/provision-user.js';
 import { type ExchangeContext, established } from '../exchange-context.js';
@@ -38,13 +39,14 @@ export const linkingStep = defineStep({
     seen: ({ registration, org, provisioningPreview }) => ({
       email_linking: registration?.emailLinking,
       trust_username_claims: registration?.trustUsernameClaims,
+      link_scope: registration === undefined ? undefined : linkScopeOf(registration),
       provisioning: org?.provisioning,
       outcome: provisioningPreview?.outcome,
       user_id: provisioningPreview?.outcome === 'existing' ? provisioningPreview.user.userId : undefined,
     }),
     fixes: {
       account_conflict:
-        "A user with this email already exists and this issuer's linking policy refuses to attach a new identity to it: have the provider send email with email_verified true, ask the operator to change the issuer's email_linking, or remove the older user.",
+        "A user with this email already exists and this issuer's linking policy refuses to attach a new identity to it: have the provider send email with email_verified true, ask the operator to change the issuer's email_linking (or its link_scope, when the user was first seen through another issuer), or remove the older user.",
       user_not_provisioned:
         'Your organization only signs in users created beforehand: create the user with this email first (admin API or CLI).',
       invalid_api_key: 'Your organization was deleted while the token was checked; ask the service operator.',

@@ -12,6 +12,7 @@
 export { emailKey, identityKey } from './composite-keys.js';
 export { issuerRegistrationConflict } from './issuer-registration-conflict.js';
 export { policyOf, withOrganizationDefaults, withUserDefaults } from './legacy-defaults.js';
+export { claimedByLink, linkScopeOf, mayLinkWithinScope } from './link-scope.js';
 export { asciiLowerCase, isAfterPosition, matchesOrganizationQuery, matchesUserQuery } from './listing.js';
 export {
   earliestDueDeliveryFirst,
