@@ -4,7 +4,7 @@
  *
  *   pnpm console:screenshots
  *
- * Writes docs/console/*.png (desktop, 1280 px wide) and docs/console/organization-360.png. The API
+ * Writes docs/console/*.png (desktop, 1280 px wide) and the 360 px wide docs/console/*-360.png. The API
  * key of the "shown once" screen is masked: it belonged to a throwaway instance, but a key in a
  * picture teaches the wrong habit.
  */
@@ -82,8 +82,20 @@ try {
   await shoot(page, 'webhook-deliveries');
   await at('/keys');
   await shoot(page, 'signing-keys');
-  await at('/debugger');
-  await page.getByLabel('Organization id').fill(orgId);
+  const [registration] = await harness.exchange.issuers.list(orgId);
+  await harness.exchange.issuers.updatePolicy(orgId, registration?.registrationId ?? '', {
+    claim_mappings: { department: 'claims.department' },
+  });
+  const issuerPath = `${orgPath}/issuers/${registration?.registrationId}`;
+  await at(issuerPath);
+  // The policy screen as an operator sees a refused condition: the API's error, inline, with its position.
+  await page.getByLabel(/^Condition/).fill('claims.email_verified ==');
+  await page.getByRole('button', { name: 'Save policy' }).click();
+  await page.getByRole('alert').waitFor();
+  await shoot(page, 'issuer-policy');
+  await at(`/debugger?org_id=${orgId}`);
+  await page.getByLabel('Find the organization by name or id').fill('a');
+  await page.getByRole('button', { name: 'Find' }).click();
   await page
     .getByLabel('ID token')
     .fill(await harness.secondIdp.getIdToken({ email: 'eve@example.com' }, { clientId: 'second-app' }));
@@ -96,6 +108,8 @@ try {
   await small.context().addCookies(await desktop.context.cookies());
   await small.goto(`${harness.consoleUrl}${orgPath}`);
   await shoot(small, 'organization-360');
+  await small.goto(`${harness.consoleUrl}${issuerPath}`);
+  await shoot(small, 'issuer-policy-360');
 } finally {
   await Promise.all([desktop.close(), narrow.close()]);
   await harness.close();

@@ -2,11 +2,13 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { RialtoError, type RialtoExchange } from '@rialto-exchange/core';
 import { html } from './html.js';
+import { httpReferenceFile } from './http-reference.js';
 import { type ConsoleResponse, plainResponse, redirect } from './responses.js';
 import type { Screen, ScreenContext } from './screen.js';
 import { page } from './screen.js';
 import { debuggerScreen, explainToken } from './screens/debugger.js';
 import { healthScreen } from './screens/health.js';
+import { issuerScreen, saveIssuerPolicy } from './screens/issuer.js';
 import {
   addIssuer,
   deleteOrganization,
@@ -16,6 +18,7 @@ import {
   resumeOrganization,
   revokeApiKey,
   setAudience,
+  setDpopBoundAccessTokens,
   setProvisioning,
   suspendOrganization,
 } from './screens/organization.js';
@@ -100,11 +103,14 @@ const ROUTES: Route[] = [
   route('POST', `${ORG}/resume`, resumeOrganization),
   route('POST', `${ORG}/provisioning`, setProvisioning),
   route('POST', `${ORG}/audience`, setAudience),
+  route('POST', `${ORG}/dpop`, setDpopBoundAccessTokens),
   route('POST', `${ORG}/delete`, deleteOrganization),
   route('POST', `${ORG}/api-keys`, issueApiKey),
   route('POST', `${ORG}/api-keys/:keyId/revoke`, revokeApiKey),
   route('POST', `${ORG}/issuers`, addIssuer),
   route('POST', `${ORG}/issuers/:issuerId/remove`, removeIssuer),
+  route('GET', `${ORG}/issuers/:issuerId`, (ctx) => issuerScreen(ctx)),
+  route('POST', `${ORG}/issuers/:issuerId/policy`, saveIssuerPolicy),
   route('GET', `${ORG}/users`, usersScreen),
   route('GET', `${ORG}/users/:userId`, (ctx) => userScreen(ctx)),
   route('POST', `${ORG}/users/:userId/role`, setUserRole),
@@ -297,6 +303,12 @@ export function createRialtoConsole(options: RialtoConsoleOptions): RialtoConsol
         return signInPage({ notice: 'Signed out.' }, true);
       }
       if (request.path === '/' || request.path === '') return redirect(`${base}/organizations`);
+      // The page loads its files by relative paths, so it lives at a path ending in a slash.
+      if (request.path === '/reference' && method === 'GET') return redirect(`${base}/reference/`);
+      if (request.path.startsWith('/reference/') && method === 'GET') {
+        const file = httpReferenceFile(request.path.slice('/reference/'.length));
+        if (file) return file;
+      }
       return serveScreen(request, session);
     },
   };

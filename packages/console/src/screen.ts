@@ -17,13 +17,14 @@ export interface ScreenContext {
 
 export type Screen = (ctx: ScreenContext) => Promise<ConsoleResponse>;
 
-type Section = 'organizations' | 'keys' | 'debugger' | 'health';
+type Section = 'organizations' | 'keys' | 'debugger' | 'health' | 'reference';
 
 const SECTIONS: Array<[Section, string, string]> = [
   ['organizations', 'Organizations', '/organizations'],
   ['keys', 'Signing keys', '/keys'],
   ['debugger', 'Token debugger', '/debugger'],
   ['health', 'Health', '/health'],
+  ['reference', 'HTTP reference', '/reference/'],
 ];
 
 /** Every form carries the session's synchronizer token; the console refuses a POST without it. */
@@ -47,6 +48,8 @@ const NOTICES: Record<string, string> = {
   deleted: 'The organization and everything stored for it were deleted.',
   provisioning: 'Provisioning mode saved.',
   audience: 'Audiences saved.',
+  dpop: 'DPoP setting saved: it applies to the next exchange or refresh.',
+  policy: 'Policy saved as a new version: the next exchange applies it.',
   'key-revoked': 'The API key is revoked; it stops working on every instance within the lookup cache TTL.',
   'issuer-removed': 'The issuer registration is removed.',
   'user-updated': 'The user is updated.',

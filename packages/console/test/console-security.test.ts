@@ -1,11 +1,16 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import {
   createRialtoExchange,
   type RialtoExchange,
   type RialtoExchangeOptions,
   type Store,
+  storeKit,
 } from '@rialto-exchange/core';
 import { memoryStore } from '@rialto-exchange/storage-adapters';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { HTTP_REFERENCE_DIRECTORY } from '../src/http-reference.js';
 import {
   CONTENT_SECURITY_POLICY,
   type ConsoleResponse,
@@ -57,12 +62,12 @@ function browser(consoleOptions: Partial<RialtoConsoleOptions> & { exchange: Ria
   return {
     console,
     jar,
-    async get(path: string, headers: Record<string, string> = {}) {
+    async get(path: string, headers: Record<string, string> = {}, query: Record<string, string> = {}) {
       return keep(
         await console.handle({
           method: 'GET',
           path,
-          query: new URLSearchParams(),
+          query: new URLSearchParams(query),
           headers: { cookie: cookie(), ...headers },
           raw: headers,
         }),
@@ -388,5 +393,210 @@ describe('console pages', () => {
     expect(script.headers['content-type']).toBe('text/javascript; charset=utf-8');
     expect(text(script)).toContain('data-confirm');
     expect((await b.get('/assets/console.css')).headers['content-type']).toBe('text/css; charset=utf-8');
+  });
+});
+
+describe('console issuer policy and organization settings', () => {
+  async function signedInWithOrg() {
+    const exchange = createExchange();
+    const { organization } = await exchange.organizations.register({
+      name: 'Acme',
+      issuer: 'http://127.0.0.1:9/idp',
+    });
+    const b = browser({ exchange });
+    await b.signIn();
+    return { exchange, b, orgId: organization.orgId, csrf: await b.csrf() };
+  }
+
+  it('adds an issuer with a policy and an unsafe subject claim, and refuses either without the facade writing', async () => {
+    const { exchange, b, orgId, csrf } = await signedInWithOrg();
+    const issuer = 'http://127.0.0.1:9/second';
+    const unsafe = await b.post(`/organizations/${orgId}/issuers`, {
+      csrf,
+      issuer,
+      subject_claim: 'employee_id',
+    });
+    expect(unsafe.status).toBe(400);
+    expect(text(unsafe)).toContain('<strong>invalid_request</strong>: subject_claim');
+    expect(text(unsafe)).toContain('value="employee_id"');
+    const badJson = await b.post(`/organizations/${orgId}/issuers`, {
+      csrf,
+      issuer,
+      claim_mappings: '{"a":',
+    });
+    expect(badJson.status).toBe(400);
+    expect(text(badJson)).toContain('<strong>invalid_request</strong>: claim_mappings: not JSON');
+    const badCel = await b.post(`/organizations/${orgId}/issuers`, {
+      csrf,
+      issuer,
+      condition: 'claims.hd ==',
+    });
+    expect(badCel.status).toBe(400);
+    expect(text(badCel)).toMatch(/<strong>invalid_request<\/strong>: condition: [^<]*\(line 1, column \d+\)/);
+    expect(await exchange.issuers.list(orgId)).toHaveLength(1);
+
+    const added = await b.post(`/organizations/${orgId}/issuers`, {
+      csrf,
+      issuer,
+      subject_claim: 'employee_id',
+      unsafe_subject_claim: 'true',
+      condition: 'claims.hd == "partner.example"',
+      claim_mappings: '{"department": "claims.department"}',
+    });
+    expect(added.status).toBe(201);
+    const stored = (await exchange.issuers.list(orgId)).find((candidate) => candidate.issuer === issuer);
+    expect(stored?.subjectClaim).toBe('employee_id');
+    expect(stored?.policy).toEqual({
+      condition: 'claims.hd == "partner.example"',
+      claimMappings: { department: 'claims.department' },
+      version: 1,
+    });
+    expect(text(added)).toContain('condition, 1 mapping');
+  });
+
+  it('edits an issuer policy through updatePolicy, shows a CEL error inline with its position, and clears fields', async () => {
+    const { exchange, b, orgId, csrf } = await signedInWithOrg();
+    const [registration] = await exchange.issuers.list(orgId);
+    const path = `/organizations/${orgId}/issuers/${registration?.registrationId}`;
+    const screen = await b.get(path);
+    expect(screen.status).toBe(200);
+    expect(text(screen)).toContain('<dt>Policy version</dt><dd>1</dd>');
+
+    const refused = await b.post(`${path}/policy`, { csrf, condition: 'claims.hd == ', claim_mappings: '' });
+    expect(refused.status).toBe(400);
+    expect(text(refused)).toMatch(
+      /<strong>invalid_request<\/strong>: condition: [^<]*\(line 1, column \d+\)/,
+    );
+    expect(text(refused)).toContain('>claims.hd == </textarea>');
+    expect(storeKit.policyOf((await exchange.issuers.list(orgId))[0] as never).version).toBe(1);
+
+    const saved = await b.post(`${path}/policy`, {
+      csrf,
+      condition: '"staff" in claims.groups',
+      claim_mappings: '{"team": "claims.team"}',
+    });
+    expect(saved.status).toBe(303);
+    expect(saved.headers.location).toBe(`/rialto-admin${path}?done=policy`);
+    expect((await exchange.issuers.list(orgId))[0]?.policy).toEqual({
+      condition: '"staff" in claims.groups',
+      claimMappings: { team: 'claims.team' },
+      version: 2,
+    });
+    await b.post(`${path}/policy`, { csrf, condition: ' ', claim_mappings: '' });
+    expect((await exchange.issuers.list(orgId))[0]?.policy).toEqual({
+      condition: null,
+      claimMappings: {},
+      version: 3,
+    });
+
+    const missing = await b.get(`/organizations/${orgId}/issuers/00000000-0000-4000-8000-000000000000`);
+    expect(missing.status).toBe(404);
+    expect(text(missing)).toContain('No such issuer registration in this organization.');
+  });
+
+  it('sets dpop_bound_access_tokens at registration and changes it on the organization screen', async () => {
+    const { exchange, b, orgId, csrf } = await signedInWithOrg();
+    const created = await b.post('/organizations', {
+      csrf,
+      name: 'Bound',
+      issuer: 'http://127.0.0.1:9/bound',
+      dpop_bound_access_tokens: 'true',
+    });
+    expect(created.status).toBe(201);
+    const { items } = await exchange.organizations.list({ query: 'Bound' });
+    expect(items[0]?.dpopBoundAccessTokens).toBe(true);
+
+    expect(text(await b.get(`/organizations/${orgId}`))).not.toMatch(
+      /name="dpop_bound_access_tokens" value="true" checked/,
+    );
+    const changed = await b.post(`/organizations/${orgId}/dpop`, { csrf, dpop_bound_access_tokens: 'true' });
+    expect(changed.headers.location).toBe(`/rialto-admin/organizations/${orgId}?done=dpop`);
+    expect((await exchange.organizations.get(orgId))?.dpopBoundAccessTokens).toBe(true);
+    expect(text(await b.get(`/organizations/${orgId}`))).toMatch(
+      /name="dpop_bound_access_tokens" value="true" checked/,
+    );
+    await b.post(`/organizations/${orgId}/dpop`, { csrf });
+    expect((await exchange.organizations.get(orgId))?.dpopBoundAccessTokens).toBe(false);
+  });
+});
+
+describe('console token debugger', () => {
+  it('picks the organization by a server-side name search among many, keeping the chosen one', async () => {
+    const exchange = createExchange();
+    let target = '';
+    for (let index = 0; index < 60; index += 1) {
+      const { organization } = await exchange.organizations.register({
+        name: `Partner ${index}`,
+        issuer: `http://127.0.0.1:9/idp/${index}`,
+      });
+      if (index === 42) target = organization.orgId;
+    }
+    const b = browser({ exchange });
+    await b.signIn();
+    const empty = text(await b.get('/debugger'));
+    expect(empty).toContain('Find the organization above first.');
+    expect(empty).toMatch(/<button type="submit" disabled>Explain<\/button>/);
+
+    const all = text(await b.get('/debugger', {}, { org_query: 'partner' }));
+    expect(all.match(/type="radio"/g)).toHaveLength(20);
+    const found = text(await b.get('/debugger', {}, { org_query: 'partner 42' }));
+    expect(found.match(/type="radio"/g)).toHaveLength(1);
+    expect(found).toContain(`value="${target}" required checked>`);
+    expect(text(await b.get('/debugger', {}, { org_query: 'nobody' }))).toContain('No organization matches.');
+
+    // Arriving from an organization's screen, its org is already chosen, and searching keeps it.
+    const kept = text(await b.get('/debugger', {}, { org_id: target, org_query: 'partner 1' }));
+    expect(kept).toContain(`value="${target}" required checked>`);
+    expect(kept.match(/type="radio"/g)).toHaveLength(12);
+
+    const explained = await b.post('/debugger', { csrf: await b.csrf(), org_id: target, token: 'not.a.jwt' });
+    expect(text(explained)).toContain('The exchange would fail');
+    expect(text(explained)).toContain(`value="${target}" required checked>`);
+  });
+});
+
+describe('the HTTP reference the console serves', () => {
+  beforeAll(() => {
+    // The package's build writes it (build:reference); a run from source without a build writes it
+    // the same way here, so the test passes both before and after `pnpm build`.
+    if (!existsSync(new URL('http-reference.html', HTTP_REFERENCE_DIRECTORY))) {
+      execFileSync(process.execPath, [
+        fileURLToPath(new URL('../../../scripts/http-reference.mjs', import.meta.url)),
+        '--out',
+        fileURLToPath(HTTP_REFERENCE_DIRECTORY),
+      ]);
+    }
+  });
+
+  it('serves the Redoc page and its files from the package under their own CSP, to signed-in operators', async () => {
+    const outsider = browser({ exchange: createExchange() });
+    const refused = await outsider.get('/reference/');
+    expect(refused.status).toBe(303);
+    expect(refused.headers.location).toBe('/rialto-admin/sign-in');
+
+    const b = browser({ exchange: createExchange() });
+    await b.signIn();
+    expect((await b.get('/reference')).headers.location).toBe('/rialto-admin/reference/');
+    const reference = await b.get('/reference/');
+    expect(reference.status).toBe(200);
+    expect(reference.headers['content-type']).toBe('text/html; charset=utf-8');
+    const meta = /http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(text(reference))?.[1];
+    expect(meta).toContain("script-src 'self'");
+    expect(reference.headers['content-security-policy']).toBe(`${meta}; frame-ancestors 'none'`);
+    expect(text(reference)).toContain('<script src="vendor/redoc.standalone.js"></script>');
+    expect(text(reference)).not.toMatch(/<script(?![^>]*\bsrc=)|https?:\/\/cdn/);
+
+    const bundle = await b.get('/reference/vendor/redoc.standalone.js');
+    expect(bundle.status).toBe(200);
+    expect(bundle.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect(bundle.body.length).toBeGreaterThan(500_000);
+    const spec = await b.get('/reference/openapi.json');
+    expect(JSON.parse(text(spec)).paths['/identity/organizations']).toBeDefined();
+    const missing = await b.get('/reference/vendor/other.js');
+    expect(missing.status).toBe(404);
+    expect(text(missing)).toContain('No such page.');
+    expect(text(await b.get('/organizations'))).toContain(
+      '<a href="/rialto-admin/reference/">HTTP reference</a>',
+    );
   });
 });

@@ -111,6 +111,53 @@ describe('the console in Chromium', () => {
     expect(await page.getByRole('row').filter({ hasText: harness.secondIdp.issuer }).count()).toBe(1);
   });
 
+  it("edits an issuer's policy, with a CEL error shown inline at its position", async () => {
+    await page.getByRole('link', { name: `Edit the policy of ${harness.secondIdp.issuer}` }).click();
+    await page.getByRole('heading', { name: 'Exchange policy' }).waitFor();
+    await page.getByLabel(/^Condition/).fill('claims.email_verified ==');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/condition: .*line 1, column \d+/);
+    await expectAccessible('issuer policy (refused)');
+    await page.getByLabel(/^Condition/).fill('claims.email_verified == true');
+    await page.getByLabel(/^Claim mappings/).fill('{"department": "claims.department"}');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    await expect.poll(() => page.getByRole('status').textContent()).toContain('Policy saved');
+    expect(
+      await page.getByText('Policy version').locator('xpath=following-sibling::dd[1]').textContent(),
+    ).toBe('2');
+    await page
+      .getByRole('navigation', { name: 'Breadcrumb' })
+      .getByRole('link', { name: 'Acme Capital' })
+      .click();
+    expect(await page.getByRole('row').filter({ hasText: harness.secondIdp.issuer }).textContent()).toContain(
+      'condition, 1 mapping',
+    );
+  });
+
+  it('turns DPoP-bound access tokens on and off for the organization', async () => {
+    const setting = page.getByLabel(/^Require DPoP-bound access tokens/);
+    await setting.check();
+    await page.getByRole('button', { name: 'Save DPoP setting' }).click();
+    await expect.poll(() => page.getByRole('status').textContent()).toContain('DPoP setting saved');
+    expect((await harness.exchange.organizations.get(orgId))?.dpopBoundAccessTokens).toBe(true);
+    expect(await setting.isChecked()).toBe(true);
+    await setting.uncheck();
+    await page.getByRole('button', { name: 'Save DPoP setting' }).click();
+    await expect.poll(() => page.getByRole('status').textContent()).toContain('DPoP setting saved');
+    expect((await harness.exchange.organizations.get(orgId))?.dpopBoundAccessTokens).toBe(false);
+  });
+
+  it('fits the organization screen into 360 px: wide tables scroll inside their region, the page does not', async () => {
+    await page.setViewportSize({ width: 360, height: 740 });
+    try {
+      await page.reload();
+      expect(await page.evaluate('document.documentElement.scrollWidth')).toBe(360);
+      await expectAccessible('organization at 360 px');
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
+  });
+
   it('finds the user a real exchange created, and its webhook delivery arrives when a flag changes', async () => {
     const exchanged = await exchangeToken(apiKey, 'ada@example.com');
     expect(exchanged.status).toBe(200);
@@ -171,7 +218,9 @@ describe('the console in Chromium', () => {
     const stranger = await (await import('@rialto-exchange/dev-idp')).startDevIdp();
     try {
       const token = await stranger.getIdToken({ email: 'eve@example.com' });
-      await page.getByLabel('Organization id').fill(orgId);
+      await page.getByLabel('Find the organization by name or id').fill('acme');
+      await page.getByRole('button', { name: 'Find' }).click();
+      expect(await page.getByRole('radio', { name: /^Acme Capital/ }).isChecked()).toBe(true);
       await page.getByLabel('ID token').fill(token);
       await page.getByRole('button', { name: 'Explain' }).click();
       await page.getByRole('heading', { name: 'The exchange would fail' }).waitFor();
@@ -182,6 +231,31 @@ describe('the console in Chromium', () => {
     expect(await failing.locator('h3').textContent()).toContain('issuer');
     expect(await failing.locator('.fix').textContent()).toMatch(/^Fix: .+/);
     await expectAccessible('token debugger result');
+  });
+
+  // Redoc parses the whole OpenAPI document in the browser: seconds on a busy CI machine.
+  it('serves the HTTP reference from the package, loading nothing from another origin', {
+    timeout: 60_000,
+  }, async () => {
+    // The HTTP reference, in its own tab: Redoc from the package, nothing loaded from another origin
+    // (Redoc asks for its CDN logo; the page's CSP blocks it, so that request never finishes).
+    const reference = await launched.context.newPage();
+    const foreignRequests: string[] = [];
+    reference.on('requestfinished', (request) => {
+      const url = new URL(request.url());
+      if (!['blob:', 'data:'].includes(url.protocol) && url.origin !== new URL(harness.baseUrl).origin)
+        foreignRequests.push(request.url());
+    });
+    await reference.goto(
+      await page
+        .getByRole('link', { name: 'HTTP reference' })
+        .getAttribute('href')
+        .then((href) => `${harness.baseUrl}${href}`),
+    );
+    await reference.getByRole('heading', { name: /^rialto-exchange/, level: 1 }).waitFor({ timeout: 50_000 });
+    expect(await reference.getByText('/identity/auth/exchange/explain').count()).toBeGreaterThan(0);
+    expect(foreignRequests).toEqual([]);
+    await reference.close();
   });
 
   it('shows signing keys and health, then signs out so the session is over', async () => {

@@ -1,4 +1,9 @@
-import { type OrganizationRecord, RialtoError } from '@rialto-exchange/core';
+import {
+  type IssuerRegistrationRecord,
+  type OrganizationRecord,
+  RialtoError,
+  storeKit,
+} from '@rialto-exchange/core';
 import { list, optionalText, text } from '../form-fields.js';
 import { type Html, html } from '../html.js';
 import type { ConsoleResponse } from '../responses.js';
@@ -12,10 +17,18 @@ import {
   shownOnce,
   write,
 } from '../screen.js';
+import { claimMappingsField } from './issuer.js';
 import { organizationStatus } from './organizations.js';
 
+function policySummary(issuer: IssuerRegistrationRecord): Html {
+  const { condition, claimMappings } = storeKit.policyOf(issuer);
+  const mapped = Object.keys(claimMappings).length;
+  if (condition === null && mapped === 0) return html`<em>none</em>`;
+  return html`${condition !== null && 'condition'}${condition !== null && mapped > 0 && ', '}${mapped > 0 && `${mapped} mapping${mapped === 1 ? '' : 's'}`}`;
+}
+
 /** Which form a refusal belongs to, so its error shows beside that form. */
-type FormName = 'status' | 'provisioning' | 'audience' | 'delete' | 'keys' | 'issuers';
+type FormName = 'status' | 'provisioning' | 'dpop' | 'audience' | 'delete' | 'keys' | 'issuers';
 
 interface OrganizationView {
   error?: { form: FormName; error: RialtoError };
@@ -46,6 +59,8 @@ export async function organizationScreen(
   ]);
   const path = `${ctx.base}/organizations/${org.orgId}`;
   const isSuspended = org.suspendedAt !== null;
+  // A refused issuer form shows again with what was typed.
+  const typed = (field: string) => (view.error?.form === 'issuers' ? text(ctx.form, field) : '');
   const body = html`${view.panel}
 <section class="card" aria-labelledby="summary-heading">
   <h2 id="summary-heading">Summary</h2>
@@ -74,6 +89,13 @@ export async function organizationScreen(
       </select>
       <button type="submit">Save</button>
     </div>
+  </form>
+  ${errorFor(view, 'dpop')}
+  <form method="post" action="${path}/dpop">
+    ${csrfField(ctx)}
+    <div class="check"><input type="checkbox" id="dpop_bound_access_tokens" name="dpop_bound_access_tokens" value="true"${org.dpopBoundAccessTokens ? html` checked` : ''}>
+    <label for="dpop_bound_access_tokens">Require DPoP-bound access tokens <span class="hint">(every exchange and refresh must present a DPoP proof)</span></label></div>
+    <button type="submit">Save DPoP setting</button>
   </form>
   ${errorFor(view, 'audience')}
   <form method="post" action="${path}/audience">
@@ -105,12 +127,13 @@ export async function organizationScreen(
 <section class="card" aria-labelledby="issuers-heading">
   <h2 id="issuers-heading">Issuers</h2>
   <div class="table-scroll" tabindex="0" role="region" aria-label="Issuers"><table>
-    <thead><tr><th scope="col">Issuer</th><th scope="col">Client ids</th><th scope="col">Subject claim</th><th scope="col">Email linking</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
+    <thead><tr><th scope="col">Issuer</th><th scope="col">Client ids</th><th scope="col">Subject claim</th><th scope="col">Email linking</th><th scope="col">Policy</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
     <tbody>${issuers.map(
       (
         issuer,
-      ) => html`<tr><td><code>${issuer.issuer}</code></td><td>${issuer.clientIds.length === 0 ? html`<em>any</em>` : issuer.clientIds.join(', ')}</td>
-      <td><code>${issuer.subjectClaim}</code></td><td>${issuer.emailLinking}</td><td>
+      ) => html`<tr><td><a href="${path}/issuers/${issuer.registrationId}"><code>${issuer.issuer}</code></a></td><td>${issuer.clientIds.length === 0 ? html`<em>any</em>` : issuer.clientIds.join(', ')}</td>
+      <td><code>${issuer.subjectClaim}</code></td><td>${issuer.emailLinking}</td>
+      <td>${policySummary(issuer)} <a href="${path}/issuers/${issuer.registrationId}" aria-label="Edit the policy of ${issuer.issuer}">Edit</a></td><td>
       <form method="post" action="${path}/issuers/${issuer.registrationId}/remove" data-confirm="Remove ${issuer.issuer}? Its tokens are refused from now on.">
         ${csrfField(ctx)}<button type="submit" class="danger" aria-label="Remove issuer ${issuer.issuer}">Remove</button>
       </form></td></tr>`,
@@ -120,18 +143,25 @@ export async function organizationScreen(
   <form method="post" action="${path}/issuers">
     ${csrfField(ctx)}
     <label for="issuer">Issuer URL</label>
-    <input id="issuer" name="issuer" type="url" required value="${view.error?.form === 'issuers' ? text(ctx.form, 'issuer') : ''}">
+    <input id="issuer" name="issuer" type="url" required value="${typed('issuer')}">
     <label for="issuer-client-ids">Client ids <span class="hint">(comma-separated)</span></label>
-    <input id="issuer-client-ids" name="client_ids" value="${view.error?.form === 'issuers' ? text(ctx.form, 'client_ids') : ''}">
+    <input id="issuer-client-ids" name="client_ids" value="${typed('client_ids')}">
     <label for="subject_claim">Subject claim <span class="hint">(empty: <code>sub</code>; <code>oid</code> for Microsoft Entra ID)</span></label>
-    <input id="subject_claim" name="subject_claim" value="${view.error?.form === 'issuers' ? text(ctx.form, 'subject_claim') : ''}">
+    <input id="subject_claim" name="subject_claim" value="${typed('subject_claim')}">
+    <div class="check"><input type="checkbox" id="unsafe_subject_claim" name="unsafe_subject_claim" value="true"${typed('unsafe_subject_claim') === 'true' ? html` checked` : ''}>
+    <label for="unsafe_subject_claim">Allow a subject claim that is not a known stable identifier <span class="hint">(the registration then carries a warning)</span></label></div>
     <label for="email_linking">Email linking</label>
     <select id="email_linking" name="email_linking">
       <option value="">service default</option>
-      <option value="verified">verified</option>
-      <option value="unless_unverified">unless_unverified</option>
-      <option value="never">never</option>
+      ${['verified', 'unless_unverified', 'never'].map(
+        (policy) =>
+          html`<option value="${policy}"${typed('email_linking') === policy ? html` selected` : ''}>${policy}</option>`,
+      )}
     </select>
+    <label for="condition">Condition <span class="hint">(optional CEL, e.g. <code>claims.hd == "partner.example"</code>)</span></label>
+    <textarea id="condition" name="condition" rows="2" spellcheck="false" autocomplete="off">${typed('condition')}</textarea>
+    <label for="claim_mappings">Claim mappings <span class="hint">(optional JSON object: claim name to CEL expression)</span></label>
+    <textarea id="claim_mappings" name="claim_mappings" rows="3" spellcheck="false" autocomplete="off">${typed('claim_mappings')}</textarea>
     <button type="submit">Add issuer</button>
   </form>
 </section>
@@ -191,6 +221,12 @@ export const resumeOrganization = orgWrite('status', 'resumed', (ctx, orgId) =>
 export const setProvisioning = orgWrite('provisioning', 'provisioning', (ctx, orgId) =>
   ctx.exchange.organizations.setProvisioning(orgId, text(ctx.form, 'provisioning') as 'create'),
 );
+export const setDpopBoundAccessTokens = orgWrite('dpop', 'dpop', (ctx, orgId) =>
+  ctx.exchange.organizations.setDpopBoundAccessTokens(
+    orgId,
+    ctx.form.get('dpop_bound_access_tokens') === 'true',
+  ),
+);
 export const setAudience = orgWrite('audience', 'audience', (ctx, orgId) =>
   ctx.exchange.organizations.setAudience(orgId, list(ctx.form, 'audience') ?? []),
 );
@@ -244,6 +280,9 @@ export async function addIssuer(ctx: ScreenContext): Promise<ConsoleResponse> {
       client_ids: list(form, 'client_ids'),
       subject_claim: optionalText(form, 'subject_claim'),
       email_linking: optionalText(form, 'email_linking') as 'never' | undefined,
+      unsafe_subject_claim: form.get('unsafe_subject_claim') === 'true' || undefined,
+      condition: optionalText(form, 'condition'),
+      claim_mappings: claimMappingsField(form),
     });
   } catch (error) {
     return organizationScreen(ctx, { error: { form: 'issuers', error: refusal(error) as RialtoError } });

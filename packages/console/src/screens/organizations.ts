@@ -78,6 +78,8 @@ export async function organizationsScreen(
       <option value="create">create: a first sign-in creates the user</option>
       <option value="link_only"${text(ctx.form, 'provisioning') === 'link_only' ? html` selected` : ''}>link_only: only users created beforehand</option>
     </select>
+    <div class="check"><input type="checkbox" id="dpop_bound_access_tokens" name="dpop_bound_access_tokens" value="true"${text(ctx.form, 'dpop_bound_access_tokens') === 'true' ? html` checked` : ''}>
+    <label for="dpop_bound_access_tokens">Require DPoP-bound access tokens</label></div>
     <button type="submit">Register</button>
   </form>
 </section>`;
@@ -99,6 +101,7 @@ export async function createOrganization(ctx: ScreenContext): Promise<ConsoleRes
       client_ids: list(form, 'client_ids'),
       audience: list(form, 'audience'),
       provisioning: optionalText(form, 'provisioning') as 'create' | 'link_only' | undefined,
+      dpop_bound_access_tokens: form.get('dpop_bound_access_tokens') === 'true',
     });
   } catch (error) {
     return organizationsScreen(ctx, refusal(error));
