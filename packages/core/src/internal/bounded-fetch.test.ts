@@ -8,7 +8,11 @@ const loopbackAllowed = { allowLoopback: true, allowPrivate: true };
 const publicOnly = { allowLoopback: false, allowPrivate: false };
 // Long enough that a worker's first global fetch() (which loads undici: over 300 ms on a loaded
 // 2-core machine) does not read as a timeout, short enough for the stall cases' 5 s bound.
-let limits: BoundedFetchOptions = { timeoutMs: 2_000, maxResponseBytes: 1024, addressPolicy: loopbackAllowed };
+let limits: BoundedFetchOptions = {
+  timeoutMs: 2_000,
+  maxResponseBytes: 1024,
+  addressPolicy: loopbackAllowed,
+};
 let server: Server | undefined;
 let requests = 0;
 
