@@ -136,6 +136,7 @@ const EXPECTED: Record<string, { source: string; load: () => Promise<object>; su
         'UpdateUserVerificationInput',
         'UpdateUserVerificationResult',
         'UserCreation',
+        'UserIdentityRecord',
         'UserLifecycle',
         'UserRecord',
         'UserRole',

@@ -101,6 +101,7 @@ export type {
   TokenStore,
   UpdateUserVerificationInput,
   UpdateUserVerificationResult,
+  UserIdentityRecord,
   UserRecord,
   UserRole,
   UserStore,

@@ -45,6 +45,7 @@ export type {
   TokenStore,
   UpdateUserVerificationInput,
   UpdateUserVerificationResult,
+  UserIdentityRecord,
   UserRecord,
   UserRole,
   UserStore,

@@ -210,6 +210,16 @@ export type FindOrCreateUserResult =
   /** Neither identity nor email was known and `mayCreate` was false. Nothing was written. */
   | { outcome: 'not_provisioned' };
 
+/** An identity linked to a user: the issuer, the claim its subject is read from, and the value. */
+export interface UserIdentityRecord {
+  iss: string;
+  /** Identities stored before claim names existed read back as `sub`. */
+  subjectClaim: string;
+  sub: string;
+  /** When it was linked, where the store keeps that (SQL); absent otherwise. */
+  linkedAt?: number;
+}
+
 export interface RefreshTokenRecord {
   jti: string;
   /** Every token obtained by refreshing descends from one exchange; they share this id. */
@@ -656,6 +666,12 @@ export interface UserStore {
    * @returns the updated user, or `null` (writing nothing) when `orgId` has no such user.
    */
   setUserRole(input: SetUserRoleInput): Promise<UserRecord | null>;
+
+  /**
+   * The identities linked to a user of `orgId`, ordered by `iss`, then `subjectClaim`, then `sub`.
+   * @returns `[]` for an unknown user or another org's user
+   */
+  listIdentities(orgId: string, userId: string): Promise<UserIdentityRecord[]>;
 }
 
 /** Refresh-token families and single-use ID-token keys. */

@@ -23,6 +23,7 @@ import { describeRedelivery } from './redelivery.js';
 import { describeRefreshTokens } from './refresh-tokens.js';
 import { describeSigningKeys } from './signing-keys.js';
 import type { ConformanceGuarantee, MakeStore, StoreConformanceOptions } from './types.js';
+import { describeUserIdentities } from './user-identities.js';
 import { describeUserRoles } from './user-roles.js';
 import { describeUsers } from './users.js';
 import { describeWebhookSubscriptions } from './webhooks.js';
@@ -101,6 +102,7 @@ export function runStoreConformance(
     describeApiKeys(context);
     describeUsers(context);
     describeUserRoles(context);
+    describeUserIdentities(context);
     describeLifecycle(context);
     describeRefreshTokens(context);
     describeConsumeOnce(context);

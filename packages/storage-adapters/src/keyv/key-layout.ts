@@ -17,6 +17,9 @@ export const keyvKeys = {
   // JSON arrays keep composite keys unambiguous whatever characters the parts contain.
   identity: (orgId: string, iss: string, sub: string, subjectClaim?: string) =>
     `identity:${storeKit.identityKey(orgId, iss, sub, subjectClaim)}`,
+  /** The `[iss, sub, subjectClaim?]` an `identity` key was built from. */
+  identityParts: (identityKey: string): unknown =>
+    (JSON.parse(identityKey.slice('identity:'.length)) as unknown[]).slice(1),
   email: (orgId: string, email: string) => `email:${storeKit.emailKey(orgId, email)}`,
   refreshToken: (jti: string) => `refresh:${jti}`,
   consumed: (consumedKey: string) => `consumed:${consumedKey}`,
