@@ -19,6 +19,7 @@ export const MIGRATION_NAMES = [
   '0010_issuer_policies',
   '0011_identities_keyed_by_claim_name',
   '0012_console_listings_and_sessions',
+  '0014_user_identities_and_sessions',
 ] as const;
 
 /** The statement that makes the store run migration `version` (1-based) again on its next start. */

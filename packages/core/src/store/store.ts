@@ -233,6 +233,23 @@ export interface RefreshTokenRecord {
   kid: string;
 }
 
+export interface ListRefreshFamiliesInput {
+  orgId: string;
+  userId: string;
+  now: number;
+  /** At most this many families are returned. */
+  limit: number;
+}
+
+/** A refresh-token family that can still be refreshed: one signed-in session of a user. */
+export interface RefreshFamilySummary {
+  familyId: string;
+  /** `issuedAt` of its live token: when the session last refreshed, or began if it never did. */
+  lastIssuedAt: number;
+  /** When that token expires, which ends the session unless it refreshes first. */
+  expiresAt: number;
+}
+
 export interface RotateRefreshTokenInput {
   /** The presented token. */
   jti: string;
@@ -703,6 +720,14 @@ export interface TokenStore {
    * whose retry the grace window would still answer is not live: it was used.
    */
   isRefreshTokenLive(input: RefreshTokenLivenessQuery): Promise<boolean>;
+
+  /**
+   * The families of a user of `orgId` that hold a live token (saved, unused, `now` before its
+   * `expiresAt`, family not revoked), newest `lastIssuedAt` first, ties by `familyId` descending,
+   * at most `limit`. Never another org's families. Redis and Keyv find a user's families through
+   * an index written since this method exists: older families appear once they next rotate.
+   */
+  listRefreshFamilies(input: ListRefreshFamiliesInput): Promise<RefreshFamilySummary[]>;
 
   /**
    * Records a single-use key (core passes a hex SHA-256 naming one ID token) until `expiresAt`,

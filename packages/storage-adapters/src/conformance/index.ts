@@ -20,6 +20,7 @@ import { describeOutbox } from './outbox.js';
 import { describeOutboxBacklog } from './outbox-backlog.js';
 import { describeRateLimits } from './rate-limits.js';
 import { describeRedelivery } from './redelivery.js';
+import { describeRefreshFamilies } from './refresh-families.js';
 import { describeRefreshTokens } from './refresh-tokens.js';
 import { describeSigningKeys } from './signing-keys.js';
 import type { ConformanceGuarantee, MakeStore, StoreConformanceOptions } from './types.js';
@@ -105,6 +106,7 @@ export function runStoreConformance(
     describeUserIdentities(context);
     describeLifecycle(context);
     describeRefreshTokens(context);
+    describeRefreshFamilies(context);
     describeConsumeOnce(context);
     describeRateLimits(context);
     describeSigningKeys(context);

@@ -34,6 +34,8 @@ export const keyvKeys = {
   // org's users through these lists. Users and links written before they existed are not listed.
   userIdentities: (userId: string) => `user-identities:${userId}`,
   orgUsers: (orgId: string) => `org-users:${orgId}`,
+  // A user's refresh-token families with their newest token, for listRefreshFamilies.
+  userFamilies: (orgId: string, userId: string) => `user-families:${JSON.stringify([orgId, userId])}`,
   // Every organization's id, for listOrganizations. Organizations written before it are not listed.
   organizations: 'orgs',
   consoleSession: (sessionHash: string) => `console-session:${sessionHash}`,
