@@ -347,7 +347,7 @@ describe('console writes', () => {
 
     const csrf = await b.csrf();
     const ended = await b.post(`${path}/sessions/${families[0]}/end`, { csrf });
-    expect(ended.headers.location).toBe(`/rialto-admin${path}?done=user-updated`);
+    expect(ended.headers.location).toBe(`/rialto-admin${path}?done=session-ended`);
     expect((await exchange.users.listSessions(orgId, userId)).map((session) => session.familyId)).toEqual([
       families[1],
     ]);
@@ -356,7 +356,7 @@ describe('console writes', () => {
     expect(text(again)).toContain('No such session of this user.');
 
     const endedAll = await b.post(`${path}/sessions/end-all`, { csrf });
-    expect(endedAll.headers.location).toBe(`/rialto-admin${path}?done=user-updated`);
+    expect(endedAll.headers.location).toBe(`/rialto-admin${path}?done=sessions-ended`);
     expect(await exchange.users.listSessions(orgId, userId)).toEqual([]);
     expect(text(await b.get(path))).toContain('No session: no refresh token of this user can be used.');
   });

@@ -214,7 +214,7 @@ describe('the console in Chromium', () => {
     await expectAccessible('user sessions');
 
     await page.getByRole('button', { name: `End this session ${family}` }).click();
-    await expect.poll(() => page.getByRole('status').textContent()).toContain('The user is updated.');
+    await expect.poll(() => page.getByRole('status').textContent()).toContain('The session is ended');
     expect(await page.getByRole('button', { name: /^End this session / }).count()).toBe(1);
     const refused = await fetch(`${harness.baseUrl}/identity/auth/refresh`, {
       method: 'POST',

@@ -198,6 +198,7 @@ export async function userScreen(
 function userWrite(
   form: UserForm,
   action: (ctx: ScreenContext, orgId: string, userId: string) => Promise<unknown>,
+  done = 'user-updated',
 ) {
   return async (ctx: ScreenContext): Promise<ConsoleResponse> => {
     const orgId = ctx.params.orgId ?? '';
@@ -205,7 +206,7 @@ function userWrite(
     const then =
       form === 'delete'
         ? `${ctx.base}/organizations/${orgId}/users?done=user-deleted`
-        : `${ctx.base}/organizations/${orgId}/users/${userId}?done=user-updated`;
+        : `${ctx.base}/organizations/${orgId}/users/${userId}?done=${done}`;
     return write(
       () => action(ctx, orgId, userId),
       then,
@@ -224,11 +225,15 @@ export const setUserFlags = userWrite('flags', (ctx, orgId, userId) =>
     accreditationStatus: text(ctx.form, 'accreditation_status') as 'verified',
   }),
 );
-export const endUserSession = userWrite('sessions', (ctx, orgId, userId) =>
-  ctx.exchange.users.endSession(orgId, userId, ctx.params.sessionId ?? ''),
+export const endUserSession = userWrite(
+  'sessions',
+  (ctx, orgId, userId) => ctx.exchange.users.endSession(orgId, userId, ctx.params.sessionId ?? ''),
+  'session-ended',
 );
-export const endAllUserSessions = userWrite('sessions', (ctx, orgId, userId) =>
-  ctx.exchange.users.endAllSessions(orgId, userId),
+export const endAllUserSessions = userWrite(
+  'sessions',
+  (ctx, orgId, userId) => ctx.exchange.users.endAllSessions(orgId, userId),
+  'sessions-ended',
 );
 export const deleteUser = userWrite('delete', (ctx, orgId, userId) =>
   ctx.exchange.users.remove(orgId, userId),
