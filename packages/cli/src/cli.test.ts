@@ -336,6 +336,78 @@ describe.each(kinds)('rialto-exchange commands against the %s store', async (kin
       err: '{"error":"not_found: No such organization."}',
     });
   });
+  it("lists a user's identities and sessions and ends one session or all of them", async () => {
+    const { backing, storeArgs } = appStore();
+    const { json: org } = await cli(
+      storeArgs,
+      'register-organization',
+      '--name',
+      'Acme',
+      '--issuer',
+      'https://acme.example.com',
+    );
+    const created = await backing.store.findOrCreateUser(
+      identity(org.org_id, { iss: 'https://acme.example.com', sub: 'ada', email: 'ada@example.com' }),
+    );
+    const userId = 'user' in created ? created.user.userId : expect.unreachable();
+    const now = Math.floor(Date.now() / 1000);
+    const families = [crypto.randomUUID(), crypto.randomUUID()];
+    for (const [index, familyId] of families.entries()) {
+      await backing.store.saveRefreshToken({
+        jti: crypto.randomUUID(),
+        familyId,
+        orgId: org.org_id,
+        userId,
+        issuedAt: now - 60 * (index + 1),
+        expiresAt: now + 3600,
+        kid: 'test',
+      });
+    }
+    const user = ['--org', org.org_id, '--user', userId];
+
+    expect((await cli(storeArgs, 'list-user-identities', ...user)).json).toEqual({
+      identities: [
+        {
+          iss: 'https://acme.example.com',
+          subject_claim: 'sub',
+          sub: 'ada',
+          linked_at: kind === 'redis' ? null : expect.any(String),
+        },
+      ],
+    });
+    const sessions = await cli(storeArgs, 'list-user-sessions', ...user);
+    expect(sessions.json.sessions.map((session: { session_id: string }) => session.session_id)).toEqual(
+      families,
+    );
+
+    expect(
+      (await cli(storeArgs, 'end-user-session', ...user, '--session', families[0] as string)).json,
+    ).toEqual({
+      session_id: families[0],
+      ended: true,
+    });
+    expect(
+      await cli(storeArgs, 'end-user-session', ...user, '--session', families[0] as string),
+    ).toMatchObject({
+      code: 1,
+      err: '{"error":"not_found: No such session of this user."}',
+    });
+    expect((await cli(storeArgs, 'end-user-session', ...user, '--all')).json).toEqual({ ended: 1 });
+    expect((await cli(storeArgs, 'list-user-sessions', ...user)).json).toEqual({ sessions: [] });
+
+    const { io, err } = capture();
+    expect(await runCli(['end-user-session', ...user, ...storeArgs], io)).toBe(2);
+    expect(err.join('\n')).toMatch(
+      /^Give either --session <session_id> or --all\n\nUsage: rialto-exchange end-user-session/,
+    );
+    expect(
+      await cli(storeArgs, 'list-user-sessions', '--org', org.org_id, '--user', crypto.randomUUID()),
+    ).toMatchObject({
+      code: 1,
+      err: '{"error":"not_found: No such user in your organization."}',
+    });
+  });
+
   it('lists and searches organizations and users page by page, lists signing keys, and redelivers a webhook delivery', async () => {
     const { backing, storeArgs } = appStore();
     const orgIds: string[] = [];

@@ -149,6 +149,24 @@ const COMMANDS: Record<string, Command> = {
     options: [...STORE_OPTIONS, 'org', 'user'],
     target: 'store',
   },
+  'list-user-identities': {
+    usage: 'list-user-identities --org <org_id> --user <user_id>',
+    summary: 'lists the identities (issuer, subject claim, value) linked to a user',
+    options: [...STORE_OPTIONS, 'org', 'user'],
+    target: 'store',
+  },
+  'list-user-sessions': {
+    usage: 'list-user-sessions --org <org_id> --user <user_id>',
+    summary: 'lists a user’s sessions (refresh-token families still live), most recently refreshed first',
+    options: [...STORE_OPTIONS, 'org', 'user'],
+    target: 'store',
+  },
+  'end-user-session': {
+    usage: 'end-user-session --org <org_id> --user <user_id> (--session <session_id> | --all)',
+    summary: 'ends one session of a user, or all of them: their refresh tokens stop working at once',
+    options: [...STORE_OPTIONS, 'org', 'user', 'session', 'all'],
+    target: 'store',
+  },
   'list-organizations': {
     usage: 'list-organizations [--query <text>] [--limit <1-200>] [--cursor <next_cursor>]',
     summary:
@@ -255,6 +273,8 @@ function parse(argv: string[]) {
       org: { type: 'string' },
       key: { type: 'string' },
       user: { type: 'string' },
+      session: { type: 'string' },
+      all: { type: 'boolean' },
       alg: { type: 'string' },
       query: { type: 'string' },
       limit: { type: 'string' },
@@ -808,6 +828,54 @@ async function runWithExchange(name: string, values: Values, exchange: RialtoExc
             : `Delivery ${delivery.deliveryId} is being attempted right now; it was left to that attempt.`,
         json: deliveryJson(delivery),
       };
+    }
+    case 'list-user-identities': {
+      const [orgId, userId] = required(values, 'org', 'user');
+      const identities = (await exchange.users.listIdentities(orgId as string, userId as string)).map(
+        (identity) => ({
+          iss: identity.iss,
+          subject_claim: identity.subjectClaim,
+          sub: identity.sub,
+          linked_at: identity.linkedAt === undefined ? null : isoTime(identity.linkedAt),
+        }),
+      );
+      return {
+        text: identities
+          .map((identity) => `${identity.iss}  ${identity.subject_claim}=${identity.sub}`)
+          .join('\n'),
+        json: { identities },
+      };
+    }
+    case 'list-user-sessions': {
+      const [orgId, userId] = required(values, 'org', 'user');
+      const sessions = (await exchange.users.listSessions(orgId as string, userId as string)).map(
+        (session) => ({
+          session_id: session.familyId,
+          last_refreshed_at: isoTime(session.lastIssuedAt),
+          expires_at: isoTime(session.expiresAt),
+        }),
+      );
+      return {
+        text: sessions
+          .map(
+            (session) =>
+              `${session.session_id}  refreshed ${session.last_refreshed_at}  expires ${session.expires_at}`,
+          )
+          .join('\n'),
+        json: { sessions },
+      };
+    }
+    case 'end-user-session': {
+      const [orgId, userId] = required(values, 'org', 'user');
+      const sessionId = values.session as string | undefined;
+      if ((sessionId === undefined) === (values.all !== true))
+        throw new UsageError('Give either --session <session_id> or --all');
+      if (sessionId === undefined) {
+        const ended = await exchange.users.endAllSessions(orgId as string, userId as string);
+        return { text: `Ended ${ended} session(s) of user ${userId}.`, json: { ended } };
+      }
+      await exchange.users.endSession(orgId as string, userId as string, sessionId);
+      return { text: `Ended session ${sessionId}.`, json: { session_id: sessionId, ended: true } };
     }
     default: {
       const [orgId, userId] = required(values, 'org', 'user');

@@ -25,7 +25,15 @@ import {
 import { createOrganization, organizationsScreen } from './screens/organizations.js';
 import { signInScreen } from './screens/sign-in.js';
 import { rotateSigningKey, signingKeysScreen } from './screens/signing-keys.js';
-import { deleteUser, setUserFlags, setUserRole, userScreen, usersScreen } from './screens/users.js';
+import {
+  deleteUser,
+  endAllUserSessions,
+  endUserSession,
+  setUserFlags,
+  setUserRole,
+  userScreen,
+  usersScreen,
+} from './screens/users.js';
 import { redeliverDelivery, webhookScreen } from './screens/webhooks.js';
 import { type ActiveSession, cookieValue, createSessionCookies, secretsMatch } from './sessions.js';
 
@@ -116,6 +124,8 @@ const ROUTES: Route[] = [
   route('POST', `${ORG}/users/:userId/role`, setUserRole),
   route('POST', `${ORG}/users/:userId/flags`, setUserFlags),
   route('POST', `${ORG}/users/:userId/delete`, deleteUser),
+  route('POST', `${ORG}/users/:userId/sessions/end-all`, endAllUserSessions),
+  route('POST', `${ORG}/users/:userId/sessions/:sessionId/end`, endUserSession),
   route('GET', `${ORG}/webhooks/:webhookId`, (ctx) => webhookScreen(ctx)),
   route('POST', `${ORG}/webhooks/:webhookId/deliveries/:deliveryId/redeliver`, redeliverDelivery),
   route('GET', '/keys', (ctx) => signingKeysScreen(ctx)),

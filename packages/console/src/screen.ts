@@ -54,6 +54,8 @@ const NOTICES: Record<string, string> = {
   'issuer-removed': 'The issuer registration is removed.',
   'user-updated': 'The user is updated.',
   'user-deleted': 'The user is deleted.',
+  'session-ended': 'The session is ended: its refresh token stops working at once.',
+  'sessions-ended': "The user's sessions are ended: their refresh tokens stop working at once.",
   redelivered: 'The delivery is queued again; the worker sends it on its next pass.',
   rotated:
     'A new signing key was added. It is published now and signs once its pre-publication delay has passed.',

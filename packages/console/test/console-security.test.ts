@@ -291,6 +291,76 @@ describe('console writes', () => {
     expect(text(created)).toMatch(/<input id="once-value" readonly value="rialto_ak_[^"]+"/);
   });
 
+  it("shows a user's identities and sessions, ends one and then all, each behind a confirm and the CSRF token", async () => {
+    const store = memoryStore();
+    const exchange = createExchange({ store });
+    const { organization } = await exchange.organizations.register({
+      name: 'Acme',
+      issuer: 'http://127.0.0.1:9/idp',
+    });
+    const orgId = organization.orgId;
+    const user = await exchange.users.create(orgId, { email: 'ada@example.com' });
+    // Its first sign-in links the identity to the user by email.
+    const linked = await store.findOrCreateUser({
+      orgId,
+      iss: 'http://127.0.0.1:9/idp',
+      sub: 'ada-at-idp',
+      email: 'ada@example.com',
+      mayLinkByEmail: true,
+      now: 1_700_000_000,
+      newUser: user,
+    });
+    expect(linked.outcome).toBe('linked');
+    const { userId } = user;
+    const now = Math.floor(Date.now() / 1000);
+    const families = [crypto.randomUUID(), crypto.randomUUID()];
+    for (const familyId of families) {
+      await store.saveRefreshToken({
+        jti: crypto.randomUUID(),
+        familyId,
+        orgId,
+        userId,
+        issuedAt: now,
+        expiresAt: now + 3600,
+        kid: 'k',
+      });
+    }
+    const b = browser({ exchange });
+    await b.signIn();
+    const path = `/organizations/${orgId}/users/${userId}`;
+    const screen = text(await b.get(path));
+    expect(screen).toContain(
+      '<td>http://127.0.0.1:9/idp</td><td><code>sub</code></td><td><code>ada-at-idp</code></td>',
+    );
+    for (const familyId of families) {
+      expect(screen).toContain(
+        `action="/rialto-admin${path}/sessions/${familyId}/end" data-confirm="End this session?`,
+      );
+    }
+    expect(screen).toContain(
+      `action="/rialto-admin${path}/sessions/end-all" data-confirm="End all sessions of ada@example.com?`,
+    );
+
+    const forged = await b.post(`${path}/sessions/${families[0]}/end`, { csrf: 'forged' });
+    expect(forged.status).toBe(403);
+    expect(await exchange.users.listSessions(orgId, userId)).toHaveLength(2);
+
+    const csrf = await b.csrf();
+    const ended = await b.post(`${path}/sessions/${families[0]}/end`, { csrf });
+    expect(ended.headers.location).toBe(`/rialto-admin${path}?done=session-ended`);
+    expect((await exchange.users.listSessions(orgId, userId)).map((session) => session.familyId)).toEqual([
+      families[1],
+    ]);
+    const again = await b.post(`${path}/sessions/${families[0]}/end`, { csrf });
+    expect(again.status).toBe(404);
+    expect(text(again)).toContain('No such session of this user.');
+
+    const endedAll = await b.post(`${path}/sessions/end-all`, { csrf });
+    expect(endedAll.headers.location).toBe(`/rialto-admin${path}?done=sessions-ended`);
+    expect(await exchange.users.listSessions(orgId, userId)).toEqual([]);
+    expect(text(await b.get(path))).toContain('No session: no refresh token of this user can be used.');
+  });
+
   it('deletes an organization only when its name is typed, saying so otherwise', async () => {
     const exchange = createExchange();
     const { organization } = await exchange.organizations.register({

@@ -201,6 +201,30 @@ describe('the console in Chromium', () => {
     await expectAccessible('webhook deliveries');
   });
 
+  it("shows the user's identity and sessions, and ends one so that its refresh token is refused", async () => {
+    const second = await exchangeToken(apiKey, 'ada@example.com');
+    expect(second.status).toBe(200);
+    const refreshToken = second.body.refresh_token ?? '';
+    const family = JSON.parse(Buffer.from(refreshToken.split('.')[1] ?? '', 'base64url').toString()).fid;
+    await page.goto(`${harness.consoleUrl}/organizations/${orgId}/users/${userId}`);
+    await page.getByRole('heading', { name: 'Sessions' }).waitFor();
+    // The header row and the one identity the exchanges linked.
+    expect(await page.getByRole('region', { name: 'Identities' }).getByRole('row').count()).toBe(2);
+    expect(await page.getByRole('button', { name: /^End this session / }).count()).toBe(2);
+    await expectAccessible('user sessions');
+
+    await page.getByRole('button', { name: `End this session ${family}` }).click();
+    await expect.poll(() => page.getByRole('status').textContent()).toContain('The session is ended');
+    expect(await page.getByRole('button', { name: /^End this session / }).count()).toBe(1);
+    const refused = await fetch(`${harness.baseUrl}/identity/auth/refresh`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ refresh_token: refreshToken }),
+    });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: string }).error).toBe('invalid_grant');
+  });
+
   it('revokes the API key, after which the exchange is refused', async () => {
     await page.goto(`${harness.consoleUrl}/organizations/${orgId}`);
     await page.getByRole('button', { name: /^Revoke key/ }).click();

@@ -79,7 +79,7 @@ function options(values: string[], selected: string): Html[] {
   );
 }
 
-type UserForm = 'role' | 'flags' | 'delete';
+type UserForm = 'role' | 'flags' | 'delete' | 'sessions';
 
 async function existingUser(ctx: ScreenContext, org: OrganizationRecord): Promise<UserRecord> {
   const user = await ctx.exchange.users.get(org.orgId, ctx.params.userId ?? '');
@@ -94,6 +94,10 @@ export async function userScreen(
   const org = await existingOrg(ctx);
   const user = await existingUser(ctx, org);
   const flags = verificationFlags(user);
+  const [identities, sessions] = await Promise.all([
+    ctx.exchange.users.listIdentities(org.orgId, user.userId),
+    ctx.exchange.users.listSessions(org.orgId, user.userId),
+  ]);
   const path = `${ctx.base}/organizations/${org.orgId}/users/${user.userId}`;
   const errorFor = (form: UserForm) => errorBox(refused?.form === form ? refused.error : undefined);
   const body = html`<section class="card" aria-labelledby="user-heading">
@@ -108,6 +112,41 @@ export async function userScreen(
     <dt>Created</dt><dd>${dateCell(user.createdAt)}</dd>
     <dt>Updated</dt><dd>${dateCell(user.updatedAt)}</dd>
   </dl>
+</section>
+<section class="card" aria-labelledby="identities-heading">
+  <h2 id="identities-heading">Identities</h2>
+  ${
+    identities.length === 0
+      ? html`<p>No identity is linked yet: the user was created before a first sign-in.</p>`
+      : html`<div class="table-scroll" tabindex="0" role="region" aria-label="Identities"><table>
+    <thead><tr><th scope="col">Issuer</th><th scope="col">Subject claim</th><th scope="col">Value</th><th scope="col">Linked</th></tr></thead>
+    <tbody>${identities.map(
+      (identity) =>
+        html`<tr><td>${identity.iss}</td><td><code>${identity.subjectClaim}</code></td><td><code>${identity.sub}</code></td><td>${identity.linkedAt === undefined ? 'not recorded' : dateCell(identity.linkedAt)}</td></tr>`,
+    )}</tbody></table></div>`
+  }
+</section>
+<section class="card" aria-labelledby="sessions-heading">
+  <h2 id="sessions-heading">Sessions</h2>
+  ${errorFor('sessions')}
+  ${
+    sessions.length === 0
+      ? html`<p>No session: no refresh token of this user can be used.</p>`
+      : html`<div class="table-scroll" tabindex="0" role="region" aria-label="Sessions"><table>
+    <thead><tr><th scope="col">Session</th><th scope="col">Last refreshed</th><th scope="col">Expires</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
+    <tbody>${sessions.map(
+      (
+        session,
+      ) => html`<tr><td><code>${session.familyId}</code></td><td>${dateCell(session.lastIssuedAt)}</td><td>${dateCell(session.expiresAt)}</td><td>
+      <form method="post" action="${path}/sessions/${session.familyId}/end" data-confirm="End this session? Its refresh token stops working at once.">
+        ${csrfField(ctx)}<button type="submit" class="danger" aria-label="End this session ${session.familyId}">End this session</button>
+      </form></td></tr>`,
+    )}</tbody></table></div>
+  <form method="post" action="${path}/sessions/end-all" data-confirm="End all sessions of ${user.email}? Every refresh token of the user stops working at once.">
+    ${csrfField(ctx)}<button type="submit" class="danger">End all sessions</button>
+  </form>`
+  }
+  <p>Access tokens already issued stay valid until they expire.</p>
 </section>
 <section class="card" aria-labelledby="role-heading">
   <h2 id="role-heading">Role</h2>
@@ -159,6 +198,7 @@ export async function userScreen(
 function userWrite(
   form: UserForm,
   action: (ctx: ScreenContext, orgId: string, userId: string) => Promise<unknown>,
+  done = 'user-updated',
 ) {
   return async (ctx: ScreenContext): Promise<ConsoleResponse> => {
     const orgId = ctx.params.orgId ?? '';
@@ -166,7 +206,7 @@ function userWrite(
     const then =
       form === 'delete'
         ? `${ctx.base}/organizations/${orgId}/users?done=user-deleted`
-        : `${ctx.base}/organizations/${orgId}/users/${userId}?done=user-updated`;
+        : `${ctx.base}/organizations/${orgId}/users/${userId}?done=${done}`;
     return write(
       () => action(ctx, orgId, userId),
       then,
@@ -184,6 +224,16 @@ export const setUserFlags = userWrite('flags', (ctx, orgId, userId) =>
     kycStatus: text(ctx.form, 'kyc_status') as 'approved',
     accreditationStatus: text(ctx.form, 'accreditation_status') as 'verified',
   }),
+);
+export const endUserSession = userWrite(
+  'sessions',
+  (ctx, orgId, userId) => ctx.exchange.users.endSession(orgId, userId, ctx.params.sessionId ?? ''),
+  'session-ended',
+);
+export const endAllUserSessions = userWrite(
+  'sessions',
+  (ctx, orgId, userId) => ctx.exchange.users.endAllSessions(orgId, userId),
+  'sessions-ended',
 );
 export const deleteUser = userWrite('delete', (ctx, orgId, userId) =>
   ctx.exchange.users.remove(orgId, userId),

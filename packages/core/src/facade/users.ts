@@ -1,9 +1,10 @@
 import { RialtoError } from '../errors.js';
+import { epochSeconds } from '../internal/clock.js';
 import { isUuid } from '../internal/is-uuid.js';
 import { validateInput } from '../internal/validate-input.js';
 import { type Page, type PageRequest, readPage, readPageRequest } from '../listing/paging.js';
 import type { Services } from '../services.js';
-import type { UserRecord, UserRole } from '../store/store.js';
+import type { RefreshFamilySummary, UserIdentityRecord, UserRecord, UserRole } from '../store/store.js';
 import { normalizeEmail } from '../users/provision-user.js';
 import { type UserCreation, userCreationSchema } from '../users/user-lifecycle.js';
 import { userRoleSchema } from '../users/user-roles.js';
@@ -58,7 +59,35 @@ export interface RialtoUsers {
    * @throws RialtoError `not_found`
    */
   remove(orgId: string, userId: string): Promise<void>;
+  /**
+   * The identities (issuer, subject claim, value) linked to a user, as
+   * `GET /identity/users/:user_id/identities` answers.
+   * @throws RialtoError `not_found`
+   */
+  listIdentities(orgId: string, userId: string): Promise<UserIdentityRecord[]>;
+  /**
+   * A user's sessions: the refresh-token families that can still be refreshed, most recently
+   * refreshed first, at most `MAX_LISTED_SESSIONS`, as `GET /identity/users/:user_id/sessions` answers.
+   * @throws RialtoError `not_found`
+   */
+  listSessions(orgId: string, userId: string): Promise<RefreshFamilySummary[]>;
+  /**
+   * Ends one session: its refresh tokens stop working at once (access tokens already issued run
+   * until they expire). Records `refresh.revoked`.
+   * @throws RialtoError `invalid_request` (not a session id) or `not_found` (no such user, or no
+   *   live session of this user with that id)
+   */
+  endSession(orgId: string, userId: string, sessionId: string): Promise<void>;
+  /**
+   * Ends every session `listSessions` finds. One started while this runs can outlive it.
+   * @returns how many were ended
+   * @throws RialtoError `not_found`
+   */
+  endAllSessions(orgId: string, userId: string): Promise<number>;
 }
+
+/** The most sessions listed (and ended at once) per user; a user with more is a leak to look into. */
+export const MAX_LISTED_SESSIONS = 100;
 
 const userCreationInputSchema = userCreationSchema.omit({ org_id: true });
 
@@ -72,8 +101,26 @@ export function createUsersFacade({
   userLifecycle,
   organizations,
   store,
+  events,
 }: Services): RialtoUsers {
   const isUserId = (orgId: string, userId: string) => isUuid(orgId) && isUuid(userId);
+
+  /** @throws RialtoError `not_found` unless `orgId` has this user */
+  async function existingUser(orgId: string, userId: string): Promise<UserRecord> {
+    const user = isUserId(orgId, userId) ? await users.get(orgId, userId) : null;
+    if (!user) throw noSuchUser();
+    return user;
+  }
+
+  async function sessionsOf(orgId: string, userId: string): Promise<RefreshFamilySummary[]> {
+    await existingUser(orgId, userId);
+    return store.listRefreshFamilies({ orgId, userId, now: epochSeconds(), limit: MAX_LISTED_SESSIONS });
+  }
+
+  async function end(orgId: string, userId: string, familyId: string): Promise<void> {
+    await store.revokeRefreshTokenFamily(familyId, epochSeconds());
+    events.emit('refresh.revoked', { orgId, userId, familyId });
+  }
 
   return {
     get: async (orgId, userId) => (isUserId(orgId, userId) ? users.get(orgId, userId) : null),
@@ -113,6 +160,24 @@ export function createUsersFacade({
     },
     async remove(orgId, userId) {
       if (!(isUserId(orgId, userId) && (await userLifecycle.remove(orgId, userId)))) throw noSuchUser();
+    },
+    async listIdentities(orgId, userId) {
+      await existingUser(orgId, userId);
+      return store.listIdentities(orgId, userId);
+    },
+    listSessions: sessionsOf,
+    async endSession(orgId, userId, sessionId) {
+      if (!isUuid(sessionId)) throw new RialtoError('invalid_request', 'session_id: not a session id.');
+      // Only a session the store lists for this org's user: another org's family id ends nothing.
+      const sessions = await sessionsOf(orgId, userId);
+      if (!sessions.some((session) => session.familyId === sessionId))
+        throw new RialtoError('not_found', 'No such session of this user.');
+      await end(orgId, userId, sessionId);
+    },
+    async endAllSessions(orgId, userId) {
+      const sessions = await sessionsOf(orgId, userId);
+      for (const session of sessions) await end(orgId, userId, session.familyId);
+      return sessions.length;
     },
   };
 }

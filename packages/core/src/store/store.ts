@@ -244,6 +244,16 @@ export type FindOrCreateUserResult =
   /** Neither identity nor email was known and `mayCreate` was false. Nothing was written. */
   | { outcome: 'not_provisioned' };
 
+/** An identity linked to a user: the issuer, the claim its subject is read from, and the value. */
+export interface UserIdentityRecord {
+  iss: string;
+  /** Identities stored before claim names existed read back as `sub`. */
+  subjectClaim: string;
+  sub: string;
+  /** When it was linked, where the store keeps that (SQL); absent otherwise. */
+  linkedAt?: number;
+}
+
 export interface RefreshTokenRecord {
   jti: string;
   /** Every token obtained by refreshing descends from one exchange; they share this id. */
@@ -255,6 +265,23 @@ export interface RefreshTokenRecord {
   expiresAt: number;
   /** The `kid` of the refresh secret that signed it. */
   kid: string;
+}
+
+export interface ListRefreshFamiliesInput {
+  orgId: string;
+  userId: string;
+  now: number;
+  /** At most this many families are returned. */
+  limit: number;
+}
+
+/** A refresh-token family that can still be refreshed: one signed-in session of a user. */
+export interface RefreshFamilySummary {
+  familyId: string;
+  /** `issuedAt` of its live token: when the session last refreshed, or began if it never did. */
+  lastIssuedAt: number;
+  /** When that token expires, which ends the session unless it refreshes first. */
+  expiresAt: number;
 }
 
 export interface RotateRefreshTokenInput {
@@ -690,6 +717,12 @@ export interface UserStore {
    * @returns the updated user, or `null` (writing nothing) when `orgId` has no such user.
    */
   setUserRole(input: SetUserRoleInput): Promise<UserRecord | null>;
+
+  /**
+   * The identities linked to a user of `orgId`, ordered by `iss`, then `subjectClaim`, then `sub`.
+   * @returns `[]` for an unknown user or another org's user
+   */
+  listIdentities(orgId: string, userId: string): Promise<UserIdentityRecord[]>;
 }
 
 /** Refresh-token families and single-use ID-token keys. */
@@ -721,6 +754,14 @@ export interface TokenStore {
    * whose retry the grace window would still answer is not live: it was used.
    */
   isRefreshTokenLive(input: RefreshTokenLivenessQuery): Promise<boolean>;
+
+  /**
+   * The families of a user of `orgId` that hold a live token (saved, unused, `now` before its
+   * `expiresAt`, family not revoked), newest `lastIssuedAt` first, ties by `familyId` descending,
+   * at most `limit`. Never another org's families. Redis and Keyv find a user's families through
+   * an index written since this method exists: older families appear once they next rotate.
+   */
+  listRefreshFamilies(input: ListRefreshFamiliesInput): Promise<RefreshFamilySummary[]>;
 
   /**
    * Records a single-use key (core passes a hex SHA-256 naming one ID token) until `expiresAt`,

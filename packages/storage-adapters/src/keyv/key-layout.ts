@@ -17,6 +17,9 @@ export const keyvKeys = {
   // JSON arrays keep composite keys unambiguous whatever characters the parts contain.
   identity: (orgId: string, iss: string, sub: string, subjectClaim?: string) =>
     `identity:${storeKit.identityKey(orgId, iss, sub, subjectClaim)}`,
+  /** The `[iss, sub, subjectClaim?]` an `identity` key was built from. */
+  identityParts: (identityKey: string): unknown =>
+    (JSON.parse(identityKey.slice('identity:'.length)) as unknown[]).slice(1),
   email: (orgId: string, email: string) => `email:${storeKit.emailKey(orgId, email)}`,
   refreshToken: (jti: string) => `refresh:${jti}`,
   consumed: (consumedKey: string) => `consumed:${consumedKey}`,
@@ -31,6 +34,8 @@ export const keyvKeys = {
   // org's users through these lists. Users and links written before they existed are not listed.
   userIdentities: (userId: string) => `user-identities:${userId}`,
   orgUsers: (orgId: string) => `org-users:${orgId}`,
+  // A user's refresh-token families with their newest token, for listRefreshFamilies.
+  userFamilies: (orgId: string, userId: string) => `user-families:${JSON.stringify([orgId, userId])}`,
   // Every organization's id, for listOrganizations. Organizations written before it are not listed.
   organizations: 'orgs',
   consoleSession: (sessionHash: string) => `console-session:${sessionHash}`,

@@ -1,6 +1,8 @@
 import type { RefreshTokenRecord, RotateRefreshTokenResult, TokenStore } from '@rialto-exchange/core';
+import { refreshFamiliesOf } from '../internal/refresh-families.js';
 import {
   EXPIRY_MARGIN_SECONDS,
+  epochSeconds,
   FAMILY_REVOCATION_MIN_SECONDS,
   secondsToKeep,
 } from '../internal/retention.js';
@@ -11,6 +13,9 @@ interface UsedRefreshToken {
   familyId: string;
   successorJti: string;
 }
+
+/** A user's families, by family id: the newest token saved in each. */
+type UserFamilies = Record<string, Pick<RefreshTokenRecord, 'jti' | 'issuedAt' | 'expiresAt'>>;
 
 /**
  * Refresh tokens under their jti (a used one points to its successor), with a family's latest
@@ -28,6 +33,23 @@ export function keyvTokens({ key, run, get, set, withLocks }: KeyvContext): Toke
       if (record.expiresAt > latest) {
         await set(deadlineAt, key.familyExpiry(record.familyId), record.expiresAt, ttlSeconds);
       }
+    });
+    // Keyv cannot find a user's tokens otherwise. Expired families are dropped on each write.
+    const familiesKey = key.userFamilies(record.orgId, record.userId);
+    await withLocks([familiesKey], async () => {
+      const now = epochSeconds();
+      const families = Object.fromEntries(
+        Object.entries((await get<UserFamilies>(deadlineAt, familiesKey)) ?? {}).filter(
+          ([, newest]) => newest.expiresAt > now,
+        ),
+      );
+      const known = families[record.familyId];
+      if (!known || record.issuedAt >= known.issuedAt) {
+        const { jti, issuedAt, expiresAt } = record;
+        families[record.familyId] = { jti, issuedAt, expiresAt };
+      }
+      const longest = Math.max(...Object.values(families).map((newest) => newest.expiresAt));
+      await set(deadlineAt, familiesKey, families, secondsToKeep(longest));
     });
   }
 
@@ -86,6 +108,23 @@ export function keyvTokens({ key, run, get, set, withLocks }: KeyvContext): Toke
         ]);
         if (stored === undefined || revoked !== undefined || 'successorJti' in stored) return false;
         return stored.familyId === familyId && stored.expiresAt > now;
+      }),
+
+    listRefreshFamilies: ({ orgId, userId, now, limit }) =>
+      run(async (deadlineAt) => {
+        const families = (await get<UserFamilies>(deadlineAt, key.userFamilies(orgId, userId))) ?? {};
+        const live: RefreshTokenRecord[] = [];
+        for (const [familyId, newest] of Object.entries(families)) {
+          // Live as rotateRefreshToken has it: stored unused, unexpired, family not revoked.
+          const stored = await get<RefreshTokenRecord | UsedRefreshToken>(
+            deadlineAt,
+            key.refreshToken(newest.jti),
+          );
+          if (!stored || 'successorJti' in stored || stored.expiresAt <= now) continue;
+          if ((await get(deadlineAt, key.familyRevoked(familyId))) !== undefined) continue;
+          live.push(stored);
+        }
+        return refreshFamiliesOf(live, limit);
       }),
 
     consumeOnce: (consumedKey, expiresAt, now) =>

@@ -5,6 +5,7 @@ import type {
   UserStore,
 } from '@rialto-exchange/core';
 import { storeKit } from '@rialto-exchange/core';
+import { identityFromParts, inIdentityOrder } from '../internal/identities.js';
 import { addToList, type KeyvContext } from './context.js';
 import { enqueue } from './outbox.js';
 
@@ -166,5 +167,20 @@ export function keyvUsers(context: KeyvContext): UserStore {
           return updated;
         }),
       ),
+
+    // Links written before `userIdentities` existed are not listed (see the key layout).
+    listIdentities: (orgId, userId) =>
+      run(async (deadlineAt) => {
+        const user = await readUser(context, deadlineAt, userId);
+        if (!user || user.orgId !== orgId) return [];
+        const identities = [];
+        for (const identityKey of new Set(
+          (await get<string[]>(deadlineAt, key.userIdentities(userId))) ?? [],
+        )) {
+          if ((await get<string>(deadlineAt, identityKey)) === userId)
+            identities.push(identityFromParts(key.identityParts(identityKey)));
+        }
+        return inIdentityOrder(identities);
+      }),
   };
 }

@@ -1,4 +1,5 @@
 import type { TokenStore } from '@rialto-exchange/core';
+import { refreshFamiliesOf } from '../internal/refresh-families.js';
 import { epochSeconds } from '../internal/retention.js';
 import { copyFlat, copyFlatToKeep } from './copies.js';
 import { type MemoryState, sweep } from './state.js';
@@ -68,6 +69,18 @@ export function memoryTokens(state: MemoryState): TokenStore {
         live.expiresAt > now &&
         !familyRevokedAt.has(familyId)
       );
+    },
+
+    async listRefreshFamilies({ orgId, userId, now, limit }) {
+      // Used tokens leave `refreshTokens`, and revoking a family deletes its tokens there.
+      const live = [...refreshTokens.values()].filter(
+        (record) =>
+          record.orgId === orgId &&
+          record.userId === userId &&
+          record.expiresAt > now &&
+          !familyRevokedAt.has(record.familyId),
+      );
+      return refreshFamiliesOf(live, limit);
     },
 
     async consumeOnce(key, expiresAt, now) {

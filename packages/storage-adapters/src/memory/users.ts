@@ -1,5 +1,6 @@
 import type { UserRecord, UserStore } from '@rialto-exchange/core';
 import { storeKit } from '@rialto-exchange/core';
+import { identityFromParts, inIdentityOrder } from '../internal/identities.js';
 import { copy, copyFlat, copyFlatToKeep } from './copies.js';
 import { enqueue, type MemoryState, removeUser } from './state.js';
 
@@ -90,6 +91,17 @@ export function memoryUsers(state: MemoryState): UserStore {
       const updated: UserRecord = { ...user, role, updatedAt: now };
       users.set(userId, updated);
       return copy(updated);
+    },
+
+    async listIdentities(orgId, userId) {
+      if (users.get(userId)?.orgId !== orgId) return [];
+      const identities = [];
+      for (const [key, linkedUserId] of userIdByIdentity) {
+        // The key is `[orgId, iss, sub, subjectClaim?]`; a user's links are all in its own org.
+        if (linkedUserId === userId)
+          identities.push(identityFromParts((JSON.parse(key) as string[]).slice(1)));
+      }
+      return inIdentityOrder(identities);
     },
   };
 }

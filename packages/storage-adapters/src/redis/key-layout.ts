@@ -62,6 +62,8 @@ export function redisKeys(prefix: string) {
       identities: `${org(orgId)}identities`,
       // email -> user id
       emails: `${org(orgId)}emails`,
+      // One user's refresh-token family ids, scored by the latest expiry of their tokens.
+      userFamilies: (userId: string) => `${org(orgId)}user-families:${userId}`,
       subscriptions: `${org(orgId)}webhook-subs`,
       subscriptionsVersion: `${org(orgId)}webhook-subs-version`,
       // delivery id -> record (without its lease)

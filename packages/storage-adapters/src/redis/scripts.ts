@@ -205,12 +205,49 @@ return 1
 
 // KEYS: the family's token hash, the family's revocation marker. ARGV: jti, now.
 // A used token's entry holds only its successor's jti: it is not live.
-export const IS_REFRESH_TOKEN_LIVE = lua(`
+// A stored entry of a family whose revocation marker is absent: live while unused and unexpired.
+const IS_LIVE_ENTRY = `
+local function isLive(record, now)
+  return not record.successorJti and record.expiresAt > now
+end
+`;
+
+export const IS_REFRESH_TOKEN_LIVE = lua(`${IS_LIVE_ENTRY}
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 local json = redis.call('HGET', KEYS[1], ARGV[1])
 if not json then return 0 end
-local record = cjson.decode(json)
-if record.successorJti or record.expiresAt <= tonumber(ARGV[2]) then return 0 end
+if not isLive(cjson.decode(json), tonumber(ARGV[2])) then return 0 end
+return 1
+`);
+
+// KEYS: the family's token hash, the family's revocation marker. ARGV: now.
+// The family's live token with the latest issuedAt (JSON), or false when it has none. Rotation drops
+// entries past their expiry, so the hash is about as small as the family's recent tokens.
+export const LIVE_FAMILY_HEAD = lua(`${IS_LIVE_ENTRY}
+if redis.call('EXISTS', KEYS[2]) == 1 then return false end
+local now = tonumber(ARGV[1])
+local entries = redis.call('HGETALL', KEYS[1])
+local head, headIssuedAt = false, nil
+for i = 1, #entries, 2 do
+  local record = cjson.decode(entries[i + 1])
+  if isLive(record, now) and (headIssuedAt == nil or record.issuedAt > headIssuedAt) then
+    head, headIssuedAt = entries[i + 1], record.issuedAt
+  end
+end
+return head
+`);
+
+// KEYS: one user's family index per item. ARGV: family id, its token's expiresAt, seconds to keep
+// the index, now, per item. The score is the latest expiry seen for the family: families past it
+// are dropped here, and the index lives as long as its longest-lived family.
+export const INDEX_USER_FAMILIES = lua(`
+for i = 1, #KEYS do
+  local a = (i - 1) * 4 + 1
+  local ttl = tonumber(ARGV[a + 2])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[a + 3])
+  redis.call('ZADD', KEYS[i], 'GT', ARGV[a + 1], ARGV[a])
+  if redis.call('TTL', KEYS[i]) < ttl then redis.call('EXPIRE', KEYS[i], ttl) end
+end
 return 1
 `);
 

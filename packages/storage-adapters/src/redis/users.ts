@@ -1,6 +1,7 @@
 import type { FindOrCreateUserResult, UserRecord, UserStore } from '@rialto-exchange/core';
 import { storeKit } from '@rialto-exchange/core';
 import { createBatcher } from '../internal/batcher.js';
+import { identityFromParts, inIdentityOrder } from '../internal/identities.js';
 import { parseUser } from '../internal/json-records.js';
 import type { BatchItem, RedisContext } from './context.js';
 import type { RedisOutbox } from './outbox.js';
@@ -228,6 +229,14 @@ export function redisUsers(context: RedisContext, { withOutbox }: RedisOutbox): 
           [userId, orgId, role, String(now)],
         );
         return typeof json === 'string' ? parseUser(json) : null;
+      }),
+
+    listIdentities: (orgId, userId) =>
+      run(async (deadlineAt) => {
+        const json = await send(deadlineAt, ['HGET', key.org(orgId).users, userId]);
+        if (typeof json !== 'string' || parseUser(json).orgId !== orgId) return [];
+        const fields = await identitiesOf(deadlineAt, orgId, userId);
+        return inIdentityOrder(fields.map((field) => identityFromParts(JSON.parse(field))));
       }),
   };
 }

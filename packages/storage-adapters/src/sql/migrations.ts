@@ -458,6 +458,18 @@ const MIGRATIONS: readonly Migration[] = [
       await addNullableColumn(db, dialect, 'users', 'first_seen_through', 'varchar(128)');
     },
   },
+  {
+    version: 14,
+    name: 'user_identities_and_sessions',
+    // The console's user screen lists one user's identity links and refresh-token families.
+    async up(db, { dialect, indexName }) {
+      await createIndex(db, dialect, indexName('identities_user_idx'), 'identities', ['user_id']);
+      await createIndex(db, dialect, indexName('refresh_tokens_user_idx'), 'refresh_tokens', [
+        'org_id',
+        'user_id',
+      ]);
+    },
+  },
 ];
 
 const MYSQL_DUPLICATE_KEY_NAME = 1061;

@@ -1,6 +1,7 @@
 import type { TokenStore } from '@rialto-exchange/core';
 import { type Insertable, sql } from 'kysely';
 import { createBatcher } from '../internal/batcher.js';
+import { refreshFamiliesOf } from '../internal/refresh-families.js';
 import { EXPIRY_MARGIN_SECONDS, epochSeconds, FAMILY_REVOCATION_MIN_SECONDS } from '../internal/retention.js';
 import { type SqlContext, withRetries } from './context.js';
 import type { SqlDialect } from './migrations.js';
@@ -215,6 +216,38 @@ export function sqlTokens({ db, dialect, run }: SqlContext): TokenStore {
             .executeTakeFirst(),
         ]);
         return row !== undefined && successor === undefined && revoked === undefined;
+      }),
+
+    listRefreshFamilies: ({ orgId, userId, now, limit }) =>
+      run(async () => {
+        // Live as isRefreshTokenLive has it: unexpired, not a successor's parent, family not revoked.
+        // A successor has its parent's org and user, so the used tokens are found among the user's.
+        const rows = await db
+          .selectFrom('refresh_tokens')
+          .select(['family_id', 'issued_at', 'expires_at'])
+          .where('org_id', '=', orgId)
+          .where('user_id', '=', userId)
+          .where('expires_at', '>', now)
+          .where('jti', 'not in', (used) =>
+            used
+              .selectFrom('refresh_tokens')
+              .select('parent_jti')
+              .where('org_id', '=', orgId)
+              .where('user_id', '=', userId)
+              .where('parent_jti', 'is not', null),
+          )
+          .where('family_id', 'not in', (revoked) =>
+            revoked.selectFrom('revoked_token_families').select('family_id'),
+          )
+          .execute();
+        return refreshFamiliesOf(
+          rows.map((row) => ({
+            familyId: row.family_id,
+            issuedAt: Number(row.issued_at),
+            expiresAt: Number(row.expires_at),
+          })),
+          limit,
+        );
       }),
 
     consumeOnce: (key, expiresAt, now) =>

@@ -7,6 +7,7 @@ import type {
 } from '@rialto-exchange/core';
 import { storeKit } from '@rialto-exchange/core';
 import { createBatcher } from '../internal/batcher.js';
+import { inIdentityOrder } from '../internal/identities.js';
 import { type SqlContext, withRetries } from './context.js';
 import { userAfter, userMatches } from './listing.js';
 import { emailKey, identityKey } from './lookup-keys.js';
@@ -235,6 +236,38 @@ export function sqlUsers({ db, run }: SqlContext): UserStore {
           .where('org_id', '=', orgId)
           .executeTakeFirst();
         return numUpdatedRows === 1n ? readUser(orgId, userId) : null;
+      }),
+
+    listIdentities: (orgId, userId) =>
+      run(async () => {
+        if (!(await readUser(orgId, userId))) return [];
+        const rows = await db
+          .selectFrom('identities')
+          .select(['identity_key', 'iss', 'sub', 'linked_at'])
+          .where('org_id', '=', orgId)
+          .where('user_id', '=', userId)
+          .execute();
+        // The claim name is not a column: it is the one of the org's registrations' claims whose
+        // key the row carries (identities linked before claim names all carry the `sub` key).
+        const claims = await db
+          .selectFrom('issuer_registrations')
+          .select('subject_claim')
+          .distinct()
+          .where('org_id', '=', orgId)
+          .where('subject_claim', '<>', 'sub')
+          .execute();
+        const claimOf = (row: (typeof rows)[number]) =>
+          claims
+            .map(({ subject_claim }) => subject_claim)
+            .find((claim) => identityKey(orgId, row.iss, row.sub, claim) === row.identity_key) ?? 'sub';
+        return inIdentityOrder(
+          rows.map((row) => ({
+            iss: row.iss,
+            subjectClaim: claimOf(row),
+            sub: row.sub,
+            linkedAt: Number(row.linked_at),
+          })),
+        );
       }),
   };
 }

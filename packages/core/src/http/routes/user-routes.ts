@@ -10,6 +10,14 @@ import { userPatchSchema } from '../../users/users.js';
 import type { AdminCaller, ApiKeyCaller } from '../credentials.js';
 import { respond } from '../messages.js';
 import { declareRoute, type Route } from '../route.js';
+import {
+  sessionEndedResponseSchema,
+  sessionsEndedResponseSchema,
+  userIdentitiesJson,
+  userIdentitiesResponseSchema,
+  userSessionsJson,
+  userSessionsResponseSchema,
+} from '../user-sessions-wire-format.js';
 import { userDeletedResponseSchema, userJson, userResponseSchema } from '../wire-format.js';
 
 /** `/identity/users` and `/identity/users/:user_id[/role]`, scoped to the caller's organization. */
@@ -108,6 +116,69 @@ export function userRoutes({ users: userRecords }: Services, { users }: FacadeGr
         // Org admins cannot grant the role themselves: only the partner's backend or the service admin.
         const user = await targetUser(caller, user_id);
         return respond(200, userResponseSchema, userJson(await users.setRole(user.orgId, user.userId, role)));
+      },
+    }),
+    declareRoute({
+      route: 'GET /identity/users/{user_id}/identities',
+      credentials: ['apiKey', 'adminToken'],
+      operationId: 'listUserIdentities',
+      summary: 'List the identities (issuer and subject) linked to a user',
+      tag: 'Users',
+      responses: { 200: userIdentitiesResponseSchema },
+      errors: ['not_found', 'temporarily_unavailable'],
+      async run(_request, { user_id }, caller) {
+        const user = await targetUser(caller, user_id);
+        return respond(
+          200,
+          userIdentitiesResponseSchema,
+          userIdentitiesJson(await users.listIdentities(user.orgId, user.userId)),
+        );
+      },
+    }),
+    declareRoute({
+      route: 'GET /identity/users/{user_id}/sessions',
+      credentials: ['apiKey', 'adminToken'],
+      operationId: 'listUserSessions',
+      summary: "List a user's sessions: the refresh-token families that can still be refreshed",
+      tag: 'Users',
+      responses: { 200: userSessionsResponseSchema },
+      errors: ['not_found', 'temporarily_unavailable'],
+      async run(_request, { user_id }, caller) {
+        const user = await targetUser(caller, user_id);
+        return respond(
+          200,
+          userSessionsResponseSchema,
+          userSessionsJson(await users.listSessions(user.orgId, user.userId)),
+        );
+      },
+    }),
+    declareRoute({
+      route: 'DELETE /identity/users/{user_id}/sessions/{session_id}',
+      credentials: ['apiKey', 'adminToken'],
+      operationId: 'endUserSession',
+      summary: "End one of a user's sessions: its refresh tokens stop working at once",
+      tag: 'Users',
+      responses: { 200: sessionEndedResponseSchema },
+      errors: ['invalid_request', 'not_found', 'temporarily_unavailable'],
+      async run(_request, { user_id, session_id }, caller) {
+        const user = await targetUser(caller, user_id);
+        await users.endSession(user.orgId, user.userId, session_id);
+        return respond(200, sessionEndedResponseSchema, { session_id, ended: true });
+      },
+    }),
+    declareRoute({
+      route: 'DELETE /identity/users/{user_id}/sessions',
+      credentials: ['apiKey', 'adminToken'],
+      operationId: 'endUserSessions',
+      summary: 'End every session of a user (sign out everywhere)',
+      tag: 'Users',
+      responses: { 200: sessionsEndedResponseSchema },
+      errors: ['not_found', 'temporarily_unavailable'],
+      async run(_request, { user_id }, caller) {
+        const user = await targetUser(caller, user_id);
+        return respond(200, sessionsEndedResponseSchema, {
+          ended: await users.endAllSessions(user.orgId, user.userId),
+        });
       },
     }),
   ];
