@@ -1,17 +1,33 @@
 import { availableParallelism } from 'node:os';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+const testFiles = [
+  'packages/*/src/**/*.test.ts',
+  'packages/*/test/**/*.test.ts',
+  'internal/*/src/**/*.test.ts',
+  'examples/**/*.test.ts',
+  'scripts/**/*.test.ts',
+];
+
+// Files that change process-wide state another file would then see: the global OpenTelemetry
+// tracer provider, warn-once flags read at module load, prom-client's default registry,
+// environment variables. Each gets a fresh module graph; every other file shares its worker's.
+const needsFreshModules = [
+  'packages/*/test/tracing*.test.ts',
+  'packages/core/src/telemetry/tracing.test.ts',
+  'packages/core/src/http/routes/store-tracing.test.ts',
+  'packages/express/test/environment-config.test.ts',
+  'packages/express/test/development-store.test.ts',
+  'packages/express/test/outbox-backlog-metric.test.ts',
+  'packages/express/test/metrics.test.ts',
+  'packages/core/test/allowed-audiences.test.ts',
+  'packages/core/test/default-logger.test.ts',
+];
 
 export default defineConfig({
   resolve: { conditions: ['@rialto-exchange/source'] },
   ssr: { resolve: { conditions: ['@rialto-exchange/source'] } },
   test: {
-    include: [
-      'packages/*/src/**/*.test.ts',
-      'packages/*/test/**/*.test.ts',
-      'internal/*/src/**/*.test.ts',
-      'examples/**/*.test.ts',
-      'scripts/**/*.test.ts',
-    ],
     // Every end-to-end answer is checked against the OpenAPI document; a full run also checks that
     // every documented answer was produced (packages/core/test/openapi-*.ts).
     setupFiles: ['packages/core/test/openapi-setup.ts'],
@@ -22,5 +38,19 @@ export default defineConfig({
     maxWorkers: Math.max(3, availableParallelism() - 1),
     testTimeout: 20_000,
     hookTimeout: 30_000,
+    projects: [
+      // Importing the library and its dependencies again for every file cost more than half the
+      // suite's time on 2 cores; files here reuse their worker's modules.
+      {
+        extends: true,
+        test: {
+          name: 'shared',
+          include: testFiles,
+          exclude: [...configDefaults.exclude, ...needsFreshModules],
+          isolate: false,
+        },
+      },
+      { extends: true, test: { name: 'fresh', include: needsFreshModules } },
+    ],
   },
 });

@@ -519,6 +519,7 @@ describe('console issuer policy and organization settings', () => {
     expect(stored?.policy).toEqual({
       condition: 'claims.hd == "partner.example"',
       claimMappings: { department: 'claims.department' },
+      linkScope: 'issuer',
       version: 1,
     });
     expect(text(added)).toContain('condition, 1 mapping');
@@ -550,12 +551,14 @@ describe('console issuer policy and organization settings', () => {
     expect((await exchange.issuers.list(orgId))[0]?.policy).toEqual({
       condition: '"staff" in claims.groups',
       claimMappings: { team: 'claims.team' },
+      linkScope: 'issuer',
       version: 2,
     });
     await b.post(`${path}/policy`, { csrf, condition: ' ', claim_mappings: '' });
     expect((await exchange.issuers.list(orgId))[0]?.policy).toEqual({
       condition: null,
       claimMappings: {},
+      linkScope: 'issuer',
       version: 3,
     });
 

@@ -24,11 +24,27 @@ export const UNEXERCISED: ReadonlyArray<{ status: number; method?: string; path?
     },
   ];
 
+/**
+ * The run's one collection directory. Vitest calls a global setup once for the root config and once
+ * per project (vitest.config.ts has two), all in its main process: every call shares the directory,
+ * and only the last teardown checks, when every project's files have written their observations.
+ */
+const collection = globalThis as { rialtoOpenApiCoverage?: { directory: string; projects: number } };
+
 /** Vitest global setup: a directory for the files' observations, and the check over all of them. */
 export default function setup(project: TestProject): () => void {
-  const directory = mkdtempSync(join(tmpdir(), 'rialto-openapi-coverage-'));
+  collection.rialtoOpenApiCoverage ??= {
+    directory: mkdtempSync(join(tmpdir(), 'rialto-openapi-coverage-')),
+    projects: 0,
+  };
+  const run = collection.rialtoOpenApiCoverage;
+  run.projects += 1;
+  const { directory } = run;
   project.provide('openApiCoverageDirectory', directory);
   return function checkCoverage() {
+    run.projects -= 1;
+    if (run.projects > 0) return;
+    collection.rialtoOpenApiCoverage = undefined;
     const exercised = new Set<string>();
     for (const file of readdirSync(directory)) {
       for (const seen of JSON.parse(readFileSync(join(directory, file), 'utf8')) as string[])

@@ -18,6 +18,8 @@ afterAll(() => {
   mkdirSync(directory, { recursive: true });
   const file = join(directory, `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(file, JSON.stringify([...exercisedResponses]));
+  // Files that share a worker's modules (vitest.config.ts) share this set too: each writes its own.
+  exercisedResponses.clear();
 });
 
 declare module 'vitest' {
