@@ -39,4 +39,6 @@ export const keyvKeys = {
   // Every organization's id, for listOrganizations. Organizations written before it are not listed.
   organizations: 'orgs',
   consoleSession: (sessionHash: string) => `console-session:${sessionHash}`,
+  // `11` once identities of non-`sub` registrations carry their claim name (identity-claim-migration.ts).
+  identityClaims: 'identity-claims',
 };

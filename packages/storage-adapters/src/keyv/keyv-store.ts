@@ -9,6 +9,7 @@ import {
 import { z } from 'zod';
 import { keyvConsoleSessions } from './console-sessions.js';
 import { createKeyvContext } from './context.js';
+import { rekeyIdentityClaims } from './identity-claim-migration.js';
 import { keyvSigningKeys } from './keys.js';
 import { isUnavailable } from './keyv-errors.js';
 import { keyvOrganizations } from './organizations.js';
@@ -109,9 +110,11 @@ const FAIL_FAST_MS = 1_000;
  *
  * What it does guarantee: every single-caller behaviour of the Store contract, including the retry
  * grace window of refresh tokens; revoked families stay refused while any of their tokens can
- * live, and their markers expire after that. `migrate()` has nothing to do (records of earlier
- * releases are upgraded when first touched), and `close()` leaves the Keyv instance open: it is the
- * host's.
+ * live, and their markers expire after that. Records of earlier releases are upgraded when first
+ * touched, except identities that registrations on a claim other than `sub` stored before
+ * identities named their claim: `migrate()` (run before the first call) re-keys those once, found
+ * through the lists of organizations, users and their identities (what was written before those
+ * lists existed is not found). `close()` leaves the Keyv instance open: it is the host's.
  *
  * The Keyv instance must be created with `throwOnErrors: true`, and so must its adapter where it
  * has the option (`@keyv/redis` does): Keyv otherwise reports a backend failure as a missing key,
@@ -151,6 +154,8 @@ export function keyvStore(keyv: KeyvLike, options: KeyvStoreOptions): Store {
     timeoutMs,
     isUnavailable,
     failFastMs: FAIL_FAST_MS,
+    // Keys the identities of non-`sub` registrations stored before claim names by their claim.
+    migrate: (step) => rekeyIdentityClaims(context, step),
   });
   const context = createKeyvContext(keyv, runner.run);
   return {

@@ -85,7 +85,9 @@ export type RedisStore = Store;
  *
  * Data written by versions before the cluster-ready key layout is moved to it once, on the first
  * call after connecting to a standalone Redis (guarded by a version key and a lock, so one instance
- * does it); instances of an older version must not write to the same prefix meanwhile.
+ * does it); instances of an older version must not write to the same prefix meanwhile. Identities
+ * that registrations on a claim other than `sub` stored before identities named their claim are
+ * re-keyed once too, on a standalone Redis and a Redis Cluster alike.
  *
  * With `url` or `cluster`, the store connects on first use with `disableOfflineQueue`, so while
  * Redis is down every call fails at once with `StoreUnavailableError` (answered as 503) instead of
@@ -131,11 +133,10 @@ export function redisStore(connection: RedisConnection, options: RedisStoreOptio
     async migrate(step) {
       const connected = await connector.ready();
       sender = connected;
-      if (!connector.isCluster) {
-        const command = (args: string[]) => step((deadlineAt) => context.send(deadlineAt, args));
-        await migrateLayout(command, key, prefix, connectTimeoutMs);
-        await rekeyIdentityClaims(command, key, prefix);
-      }
+      const command = (args: string[]) => step((deadlineAt) => context.send(deadlineAt, args));
+      // Moving keys needs a SCAN of every key, so only standalone databases change layout.
+      if (!connector.isCluster) await migrateLayout(command, key, prefix, connectTimeoutMs);
+      await rekeyIdentityClaims(command, key);
     },
     release: connector.close,
   });
