@@ -20,6 +20,7 @@ export const MIGRATION_NAMES = [
   '0011_identities_keyed_by_claim_name',
   '0012_console_listings_and_sessions',
   '0013_link_scopes',
+  '0015_ended_registrations',
 ] as const;
 
 /**
