@@ -85,7 +85,8 @@ export interface RefreshTokens {
    * same successor again, so a refresh that answered 503 (or whose answer was lost) after the
    * store wrote it costs no session. The new access token carries the user's current flags.
    * @throws RialtoError `invalid_request` (no `refresh_token`, or an organization that now requires
-   * DPoP-bound tokens: the token is left unused) or `invalid_grant`
+   * DPoP-bound tokens: the token is left unused) or `invalid_grant` (also, left unused, for a family
+   * whose issuer registration was removed with its sessions ended)
    */
   refresh(body: RequestLike['body']): Promise<TokenResponse>;
   /**
@@ -112,7 +113,8 @@ export interface RefreshTokens {
   revokeOfOrganization(token: string, orgId: string): Promise<boolean>;
   /**
    * Whether a refresh token would be honoured now (RFC 7662 introspection): signed by this service,
-   * unexpired, neither used nor revoked in the store, its user existing and its organization active.
+   * unexpired, neither used nor revoked in the store, its user existing, its organization active,
+   * and its family not ended with the issuer registration it began with.
    * @returns `undefined` for any other token, whatever the reason
    * @throws what the store throws when it is down: an outage is not an inactive token
    */
