@@ -50,6 +50,7 @@ const EXPECTED: Record<string, { source: string; load: () => Promise<object>; su
         'DeliveryRunSummary',
         'DiscoveryCheck',
         'EmailLinkingPolicy',
+        'EndedRegistration',
         'ErrorBody',
         'ExchangeExplanation',
         'ExchangePolicyHook',

@@ -282,6 +282,70 @@ describe.each(kinds)('rialto-exchange commands against the %s store', async (kin
     });
   });
 
+  it('removes an issuer registration, ending the sessions begun with it only with --end-sessions', async () => {
+    const { backing, storeArgs } = appStore();
+    const register = async (issuer: string) => {
+      const { json: org } = await cli(
+        storeArgs,
+        'register-organization',
+        '--name',
+        'Acme',
+        '--issuer',
+        issuer,
+      );
+      const [registration] = await backing.store.listIssuerRegistrations(org.org_id);
+      return { orgId: org.org_id as string, issuerId: registration?.registrationId as string };
+    };
+    const ending = await register('https://acme.example.com');
+    const keeping = await register('https://globex.example.com');
+
+    const ended = await cli(
+      storeArgs,
+      'remove-issuer',
+      '--org',
+      ending.orgId,
+      '--issuer-id',
+      ending.issuerId,
+      '--end-sessions',
+    );
+    expect(ended).toMatchObject({
+      code: 0,
+      json: { org_id: ending.orgId, issuer_id: ending.issuerId, removed: true, sessions_ended: true },
+    });
+    expect((await backing.store.getOrganization(ending.orgId))?.endedRegistrations).toEqual([
+      { registrationId: ending.issuerId, endedAt: expect.any(Number) },
+    ]);
+    expect(await backing.store.listIssuerRegistrations(ending.orgId)).toEqual([]);
+
+    const kept = await cli(
+      storeArgs,
+      'remove-issuer',
+      '--org',
+      keeping.orgId,
+      '--issuer-id',
+      keeping.issuerId,
+    );
+    expect(kept).toMatchObject({ code: 0, json: { removed: true, sessions_ended: false } });
+    expect((await backing.store.getOrganization(keeping.orgId))?.endedRegistrations).toBeUndefined();
+
+    expect(
+      await cli(
+        storeArgs,
+        'remove-issuer',
+        '--org',
+        keeping.orgId,
+        '--issuer-id',
+        keeping.issuerId,
+        '--end-sessions',
+      ),
+    ).toMatchObject({ code: 1, err: expect.stringMatching(/not_found/) });
+    expect((await backing.store.getOrganization(keeping.orgId))?.endedRegistrations).toBeUndefined();
+    expect(await cli(storeArgs, 'remove-issuer', '--org', keeping.orgId)).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/^Missing --issuer-id/),
+    });
+  });
+
   it('issues and revokes API keys, suspends, resumes and deletes organizations, and deletes users', async () => {
     const { backing, storeArgs } = appStore();
     const { json: org } = await cli(

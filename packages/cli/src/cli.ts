@@ -106,6 +106,13 @@ const COMMANDS: Record<string, Command> = {
     ],
     target: 'store',
   },
+  'remove-issuer': {
+    usage: 'remove-issuer --org <org_id> --issuer-id <issuer_id> [--end-sessions]',
+    summary:
+      'removes an issuer registration: its ID tokens are refused; the sessions begun with it continue, unless --end-sessions refuses their refresh tokens too (running instances see either within their lookup-cache TTL)',
+    options: [...STORE_OPTIONS, 'org', 'issuer-id', 'end-sessions'],
+    target: 'store',
+  },
   'rotate-signing-key': {
     usage: 'rotate-signing-key [--use access_token|refresh_token] [--alg RS256|PS256|ES256|EdDSA]',
     summary:
@@ -267,6 +274,7 @@ function parse(argv: string[]) {
       'claim-mapping': { type: 'string', multiple: true },
       'clear-claim-mappings': { type: 'boolean' },
       'issuer-id': { type: 'string' },
+      'end-sessions': { type: 'boolean' },
       'allow-insecure-issuers': { type: 'boolean' },
       'allow-private-issuer': { type: 'boolean' },
       use: { type: 'string' },
@@ -730,6 +738,19 @@ async function runWithExchange(name: string, values: Values, exchange: RialtoExc
         policy_version: policy.version,
       };
       return { text: JSON.stringify(json, null, 2), json };
+    }
+    case 'remove-issuer': {
+      const [orgId] = required(values, 'org');
+      const issuerId = values['issuer-id'];
+      if (issuerId === undefined) throw new UsageError('Missing --issuer-id');
+      const endSessions = values['end-sessions'] === true;
+      await exchange.issuers.remove(orgId as string, issuerId, { endSessions });
+      return {
+        text: endSessions
+          ? `Removed issuer registration ${issuerId} and ended the sessions begun with it.`
+          : `Removed issuer registration ${issuerId}; the sessions begun with it continue.`,
+        json: { org_id: orgId, issuer_id: issuerId, removed: true, sessions_ended: endSessions },
+      };
     }
     case 'delete-organization': {
       const [orgId] = required(values, 'org');

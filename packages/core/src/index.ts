@@ -72,6 +72,7 @@ export type {
   CreateUserInput,
   DeleteUserInput,
   EmailLinkingPolicy,
+  EndedRegistration,
   FindOrCreateUserInput,
   FindOrCreateUserResult,
   IssuerPolicyRecord,

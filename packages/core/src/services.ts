@@ -101,7 +101,13 @@ export function createServices(options: ResolvedRialtoExchangeOptions): Services
     requireClientIds: options.requireClientIds,
     logger: options.logger,
   });
-  const organizations = createOrganizations(store, events, issuers, cacheLimits);
+  const organizations = createOrganizations(store, events, issuers, {
+    ...cacheLimits,
+    // A refresh token begun with a removed registration lives at most its TTL after the last
+    // rotation, and other instances may rotate one until their cached organization expires.
+    endedRegistrationRetentionSeconds:
+      options.refreshTokenTtlSeconds + 2 * options.lookupCacheTtlSeconds + options.clockToleranceSeconds,
+  });
   const signingKeys = createSigningKeys({
     store,
     accessTokenAlgorithm: options.accessTokenAlgorithm,

@@ -21,6 +21,7 @@ export const MIGRATION_NAMES = [
   '0012_console_listings_and_sessions',
   '0013_link_scopes',
   '0014_user_identities_and_sessions',
+  '0015_ended_registrations',
 ] as const;
 
 /**
@@ -51,7 +52,7 @@ export const LEGACY_APPLIED_AT_SECONDS = 1_700_000_000;
 
 /**
  * Statements that turn a migrated database into what the runner before Kysely's Migrator left at
- * version 6: no Migrator tables, no `rate_limits` (migration 7) nor `dpop_bound_access_tokens` (8), and its own bookkeeping table,
+ * version 6: no Migrator tables, no `rate_limits` (migration 7), `dpop_bound_access_tokens` (8) nor `ended_registrations` (15), and its own bookkeeping table,
  * created and filled exactly as it did (`version integer primary key`, `applied_at` epoch seconds).
  */
 export function legacyRunnerAtVersion6(tablePrefix: string): string[] {
@@ -61,6 +62,7 @@ export function legacyRunnerAtVersion6(tablePrefix: string): string[] {
     `drop table ${tablePrefix}kysely_migration_lock`,
     `drop table ${tablePrefix}rate_limits`,
     `alter table ${tablePrefix}organizations drop column dpop_bound_access_tokens`,
+    `alter table ${tablePrefix}organizations drop column ended_registrations`,
     ...['policy_condition', 'policy_claim_mappings', 'policy_version', 'policy_link_scope'].map(
       (column) => `alter table ${tablePrefix}issuer_registrations drop column ${column}`,
     ),

@@ -29,10 +29,15 @@ export interface RialtoIssuers {
   list(orgId: string): Promise<IssuerRegistrationRecord[]>;
   /**
    * Removes an issuer registration (`issuerId` is its `registrationId`): this instance refuses its
-   * tokens at once, others within `lookupCacheTtlSeconds`.
+   * ID tokens at once, others within `lookupCacheTtlSeconds`. Sessions already begun with them
+   * continue unless `endSessions`: then the refresh tokens of every family begun with this
+   * registration are refused (`invalid_grant`, inactive at introspection), on other instances within
+   * `lookupCacheTtlSeconds`; access tokens already issued live until they expire.
    * @throws RialtoError `not_found` when the organization has no such registration
+   * @example
+   * await exchange.issuers.remove(orgId, issuerId, { endSessions: true });
    */
-  remove(orgId: string, issuerId: string): Promise<void>;
+  remove(orgId: string, issuerId: string, options?: { endSessions?: boolean }): Promise<void>;
   /**
    * Changes the exchange policy of an issuer registration, as `PATCH
    * /identity/organizations/:org_id/issuers/:issuer_id` does: `condition` and `claim_mappings`,
@@ -73,10 +78,19 @@ export function createIssuersFacade(services: Services): RialtoIssuers {
       const org = existingOrganization(isUuid(orgId) ? await organizations.get(orgId) : null);
       return issuers.list(org.orgId);
     },
-    async remove(orgId, issuerId) {
-      if (!(isUuid(orgId) && isUuid(issuerId) && (await issuers.remove(orgId, issuerId)))) {
-        throw new RialtoError('not_found', 'No such issuer registration in this organization.');
+    async remove(orgId, issuerId, options) {
+      const endSessions = options?.endSessions ?? false;
+      const notFound = () =>
+        new RialtoError('not_found', 'No such issuer registration in this organization.');
+      if (!(isUuid(orgId) && isUuid(issuerId))) throw notFound();
+      if (endSessions) {
+        // Ended before the removal: if the removal then fails, a retry finds the registration and
+        // finishes, rather than a removed registration whose sessions were never ended.
+        const registrations = await issuers.list(orgId);
+        if (!registrations.some((registration) => registration.registrationId === issuerId)) throw notFound();
+        await organizations.endSessionsBegunWith(orgId, issuerId);
       }
+      if (!(await issuers.remove(orgId, issuerId, { endSessions }))) throw notFound();
     },
   };
 }

@@ -147,6 +147,14 @@ export const issuerRegistrationSchema = z.strictObject(issuerFields);
 export type IssuerRegistrationInput = z.infer<typeof issuerRegistrationSchema>;
 
 /**
+ * Query of `DELETE /identity/organizations/:org_id/issuers/:issuer_id`: `end_sessions=true` also
+ * ends the refresh families begun with the registration's tokens; by default they continue.
+ */
+export const issuerRemovalQuerySchema = z.strictObject({
+  end_sessions: z.enum(['true', 'false'], { error: 'must be true or false' }).optional(),
+});
+
+/**
  * Body of `PATCH /identity/organizations/:org_id/issuers/:issuer_id`: the policy fields to change,
  * at least one; `null` removes a condition or the mappings, an absent field stays as it is.
  */
@@ -214,9 +222,10 @@ export interface IssuerRegistrations {
   ): Promise<IssuerRegistrationRecord>;
   /**
    * Removes a registration; this instance stops accepting its tokens at once, others within the
-   * lookup-cache TTL. @returns `false` when the org has no such registration.
+   * lookup-cache TTL. `endSessions` is what the audit event records: the caller ended them before.
+   * @returns `false` when the org has no such registration.
    */
-  remove(orgId: string, registrationId: string): Promise<boolean>;
+  remove(orgId: string, registrationId: string, options?: { endSessions?: boolean }): Promise<boolean>;
   /**
    * The registration of `orgId` an ID token belongs to, from its unverified `iss` and `aud`, before
    * anything is fetched from the issuer. When the org registers the issuer but none of the named
@@ -431,13 +440,18 @@ export function createIssuerRegistrations(
       }
     },
 
-    async remove(orgId, registrationId) {
+    async remove(orgId, registrationId, options) {
       const registration = (await store.listIssuerRegistrations(orgId)).find(
         (candidate) => candidate.registrationId === registrationId,
       );
       if (!registration || !(await store.removeIssuerRegistration(orgId, registrationId))) return false;
       forget();
-      events.emit('organization.issuer_removed', { orgId, registrationId, issuer: registration.issuer });
+      events.emit('organization.issuer_removed', {
+        orgId,
+        registrationId,
+        issuer: registration.issuer,
+        endSessions: options?.endSessions ?? false,
+      });
       return true;
     },
 

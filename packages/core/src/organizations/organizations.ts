@@ -61,6 +61,11 @@ export interface RegisteredOrganization {
 export interface OrganizationsOptions {
   cacheTtlSeconds: number;
   maxCachedOrgs: number;
+  /**
+   * How long an ended registration is remembered: longer than any refresh token begun with it can
+   * live (see `endSessionsBegunWith`).
+   */
+  endedRegistrationRetentionSeconds: number;
 }
 
 export interface Organizations {
@@ -90,6 +95,15 @@ export interface Organizations {
    * @returns `null` when the org does not exist
    */
   setProvisioning(orgId: string, provisioning: ProvisioningMode): Promise<OrganizationRecord | null>;
+  /**
+   * Ends the refresh families begun with an issuer registration's tokens: their refresh tokens are
+   * refused from now on, on this instance at once and on others within the lookup-cache TTL. The
+   * organization's record keeps the registration id, and forgets ended ids no token can outlive.
+   * Two of these at once for one organization can lose one of the ids (the list is read, then
+   * written); ending issuer sessions is a rare operator action.
+   * @returns `null` when the org does not exist
+   */
+  endSessionsBegunWith(orgId: string, registrationId: string): Promise<OrganizationRecord | null>;
   /** Requires DPoP-bound access tokens (RFC 9449 §5.2), or no longer. */
   setDpopBoundAccessTokens(orgId: string, required: boolean): Promise<OrganizationRecord | null>;
   /**
@@ -97,6 +111,15 @@ export interface Organizations {
    * @returns `false` when it did not exist
    */
   remove(orgId: string): Promise<boolean>;
+}
+
+/**
+ * Whether the sessions begun with `registrationId` were ended when it was removed. Tokens minted
+ * before registrations were recorded in them carry none: they continue.
+ */
+export function hasEndedSessionsOf(org: OrganizationRecord, registrationId: string | undefined): boolean {
+  if (registrationId === undefined) return false;
+  return (org.endedRegistrations ?? []).some((ended) => ended.registrationId === registrationId);
 }
 
 /** Body of `PATCH /identity/organizations/:org_id`. */
@@ -217,6 +240,22 @@ export function createOrganizations(
         byId.delete(orgId);
         events.emit('organization.provisioning_updated', { orgId, provisioning });
       }
+      return updated;
+    },
+
+    async endSessionsBegunWith(orgId, registrationId) {
+      const org = await store.getOrganization(orgId);
+      if (!org) return null;
+      const now = epochSeconds();
+      const rememberedSince = now - options.endedRegistrationRetentionSeconds;
+      const endedRegistrations = [
+        ...(org.endedRegistrations ?? []).filter(
+          (ended) => ended.endedAt >= rememberedSince && ended.registrationId !== registrationId,
+        ),
+        { registrationId, endedAt: now },
+      ];
+      const updated = await store.updateOrganization(orgId, { endedRegistrations }, now);
+      if (updated) byId.delete(orgId);
       return updated;
     },
 

@@ -16,6 +16,7 @@ export type {
   CreateUserInput,
   DeleteUserInput,
   EmailLinkingPolicy,
+  EndedRegistration,
   FindOrCreateUserInput,
   FindOrCreateUserResult,
   IssuerPolicyRecord,

@@ -41,8 +41,20 @@ export interface OrganizationRecord {
    * existed, and records written without it, read as `false`.
    */
   dpopBoundAccessTokens?: boolean;
+  /**
+   * Issuer registrations removed with their sessions ended: refresh tokens of families begun with
+   * one of them are refused. Entries older than any such token are pruned when it is written.
+   * Absent on organizations stored before it existed and on those that never ended any.
+   */
+  endedRegistrations?: EndedRegistration[];
   createdAt: number;
   updatedAt: number;
+}
+
+/** An issuer registration whose refresh families were ended when it was removed, and when. */
+export interface EndedRegistration {
+  registrationId: string;
+  endedAt: number;
 }
 
 /**
@@ -53,7 +65,10 @@ export type ProvisioningMode = 'create' | 'link_only';
 
 /** The fields of an organization that can change after registration. */
 export type OrganizationPatch = Partial<
-  Pick<OrganizationRecord, 'name' | 'audience' | 'provisioning' | 'suspendedAt' | 'dpopBoundAccessTokens'>
+  Pick<
+    OrganizationRecord,
+    'name' | 'audience' | 'provisioning' | 'suspendedAt' | 'dpopBoundAccessTokens' | 'endedRegistrations'
+  >
 >;
 
 /**

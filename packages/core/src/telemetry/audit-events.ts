@@ -41,7 +41,13 @@ export interface RialtoEventMap {
   'organization.created': { orgId: string; name: string; issuer: string };
   'organization.audience_updated': { orgId: string; audience: string[] };
   'organization.issuer_added': { orgId: string; registrationId: string; issuer: string };
-  'organization.issuer_removed': { orgId: string; registrationId: string; issuer: string };
+  /** `endSessions`: the refresh families begun with the registration's tokens were ended too. */
+  'organization.issuer_removed': {
+    orgId: string;
+    registrationId: string;
+    issuer: string;
+    endSessions: boolean;
+  };
   /**
    * An issuer registration's exchange policy changed to `version`: the condition before and after,
    * the names of the mappings added, removed and changed, and who changed it (the admin API's

@@ -70,13 +70,15 @@ export interface TokenMinter {
    * names the exchange does not own, 4 KiB of JSON at most) join the access token; its own claims
    * are written after them. The refresh token carries them too (`mapped_claims`), signed like the
    * grant, so every access token of the family gets them: a refresh has no ID token to evaluate
-   * the policy on again.
+   * the policy on again. `registrationId`, the issuer registration the family begins with, is
+   * carried the same way (`registration_id`), so that removing the registration can end the family.
    */
   mint(
     org: OrganizationRecord,
     user: UserRecord,
     grant?: OAuthGrant,
     customClaims?: Readonly<Record<string, JsonValue>>,
+    registrationId?: string,
   ): Promise<TokenResponse>;
   /**
    * The record of a refresh token to succeed one of `familyId`, issued `now` under the current
@@ -89,7 +91,8 @@ export interface TokenMinter {
   /**
    * Signs a fresh access token and the refresh token `refreshToken` describes. The refresh token's
    * bytes depend on the record, the family's grant and its custom claims alone, so a retried
-   * refresh answers with the very token it got first. `customClaims` are the family's (see `mint`).
+   * refresh answers with the very token it got first. `customClaims` and `registrationId` are the
+   * family's (see `mint`).
    */
   respond(
     org: OrganizationRecord,
@@ -98,6 +101,7 @@ export interface TokenMinter {
     now: number,
     grant?: OAuthGrant,
     customClaims?: Readonly<Record<string, JsonValue>>,
+    registrationId?: string,
   ): Promise<TokenResponse>;
 }
 
@@ -149,6 +153,7 @@ export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
     now: number,
     grant?: OAuthGrant,
     customClaims?: Readonly<Record<string, JsonValue>>,
+    registrationId?: string,
   ): Promise<TokenResponse> {
     const keys = await signingKeys.load();
     const audience = audienceFor(org, grant);
@@ -182,7 +187,7 @@ export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
       access_token: accessToken,
       token_type: grant?.jkt === undefined ? 'Bearer' : 'DPoP',
       expires_in: accessTokenTtlSeconds,
-      refresh_token: signRefreshToken(refreshToken, keys, grant, customClaims),
+      refresh_token: signRefreshToken(refreshToken, keys, grant, customClaims, registrationId),
       refresh_expires_in: Math.max(0, refreshToken.expiresAt - now),
       scope,
     };
@@ -193,6 +198,7 @@ export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
     keys: LoadedKeys,
     grant: OAuthGrant | undefined,
     customClaims: Readonly<Record<string, JsonValue>> | undefined,
+    registrationId: string | undefined,
   ): string {
     // A retry within the grace window may come after a secret rotation: the record's own secret
     // still verifies (it is kept while its tokens live), so the same bytes come out.
@@ -216,20 +222,21 @@ export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
         ...(grant === undefined ? {} : { client_id: record.orgId, scope: scopeOf(grant.audience) }),
         ...(grant?.jkt === undefined ? {} : { cnf: { jkt: grant.jkt } }),
         ...(hasClaims(customClaims) ? { mapped_claims: customClaims } : {}),
+        ...(registrationId === undefined ? {} : { registration_id: registrationId }),
       },
       secret ?? keys.refresh.secret,
     );
   }
 
   return {
-    async mint(org, user, grant, customClaims) {
+    async mint(org, user, grant, customClaims, registrationId) {
       const now = epochSeconds();
       const refreshToken = await refreshRecord(
         { familyId: randomUUID(), orgId: org.orgId, userId: user.userId },
         now,
       );
       const [tokens] = await Promise.all([
-        respond(org, user, refreshToken, now, grant, customClaims),
+        respond(org, user, refreshToken, now, grant, customClaims, registrationId),
         store.saveRefreshToken(refreshToken),
       ]);
       return tokens;

@@ -8,7 +8,7 @@ import { kidOf } from '../internal/kid-of.js';
 import { REFRESH_TOKEN_ALGORITHM, type SigningKeys } from '../keys/signing-keys.js';
 import { refuseUnboundTokens } from '../oauth/dpop-requirement.js';
 import { OAuthError } from '../oauth/oauth-error.js';
-import type { Organizations } from '../organizations/organizations.js';
+import { hasEndedSessionsOf, type Organizations } from '../organizations/organizations.js';
 import type { JsonValue } from '../policy/custom-claims.js';
 import type { OrganizationRecord, Store } from '../store/store.js';
 import type { RialtoEvents } from '../telemetry/audit-events.js';
@@ -44,6 +44,11 @@ export interface RefreshClaims {
    * access token carries again (the policy cannot run again: there is no ID token at refresh).
    */
   mapped_claims?: Record<string, JsonValue>;
+  /**
+   * The issuer registration the family began with; absent on families begun before it was
+   * recorded. Removing the registration with `end_sessions` ends the family.
+   */
+  registration_id?: string;
 }
 
 /** What a client authenticated at the token endpoint presents with its refresh token. */
@@ -80,7 +85,8 @@ export interface RefreshTokens {
    * same successor again, so a refresh that answered 503 (or whose answer was lost) after the
    * store wrote it costs no session. The new access token carries the user's current flags.
    * @throws RialtoError `invalid_request` (no `refresh_token`, or an organization that now requires
-   * DPoP-bound tokens: the token is left unused) or `invalid_grant`
+   * DPoP-bound tokens: the token is left unused) or `invalid_grant` (also, left unused, for a family
+   * whose issuer registration was removed with its sessions ended)
    */
   refresh(body: RequestLike['body']): Promise<TokenResponse>;
   /**
@@ -107,7 +113,8 @@ export interface RefreshTokens {
   revokeOfOrganization(token: string, orgId: string): Promise<boolean>;
   /**
    * Whether a refresh token would be honoured now (RFC 7662 introspection): signed by this service,
-   * unexpired, neither used nor revoked in the store, its user existing and its organization active.
+   * unexpired, neither used nor revoked in the store, its user existing, its organization active,
+   * and its family not ended with the issuer registration it began with.
    * @returns `undefined` for any other token, whatever the reason
    * @throws what the store throws when it is down: an outage is not an inactive token
    */
@@ -158,6 +165,8 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
         throw new joseErrors.JWTInvalid();
       if (payload.mapped_claims !== undefined && !isClaimSet(payload.mapped_claims))
         throw new joseErrors.JWTInvalid();
+      if (payload.registration_id !== undefined && typeof payload.registration_id !== 'string')
+        throw new joseErrors.JWTInvalid();
       return payload as unknown as RefreshClaims;
     } catch (error) {
       const description =
@@ -180,6 +189,7 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
     // Before consuming: a suspension pauses sessions, and resuming the org brings them back.
     const orgNow = await organizations.get(claims.org_id);
     if (orgNow && orgNow.suspendedAt !== null) throw new RialtoError('organization_suspended');
+    if (orgNow && hasEndedSessionsOf(orgNow, claims.registration_id)) throw endedSession();
     // A session started before its organization required DPoP is not bound: it pauses, unused, and
     // resumes if the requirement is lifted; the user exchanges again with a proof meanwhile.
     if (orgNow && family?.jkt === undefined) {
@@ -213,7 +223,15 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
     }
     if (!org || !user)
       throw new RialtoError('invalid_grant', 'The user of this refresh token no longer exists.');
-    const tokens = await minter.respond(org, user, rotation.successor, now, family, claims.mapped_claims);
+    const tokens = await minter.respond(
+      org,
+      user,
+      rotation.successor,
+      now,
+      family,
+      claims.mapped_claims,
+      claims.registration_id,
+    );
     events.emit('refresh.succeeded', audit);
     if (family === undefined || accessAudience === undefined) return tokens;
     if (accessAudience.length === family.audience.length) return tokens;
@@ -225,6 +243,7 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
       now,
       { ...family, audience: accessAudience },
       claims.mapped_claims,
+      claims.registration_id,
     );
     return { ...narrowed, refresh_token: tokens.refresh_token };
   }
@@ -286,6 +305,7 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
         store.getUser(claims.org_id, claims.sub),
       ]);
       if (!isLive || !org || org.suspendedAt !== null || !user) return undefined;
+      if (hasEndedSessionsOf(org, claims.registration_id)) return undefined;
       return { claims, org };
     },
 
@@ -311,6 +331,13 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
     events.emit('refresh.revoked', { orgId: claims.org_id, userId: claims.sub, familyId: claims.fid });
     return true;
   }
+}
+
+function endedSession(): RialtoError {
+  return new RialtoError(
+    'invalid_grant',
+    'The session of this refresh token was ended when its issuer registration was removed; exchange an ID token again.',
+  );
 }
 
 function isClaimSet(value: unknown): value is Record<string, JsonValue> {

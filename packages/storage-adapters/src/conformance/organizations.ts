@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { SuiteContext } from './context.js';
 import { apiKey, issuerRegistration, organization } from './fixtures.js';
@@ -104,6 +105,34 @@ export function describeOrganizations({ freshStore }: SuiteContext): void {
         await store.updateOrganization(org.orgId, { dpopBoundAccessTokens: true }, org.updatedAt + 2),
       ).toEqual(set);
       expect(await store.getOrganization(org.orgId)).toEqual(set);
+    });
+
+    it('keeps endedRegistrations as patched, and reads none on an organization that never ended any', async () => {
+      const store = await freshStore();
+      const org = organization();
+      await store.createOrganization(org, apiKey(org.orgId), issuerRegistration(org.orgId));
+      expect((await store.getOrganization(org.orgId))?.endedRegistrations).toBeUndefined();
+
+      const endedRegistrations = [
+        { registrationId: randomUUID(), endedAt: org.updatedAt + 1 },
+        { registrationId: randomUUID(), endedAt: org.updatedAt + 2 },
+      ];
+      const ended = { ...org, endedRegistrations, updatedAt: org.updatedAt + 2 };
+      expect(await store.updateOrganization(org.orgId, { endedRegistrations }, org.updatedAt + 2)).toEqual(
+        ended,
+      );
+      expect(await store.getOrganization(org.orgId)).toEqual(ended);
+
+      // Another patch keeps them.
+      const renamed = { ...ended, name: 'Renamed', updatedAt: org.updatedAt + 3 };
+      expect(await store.updateOrganization(org.orgId, { name: 'Renamed' }, org.updatedAt + 3)).toEqual(
+        renamed,
+      );
+      const pruned = { ...renamed, endedRegistrations: [], updatedAt: org.updatedAt + 4 };
+      expect(
+        await store.updateOrganization(org.orgId, { endedRegistrations: [] }, org.updatedAt + 4),
+      ).toEqual(pruned);
+      expect(await store.getOrganization(org.orgId)).toEqual(pruned);
     });
 
     it('updateOrganization with an empty patch only sets updatedAt', async () => {

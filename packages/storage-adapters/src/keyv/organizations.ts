@@ -297,6 +297,7 @@ function organizationFields(org: OrganizationRecord): OrganizationRecord {
     provisioning: org.provisioning,
     suspendedAt: org.suspendedAt,
     dpopBoundAccessTokens: org.dpopBoundAccessTokens,
+    ...(org.endedRegistrations === undefined ? {} : { endedRegistrations: org.endedRegistrations }),
     createdAt: org.createdAt,
     updatedAt: org.updatedAt,
   });

@@ -40,6 +40,7 @@ const ORGANIZATION_FIELDS = [
   'provisioning',
   'suspendedAt',
   'dpopBoundAccessTokens',
+  'endedRegistrations',
   'createdAt',
   'updatedAt',
 ] as const satisfies readonly (keyof OrganizationRecord)[];

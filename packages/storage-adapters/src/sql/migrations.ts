@@ -470,6 +470,15 @@ const MIGRATIONS: readonly Migration[] = [
       ]);
     },
   },
+  {
+    version: 15,
+    name: 'ended_registrations',
+    // The issuer registrations an organization removed with their sessions ended (a JSON array kept
+    // small by pruning); NULL on organizations that never ended any.
+    async up(db, { dialect }) {
+      await addNullableColumn(db, dialect, 'organizations', 'ended_registrations', 'text');
+    },
+  },
 ];
 
 const MYSQL_DUPLICATE_KEY_NAME = 1061;
@@ -499,7 +508,7 @@ function addNullableColumn(
   dialect: SqlDialect,
   table: keyof Database,
   column: string,
-  type: 'bigint' | 'varchar(128)',
+  type: 'bigint' | 'varchar(128)' | 'text',
 ): Promise<void> {
   return tolerateExistingColumn(dialect, db.schema.alterTable(table).addColumn(column, type).execute());
 }

@@ -11,6 +11,7 @@ import { type SqlContext, withRetries } from './context.js';
 import { organizationAfter, organizationMatches } from './listing.js';
 import { clientClaimKey, sha256 } from './lookup-keys.js';
 import {
+  endedRegistrationsColumn,
   fromIssuerPolicy,
   fromIssuerRegistration,
   fromOrganization,
@@ -145,6 +146,9 @@ export function sqlOrganizations({ db, dialect, run }: SqlContext): Organization
             ...(patch.dpopBoundAccessTokens === undefined
               ? {}
               : { dpop_bound_access_tokens: patch.dpopBoundAccessTokens ? 1 : 0 }),
+            ...(patch.endedRegistrations === undefined
+              ? {}
+              : { ended_registrations: endedRegistrationsColumn(patch.endedRegistrations) }),
             updated_at: now,
           })
           .where('org_id', '=', orgId)

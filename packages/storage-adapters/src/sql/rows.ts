@@ -37,9 +37,14 @@ export function fromOrganization(org: OrganizationRecord, firstIssuer: IssuerReg
     provisioning: org.provisioning,
     suspended_at: org.suspendedAt,
     dpop_bound_access_tokens: org.dpopBoundAccessTokens ? 1 : 0,
+    ended_registrations: endedRegistrationsColumn(org.endedRegistrations),
     created_at: org.createdAt,
     updated_at: org.updatedAt,
   };
+}
+
+export function endedRegistrationsColumn(ended: OrganizationRecord['endedRegistrations']): string | null {
+  return ended === undefined ? null : JSON.stringify(ended);
 }
 
 export function toOrganization(row: Selectable<Database['organizations']>): OrganizationRecord {
@@ -50,6 +55,9 @@ export function toOrganization(row: Selectable<Database['organizations']>): Orga
     provisioning: row.provisioning as OrganizationRecord['provisioning'],
     suspendedAt: row.suspended_at === null ? null : Number(row.suspended_at),
     dpopBoundAccessTokens: Boolean(row.dpop_bound_access_tokens),
+    ...(row.ended_registrations === null || row.ended_registrations === undefined
+      ? {}
+      : { endedRegistrations: JSON.parse(row.ended_registrations) }),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };

@@ -44,6 +44,8 @@ export interface Database {
     suspended_at: NullableEpochSeconds;
     /** Since migration 8. */
     dpop_bound_access_tokens: Flag;
+    /** Since migration 15: JSON array of `EndedRegistration`, or NULL for none. */
+    ended_registrations: string | null;
     created_at: EpochSeconds;
     updated_at: EpochSeconds;
   };

@@ -11,6 +11,7 @@ export const mintingStep = defineStep({
       established(ctx.provisioned).user,
       ctx.grant,
       ctx.policy?.claims,
+      ctx.registration?.registrationId,
     );
   },
   explain: { kind: 'omit' },

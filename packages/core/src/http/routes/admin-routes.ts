@@ -1,6 +1,10 @@
 import type { FacadeGroups } from '../../facade/index.js';
 import { changeIssuerPolicy } from '../../facade/issuers.js';
-import { issuerPolicyPatchSchema, issuerRegistrationSchema } from '../../issuers/issuer-registrations.js';
+import {
+  issuerPolicyPatchSchema,
+  issuerRegistrationSchema,
+  issuerRemovalQuerySchema,
+} from '../../issuers/issuer-registrations.js';
 import {
   audienceUpdateSchema,
   checkAllowedAudiences,
@@ -164,13 +168,16 @@ export function adminRoutes(services: Services, { organizations, apiKeys, issuer
     declareRoute({
       route: 'DELETE /identity/organizations/{org_id}/issuers/{issuer_id}',
       credentials: ['adminToken'],
+      query: issuerRemovalQuerySchema,
       operationId: 'removeIssuer',
-      summary: 'Remove an issuer registration',
+      summary: 'Remove an issuer registration, and with end_sessions=true end the sessions begun with it',
+      description:
+        'Its ID tokens are refused at once on this instance, on others within the lookup-cache TTL. By default sessions already begun with it continue. `end_sessions=true` also refuses the refresh tokens of every family begun with it (`invalid_grant` at both refresh routes, inactive at introspection); access tokens already issued live until they expire, and refresh tokens issued before registrations were recorded in them continue.',
       tag: 'Organizations',
       responses: { 200: issuerRemovedResponseSchema },
-      errors: ['not_found', 'temporarily_unavailable'],
-      async run(_request, { org_id, issuer_id }) {
-        await issuers.remove(org_id, issuer_id);
+      errors: ['not_found', 'temporarily_unavailable', 'invalid_request'],
+      async run(_request, { org_id, issuer_id }, _caller, _body, query) {
+        await issuers.remove(org_id, issuer_id, { endSessions: query.end_sessions === 'true' });
         return respond(200, issuerRemovedResponseSchema, { org_id, issuer_id, removed: true });
       },
     }),
