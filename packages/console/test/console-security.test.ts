@@ -567,6 +567,28 @@ describe('console issuer policy and organization settings', () => {
     expect(text(missing)).toContain('No such issuer registration in this organization.');
   });
 
+  it('removes an issuer keeping its sessions, or ending them when asked', async () => {
+    const { exchange, b, orgId, csrf } = await signedInWithOrg();
+    await exchange.issuers.add(orgId, { issuer: 'http://127.0.0.1:9/staff' });
+    const [kept, ended] = await exchange.issuers.list(orgId);
+    const screen = text(await b.get(`/organizations/${orgId}`));
+    expect(screen).toContain(`<label for="end-sessions-${ended?.registrationId}">End its sessions</label>`);
+
+    const keeping = await b.post(`/organizations/${orgId}/issuers/${kept?.registrationId}/remove`, { csrf });
+    expect(keeping.headers.location).toBe(`/rialto-admin/organizations/${orgId}?done=issuer-removed`);
+    expect((await exchange.organizations.get(orgId))?.endedRegistrations ?? []).toEqual([]);
+
+    const ending = await b.post(`/organizations/${orgId}/issuers/${ended?.registrationId}/remove`, {
+      csrf,
+      end_sessions: 'true',
+    });
+    expect(ending.headers.location).toBe(`/rialto-admin/organizations/${orgId}?done=issuer-removed`);
+    expect((await exchange.issuers.list(orgId)).length).toBe(0);
+    expect(
+      (await exchange.organizations.get(orgId))?.endedRegistrations?.map((entry) => entry.registrationId),
+    ).toEqual([ended?.registrationId]);
+  });
+
   it('sets dpop_bound_access_tokens at registration and changes it on the organization screen', async () => {
     const { exchange, b, orgId, csrf } = await signedInWithOrg();
     const created = await b.post('/organizations', {

@@ -135,7 +135,9 @@ export async function organizationScreen(
       <td><code>${issuer.subjectClaim}</code></td><td>${issuer.emailLinking}</td>
       <td>${policySummary(issuer)} <a href="${path}/issuers/${issuer.registrationId}" aria-label="Edit the policy of ${issuer.issuer}">Edit</a></td><td>
       <form method="post" action="${path}/issuers/${issuer.registrationId}/remove" data-confirm="Remove ${issuer.issuer}? Its tokens are refused from now on.">
-        ${csrfField(ctx)}<button type="submit" class="danger" aria-label="Remove issuer ${issuer.issuer}">Remove</button>
+        ${csrfField(ctx)}<div class="check"><input type="checkbox" id="end-sessions-${issuer.registrationId}" name="end_sessions" value="true">
+        <label for="end-sessions-${issuer.registrationId}">End its sessions</label></div>
+        <button type="submit" class="danger" aria-label="Remove issuer ${issuer.issuer}">Remove</button>
       </form></td></tr>`,
     )}</tbody></table></div>
   <h3>Add an issuer</h3>
@@ -233,8 +235,11 @@ export const setAudience = orgWrite('audience', 'audience', (ctx, orgId) =>
 export const revokeApiKey = orgWrite('keys', 'key-revoked', (ctx, orgId) =>
   ctx.exchange.apiKeys.revoke(orgId, ctx.params.keyId ?? ''),
 );
+// Unticked, the sessions begun through the issuer keep refreshing, as the HTTP route's default.
 export const removeIssuer = orgWrite('issuers', 'issuer-removed', (ctx, orgId) =>
-  ctx.exchange.issuers.remove(orgId, ctx.params.issuerId ?? ''),
+  ctx.exchange.issuers.remove(orgId, ctx.params.issuerId ?? '', {
+    endSessions: ctx.form.get('end_sessions') === 'true',
+  }),
 );
 
 export async function deleteOrganization(ctx: ScreenContext): Promise<ConsoleResponse> {
