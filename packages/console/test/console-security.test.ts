@@ -512,6 +512,7 @@ describe('console issuer policy and organization settings', () => {
       unsafe_subject_claim: 'true',
       condition: 'claims.hd == "partner.example"',
       claim_mappings: '{"department": "claims.department"}',
+      link_scope: 'org',
     });
     expect(added.status).toBe(201);
     const stored = (await exchange.issuers.list(orgId)).find((candidate) => candidate.issuer === issuer);
@@ -519,7 +520,7 @@ describe('console issuer policy and organization settings', () => {
     expect(stored?.policy).toEqual({
       condition: 'claims.hd == "partner.example"',
       claimMappings: { department: 'claims.department' },
-      linkScope: 'issuer',
+      linkScope: 'org',
       version: 1,
     });
     expect(text(added)).toContain('condition, 1 mapping');
@@ -561,6 +562,25 @@ describe('console issuer policy and organization settings', () => {
       linkScope: 'issuer',
       version: 3,
     });
+
+    const widened = await b.post(`${path}/policy`, {
+      csrf,
+      condition: '',
+      claim_mappings: '',
+      link_scope: 'org',
+    });
+    expect(widened.status).toBe(303);
+    expect((await exchange.issuers.list(orgId))[0]?.policy).toMatchObject({ linkScope: 'org', version: 4 });
+    expect(text(await b.get(path))).toContain('<dt>Link scope</dt><dd>org</dd>');
+    const unknownScope = await b.post(`${path}/policy`, {
+      csrf,
+      condition: '',
+      claim_mappings: '',
+      link_scope: 'everyone',
+    });
+    expect(unknownScope.status).toBe(400);
+    expect(text(unknownScope)).toMatch(/<strong>invalid_request<\/strong>: link_scope/);
+    expect((await exchange.issuers.list(orgId))[0]?.policy).toMatchObject({ linkScope: 'org', version: 4 });
 
     const missing = await b.get(`/organizations/${orgId}/issuers/00000000-0000-4000-8000-000000000000`);
     expect(missing.status).toBe(404);

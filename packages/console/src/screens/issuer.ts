@@ -1,5 +1,5 @@
 import { type IssuerPolicyPatch, RialtoError, storeKit } from '@rialto-exchange/core';
-import { text } from '../form-fields.js';
+import { optionalText, text } from '../form-fields.js';
 import { html } from '../html.js';
 import type { ConsoleResponse } from '../responses.js';
 import { csrfField, dateCell, errorBox, page, refusal, type ScreenContext, write } from '../screen.js';
@@ -44,6 +44,7 @@ export async function issuerScreen(ctx: ScreenContext, refused?: RialtoError): P
     <dt>Client ids</dt><dd>${registration.clientIds.length === 0 ? html`<em>any client of the issuer</em>` : registration.clientIds.join(', ')}</dd>
     <dt>Subject claim</dt><dd><code>${registration.subjectClaim}</code></dd>
     <dt>Email linking</dt><dd>${registration.emailLinking}</dd>
+    <dt>Link scope</dt><dd>${storeKit.linkScopeOf(registration)}</dd>
     <dt>Algorithms</dt><dd>${registration.allowedAlgorithms.join(', ')}</dd>
     <dt>Policy version</dt><dd>${policy.version}</dd>
     <dt>Updated</dt><dd>${dateCell(registration.updatedAt)}</dd>
@@ -59,6 +60,7 @@ export async function issuerScreen(ctx: ScreenContext, refused?: RialtoError): P
     <textarea id="condition" name="condition" rows="3" spellcheck="false" autocomplete="off">${condition}</textarea>
     <label for="claim_mappings">Claim mappings <span class="hint">(JSON object: claim name to CEL expression)</span></label>
     <textarea id="claim_mappings" name="claim_mappings" rows="5" spellcheck="false" autocomplete="off" placeholder='{"department": "claims.department"}'>${mappings}</textarea>
+    ${linkScopeField(refused ? text(ctx.form, 'link_scope') : storeKit.linkScopeOf(registration))}
     <button type="submit">Save policy</button>
   </form>
 </section>`;
@@ -84,6 +86,7 @@ export async function saveIssuerPolicy(ctx: ScreenContext): Promise<ConsoleRespo
     patch = {
       condition: condition === '' ? null : condition,
       claim_mappings: claimMappingsField(ctx.form) ?? null,
+      link_scope: optionalText(ctx.form, 'link_scope') as IssuerPolicyPatch['link_scope'],
     };
   } catch (error) {
     return issuerScreen(ctx, refusal(error));
@@ -93,4 +96,18 @@ export async function saveIssuerPolicy(ctx: ScreenContext): Promise<ConsoleRespo
     `${ctx.base}/organizations/${orgId}/issuers/${issuerId}?done=policy`,
     (error) => issuerScreen(ctx, error),
   );
+}
+
+/**
+ * The linking scope choice of the add and policy forms; the facade checks the value. Empty selects
+ * nothing, so a new registration takes the service's default (`issuer`).
+ */
+export function linkScopeField(selected: string) {
+  return html`<label for="link_scope">Link scope <span class="hint">(<code>issuer</code>: email links only to users first seen through this issuer; <code>org</code>: to any of the organization's users)</span></label>
+    <select id="link_scope" name="link_scope">
+      ${(['issuer', 'org'] as const).map(
+        (value) =>
+          html`<option value="${value}"${selected === value ? html` selected` : ''}>${value}</option>`,
+      )}
+    </select>`;
 }

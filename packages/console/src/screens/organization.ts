@@ -17,7 +17,7 @@ import {
   shownOnce,
   write,
 } from '../screen.js';
-import { claimMappingsField } from './issuer.js';
+import { claimMappingsField, linkScopeField } from './issuer.js';
 import { organizationStatus } from './organizations.js';
 
 function policySummary(issuer: IssuerRegistrationRecord): Html {
@@ -132,7 +132,7 @@ export async function organizationScreen(
       (
         issuer,
       ) => html`<tr><td><a href="${path}/issuers/${issuer.registrationId}"><code>${issuer.issuer}</code></a></td><td>${issuer.clientIds.length === 0 ? html`<em>any</em>` : issuer.clientIds.join(', ')}</td>
-      <td><code>${issuer.subjectClaim}</code></td><td>${issuer.emailLinking}</td>
+      <td><code>${issuer.subjectClaim}</code></td><td>${issuer.emailLinking}, within ${storeKit.linkScopeOf(issuer) === 'org' ? 'the organization' : 'this issuer'}</td>
       <td>${policySummary(issuer)} <a href="${path}/issuers/${issuer.registrationId}" aria-label="Edit the policy of ${issuer.issuer}">Edit</a></td><td>
       <form method="post" action="${path}/issuers/${issuer.registrationId}/remove" data-confirm="Remove ${issuer.issuer}? Its tokens are refused from now on.">
         ${csrfField(ctx)}<div class="check"><input type="checkbox" id="end-sessions-${issuer.registrationId}" name="end_sessions" value="true">
@@ -160,6 +160,7 @@ export async function organizationScreen(
           html`<option value="${policy}"${typed('email_linking') === policy ? html` selected` : ''}>${policy}</option>`,
       )}
     </select>
+    ${linkScopeField(typed('link_scope') || 'issuer')}
     <label for="condition">Condition <span class="hint">(optional CEL, e.g. <code>claims.hd == "partner.example"</code>)</span></label>
     <textarea id="condition" name="condition" rows="2" spellcheck="false" autocomplete="off">${typed('condition')}</textarea>
     <label for="claim_mappings">Claim mappings <span class="hint">(optional JSON object: claim name to CEL expression)</span></label>
@@ -285,6 +286,7 @@ export async function addIssuer(ctx: ScreenContext): Promise<ConsoleResponse> {
       client_ids: list(form, 'client_ids'),
       subject_claim: optionalText(form, 'subject_claim'),
       email_linking: optionalText(form, 'email_linking') as 'never' | undefined,
+      link_scope: optionalText(form, 'link_scope') as 'issuer' | undefined,
       unsafe_subject_claim: form.get('unsafe_subject_claim') === 'true' || undefined,
       condition: optionalText(form, 'condition'),
       claim_mappings: claimMappingsField(form),
