@@ -55,6 +55,20 @@ export interface OAuthGrant {
   jkt?: string;
 }
 
+/**
+ * What every refresh token of a family carries, signed, so that each successor and each access
+ * token refreshed from it gets the same: the OAuth grant (token endpoint families only), the
+ * exchange policy's custom claims (a refresh has no ID token to evaluate the policy on again), and
+ * the issuer registration the family began with (so that removing it can end the family).
+ */
+export interface FamilyCarry {
+  grant?: OAuthGrant;
+  /** Names the exchange does not own, 4 KiB of JSON at most; in the refresh token as `mapped_claims`. */
+  customClaims?: Readonly<Record<string, JsonValue>>;
+  /** In the refresh token as `registration_id`. */
+  registrationId?: string;
+}
+
 export interface TokenMinterOptions {
   issuer: string;
   store: Store;
@@ -66,20 +80,10 @@ export interface TokenMinterOptions {
 export interface TokenMinter {
   /**
    * Signs an access token and a refresh token that starts a new family, and records the refresh
-   * token. With `grant` (the token endpoint), both carry it. `customClaims` (the exchange policy's:
-   * names the exchange does not own, 4 KiB of JSON at most) join the access token; its own claims
-   * are written after them. The refresh token carries them too (`mapped_claims`), signed like the
-   * grant, so every access token of the family gets them: a refresh has no ID token to evaluate
-   * the policy on again. `registrationId`, the issuer registration the family begins with, is
-   * carried the same way (`registration_id`), so that removing the registration can end the family.
+   * token. The refresh token carries `carry` (see `FamilyCarry`); the grant also binds the access
+   * token, and the custom claims join it, the exchange's own claims written after them.
    */
-  mint(
-    org: OrganizationRecord,
-    user: UserRecord,
-    grant?: OAuthGrant,
-    customClaims?: Readonly<Record<string, JsonValue>>,
-    registrationId?: string,
-  ): Promise<TokenResponse>;
+  mint(org: OrganizationRecord, user: UserRecord, carry?: FamilyCarry): Promise<TokenResponse>;
   /**
    * The record of a refresh token to succeed one of `familyId`, issued `now` under the current
    * refresh secret. Nothing is signed or stored: the store rotates it in.
@@ -90,18 +94,15 @@ export interface TokenMinter {
   ): Promise<RefreshTokenRecord>;
   /**
    * Signs a fresh access token and the refresh token `refreshToken` describes. The refresh token's
-   * bytes depend on the record, the family's grant and its custom claims alone, so a retried
-   * refresh answers with the very token it got first. `customClaims` and `registrationId` are the
-   * family's (see `mint`).
+   * bytes depend on the record and the family's carry alone, so a retried refresh answers with the
+   * very token it got first.
    */
   respond(
     org: OrganizationRecord,
     user: UserRecord,
     refreshToken: RefreshTokenRecord,
     now: number,
-    grant?: OAuthGrant,
-    customClaims?: Readonly<Record<string, JsonValue>>,
-    registrationId?: string,
+    carry?: FamilyCarry,
   ): Promise<TokenResponse>;
 }
 
@@ -151,10 +152,9 @@ export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
     user: UserRecord,
     refreshToken: RefreshTokenRecord,
     now: number,
-    grant?: OAuthGrant,
-    customClaims?: Readonly<Record<string, JsonValue>>,
-    registrationId?: string,
+    carry: FamilyCarry = {},
   ): Promise<TokenResponse> {
+    const { grant, customClaims } = carry;
     const keys = await signingKeys.load();
     const audience = audienceFor(org, grant);
     const scope = scopeOf(audience);
@@ -187,7 +187,7 @@ export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
       access_token: accessToken,
       token_type: grant?.jkt === undefined ? 'Bearer' : 'DPoP',
       expires_in: accessTokenTtlSeconds,
-      refresh_token: signRefreshToken(refreshToken, keys, grant, customClaims, registrationId),
+      refresh_token: signRefreshToken(refreshToken, keys, carry),
       refresh_expires_in: Math.max(0, refreshToken.expiresAt - now),
       scope,
     };
@@ -196,9 +196,7 @@ export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
   function signRefreshToken(
     record: RefreshTokenRecord,
     keys: LoadedKeys,
-    grant: OAuthGrant | undefined,
-    customClaims: Readonly<Record<string, JsonValue>> | undefined,
-    registrationId: string | undefined,
+    { grant, customClaims, registrationId }: FamilyCarry,
   ): string {
     // A retry within the grace window may come after a secret rotation: the record's own secret
     // still verifies (it is kept while its tokens live), so the same bytes come out.
@@ -229,14 +227,14 @@ export function createTokenMinter(options: TokenMinterOptions): TokenMinter {
   }
 
   return {
-    async mint(org, user, grant, customClaims, registrationId) {
+    async mint(org, user, carry) {
       const now = epochSeconds();
       const refreshToken = await refreshRecord(
         { familyId: randomUUID(), orgId: org.orgId, userId: user.userId },
         now,
       );
       const [tokens] = await Promise.all([
-        respond(org, user, refreshToken, now, grant, customClaims, registrationId),
+        respond(org, user, refreshToken, now, carry),
         store.saveRefreshToken(refreshToken),
       ]);
       return tokens;

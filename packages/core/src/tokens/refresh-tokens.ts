@@ -223,28 +223,20 @@ export function createRefreshTokens(options: RefreshTokensOptions): RefreshToken
     }
     if (!org || !user)
       throw new RialtoError('invalid_grant', 'The user of this refresh token no longer exists.');
-    const tokens = await minter.respond(
-      org,
-      user,
-      rotation.successor,
-      now,
-      family,
-      claims.mapped_claims,
-      claims.registration_id,
-    );
+    const carry = {
+      grant: family,
+      customClaims: claims.mapped_claims,
+      registrationId: claims.registration_id,
+    };
+    const tokens = await minter.respond(org, user, rotation.successor, now, carry);
     events.emit('refresh.succeeded', audit);
     if (family === undefined || accessAudience === undefined) return tokens;
     if (accessAudience.length === family.audience.length) return tokens;
     // A narrower access token is signed again; the refresh token stays the family's.
-    const narrowed = await minter.respond(
-      org,
-      user,
-      rotation.successor,
-      now,
-      { ...family, audience: accessAudience },
-      claims.mapped_claims,
-      claims.registration_id,
-    );
+    const narrowed = await minter.respond(org, user, rotation.successor, now, {
+      ...carry,
+      grant: { ...family, audience: accessAudience },
+    });
     return { ...narrowed, refresh_token: tokens.refresh_token };
   }
 

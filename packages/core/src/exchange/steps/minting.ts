@@ -6,13 +6,11 @@ export const mintingStep = defineStep({
   name: 'minting',
   errors: ['temporarily_unavailable'],
   async run(ctx) {
-    ctx.tokens = await ctx.deps.minter.mint(
-      established(ctx.org),
-      established(ctx.provisioned).user,
-      ctx.grant,
-      ctx.policy?.claims,
-      ctx.registration?.registrationId,
-    );
+    ctx.tokens = await ctx.deps.minter.mint(established(ctx.org), established(ctx.provisioned).user, {
+      grant: ctx.grant,
+      customClaims: ctx.policy?.claims,
+      registrationId: ctx.registration?.registrationId,
+    });
   },
   explain: { kind: 'omit' },
 });
