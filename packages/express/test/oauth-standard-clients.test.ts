@@ -33,7 +33,7 @@ describe('standard OAuth clients at POST /oauth/token', () => {
   let apiKey: string;
 
   beforeAll(async () => {
-    idp = await startDevIdp({ additionalClientIds: ['other-app'] });
+    idp = await startDevIdp({ additionalClientIds: ['other-app', 'bound-later-app', 'issuer-removed-app'] });
     // The issuer is the server's own address, so the published endpoints and DPoP's htu are real.
     server = createServer();
     server.listen(0, '127.0.0.1');
@@ -124,6 +124,68 @@ describe('standard OAuth clients at POST /oauth/token', () => {
       });
       expect(refreshed.token_type).toBe('dpop');
       expect((decodeJwt(refreshed.access_token) as { cnf?: { jkt: string } }).cnf).toEqual(cnf);
+    });
+
+    it('refreshes no unbound session once the organization requires DPoP, and resumes it when lifted', async () => {
+      const later = await registerOrganization(t.app, {
+        name: 'Bound later',
+        issuer: idp.issuer,
+        client_ids: ['bound-later-app'],
+      });
+      const config = await client.discovery(
+        new URL(issuer),
+        later.orgId,
+        undefined,
+        client.ClientSecretBasic(later.apiKey),
+        {
+          execute: [client.allowInsecureRequests],
+        },
+      );
+      const tokens = await client.genericGrantRequest(config, JWT_BEARER, {
+        assertion: await idp.getIdToken({ email: 'ada@example.com' }, { clientId: 'bound-later-app' }),
+      });
+      await t.router.exchange.organizations.setDpopBoundAccessTokens(later.orgId, true);
+      const refused = await client
+        .refreshTokenGrant(config, tokens.refresh_token as string)
+        .catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(client.ResponseBodyError);
+      expect(refused).toMatchObject({ status: 400, error: 'invalid_request' });
+      expect((refused as client.ResponseBodyError).error_description).toMatch(/must be DPoP-bound/);
+
+      await t.router.exchange.organizations.setDpopBoundAccessTokens(later.orgId, false);
+      const resumed = await client.refreshTokenGrant(config, tokens.refresh_token as string);
+      expect(resumed.token_type).toBe('bearer');
+    });
+
+    it('sees a session ended with its issuer registration refused at refresh and inactive at introspection', async () => {
+      const removed = await registerOrganization(t.app, {
+        name: 'Issuer removed',
+        issuer: idp.issuer,
+        client_ids: ['issuer-removed-app'],
+      });
+      const config = await client.discovery(
+        new URL(issuer),
+        removed.orgId,
+        undefined,
+        client.ClientSecretBasic(removed.apiKey),
+        {
+          execute: [client.allowInsecureRequests],
+        },
+      );
+      const tokens = await client.genericGrantRequest(config, JWT_BEARER, {
+        assertion: await idp.getIdToken({ email: 'ada@example.com' }, { clientId: 'issuer-removed-app' }),
+      });
+      const refreshToken = tokens.refresh_token as string;
+      expect((await client.tokenIntrospection(config, refreshToken)).active).toBe(true);
+      const [registration] = await t.router.exchange.issuers.list(removed.orgId);
+      await t.router.exchange.issuers.remove(removed.orgId, registration?.registrationId ?? '', {
+        endSessions: true,
+      });
+
+      expect(await client.tokenIntrospection(config, refreshToken)).toEqual({ active: false });
+      const refused = await client.refreshTokenGrant(config, refreshToken).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(client.ResponseBodyError);
+      expect(refused).toMatchObject({ status: 400, error: 'invalid_grant' });
     });
 
     it('reports the mapped error of a refused token', async () => {
