@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { configDefaults, defineConfig } from 'vitest/config';
+import { SlowestFirstSequencer } from './scripts/slowest-first-sequencer.js';
 
 const testFiles = [
   'packages/*/src/**/*.test.ts',
@@ -36,6 +37,7 @@ export default defineConfig({
     // time waiting on sockets, stores, child processes and timers rather than computing, so a few
     // at once overlap those waits; files never share state (each uses its own prefixes and ports).
     maxWorkers: Math.max(3, availableParallelism() - 1),
+    sequence: { sequencer: SlowestFirstSequencer },
     testTimeout: 20_000,
     hookTimeout: 30_000,
     projects: [

@@ -14,10 +14,11 @@ import {
   type Store,
 } from '@rialto-exchange/core';
 import { memoryStore } from '@rialto-exchange/storage-adapters';
-import { exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
+import { exportJWK, type JWK, type JWTPayload, SignJWT } from 'jose';
 import { expect } from 'vitest';
 import { type FetchTarget, request } from './client.js';
 import { openApiConformance } from './openapi-conformance.js';
+import { testRsaKeyPair, withTestAccessKey } from './test-keys.js';
 
 /**
  * Fixtures shared by the tests of every package (a local issuer, a recording store, token claims,
@@ -118,7 +119,7 @@ export const CLIENT_ADDRESS = '::ffff:127.0.0.1';
 export function createTestApp(
   options: Partial<RialtoExchangeOptions> & { store?: RecordingStore } = {},
 ): TestApp {
-  const { store = recordingStore(), ...rest } = options;
+  const { store = defaultTestStore(options), ...rest } = options;
   const exchange = createRialtoExchange({
     issuer: SERVICE_ISSUER,
     adminToken: ADMIN_TOKEN,
@@ -147,6 +148,18 @@ export function createTestApp(
     },
   };
   return { app, router: { exchange, handleFetch, close: () => exchange.close() }, store };
+}
+
+/**
+ * A recording memory store, holding an RS256 access-token key from the tests' pool unless the
+ * options choose the key or another algorithm (then the exchange makes or takes its own, as in
+ * production).
+ */
+export function defaultTestStore(options: Partial<RialtoExchangeOptions>): RecordingStore {
+  const choosesKey =
+    options.accessTokenKey !== undefined ||
+    (options.accessTokenAlgorithm !== undefined && options.accessTokenAlgorithm !== 'RS256');
+  return recordingStore(choosesKey ? memoryStore() : withTestAccessKey(memoryStore()));
 }
 
 /** An answer as the test clients give it (this package's `request`, supertest). */
@@ -215,7 +228,7 @@ export interface SignOptions {
  * the real oidc-provider (see packages/express/test/exchange-e2e.test.ts).
  */
 export async function startLocalIssuer(options: { trailingSlash?: boolean } = {}): Promise<LocalIssuer> {
-  const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
+  const { privateKey, publicKey } = await testRsaKeyPair();
   const kid = `kid-${Math.random().toString(36).slice(2, 10)}`;
   const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
   const privateKeyObject = createPrivateKey({

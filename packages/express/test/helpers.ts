@@ -4,7 +4,12 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import express4 from 'express4';
 import request from 'supertest';
 import { expect } from 'vitest';
-import { ADMIN_TOKEN, type RecordingStore, recordingStore, SERVICE_ISSUER } from '../../core/test/helpers.js';
+import {
+  ADMIN_TOKEN,
+  defaultTestStore,
+  type RecordingStore,
+  SERVICE_ISSUER,
+} from '../../core/test/helpers.js';
 import { type ObservedResponse, openApiConformance } from '../../core/test/openapi-conformance.js';
 import {
   type RialtoExchangeExpressOptions,
@@ -41,7 +46,7 @@ export interface TestApp {
 export function createTestApp(
   options: RialtoExchangeExpressOptions & { flavour?: ExpressFlavour; store?: RecordingStore } = {},
 ): TestApp {
-  const { flavour = 'express5', store = recordingStore(), ...rest } = options;
+  const { flavour = 'express5', store = defaultTestStore(options), ...rest } = options;
   const app = (flavour === 'express4' ? express4() : express()) as express.Express;
   const router = rialtoExchange({
     issuer: SERVICE_ISSUER,
