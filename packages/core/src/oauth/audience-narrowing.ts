@@ -47,11 +47,24 @@ export interface AudienceNarrowing {
 export function createAudienceNarrowing(options: AudienceNarrowingOptions = {}): AudienceNarrowing {
   const resourceAudiences = resolveResourceAudiences(options.resourceAudiences ?? {});
 
+  // A granted scope is an organization's audience set: few distinct strings, read on every request.
+  const parsedScopes = new Map<string, ParsedScope>();
+  const parse = (grantedScope: string): ParsedScope => {
+    let parsed = parsedScopes.get(grantedScope);
+    if (parsed === undefined) {
+      if (parsedScopes.size >= MAX_PARSED_SCOPES) parsedScopes.clear();
+      parsed = parseScope(grantedScope);
+      parsedScopes.set(grantedScope, parsed);
+    }
+    return parsed;
+  };
+
   return {
     narrow(targets, grantedScope) {
-      const scopes = grantedScope.split(' ').filter((scope) => scope !== '');
-      const granted = scopes.filter(isAudienceScope).map(audienceOf);
-      const otherScopes = scopes.filter((scope) => !isAudienceScope(scope));
+      const { granted, otherScopes, whole } = parse(grantedScope);
+      const asksNothing =
+        targets.audience.length === 0 && targets.resource.length === 0 && targets.scope === undefined;
+      if (asksNothing) return { audience: [...granted], scope: whole };
       // Built only for a refusal: most requests ask for nothing, or for what they may get.
       const describeGranted = () => `this client may ask for ${granted.join(', ')}`;
 
@@ -102,12 +115,31 @@ export function createAudienceNarrowing(options: AudienceNarrowingOptions = {}):
       const audience = granted.filter(
         (name) => selected === undefined || selected.has(name) || name === REQUIRED_AUDIENCE,
       );
-      return {
-        audience,
-        scope: [...otherScopes, ...audience.map((name) => `${AUDIENCE_SCOPE_PREFIX}${name}`)].join(' '),
-      };
+      return { audience, scope: scopeOf(otherScopes, audience) };
     },
   };
+}
+
+const MAX_PARSED_SCOPES = 1_000;
+
+interface ParsedScope {
+  /** The audiences the scope's `aud:` entries grant. */
+  granted: readonly string[];
+  /** Its other entries (`openid email profile`). */
+  otherScopes: readonly string[];
+  /** The scope a request that asks for nothing gets: every entry, normalized. */
+  whole: string;
+}
+
+function parseScope(grantedScope: string): ParsedScope {
+  const scopes = grantedScope.split(' ').filter((scope) => scope !== '');
+  const granted = scopes.filter(isAudienceScope).map(audienceOf);
+  const otherScopes = scopes.filter((scope) => !isAudienceScope(scope));
+  return { granted, otherScopes, whole: scopeOf(otherScopes, granted) };
+}
+
+function scopeOf(otherScopes: readonly string[], audience: readonly string[]): string {
+  return [...otherScopes, ...audience.map((name) => `${AUDIENCE_SCOPE_PREFIX}${name}`)].join(' ');
 }
 
 function resolveResourceAudiences(input: Readonly<Record<string, string>>): Map<string, string> {

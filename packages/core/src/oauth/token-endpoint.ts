@@ -81,17 +81,19 @@ export function createTokenEndpoint(options: TokenEndpointOptions): TokenEndpoin
   const { exchange, refreshTokens, apiKeys, narrowing, dpop, maxBodyBytes, requiresDpop } = options;
   const tokenUrl = oauthEndpointUrl(options.issuer, 'token');
 
-  function proofKey(request: RequestLike): () => Promise<string | undefined> {
-    return async () => {
-      if (request.headers.dpop === undefined) return undefined;
-      return (await dpop.verify(request.headers.dpop, { method: 'POST', url: tokenUrl })).jkt;
+  function proofKey(request: RequestLike): () => Promise<string | undefined> | undefined {
+    // Most requests carry no proof: they bind nothing and wait for nothing.
+    return () => {
+      const proof = request.headers.dpop;
+      if (proof === undefined) return undefined;
+      return dpop.verify(proof, { method: 'POST', url: tokenUrl }).then((verified) => verified.jkt);
     };
   }
 
   function exchangeInput(
     credentials: ClientCredentials,
     grantRequest: ExchangeGrantRequest,
-    bindKey: () => Promise<string | undefined>,
+    bindKey: () => Promise<string | undefined> | undefined,
   ): ExchangeInput {
     return {
       grantType: grantRequest.grantType === TOKEN_EXCHANGE_GRANT ? 'token_exchange' : 'jwt_bearer',
@@ -100,7 +102,8 @@ export function createTokenEndpoint(options: TokenEndpointOptions): TokenEndpoin
         grantRequest.grantType === TOKEN_EXCHANGE_GRANT ? grantRequest.subjectToken : grantRequest.assertion,
       async grant(org): Promise<OAuthGrant> {
         const { audience } = narrowing.narrow(grantRequest.targets, scopeFor(org));
-        const jkt = await bindKey();
+        const binding = bindKey();
+        const jkt = binding === undefined ? undefined : await binding;
         if (jkt === undefined && requiresDpop(org)) {
           throw new OAuthError(
             'invalid_dpop_proof',

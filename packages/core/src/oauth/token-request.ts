@@ -64,6 +64,12 @@ export const tokenRequestSchema = z.discriminatedUnion('grant_type', [
 ]);
 
 /** What a request asks to narrow its token to; each list empty and `scope` undefined when not asked. */
+const REQUEST_SCHEMAS = {
+  [TOKEN_EXCHANGE_GRANT]: tokenExchangeRequestSchema,
+  [JWT_BEARER_GRANT]: jwtBearerRequestSchema,
+  [REFRESH_TOKEN_GRANT]: refreshTokenRequestSchema,
+} as const;
+
 export interface TargetParameters {
   audience: readonly string[];
   resource: readonly string[];
@@ -110,7 +116,8 @@ export function parseTokenRequest(parameters: FormParameters): TokenRequest {
       'Delegation is not supported: send the token exchange without actor_token and actor_token_type.',
     );
   }
-  const parsed = tokenRequestSchema.safeParse(parameters);
+  // The grant type is known: its own schema answers as the union would, without trying the others.
+  const parsed = REQUEST_SCHEMAS[grantType as GrantType].safeParse(parameters);
   if (!parsed.success) {
     throw new RialtoError(
       'invalid_request',

@@ -59,9 +59,9 @@ export interface ClientRefresh {
   orgId: string;
   /**
    * Checks the request's DPoP proof once the token is known to be the client's own.
-   * @returns the proof key's thumbprint, or `undefined` when the request carries no proof
+   * @returns the proof key's thumbprint, or `undefined` (at once) when the request carries no proof
    */
-  proofKey(): Promise<string | undefined>;
+  proofKey(): Promise<string | undefined> | undefined;
   /**
    * Narrows the new access token to a subset of the family's audiences (RFC 6749 §6); the
    * refresh token keeps the family's own.
