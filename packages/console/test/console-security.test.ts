@@ -1,6 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import {
   createRialtoExchange,
   type RialtoExchange,
@@ -10,13 +7,13 @@ import {
 } from '@rialto-exchange/core';
 import { memoryStore } from '@rialto-exchange/storage-adapters';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { HTTP_REFERENCE_DIRECTORY } from '../src/http-reference.js';
 import {
   CONTENT_SECURITY_POLICY,
   type ConsoleResponse,
   createRialtoConsole,
   type RialtoConsoleOptions,
 } from '../src/index.js';
+import { ensureHttpReference } from './http-reference-assets.js';
 
 const ADMIN_TOKEN = 'console-admin-token-0123456789abcdef';
 const PUBLIC_URL = 'http://127.0.0.1:3000/rialto-admin';
@@ -671,17 +668,7 @@ describe('console token debugger', () => {
 });
 
 describe('the HTTP reference the console serves', () => {
-  beforeAll(() => {
-    // The package's build writes it (build:reference); a run from source without a build writes it
-    // the same way here, so the test passes both before and after `pnpm build`.
-    if (!existsSync(new URL('http-reference.html', HTTP_REFERENCE_DIRECTORY))) {
-      execFileSync(process.execPath, [
-        fileURLToPath(new URL('../../../scripts/http-reference.mjs', import.meta.url)),
-        '--out',
-        fileURLToPath(HTTP_REFERENCE_DIRECTORY),
-      ]);
-    }
-  });
+  beforeAll(ensureHttpReference);
 
   it('serves the Redoc page and its files from the package under their own CSP, to signed-in operators', async () => {
     const outsider = browser({ exchange: createExchange() });

@@ -2,6 +2,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LaunchedBrowser, launchChromium, seriousViolations } from './browser.js';
 import { type ConsoleHarness, startConsoleHarness } from './console-harness.js';
+import { ensureHttpReference } from './http-reference-assets.js';
 
 /**
  * An operator's day in a real Chromium against the real router, a real OpenID provider and a real
@@ -34,6 +35,7 @@ describe('the console in Chromium', () => {
   }
 
   beforeAll(async () => {
+    ensureHttpReference();
     [harness, launched] = await Promise.all([startConsoleHarness(), launchChromium()]);
     page = await launched.context.newPage();
     page.setDefaultTimeout(10_000);
