@@ -10,7 +10,6 @@
  *     --import tsx bench/breakdown.ts handle   # only the measurements whose name starts with "handle"
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { createRialtoExchange } from '@rialto-exchange/core';
 import { memoryStore } from '@rialto-exchange/storage-adapters';
 import {
   type CryptoKey,
@@ -25,6 +24,7 @@ import {
 } from 'jose';
 import { Registry } from 'prom-client';
 import { startIdp } from './lib/idp.js';
+import { inProcessExchange } from './lib/in-process-exchange.js';
 import { EXCHANGE_PATH, SERVICE_ISSUER } from './lib/protocol.js';
 
 const ITERATIONS = Number(process.env.BENCH_BREAKDOWN_ITERATIONS ?? 2000);
@@ -180,14 +180,7 @@ await measure('memoryStore.saveRefreshToken', () =>
 );
 
 console.log('\nrialto-exchange, exchange.handle() without HTTP (memory store):');
-const UNREACHABLE = { limit: 1_000_000_000, windowSeconds: 1 };
-const exchange = createRialtoExchange({
-  issuer: SERVICE_ISSUER,
-  store: memoryStore(),
-  allowInsecureIssuers: true,
-  allowPrivateIssuers: true,
-  rateLimit: { perIp: UNREACHABLE, perOrganization: UNREACHABLE },
-});
+const exchange = inProcessExchange();
 const { apiKey: rialtoKey } = await exchange.registerOrganization({
   name: 'Bench Partner',
   issuer: idp.issuer,
@@ -206,13 +199,7 @@ await measure('handle', async (i) => {
 
 // The same with Prometheus metrics recorded (the OpenTelemetry hooks are in both, no SDK): the
 // issue bounds their cost at 3 % of memory-store throughput.
-const measured = createRialtoExchange({
-  issuer: SERVICE_ISSUER,
-  store: memoryStore(),
-  allowInsecureIssuers: true,
-  rateLimit: { perIp: UNREACHABLE, perOrganization: UNREACHABLE },
-  metrics: { registry: new Registry() },
-});
+const measured = inProcessExchange({ metrics: { registry: new Registry() } });
 const { apiKey: measuredKey } = await measured.registerOrganization({
   name: 'Bench Partner',
   issuer: idp.issuer,

@@ -8,25 +8,17 @@
  *
  *   node --conditions=@rialto-exchange/source --import tsx bench/oauth-overhead.ts
  */
-import { createRialtoExchange } from '@rialto-exchange/core';
-import { memoryStore } from '@rialto-exchange/storage-adapters';
 import { startIdp } from './lib/idp.js';
+import { inProcessExchange } from './lib/in-process-exchange.js';
 import { tokenExchangeForm } from './lib/load.js';
-import { EXCHANGE_PATH, ORG_NAME, SERVICE_ISSUER } from './lib/protocol.js';
+import { EXCHANGE_PATH, ORG_NAME } from './lib/protocol.js';
 
 const ROUNDS = 40;
 const PER_ROUND = 150;
-const UNREACHABLE = { limit: 1_000_000_000, windowSeconds: 1 };
 
 const idp = await startIdp('oauth-overhead');
 const tokens = await Promise.all(Array.from({ length: 1000 }, (_, index) => idp.idToken(index)));
-const exchange = createRialtoExchange({
-  issuer: SERVICE_ISSUER,
-  store: memoryStore(),
-  allowInsecureIssuers: true,
-  allowPrivateIssuers: true,
-  rateLimit: { perIp: UNREACHABLE, perOrganization: UNREACHABLE },
-});
+const exchange = inProcessExchange();
 const { apiKey, organization } = await exchange.registerOrganization({ name: ORG_NAME, issuer: idp.issuer });
 const basic = `Basic ${Buffer.from(`${encodeURIComponent(organization.orgId)}:${encodeURIComponent(apiKey)}`).toString('base64')}`;
 

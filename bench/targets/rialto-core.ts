@@ -4,19 +4,11 @@
  * core's own cost; between it and rialto-memory, Express's and the binding's.
  */
 import { createServer, type IncomingMessage } from 'node:http';
-import { createRialtoExchange } from '@rialto-exchange/core';
-import { memoryStore } from '@rialto-exchange/storage-adapters';
-import { type BenchOrg, ENV_ISSUERS, ORG_NAME, readJsonEnv, SERVICE_ISSUER } from '../lib/protocol.js';
+import { inProcessExchange } from '../lib/in-process-exchange.js';
+import { type BenchOrg, ENV_ISSUERS, ORG_NAME, readJsonEnv } from '../lib/protocol.js';
 import { serveUntilStopped } from './lifecycle.js';
 
-const UNREACHABLE = { limit: 1_000_000_000, windowSeconds: 1 };
-const exchange = createRialtoExchange({
-  issuer: SERVICE_ISSUER,
-  store: memoryStore(),
-  allowInsecureIssuers: true,
-  allowPrivateIssuers: true,
-  rateLimit: { perIp: UNREACHABLE, perOrganization: UNREACHABLE },
-});
+const exchange = inProcessExchange();
 const orgs: BenchOrg[] = [];
 for (const issuer of readJsonEnv<string[]>(ENV_ISSUERS)) {
   const { organization, apiKey } = await exchange.registerOrganization({ name: ORG_NAME, issuer });
