@@ -9,6 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const ADMIN_TOKEN = 'hono-example-admin-token';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
+// Every example process this file started, so that afterAll stops it even when it never said
+// where it listens (a start-up that hangs would otherwise outlive the test run).
+const started: ChildProcess[] = [];
+
 /** Starts examples/hono/index.ts as a user would, on a free port, and returns its URL. */
 async function startExample(): Promise<{ child: ChildProcess; baseUrl: string }> {
   const child = spawn(
@@ -16,6 +20,7 @@ async function startExample(): Promise<{ child: ChildProcess; baseUrl: string }>
     ['--conditions=@rialto-exchange/source', '--import', 'tsx', 'examples/hono/index.ts'],
     { cwd: root, env: { ...process.env, PORT: '0', RIALTO_ADMIN_TOKEN: ADMIN_TOKEN } },
   );
+  started.push(child);
   let output = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     output += chunk.toString();
@@ -55,8 +60,14 @@ describe('the Hono example', () => {
   });
 
   afterAll(async () => {
-    example?.child.kill('SIGTERM');
-    if (example?.child.exitCode === null) await once(example.child, 'exit');
+    await Promise.all(
+      started.map(async (child) => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = once(child, 'exit');
+        child.kill('SIGTERM');
+        await exited;
+      }),
+    );
     await idp?.close();
   });
 
