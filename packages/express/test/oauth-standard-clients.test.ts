@@ -57,10 +57,20 @@ describe('standard OAuth clients at POST /oauth/token', () => {
 
   const idToken = (email = 'ada@example.com') => idp.getIdToken({ email });
 
-  async function openidClient(auth: client.ClientAuth): Promise<client.Configuration> {
-    return client.discovery(new URL(issuer), orgId, undefined, auth, {
+  async function openidClient(auth: client.ClientAuth, clientId = orgId): Promise<client.Configuration> {
+    return client.discovery(new URL(issuer), clientId, undefined, auth, {
       execute: [client.allowInsecureRequests],
     });
+  }
+
+  /** A new organization whose IdP app is `appClientId`, signed in once through jwt-bearer by openid-client. */
+  async function newOrganizationSession(name: string, appClientId: string) {
+    const org = await registerOrganization(t.app, { name, issuer: idp.issuer, client_ids: [appClientId] });
+    const config = await openidClient(client.ClientSecretBasic(org.apiKey), org.orgId);
+    const tokens = await client.genericGrantRequest(config, JWT_BEARER, {
+      assertion: await idp.getIdToken({ email: 'ada@example.com' }, { clientId: appClientId }),
+    });
+    return { orgId: org.orgId, config, refreshToken: tokens.refresh_token as string };
   }
 
   async function authorizationServer(): Promise<oauth.AuthorizationServer> {
@@ -127,58 +137,29 @@ describe('standard OAuth clients at POST /oauth/token', () => {
     });
 
     it('refreshes no unbound session once the organization requires DPoP, and resumes it when lifted', async () => {
-      const later = await registerOrganization(t.app, {
-        name: 'Bound later',
-        issuer: idp.issuer,
-        client_ids: ['bound-later-app'],
-      });
-      const config = await client.discovery(
-        new URL(issuer),
-        later.orgId,
-        undefined,
-        client.ClientSecretBasic(later.apiKey),
-        {
-          execute: [client.allowInsecureRequests],
-        },
-      );
-      const tokens = await client.genericGrantRequest(config, JWT_BEARER, {
-        assertion: await idp.getIdToken({ email: 'ada@example.com' }, { clientId: 'bound-later-app' }),
-      });
+      const later = await newOrganizationSession('Bound later', 'bound-later-app');
       await t.router.exchange.organizations.setDpopBoundAccessTokens(later.orgId, true);
       const refused = await client
-        .refreshTokenGrant(config, tokens.refresh_token as string)
+        .refreshTokenGrant(later.config, later.refreshToken)
         .catch((error: unknown) => error);
       expect(refused).toBeInstanceOf(client.ResponseBodyError);
       expect(refused).toMatchObject({ status: 400, error: 'invalid_request' });
       expect((refused as client.ResponseBodyError).error_description).toMatch(/must be DPoP-bound/);
 
       await t.router.exchange.organizations.setDpopBoundAccessTokens(later.orgId, false);
-      const resumed = await client.refreshTokenGrant(config, tokens.refresh_token as string);
+      const resumed = await client.refreshTokenGrant(later.config, later.refreshToken);
       expect(resumed.token_type).toBe('bearer');
     });
 
     it('sees a session ended with its issuer registration refused at refresh and inactive at introspection', async () => {
-      const removed = await registerOrganization(t.app, {
-        name: 'Issuer removed',
-        issuer: idp.issuer,
-        client_ids: ['issuer-removed-app'],
-      });
-      const config = await client.discovery(
-        new URL(issuer),
-        removed.orgId,
-        undefined,
-        client.ClientSecretBasic(removed.apiKey),
-        {
-          execute: [client.allowInsecureRequests],
-        },
-      );
-      const tokens = await client.genericGrantRequest(config, JWT_BEARER, {
-        assertion: await idp.getIdToken({ email: 'ada@example.com' }, { clientId: 'issuer-removed-app' }),
-      });
-      const refreshToken = tokens.refresh_token as string;
+      const {
+        orgId: removedOrgId,
+        config,
+        refreshToken,
+      } = await newOrganizationSession('Issuer removed', 'issuer-removed-app');
       expect((await client.tokenIntrospection(config, refreshToken)).active).toBe(true);
-      const [registration] = await t.router.exchange.issuers.list(removed.orgId);
-      await t.router.exchange.issuers.remove(removed.orgId, registration?.registrationId ?? '', {
+      const [registration] = await t.router.exchange.issuers.list(removedOrgId);
+      await t.router.exchange.issuers.remove(removedOrgId, registration?.registrationId ?? '', {
         endSessions: true,
       });
 
@@ -272,10 +253,7 @@ describe('standard OAuth clients at POST /oauth/token', () => {
   describe('the error mapping, through openid-client', () => {
     type Row = [RialtoErrorCode, () => Promise<unknown>];
     const jwtBearer = async (auth: client.ClientAuth, assertion: string, clientId = orgId) => {
-      const config = await client.discovery(new URL(issuer), clientId, undefined, auth, {
-        execute: [client.allowInsecureRequests],
-      });
-      return client.genericGrantRequest(config, JWT_BEARER, { assertion });
+      return client.genericGrantRequest(await openidClient(auth, clientId), JWT_BEARER, { assertion });
     };
     const rows: Row[] = [
       [
