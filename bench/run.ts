@@ -82,14 +82,19 @@ const TARGETS: TargetSpec[] = [
   { name: 'floor-express', script: 'floor-express.ts', orgs: 'given', goals: [] },
   { name: 'naive', script: 'naive.ts', orgs: 'given', goals: [] },
   // The core's handle() on bare node:http: the library's own cost, without Express.
-  { name: 'rialto-core', script: 'rialto-core.ts', orgs: 'registers', goals: [] },
+  {
+    name: 'rialto-core',
+    script: 'rialto-core.ts',
+    orgs: 'registers',
+    goals: [{ of: 'floor', min: 0.95 }],
+  },
   {
     name: 'rialto-memory',
     script: 'rialto.ts',
     orgs: 'registers',
     store: 'memory',
     goals: [
-      { of: 'floor', min: 0.85 },
+      { of: 'floor-express', min: 0.95 },
       { of: 'naive', min: 1.2 },
     ],
   },
@@ -101,7 +106,7 @@ const TARGETS: TargetSpec[] = [
     orgs: 'registers',
     store: 'memory',
     env: { [ENV_METRICS]: '1' },
-    goals: [{ of: 'rialto-memory', min: 0.97 }],
+    goals: [{ of: 'rialto-memory', maxCpu: 1.03 }],
   },
   // rialto-memory with an org whose issuer has an exchange policy (a condition and two claim
   // mappings, all holding for every bench token): what the policy step costs, which the issue bounds
@@ -129,7 +134,7 @@ const TARGETS: TargetSpec[] = [
     script: 'rialto.ts',
     orgs: 'registers',
     store: 'redis',
-    goals: [{ of: 'floor', min: 0.65 }],
+    goals: [{ of: 'floor', min: 0.8 }],
   },
   // rialto-redis on two processes (node:cluster) sharing the same Redis, the same load: what a second
   // process adds on this machine, whose floor alone already keeps about 1.7 of its 2 cores busy.
@@ -140,21 +145,46 @@ const TARGETS: TargetSpec[] = [
     store: 'redis',
     env: { [ENV_PROCESSES]: '2' },
     processes: 2,
-    goals: [{ of: 'rialto-redis', min: 1.1 }],
+    goals: [
+      { of: 'rialto-redis', min: 1.1 },
+      { of: 'rialto-redis', maxCpu: 1.1 },
+    ],
   },
   {
     name: 'rialto-postgres',
     script: 'rialto.ts',
     orgs: 'registers',
     store: 'postgres',
-    goals: [{ of: 'floor', min: 0.65 }],
+    goals: [{ of: 'floor', min: 0.75 }],
   },
   {
     name: 'rialto-sqlite',
     script: 'rialto.ts',
     orgs: 'registers',
     store: 'sqlite',
-    goals: [{ of: 'floor', min: 0.65 }],
+    goals: [{ of: 'floor', min: 0.8 }],
+  },  // The store rows' work without Express: the store's own cost apart from Express's, which
+  // floor-express shows is more than the store rows' goals leave (#23).
+  {
+    name: 'rialto-core-redis',
+    script: 'rialto-core.ts',
+    orgs: 'registers',
+    store: 'redis',
+    goals: [{ of: 'floor', min: 0.8 }],
+  },
+  {
+    name: 'rialto-core-postgres',
+    script: 'rialto-core.ts',
+    orgs: 'registers',
+    store: 'postgres',
+    goals: [{ of: 'floor', min: 0.75 }],
+  },
+  {
+    name: 'rialto-core-sqlite',
+    script: 'rialto-core.ts',
+    orgs: 'registers',
+    store: 'sqlite',
+    goals: [{ of: 'floor', min: 0.8 }],
   },
 ];
 

@@ -6,16 +6,17 @@ import { SERVICE_ISSUER } from './protocol.js';
 const UNREACHABLE = { limit: 1_000_000_000, windowSeconds: 1 };
 
 /**
- * The library's core on the memory store, as the in-process measurements and the rialto-core
- * target use it: loopback issuers allowed, limits out of reach. `extra` adds options (metrics).
+ * The library's core, as the in-process measurements and the rialto-core targets use it: loopback
+ * issuers allowed, limits out of reach, the memory store unless `extra` names another. `extra` adds
+ * options (metrics, a store).
  */
 export function inProcessExchange(extra: Partial<RialtoExchangeOptions> = {}): RialtoExchange {
   return createRialtoExchange({
     issuer: SERVICE_ISSUER,
-    store: memoryStore(),
     allowInsecureIssuers: true,
     allowPrivateIssuers: true,
     rateLimit: { perIp: UNREACHABLE, perOrganization: UNREACHABLE },
     ...extra,
+    store: extra.store ?? memoryStore(),
   });
 }

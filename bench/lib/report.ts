@@ -3,12 +3,19 @@ import type { ColdStartResult } from './cold.js';
 import type { LoadResult } from './load.js';
 import type { MemoryReport } from './protocol.js';
 
-export interface Goal {
-  /** The row the ratio is taken against. */
-  of: string;
-  /** Least acceptable ratio of this row's requests/s to that row's. */
-  min: number;
-}
+/** A bound on this row against another row of the same run. */
+export type Goal =
+  | {
+      /** The row the ratio is taken against. */
+      of: string;
+      /** Least acceptable ratio of this row's requests/s to that row's (median over rounds). */
+      min: number;
+    }
+  | {
+      of: string;
+      /** Greatest acceptable ratio of this row's CPU µs per exchange to that row's. */
+      maxCpu: number;
+    };
 
 export interface Row {
   name: string;
@@ -109,6 +116,13 @@ export function ratio(rows: Row[], row: Row, of: string): number | undefined {
   return pairs.length > 0 ? median(pairs) : undefined;
 }
 
+/** This row's CPU µs per exchange over that row's, over the whole measured load. */
+export function cpuRatio(rows: Row[], row: Row, of: string): number | undefined {
+  const base = rows.find((candidate) => candidate.name === of);
+  if (base?.status !== 'ok' || !base.cpu || !row.cpu) return undefined;
+  return row.cpu.targetMicrosPerRequest / base.cpu.targetMicrosPerRequest;
+}
+
 /** Exchanges checkTarget() sends: three sound ones, a forged signature and a wrong API key. */
 const CHECK_EXCHANGES = 5;
 
@@ -169,6 +183,11 @@ export function finishRow(row: Row): void {
 function goalText(rows: Row[], row: Row): string {
   return row.goals
     .map((goal) => {
+      if ('maxCpu' in goal) {
+        const value = cpuRatio(rows, row, goal.of);
+        if (value === undefined) return `CPU ≤ ${goal.maxCpu} × ${goal.of}: n/a`;
+        return `${value <= goal.maxCpu ? 'met' : 'MISSED'} (CPU ${fixed(value, 2)} × ${goal.of}, goal ≤ ${goal.maxCpu})`;
+      }
       const value = ratio(rows, row, goal.of);
       if (value === undefined) return `≥ ${goal.min} × ${goal.of}: n/a`;
       return `${value >= goal.min ? 'met' : 'MISSED'} (${fixed(value, 2)} × ${goal.of}, goal ≥ ${goal.min})`;

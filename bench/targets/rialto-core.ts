@@ -1,14 +1,17 @@
 /**
- * Context row: `createRialtoExchange().handle()` from @rialto-exchange/core on bare `node:http`
- * with a memory store, without Express or the Express binding. Between it and the floor lies the
- * core's own cost; between it and rialto-memory, Express's and the binding's.
+ * `createRialtoExchange().handle()` from @rialto-exchange/core on bare `node:http`, without Express
+ * or the Express binding, on the store `BENCH_STORE` names (memory by default). Between it and the
+ * floor lies the core's own cost, with its store; between it and the Express row on the same store,
+ * Express's and the binding's.
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import { inProcessExchange } from '../lib/in-process-exchange.js';
-import { type BenchOrg, ENV_ISSUERS, ORG_NAME, readJsonEnv } from '../lib/protocol.js';
+import { type BenchOrg, ENV_ISSUERS, ENV_STORE, ORG_NAME, readJsonEnv } from '../lib/protocol.js';
 import { serveUntilStopped } from './lifecycle.js';
+import { makeStore, type StoreKind } from './stores.js';
 
-const exchange = inProcessExchange();
+const { store, description, cleanup } = await makeStore((process.env[ENV_STORE] ?? 'memory') as StoreKind);
+const exchange = inProcessExchange({ store });
 const orgs: BenchOrg[] = [];
 for (const issuer of readJsonEnv<string[]>(ENV_ISSUERS)) {
   const { organization, apiKey } = await exchange.registerOrganization({ name: ORG_NAME, issuer });
@@ -36,7 +39,11 @@ const server = createServer(async (req, res) => {
   res.end(JSON.stringify(response.body));
 });
 
-await serveUntilStopped(server, {
-  orgs,
-  description: 'node:http + createRialtoExchange().handle(), memoryStore()',
-});
+await serveUntilStopped(
+  server,
+  { orgs, description: `node:http + createRialtoExchange().handle(), ${description}` },
+  async () => {
+    await exchange.close();
+    await cleanup();
+  },
+);
