@@ -92,6 +92,48 @@ describe.each(['redis', 'postgres'] as const)('the organization limit on a %s st
     );
   });
 
+  it('buys a large limit in leases and still admits exactly the limit across two instances', async () => {
+    // 100 an hour: leases of 2 requests, so about one store round trip per two exchanges, and no
+    // budget comes back while the test runs.
+    const limit = { limit: 100, windowSeconds: 3600 };
+    const own = disposableStore(kind);
+    disposeAfterTest.push(own);
+    let hits = 0;
+    const counted: Store = {
+      ...own.store,
+      hitRateLimit: (hit) => {
+        hits++;
+        return (own.store.hitRateLimit as NonNullable<Store['hitRateLimit']>)(hit);
+      },
+    };
+    const options = {
+      rateLimit: { perIp: false as const, perOrganization: limit },
+      webhooks: { worker: false as const },
+    };
+    const a = createTestApp({ ...options, store: recordingStore(counted) });
+    const b = createTestApp({ ...options, store: recordingStore(counted) });
+    const { apiKey } = await registerOrganization(a.app, { name: 'Umbrella', issuer: idp.issuer });
+
+    let admitted = 0;
+    const refused = new Set<string>();
+    while (refused.size < 2) {
+      for (const [name, instance] of [
+        ['a', a],
+        ['b', b],
+      ] as const) {
+        const response = await exchange(instance.app, apiKey, { token: await token() });
+        if (response.status === 200) admitted++;
+        else {
+          expectFailsWith(response, 429, 'rate_limited', /organization/);
+          refused.add(name);
+        }
+      }
+    }
+
+    expect(admitted).toBe(limit.limit);
+    expect(hits).toBeLessThanOrEqual(limit.limit / 2 + 6);
+  });
+
   it('counts against the per-instance limit while the store cannot answer it, never answering 503 for the limit alone', async () => {
     // Everything but the limit goes to the reachable store: only the limiter meets the stall.
     const reachable = disposableStore(kind);
