@@ -7,6 +7,9 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { UserRecord } from '@rialto-exchange/core';
+// The adapter's own layout, so that a change to it moves the seed too.
+import { redisKeys } from '../../packages/storage-adapters/src/redis/key-layout.js';
 import { userEmail } from './idp.js';
 
 const SEED = 'rialto-bench-seed:';
@@ -71,8 +74,9 @@ export async function seedPostgres(options: {
 }
 
 /**
- * Redis: `MSET` batches (pipelined, several in flight) of the three keys redis-store.ts's
- * FIND_OR_CREATE_USER script writes: identity → user id, email → user id, user → UserRecord JSON.
+ * Redis: pipelined batches (several in flight) of what redis-store's FIND_OR_CREATE_USER script and
+ * its user-id index write, at the keys the adapter's own layout names (`redisKeys`): per user, a
+ * field in the organization's users, identities and emails hashes, and its `user-org` entry.
  */
 export async function seedRedis(options: {
   url: string;
@@ -85,30 +89,37 @@ export async function seedRedis(options: {
 }): Promise<void> {
   const { createClient } = await import('redis');
   const client = await createClient({ url: options.url }).connect();
-  const { keyPrefix: p, orgId, issuer, count } = options;
+  const { keyPrefix, orgId, issuer, count } = options;
+  const keys = redisKeys(keyPrefix);
+  const org = keys.org(orgId);
   const batch = options.batch ?? 2_000;
   const inFlight = 8;
   const now = Math.floor(Date.now() / 1000);
-  const command = (from: number): string[] => {
-    const args = ['MSET'];
+  const commands = (from: number): string[][] => {
+    const users = ['HSET', org.users];
+    const identities = ['HSET', org.identities];
+    const emails = ['HSET', org.emails];
+    const userOrgs = ['MSET'];
     for (let i = from; i < Math.min(count, from + batch); i++) {
       const userId = seededUserId(i);
       const email = userEmail(i);
-      const user = {
+      const user: UserRecord = {
         userId,
         orgId,
         email,
+        role: 'member',
         onboardingCompleted: false,
         kycStatus: 'not_started',
         accreditationStatus: 'not_submitted',
         createdAt: now,
         updatedAt: now,
       };
-      args.push(`${p}identity:${JSON.stringify([orgId, issuer, `subject-${i}`])}`, userId);
-      args.push(`${p}email:${JSON.stringify([orgId, email])}`, userId);
-      args.push(`${p}user:${userId}`, JSON.stringify(user));
+      users.push(userId, JSON.stringify(user));
+      identities.push(keys.identityField(issuer, `subject-${i}`), userId);
+      emails.push(email, userId);
+      userOrgs.push(keys.userOrg(userId), orgId);
     }
-    return args;
+    return [userOrgs, users, identities, emails];
   };
   try {
     let next = 0;
@@ -117,7 +128,8 @@ export async function seedRedis(options: {
       while (next < count) {
         const from = next;
         next += batch;
-        await client.sendCommand(command(from));
+        // The user-id index first, as the adapter writes it.
+        for (const command of commands(from)) await client.sendCommand(command);
         const done = Math.min(count, from + batch);
         if (done - reported >= 100_000 || done === count) {
           reported = done;
