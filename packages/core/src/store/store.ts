@@ -925,8 +925,10 @@ export interface RateLimitStore {
    * `next - nowMs <= toleranceMs` the store keeps `next` and answers `allowed: true`, otherwise it
    * changes nothing and answers `allowed: false`. Of concurrent hits on one key (from any process)
    * exactly as many are allowed as fit the tolerance. A key may be dropped once its stored time has
-   * passed. Stores that cannot do this in one atomic step (Keyv) or that live in one process
-   * (memory) leave it out; core then keeps the limit in process.
+   * passed. Core may buy several requests in one hit (a lease: `intervalMs` that many intervals),
+   * so one key sees different `intervalMs`; apply each hit's own. Stores that cannot do this in one
+   * atomic step (Keyv) or that live in one process (memory) leave it out; core then keeps the limit
+   * in process.
    */
   hitRateLimit?(hit: RateLimitHit): Promise<RateLimitHitResult>;
 }
