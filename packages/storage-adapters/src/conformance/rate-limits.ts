@@ -87,6 +87,32 @@ export function describeRateLimits({ freshStore }: SuiteContext): void {
       expect((await hit(hitAt(key, nowMs + INTERVAL_MS))).allowed).toBe(false);
     });
 
+    it("hitRateLimit applies each hit's own interval on one key, as core's leases of several requests ask", async (context) => {
+      const hit = await sharedLimiter(freshStore, context);
+      const key = rateKey();
+      const nowMs = Date.now();
+      const lease = (atMs: number): RateLimitHit => ({ ...hitAt(key, atMs), intervalMs: 4 * INTERVAL_MS });
+
+      expect(await hit(lease(nowMs))).toEqual({
+        allowed: true,
+        theoreticalArrivalMs: nowMs + 4 * INTERVAL_MS,
+      });
+      // Six intervals are left: a lease of four and two single hits fit in any order.
+      const mixed = await Promise.all([hit(lease(nowMs)), hit(hitAt(key, nowMs)), hit(hitAt(key, nowMs))]);
+      expect(mixed.map((result) => result.allowed)).toEqual([true, true, true]);
+      expect(Math.max(...mixed.map((result) => result.theoreticalArrivalMs))).toBe(nowMs + TOLERANCE_MS);
+
+      expect(await hit(hitAt(key, nowMs))).toEqual({
+        allowed: false,
+        theoreticalArrivalMs: nowMs + TOLERANCE_MS,
+      });
+      expect((await hit(lease(nowMs + 3 * INTERVAL_MS))).allowed).toBe(false);
+      expect(await hit(lease(nowMs + 4 * INTERVAL_MS))).toEqual({
+        allowed: true,
+        theoreticalArrivalMs: nowMs + TOLERANCE_MS + 4 * INTERVAL_MS,
+      });
+    });
+
     it('hitRateLimit keeps keys apart', async (context) => {
       const hit = await sharedLimiter(freshStore, context);
       const spent = rateKey();
