@@ -118,61 +118,52 @@ async function seededVariant(store: string, idp: LocalIdp, size: number): Promis
     env: { [ENV_ISSUERS]: JSON.stringify([idp.issuer]), [ENV_STORE]: store, BENCH_STORE_UNIQUE: unique },
   });
   const org = target.orgs[0];
-  if (!org) throw new Error('the target registered no organization');
+  if (!org) {
+    await target.stop();
+    throw new Error('the target registered no organization');
+  }
   const label = `${store} ${size.toLocaleString('en')} users`;
   const started = performance.now();
   const progress = (done: number) =>
     log(
       `   ${label}: ${done.toLocaleString('en')} seeded (${((performance.now() - started) / 1000).toFixed(1)} s)`,
     );
-  let cleanup: () => Promise<void>;
-  if (store === 'postgres') {
-    const tablePrefix = `rialto_bench_${unique}_`;
-    cleanup = async () => {
-      await target.stop();
-      await dropPostgresTables(tablePrefix);
-    };
-    await seedPostgres({
-      url: POSTGRES_URL,
-      tablePrefix,
-      orgId: org.orgId,
-      issuer: idp.issuer,
-      count: size,
-      onProgress: progress,
-    });
-  } else if (store === 'redis') {
-    const keyPrefix = `rialto-bench:${unique}:`;
-    cleanup = async () => {
-      await target.stop();
-      await deleteRedisPrefix(REDIS_URL, keyPrefix);
-    };
-    await seedRedis({
-      url: REDIS_URL,
-      keyPrefix,
-      orgId: org.orgId,
-      issuer: idp.issuer,
-      count: size,
-      onProgress: progress,
-    });
-  } else {
+  if (store !== 'postgres' && store !== 'redis') {
     await target.stop();
     throw new Error(`store ${store}: seeding is written for postgres and redis only`);
   }
-  const seedSeconds = (performance.now() - started) / 1000;
-  log(`   ${label}: seeded in ${seedSeconds.toFixed(1)} s`);
-  const indices = sampleIndices(size, poolSize, size);
-  await checkSeeded(target, org.apiKey, idp, [0, size - 1, ...indices.slice(0, 5)]);
-  log(`   ${label}: sample exchanges found the seeded users (access token sub = seeded user id)`);
-  return {
-    label,
-    size,
-    target,
-    apiKey: org.apiKey,
-    bodies: await signBodies(idp, indices),
-    seedSeconds,
-    cleanup,
-    rounds: [],
+  const tablePrefix = `rialto_bench_${unique}_`;
+  const keyPrefix = `rialto-bench:${unique}:`;
+  const cleanup = async () => {
+    await target.stop();
+    if (store === 'postgres') await dropPostgresTables(tablePrefix);
+    else await deleteRedisPrefix(REDIS_URL, keyPrefix);
   };
+  // A variant that fails before it is returned is cleaned up here: its caller never sees it, and a
+  // target left running would keep this process alive.
+  try {
+    const seed = { orgId: org.orgId, issuer: idp.issuer, count: size, onProgress: progress };
+    if (store === 'postgres') await seedPostgres({ url: POSTGRES_URL, tablePrefix, ...seed });
+    else await seedRedis({ url: REDIS_URL, keyPrefix, ...seed });
+    const seedSeconds = (performance.now() - started) / 1000;
+    log(`   ${label}: seeded in ${seedSeconds.toFixed(1)} s`);
+    const indices = sampleIndices(size, poolSize, size);
+    await checkSeeded(target, org.apiKey, idp, [0, size - 1, ...indices.slice(0, 5)]);
+    log(`   ${label}: sample exchanges found the seeded users (access token sub = seeded user id)`);
+    return {
+      label,
+      size,
+      target,
+      apiKey: org.apiKey,
+      bodies: await signBodies(idp, indices),
+      seedSeconds,
+      cleanup,
+      rounds: [],
+    };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
 }
 
 async function orgVariant(idp: LocalIdp, count: number, userIndices: number[]): Promise<Variant> {
@@ -185,7 +176,10 @@ async function orgVariant(idp: LocalIdp, count: number, userIndices: number[]): 
     env: { [ENV_ISSUERS]: JSON.stringify([idp.issuer, ...others]), [ENV_STORE]: 'memory' },
   });
   const org = target.orgs.find((candidate) => candidate.issuer === idp.issuer);
-  if (!org) throw new Error('the target did not register the partner issuer');
+  if (!org) {
+    await target.stop();
+    throw new Error('the target did not register the partner issuer');
+  }
   return {
     label: `memory ${count.toLocaleString('en')} org${count === 1 ? '' : 's'}`,
     size: count,
