@@ -90,31 +90,30 @@ export function createSharedRateLimiter(rate: RateLimit, store: Store, logger: L
   // One purchase per key at a time; it settles `true` when it brought a lease.
   const purchases = new Map<string, Promise<boolean>>();
 
-  async function purchase(key: string, nowMs: number): Promise<number> {
-    let settle: (leased: boolean) => void = () => {};
-    purchases.set(key, new Promise((resolve) => (settle = resolve)));
-    try {
-      const hit: RateLimitHit = {
-        key,
-        intervalMs: parameters.intervalMs * leaseSize,
-        toleranceMs: parameters.toleranceMs,
-        nowMs,
-      };
-      let allowed: boolean;
-      try {
-        ({ allowed } = await hitRateLimit(hit));
-      } catch (error) {
-        failed(error);
-        settle(false);
-        return local.take(key);
-      }
-      const nearLimitUntilMs = allowed ? 0 : Date.now() + NEAR_LIMIT_MS;
-      leases.set(key, { remaining: allowed ? leaseSize - 1 : 0, nearLimitUntilMs });
-      settle(allowed);
-      return allowed ? 0 : await takeOne(key);
-    } finally {
-      purchases.delete(key);
-    }
+  function buyLease(key: string, nowMs: number): Promise<boolean> {
+    const hit: RateLimitHit = {
+      key,
+      intervalMs: parameters.intervalMs * leaseSize,
+      toleranceMs: parameters.toleranceMs,
+      nowMs,
+    };
+    // Through `then`, so that a store throwing instead of rejecting is caught alike.
+    const buying = Promise.resolve()
+      .then(() => hitRateLimit(hit))
+      .then(
+        ({ allowed }) => {
+          const nearLimitUntilMs = allowed ? 0 : Date.now() + NEAR_LIMIT_MS;
+          leases.set(key, { remaining: allowed ? leaseSize : 0, nearLimitUntilMs });
+          return allowed;
+        },
+        (error: unknown) => {
+          failed(error);
+          return false;
+        },
+      )
+      .finally(() => purchases.delete(key));
+    purchases.set(key, buying);
+    return buying;
   }
 
   return {
@@ -128,10 +127,9 @@ export function createSharedRateLimiter(rate: RateLimit, store: Store, logger: L
           return 0;
         }
         if (lease !== undefined && nowMs < lease.nearLimitUntilMs) return takeOne(key);
-        const buying = purchases.get(key);
-        if (buying === undefined) return purchase(key, nowMs);
-        // Wait for the lease another request is buying; when the store refused it, go one at a time.
-        if (!(await buying)) return takeOne(key);
+        // Buy the next lease, or wait for the one another request is buying, then spend from it.
+        // Refused (less than a lease is left) or failed: one request at a time, or the local limit.
+        if (!(await (purchases.get(key) ?? buyLease(key, nowMs)))) return takeOne(key);
       }
     },
   };
