@@ -159,6 +159,22 @@ describe('createSharedRateLimiter', () => {
       expect(state.calls).toBe(9);
     });
 
+    it('spends what a lease holds while the store fails, then counts locally', async () => {
+      const { store, state } = limitStore();
+      const warnings: string[] = [];
+      const limiter = createSharedRateLimiter(LEASED, store, recordingLogger(warnings));
+      expect(await limiter.take('org:1')).toBe(0);
+      state.isDown = true;
+      expect(await limiter.take('org:2')).toBe(0);
+      expect(warnings).toHaveLength(1);
+
+      let admitted = 0;
+      while ((await limiter.take('org:1')) === 0) admitted++;
+      // The 9 requests the lease still held (paid for in the store), then the local limit's burst.
+      expect(admitted).toBe(9 + LEASED.limit);
+      expect(state.calls).toBe(2);
+    });
+
     it('falls back to the local limit when the store fails while buying a lease', async () => {
       const { store, state } = limitStore();
       const warnings: string[] = [];

@@ -119,13 +119,15 @@ export function createSharedRateLimiter(rate: RateLimit, store: Store, logger: L
   return {
     async take(key) {
       for (;;) {
-        const nowMs = Date.now();
-        if (nowMs < storeRetryAtMs) return local.take(key);
+        // What a lease holds was paid for in the store: spent first, even while the store fails,
+        // and first by the request that bought it (its wait was the first on the purchase).
         const lease = leases.get(key);
         if (lease !== undefined && lease.remaining > 0) {
           lease.remaining -= 1;
           return 0;
         }
+        const nowMs = Date.now();
+        if (nowMs < storeRetryAtMs) return local.take(key);
         if (lease !== undefined && nowMs < lease.nearLimitUntilMs) return takeOne(key);
         // Buy the next lease, or wait for the one another request is buying, then spend from it.
         // Refused (less than a lease is left) or failed: one request at a time, or the local limit.
